@@ -1,0 +1,152 @@
+"""The embedded backend: SQLite on local disk as the system of record, networkx in memory for queries.
+
+One file holds the documents, the audit log and a version counter. Every write runs in one
+`BEGIN IMMEDIATE` transaction and bumps the counter; every read first compares the counter
+with the one its in-memory `Snapshot` was built from and rebuilds on a difference, so several
+processes sharing a file (a server and a CLI `load`) see each other's commits at their next
+request. WAL mode lets readers carry on while one process writes; `synchronous=FULL` makes a
+commit survive a crash of the machine, not only of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from graph import traversal
+from graph.snapshot import Snapshot
+from graph.store import AuditEntry, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entity (
+    id   TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    doc  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     TEXT NOT NULL,
+    actor  TEXT NOT NULL,
+    action TEXT NOT NULL,
+    type   TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    before TEXT,
+    after  TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_by_entity ON audit (entity, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
+"""
+
+
+def encode(doc: Doc) -> str:
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class EmbeddedStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the store {self.path}: {error}") from None
+        self._lock = threading.RLock()
+        self._snapshot: Snapshot | None = None
+        self._snapshot_version = -1
+
+    def version(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+
+    def snapshot(self) -> Snapshot:
+        """The in-memory graph as of the latest commit of any process."""
+        with self._lock:
+            version = self.version()
+            if self._snapshot is None or version != self._snapshot_version:
+                rows = self._db.execute("SELECT type, doc FROM entity").fetchall()
+                entities = {}
+                for type_, text in rows:
+                    doc = json.loads(text)
+                    entities[doc["id"]] = Stored(type_, doc)
+                self._snapshot, self._snapshot_version = Snapshot(entities), version
+            return self._snapshot
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
+        entities = self.snapshot().entities
+        return {id_: entities[id_] for id_ in ids if id_ in entities}
+
+    def list(self, type: str) -> list[Doc]:
+        return sorted((s.doc for s in self.snapshot().entities.values() if s.type == type),
+                      key=lambda doc: doc["id"])
+
+    def types_by_id(self) -> dict[str, str]:
+        return {id_: stored.type for id_, stored in self.snapshot().entities.items()}
+
+    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
+        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        counts = dict(created=0, updated=0, deleted=0, unchanged=0)
+        audit: list[tuple] = []
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                current = {row[0]: (row[1], row[2]) for row in db.execute("SELECT id, type, doc FROM entity")}
+                rows = []
+                for stored in upserts:
+                    text = encode(stored.doc)
+                    before = current.get(stored.id)
+                    if before == (stored.type, text):
+                        counts["unchanged"] += 1
+                        continue
+                    action = "update" if before else "create"
+                    counts[action + "d"] += 1
+                    rows.append((stored.id, stored.type, text))
+                    audit.append((now, actor, action, stored.type, stored.id, before and before[1], text))
+                db.executemany("INSERT OR REPLACE INTO entity (id, type, doc) VALUES (?, ?, ?)", rows)
+                gone = [(id_,) for id_ in deletes if id_ in current]
+                for (id_,) in gone:
+                    audit.append((now, actor, "delete", current[id_][0], id_, current[id_][1], None))
+                db.executemany("DELETE FROM entity WHERE id = ?", gone)
+                counts["deleted"] = len(gone)
+                if audit:
+                    db.executemany("INSERT INTO audit (at, actor, action, type, entity, before, after)"
+                                   " VALUES (?, ?, ?, ?, ?, ?, ?)", audit)
+                    db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return WriteResult(**counts)
+
+    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
+        sql = "SELECT seq, at, actor, action, type, entity, before, after FROM audit WHERE seq > ?"
+        args: list = [since]
+        if entity is not None:
+            sql += " AND entity = ?"
+            args.append(entity)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
+        return [AuditEntry(seq, at, actor, action, type_, id_,
+                           json.loads(before) if before else None, json.loads(after) if after else None)
+                for seq, at, actor, action, type_, id_, before, after in rows]
+
+    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
+        return traversal.holders(self.snapshot(), category, include_descendants)
+
+    def holdings(self, holder: str) -> list[Holding]:
+        return traversal.holdings(self.snapshot(), holder)
+
+    def lineage(self, start: str, direction: Direction, depth: int | None,
+                categories: list[str] | None) -> Lineage:
+        return traversal.lineage(self.snapshot(), start, direction, depth, categories)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,69 @@
+"""An immutable in-memory view of the registry: documents, the category tree and the flow graph.
+
+The embedded backend rebuilds one from disk whenever the store's version changes; the
+traversals in `graph.traversal` read it. Flows are the edges of a networkx `MultiDiGraph`
+over systems and parties, keyed by flow id.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import networkx as nx
+
+from graph.store import Doc, Stored
+
+
+class Snapshot:
+    def __init__(self, entities: dict[str, Stored]):
+        self.entities = entities
+        self.parent: dict[str, str | None] = {}
+        self.children: dict[str, list[str]] = defaultdict(list)
+        self.declared: dict[str, list[tuple[str, Doc]]] = defaultdict(list)
+        """category -> (system id, holds entry) for every declaration of exactly that category."""
+        self.carried: dict[str, list[Doc]] = defaultdict(list)
+        """category -> flows that carry exactly that category."""
+        self.flows = nx.MultiDiGraph()
+        self._overlapping: dict[str, frozenset[str]] = {}
+        self.chain_cache: dict[str, dict[str, tuple[str, ...]]] = {}
+        """Per category, the best chain of flows to each node (see `graph.traversal`); the
+        snapshot never changes, so neither do they."""
+        for stored in entities.values():
+            doc = stored.doc
+            if stored.type == "category":
+                self.parent[doc["id"]] = doc.get("parent")
+                if doc.get("parent"):
+                    self.children[doc["parent"]].append(doc["id"])
+            elif stored.type in ("system", "party"):
+                self.flows.add_node(doc["id"], type=stored.type)
+                for held in doc.get("holds", ()):
+                    self.declared[held["category"]].append((doc["id"], held))
+        for stored in sorted(entities.values(), key=lambda s: s.id):
+            if stored.type == "flow":
+                doc = stored.doc
+                self.flows.add_edge(doc["from"], doc["to"], key=doc["id"], doc=doc)
+                for category in doc["categories"]:
+                    self.carried[category].append(doc)
+
+    def ancestors(self, category: str) -> list[str]:
+        """`category` and its ancestors, nearest first (parent cycles are refused at load)."""
+        chain = [category]
+        while (parent := self.parent.get(chain[-1])) and parent not in chain:
+            chain.append(parent)
+        return chain
+
+    def descendants(self, category: str) -> set[str]:
+        """`category` and all categories below it."""
+        found, todo = {category}, [category]
+        while todo:
+            for child in self.children.get(todo.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+        return found
+
+    def overlapping(self, category: str) -> frozenset[str]:
+        """Categories whose data overlaps `category`'s: itself, its ancestors and its descendants."""
+        if category not in self._overlapping:
+            self._overlapping[category] = frozenset(self.ancestors(category)) | self.descendants(category)
+        return self._overlapping[category]

@@ -1,0 +1,125 @@
+"""The storage boundary: the `GraphStore` protocol every backend implements, and its records.
+
+A store keeps documents: plain dicts in the bundle's field names (`from`/`to` for flows,
+`holds` inside systems), each filed under an entity type and a globally unique id. It writes
+them atomically with an audit entry per change, and answers the traversals (holdings,
+lineage) in whatever way suits its engine; the contract suite in `tests/` holds every
+backend to the same answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, NamedTuple, Protocol
+
+Doc = dict[str, Any]
+
+ENTITY_TYPES = ("category", "purpose", "legal-basis", "system", "party", "agreement", "flow")
+"""Entity types, in dependency order: a type only refers to types before it (flows to agreements …)."""
+
+Direction = Literal["downstream", "upstream", "both"]
+
+MAX_DEPTH = 64
+"""Upper bound on every traversal, in flows: lineage depth and the length of a holding's path."""
+
+
+class Stored(NamedTuple):
+    type: str
+    doc: Doc
+
+    @property
+    def id(self) -> str:
+        return self.doc["id"]
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Why `holder` holds `category`: its own declaration (`flow` is None) or an incoming flow.
+
+    `path` is one shortest chain of flows carrying the data, ending with `flow` (empty for a
+    declaration). `category` is the category actually declared or carried.
+    """
+
+    holder: str
+    category: str
+    flow: str | None
+    purposes: tuple[str, ...]
+    legal_basis: str | None
+    condition: str | None
+    agreement: str | None
+    retention: str | None
+    path: tuple[str, ...]
+
+    @property
+    def declared(self) -> bool:
+        return self.flow is None
+
+    def sort_key(self) -> tuple:
+        return (self.holder, self.category, self.flow or "")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The part of the flow graph reached from a node: systems/parties and the flows between them."""
+
+    nodes: list[Stored] = field(default_factory=list)
+    edges: list[Doc] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    at: str
+    actor: str
+    action: Literal["create", "update", "delete"]
+    type: str
+    id: str
+    before: Doc | None
+    after: Doc | None
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+
+class StoreError(Exception):
+    """The store cannot be opened or reached; the message never contains credentials."""
+
+
+class GraphStore(Protocol):
+    def version(self) -> int:
+        """A number that changes whenever any process commits a change."""
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
+        """The stored entities among `ids` (unknown ids are left out)."""
+
+    def list(self, type: str) -> list[Doc]:
+        """All documents of one entity type, sorted by id."""
+
+    def types_by_id(self) -> dict[str, str]:
+        """Every stored id with its entity type."""
+
+    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
+        """Apply all upserts and deletes in one transaction with one audit entry per change.
+
+        Documents equal to the stored ones are left alone and not audited.
+        """
+
+    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
+        """Audit entries after sequence number `since`, oldest first, optionally for one entity id."""
+
+    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
+        """Every holding of `category`, its ancestors and (optionally) its descendants."""
+
+    def holdings(self, holder: str) -> list[Holding]:
+        """Everything one system or party holds: its declarations and one holding per carried category per incoming flow."""
+
+    def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None) -> Lineage:
+        """Nodes and flows reached from `start` within `depth` flows, following only flows that
+        carry one of `categories`, an ancestor or a descendant of one (all flows when None)."""
+
+    def close(self) -> None: ...

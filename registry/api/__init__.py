@@ -1,0 +1,1 @@
+"""The GraphQL API: strawberry types and resolvers (`schema`) served by starlette (`app`)."""

@@ -1,0 +1,236 @@
+"""The GraphQL schema: queries and mutations, each one registry call.
+
+Domain errors (unknown ids, invalid input) come back as GraphQL errors with a clear message
+and, for invalid input, the list of problems in `extensions.problems`; anything else is
+masked, so internals never leak to callers.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import Enum
+from typing import Annotated, Optional
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from graph.store import Stored
+from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, LegalBasisInput, PartyInput, PurposeInput,
+                                 SystemInput, to_raw)
+from registry.api.types import (Agreement, AuditEntry, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
+                                LineageGraph, Node, Party, Purpose, System, to_holding, to_lineage, to_node)
+from registry.bundle import BundleInvalid, parse
+from registry.errors import DomainError, InvalidArgument, NotFound
+
+
+@strawberry.enum
+class Direction(Enum):
+    DOWNSTREAM = "downstream"
+    UPSTREAM = "upstream"
+    BOTH = "both"
+
+
+def domain_errors(resolver):
+    """Report the registry's own errors as GraphQL errors with a code (and problems)."""
+
+    @functools.wraps(resolver)
+    async def wrapper(*args, **kwargs):
+        try:
+            return await resolver(*args, **kwargs)
+        except NotFound as error:
+            raise GraphQLError(str(error), extensions={"code": "NOT_FOUND"}) from None
+        except BundleInvalid as error:
+            problems = [{"source": p.source, "location": p.location, "message": p.message} for p in error.problems]
+            raise GraphQLError(f"invalid input:\n{error}", extensions={"code": "BAD_INPUT", "problems": problems}) from None
+        except InvalidArgument as error:
+            raise GraphQLError(str(error), extensions={"code": "BAD_INPUT"}) from None
+
+    return wrapper
+
+
+async def _list(info: strawberry.Info, type_: str) -> list:
+    docs = await info.context.call(info.context.registry.list, type_)
+    return [to_node(Stored(type_, doc)) for doc in docs]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def categories(self, info: strawberry.Info) -> list[DataCategory]:
+        return await _list(info, "category")
+
+    @strawberry.field
+    async def purposes(self, info: strawberry.Info) -> list[Purpose]:
+        return await _list(info, "purpose")
+
+    @strawberry.field
+    async def legal_bases(self, info: strawberry.Info) -> list[LegalBasis]:
+        return await _list(info, "legal-basis")
+
+    @strawberry.field
+    async def systems(self, info: strawberry.Info) -> list[System]:
+        return await _list(info, "system")
+
+    @strawberry.field
+    async def parties(self, info: strawberry.Info) -> list[Party]:
+        return await _list(info, "party")
+
+    @strawberry.field
+    async def agreements(self, info: strawberry.Info) -> list[Agreement]:
+        return await _list(info, "agreement")
+
+    @strawberry.field
+    async def flows(self, info: strawberry.Info) -> list[Flow]:
+        return await _list(info, "flow")
+
+    @strawberry.field(description="Any entity by id; null when there is none.")
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Optional[Node]:
+        return to_node(await info.context.entities.load(id))
+
+    @strawberry.field(description="Who holds a category (its ancestors, and with `includeDescendants` its "
+                                  "descendants), and why: one holding per declaration and per incoming flow.")
+    @domain_errors
+    async def holders(self, info: strawberry.Info, category: strawberry.ID,
+                      include_descendants: bool = True) -> list[Holding]:
+        views = await info.context.call(info.context.registry.holders, category, include_descendants)
+        return [to_holding(view) for view in views]
+
+    @strawberry.field(description="Everything one system or party holds, and why.")
+    @domain_errors
+    async def holdings(self, info: strawberry.Info, holder: strawberry.ID) -> list[Holding]:
+        views = await info.context.call(info.context.registry.holdings, holder)
+        return [to_holding(view) for view in views]
+
+    @strawberry.field(description="The flows reached from a system or party, within `depth` flows, following only "
+                                  "flows that carry one of `categories` (an ancestor or a descendant of one).")
+    @domain_errors
+    async def lineage(self, info: strawberry.Info, from_: Annotated[strawberry.ID, strawberry.argument(name="from")],
+                      direction: Direction = Direction.DOWNSTREAM, depth: Optional[int] = None,
+                      categories: Optional[list[strawberry.ID]] = None) -> LineageGraph:
+        found = await info.context.call(info.context.registry.lineage, from_, direction.value, depth, categories)
+        return to_lineage(found)
+
+    @strawberry.field(description="Audit entries after sequence number `since`, oldest first.")
+    @domain_errors
+    async def audit(self, info: strawberry.Info, entity: Optional[strawberry.ID] = None, since: int = 0,
+                    limit: int = 100) -> list[AuditEntry]:
+        entries = await info.context.call(info.context.registry.audit, entity=entity, since=since, limit=limit)
+        return [AuditEntry(seq=e.seq, at=e.at, actor=e.actor, action=e.action, entity_type=e.type, entity_id=e.id,
+                           before=e.before, after=e.after) for e in entries]
+
+
+async def _upsert(info: strawberry.Info, type_: str, value) -> Node:
+    stored = await info.context.call(info.context.registry.upsert, type_, to_raw(value), actor=info.context.actor)
+    return to_node(stored)
+
+
+async def _delete(info: strawberry.Info, type_: str, id_: str) -> Node:
+    stored = await info.context.call(info.context.registry.delete, type_, id_, actor=info.context.actor)
+    return to_node(stored)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    @domain_errors
+    async def upsert_category(self, info: strawberry.Info, input: CategoryInput) -> DataCategory:
+        return await _upsert(info, "category", input)
+
+    @strawberry.mutation
+    @domain_errors
+    async def upsert_purpose(self, info: strawberry.Info, input: PurposeInput) -> Purpose:
+        return await _upsert(info, "purpose", input)
+
+    @strawberry.mutation
+    @domain_errors
+    async def upsert_legal_basis(self, info: strawberry.Info, input: LegalBasisInput) -> LegalBasis:
+        return await _upsert(info, "legal-basis", input)
+
+    @strawberry.mutation
+    @domain_errors
+    async def upsert_system(self, info: strawberry.Info, input: SystemInput) -> System:
+        return await _upsert(info, "system", input)
+
+    @strawberry.mutation
+    @domain_errors
+    async def upsert_party(self, info: strawberry.Info, input: PartyInput) -> Party:
+        return await _upsert(info, "party", input)
+
+    @strawberry.mutation
+    @domain_errors
+    async def upsert_agreement(self, info: strawberry.Info, input: AgreementInput) -> Agreement:
+        return await _upsert(info, "agreement", input)
+
+    @strawberry.mutation
+    @domain_errors
+    async def upsert_flow(self, info: strawberry.Info, input: FlowInput) -> Flow:
+        return await _upsert(info, "flow", input)
+
+    @strawberry.mutation(description="Delete a category; refused while anything refers to it.")
+    @domain_errors
+    async def delete_category(self, info: strawberry.Info, id: strawberry.ID) -> DataCategory:
+        return await _delete(info, "category", id)
+
+    @strawberry.mutation
+    @domain_errors
+    async def delete_purpose(self, info: strawberry.Info, id: strawberry.ID) -> Purpose:
+        return await _delete(info, "purpose", id)
+
+    @strawberry.mutation
+    @domain_errors
+    async def delete_legal_basis(self, info: strawberry.Info, id: strawberry.ID) -> LegalBasis:
+        return await _delete(info, "legal-basis", id)
+
+    @strawberry.mutation
+    @domain_errors
+    async def delete_system(self, info: strawberry.Info, id: strawberry.ID) -> System:
+        return await _delete(info, "system", id)
+
+    @strawberry.mutation
+    @domain_errors
+    async def delete_party(self, info: strawberry.Info, id: strawberry.ID) -> Party:
+        return await _delete(info, "party", id)
+
+    @strawberry.mutation
+    @domain_errors
+    async def delete_agreement(self, info: strawberry.Info, id: strawberry.ID) -> Agreement:
+        return await _delete(info, "agreement", id)
+
+    @strawberry.mutation
+    @domain_errors
+    async def delete_flow(self, info: strawberry.Info, id: strawberry.ID) -> Flow:
+        return await _delete(info, "flow", id)
+
+    @strawberry.mutation(description="Load a YAML or JSON bundle: validated whole, applied in one transaction; "
+                                     "with `replace`, everything else is deleted.")
+    @domain_errors
+    async def import_bundle(self, info: strawberry.Info, yaml: str, replace: bool = False) -> ChangeSummary:
+        result = await info.context.call(info.context.registry.load, [("bundle", yaml)], actor=info.context.actor,
+                                         replace=replace)
+        return ChangeSummary(created=result.created, updated=result.updated, deleted=result.deleted,
+                             unchanged=result.unchanged)
+
+
+def _mask(error: GraphQLError) -> bool:
+    return error.original_error is not None and not isinstance(error.original_error, (GraphQLError, *DomainError))
+
+
+class RegistrySchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        """Log what went wrong inside, not the callers' mistakes."""
+        unexpected = [e for e in errors if not (e.extensions or {}).get("code") and e.original_error is not None]
+        super().process_errors(unexpected, execution_context)
+
+
+schema = RegistrySchema(
+    query=Query,
+    mutation=Mutation,
+    types=[DataCategory, Purpose, LegalBasis, System, Party, Agreement, Flow],
+    extensions=[  # factories: one instance per request
+        functools.partial(QueryDepthLimiter, max_depth=12),
+        functools.partial(MaxAliasesLimiter, max_alias_count=30),
+        functools.partial(MaxTokensLimiter, max_token_count=5000),
+        functools.partial(MaskErrors, should_mask_error=_mask, error_message="internal error"),
+    ],
+)

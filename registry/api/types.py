@@ -1,0 +1,300 @@
+"""GraphQL object types, built from stored documents.
+
+References between entities (a flow's purpose, a category's parent) resolve through the
+per-request `EntityLoader` in the context, so a response fetches each entity at most once.
+Kinds that contain hyphens (`reinsurance-treaty`, `legal-basis`) are strings, as in bundles.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Optional
+
+import strawberry
+from strawberry import Private
+
+from graph.store import Doc, Lineage, Stored
+
+if TYPE_CHECKING:
+    from registry.service import HoldingView
+
+
+async def load(info: strawberry.Info, id_: str | None):
+    """The GraphQL object for entity `id_`, through the request's batching loader."""
+    return to_node(await info.context.entities.load(id_)) if id_ else None
+
+
+async def load_many(info: strawberry.Info, ids: list[str]) -> list:
+    return [to_node(stored) for stored in await info.context.entities.load_many(ids)]
+
+
+@strawberry.interface(description="Any registry entity, looked up by its id with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+    name: str
+    description: Optional[str]
+
+
+@strawberry.type(description="A data category; a holding or flow of a category covers all its descendants.")
+class DataCategory(Node):
+    special: bool = strawberry.field(description="GDPR Art. 9 special category data.")
+    criminal: bool = strawberry.field(description="GDPR Art. 10 criminal offence data.")
+    npi: bool = strawberry.field(description="GLBA nonpublic personal information.")
+    parent_id: Private[Optional[str]]
+
+    @strawberry.field
+    async def parent(self, info: strawberry.Info) -> Optional[DataCategory]:
+        return await load(info, self.parent_id)
+
+
+@strawberry.type
+class Purpose(Node):
+    pass
+
+
+@strawberry.type(description="A legal basis or condition for processing, with its legal reference.")
+class LegalBasis(Node):
+    kind: str = strawberry.field(description="`lawful-basis`, `special-condition` or `glba`.")
+    reference: str
+    consent: bool = strawberry.field(description="Whether the basis rests on the data subject's consent.")
+
+
+@strawberry.type(description="A category a system declares it holds.")
+class DeclaredHolding:
+    category_id: Private[str]
+    purpose_ids: Private[list[str]]
+    legal_basis_id: Private[Optional[str]]
+    condition_id: Private[Optional[str]]
+    retention: Optional[str] = strawberry.field(description="ISO 8601 duration, e.g. P10Y.")
+
+    @strawberry.field
+    async def category(self, info: strawberry.Info) -> DataCategory:
+        return await load(info, self.category_id)
+
+    @strawberry.field
+    async def purposes(self, info: strawberry.Info) -> list[Purpose]:
+        return await load_many(info, self.purpose_ids)
+
+    @strawberry.field
+    async def legal_basis(self, info: strawberry.Info) -> Optional[LegalBasis]:
+        return await load(info, self.legal_basis_id)
+
+    @strawberry.field
+    async def condition(self, info: strawberry.Info) -> Optional[LegalBasis]:
+        return await load(info, self.condition_id)
+
+
+@strawberry.type(description="An internal system of the insurer.")
+class System(Node):
+    owner: Optional[str]
+    country: str
+    holds: list[DeclaredHolding]
+
+
+@strawberry.type(description="An external party: reinsurer, regulator, broker, TPA, processor, affiliate …")
+class Party(Node):
+    kind: str
+    country: str
+    role: str
+
+
+@strawberry.type(description="A data-sharing agreement, processing agreement, treaty or mandate.")
+class Agreement(Node):
+    kind: str
+    party_ids: Private[list[str]]
+    category_ids: Private[list[str]]
+    purpose_ids: Private[list[str]]
+    legal_basis_id: Private[Optional[str]]
+    condition_id: Private[Optional[str]]
+    transfer_mechanism: Optional[str]
+    effective: datetime.date
+    expires: Optional[datetime.date] = strawberry.field(description="The last day the agreement is in force.")
+    status: str
+    document: Optional[str]
+
+    @strawberry.field(description="Whether `expires` has passed (today, UTC).")
+    def expired(self) -> bool:
+        return self.expires is not None and datetime.datetime.now(datetime.timezone.utc).date() > self.expires
+
+    @strawberry.field
+    async def parties(self, info: strawberry.Info) -> list[Party]:
+        return await load_many(info, self.party_ids)
+
+    @strawberry.field
+    async def categories(self, info: strawberry.Info) -> list[DataCategory]:
+        return await load_many(info, self.category_ids)
+
+    @strawberry.field
+    async def purposes(self, info: strawberry.Info) -> list[Purpose]:
+        return await load_many(info, self.purpose_ids)
+
+    @strawberry.field
+    async def legal_basis(self, info: strawberry.Info) -> Optional[LegalBasis]:
+        return await load(info, self.legal_basis_id)
+
+    @strawberry.field
+    async def condition(self, info: strawberry.Info) -> Optional[LegalBasis]:
+        return await load(info, self.condition_id)
+
+
+@strawberry.type(description="A system or party as an end of flows: what holdings and lineage point at.")
+class Holder:
+    id: strawberry.ID
+    kind: str = strawberry.field(description="`system` or `party`.")
+    name: str
+    country: str
+
+
+@strawberry.type(description="One lineage edge: data moving from one system or party to another.")
+class Flow(Node):
+    from_id: Private[str]
+    to_id: Private[str]
+    category_ids: Private[list[str]]
+    purpose_id: Private[str]
+    legal_basis_id: Private[Optional[str]]
+    condition_id: Private[Optional[str]]
+    agreement_id: Private[Optional[str]]
+    transfer_mechanism: Optional[str]
+    frequency: Optional[str]
+
+    @strawberry.field(name="from")
+    async def from_(self, info: strawberry.Info) -> Holder:
+        return to_holder(await info.context.entities.load(self.from_id))
+
+    @strawberry.field
+    async def to(self, info: strawberry.Info) -> Holder:
+        return to_holder(await info.context.entities.load(self.to_id))
+
+    @strawberry.field
+    async def categories(self, info: strawberry.Info) -> list[DataCategory]:
+        return await load_many(info, self.category_ids)
+
+    @strawberry.field
+    async def purpose(self, info: strawberry.Info) -> Purpose:
+        return await load(info, self.purpose_id)
+
+    @strawberry.field
+    async def legal_basis(self, info: strawberry.Info) -> Optional[LegalBasis]:
+        return await load(info, self.legal_basis_id)
+
+    @strawberry.field
+    async def condition(self, info: strawberry.Info) -> Optional[LegalBasis]:
+        return await load(info, self.condition_id)
+
+    @strawberry.field
+    async def agreement(self, info: strawberry.Info) -> Optional[Agreement]:
+        return await load(info, self.agreement_id)
+
+
+@strawberry.type(description="Why a holder holds a category: its own declaration, or an incoming flow.")
+class Holding:
+    holder: Holder
+    category: DataCategory = strawberry.field(description="The category actually declared or carried.")
+    declared: bool
+    flow: Optional[Flow] = strawberry.field(description="The incoming flow; null for a declaration.")
+    purposes: list[Purpose]
+    legal_basis: Optional[LegalBasis]
+    condition: Optional[LegalBasis]
+    agreement: Optional[Agreement]
+    retention: Optional[str]
+    path: list[strawberry.ID] = strawberry.field(
+        description="Flow ids of one shortest chain carrying the data from its origin, ending with `flow`.")
+
+
+@strawberry.type
+class LineageEdge:
+    id: strawberry.ID
+    from_: strawberry.ID = strawberry.field(name="from")
+    to: strawberry.ID
+    categories: list[strawberry.ID]
+    purpose: strawberry.ID
+    legal_basis: Optional[strawberry.ID]
+    condition: Optional[strawberry.ID]
+    agreement: Optional[strawberry.ID]
+
+
+@strawberry.type(description="Nodes and edges reached from a system or party: the shape a visualisation draws.")
+class LineageGraph:
+    nodes: list[Holder]
+    edges: list[LineageEdge]
+
+
+@strawberry.type(description="One change in the audit log.")
+class AuditEntry:
+    seq: int
+    at: datetime.datetime
+    actor: str
+    action: str = strawberry.field(description="`create`, `update` or `delete`.")
+    entity_type: str
+    entity_id: strawberry.ID
+    before: Optional[strawberry.scalars.JSON]
+    after: Optional[strawberry.scalars.JSON]
+
+
+@strawberry.type(description="What a change did.")
+class ChangeSummary:
+    created: int
+    updated: int
+    deleted: int
+    unchanged: int
+
+
+def to_node(stored: Stored | None):
+    """The GraphQL object for a stored entity (None for None)."""
+    if stored is None:
+        return None
+    doc, common = stored.doc, dict(id=stored.doc["id"], name=stored.doc["name"],
+                                   description=stored.doc.get("description"))
+    match stored.type:
+        case "category":
+            return DataCategory(**common, special=doc.get("special", False), criminal=doc.get("criminal", False),
+                                npi=doc.get("npi", False), parent_id=doc.get("parent"))
+        case "purpose":
+            return Purpose(**common)
+        case "legal-basis":
+            return LegalBasis(**common, kind=doc["kind"], reference=doc["reference"], consent=doc.get("consent", False))
+        case "system":
+            return System(**common, owner=doc.get("owner"), country=doc["country"], holds=[
+                DeclaredHolding(category_id=h["category"], purpose_ids=h.get("purposes", []),
+                                legal_basis_id=h.get("legal_basis"), condition_id=h.get("condition"),
+                                retention=h.get("retention")) for h in doc.get("holds", ())])
+        case "party":
+            return Party(**common, kind=doc["kind"], country=doc["country"], role=doc["role"])
+        case "agreement":
+            return Agreement(**common, kind=doc["kind"], party_ids=doc["parties"], category_ids=doc.get("categories", []),
+                             purpose_ids=doc.get("purposes", []), legal_basis_id=doc.get("legal_basis"),
+                             condition_id=doc.get("condition"), transfer_mechanism=doc.get("transfer_mechanism"),
+                             effective=datetime.date.fromisoformat(doc["effective"]),
+                             expires=datetime.date.fromisoformat(doc["expires"]) if doc.get("expires") else None,
+                             status=doc["status"], document=doc.get("document"))
+        case "flow":
+            return Flow(**common, from_id=doc["from"], to_id=doc["to"], category_ids=doc["categories"],
+                        purpose_id=doc["purpose"], legal_basis_id=doc.get("legal_basis"),
+                        condition_id=doc.get("condition"), agreement_id=doc.get("agreement"),
+                        transfer_mechanism=doc.get("transfer_mechanism"), frequency=doc.get("frequency"))
+    raise ValueError(f"unknown entity type {stored.type!r}")
+
+
+def to_holder(stored: Stored) -> Holder:
+    return Holder(id=stored.id, kind=stored.type, name=stored.doc["name"], country=stored.doc["country"])
+
+
+def to_holding(view: HoldingView) -> Holding:
+    h = view.holding
+    return Holding(holder=to_holder(view.entity(h.holder)), category=to_node(view.entity(h.category)),
+                   declared=h.declared, flow=to_node(view.entity(h.flow)),
+                   purposes=[to_node(view.entity(p)) for p in h.purposes],
+                   legal_basis=to_node(view.entity(h.legal_basis)), condition=to_node(view.entity(h.condition)),
+                   agreement=to_node(view.entity(h.agreement)), retention=h.retention, path=list(h.path))
+
+
+def to_lineage(lineage: Lineage) -> LineageGraph:
+    return LineageGraph(
+        nodes=[to_holder(node) for node in lineage.nodes],
+        edges=[to_edge(doc) for doc in lineage.edges])
+
+
+def to_edge(doc: Doc) -> LineageEdge:
+    return LineageEdge(id=doc["id"], from_=doc["from"], to=doc["to"], categories=doc["categories"],
+                       purpose=doc["purpose"], legal_basis=doc.get("legal_basis"), condition=doc.get("condition"),
+                       agreement=doc.get("agreement"))

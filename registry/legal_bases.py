@@ -1,0 +1,70 @@
+"""The built-in legal bases: GDPR Art. 6(1) lawful bases, Art. 9(2) conditions, Art. 10, and GLBA.
+
+Bundles may add bases of their own (a national law, say) but never redefine these ids.
+"""
+
+from __future__ import annotations
+
+from registry.model import LegalBasis
+
+_ART_6 = {
+    "a": ("Consent", "the data subject has given consent to the processing for one or more specific purposes"),
+    "b": ("Contract", "processing is necessary for the performance of a contract with the data subject or to take steps at their request before entering into one"),
+    "c": ("Legal obligation", "processing is necessary for compliance with a legal obligation to which the controller is subject"),
+    "d": ("Vital interests", "processing is necessary to protect the vital interests of the data subject or of another natural person"),
+    "e": ("Public task", "processing is necessary for a task carried out in the public interest or in the exercise of official authority"),
+    "f": ("Legitimate interests", "processing is necessary for the legitimate interests of the controller or a third party, not overridden by the data subject's interests or rights"),
+}
+_ART_9 = {
+    "a": ("Explicit consent", "the data subject has given explicit consent for one or more specified purposes"),
+    "b": ("Employment and social security law", "necessary for obligations and rights in employment, social security and social protection law"),
+    "c": ("Vital interests (incapacity)", "necessary to protect vital interests where the data subject is incapable of giving consent"),
+    "d": ("Not-for-profit body", "legitimate activities of a foundation, association or other not-for-profit body, for its members"),
+    "e": ("Made public by the data subject", "the data have manifestly been made public by the data subject"),
+    "f": ("Legal claims", "necessary for the establishment, exercise or defence of legal claims"),
+    "g": ("Substantial public interest", "necessary for reasons of substantial public interest on the basis of Union or Member State law"),
+    "h": ("Health or social care", "necessary for preventive or occupational medicine, medical diagnosis, health or social care or treatment"),
+    "i": ("Public health", "necessary for reasons of public interest in the area of public health"),
+    "j": ("Archiving, research, statistics", "necessary for archiving in the public interest, scientific or historical research or statistical purposes"),
+}
+_GLBA_EXCEPTIONS = {
+    1: "as necessary to effect, administer or enforce a transaction requested or authorised by the consumer, including servicing, processing or maintaining the consumer's insurance product",
+    2: "with the consent or at the direction of the consumer",
+    3: "to protect confidentiality or security, to protect against or prevent actual or potential fraud, for institutional risk control, or to persons holding a legal or beneficial interest",
+    4: "to insurance rate advisory organisations, guaranty funds or agencies, rating agencies, persons assessing compliance with industry standards, and the institution's attorneys, accountants and auditors",
+    5: "to the extent permitted or required by other law, to law enforcement agencies, state insurance authorities and other regulators, self-regulatory organisations, or for public safety investigations",
+    6: "to a consumer reporting agency under the Fair Credit Reporting Act, or from a consumer report",
+    7: "in connection with a proposed or actual sale, merger, transfer or exchange of all or part of a business",
+    8: "to comply with federal, state or local law, an investigation or subpoena, or judicial process, or regulators with jurisdiction",
+}
+
+
+def _builtins() -> list[LegalBasis]:
+    bases = [
+        LegalBasis(id=f"gdpr-6-1-{letter}", name=name, kind="lawful-basis",
+                   reference=f"GDPR Art. 6(1)({letter}): {text}", consent=letter == "a")
+        for letter, (name, text) in _ART_6.items()
+    ]
+    bases += [
+        LegalBasis(id=f"gdpr-9-2-{letter}", name=name, kind="special-condition",
+                   reference=f"GDPR Art. 9(2)({letter}): {text}", consent=letter == "a")
+        for letter, (name, text) in _ART_9.items()
+    ]
+    bases.append(LegalBasis(
+        id="gdpr-10", name="Criminal offence data under official authority or authorised by law",
+        kind="special-condition",
+        reference="GDPR Art. 10: processing of personal data relating to criminal convictions and offences "
+                  "only under the control of official authority or when authorised by Union or Member State law"))
+    bases.append(LegalBasis(
+        id="glba-6802-b", name="GLBA notice and opt-out given", kind="glba", consent=True,
+        reference="15 U.S.C. 6802(b): disclosure of nonpublic personal information to a nonaffiliated third "
+                  "party after notice and an opportunity to opt out that the consumer did not exercise"))
+    bases += [
+        LegalBasis(id=f"glba-6802-e-{n}", name=f"GLBA exception 6802(e)({n})", kind="glba",
+                   reference=f"15 U.S.C. 6802(e)({n}): {text}")
+        for n, text in _GLBA_EXCEPTIONS.items()
+    ]
+    return bases
+
+
+BUILTIN_LEGAL_BASES: dict[str, LegalBasis] = {basis.id: basis for basis in _builtins()}

@@ -1,0 +1,138 @@
+"""The registry's use cases: loading and exporting bundles, changing entities, and the
+"who holds which data and why" questions, over any `GraphStore`.
+
+The service validates every change completely before the store applies it in one
+transaction, and passes the actor through to the audit log. Query results come with the
+entities they mention already fetched (one batch per query), so faces never make a store
+round trip per field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graph.store import ENTITY_TYPES, MAX_DEPTH, AuditEntry, Direction, Doc, GraphStore, Holding, Lineage, Stored, WriteResult
+from registry.bundle import Item, entities_in, parse, references, section_of, validate
+from registry.errors import InvalidArgument, NotFound
+from registry.legal_bases import BUILTIN_LEGAL_BASES
+from registry.model import MODELS
+
+SYSTEM_ACTOR = "dsa-registry"
+
+
+@dataclass(frozen=True)
+class HoldingView:
+    """A holding with the entities it names."""
+
+    holding: Holding
+    entities: dict[str, Stored]
+
+    def entity(self, id_: str | None) -> Stored | None:
+        return self.entities.get(id_) if id_ else None
+
+
+class Registry:
+    def __init__(self, store: GraphStore):
+        self.store = store
+        self._install_builtins()
+
+    # --- changes -------------------------------------------------------------------------
+
+    def load(self, bundles: list[tuple[str, str]], *, actor: str, replace: bool = False) -> WriteResult:
+        """Validate and apply bundles given as (source name, text), all in one transaction.
+
+        With `replace`, everything the bundles do not define is deleted (built-ins stay).
+        """
+        items = [item for source, text in bundles for item in entities_in(parse(text, source), source)]
+        return self.load_items(items, actor=actor, replace=replace)
+
+    def load_data(self, data: Any, *, source: str, actor: str, replace: bool = False) -> WriteResult:
+        return self.load_items(entities_in(data, source), actor=actor, replace=replace)
+
+    def load_items(self, items: list[Item], *, actor: str, replace: bool = False) -> WriteResult:
+        current = self.store.types_by_id()
+        existing = {} if replace else current
+        parents = {} if replace else {c["id"]: c.get("parent") for c in self.store.list("category")}
+        docs = validate(items, existing, parents)
+        deletes = []
+        if replace:
+            keep = {stored.id for stored in docs} | BUILTIN_LEGAL_BASES.keys()
+            deletes = sorted(id_ for id_ in current if id_ not in keep)
+        return self.store.write(docs, deletes, actor=actor)
+
+    def upsert(self, type_: str, raw: dict[str, Any], *, actor: str) -> Stored:
+        self.load_items([Item("input", "", type_, raw)], actor=actor)
+        return self.store.get_many([raw["id"]])[raw["id"]]
+
+    def delete(self, type_: str, id_: str, *, actor: str) -> Stored:
+        stored = self.entity(id_, type_)
+        if id_ in BUILTIN_LEGAL_BASES:
+            raise InvalidArgument(f"{id_!r} is a built-in legal basis and cannot be deleted")
+        users = [f"{other} {doc['id']!r} ({field})"
+                 for other in ENTITY_TYPES for doc in self.store.list(other)
+                 for field, _, target in references(other, doc) if target == id_]
+        if users:
+            raise InvalidArgument(f"{type_} {id_!r} cannot be deleted: still referenced by {', '.join(users)}")
+        self.store.write([], [id_], actor=actor)
+        return stored
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def entity(self, id_: str, *types: str) -> Stored:
+        """The entity `id_`, which must be of one of `types` (any type when none is given)."""
+        stored = self.store.get_many([id_]).get(id_)
+        if stored is None or (types and stored.type not in types):
+            raise NotFound(f"unknown {' or '.join(types) or 'entity'} {id_!r}")
+        return stored
+
+    def entities(self, ids) -> dict[str, Stored]:
+        return self.store.get_many(ids)
+
+    def list(self, type_: str) -> list[Doc]:
+        return self.store.list(type_)
+
+    def export(self) -> dict[str, list[Doc]]:
+        """A bundle that loads back into an identical registry (built-in bases left out)."""
+        bundle = {}
+        for type_, model in MODELS.items():
+            docs = [model.model_validate(doc).model_dump(mode="json", by_alias=True, exclude_defaults=True)
+                    for doc in self.store.list(type_) if doc["id"] not in BUILTIN_LEGAL_BASES]
+            if docs:
+                bundle[section_of(type_)] = docs
+        return bundle
+
+    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
+        if not 1 <= limit <= 1000:
+            raise InvalidArgument("limit must be between 1 and 1000")
+        return self.store.audit(entity=entity, since=since, limit=limit)
+
+    def holders(self, category: str, include_descendants: bool = True) -> list[HoldingView]:
+        self.entity(category, "category")
+        return self._views(self.store.holders(category, include_descendants))
+
+    def holdings(self, holder: str) -> list[HoldingView]:
+        self.entity(holder, "system", "party")
+        return self._views(self.store.holdings(holder))
+
+    def lineage(self, start: str, direction: Direction = "downstream", depth: int | None = None,
+                categories: list[str] | None = None) -> Lineage:
+        self.entity(start, "system", "party")
+        if depth is not None and not 0 <= depth <= MAX_DEPTH:
+            raise InvalidArgument(f"depth must be between 0 and {MAX_DEPTH}")
+        for category in categories or ():
+            self.entity(category, "category")
+        return self.store.lineage(start, direction, depth, categories)
+
+    def _views(self, holdings: list[Holding]) -> list[HoldingView]:
+        ids = {id_ for h in holdings for id_ in (h.holder, h.category, h.flow, h.legal_basis, h.condition,
+                                                  h.agreement, *h.purposes) if id_}
+        entities = self.store.get_many(ids)
+        return [HoldingView(h, entities) for h in holdings]
+
+    def _install_builtins(self) -> None:
+        stored = self.store.get_many(BUILTIN_LEGAL_BASES)
+        missing = [Stored("legal-basis", basis.to_doc()) for id_, basis in BUILTIN_LEGAL_BASES.items()
+                   if id_ not in stored or stored[id_].doc != basis.to_doc()]
+        if missing:
+            self.store.write(missing, [], actor=SYSTEM_ACTOR)

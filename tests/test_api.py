@@ -1,0 +1,194 @@
+"""The GraphQL API: queries through the schema on every backend, and what crosses the wire over HTTP."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from registry.api.app import create_app
+from registry.api.context import Context
+from registry.api.schema import schema
+from tests.graphs import LINEAGE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(registry, query, **variables):
+    context = Context(registry=registry, actor="tester")
+    return asyncio.run(schema.execute(query, variable_values=variables or None, context_value=context))
+
+
+@pytest.fixture
+def loaded(registry):
+    registry.load([("lineage.yaml", LINEAGE)], actor="test")
+    return registry
+
+
+HOLDERS = """
+query ($category: ID!) {
+  holders(category: $category) {
+    holder { id kind name }
+    category { id name special }
+    declared
+    flow { id from { id } to { id } }
+    purposes { id }
+    legalBasis { id reference }
+    condition { id }
+    agreement { id kind expires }
+    retention
+    path
+  }
+}
+"""
+
+
+def test_holders_answer_who_holds_health_data_and_why(loaded):
+    result = run(loaded, HOLDERS, category="health")
+    assert result.errors is None
+    by_flow = {h["flow"]["id"] if h["flow"] else None: h for h in result.data["holders"]}
+    assert set(by_flow) == {None, "f1", "f2", "f3", "f4", "f5"}
+    assert by_flow["f2"] == {
+        "holder": {"id": "re", "kind": "party", "name": "Reinsurer"},
+        "category": {"id": "health.diagnosis", "name": "Diagnoses", "special": False},
+        "declared": False,
+        "flow": {"id": "f2", "from": {"id": "dwh"}, "to": {"id": "re"}},
+        "purposes": [{"id": "reinsurance"}],
+        "legalBasis": {"id": "gdpr-6-1-b", "reference": by_flow["f2"]["legalBasis"]["reference"]},
+        "condition": {"id": "gdpr-9-2-f"},
+        "agreement": {"id": "treaty", "kind": "reinsurance-treaty", "expires": "2027-12-31"},
+        "retention": None,
+        "path": ["f1", "f2"],
+    }
+    assert by_flow["f2"]["legalBasis"]["reference"].startswith("GDPR Art. 6(1)(b)")
+    assert by_flow[None]["holder"]["id"] == "claims" and by_flow[None]["retention"] == "P10Y"
+
+
+def test_lineage_is_a_flat_graph_for_visualisations(loaded):
+    result = run(loaded, """{ lineage(from: "crm", categories: ["contact"]) {
+        nodes { id kind name } edges { id from to categories purpose legalBasis agreement } } }""")
+    assert result.errors is None
+    assert result.data["lineage"] == {
+        "nodes": [{"id": "actuarial", "kind": "system", "name": "Actuarial models"},
+                  {"id": "crm", "kind": "system", "name": "CRM"},
+                  {"id": "dwh", "kind": "system", "name": "Data warehouse"}],
+        "edges": [{"id": "f4", "from": "dwh", "to": "actuarial", "categories": ["health.diagnosis.oncology", "contact"],
+                   "purpose": "analytics", "legalBasis": None, "agreement": None},
+                  {"id": "f6", "from": "crm", "to": "dwh", "categories": ["contact"], "purpose": "analytics",
+                   "legalBasis": None, "agreement": None}],
+    }
+
+
+def test_lists_and_node_lookups_resolve_references(loaded):
+    result = run(loaded, """{
+        flows { id }
+        node(id: "f2") { ... on Flow { from { id kind } agreement { parties { id country } } categories { parent { id } } } }
+        category: node(id: "health.diagnosis.oncology") { ... on DataCategory { parent { parent { id special } } } }
+        missing: node(id: "nope") { id }
+        legalBases { id }
+    }""")
+    assert result.errors is None
+    assert [f["id"] for f in result.data["flows"]] == ["b1", "f1", "f2", "f3", "f4", "f5", "f6"]
+    assert result.data["node"] == {"from": {"id": "dwh", "kind": "system"},
+                                   "agreement": {"parties": [{"id": "re", "country": "US"}]},
+                                   "categories": [{"parent": {"id": "health"}}]}
+    assert result.data["category"] == {"parent": {"parent": {"id": "health", "special": True}}}
+    assert result.data["missing"] is None
+    assert len(result.data["legalBases"]) == 26
+
+
+@pytest.mark.parametrize("query, message", [
+    ('{ holders(category: "nope") { declared } }', "unknown category 'nope'"),
+    ('{ holdings(holder: "contact") { declared } }', "unknown system or party 'contact'"),
+    ('{ lineage(from: "ghost") { nodes { id } } }', "unknown system or party 'ghost'"),
+    ('{ lineage(from: "crm", depth: 1000) { nodes { id } } }', "depth must be between 0 and 64"),
+])
+def test_bad_arguments_give_graphql_errors(loaded, query, message):
+    result = run(loaded, query)
+    assert [error.message for error in result.errors] == [message]
+
+
+def test_mutations_validate_apply_and_audit_with_the_callers_identity(loaded):
+    result = run(loaded, """mutation { upsertFlow(input: {id: "f7", name: "Re to Claims", from: "re", to: "claims",
+        categories: ["health"], purpose: "reinsurance", agreement: "treaty", transferMechanism: "scc"}) { id from { id } } }""")
+    assert result.errors is None and result.data == {"upsertFlow": {"id": "f7", "from": {"id": "re"}}}
+    assert loaded.audit(entity="f7")[0].actor == "tester"
+    assert loaded.entity("f7").doc["transfer_mechanism"] == "scc"
+    result = run(loaded, 'mutation { deleteFlow(id: "f7") { id } }')
+    assert result.errors is None and loaded.store.get_many(["f7"]) == {}
+
+
+def test_invalid_mutations_report_every_problem_and_change_nothing(loaded):
+    before = loaded.export()
+    result = run(loaded, """mutation { upsertAgreement(input: {id: "a", name: "A", kind: "nda", parties: ["crm"],
+        effective: "2025-01-01"}) { id } }""")
+    [error] = result.errors
+    assert error.extensions["code"] == "BAD_INPUT"
+    assert error.extensions["problems"] == [
+        {"source": "input", "location": "kind", "message": "Input should be 'dsa', 'dpa', 'reinsurance-treaty', "
+                                                           "'regulatory', 'joint-controller' or 'other'"},
+        {"source": "input", "location": "parties[0]", "message": "'crm' is a system, not a party"}]
+    result = run(loaded, 'mutation { deleteCategory(id: "contact") { id } }')
+    assert "still referenced by" in result.errors[0].message
+    assert loaded.export() == before
+
+
+def test_import_bundle_mutation_applies_a_whole_bundle(registry):
+    result = run(registry, "mutation ($yaml: String!) { importBundle(yaml: $yaml) { created updated deleted unchanged } }",
+                 yaml=LINEAGE)
+    assert result.errors is None
+    assert result.data["importBundle"] == {"created": 22, "updated": 0, "deleted": 0, "unchanged": 0}
+    result = run(registry, 'mutation { importBundle(yaml: "flows: [{id: f1}]", replace: true) { created } }')
+    assert result.errors[0].extensions["problems"][0] == {
+        "source": "bundle", "location": "flows[0].name", "message": "required field is missing"}
+    assert len(registry.list("flow")) == 7
+
+
+def test_schema_graphql_matches_the_code():
+    assert (ROOT / "schema.graphql").read_text() == schema.as_str() + "\n", \
+        "schema.graphql is stale: run `strawberry export-schema registry.api.schema:schema --output schema.graphql`"
+
+
+@pytest.fixture
+def client(tmp_path):
+    from graph.embedded import EmbeddedStore
+    from registry.service import Registry
+
+    def open_registry():
+        registry = Registry(EmbeddedStore(tmp_path / "r.db"))
+        registry.load([("lineage.yaml", LINEAGE)], actor="test")
+        return registry
+
+    with TestClient(create_app(open_registry)) as client:
+        yield client
+
+
+def test_http_post_answers_queries_and_errors_are_not_500s(client):
+    response = client.post("/graphql", json={"query": '{ holdings(holder: "re") { flow { id } path } }'})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"holdings": [{"flow": {"id": "f3"}, "path": ["f3"]},
+                                                     {"flow": {"id": "f2"}, "path": ["f1", "f2"]}]}}
+    response = client.post("/graphql", json={"query": '{ holdings(holder: "nobody") { path } }'})
+    assert response.status_code == 200
+    assert response.json()["errors"][0]["message"] == "unknown system or party 'nobody'"
+    assert client.post("/graphql", json={"query": "{ nosuchfield }"}).status_code == 200
+
+
+def test_graphiql_is_served_to_browsers_and_health_is_reported(client):
+    page = client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_http_mutations_are_audited_as_the_api(client):
+    response = client.post("/graphql", json={"query": 'mutation { upsertPurpose(input: {id: "pricing", name: "Pricing"}) { id } }'})
+    assert response.json() == {"data": {"upsertPurpose": {"id": "pricing"}}}
+    response = client.post("/graphql", json={"query": '{ audit(entity: "pricing") { actor action entityType after } }'})
+    assert response.json()["data"]["audit"] == [
+        {"actor": "api", "action": "create", "entityType": "purpose", "after": {"id": "pricing", "name": "Pricing"}}]
+
+
+def test_deeply_nested_queries_are_refused(client):
+    deep = "{ node(id: \"f2\") { ... on Flow { agreement { " + "parties { id } categories { " * 12 + "id" + " }" * 12 + " } } } }"
+    response = client.post("/graphql", json={"query": deep})
+    assert "exceeds maximum operation depth" in response.json()["errors"][0]["message"]

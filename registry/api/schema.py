@@ -49,6 +49,13 @@ def domain_errors(resolver):
     return wrapper
 
 
+def page(items: list, offset: int, limit: int | None) -> list:
+    """One page of a sorted answer: `limit` items (all when None) after skipping `offset`."""
+    if offset < 0 or (limit is not None and limit < 0):
+        raise InvalidArgument("offset and limit must not be negative")
+    return items[offset:None if limit is None else offset + limit]
+
+
 async def _list(info: strawberry.Info, type_: str) -> list:
     docs = await info.context.call(info.context.registry.list, type_)
     return [to_node(Stored(type_, doc)) for doc in docs]
@@ -89,18 +96,20 @@ class Query:
         return to_node(await info.context.entities.load(id))
 
     @strawberry.field(description="Who holds a category (its ancestors, and with `includeDescendants` its "
-                                  "descendants), and why: one holding per declaration and per incoming flow.")
+                                  "descendants), and why: one holding per declaration and per incoming flow, "
+                                  "sorted by holder, category and flow; `offset` and `limit` page through them.")
     @domain_errors
-    async def holders(self, info: strawberry.Info, category: strawberry.ID,
-                      include_descendants: bool = True) -> list[Holding]:
+    async def holders(self, info: strawberry.Info, category: strawberry.ID, include_descendants: bool = True,
+                      offset: int = 0, limit: Optional[int] = None) -> list[Holding]:
         views = await info.context.call(info.context.registry.holders, category, include_descendants)
-        return [to_holding(view) for view in views]
+        return [to_holding(view) for view in page(views, offset, limit)]
 
-    @strawberry.field(description="Everything one system or party holds, and why.")
+    @strawberry.field(description="Everything one system or party holds, and why (paged like `holders`).")
     @domain_errors
-    async def holdings(self, info: strawberry.Info, holder: strawberry.ID) -> list[Holding]:
+    async def holdings(self, info: strawberry.Info, holder: strawberry.ID, offset: int = 0,
+                       limit: Optional[int] = None) -> list[Holding]:
         views = await info.context.call(info.context.registry.holdings, holder)
-        return [to_holding(view) for view in views]
+        return [to_holding(view) for view in page(views, offset, limit)]
 
     @strawberry.field(description="The flows reached from a system or party, within `depth` flows, following only "
                                   "flows that carry one of `categories` (an ancestor or a descendant of one).")

@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.tools import merge_types
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from graph.store import Stored
@@ -62,7 +63,7 @@ async def _list(info: strawberry.Info, type_: str) -> list:
 
 
 @strawberry.type
-class Query:
+class RegistryQuery:
     @strawberry.field
     async def categories(self, info: strawberry.Info) -> list[DataCategory]:
         return await _list(info, "category")
@@ -140,7 +141,7 @@ async def _delete(info: strawberry.Info, type_: str, id_: str) -> Node:
 
 
 @strawberry.type
-class Mutation:
+class RegistryMutation:
     @strawberry.mutation
     @domain_errors
     async def upsert_category(self, info: strawberry.Info, input: CategoryInput) -> DataCategory:
@@ -231,6 +232,9 @@ class RegistrySchema(strawberry.Schema):
         unexpected = [e for e in errors if not (e.extensions or {}).get("code") and e.original_error is not None]
         super().process_errors(unexpected, execution_context)
 
+
+Query = merge_types("Query", (RegistryQuery,))
+Mutation = merge_types("Mutation", (RegistryMutation,))
 
 schema = RegistrySchema(
     query=Query,

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Iterable
 
 from graph import traversal
+from graph.embedded_subjects import SCHEMA as SUBJECT_SCHEMA
+from graph.embedded_subjects import SubjectTables
 from graph.snapshot import Snapshot
 from graph.store import AuditEntry, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
 
@@ -48,14 +50,14 @@ def encode(doc: Doc) -> str:
     return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-class EmbeddedStore:
+class EmbeddedStore(SubjectTables):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + SUBJECT_SCHEMA)
         except sqlite3.Error as error:
             raise StoreError(f"cannot open the store {self.path}: {error}") from None
         self._lock = threading.RLock()
@@ -123,14 +125,18 @@ class EmbeddedStore:
                 db.executemany("DELETE FROM entity WHERE id = ?", gone)
                 counts["deleted"] = len(gone)
                 if audit:
-                    db.executemany("INSERT INTO audit (at, actor, action, type, entity, before, after)"
-                                   " VALUES (?, ?, ?, ?, ?, ?, ?)", audit)
+                    self._audit(audit)
                     db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         return WriteResult(**counts)
+
+    def _audit(self, entries: list[tuple]) -> None:
+        """Append (at, actor, action, type, entity, before, after) rows, inside the caller's transaction."""
+        self._db.executemany("INSERT INTO audit (at, actor, action, type, entity, before, after)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?)", entries)
 
     def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
         sql = "SELECT seq, at, actor, action, type, entity, before, after FROM audit WHERE seq > ?"

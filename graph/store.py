@@ -67,11 +67,23 @@ class Lineage:
 
 
 @dataclass(frozen=True)
+class SubjectRow:
+    """A data subject as stored: records (system, categories, since, source), consent events
+    (purpose, status, at, notice, channel) and HMAC hashes of its lookup keys."""
+
+    id: str
+    kind: str
+    records: list[Doc]
+    consents: list[Doc]
+    key_hashes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     seq: int
     at: str
     actor: str
-    action: Literal["create", "update", "delete"]
+    action: Literal["create", "update", "delete", "load", "read"]
     type: str
     id: str
     before: Doc | None
@@ -121,5 +133,30 @@ class GraphStore(Protocol):
     def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None) -> Lineage:
         """Nodes and flows reached from `start` within `depth` flows, following only flows that
         carry one of `categories`, an ancestor or a descendant of one (all flows when None)."""
+
+    # --- data subjects: kept out of the in-memory graph, indexed on disk ----------------------
+
+    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str) -> int:
+        """Upsert subjects in one transaction and return how many: records and keys are replaced,
+        consent events added to the history. An exception raised while `rows` is consumed rolls
+        everything back. The load is audited as one entry naming `source` and the count."""
+
+    def subject(self, id: str) -> SubjectRow | None:
+        """A subject with its whole consent history, oldest event first (key hashes left out)."""
+
+    def subject_by_key(self, key_hash: str) -> str | None:
+        """The id of the subject with this lookup-key hash."""
+
+    def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
+        """Append one consent event to a subject's history, audited."""
+
+    def count_subjects(self, systems: Iterable[str]) -> int:
+        """How many distinct subjects have a record in any of `systems`."""
+
+    def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
+        """Up to `limit` ids of subjects with a record in any of `systems`, sorted."""
+
+    def log_access(self, *, actor: str, subject: str, what: str) -> None:
+        """Audit a read of a subject's personal data (who looked up whom, and what for)."""
 
     def close(self) -> None: ...

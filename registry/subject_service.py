@@ -1,0 +1,98 @@
+"""Use cases on data subjects: loading files, consents, DSAR reports and erasure plans.
+
+Every call that reads or changes subject data passes `access.require(principal, SUBJECT_DATA)`
+first, and every DSAR or erasure-plan lookup is written to the audit log (who looked up whom).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from graph.store import Stored, SubjectRow
+from registry import dsar, subjects
+from registry.access import SUBJECT_DATA, Principal, require
+from registry.errors import InvalidArgument, NotFound
+from registry.service import Registry
+
+_CACHE_SIZE = 4096
+
+
+class SubjectService:
+    def __init__(self, registry: Registry, hasher: subjects.KeyHasher | None = None):
+        self.registry = registry
+        self.store = registry.store
+        self.hasher = hasher or subjects.KeyHasher.from_environment()
+        self._downstream: OrderedDict[tuple, list] = OrderedDict()
+
+    def load(self, path: Path, *, principal: Principal) -> int:
+        """Load a JSON Lines or CSV subject file: all of it, or (with `SubjectsInvalid`) none of it."""
+        require(principal, SUBJECT_DATA)
+        known = self.store.types_by_id()
+        declared = {doc["id"]: [h["category"] for h in doc.get("holds", ())] for doc in self.store.list("system")}
+        rows = subjects.rows(subjects.read_subjects(path), source=str(path), known=known, declared=declared,
+                             hasher=self.hasher)
+        return self.store.write_subjects(rows, actor=principal.name, source=path.name)
+
+    def find(self, *, principal: Principal, subject: str | None = None, email: str | None = None) -> SubjectRow:
+        """A subject by id or by e-mail (normalised and hashed, never stored)."""
+        require(principal, SUBJECT_DATA)
+        if (subject is None) == (email is None):
+            raise InvalidArgument("give exactly one of subject and email")
+        if email is not None:
+            subject = self.store.subject_by_key(self.hasher.hash("email", email))
+            if subject is None:
+                raise NotFound("no subject with that e-mail address")
+        row = self.store.subject(subject)
+        if row is None:
+            raise NotFound(f"unknown subject {subject!r}")
+        return row
+
+    def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None) -> dsar.DsarReport:
+        row = self.find(principal=principal, subject=subject, email=email)
+        self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
+        return self._report(row)
+
+    def erasure_plan(self, *, principal: Principal, subject: str, today: date | None = None) -> dsar.ErasurePlan:
+        row = self.find(principal=principal, subject=subject)
+        self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
+        return dsar.erasure_plan(self._report(row), today or datetime.now(timezone.utc).date())
+
+    def set_consent(self, *, principal: Principal, subject: str, purpose: str, status: str,
+                    at: datetime | None = None, notice: str | None = None, channel: str | None = None) -> SubjectRow:
+        """Record that the subject granted or withdrew consent for a purpose (default: now)."""
+        row = self.find(principal=principal, subject=subject)
+        self.registry.entity(purpose, "purpose")
+        try:
+            event = subjects.ConsentEvent(purpose=purpose, status=status, at=at or datetime.now(timezone.utc),
+                                          notice=notice, channel=channel)
+        except ValueError as error:
+            raise InvalidArgument(str(error)) from None
+        self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
+        return self.store.subject(row.id)
+
+    def _report(self, row: SubjectRow) -> dsar.DsarReport:
+        flows: dict[str, dict] = {}
+        entities: dict[str, Stored] = {}
+        for record in row.records:
+            nodes, edges = self._flows_from(record["system"], record["categories"])
+            entities.update((n.id, n) for n in nodes)
+            flows.update((e["id"], e) for e in edges)
+        categories = self.registry.list("category")
+        wanted = {f.get("agreement") for f in flows.values()} | {r.get("source") for r in row.records}
+        entities.update(self.store.get_many(id_ for id_ in wanted if id_))
+        entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
+        entities.update((doc["id"], Stored("category", doc)) for doc in categories)
+        return dsar.compute(row, list(flows.values()), entities, dsar.Categories(categories))
+
+    def _flows_from(self, system: str, categories: list[str]):
+        """Nodes and flows downstream of `system` carrying data of `categories` (memoised per store version)."""
+        key = (self.store.version(), system, tuple(sorted(categories)))
+        if key not in self._downstream:
+            found = self.registry.lineage(system, "downstream", None, list(categories) or None) if categories else None
+            self._downstream[key] = (found.nodes, found.edges) if found else (self.store.get_many([system]).values(), [])
+            if len(self._downstream) > _CACHE_SIZE:
+                self._downstream.popitem(last=False)
+        self._downstream.move_to_end(key)
+        return self._downstream[key]

@@ -1,0 +1,217 @@
+"""Data subjects: their records in systems, their consents, and the keyed hashes that find them.
+
+A subject file is JSON Lines (one subject a line) or CSV (consecutive rows per subject, one
+record and/or one consent event a row; see README). Files are read as a stream: every line is
+validated (against the registry's systems, parties, categories and purposes too) while valid
+subjects flow on to the store, and if any line is invalid the store's transaction is rolled
+back, so a file applies whole or not at all, in constant memory. A subject that comes again
+(later in the file or in a later file) is updated: kind, records and keys are replaced, and its
+consent events are added to its history.
+
+Lookup keys (e-mail, national id …) are never stored: only HMAC-SHA256 of the normalised value
+under a key from configuration (`DSA_REGISTRY_HMAC_KEY`, or a file named by
+`DSA_REGISTRY_HMAC_KEY_FILE`). Whoever holds the database cannot reverse them without the key;
+the registry can still find a person by e-mail.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from graph.store import SubjectRow
+from registry.bundle import Problem
+from registry.model import Id
+
+KeyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+MAX_REPORTED = 100
+"""Problems reported for one file; the count of the rest is given."""
+
+
+class SubjectRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: Id
+    categories: list[Id] | None = Field(default=None, description="Default: what the system declares.")
+    since: date | None = None
+    source: Id | None = Field(default=None, description="The party that supplied the data, if not the subject.")
+
+
+class ConsentEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    purpose: Id
+    status: Literal["granted", "withdrawn"]
+    at: AwareDatetime
+    notice: str | None = None
+    channel: str | None = None
+
+    def to_doc(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Subject(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    kind: Literal["policyholder", "insured", "claimant", "beneficiary", "prospect", "third-party", "other"]
+    records: list[SubjectRecord] = Field(default_factory=list)
+    consents: list[ConsentEvent] = Field(default_factory=list)
+    keys: dict[KeyName, Annotated[str, StringConstraints(min_length=1, max_length=512)]] = Field(default_factory=dict)
+
+
+class SubjectsInvalid(ValueError):
+    """A subject file had invalid lines; nothing of it was applied."""
+
+    def __init__(self, problems: list[Problem], more: int = 0):
+        self.problems = problems
+        self.more = more
+        tail = [f"… and {more} more problem(s)"] if more else []
+        super().__init__("\n".join([*map(str, problems), *tail]))
+
+
+class KeyHasher:
+    """HMAC-SHA256 of normalised lookup keys, under the configured secret."""
+
+    def __init__(self, secret: bytes | None):
+        self._secret = secret
+
+    @classmethod
+    def from_environment(cls) -> KeyHasher:
+        if secret := os.environ.get("DSA_REGISTRY_HMAC_KEY"):
+            return cls(secret.encode())
+        if path := os.environ.get("DSA_REGISTRY_HMAC_KEY_FILE"):
+            return cls(Path(path).read_bytes().strip())
+        return cls(None)
+
+    def hash(self, name: str, value: str) -> str:
+        if not self._secret:
+            raise ValueError("lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
+        message = f"{name}:{normalise(name, value)}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+
+def normalise(name: str, value: str) -> str:
+    """E-mail addresses are trimmed and lower-cased; other keys lose all white space and are upper-cased."""
+    return value.strip().lower() if name == "email" else "".join(value.split()).upper()
+
+
+def read_subjects(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, raw subject) for every subject in a JSON Lines or CSV file, as a stream."""
+    with path.open(encoding="utf-8", newline="") as file:
+        if path.suffix.lower() == ".csv":
+            yield from _csv_subjects(file)
+        else:
+            for number, line in enumerate(file, 1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except json.JSONDecodeError as error:
+                        yield number, ValueError(f"invalid JSON: {error.msg} (column {error.colno})")
+
+
+def rows(lines: Iterable[tuple[int, object]], *, source: str, known: dict[str, str],
+         declared: dict[str, list[str]], hasher: KeyHasher) -> Iterator[SubjectRow]:
+    """Validated store rows for raw subjects; raises `SubjectsInvalid` at the end if any was invalid.
+
+    `known` maps registry ids to entity types; `declared` maps each system to its declared categories.
+    """
+    problems: list[Problem] = []
+    count = 0
+
+    def problem(number: int, location: str, message: str) -> None:
+        nonlocal count
+        count += 1
+        if len(problems) < MAX_REPORTED:
+            problems.append(Problem(source, f"line {number}" + (f": {location}" if location else ""), message))
+
+    for number, raw in lines:
+        if isinstance(raw, Exception):
+            problem(number, "", str(raw))
+            continue
+        try:
+            subject = Subject.model_validate(raw)
+        except ValidationError as error:
+            for detail in error.errors():
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in detail["loc"]).lstrip(".")
+                problem(number, where, "unknown field" if detail["type"] == "extra_forbidden" else
+                        "required field is missing" if detail["type"] == "missing" else detail["msg"])
+            continue
+        before = count
+        for where, allowed, target in _references(subject):
+            found = known.get(target)
+            if found not in allowed:
+                problem(number, where, f"unknown {' or '.join(allowed)} {target!r}" if found is None
+                        else f"{target!r} is a {found}, not a {' or '.join(allowed)}")
+        try:
+            hashes = [hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
+        except ValueError as error:
+            problem(number, "keys", str(error))
+        if count == before:
+            yield to_row(subject, declared, hashes)
+    if count:
+        raise SubjectsInvalid(problems, count - len(problems))
+
+
+def to_row(subject: Subject, declared: dict[str, list[str]], hashes: list[str]) -> SubjectRow:
+    records = [{"system": r.system, "categories": r.categories if r.categories is not None else declared.get(r.system, []),
+                **({"since": r.since.isoformat()} if r.since else {}), **({"source": r.source} if r.source else {})}
+               for r in subject.records]
+    return SubjectRow(id=subject.id, kind=subject.kind, records=records,
+                      consents=[c.to_doc() for c in subject.consents], key_hashes=hashes)
+
+
+def _references(subject: Subject) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    for i, record in enumerate(subject.records):
+        yield f"records[{i}].system", ("system",), record.system
+        for j, category in enumerate(record.categories or ()):
+            yield f"records[{i}].categories[{j}]", ("category",), category
+        if record.source:
+            yield f"records[{i}].source", ("party",), record.source
+    for i, consent in enumerate(subject.consents):
+        yield f"consents[{i}].purpose", ("purpose",), consent.purpose
+
+
+_CSV_RECORD = ("system", "categories", "since", "source")
+_CSV_CONSENT = {"consent_purpose": "purpose", "consent_status": "status", "consent_at": "at",
+                "consent_notice": "notice", "consent_channel": "channel"}
+
+
+def _csv_subjects(file) -> Iterator[tuple[int, object]]:
+    """Group consecutive CSV rows of one subject into one raw subject (see README for the columns)."""
+    reader = csv.DictReader(file)
+    unknown = [c for c in reader.fieldnames or () if c not in ("id", "kind", *_CSV_RECORD, *_CSV_CONSENT)
+               and not c.startswith("key:")]
+    if unknown or "id" not in (reader.fieldnames or ()):
+        yield 1, ValueError(f"CSV header needs an `id` column; unknown columns: {', '.join(unknown) or 'none'}")
+        return
+    current: dict | None = None
+    first = 0
+    for row in reader:
+        number = reader.line_num
+        values = {k: v.strip() for k, v in row.items() if k is not None and v is not None and v.strip()}
+        if current is None or values.get("id") != current["id"]:
+            if current is not None:
+                yield first, current
+            current, first = {"id": values.get("id"), "records": [], "consents": [], "keys": {}}, number
+        if "kind" in values:
+            current["kind"] = values["kind"]
+        if "system" in values:
+            record = {k: values[k] for k in _CSV_RECORD if k in values}
+            if "categories" in record:
+                record["categories"] = [c.strip() for c in record["categories"].split(";") if c.strip()]
+            current["records"].append(record)
+        if any(k in values for k in _CSV_CONSENT):
+            current["consents"].append({field: values[k] for k, field in _CSV_CONSENT.items() if k in values})
+        current["keys"].update({k.removeprefix("key:"): v for k, v in values.items() if k.startswith("key:")})
+    if current is not None:
+        yield first, current

@@ -1,0 +1,197 @@
+"""Data subjects, consents, DSAR reports and erasure plans: exact answers on a hand-built graph,
+on every backend."""
+
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+
+from registry.access import Forbidden, Principal
+from registry.errors import NotFound
+from registry.subject_service import SubjectService
+from registry.subjects import KeyHasher, SubjectsInvalid
+from tests.subject_graphs import SUBJECT, bundles
+
+DPO = Principal.of("alice", "dpo")
+
+
+@pytest.fixture
+def service(registry, tmp_path):
+    registry.load(bundles(), actor="test")
+    service = SubjectService(registry, KeyHasher(b"test-secret"))
+    path = tmp_path / "subjects.jsonl"
+    path.write_text(json.dumps(SUBJECT) + "\n" + json.dumps({"id": "C-2", "kind": "prospect"}) + "\n")
+    assert service.load(path, principal=DPO) == 2
+    return service
+
+
+def holdings(report):
+    return [(h.system, h.category, h.path, h.source) for h in report.holdings]
+
+
+def recipients(report):
+    return [(r.party, r.flow, r.categories, r.path) for r in report.recipients]
+
+
+def test_report_follows_records_through_flows_with_the_category_hierarchy(service):
+    report = service.report(principal=DPO, subject="C-1")
+    assert holdings(report) == [
+        ("actuarial", "contact", ("f6", "f4"), None),
+        ("actuarial", "health.diagnosis.oncology", ("f1", "f4"), None),
+        ("claims", "health.diagnosis", (), "broker"),
+        ("crm", "contact", (), None),
+        ("dwh", "contact", ("f6",), None),
+        ("dwh", "health.diagnosis", ("f1",), None),
+    ]
+    assert recipients(report) == [
+        ("re", "f2", ("health.diagnosis",), ("f1", "f2")),
+        ("re", "f3", ("health.diagnosis",), ("f3",)),
+    ]
+
+
+def test_report_gives_purposes_bases_retention_safeguards_and_sources(service):
+    report = service.report(principal=DPO, subject="C-1")
+    claims = next(h for h in report.holdings if h.system == "claims")
+    assert (claims.purposes, claims.legal_basis, claims.condition, claims.retention) == (
+        ("claims-handling",), "gdpr-6-1-b", "gdpr-9-2-f", "P10Y")
+    dwh = next(h for h in report.holdings if h.system == "dwh" and h.category == "contact")
+    assert (dwh.purposes, dwh.legal_basis, dwh.retention) == (("analytics",), None, None)
+    to_re = report.recipients[1]
+    assert (to_re.purpose, to_re.legal_basis, to_re.condition, to_re.agreement, to_re.transfer_mechanism) == (
+        "reinsurance", "gdpr-6-1-b", "gdpr-9-2-f", "treaty", "scc")
+    assert report.entities["re"].doc["country"] == "US"
+    assert report.sources == [("broker", "claims", ("health.diagnosis",))]
+    assert report.legal_bases == ["gdpr-6-1-b", "gdpr-9-2-f"]
+
+
+def test_consent_based_flows_are_suspended_without_consent_and_restored_after_grant(service):
+    report = service.report(principal=DPO, subject="C-1")
+    assert [(s.flow, s.purpose, s.categories) for s in report.suspended] == [
+        ("m1", "marketing", ("contact",)), ("w1", "wellness", ("health.diagnosis",))]
+    assert "vitality" not in {r.party for r in report.recipients}  # w1 carries no contact details of C-1
+
+    service.set_consent(principal=DPO, subject="C-1", purpose="wellness", status="granted",
+                        at=datetime(2025, 6, 1, tzinfo=timezone.utc), notice="v1", channel="app")
+    service.set_consent(principal=DPO, subject="C-1", purpose="marketing", status="granted")
+    report = service.report(principal=DPO, subject="C-1")
+    assert report.suspended == []
+    assert [(r.party, r.flow, r.categories) for r in report.recipients] == [
+        ("adco", "m1", ("contact",)), ("re", "f2", ("health.diagnosis",)), ("re", "f3", ("health.diagnosis",)),
+        ("vitality", "w1", ("health.diagnosis",))]
+
+    service.set_consent(principal=DPO, subject="C-1", purpose="marketing", status="withdrawn")
+    report = service.report(principal=DPO, subject="C-1")
+    assert [s.flow for s in report.suspended] == ["m1"]
+    assert [e["status"] for e in report.subject.consents if e["purpose"] == "marketing"] == [
+        "granted", "withdrawn", "granted", "withdrawn"]
+    assert report.consent_state["marketing"]["status"] == "withdrawn"
+
+
+def test_a_subject_without_records_has_an_empty_report(service):
+    report = service.report(principal=DPO, subject="C-2")
+    assert (report.holdings, report.recipients, report.suspended) == ([], [], [])
+
+
+def test_subjects_are_found_by_normalised_email_and_the_email_is_not_stored(service, store):
+    assert service.report(principal=DPO, email="c1@EXAMPLE.org ").subject.id == "C-1"
+    assert "example.org" not in json.dumps(store.subject("C-1").__dict__).lower()
+    with pytest.raises(NotFound, match="no subject with that e-mail address"):
+        service.report(principal=DPO, email="nobody@example.org")
+    with pytest.raises(NotFound, match="unknown subject 'C-9'"):
+        service.report(principal=DPO, subject="C-9")
+
+
+def test_reading_subject_data_needs_the_permission_and_every_lookup_is_audited(service, registry):
+    with pytest.raises(Forbidden, match="'bob' \\(roles: editor, viewer\\) lacks the 'subject-data' permission"):
+        service.report(principal=Principal.of("bob", "viewer,editor"), subject="C-1")
+    service.report(principal=DPO, subject="C-1")
+    service.erasure_plan(principal=DPO, subject="C-1")
+    reads = [(e.actor, e.id, e.after) for e in registry.audit(entity="C-1") if e.action == "read"]
+    assert reads == [("alice", "C-1", {"what": "dsar"}), ("alice", "C-1", {"what": "erasure-plan"})]
+    [load] = [e for e in registry.audit(limit=1000) if e.action == "load"]
+    assert (load.actor, load.type, load.id, load.after) == ("alice", "subject-file", "subjects.jsonl", {"subjects": 2})
+
+
+def test_erasure_plan_keeps_what_the_law_requires_and_lists_recipients_to_notify(service):
+    plan = service.erasure_plan(principal=DPO, subject="C-1", today=date(2026, 11, 25))
+    assert plan.erase == [("actuarial", ("contact", "health.diagnosis.oncology")), ("crm", ("contact",)),
+                          ("dwh", ("contact", "health.diagnosis"))]
+    [kept] = plan.keep
+    assert (kept.system, kept.category, kept.until) == ("claims", "health.diagnosis", date(2034, 6, 1))
+    assert kept.reason.startswith("Art. 17(3)(e)")
+    assert [(r.party, r.flow) for r in plan.notify] == [("re", "f2"), ("re", "f3")]
+    later = service.erasure_plan(principal=DPO, subject="C-1", today=date(2034, 6, 2))
+    assert later.keep == [] and ("claims", ("health.diagnosis",)) in later.erase
+
+
+def test_reloading_a_subject_replaces_records_and_keys_and_adds_consents(service, tmp_path):
+    again = {**SUBJECT, "records": [{"system": "dwh", "categories": ["contact"]}], "keys": {"email": "new@example.org"},
+             "consents": [{"purpose": "wellness", "status": "granted", "at": "2026-01-01T00:00:00Z"}]}
+    path = tmp_path / "again.jsonl"
+    path.write_text(json.dumps(again) + "\n")
+    service.load(path, principal=DPO)
+    report = service.report(principal=DPO, email="new@example.org")
+    assert holdings(report)[:1] == [("actuarial", "contact", ("f4",), None)]
+    assert [e["purpose"] for e in report.subject.consents] == ["marketing", "marketing", "wellness"]
+    with pytest.raises(NotFound):
+        service.report(principal=DPO, email="c1@example.org")
+
+
+def test_bad_lines_are_all_reported_and_nothing_is_applied(service, tmp_path, registry):
+    lines = [
+        json.dumps({"id": "C-3", "kind": "claimant", "records": [{"system": "claims"}]}),
+        "{not json",
+        json.dumps({"id": "C-4", "kind": "martian"}),
+        json.dumps({"id": "C-5", "kind": "claimant", "records": [{"system": "re"}, {"system": "crm", "source": "crm"}]}),
+        json.dumps({"id": "C-6", "kind": "claimant", "consents": [{"purpose": "spam", "status": "granted",
+                                                                   "at": "2025-01-01T00:00:00Z"}]}),
+        json.dumps({"id": "C-7", "kind": "claimant", "consents": [{"purpose": "marketing", "status": "granted",
+                                                                   "at": "2025-01-01"}]}),
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SubjectsInvalid) as caught:
+        service.load(path, principal=DPO)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}: line 2: invalid JSON: Expecting property name enclosed in double quotes (column 2)",
+        f"{path}: line 3: kind: Input should be 'policyholder', 'insured', 'claimant', 'beneficiary', 'prospect', "
+        "'third-party' or 'other'",
+        f"{path}: line 4: records[0].system: 're' is a party, not a system",
+        f"{path}: line 4: records[1].source: 'crm' is a system, not a party",
+        f"{path}: line 5: consents[0].purpose: unknown purpose 'spam'",
+        f"{path}: line 6: consents[0].at: Input should have timezone info",
+    ]
+    with pytest.raises(NotFound):
+        service.report(principal=DPO, subject="C-3")
+    assert [e.action for e in registry.audit(limit=1000)].count("load") == 1
+
+
+def test_csv_files_group_consecutive_rows_of_a_subject(service, tmp_path):
+    path = tmp_path / "subjects.csv"
+    path.write_text(
+        "id,kind,system,categories,since,source,consent_purpose,consent_status,consent_at,consent_notice,"
+        "consent_channel,key:email\n"
+        "C-8,claimant,claims,health.diagnosis;contact,2025-02-01,broker,,,,,,c8@example.org\n"
+        "C-8,,crm,,,,wellness,granted,2025-02-01T10:00:00+01:00,v1,phone,\n"
+        "C-9,prospect,,,,,marketing,withdrawn,2025-03-01T00:00:00Z,,,\n")
+    assert service.load(path, principal=DPO) == 2
+    report = service.report(principal=DPO, email="C8@example.org")
+    assert report.subject.records == [
+        {"system": "claims", "categories": ["health.diagnosis", "contact"], "since": "2025-02-01", "source": "broker"},
+        {"system": "crm", "categories": ["contact"]}]
+    assert report.subject.consents == [{"at": "2025-02-01T10:00:00+01:00", "purpose": "wellness", "status": "granted",
+                                        "notice": "v1", "channel": "phone"}]
+    assert ("vitality", "w1", ("contact", "health.diagnosis")) in [(r.party, r.flow, r.categories)
+                                                                    for r in report.recipients]
+    assert service.store.subject("C-9").consents[0]["status"] == "withdrawn"
+
+
+def test_consent_for_an_unknown_purpose_is_refused(service):
+    with pytest.raises(NotFound, match="unknown purpose 'spam'"):
+        service.set_consent(principal=DPO, subject="C-1", purpose="spam", status="granted")
+
+
+def test_subjects_are_counted_and_listed_by_system(service, store):
+    assert store.count_subjects(["claims", "crm"]) == 1
+    assert store.count_subjects([]) == 0
+    assert store.subject_ids(["crm"], 10) == ["C-1"]

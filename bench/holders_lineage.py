@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synthetic import synthetic_bundle  # noqa: E402
+from registry.access import Principal  # noqa: E402
 from registry.api.context import Context  # noqa: E402
 from registry.api.schema import schema  # noqa: E402
 from registry.bootstrap import open_store  # noqa: E402
@@ -34,7 +35,7 @@ LINEAGE = "query ($n: ID!, $d: Int) { lineage(from: $n, depth: $d) { nodes { id 
 
 def timed(registry: Registry, query: str, variables: dict, runs: int) -> tuple[list[float], int]:
     async def once():
-        context = Context(registry=registry, actor="bench")
+        context = Context(registry=registry, principal=Principal.of("bench", "viewer"))
         result = await schema.execute(query, variable_values=variables, context_value=context)
         assert result.errors is None, result.errors
         return result.data

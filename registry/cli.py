@@ -13,9 +13,11 @@ import click
 import yaml
 
 from graph.store import StoreError
+from registry.access import Principal
 from registry.bootstrap import open_registry, store_location
 from registry.bundle import BundleInvalid
 from registry.errors import DomainError
+from registry.subjects import SubjectsInvalid
 
 DEMO = files("registry") / "demo" / "insurer.yaml"
 
@@ -26,10 +28,11 @@ class Registered(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except BundleInvalid as error:
-            click.echo(f"error: nothing was changed; {len(error.problems)} problem(s):", err=True)
-            for problem in error.problems:
-                click.echo(f"  {problem}", err=True)
+        except (BundleInvalid, SubjectsInvalid) as error:
+            click.echo(f"error: nothing was changed; {len(error.problems) + getattr(error, 'more', 0)} problem(s):",
+                       err=True)
+            for line in str(error).splitlines():
+                click.echo(f"  {line}", err=True)
             sys.exit(2)
         except DomainError as error:
             click.echo(f"error: {error}", err=True)
@@ -52,7 +55,7 @@ def main(ctx: click.Context, store: str | None, actor: str):
     ctx.obj = {"store": store_location(store), "actor": actor}
 
 
-def _registry(ctx: click.Context):
+def registry_of(ctx: click.Context):
     if "registry" not in ctx.obj:
         registry = open_registry(ctx.obj["store"])
         ctx.obj["registry"] = registry
@@ -75,7 +78,7 @@ def load(ctx, files: tuple[Path, ...], replace: bool):
     Exit code 2, with every problem listed and nothing changed, when any bundle is invalid.
     """
     bundles = [(str(path), path.read_text(encoding="utf-8")) for path in files]
-    result = _registry(ctx).load(bundles, actor=ctx.obj["actor"], replace=replace)
+    result = registry_of(ctx).load(bundles, actor=ctx.obj["actor"], replace=replace)
     click.echo(_summary(result))
 
 
@@ -85,7 +88,7 @@ def load(ctx, files: tuple[Path, ...], replace: bool):
 @click.pass_context
 def export(ctx, format_: str, output: Path | None):
     """Export the registry as a bundle that loads back into an identical registry."""
-    bundle = _registry(ctx).export()
+    bundle = registry_of(ctx).export()
     if format_ == "json":
         text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
     else:
@@ -109,7 +112,7 @@ def query(ctx, query: str, variables: str | None):
         values = json.loads(variables) if variables else None
     except json.JSONDecodeError as error:
         raise click.BadParameter(f"not JSON: {error}", param_hint="--variables") from None
-    context = Context(registry=_registry(ctx), actor=ctx.obj["actor"])
+    context = Context(registry=registry_of(ctx), principal=Principal.operator(ctx.obj["actor"]))
     result = asyncio.run(schema.execute(query, variable_values=values, context_value=context))
     output = {"data": result.data}
     if result.errors:
@@ -123,7 +126,7 @@ def query(ctx, query: str, variables: str | None):
 @click.pass_context
 def demo(ctx, replace: bool):
     """Load the bundled demo insurer (Aurora Mutual)."""
-    result = _registry(ctx).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=ctx.obj["actor"],
+    result = registry_of(ctx).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=ctx.obj["actor"],
                                  replace=replace)
     click.echo(_summary(result))
 
@@ -140,7 +143,7 @@ def serve(ctx, host: str, port: int, with_demo: bool):
     from registry.api.app import create_app
 
     store = ctx.obj["store"]
-    registry = _registry(ctx)
+    registry = registry_of(ctx)
     if with_demo and not registry.list("system"):
         click.echo(f"loading the demo insurer: {_summary(registry.load([('demo', DEMO.read_text())], actor=ctx.obj['actor']))}")
     click.echo(f"GraphiQL: http://{host}:{port}/graphql", err=True)
@@ -154,9 +157,13 @@ def serve(ctx, host: str, port: int, with_demo: bool):
 @click.pass_context
 def audit(ctx, entity: str | None, since: int, limit: int):
     """Print audit entries (who changed what, when, before and after) as JSON lines."""
-    for entry in _registry(ctx).audit(entity=entity, since=since, limit=limit):
+    for entry in registry_of(ctx).audit(entity=entity, since=since, limit=limit):
         click.echo(json.dumps(entry.__dict__, ensure_ascii=False))
 
+
+from registry.cli_subjects import register as _register_subject_commands  # noqa: E402
+
+_register_subject_commands(main)
 
 if __name__ == "__main__":
     main()

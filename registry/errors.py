@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from registry.access import Forbidden
 from registry.bundle import BundleInvalid
 
 
@@ -16,4 +17,5 @@ class InvalidArgument(ValueError):
     """An argument is out of range or a change would break the registry's integrity."""
 
 
-DomainError = (NotFound, InvalidArgument, BundleInvalid)
+DomainError = (NotFound, InvalidArgument, BundleInvalid, Forbidden)
+"""Errors that are the caller's to fix (subject-file errors, `SubjectsInvalid`, are a `ValueError`)."""

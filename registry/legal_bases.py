@@ -1,6 +1,12 @@
-"""The built-in legal bases: GDPR Art. 6(1) lawful bases, Art. 9(2) conditions, Art. 10, and GLBA.
+"""The built-in legal bases: GDPR Art. 6(1) lawful bases, Art. 9(2) conditions, Art. 10, GLBA,
+and the NAIC #672 authorisation for health information.
 
 Bundles may add bases of their own (a national law, say) but never redefine these ids.
+
+`naic-672-authorisation` has the kind `glba`: the NAIC Privacy of Consumer Financial and Health
+Information Regulation (#672) is how the states implement GLBA Title V for insurers (15 U.S.C.
+6805(a)(6) leaves its enforcement to the state insurance authorities), and its health-information
+article is the part they added on top. The kind names that US regime, not one section of it.
 """
 
 from __future__ import annotations
@@ -64,6 +70,14 @@ def _builtins() -> list[LegalBasis]:
                    reference=f"15 U.S.C. 6802(e)({n}): {text}")
         for n, text in _GLBA_EXCEPTIONS.items()
     ]
+    bases.append(LegalBasis(
+        id="naic-672-authorisation", name="NAIC #672 authorisation to disclose health information", kind="glba",
+        consent=True,
+        reference="NAIC Privacy of Consumer Financial and Health Information Regulation (Model #672) Art. V: "
+                  "disclosure of nonpublic personal health information with the consumer's authorisation, written "
+                  "or electronic, signed and dated, naming the information, the recipients and the purpose, "
+                  "revocable and valid for at most 24 months (see also NAIC Insurance Information and Privacy "
+                  "Protection Model Act #670 §§6, 13)"))
     return bases
 
 

@@ -9,7 +9,7 @@ durations, ISO 3166 country codes) and leave references to `registry.bundle`.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import isodate
 import pycountry
@@ -45,9 +45,16 @@ class Entity(BaseModel):
     name: Text
     description: str | None = None
 
+    sparse: ClassVar[frozenset[str]] = frozenset()
+    """Flags stored only when true, so documents written before the flag existed stay unchanged."""
+
     def to_doc(self) -> dict[str, Any]:
-        """The stored and exported form: bundle field names, absent values left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The stored and exported form: bundle field names, absent values (and false sparse flags) left out."""
+        doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for flag in self.sparse:
+            if doc.get(flag) is False:
+                del doc[flag]
+        return doc
 
 
 class DataCategory(Entity):
@@ -58,7 +65,11 @@ class DataCategory(Entity):
 
 
 class Purpose(Entity):
-    pass
+    sparse = frozenset({"insurance_function"})
+
+    insurance_function: bool = False
+    """An insurance function (claims, underwriting, reinsurance, fraud prevention, regulatory
+    reporting …) for which NAIC Model #672 lets health information be disclosed without authorisation."""
 
 
 class LegalBasis(Entity):
@@ -78,16 +89,26 @@ class DeclaredHolding(BaseModel):
 
 
 class System(Entity):
+    sparse = frozenset({"dpf_certified"})
+
     owner: str | None = None
     country: Country
+    dpf_certified: bool = False
+    """Run by a US organisation certified under the EU-US Data Privacy Framework."""
+    security_measures: str | None = None
+    """The technical and organisational security measures, for the Art. 30 record."""
     holds: list[DeclaredHolding] = Field(default_factory=list)
 
 
 class Party(Entity):
+    sparse = frozenset({"dpf_certified"})
+
     kind: Literal["reinsurer", "regulator", "broker", "tpa", "processor", "affiliate", "auditor",
                   "law-enforcement", "other"]
     country: Country
     role: Literal["controller", "processor", "joint-controller"]
+    dpf_certified: bool = False
+    """Certified under the EU-US Data Privacy Framework (counts as adequate for a US recipient)."""
 
 
 class Agreement(Entity):

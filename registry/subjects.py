@@ -22,7 +22,7 @@ import hmac
 import json
 import os
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,6 +30,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from graph.store import SubjectRow
 from registry.bundle import Problem
+from registry.errors import InvalidArgument
 from registry.model import Id
 
 KeyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
@@ -95,7 +96,7 @@ class KeyHasher:
 
     def hash(self, name: str, value: str) -> str:
         if not self._secret:
-            raise ValueError("lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
+            raise InvalidArgument("lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
         message = f"{name}:{normalise(name, value)}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 

@@ -11,7 +11,7 @@ from tests.graphs import LINEAGE
 
 def test_built_in_legal_bases_are_installed_once_by_the_registry(registry):
     entries = registry.audit(limit=1000)
-    assert len(entries) == 26
+    assert len(entries) == 27
     assert {(e.actor, e.action, e.type) for e in entries} == {(SYSTEM_ACTOR, "create", "legal-basis")}
 
 

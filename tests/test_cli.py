@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args, cwd, env=None, input=None):
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "USER": "cli-user", **(env or {})}
-    environment.pop("DSA_REGISTRY_STORE", None) if "DSA_REGISTRY_STORE" not in (env or {}) else None
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DSA_REGISTRY_", "NEO4J_"))}
+    environment = {**inherited, "PYTHONPATH": str(ROOT), "USER": "cli-user", **(env or {})}
     return subprocess.run([sys.executable, "-m", "registry.cli", *args], cwd=cwd, env=environment,
                           capture_output=True, text=True, input=input, timeout=60)
 

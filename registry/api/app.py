@@ -15,37 +15,40 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from registry.access import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.service import Registry
-
-API_ACTOR = "api"
+from registry.subject_service import SubjectService
 
 
 class RegistryGraphQL(GraphQL):
-    def __init__(self, registry: Callable[[], Registry]):
+    def __init__(self, state: dict):
         super().__init__(schema, graphql_ide="graphiql")
-        self._registry = registry
+        self._state = state
 
     async def get_context(self, request, response) -> Context:
-        return Context(registry=self._registry(), actor=API_ACTOR, request=request, response=response)
+        return Context(registry=self._state["registry"], subjects=self._state["subjects"], principal=Principal.api(),
+                       request=request, response=response)
 
 
 def create_app(open_registry: Callable[[], Registry]) -> Starlette:
     """The API over the registry that `open_registry` opens at start-up."""
-    state: dict[str, Registry] = {}
+    state: dict = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        state["registry"] = open_registry()
+        registry = state["registry"] = open_registry()
+        state["subjects"] = SubjectService(registry)
         try:
             yield
         finally:
-            state.pop("registry").store.close()
+            state.clear()
+            registry.store.close()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": state["registry"].store.version()})
 
-    graphql = RegistryGraphQL(lambda: state["registry"])
+    graphql = RegistryGraphQL(state)
     return Starlette(routes=[Route("/graphql", graphql, methods=["GET", "POST"]),
                              Route("/healthz", healthz)], lifespan=lifespan)

@@ -1,4 +1,5 @@
-"""Per-request state: the registry, the caller, and a loader that batches entity lookups."""
+"""Per-request state: the registry and its subject service, the caller, and a loader that
+batches entity lookups."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from graph.store import Stored
+from registry.access import Principal
 from registry.service import Registry
+from registry.subject_service import SubjectService
 
 T = TypeVar("T")
 
@@ -17,12 +20,20 @@ T = TypeVar("T")
 @dataclass
 class Context:
     registry: Registry
-    actor: str
+    principal: Principal
+    subjects: SubjectService | None = None
     request: Any = None
     response: Any = None
     entities: DataLoader[str, Stored | None] = field(init=False)
 
+    @property
+    def actor(self) -> str:
+        return self.principal.name
+
     def __post_init__(self):
+        if self.subjects is None:
+            self.subjects = SubjectService(self.registry)
+
         async def fetch(ids: list[str]) -> list[Stored | None]:
             found = await self.call(self.registry.entities, ids)
             return [found.get(id_) for id_ in ids]

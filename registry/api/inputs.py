@@ -24,6 +24,7 @@ class PurposeInput:
     id: strawberry.ID
     name: str
     description: Optional[str] = None
+    insurance_function: bool = False
 
 
 @strawberry.input
@@ -52,6 +53,8 @@ class SystemInput:
     country: str
     description: Optional[str] = None
     owner: Optional[str] = None
+    dpf_certified: bool = False
+    security_measures: Optional[str] = None
     holds: list[DeclaredHoldingInput] = strawberry.field(default_factory=list)
 
 
@@ -63,6 +66,7 @@ class PartyInput:
     country: str
     role: str
     description: Optional[str] = None
+    dpf_certified: bool = False
 
 
 @strawberry.input

@@ -1,8 +1,5 @@
-"""The GraphQL schema: queries and mutations, each one registry call.
-
-Domain errors (unknown ids, invalid input) come back as GraphQL errors with a clear message
-and, for invalid input, the list of problems in `extensions.problems`; anything else is
-masked, so internals never leak to callers.
+"""The GraphQL schema: queries and mutations, each one registry call, composed from the
+registry's own (here) and those of each capability (`registry.api.subjects` …).
 """
 
 from __future__ import annotations
@@ -12,7 +9,6 @@ from enum import Enum
 from typing import Annotated, Optional
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.tools import merge_types
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
@@ -21,8 +17,9 @@ from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, Legal
                                  SystemInput, to_raw)
 from registry.api.types import (Agreement, AuditEntry, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
                                 LineageGraph, Node, Party, Purpose, System, to_holding, to_lineage, to_node)
-from registry.bundle import BundleInvalid, parse
-from registry.errors import DomainError, InvalidArgument, NotFound
+from registry.api.errors import domain_errors, should_mask
+from registry.api.subjects import SubjectMutation, SubjectQuery
+from registry.errors import InvalidArgument
 
 
 @strawberry.enum
@@ -30,24 +27,6 @@ class Direction(Enum):
     DOWNSTREAM = "downstream"
     UPSTREAM = "upstream"
     BOTH = "both"
-
-
-def domain_errors(resolver):
-    """Report the registry's own errors as GraphQL errors with a code (and problems)."""
-
-    @functools.wraps(resolver)
-    async def wrapper(*args, **kwargs):
-        try:
-            return await resolver(*args, **kwargs)
-        except NotFound as error:
-            raise GraphQLError(str(error), extensions={"code": "NOT_FOUND"}) from None
-        except BundleInvalid as error:
-            problems = [{"source": p.source, "location": p.location, "message": p.message} for p in error.problems]
-            raise GraphQLError(f"invalid input:\n{error}", extensions={"code": "BAD_INPUT", "problems": problems}) from None
-        except InvalidArgument as error:
-            raise GraphQLError(str(error), extensions={"code": "BAD_INPUT"}) from None
-
-    return wrapper
 
 
 def page(items: list, offset: int, limit: int | None) -> list:
@@ -222,10 +201,6 @@ class RegistryMutation:
                              unchanged=result.unchanged)
 
 
-def _mask(error: GraphQLError) -> bool:
-    return error.original_error is not None and not isinstance(error.original_error, (GraphQLError, *DomainError))
-
-
 class RegistrySchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Log what went wrong inside, not the callers' mistakes."""
@@ -233,8 +208,8 @@ class RegistrySchema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
-Query = merge_types("Query", (RegistryQuery,))
-Mutation = merge_types("Mutation", (RegistryMutation,))
+Query = merge_types("Query", (RegistryQuery, SubjectQuery))
+Mutation = merge_types("Mutation", (RegistryMutation, SubjectMutation))
 
 schema = RegistrySchema(
     query=Query,
@@ -244,6 +219,6 @@ schema = RegistrySchema(
         functools.partial(QueryDepthLimiter, max_depth=12),
         functools.partial(MaxAliasesLimiter, max_alias_count=30),
         functools.partial(MaxTokensLimiter, max_token_count=5000),
-        functools.partial(MaskErrors, should_mask_error=_mask, error_message="internal error"),
+        functools.partial(MaskErrors, should_mask_error=should_mask, error_message="internal error"),
     ],
 )

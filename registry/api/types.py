@@ -49,7 +49,9 @@ class DataCategory(Node):
 
 @strawberry.type
 class Purpose(Node):
-    pass
+    insurance_function: bool = strawberry.field(
+        description="An insurance function (claims, underwriting, reinsurance …): NAIC Model #672 lets health "
+                    "information be disclosed for it without the consumer's authorisation.")
 
 
 @strawberry.type(description="A legal basis or condition for processing, with its legal reference.")
@@ -88,6 +90,10 @@ class DeclaredHolding:
 class System(Node):
     owner: Optional[str]
     country: str
+    dpf_certified: bool = strawberry.field(description="Run by a US organisation certified under the EU-US Data "
+                                                       "Privacy Framework.")
+    security_measures: Optional[str] = strawberry.field(description="Technical and organisational security "
+                                                                    "measures (Art. 30(1)(g)).")
     holds: list[DeclaredHolding]
 
 
@@ -96,6 +102,7 @@ class Party(Node):
     kind: str
     country: str
     role: str
+    dpf_certified: bool = strawberry.field(description="Certified under the EU-US Data Privacy Framework.")
 
 
 @strawberry.type(description="A data-sharing agreement, processing agreement, treaty or mandate.")
@@ -250,16 +257,19 @@ def to_node(stored: Stored | None):
             return DataCategory(**common, special=doc.get("special", False), criminal=doc.get("criminal", False),
                                 npi=doc.get("npi", False), parent_id=doc.get("parent"))
         case "purpose":
-            return Purpose(**common)
+            return Purpose(**common, insurance_function=doc.get("insurance_function", False))
         case "legal-basis":
             return LegalBasis(**common, kind=doc["kind"], reference=doc["reference"], consent=doc.get("consent", False))
         case "system":
-            return System(**common, owner=doc.get("owner"), country=doc["country"], holds=[
+            return System(**common, owner=doc.get("owner"), country=doc["country"],
+                          dpf_certified=doc.get("dpf_certified", False), security_measures=doc.get("security_measures"),
+                          holds=[
                 DeclaredHolding(category_id=h["category"], purpose_ids=h.get("purposes", []),
                                 legal_basis_id=h.get("legal_basis"), condition_id=h.get("condition"),
                                 retention=h.get("retention")) for h in doc.get("holds", ())])
         case "party":
-            return Party(**common, kind=doc["kind"], country=doc["country"], role=doc["role"])
+            return Party(**common, kind=doc["kind"], country=doc["country"], role=doc["role"],
+                         dpf_certified=doc.get("dpf_certified", False))
         case "agreement":
             return Agreement(**common, kind=doc["kind"], party_ids=doc["parties"], category_ids=doc.get("categories", []),
                              purpose_ids=doc.get("purposes", []), legal_basis_id=doc.get("legal_basis"),

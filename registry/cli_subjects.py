@@ -1,0 +1,119 @@
+"""CLI commands on data subjects: `subjects load`, `dsar`, `consent` and `erasure-plan`.
+
+They act as the operator (`--actor`, roles from `DSA_REGISTRY_ROLES`, default admin) and need
+the subject-data permission; every DSAR lookup is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from registry.access import Principal
+from registry.dsar_render import FORMATS, render
+
+
+def _service(ctx: click.Context):
+    from registry.cli import registry_of
+    from registry.subject_service import SubjectService
+
+    if "subjects" not in ctx.obj:
+        ctx.obj["subjects"] = SubjectService(registry_of(ctx))
+    return ctx.obj["subjects"], Principal.operator(ctx.obj["actor"])
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@click.group()
+def subjects():
+    """Data subjects: customers, claimants, beneficiaries … and their consents."""
+
+
+@subjects.command("load")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def load_subjects(ctx, files: tuple[Path, ...]):
+    """Load subjects from JSON Lines (.jsonl) or CSV (.csv) files, streaming; each file applies whole or
+    not at all (exit code 2 with the problems, per line)."""
+    service, principal = _service(ctx)
+    for path in files:
+        click.echo(f"{path}: {service.load(path, principal=principal)} subjects")
+
+
+@click.command()
+@click.argument("subject", required=False)
+@click.option("--email", help="Find the subject by e-mail address instead of id.")
+@click.option("--format", "format_", type=click.Choice(["json", *FORMATS]), default="json", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout).")
+@click.pass_context
+def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path | None):
+    """The GDPR Art. 15 report for SUBJECT (or --email): data held and why, recipients, sources,
+    retention, consents, suspended flows and rights. HTML and Markdown are for sending after review."""
+    service, principal = _service(ctx)
+    if format_ == "json":  # the API's own answer, so scripts see exactly what the API serves
+        from registry.api.context import Context
+        from registry.api.schema import schema
+        from registry.api.subjects import REPORT_QUERY
+
+        context = Context(registry=service.registry, subjects=service, principal=principal)
+        result = asyncio.run(schema.execute(REPORT_QUERY, variable_values={"subject": subject, "email": email},
+                                            context_value=context))
+        if result.errors:
+            click.echo(f"error: {result.errors[0].message}", err=True)
+            sys.exit(2 if (result.errors[0].extensions or {}).get("code") else 1)
+        text = json.dumps(result.data["dsar"], indent=2, ensure_ascii=False) + "\n"
+    else:
+        report = service.report(principal=principal, subject=subject, email=email)
+        text = render(report, service.registry.entities, format_,
+                      controller=os.environ.get("DSA_REGISTRY_CONTROLLER", "the controller"))
+    _write(text, output)
+
+
+@click.command()
+@click.argument("subject")
+@click.argument("purpose")
+@click.argument("status", type=click.Choice(["granted", "withdrawn"]))
+@click.option("--at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]), default=None,
+              help="When (with a UTC offset, e.g. 2025-05-01T09:00:00+0000); default now.")
+@click.option("--notice", help="The version of the notice the subject saw.")
+@click.option("--channel", help="Where: web, app, phone, paper …")
+@click.pass_context
+def consent(ctx, subject: str, purpose: str, status: str, at: datetime | None, notice: str | None, channel: str | None):
+    """Record that SUBJECT granted or withdrew consent for PURPOSE."""
+    service, principal = _service(ctx)
+    row = service.set_consent(principal=principal, subject=subject, purpose=purpose, status=status, at=at,
+                              notice=notice, channel=channel)
+    click.echo(json.dumps(row.consents[-1] if row.consents else {}, ensure_ascii=False))
+
+
+@click.command("erasure-plan")
+@click.argument("subject")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Evaluate retention as of this date.")
+@click.pass_context
+def erasure_plan(ctx, subject: str, today: datetime | None):
+    """What to erase where for SUBJECT, what must be kept and why, and whom to notify (Art. 17, 19)."""
+    service, principal = _service(ctx)
+    plan = service.erasure_plan(principal=principal, subject=subject, today=today.date() if today else None)
+    click.echo(json.dumps({
+        "subject": plan.report.subject.id,
+        "erase": [{"system": system, "categories": list(categories)} for system, categories in plan.erase],
+        "keep": [{"system": k.system, "category": k.category, "reason": k.reason,
+                  "until": k.until.isoformat() if isinstance(k.until, date) else None} for k in plan.keep],
+        "notify": [{"party": r.party, "flow": r.flow, "categories": list(r.categories)} for r in plan.notify],
+    }, indent=2, ensure_ascii=False))
+
+
+def register(main: click.Group) -> None:
+    for command in (subjects, dsar, consent, erasure_plan):
+        main.add_command(command)

@@ -1,0 +1,43 @@
+"""DSAR reports as documents a privacy officer can review and send: HTML that prints cleanly,
+and Markdown. Names and legal references come from the registry; every value is escaped."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+import jinja2
+
+from graph.store import Stored
+from registry.dsar import RIGHTS, DsarReport
+
+_ENVIRONMENT = {
+    fmt: jinja2.Environment(loader=jinja2.PackageLoader("registry", "templates"), autoescape=fmt == "html",
+                            trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    for fmt in ("html", "markdown")
+}
+FORMATS = ("html", "markdown")
+
+
+def render(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored]], format: str,
+           controller: str = "the controller") -> str:
+    """The report as `format` ("html" or "markdown"); `lookup` fetches entities by id for their names."""
+    ids = {h.system for h in report.holdings} | {h.category for h in report.holdings}
+    ids |= {b for h in report.holdings for b in (*h.purposes, h.legal_basis, h.condition, h.source) if b}
+    ids |= {x for r in report.recipients for x in (r.party, r.purpose, r.agreement, r.legal_basis, r.condition,
+                                                  *r.categories) if x}
+    ids |= {x for s in report.suspended for x in (s.flow, s.purpose, *s.categories)}
+    ids |= {e["purpose"] for e in report.subject.consents} | {p for p, _, _ in report.sources}
+    entities = lookup(sorted(ids))
+
+    def name(id_: str | None) -> str:
+        return entities[id_].doc["name"] if id_ in entities else (id_ or "—")
+
+    def reference(id_: str | None) -> str:
+        return entities[id_].doc.get("reference", id_) if id_ in entities else (id_ or "—")
+
+    environment = _ENVIRONMENT[format].overlay()
+    environment.filters.update(name=name, reference=reference)
+    template = environment.get_template(f"dsar.{'html' if format == 'html' else 'md'}.j2")
+    return template.render(report=report, name=name, reference=reference, entities=entities, rights=RIGHTS,
+                           controller=controller, generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

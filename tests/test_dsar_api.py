@@ -1,0 +1,125 @@
+"""DSAR over GraphQL: the issue's report shape, the subject-data permission, one-call withdrawal."""
+
+import asyncio
+import json
+
+import pytest
+from starlette.testclient import TestClient
+
+from registry.access import Principal
+from registry.api.app import create_app
+from registry.api.context import Context
+from registry.api.schema import schema
+from registry.subject_service import SubjectService
+from registry.subjects import KeyHasher
+from tests.subject_graphs import SUBJECT, bundles
+
+DSAR = """query ($email: String) { dsar(email: $email) {
+  subject { id kind }
+  holdings { system { id name } category purposes legalBasis condition retention path source }
+  recipients { party { id name kind country } categories purposes legalBasis agreement { id } transferMechanism path }
+  suspendedFlows { id purpose }
+  consents { purpose status at notice channel }
+  currentConsents { purpose status }
+  sources { party { id } system categories }
+  rights { right reference }
+} }"""
+
+
+@pytest.fixture
+def loaded(registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("DSA_REGISTRY_HMAC_KEY", "test-secret")
+    registry.load(bundles(), actor="test")
+    path = tmp_path / "subjects.jsonl"
+    path.write_text(json.dumps(SUBJECT) + "\n")
+    SubjectService(registry).load(path, principal=Principal.of("loader", "admin"))
+    return registry
+
+
+def run(registry, query, roles="dpo", **variables):
+    context = Context(registry=registry, principal=Principal.of("alice", roles))
+    return asyncio.run(schema.execute(query, variable_values=variables, context_value=context))
+
+
+def test_dsar_report_has_the_shape_a_portal_reads(loaded):
+    result = run(loaded, DSAR, email="c1@example.org")
+    assert result.errors is None
+    report = result.data["dsar"]
+    assert report["subject"] == {"id": "C-1", "kind": "policyholder"}
+    assert report["holdings"][2] == {
+        "system": {"id": "claims", "name": "Claims"}, "category": "health.diagnosis", "purposes": ["claims-handling"],
+        "legalBasis": "gdpr-6-1-b", "condition": "gdpr-9-2-f", "retention": "P10Y", "path": [], "source": "broker"}
+    assert report["recipients"] == [
+        {"party": {"id": "re", "name": "Reinsurer", "kind": "reinsurer", "country": "US"},
+         "categories": ["health.diagnosis"], "purposes": ["reinsurance"], "legalBasis": "gdpr-6-1-b",
+         "agreement": {"id": "treaty"}, "transferMechanism": "scc", "path": ["f1", "f2"]},
+        {"party": {"id": "re", "name": "Reinsurer", "kind": "reinsurer", "country": "US"},
+         "categories": ["health.diagnosis"], "purposes": ["reinsurance"], "legalBasis": "gdpr-6-1-b",
+         "agreement": {"id": "treaty"}, "transferMechanism": "scc", "path": ["f3"]}]
+    assert report["suspendedFlows"] == [{"id": "m1", "purpose": "marketing"}, {"id": "w1", "purpose": "wellness"}]
+    assert report["consents"] == [
+        {"purpose": "marketing", "status": "granted", "at": "2024-01-10T10:00:00+01:00", "notice": "v2", "channel": "web"},
+        {"purpose": "marketing", "status": "withdrawn", "at": "2025-05-01T09:00:00+00:00", "notice": "v3", "channel": "web"}]
+    assert report["currentConsents"] == [{"purpose": "marketing", "status": "withdrawn"}]
+    assert report["sources"] == [{"party": {"id": "broker"}, "system": "claims", "categories": ["health.diagnosis"]}]
+    assert [r["right"] for r in report["rights"]] == [
+        "rectification", "erasure", "restriction", "objection", "withdraw-consent", "complaint"]
+
+
+def test_withdrawing_is_one_call_and_suspends_the_flow(loaded):
+    result = run(loaded, 'mutation { setConsent(subject: "C-1", purpose: "wellness", status: GRANTED, '
+                         'notice: "v1", channel: "app") { id } }')
+    assert result.errors is None
+    assert run(loaded, DSAR, email="c1@example.org").data["dsar"]["suspendedFlows"] == [{"id": "m1", "purpose": "marketing"}]
+    result = run(loaded, 'mutation { withdrawConsent(subject: "C-1", purpose: "wellness", channel: "phone") '
+                         '{ consents { purpose status channel } } }')
+    assert result.data["withdrawConsent"]["consents"][-1] == {"purpose": "wellness", "status": "withdrawn", "channel": "phone"}
+    assert [f["id"] for f in run(loaded, DSAR, email="c1@example.org").data["dsar"]["suspendedFlows"]] == ["m1", "w1"]
+    assert [e.actor for e in loaded.audit(entity="C-1") if e.type == "consent"] == ["alice", "alice"]
+
+
+def test_erasure_plan_over_graphql(loaded):
+    result = run(loaded, '{ erasurePlan(subject: "C-1", today: "2026-11-25") { erase { system { id } categories } '
+                         'keep { system category until reason } notify { party { id } path } } }')
+    assert result.errors is None
+    plan = result.data["erasurePlan"]
+    assert [step["system"]["id"] for step in plan["erase"]] == ["actuarial", "crm", "dwh"]
+    assert plan["keep"][0]["until"] == "2034-06-01"
+    assert [n["party"]["id"] for n in plan["notify"]] == ["re", "re"]
+
+
+@pytest.mark.parametrize("query, code, message", [
+    ('{ dsar(subject: "C-1") { subject { id } } }', "FORBIDDEN",
+     "'alice' (roles: editor, viewer) lacks the 'subject-data' permission"),
+    ('mutation { withdrawConsent(subject: "C-1", purpose: "marketing") { id } }', "FORBIDDEN",
+     "'alice' (roles: editor, viewer) lacks the 'subject-data' permission"),
+])
+def test_subject_data_needs_the_permission(loaded, query, code, message):
+    [error] = run(loaded, query, roles="viewer,editor").errors
+    assert (error.extensions["code"], error.message) == (code, message)
+
+
+@pytest.mark.parametrize("query, message", [
+    ('{ dsar(subject: "nobody") { subject { id } } }', "unknown subject 'nobody'"),
+    ('{ dsar { subject { id } } }', "give exactly one of subject and email"),
+    ('mutation { setConsent(subject: "C-1", purpose: "spam", status: GRANTED) { id } }', "unknown purpose 'spam'"),
+])
+def test_bad_dsar_arguments_are_errors(loaded, query, message):
+    assert [e.message for e in run(loaded, query).errors] == [message]
+
+
+def test_the_api_gives_subject_data_only_to_configured_roles(tmp_path, monkeypatch):
+    from graph.embedded import EmbeddedStore
+    from registry.service import Registry
+
+    monkeypatch.setenv("DSA_REGISTRY_HMAC_KEY", "test-secret")
+    registry = Registry(EmbeddedStore(tmp_path / "r.db"))
+    registry.load(bundles(), actor="test")
+    path = tmp_path / "subjects.jsonl"
+    path.write_text(json.dumps(SUBJECT) + "\n")
+    SubjectService(registry, KeyHasher(b"test-secret")).load(path, principal=Principal.of("loader", "admin"))
+    query = {"query": '{ dsar(subject: "C-1") { subject { id } } }'}
+    with TestClient(create_app(lambda: Registry(EmbeddedStore(tmp_path / "r.db")))) as client:
+        assert client.post("/graphql", json=query).json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        monkeypatch.setenv("DSA_REGISTRY_API_ROLES", "dpo")
+        assert client.post("/graphql", json=query).json() == {"data": {"dsar": {"subject": {"id": "C-1"}}}}

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS consent (
 ) WITHOUT ROWID;
 """
 
-_BATCH = 5_000
+_BATCH = 20_000
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
 
 
@@ -57,6 +57,7 @@ class SubjectTables:
         count = 0
         with self._lock:
             db = self._db
+            db.execute("PRAGMA cache_size = -262144")  # 256 MiB while loading: fewer page spills
             db.execute("BEGIN IMMEDIATE")
             try:
                 iterator = iter(rows)
@@ -68,23 +69,26 @@ class SubjectTables:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            finally:
+                db.execute("PRAGMA cache_size = -2000")
         return count
 
     def _write_batch(self, batch: list[SubjectRow]) -> None:
         db = self._db
-        ids = [row.id for row in batch]
-        marks = ",".join("?" * len(ids))
-        for id_, records, keys in db.execute(f"SELECT id, records, keys FROM subject WHERE id IN ({marks})", ids):
+        ids = json.dumps([row.id for row in batch])
+        for id_, records, keys in db.execute("SELECT id, records, keys FROM subject "
+                                             "WHERE id IN (SELECT value FROM json_each(?))", (ids,)).fetchall():
             db.executemany("DELETE FROM subject_system WHERE system = ? AND subject = ?",
                            [(r["system"], id_) for r in json.loads(records)])
             db.executemany("DELETE FROM subject_key WHERE hash = ?", [(h,) for h in json.loads(keys)])
         db.executemany("INSERT OR REPLACE INTO subject (id, kind, records, keys) VALUES (?, ?, ?, ?)",
                        [(r.id, r.kind, json.dumps(r.records, separators=(",", ":")), json.dumps(r.key_hashes))
                         for r in batch])
+        # Sorted, so that consecutive inserts land on the same index pages.
         db.executemany("INSERT OR IGNORE INTO subject_system (system, subject) VALUES (?, ?)",
-                       [(record["system"], r.id) for r in batch for record in r.records])
+                       sorted((record["system"], r.id) for r in batch for record in r.records))
         db.executemany("INSERT OR REPLACE INTO subject_key (hash, subject) VALUES (?, ?)",
-                       [(h, r.id) for r in batch for h in r.key_hashes])
+                       sorted((h, r.id) for r in batch for h in r.key_hashes))
         db.executemany("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
                        [(r.id, *(c.get(f) for f in _CONSENT_FIELDS)) for r in batch for c in r.consents])

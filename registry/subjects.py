@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
-import json
 import os
 from collections.abc import Iterable, Iterator
 from datetime import date
@@ -84,7 +83,7 @@ class KeyHasher:
     """HMAC-SHA256 of normalised lookup keys, under the configured secret."""
 
     def __init__(self, secret: bytes | None):
-        self._secret = secret
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256) if secret else None
 
     @classmethod
     def from_environment(cls) -> KeyHasher:
@@ -95,10 +94,11 @@ class KeyHasher:
         return cls(None)
 
     def hash(self, name: str, value: str) -> str:
-        if not self._secret:
+        if self._keyed is None:
             raise InvalidArgument("lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
-        message = f"{name}:{normalise(name, value)}".encode()
-        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+        keyed = self._keyed.copy()  # the secret is keyed in once, not per value
+        keyed.update(f"{name}:{normalise(name, value)}".encode())
+        return keyed.hexdigest()
 
 
 def normalise(name: str, value: str) -> str:
@@ -107,17 +107,13 @@ def normalise(name: str, value: str) -> str:
 
 
 def read_subjects(path: Path) -> Iterator[tuple[int, object]]:
-    """(line number, raw subject) for every subject in a JSON Lines or CSV file, as a stream."""
+    """(line number, raw subject) for every subject in a JSON Lines or CSV file, as a stream: a JSON
+    line stays text (the model parses it), a CSV subject is a dict."""
     with path.open(encoding="utf-8", newline="") as file:
         if path.suffix.lower() == ".csv":
             yield from _csv_subjects(file)
         else:
-            for number, line in enumerate(file, 1):
-                if line.strip():
-                    try:
-                        yield number, json.loads(line)
-                    except json.JSONDecodeError as error:
-                        yield number, ValueError(f"invalid JSON: {error.msg} (column {error.colno})")
+            yield from ((number, line) for number, line in enumerate(file, 1) if line.strip())
 
 
 def rows(lines: Iterable[tuple[int, object]], *, source: str, known: dict[str, str],
@@ -140,7 +136,7 @@ def rows(lines: Iterable[tuple[int, object]], *, source: str, known: dict[str, s
             problem(number, "", str(raw))
             continue
         try:
-            subject = Subject.model_validate(raw)
+            subject = Subject.model_validate_json(raw) if isinstance(raw, str) else Subject.model_validate(raw)
         except ValidationError as error:
             for detail in error.errors():
                 where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in detail["loc"]).lstrip(".")

@@ -153,7 +153,7 @@ def test_bad_lines_are_all_reported_and_nothing_is_applied(service, tmp_path, re
     with pytest.raises(SubjectsInvalid) as caught:
         service.load(path, principal=DPO)
     assert [str(p) for p in caught.value.problems] == [
-        f"{path}: line 2: invalid JSON: Expecting property name enclosed in double quotes (column 2)",
+        f"{path}: line 2: Invalid JSON: key must be a string at line 1 column 2",
         f"{path}: line 3: kind: Input should be 'policyholder', 'insured', 'claimant', 'beneficiary', 'prospect', "
         "'third-party' or 'other'",
         f"{path}: line 4: records[0].system: 're' is a party, not a system",

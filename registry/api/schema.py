@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 
 import strawberry
 from strawberry.tools import merge_types
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter,
+                                   ValidationCache)
 
 from graph.store import Stored
 from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, LegalBasisInput, PartyInput, PurposeInput,
@@ -18,6 +19,7 @@ from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, Legal
 from registry.api.types import (Agreement, AuditEntry, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
                                 LineageGraph, Node, Party, Purpose, System, to_holding, to_lineage, to_node)
 from registry.api.errors import domain_errors, should_mask
+from registry.api.compliance import ComplianceQuery
 from registry.api.subjects import SubjectMutation, SubjectQuery
 from registry.errors import InvalidArgument
 
@@ -208,7 +210,7 @@ class RegistrySchema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
-Query = merge_types("Query", (RegistryQuery, SubjectQuery))
+Query = merge_types("Query", (RegistryQuery, SubjectQuery, ComplianceQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, SubjectMutation))
 
 schema = RegistrySchema(
@@ -216,6 +218,8 @@ schema = RegistrySchema(
     mutation=Mutation,
     types=[DataCategory, Purpose, LegalBasis, System, Party, Agreement, Flow],
     extensions=[  # factories: one instance per request
+        functools.partial(ParserCache, maxsize=256),  # governance tools and portals repeat their queries
+        functools.partial(ValidationCache, maxsize=256),
         functools.partial(QueryDepthLimiter, max_depth=12),
         functools.partial(MaxAliasesLimiter, max_alias_count=30),
         functools.partial(MaxTokensLimiter, max_token_count=5000),

@@ -72,6 +72,8 @@ class Registry:
         users = [f"{other} {doc['id']!r} ({field})"
                  for other in ENTITY_TYPES for doc in self.store.list(other)
                  for field, _, target in references(other, doc) if target == id_]
+        if type_ == "system" and (held := self.store.count_subjects([id_])):
+            users.append(f"the records of {held} data subject(s)")
         if users:
             raise InvalidArgument(f"{type_} {id_!r} cannot be deleted: still referenced by {', '.join(users)}")
         self.store.write([], [id_], actor=actor)

@@ -6,6 +6,7 @@ first, and every DSAR or erasure-plan lookup is written to the audit log (who lo
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -75,6 +76,8 @@ class SubjectService:
     def _report(self, row: SubjectRow) -> dsar.DsarReport:
         flows: dict[str, dict] = {}
         entities: dict[str, Stored] = {}
+        known = self.store.get_many(r["system"] for r in row.records)
+        row = dataclasses.replace(row, records=[r for r in row.records if r["system"] in known])
         for record in row.records:
             nodes, edges = self._flows_from(record["system"], record["categories"])
             entities.update((n.id, n) for n in nodes)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from registry.access import Forbidden, Principal
-from registry.errors import NotFound
+from registry.errors import InvalidArgument, NotFound
 from registry.subject_service import SubjectService
 from registry.subjects import KeyHasher, SubjectsInvalid
 from tests.subject_graphs import SUBJECT, bundles
@@ -195,3 +195,11 @@ def test_subjects_are_counted_and_listed_by_system(service, store):
     assert store.count_subjects(["claims", "crm"]) == 1
     assert store.count_subjects([]) == 0
     assert store.subject_ids(["crm"], 10) == ["C-1"]
+
+
+def test_a_system_holding_subject_records_cannot_be_deleted(service, registry):
+    for flow in ("f6", "m1", "b1"):
+        registry.delete("flow", flow, actor="test")
+    with pytest.raises(InvalidArgument, match="system 'crm' cannot be deleted: still referenced by "
+                                              "the records of 1 data subject"):
+        registry.delete("system", "crm", actor="test")

@@ -1,0 +1,149 @@
+"""Data subjects in the Neo4j backend: indexed nodes beside the registry graph.
+
+    (:Subject {id, kind, records})-[:RECORDED_IN]->(:System)
+    (:SubjectKey {hash})-[:IDENTIFIES]->(:Subject)
+    (:Subject)-[:CONSENT {status, at, notice, channel}]->(:Purpose)
+
+`records` keeps the subject's records as JSON (what a DSAR starts from); the relationships
+make "whose data is in this system" and "who withdrew marketing consent" one hop. Subjects are
+not `Entity` nodes and do not change the registry's version. A subject file is loaded in one
+explicit transaction, batch by batch, so it applies whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from itertools import islice
+
+import neo4j
+
+from graph.store import Doc, SubjectRow
+
+SUBJECT_SCHEMA = (
+    "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
+    "CREATE CONSTRAINT subject_key_hash IF NOT EXISTS FOR (k:SubjectKey) REQUIRE k.hash IS UNIQUE",
+)
+
+_FORGET = """
+UNWIND $ids AS id
+MATCH (s:Subject {id: id})
+OPTIONAL MATCH (s)-[r:RECORDED_IN]->()
+DELETE r
+WITH DISTINCT s
+OPTIONAL MATCH (k:SubjectKey)-[:IDENTIFIES]->(s)
+DETACH DELETE k
+"""
+_UPSERT = """
+UNWIND $rows AS row
+MERGE (s:Subject {id: row.id})
+SET s.kind = row.kind, s.records = row.records
+"""
+_RECORDS = """
+UNWIND $rows AS row
+MATCH (s:Subject {id: row.subject}), (y:System {id: row.system})
+MERGE (s)-[:RECORDED_IN]->(y)
+"""
+_KEYS = """
+UNWIND $rows AS row
+MATCH (s:Subject {id: row.subject})
+MERGE (k:SubjectKey {hash: row.hash})
+WITH k, s
+OPTIONAL MATCH (k)-[old:IDENTIFIES]->()
+DELETE old
+MERGE (k)-[:IDENTIFIES]->(s)
+"""
+_CONSENTS = """
+UNWIND $rows AS row
+MATCH (s:Subject {id: row.subject}), (p:Purpose {id: row.purpose})
+MERGE (s)-[c:CONSENT {at: row.at, status: row.status}]->(p)
+SET c.notice = row.notice, c.channel = row.channel
+"""
+_SUBJECT = """
+MATCH (s:Subject {id: $id})
+OPTIONAL MATCH (s)-[c:CONSENT]->(p:Purpose)
+WITH s, c, p ORDER BY c.at, p.id, c.status
+RETURN s.kind AS kind, s.records AS records,
+       [x IN collect(CASE WHEN c IS NULL THEN NULL ELSE {at: c.at, purpose: p.id, status: c.status,
+        notice: c.notice, channel: c.channel} END) WHERE x IS NOT NULL] AS consents
+"""
+_BY_KEY = "MATCH (:SubjectKey {hash: $hash})-[:IDENTIFIES]->(s:Subject) RETURN s.id AS id"
+_COUNT = """
+MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
+RETURN count(DISTINCT s) AS count
+"""
+_IDS = """
+MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
+RETURN DISTINCT s.id AS id ORDER BY id LIMIT $limit
+"""
+_LOCK = """
+MERGE (m:RegistryMeta {key: 'registry'})
+ON CREATE SET m.version = 0, m.seq = 0
+SET m.seq = m.seq + 1
+RETURN m.seq AS seq
+"""
+_AUDIT = "CREATE (e:AuditEntry) SET e = $entry"
+
+_BATCH = 2_000
+_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
+
+
+class SubjectGraph:
+    """The subject half of `Neo4jStore` (which provides `_session`, `_errors` and `_query`)."""
+
+    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str) -> int:
+        count = 0
+        with self._errors(), self._session() as session, session.begin_transaction() as tx:
+            iterator = iter(rows)
+            while batch := list(islice(iterator, _BATCH)):
+                tx.run(_FORGET, ids=[r.id for r in batch]).consume()
+                tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records)}
+                                      for r in batch]).consume()
+                tx.run(_RECORDS, rows=[{"subject": r.id, "system": rec["system"]} for r in batch
+                                       for rec in r.records]).consume()
+                tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in batch for h in r.key_hashes]).consume()
+                tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
+                                        for r in batch for c in r.consents]).consume()
+                count += len(batch)
+            _audit(tx, actor, "load", "subject-file", source, {"subjects": count})
+            tx.commit()
+        return count
+
+    def subject(self, id: str) -> SubjectRow | None:
+        records = self._query(_SUBJECT, id=id)
+        if not records:
+            return None
+        [found] = records
+        return SubjectRow(id=id, kind=found["kind"], records=json.loads(found["records"]),
+                          consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]])
+
+    def subject_by_key(self, key_hash: str) -> str | None:
+        records = self._query(_BY_KEY, hash=key_hash)
+        return records[0]["id"] if records else None
+
+    def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            tx.run(_CONSENTS, rows=[{"subject": id, **{f: event.get(f) for f in _CONSENT_FIELDS}}]).consume()
+            _audit(tx, actor, "update", "consent", id, event)
+
+        with self._errors(), self._session() as session:
+            session.execute_write(work)
+
+    def count_subjects(self, systems: Iterable[str]) -> int:
+        return self._query(_COUNT, systems=sorted(set(systems)))[0]["count"]
+
+    def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
+        return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]
+
+    def log_access(self, *, actor: str, subject: str, what: str) -> None:
+        with self._errors(), self._session() as session:
+            session.execute_write(lambda tx: _audit(tx, actor, "read", "subject", subject, {"what": what}))
+
+
+def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:
+    """One audit entry, numbered after the registry's own (the meta node serialises writers)."""
+    [lock] = list(tx.run(_LOCK))
+    tx.run(_AUDIT, entry={"seq": lock["seq"], "at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                          "actor": actor, "action": action, "type": type_, "entity": entity, "before": None,
+                          "after": json.dumps(after)}).consume()

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
 from graph.store import Doc, SubjectRow
@@ -50,6 +52,43 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+def prefetched(rows: Iterable[SubjectRow], depth: int = 4) -> Iterator[SubjectRow]:
+    """`rows`, produced in a background thread a few batches ahead: validating the next batch
+    overlaps with SQLite writing this one (sqlite3 releases the GIL while it works). An
+    exception in `rows` is raised here, after the rows before it; if the consumer stops early,
+    the producer stops too."""
+    batches: queue.Queue = queue.Queue(maxsize=depth)
+    stopped = threading.Event()
+    done = object()
+
+    def hand_over(item) -> None:
+        while not stopped.is_set():
+            try:
+                return batches.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            iterator = iter(rows)
+            while not stopped.is_set() and (batch := list(itertools.islice(iterator, _BATCH))):
+                hand_over(batch)
+            hand_over(done)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            hand_over(error)
+
+    producer = threading.Thread(target=produce, name="subject-rows", daemon=True)
+    producer.start()
+    try:
+        while (item := batches.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+    finally:
+        stopped.set()
+        producer.join()
+
+
 class SubjectTables:
     """The subject half of `EmbeddedStore` (which provides `_db`, `_lock` and `_audit`)."""
 
@@ -60,7 +99,7 @@ class SubjectTables:
             db.execute("PRAGMA cache_size = -262144")  # 256 MiB while loading: fewer page spills
             db.execute("BEGIN IMMEDIATE")
             try:
-                iterator = iter(rows)
+                iterator = prefetched(rows)
                 while batch := list(itertools.islice(iterator, _BATCH)):
                     self._write_batch(batch)
                     count += len(batch)

@@ -71,3 +71,26 @@ def test_a_process_killed_during_a_large_import_leaves_the_previous_state(tmp_pa
     assert again.export() == exported
     assert again.audit(limit=1000) == audit
     again.load([("lineage.yaml", LINEAGE)], actor="alice")  # and the store still takes writes
+
+
+def test_prefetched_rows_keep_order_raise_in_place_and_stop_with_the_consumer():
+    import threading
+
+    import pytest
+
+    from graph.embedded_subjects import prefetched
+
+    def rows():
+        yield from range(25_000)
+        raise ValueError("line 25001 is invalid")
+
+    seen = []
+    with pytest.raises(ValueError, match="line 25001"):
+        for row in prefetched(rows()):
+            seen.append(row)
+    assert seen == list(range(25_000))
+
+    endless = prefetched(iter(int, 1))  # never ends; the consumer gives up after one row
+    assert next(endless) == 0
+    endless.close()
+    assert not any(t.name == "subject-rows" for t in threading.enumerate())

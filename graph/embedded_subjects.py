@@ -69,12 +69,19 @@ def prefetched(rows: Iterable[SubjectRow], depth: int = 4) -> Iterator[SubjectRo
                 continue
 
     def produce() -> None:
+        batch: list[SubjectRow] = []
         try:
-            iterator = iter(rows)
-            while not stopped.is_set() and (batch := list(itertools.islice(iterator, _BATCH))):
-                hand_over(batch)
+            for row in rows:
+                batch.append(row)
+                if len(batch) == _BATCH:
+                    hand_over(batch)
+                    batch = []
+                if stopped.is_set():
+                    return
+            hand_over(batch)
             hand_over(done)
         except BaseException as error:  # handed to the consumer, which re-raises it
+            hand_over(batch)
             hand_over(error)
 
     producer = threading.Thread(target=produce, name="subject-rows", daemon=True)

@@ -1,0 +1,26 @@
+# The dsa-registry API: GraphQL and GraphiQL on port 8000.
+#   docker build -t dsa-registry .
+#   docker run -p 8000:8000 -e DSA_REGISTRY_STORE=neo4j://db:7687 -e NEO4J_USER=neo4j -e NEO4J_PASSWORD=... dsa-registry
+# Without DSA_REGISTRY_STORE it uses an embedded store in /home/registry/registry.db.
+# docker-compose.yml runs it together with Neo4j.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY graph ./graph
+COPY registry ./registry
+RUN pip install . && rm -rf /src
+
+RUN useradd --create-home --uid 10001 registry
+USER registry
+WORKDIR /home/registry
+
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=5 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+CMD ["dsa-registry", "serve", "--host", "0.0.0.0", "--port", "8000", "--demo"]

@@ -1,0 +1,197 @@
+"""The Cypher the Neo4j backend runs: fixed strings, every value a `$parameter`.
+
+Labels, relationship types and variable-length bounds cannot be parameters, so the queries
+that need one are looked up by a validated key (`LIST["party"]`, `UPSERT_NODES["flow"]`,
+`CREATE_RELATIONSHIPS["CARRIES"]`, `reach(True, 4, False)`) among strings built here from
+constants. Queries that return many rows `collect` them into one record, which the Python
+driver decodes several times faster than a record per row.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from graph.neo4j_model import LABELS, RELATIONSHIP_TYPES
+from graph.store import MAX_DEPTH
+
+META = "RegistryMeta"
+AUDIT = "AuditEntry"
+
+SCHEMA = (
+    "CREATE CONSTRAINT entity_id IF NOT EXISTS FOR (n:Entity) REQUIRE n.id IS UNIQUE",
+    *(f"CREATE CONSTRAINT {label.lower()}_id IF NOT EXISTS FOR (n:{label}) REQUIRE n.id IS UNIQUE"
+      for label in LABELS.values()),
+    f"CREATE CONSTRAINT audit_entry_seq IF NOT EXISTS FOR (e:{AUDIT}) REQUIRE e.seq IS UNIQUE",
+    f"CREATE CONSTRAINT registry_meta_key IF NOT EXISTS FOR (m:{META}) REQUIRE m.key IS UNIQUE",
+    f"CREATE INDEX audit_entry_entity IF NOT EXISTS FOR (e:{AUDIT}) ON (e.entity, e.seq)",
+)
+
+SCHEMA_NAMES = "SHOW INDEXES YIELD name RETURN collect(name) AS names"
+"""Constraints show up here too, as the indexes that back them (under the constraint's name)."""
+
+# --- reads -----------------------------------------------------------------------------------
+
+VERSION = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN coalesce(m.version, 0) AS version"
+
+GET_MANY = """
+UNWIND $ids AS id
+MATCH (n:Entity {id: id}) WHERE n.doc IS NOT NULL
+RETURN collect([n.type, n.doc]) AS found
+"""
+
+LIST = {type_: f"MATCH (n:{label}) WHERE n.doc IS NOT NULL RETURN collect(n.doc) AS docs"
+        for type_, label in LABELS.items()}
+
+TYPES_BY_ID = "MATCH (n:Entity) WHERE n.type IS NOT NULL RETURN collect([n.id, n.type]) AS types"
+
+AUDIT_SINCE = f"""
+MATCH (e:{AUDIT}) WHERE e.seq > $since
+RETURN e {{.*}} AS entry ORDER BY e.seq LIMIT $limit
+"""
+
+AUDIT_OF_ENTITY = f"""
+MATCH (e:{AUDIT}) WHERE e.entity = $entity AND e.seq > $since
+RETURN e {{.*}} AS entry ORDER BY e.seq LIMIT $limit
+"""
+
+CATEGORY_TREE = "MATCH (c:DataCategory) RETURN c.id AS id, c.parent AS parent"
+
+DECLARERS = """
+MATCH (s:Entity)-[:HOLDS]->(c:Entity) WHERE c.id IN $categories
+RETURN collect(DISTINCT s.doc) AS docs
+"""
+
+FLOWS_CARRYING = """
+MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $categories
+RETURN collect(DISTINCT f.doc) AS docs
+"""
+
+HOLDER = "OPTIONAL MATCH (n:Entity {id: $id}) RETURN [x IN [n.doc] WHERE x IS NOT NULL] AS docs"
+
+FLOWS_INTO = "MATCH (f:Flow)-[:TO]->(:Entity {id: $id}) RETURN collect(f.doc) AS docs"
+
+ORIGINS = """
+UNWIND range(0, size($sets) - 1) AS set
+CALL (set) {
+  MATCH (s:Entity)-[:HOLDS]->(c:Entity) WHERE c.id IN $sets[set]
+  RETURN s.id AS id
+  UNION
+  MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set]
+  WITH DISTINCT f
+  UNWIND [[f.`from`, 1], [f.to, 0]] AS end
+  WITH end[0] AS id, min(end[1]) AS only_sends WHERE only_sends = 1
+  RETURN id
+}
+RETURN set, collect(id) AS origins
+"""
+"""Per set of overlapping categories, where chains of its data start: the nodes that declare
+one of them, and the sources of flows carrying one of them that no such flow feeds."""
+
+NEXT_LAYER = """
+UNWIND range(0, size($sets) - 1) AS set
+MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set]
+WITH DISTINCT set, f
+WITH set, f, $frontier[toString(set) + ':' + f.`from`] AS rank
+WHERE rank IS NOT NULL AND $seen[toString(set) + ':' + f.to] IS NULL
+WITH set, f.to AS id, rank, f.id AS flow
+WITH set, id, collect([rank, flow]) AS options, min(rank) AS rank
+RETURN collect([set, id, rank, [o IN options WHERE o[0] = rank | o[1]]]) AS reached
+"""
+"""One breadth-first step for every set at once, over the flows carrying the set's data:
+the nodes first reached from `$frontier` ({"set:id": rank}; `$seen` likewise), each with the
+best predecessor rank and the flows from predecessors of that rank. Flows are found from
+their categories and followed by their `from`/`to` properties, which is cheaper than
+expanding every flow of every frontier node."""
+
+
+@cache
+def reach(downstream: bool, depth: int, filtered: bool) -> str:
+    """Flows out of (or into) every node within `depth` - 1 flows of `$start`, with their far ends.
+
+    The inner variable-length pattern visits System/Party and Flow nodes alternately, so `depth`
+    flows are 2 * `depth` relationships; `DISTINCT n` lets Neo4j prune it to a breadth-first search.
+    """
+    if not (isinstance(depth, int) and 1 <= depth <= MAX_DEPTH):
+        raise ValueError(f"depth must be between 1 and {MAX_DEPTH}")
+    carries = "any(c IN {}.categories WHERE c IN $relevant)"
+    on_path = f"WHERE all(x IN nodes(p) WHERE NOT x:Flow OR {carries.format('x')})" if filtered else ""
+    on_edge = f"WHERE {carries.format('f')}" if filtered else ""
+    inner, step = ("-[:SENDS|TO*0..{}]->", "(n)-[:SENDS]->(f:Flow)-[:TO]->(m)") if downstream else \
+                  ("<-[:SENDS|TO*0..{}]-", "(m)-[:SENDS]->(f:Flow)-[:TO]->(n)")
+    return f"""
+MATCH (s:Entity {{id: $start}})
+MATCH p = (s){inner.format(2 * (depth - 1))}(n)
+{on_path}
+WITH DISTINCT n WHERE NOT n:Flow
+MATCH {step}
+{on_edge}
+RETURN collect([f.doc, m.id]) AS reached
+"""
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+LOCK = f"""
+MERGE (m:{META} {{key: 'registry'}})
+ON CREATE SET m.version = 0, m.seq = 0
+SET m.version = m.version
+RETURN m.seq AS seq
+"""
+"""Taken first by every write: the exclusive lock on the meta node serialises writers."""
+
+CURRENT = """
+UNWIND $ids AS id
+MATCH (n:Entity {id: id}) WHERE n.doc IS NOT NULL
+RETURN collect([n.id, n.type, n.doc]) AS found
+"""
+
+DROP_OWN_RELATIONSHIPS = """
+UNWIND $ids AS id
+MATCH (n:Entity {id: id})-[r]-()
+WHERE (startNode(r) = n) <> (type(r) = 'SENDS')
+DELETE r
+"""
+"""Every relationship a node's document declares: its outgoing ones, and `SENDS` into a flow."""
+
+_ANY_LABEL = ":".join(LABELS.values())
+
+DROP_LABELS = f"UNWIND $ids AS id MATCH (n:Entity {{id: id}}) REMOVE n:{_ANY_LABEL}"
+
+DELETE = f"""
+UNWIND $ids AS id
+MATCH (n:Entity {{id: id}})
+SET n = {{id: id}}
+REMOVE n:{_ANY_LABEL}
+WITH n WHERE NOT EXISTS {{ (n)--() }}
+DELETE n
+"""
+"""Deleted entities vanish, or stay as bare `Entity {id}` placeholders while other documents still name them."""
+
+DROP_PLACEHOLDERS = """
+UNWIND $ids AS id
+MATCH (n:Entity {id: id}) WHERE n.type IS NULL AND NOT EXISTS { (n)--() }
+DELETE n
+"""
+
+UPSERT_NODES = {type_: f"""
+UNWIND $rows AS row
+MERGE (n:Entity {{id: row.id}})
+SET n = row.props, n:{label}
+""" for type_, label in LABELS.items()}
+
+CREATE_RELATIONSHIPS = {type_: f"""
+UNWIND $rows AS row
+MERGE (a:Entity {{id: row.start}})
+MERGE (b:Entity {{id: row.end}})
+CREATE (a)-[r:{type_}]->(b)
+SET r = row.props
+""" for type_ in RELATIONSHIP_TYPES}
+"""A missing end becomes a placeholder `Entity {id}` that its document fills in when it arrives."""
+
+APPEND_AUDIT = f"""
+UNWIND $rows AS row
+CREATE (e:{AUDIT})
+SET e = row
+"""
+
+BUMP_VERSION = f"MATCH (m:{META} {{key: 'registry'}}) SET m.version = m.version + 1, m.seq = $seq"

@@ -1,0 +1,272 @@
+"""The Neo4j backend: the registry as a property graph one can browse and query with Cypher.
+
+Graph model (labels and relationship types; every entity node also has the label `Entity`):
+
+    (:DataCategory)-[:PARENT]->(:DataCategory)
+    (:System)-[:HOLDS {purposes, legal_basis, condition, retention}]->(:DataCategory)
+    (:System|Party)-[:SENDS]->(:Flow)-[:TO]->(:System|Party)
+    (:Flow)-[:CARRIES]->(:DataCategory)   (:Flow)-[:FOR]->(:Purpose)   (:Flow)-[:UNDER]->(:Agreement)
+    (:Flow)-[:LEGAL_BASIS|CONDITION]->(:LegalBasis)
+    (:Agreement)-[:PARTY]->(:Party)   (:Agreement)-[:COVERS]->(:DataCategory)
+    (:Agreement)-[:FOR]->(:Purpose)   (:Agreement)-[:LEGAL_BASIS|CONDITION]->(:LegalBasis)
+
+Each node has `id`, `type`, the document's plain fields as properties (`name`, `country`,
+`categories` …) and `doc`, the document as canonical JSON, which `get_many`/`list` return
+untouched. `(:AuditEntry)` nodes hold the audit log; one `(:RegistryMeta)` node the version
+and the last audit sequence number. `graph.neo4j_model` maps documents to this graph; data
+subjects live beside it (`graph.neo4j_subjects`).
+
+Flows are nodes, not relationships. A relationship would keep a flow's id and properties
+too, and make each step of a path one hop instead of two; but a flow is an entity in its own
+right: its id must be unique among all ids (the `Entity.id` constraint covers nodes only), and
+it names a purpose, a legal basis, a condition and an agreement, which as relationships make
+"which flows rest on Art. 9(2)(f)?" or "which flows does this treaty cover?" one hop, where a
+relationship could only hold their ids. Speed does not suffer much: `[:SENDS|TO*0..2k]` with
+`DISTINCT` ends is still planned as a pruning breadth-first search, and the flows carrying a
+category are found from the category node (`CARRIES`) instead of by reading every flow's
+property list.
+
+Writes run in one managed transaction that first locks the meta node, so writers queue as
+they do on the embedded backend and a failure anywhere (the server, the client, a
+constraint) leaves the previous state. Reads run in read transactions, which a cluster
+routes to its readers. The traversals live in `graph.neo4j_traversal`, the Cypher in
+`graph.neo4j_cypher`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from itertools import islice
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import GraphDatabase, RoutingControl
+from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+from graph import neo4j_cypher as cypher
+from graph import neo4j_traversal as traversal
+from graph.neo4j_connection import Connection
+from graph.neo4j_model import LABELS, encode, properties, relationships
+from graph.neo4j_subjects import SUBJECT_SCHEMA, SubjectGraph
+from graph.store import AuditEntry, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
+
+__all__ = ["Neo4jStore"]
+
+BATCH = 2000
+"""Rows per `UNWIND` statement; a write sends as many statements as it needs, in one transaction."""
+
+T = TypeVar("T")
+
+
+class Neo4jStore(SubjectGraph):
+    """A `GraphStore` on Neo4j; the data-subject methods come from `graph.neo4j_subjects`."""
+
+    def __init__(self, driver: neo4j.Driver, connection: Connection):
+        self._driver = driver
+        self._connection = connection
+        self._closed = False
+
+    @classmethod
+    def from_uri(cls, uri: str, **driver_config: Any) -> Neo4jStore:
+        """Connect, check the credentials and create the constraints and indexes if missing."""
+        connection = Connection.parse(uri)
+        driver_config.setdefault("user_agent", "dsa-registry")
+        driver_config.setdefault("notifications_disabled_classifications", ["UNRECOGNIZED"])
+        try:
+            driver = GraphDatabase.driver(connection.uri, auth=connection.auth, **driver_config)
+        except (DriverError, ValueError) as error:
+            raise StoreError(f"invalid Neo4j URI {connection.shown}: {error}") from None
+        store = cls(driver, connection)
+        try:
+            with store._errors():
+                driver.verify_connectivity()
+                store._create_schema()
+        except BaseException:
+            driver.close()
+            raise
+        return store
+
+    def _create_schema(self) -> None:
+        """The constraints and indexes not there yet (one look first: most starts find them all)."""
+        database = self._connection.database
+        try:
+            [record] = self._driver.execute_query(cypher.SCHEMA_NAMES, routing_=RoutingControl.READ,
+                                                  database_=database).records
+            existing = set(record["names"])
+        except Neo4jError:  # no right to list them: creating is idempotent anyway
+            existing = set()
+        for statement in cypher.SCHEMA + SUBJECT_SCHEMA:
+            if statement.split()[2] not in existing:  # CREATE CONSTRAINT|INDEX <name> IF NOT EXISTS …
+                self._driver.execute_query(statement, database_=database)
+
+    def __repr__(self) -> str:
+        database = f", database={self._connection.database!r}" if self._connection.database else ""
+        return f"Neo4jStore({self._connection.shown!r}{database})"
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def version(self) -> int:
+        return self._read_one(cypher.VERSION)["version"]
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
+        return {stored.id: stored for stored in self._read(traversal.get_many, list(ids))}
+
+    def list(self, type: str) -> list[Doc]:
+        if type not in cypher.LIST:
+            return []
+        docs = [json.loads(doc) for doc in self._read_one(cypher.LIST[type])["docs"]]
+        return sorted(docs, key=lambda doc: doc["id"])
+
+    def types_by_id(self) -> dict[str, str]:
+        return dict(self._read_one(cypher.TYPES_BY_ID)["types"])
+
+    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
+        query = cypher.AUDIT_SINCE if entity is None else cypher.AUDIT_OF_ENTITY
+        records = self._query(query, entity=entity, since=since, limit=limit)
+        return [_audit_entry(record["entry"]) for record in records]
+
+    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
+        return self._read(traversal.holders, category, include_descendants)
+
+    def holdings(self, holder: str) -> list[Holding]:
+        return self._read(traversal.holdings, holder)
+
+    def lineage(self, start: str, direction: Direction, depth: int | None,
+                categories: list[str] | None) -> Lineage:
+        return self._read(traversal.lineage, start, direction, depth, categories)
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
+        unknown = {stored.type for stored in upserts} - LABELS.keys()
+        if unknown:
+            raise ValueError(f"unknown entity type(s): {', '.join(sorted(unknown))}")
+        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        with self._errors(), self._session() as session:
+            return session.execute_write(_write, upserts, deletes, actor, now)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._driver.close()
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _session(self) -> neo4j.Session:
+        return self._driver.session(database=self._connection.database,
+                                    bookmark_manager=self._driver.execute_query_bookmark_manager)
+
+    def _read(self, work: Callable[..., T], *args: Any) -> T:
+        with self._errors(), self._session() as session:
+            return session.execute_read(work, *args)
+
+    def _query(self, query: str, **params: Any) -> list[neo4j.Record]:
+        with self._errors():
+            return self._driver.execute_query(query, params, routing_=RoutingControl.READ,
+                                              database_=self._connection.database).records
+
+    def _read_one(self, query: str) -> neo4j.Record:
+        [record] = self._query(query)
+        return record
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Driver and server errors as `StoreError`s that name the store but not the password."""
+        shown = self._connection.shown
+        try:
+            yield
+        except AuthError:
+            raise StoreError(f"Neo4j at {shown} refused the credentials for user "
+                             f"{self._connection.auth[0] if self._connection.auth else 'neo4j'!r}") from None
+        except (ServiceUnavailable, SessionExpired, OSError) as error:
+            raise StoreError(f"cannot reach Neo4j at {shown}: {_reason(error)}") from None
+        except Neo4jError as error:
+            raise StoreError(f"Neo4j at {shown} failed: {_reason(error)}") from None
+        except DriverError as error:
+            raise StoreError(f"Neo4j driver error for {shown}: {_reason(error)}") from None
+
+
+def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[str],
+           actor: str, now: str) -> WriteResult:
+    """The body of `Neo4jStore.write`; rerun from the start when the driver retries the transaction."""
+    [lock] = list(tx.run(cypher.LOCK))
+    ids = [stored.id for stored in upserts] + list(deletes)
+    current = {id_: (type_, doc) for batch in _batches(ids)
+               for record in tx.run(cypher.CURRENT, ids=batch) for id_, type_, doc in record["found"]}
+    counts = dict(created=0, updated=0, deleted=0, unchanged=0)
+    audit: list[dict[str, Any]] = []
+    changed: dict[str, Stored] = {}
+    for stored in upserts:
+        text = encode(stored.doc)
+        before = current.get(stored.id)
+        if before == (stored.type, text):
+            counts["unchanged"] += 1
+            continue
+        action = "update" if before else "create"
+        counts[action + "d"] += 1
+        changed[stored.id] = stored
+        audit.append(dict(action=action, type=stored.type, entity=stored.id,
+                          before=before and before[1], after=text))
+    gone = [id_ for id_ in deletes if id_ in current]
+    for id_ in gone:
+        audit.append(dict(action="delete", type=current[id_][0], entity=id_, before=current[id_][1], after=None))
+    counts["deleted"] = len(gone)
+    if not audit:
+        return WriteResult(**counts)
+
+    # Relationships are rebuilt from the new documents; ends that only the old ones named may
+    # be placeholders nothing names any more.
+    updated = [id_ for id_ in changed if id_ in current]
+    retyped = [id_ for id_ in updated if current[id_][0] != changed[id_].type]
+    old = [(current[id_][0], json.loads(current[id_][1])) for id_ in updated + gone]
+    old += [(changed[id_].type, changed[id_].doc) for id_ in gone if id_ in changed]
+    ends = {end for type_, doc in old for r in relationships(type_, doc) for end in (r.start, r.end)}
+    _run_batched(tx, cypher.DROP_OWN_RELATIONSHIPS, ids=updated)
+    _run_batched(tx, cypher.DROP_LABELS, ids=retyped)
+    nodes: dict[str, list[dict]] = defaultdict(list)
+    edges: dict[str, list[dict]] = defaultdict(list)
+    for stored in changed.values():
+        nodes[stored.type].append({"id": stored.id, "props": properties(stored.type, stored.doc)})
+        for r in relationships(stored.type, stored.doc):
+            edges[r.type].append({"start": r.start, "end": r.end, "props": r.properties})
+    for type_, rows in nodes.items():
+        _run_batched(tx, cypher.UPSERT_NODES[type_], rows=rows)
+    for type_, rows in edges.items():
+        _run_batched(tx, cypher.CREATE_RELATIONSHIPS[type_], rows=rows)
+    _run_batched(tx, cypher.DROP_OWN_RELATIONSHIPS, ids=gone)
+    _run_batched(tx, cypher.DELETE, ids=gone)
+    _run_batched(tx, cypher.DROP_PLACEHOLDERS, ids=sorted(ends))
+    seq = lock["seq"]
+    for entry in audit:
+        seq += 1
+        entry.update(seq=seq, at=now, actor=actor)
+    _run_batched(tx, cypher.APPEND_AUDIT, rows=audit)
+    tx.run(cypher.BUMP_VERSION, seq=seq).consume()
+    return WriteResult(**counts)
+
+
+def _run_batched(tx: neo4j.ManagedTransaction, query: str, **param: list) -> None:
+    [(name, rows)] = param.items()
+    for batch in _batches(rows):
+        tx.run(query, {name: batch}).consume()
+
+
+def _batches(rows: list[T]) -> Iterator[list[T]]:
+    it = iter(rows)
+    while batch := list(islice(it, BATCH)):
+        yield batch
+
+
+def _audit_entry(entry: dict[str, Any]) -> AuditEntry:
+    before, after = entry.get("before"), entry.get("after")
+    return AuditEntry(entry["seq"], entry["at"], entry["actor"], entry["action"], entry["type"], entry["entity"],
+                      json.loads(before) if before else None, json.loads(after) if after else None)
+
+
+def _reason(error: BaseException) -> str:
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    return " ".join(str(message).split())

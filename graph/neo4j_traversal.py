@@ -1,0 +1,130 @@
+"""Holdings and lineage on Neo4j, with exactly the answers of `graph.traversal`.
+
+Each function runs inside one read transaction `tx`. The category tree (tens to hundreds of
+rows) is read whole, so ancestors and descendants mean what they mean in `graph.snapshot`;
+the flow graph stays in the database:
+
+- Lineage is one bounded variable-length match per direction (`neo4j_cypher.reach`) that
+  Neo4j prunes to a breadth-first search, then one hop for the flows out of the nodes found.
+- A holding's path is the smallest of the shortest chains of flows carrying data of its
+  category from an origin (see `graph.traversal`). It comes from a breadth-first search run
+  in the database one layer per query (`ORIGINS`, then `NEXT_LAYER`), for all the category
+  sets a question needs side by side: each query returns only the nodes reached for the
+  first time, each with its best predecessor, never the flows in between. The frontier is
+  ranked by chain (chains of one layer are distinct, except the origins' empty ones, which
+  share rank 0), so the smallest chain to a new node is the smallest predecessor rank, then
+  the smallest flow id among the flows from that predecessor. Flow ids are compared here,
+  in Python, because Neo4j orders strings by UTF-16 code unit and Python by code point.
+  The search stops at `MAX_DEPTH` layers, or as soon as every node a path is needed for is
+  reached. (One variable-length match cannot do this: Neo4j finds shortest paths per pair
+  of end nodes, and the origins are many.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from graph import neo4j_cypher as cypher
+from graph.snapshot import Snapshot
+from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored
+from graph.traversal import _carried, _declared
+
+Chains = dict[str, tuple[str, ...]]
+
+
+def holders(tx, category: str, include_descendants: bool = True) -> list[Holding]:
+    tree = category_tree(tx)
+    wanted = set(tree.ancestors(category))
+    wanted |= tree.descendants(category) if include_descendants else {category}
+    found = [_declared(doc["id"], held)
+             for doc in _docs(tx, cypher.DECLARERS, categories=list(wanted))
+             for held in doc.get("holds", ()) if held["category"] in wanted]
+    carried = [(flow, c) for flow in _docs(tx, cypher.FLOWS_CARRYING, categories=list(wanted))
+               for c in flow["categories"] if c in wanted]
+    found.extend(_with_paths(tx, tree, carried))
+    return sorted(found, key=Holding.sort_key)
+
+
+def holdings(tx, holder: str) -> list[Holding]:
+    [doc] = _docs(tx, cypher.HOLDER, id=holder) or [{}]
+    found = [_declared(holder, held) for held in doc.get("holds", ())]
+    carried = [(flow, c) for flow in _docs(tx, cypher.FLOWS_INTO, id=holder) for c in flow["categories"]]
+    if carried:
+        found.extend(_with_paths(tx, category_tree(tx), carried))
+    return sorted(found, key=Holding.sort_key)
+
+
+def lineage(tx, start: str, direction: Direction, depth: int | None, categories: list[str] | None) -> Lineage:
+    relevant = None
+    if categories is not None:
+        tree = category_tree(tx)
+        relevant = frozenset().union(*(tree.overlapping(c) for c in categories))
+    depth = MAX_DEPTH if depth is None else depth
+    reached, edges = {start}, {}
+    for downstream in {"downstream": (True,), "upstream": (False,), "both": (True, False)}[direction]:
+        if depth == 0:
+            break
+        query = cypher.reach(downstream, depth, relevant is not None)
+        [record] = tx.run(query, start=start, relevant=list(relevant or ()))
+        for text, node in record["reached"]:
+            flow = json.loads(text)
+            edges[flow["id"]] = flow
+            reached.add(node)
+    nodes = {stored.id: stored for stored in get_many(tx, reached)}
+    return Lineage(nodes=[nodes[n] for n in sorted(reached) if n in nodes],
+                   edges=[edges[f] for f in sorted(edges)])
+
+
+def get_many(tx, ids: Iterable[str]) -> list[Stored]:
+    [record] = tx.run(cypher.GET_MANY, ids=list(ids))
+    return [Stored(type_, json.loads(doc)) for type_, doc in record["found"]]
+
+
+def category_tree(tx) -> Snapshot:
+    """A snapshot of the categories alone: their tree, for ancestors, descendants and overlaps."""
+    return Snapshot({r["id"]: Stored("category", {"id": r["id"], "parent": r["parent"]})
+                     for r in tx.run(cypher.CATEGORY_TREE)})
+
+
+def _with_paths(tx, tree: Snapshot, carried: list[tuple[Doc, str]]) -> list[Holding]:
+    """One holding per (flow, category carried), with its path."""
+    sources: dict[frozenset[str], set[str]] = {}
+    for flow, category in carried:
+        sources.setdefault(tree.overlapping(category), set()).add(flow["from"])
+    chains = dict(zip(sources, _chains(tx, list(sources), list(sources.values()))))
+    return [_carried(flow, c, chains[tree.overlapping(c)]) for flow, c in carried]
+
+
+def _chains(tx, sets: list[frozenset[str]], needed: list[set[str]]) -> list[Chains]:
+    """For each set of overlapping categories, the best chain to each of its `needed` nodes
+    (and to whatever else the search reached on the way); the sets are searched side by side."""
+    params = {"sets": [list(s) for s in sets]}
+    best: list[Chains] = [{} for _ in sets]
+    for record in tx.run(cypher.ORIGINS, params):
+        best[record["set"]] = dict.fromkeys(record["origins"], ())
+    ranked: list[list[tuple[str, ...]]] = [[()] for _ in sets]  # rank -> chain, per set
+    frontier = {i: {node: 0 for node in best[i]} for i in range(len(sets))}  # node -> rank, per set
+    for _ in range(MAX_DEPTH):
+        frontier = {i: nodes for i, nodes in frontier.items() if nodes and not needed[i] <= best[i].keys()}
+        if not frontier:
+            break
+        ranks = {f"{i}:{node}": rank for i, nodes in frontier.items() for node, rank in nodes.items()}
+        seen = {f"{i}:{node}": True for i in frontier for node in best[i]}
+        [record] = tx.run(cypher.NEXT_LAYER, params, frontier=ranks, seen=seen)
+        reached: dict[int, Chains] = {}
+        for i, node, rank, flows in record["reached"]:
+            reached.setdefault(i, {})[node] = ranked[i][rank] + (min(flows),)
+        frontier = {}
+        for i, chains in reached.items():
+            best[i].update(chains)
+            order = sorted(chains, key=chains.__getitem__)
+            ranked[i] = [chains[node] for node in order]
+            frontier[i] = {node: rank for rank, node in enumerate(order)}
+    return best
+
+
+def _docs(tx, query: str, **params) -> list[Doc]:
+    """The documents a query collects into `docs` (one record: far cheaper than a record per document)."""
+    [record] = tx.run(query, params)
+    return [json.loads(doc) for doc in record["docs"]]

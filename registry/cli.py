@@ -83,16 +83,22 @@ def load(ctx, files: tuple[Path, ...], replace: bool):
 
 
 @main.command()
-@click.option("--format", "format_", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@click.option("--format", "format_", type=click.Choice(["yaml", "json", "ropa-csv", "ropa-json"]), default="yaml",
+              show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout).")
 @click.pass_context
 def export(ctx, format_: str, output: Path | None):
-    """Export the registry as a bundle that loads back into an identical registry."""
-    bundle = registry_of(ctx).export()
-    if format_ == "json":
-        text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    """Export the registry as a bundle that loads back into an identical registry, or (ropa-csv,
+    ropa-json) as the record of processing activities (GDPR Art. 30)."""
+    if format_.startswith("ropa-"):
+        from registry.compliance.ropa import ropa, to_csv, to_json
+
+        record = ropa(registry_of(ctx))
+        text = to_csv(record) if format_ == "ropa-csv" else to_json(record)
+    elif format_ == "json":
+        text = json.dumps(registry_of(ctx).export(), indent=2, ensure_ascii=False) + "\n"
     else:
-        text = yaml.safe_dump(bundle, sort_keys=False, allow_unicode=True, width=100)
+        text = yaml.safe_dump(registry_of(ctx).export(), sort_keys=False, allow_unicode=True, width=100)
     if output:
         output.write_text(text, encoding="utf-8")
     else:
@@ -143,9 +149,14 @@ def serve(ctx, host: str, port: int, with_demo: bool):
     from registry.api.app import create_app
 
     store = ctx.obj["store"]
-    registry = registry_of(ctx)
-    if with_demo and not registry.list("system"):
-        click.echo(f"loading the demo insurer: {_summary(registry.load([('demo', DEMO.read_text())], actor=ctx.obj['actor']))}")
+    if with_demo:
+        registry = open_registry(store)  # closed before serving: one store (driver) per process
+        try:
+            if not registry.list("system"):
+                loaded = registry.load([("demo", DEMO.read_text(encoding="utf-8"))], actor=ctx.obj["actor"])
+                click.echo(f"loading the demo insurer: {_summary(loaded)}")
+        finally:
+            registry.store.close()
     click.echo(f"GraphiQL: http://{host}:{port}/graphql", err=True)
     uvicorn.run(create_app(lambda: open_registry(store)), host=host, port=port, log_level="info")
 
@@ -164,6 +175,7 @@ def audit(ctx, entity: str | None, since: int, limit: int):
 from registry.cli_subjects import register as _register_subject_commands  # noqa: E402
 
 _register_subject_commands(main)
+from registry.cli_compliance import register as _register_compliance; _register_compliance(main)  # noqa: E402, E702
 
 if __name__ == "__main__":
     main()

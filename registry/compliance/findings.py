@@ -1,0 +1,77 @@
+"""Findings: what the rules report, and the engine that evaluates them on a registry.
+
+Findings are computed from the registry's documents (`Registry.list`) as of a date, so every
+backend gives the same answer. They come sorted: most severe first, then by rule, entity and
+category.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from registry.compliance.facts import Facts
+from registry.compliance.rules import RULES, Rule, Severity
+from registry.compliance.settings import Settings, current
+from registry.errors import InvalidArgument
+
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+"""Most severe first."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+    reference: str
+    entity_kind: str
+    """`flow`, `holding` (its system is `entity_id`, its category `category`) or `agreement`."""
+    entity_id: str
+    remedy: str
+    category: str | None = None
+    subject_count: int | None = None
+    """How many data subjects are concerned, for rules that count them; None otherwise."""
+
+
+def today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def at_least(severity: str | None) -> tuple[Severity, ...]:
+    """The severities at or above `severity` (all when None); an unknown one is an `InvalidArgument`."""
+    if severity is None:
+        return SEVERITIES
+    if severity not in SEVERITIES:
+        raise InvalidArgument(f"severity: unknown severity {severity!r}; expected one of {', '.join(SEVERITIES)}")
+    return SEVERITIES[:SEVERITIES.index(severity) + 1]
+
+
+def selected_rules(rule: str | None, extra_rules: Iterable[Rule] = ()) -> list[Rule]:
+    known = {**RULES, **{r.id: r for r in extra_rules}}
+    if rule is None:
+        return list(known.values())
+    if rule not in known:
+        raise InvalidArgument(f"rule: unknown rule {rule!r}; expected one of {', '.join(sorted(known))}")
+    return [known[rule]]
+
+
+def evaluate(facts: Facts, rules: Iterable[Rule]) -> list[Finding]:
+    found = [Finding(rule=r.id, severity=r.severity, message=hit.message, reference=r.reference,
+                     entity_kind=hit.entity_kind, entity_id=hit.entity_id, remedy=r.remedy, category=hit.category,
+                     subject_count=hit.subject_count)
+             for r in rules for hit in r.check(facts)]
+    return sorted(found, key=lambda f: (SEVERITIES.index(f.severity), f.rule, f.entity_kind, f.entity_id,
+                                        f.category or "", f.message))
+
+
+def findings(registry, *, as_of: date | None = None, severity: str | None = None, rule: str | None = None,
+             settings: Settings | None = None, extra_rules: Iterable[Rule] = ()) -> list[Finding]:
+    """Every finding on `registry` as of `as_of` (default today, UTC), at or above `severity`,
+    optionally of one `rule`. `extra_rules` run alongside the built-in ones: rules that need more
+    than the registry's documents (data subjects) close over what they need."""
+    wanted = at_least(severity)
+    rules = [r for r in selected_rules(rule, extra_rules) if r.severity in wanted]
+    facts = Facts.of(registry, as_of or today(), (settings or current()).countries)
+    return evaluate(facts, rules)

@@ -1,0 +1,201 @@
+"""Impact and breach analysis over the registry's documents and lineage.
+
+`impact` answers "what depends on this agreement, party or system": the flows, the categories
+and purposes they carry, the holders downstream, and the findings on them. `breach_impact`
+answers "what did a breach of these systems and parties expose": the categories (special and
+criminal-offence data flagged as high risk), the recipients downstream that received them, and
+who must be notified by when.
+
+Data subjects are counted through a `SubjectCounter` the caller passes in (the seam for the
+subject registry); without one, the counts are None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from graph.store import Doc, Stored
+from registry.compliance.categories import CategoryTree
+from registry.compliance.facts import Facts
+from registry.compliance.findings import Finding, evaluate, today
+from registry.compliance.rules import RULES
+from registry.compliance.settings import Settings, current
+from registry.errors import InvalidArgument
+
+SubjectCounter = Callable[[Collection[str]], int]
+"""How many distinct data subjects have a record in any of the given systems."""
+
+WITHIN_72_HOURS = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class Impact:
+    entity: Stored
+    flows: list[Doc]
+    """The flows that depend on it: an agreement's flows, or the flows to and from a party or system."""
+    categories: list[Doc]
+    purposes: list[Doc]
+    holders: list[Stored]
+    """Systems and parties downstream that hold data of those categories through these flows."""
+    findings: list[Finding]
+    """Findings, as of the evaluation date, on those flows and on the entity itself."""
+    subject_systems: list[str]
+    """The systems whose data subjects are concerned."""
+    subject_count: int | None
+
+
+@dataclass(frozen=True)
+class Exposure:
+    category: Doc
+    high_risk: bool
+
+
+@dataclass(frozen=True)
+class Recipient:
+    holder: Stored
+    categories: list[Doc]
+    flows: list[str]
+
+
+@dataclass(frozen=True)
+class Duty:
+    id: str
+    notify: str
+    reference: str
+    deadline: datetime | None
+    """UTC; None where the law sets no fixed time (see `timing`)."""
+    timing: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Breach:
+    detected_at: datetime
+    """When the breach became known, in UTC."""
+    breached: list[Stored]
+    exposed: list[Exposure]
+    recipients: list[Recipient]
+    duties: list[Duty]
+    subject_systems: list[str]
+    subject_count: int | None
+
+    @property
+    def high_risk(self) -> bool:
+        return any(exposure.high_risk for exposure in self.exposed)
+
+
+def impact(registry, *, agreement: str | None = None, party: str | None = None, system: str | None = None,
+           as_of: date | None = None, settings: Settings | None = None,
+           count_subjects: SubjectCounter | None = None) -> Impact:
+    given = [(kind, id_) for kind, id_ in (("agreement", agreement), ("party", party), ("system", system)) if id_]
+    if len(given) != 1:
+        raise InvalidArgument("give exactly one of agreement, party or system")
+    [(kind, id_)] = given
+    entity = registry.entity(id_, kind)
+    facts = Facts.of(registry, as_of or today(), (settings or current()).countries)
+    if kind == "agreement":
+        flows = [flow for flow in facts.flows if flow.get("agreement") == id_]
+    else:
+        flows = [flow for flow in facts.flows if id_ in (flow["from"], flow["to"])]
+    categories = {c for flow in flows for c in flow["categories"]}
+    purposes = {flow["purpose"] for flow in flows}
+    for held in entity.doc.get("holds", ()):
+        categories.add(held["category"])
+        purposes.update(held.get("purposes", ()))
+    if kind == "agreement":
+        seeds: dict[str, set[str]] = {}
+        for flow in flows:
+            seeds.setdefault(flow["to"], set()).update(flow["categories"])
+        holders = set(seeds) | set(downstream(registry, facts.tree, seeds))
+    else:
+        holders = set(downstream(registry, facts.tree, {id_: categories})) - {id_}
+    flow_ids = {flow["id"] for flow in flows}
+    found = [f for f in evaluate(facts, RULES.values())
+             if f.entity_id in (flow_ids if f.entity_kind == "flow" else {id_})]
+    systems = sorted({end for flow in flows for end in (flow["from"], flow["to"]) if end in facts.systems}
+                     | ({id_} if kind == "system" else set()))
+    return Impact(entity=entity, flows=flows, categories=[facts.categories[c] for c in sorted(categories)],
+                  purposes=[facts.purposes[p] for p in sorted(purposes)],
+                  holders=[Stored("system" if h in facts.systems else "party", facts.ends[h]) for h in sorted(holders)],
+                  findings=found, subject_systems=systems,
+                  subject_count=count_subjects(systems) if count_subjects else None)
+
+
+def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[str] = (), detected_at: datetime,
+                  count_subjects: SubjectCounter | None = None) -> Breach:
+    systems, parties = sorted(set(systems)), sorted(set(parties))
+    if not systems and not parties:
+        raise InvalidArgument("give at least one system or party that was breached")
+    if detected_at.tzinfo is None or detected_at.utcoffset() is None:
+        raise InvalidArgument("detectedAt: give the time with its UTC offset, e.g. 2026-11-25T09:30:00+01:00")
+    breached = [registry.entity(id_, "system") for id_ in systems] + [registry.entity(id_, "party") for id_ in parties]
+    tree = CategoryTree(registry.list("category"))
+    by_id = {doc["id"]: doc for doc in registry.list("category")}
+    exposed = sorted({view.holding.category for node in breached for view in registry.holdings(node.id)})
+    high = [c for c in exposed if tree.is_("special", c) or tree.is_("criminal", c)]
+    received = downstream(registry, tree, {node.id: set(exposed) for node in breached}) if exposed else {}
+    senders: set[str] = set(systems)
+    for party in parties:
+        upstream = registry.lineage(party, "upstream", 1, None)
+        senders.update(stored.id for stored in upstream.nodes if stored.type == "system")
+    utc = detected_at.astimezone(timezone.utc)
+    subject_systems = sorted(senders)
+    return Breach(
+        detected_at=utc, breached=breached,
+        exposed=[Exposure(by_id[c], c in high) for c in exposed],
+        recipients=[Recipient(registry.entity(id_), [by_id[c] for c in sorted(carried)], sorted(flows))
+                    for id_, (carried, flows) in sorted(received.items()) if id_ not in systems + parties],
+        duties=_duties(utc, breached, high), subject_systems=subject_systems,
+        subject_count=count_subjects(subject_systems) if count_subjects else None)
+
+
+def downstream(registry, tree: CategoryTree, seeds: dict[str, set[str]]) -> dict[str, tuple[set[str], set[str]]]:
+    """Where data of the seed nodes' categories went: for each node reached, the categories and
+    flows that brought it. A flow passes data on when it carries a category overlapping what
+    reached its source (so a warehouse that received diagnoses passes on diagnoses, not every
+    category it sends); the candidate flows come from `Registry.lineage`."""
+    out: dict[str, dict[str, Doc]] = {}
+    for start, categories in seeds.items():
+        if categories:
+            for edge in registry.lineage(start, "downstream", None, sorted(categories)).edges:
+                out.setdefault(edge["from"], {})[edge["id"]] = edge
+    reached = {node: set(categories) for node, categories in seeds.items()}
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    todo = sorted(seeds)
+    while todo:
+        node = todo.pop()
+        for edge in out.get(node, {}).values():
+            carried = {c for c in edge["categories"] if tree.overlaps(c, reached[node])}
+            if not carried:
+                continue
+            categories, flows = found.setdefault(edge["to"], (set(), set()))
+            categories.update(carried)
+            flows.add(edge["id"])
+            known = reached.setdefault(edge["to"], set())
+            if not carried <= known:
+                known.update(carried)
+                todo.append(edge["to"])
+    return found
+
+
+def _duties(utc: datetime, breached: list[Stored], high: list[str]) -> list[Duty]:
+    duties = [Duty("gdpr-art-33", "the competent supervisory authority", "GDPR Art. 33(1)", utc + WITHIN_72_HOURS,
+                   "without undue delay and, where feasible, not later than 72 hours after becoming aware of it",
+                   "a personal data breach must be notified unless it is unlikely to result in a risk to the rights "
+                   "and freedoms of natural persons")]
+    if high:
+        duties.append(Duty("gdpr-art-34", "the data subjects concerned", "GDPR Art. 34(1)", None,
+                           "without undue delay",
+                           f"special-category or criminal-offence data were exposed ({', '.join(high)}): a likely "
+                           "high risk to the rights and freedoms of the people concerned"))
+    us = [node.id for node in breached if node.doc["country"] == "US"
+          and (node.type == "system" or node.doc.get("role") == "processor")]
+    if us:
+        duties.append(Duty("naic-668-s6", "the insurance commissioner of the home state",
+                           "NAIC Insurance Data Security Model Law (#668) §6", utc + WITHIN_72_HOURS,
+                           "as promptly as possible and not later than 72 hours after determining that a "
+                           "cybersecurity event occurred",
+                           f"a cybersecurity event involving nonpublic information in the US ({', '.join(us)})"))
+    return duties

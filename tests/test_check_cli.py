@@ -1,0 +1,171 @@
+"""`dsa-registry check` end to end in a subprocess: exit codes for CI, text, JSON and SARIF output,
+the countries override; and `export --format ropa-*`."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from registry.compliance import RULES
+from tests.compliance_graphs import BASE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ONLY_A_WARNING = """
+systems:
+  - {id: crm, name: CRM, country: DE, holds: [{category: contact, purposes: [marketing], legal_basis: gdpr-6-1-a}]}
+"""
+
+
+def cli(*args, cwd, env=None):
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    for name in ("DSA_REGISTRY_STORE", "DSA_REGISTRY_COUNTRIES", "DSA_REGISTRY_CONTROLLER"):
+        if name not in (env or {}):
+            environment.pop(name, None)
+    return subprocess.run([sys.executable, "-m", "registry.cli", *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def demo(tmp_path):
+    assert cli("demo", cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+def load(tmp_path, *bundles):
+    paths = []
+    for i, text in enumerate(bundles):
+        path = tmp_path / f"bundle-{i}.yaml"
+        path.write_text(text)
+        paths.append(str(path))
+    assert cli("load", *paths, cwd=tmp_path).returncode == 0
+    return tmp_path
+
+
+def test_text_lists_each_finding_and_a_summary_and_exits_1_on_errors(demo):
+    result = cli("check", "--as-of", "2026-11-25", cwd=demo)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        "error   agreement-category-out-of-scope  flow policy-admin-to-broker",
+        "        Flow policy-admin-to-broker (policy-admin → hanse-makler) carries claims-history, outside the "
+        "categories of agreement dsa-hanse-broker (identity, contact, financial, policy, vehicle, health): more data "
+        "is shared than agreed (data minimisation).",
+        "        GDPR Art. 5(1)(c). Remedy: Stop sending those categories, or extend the agreement's scope."]
+    summary = lines.index("18 finding(s) as of 2026-11-25: 15 error, 3 warning, 0 info")
+    assert lines[summary + 1:] == [f"       1  {rule} ({RULES[rule].severity})" for rule in sorted(RULES)]
+
+
+@pytest.mark.parametrize("bundles, fail_on, code", [
+    ((BASE,), "error", 0),
+    ((BASE,), "warning", 0),
+    ((BASE, ONLY_A_WARNING), "error", 0),
+    ((BASE, ONLY_A_WARNING), "warning", 1),
+], ids=["clean-error", "clean-warning", "warning-only-fails-on-error", "warning-only-fails-on-warning"])
+def test_fail_on_sets_the_threshold_for_exit_code_1(tmp_path, bundles, fail_on, code):
+    load(tmp_path, *bundles)
+    assert cli("check", "--as-of", "2026-11-25", "--fail-on", fail_on, cwd=tmp_path).returncode == code
+
+
+def test_the_default_threshold_is_error(tmp_path):
+    load(tmp_path, BASE, ONLY_A_WARNING)
+    result = cli("check", "--as-of", "2026-11-25", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-2:] == ["1 finding(s) as of 2026-11-25: 0 error, 1 warning, 0 info",
+                                               "       1  holding-without-retention (warning)"]
+
+
+def test_as_of_moves_the_evaluation_date(demo):
+    # The Nimbus ML addendum (effective 2027-01-01) is a draft either way; the broker agreement
+    # (2027-03-31) comes within 90 days by then, the Medgutachten DPA (2027-01-31) has expired.
+    result = json.loads(cli("check", "--as-of", "2027-02-15", "--format", "json", cwd=demo).stdout)
+    assert {(f["rule"], f["entityId"]) for f in result["findings"]
+            if f["rule"].startswith("agreement-expir")} == {
+        ("agreement-expired", "medical-to-medgutachten"), ("agreement-expired", "medgutachten-to-medical"),
+        ("agreement-expired", "reins-motor-to-rheinland"), ("agreement-expiring", "dsa-hanse-broker")}
+
+
+def test_json_has_the_date_counts_and_every_field(demo):
+    result = cli("check", "--as-of", "2026-11-25", "--format", "json", cwd=demo)
+    assert result.returncode == 1
+    output = json.loads(result.stdout)
+    assert (output["asOf"], output["counts"]) == ("2026-11-25", {"error": 15, "warning": 3, "info": 0})
+    [retention] = [f for f in output["findings"] if f["rule"] == "holding-without-retention"]
+    assert retention == {
+        "rule": "holding-without-retention", "severity": "warning",
+        "message": "The holding of genetic that system dms declares has no retention period: data may not be kept "
+                   "longer than necessary, and the Art. 30 record must state when it is erased.",
+        "reference": "GDPR Art. 5(1)(e), Art. 30(1)(f)", "entityKind": "holding", "entityId": "dms",
+        "remedy": "Set `retention` on the declaration (an ISO 8601 duration such as P10Y).", "category": "genetic",
+        "subjectCount": None}
+
+
+def test_sarif_is_a_2_1_0_log_with_rules_and_located_results(demo):
+    result = cli("check", "--as-of", "2026-11-25", "--format", "sarif", cwd=demo)
+    assert result.returncode == 1
+    log = json.loads(result.stdout)
+    assert (log["version"], log["$schema"]) == ("2.1.0", "https://json.schemastore.org/sarif-2.1.0.json")
+    [run] = log["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "dsa-registry"
+    assert [rule["id"] for rule in driver["rules"]] == list(RULES)
+    for rule in driver["rules"]:
+        assert rule["helpUri"].startswith("https://")
+        assert rule["fullDescription"]["text"].startswith(RULES[rule["id"]].reference + ": ")
+        assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+    assert len(run["results"]) == 18
+    [transfer] = [r for r in run["results"] if r["ruleId"] == "transfer-without-safeguard"]
+    assert transfer["level"] == "error"
+    assert driver["rules"][transfer["ruleIndex"]]["id"] == "transfer-without-safeguard"
+    assert transfer["message"]["text"].startswith("Flow contact-centre-to-bengal (contact-centre → bengal-bpo) is a "
+                                                  "transfer from the EEA to IN")
+    assert transfer["locations"] == [{"logicalLocations": [{
+        "name": "contact-centre-to-bengal", "fullyQualifiedName": "flow/contact-centre-to-bengal", "kind": "flow"}]}]
+    [holding] = [r for r in run["results"] if r["ruleId"] == "holding-without-retention"]
+    assert holding["level"] == "warning"
+    assert holding["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "holding/dms/genetic"
+
+
+def test_the_countries_file_can_be_replaced(demo, tmp_path):
+    countries = (ROOT / "registry" / "compliance" / "countries.yaml").read_text()
+    override = tmp_path / "countries.yaml"
+    override.write_text(countries + "    - {country: IN, decision: Hypothetical decision, adopted: 2026-01-01}\n")
+    result = cli("check", "--as-of", "2026-11-25", "--format", "json", cwd=demo,
+                 env={"DSA_REGISTRY_COUNTRIES": str(override)})
+    rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
+    assert "transfer-without-safeguard" not in rules and len(rules) == len(RULES) - 1
+    override.write_text("eea: {countries: [DE, XX]}\nadequacy: {decisions: []}\n")
+    result = cli("check", cwd=demo, env={"DSA_REGISTRY_COUNTRIES": str(override)})
+    assert (result.returncode, result.stderr) == (
+        2, f"error: {override}: eea.countries.1: 'XX' is not an ISO 3166-1 alpha-2 country code\n")
+
+
+def test_bad_options_are_usage_errors(demo):
+    result = cli("check", "--as-of", "25.11.2026", cwd=demo)
+    assert result.returncode == 2 and "--as-of" in result.stderr
+    result = cli("check", "--fail-on", "info", cwd=demo)
+    assert result.returncode == 2 and "--fail-on" in result.stderr
+
+
+def test_export_writes_the_art_30_record_as_csv_or_json(demo):
+    env = {"DSA_REGISTRY_CONTROLLER": "Aurora Mutual AG"}
+    rows = list(csv.DictReader(io.StringIO(cli("export", "--format", "ropa-csv", cwd=demo, env=env).stdout)))
+    assert len(rows) == 58 and {row["controller"] for row in rows[:-1]} == {"Aurora Mutual AG"}
+    record = json.loads(cli("export", "--format", "ropa-json", cwd=demo, env=env).stdout)
+    assert record["controller"] == "Aurora Mutual AG" and len(record["activities"]) == 57
+    assert record["processorActivities"][0]["agreement"] == "dpa-pensionskasse"
+    assert sorted(record["activities"][0]) == sorted([
+        "system", "systemName", "purpose", "purposeName", "purposeDescription", "controller", "jointControllers",
+        "subjectCategories", "dataCategories", "recipients", "transfers", "retention", "securityMeasures",
+        "legalBases"])
+
+
+def test_help_lists_the_compliance_commands(tmp_path):
+    result = cli("--help", cwd=tmp_path)
+    assert "check" in result.stdout and "breach" in result.stdout
+    assert "ropa-csv" in cli("export", "--help", cwd=tmp_path).stdout

@@ -175,6 +175,15 @@ class SubjectTables:
             return self._db.execute(f"SELECT COUNT(DISTINCT subject) FROM subject_system WHERE system IN ({marks})",
                                     systems).fetchone()[0]
 
+    def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
+        with self._lock:
+            return self._db.execute("""
+                SELECT COUNT(DISTINCT c.subject) FROM subject_system s JOIN consent c ON c.subject = s.subject
+                WHERE s.system = ? AND c.status = 'withdrawn' AND c.purpose IN (SELECT value FROM json_each(?))
+                  AND NOT EXISTS (SELECT 1 FROM consent later WHERE later.subject = c.subject
+                                  AND later.purpose = c.purpose AND later.at > c.at)""",
+                                    (system, json.dumps(sorted(set(purposes))))).fetchone()[0]
+
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         systems = sorted(set(systems))
         marks = ",".join("?" * len(systems))

@@ -77,6 +77,14 @@ _IDS = """
 MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
 RETURN DISTINCT s.id AS id ORDER BY id LIMIT $limit
 """
+_WITHDRAWN = """
+MATCH (s:Subject)-[:RECORDED_IN]->(:System {id: $system})
+MATCH (s)-[c:CONSENT]->(p:Purpose) WHERE p.id IN $purposes
+WITH s, p, c ORDER BY c.at DESC, c.status DESC
+WITH s, p, head(collect(c.status)) AS latest
+WHERE latest = 'withdrawn'
+RETURN count(DISTINCT s) AS count
+"""
 _LOCK = """
 MERGE (m:RegistryMeta {key: 'registry'})
 ON CREATE SET m.version = 0, m.seq = 0
@@ -132,6 +140,9 @@ class SubjectGraph:
 
     def count_subjects(self, systems: Iterable[str]) -> int:
         return self._query(_COUNT, systems=sorted(set(systems)))[0]["count"]
+
+    def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
+        return self._query(_WITHDRAWN, system=system, purposes=sorted(set(purposes)))[0]["count"]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]

@@ -153,6 +153,10 @@ class GraphStore(Protocol):
     def count_subjects(self, systems: Iterable[str]) -> int:
         """How many distinct subjects have a record in any of `systems`."""
 
+    def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
+        """How many subjects with a record in `system` withdrew consent for one of `purposes`
+        (their latest event for it is a withdrawal; on equal times a withdrawal counts as later)."""
+
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         """Up to `limit` ids of subjects with a record in any of `systems`, sorted."""
 

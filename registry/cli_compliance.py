@@ -9,8 +9,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from registry.compliance import RULES, SEVERITIES, breach_impact, findings
-from registry.compliance.findings import at_least
+from registry.compliance import SEVERITIES, breach_impact, findings
+from registry.compliance.findings import all_rules, at_least
 from registry.compliance.output import dumps
 from registry.compliance.sarif import sarif_log
 
@@ -40,9 +40,11 @@ def check(ctx, as_of: datetime | None, format_: str, fail_on: str):
     run it in CI.
     """
     on = as_of.date() if as_of else None
-    found = findings(_registry(ctx), as_of=on)
+    registry = _registry(ctx)
+    found = findings(registry, as_of=on)
     if format_ == "sarif":
-        click.echo(json.dumps(sarif_log(found, RULES.values(), version=_version()), indent=2, ensure_ascii=False))
+        rules = all_rules(registry).values()
+        click.echo(json.dumps(sarif_log(found, rules, version=_version()), indent=2, ensure_ascii=False))
     elif format_ == "json":
         click.echo(dumps({"asOf": (on or _today()).isoformat(), "counts": _counts(found), "findings": found}), nl=False)
     else:
@@ -107,7 +109,7 @@ def _print_text(found, on) -> None:
     for f in found:
         per_rule[f.rule] = per_rule.get(f.rule, 0) + 1
     for rule, count in sorted(per_rule.items()):
-        click.echo(f"  {count:>6}  {rule} ({RULES[rule].severity})")
+        click.echo(f"  {count:>6}  {rule} ({next(f.severity for f in found if f.rule == rule)})")
 
 
 def _breach_plain(found) -> dict:
@@ -144,4 +146,4 @@ def _print_breach(found) -> None:
                    f"(via {', '.join(r.flows)})")
     click.echo("")
     click.echo("Data subjects affected: "
-               + ("not counted yet" if found.subject_count is None else str(found.subject_count)))
+               + str(found.subject_count))

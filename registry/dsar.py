@@ -120,7 +120,7 @@ class ErasurePlan:
 
 def latest_consents(events: list[Doc]) -> dict[str, Doc]:
     latest: dict[str, Doc] = {}
-    for event in sorted(events, key=lambda e: e["at"]):
+    for event in sorted(events, key=lambda e: (e["at"], e["status"])):  # on equal times, withdrawn wins
         latest[event["purpose"]] = event
     return latest
 

@@ -73,6 +73,15 @@ class SubjectService:
         self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
         return self.store.subject(row.id)
 
+    def affected(self, *, principal: Principal, systems: list[str], limit: int = 1000) -> list[str]:
+        """The subjects with a record in `systems` (a breach's), for those who may see subject data."""
+        require(principal, SUBJECT_DATA)
+        if not 1 <= limit <= 100_000:
+            raise InvalidArgument("limit must be between 1 and 100000")
+        ids = self.store.subject_ids(systems, limit)
+        self.store.log_access(actor=principal.name, subject="*", what=f"subjects in {', '.join(systems)}: {len(ids)}")
+        return ids
+
     def _report(self, row: SubjectRow) -> dsar.DsarReport:
         flows: dict[str, dict] = {}
         entities: dict[str, Stored] = {}

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -56,7 +56,9 @@ class ConsentEvent(BaseModel):
     channel: str | None = None
 
     def to_doc(self) -> dict:
-        return self.model_dump(mode="json", exclude_none=True)
+        """Stored with the time in UTC, so that events order by their text on every backend."""
+        return {**self.model_dump(mode="json", exclude_none=True),
+                "at": self.at.astimezone(timezone.utc).isoformat()}
 
 
 class Subject(BaseModel):

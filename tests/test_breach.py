@@ -107,7 +107,7 @@ def test_exposed_categories_and_the_recipients_that_received_them(loaded):
         ("act", ["health.diagnosis.oncology"], ["f-act"]),
         ("dwh", ["health.diagnosis"], ["f-dwh"]),
         ("re", ["contact", "health.diagnosis"], ["f-re"])]
-    assert (found.subject_systems, found.subject_count) == (["claims-sys"], None)
+    assert (found.subject_systems, found.subject_count) == (["claims-sys"], 0)  # no subjects loaded
 
 
 def test_a_breached_party_exposes_what_it_received_and_counts_the_subjects_of_its_sources(loaded):

@@ -113,10 +113,12 @@ def test_sarif_is_a_2_1_0_log_with_rules_and_located_results(demo):
     [run] = log["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "dsa-registry"
-    assert [rule["id"] for rule in driver["rules"]] == list(RULES)
+    assert [rule["id"] for rule in driver["rules"]] == [*RULES, "consent-withdrawn-data-still-flowing"]
+    references = {**{id_: rule.reference for id_, rule in RULES.items()},
+                  "consent-withdrawn-data-still-flowing": "GDPR Art. 7(3), Art. 17(1)(b)"}
     for rule in driver["rules"]:
         assert rule["helpUri"].startswith("https://")
-        assert rule["fullDescription"]["text"].startswith(RULES[rule["id"]].reference + ": ")
+        assert rule["fullDescription"]["text"].startswith(references[rule["id"]] + ": ")
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
     assert len(run["results"]) == 18
     [transfer] = [r for r in run["results"] if r["ruleId"] == "transfer-without-safeguard"]

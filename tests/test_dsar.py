@@ -179,7 +179,7 @@ def test_csv_files_group_consecutive_rows_of_a_subject(service, tmp_path):
     assert report.subject.records == [
         {"system": "claims", "categories": ["health.diagnosis", "contact"], "since": "2025-02-01", "source": "broker"},
         {"system": "crm", "categories": ["contact"]}]
-    assert report.subject.consents == [{"at": "2025-02-01T10:00:00+01:00", "purpose": "wellness", "status": "granted",
+    assert report.subject.consents == [{"at": "2025-02-01T09:00:00+00:00", "purpose": "wellness", "status": "granted",
                                         "notice": "v1", "channel": "phone"}]
     assert ("vitality", "w1", ("contact", "health.diagnosis")) in [(r.party, r.flow, r.categories)
                                                                     for r in report.recipients]

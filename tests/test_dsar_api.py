@@ -58,7 +58,7 @@ def test_dsar_report_has_the_shape_a_portal_reads(loaded):
          "agreement": {"id": "treaty"}, "transferMechanism": "scc", "path": ["f3"]}]
     assert report["suspendedFlows"] == [{"id": "m1", "purpose": "marketing"}, {"id": "w1", "purpose": "wellness"}]
     assert report["consents"] == [
-        {"purpose": "marketing", "status": "granted", "at": "2024-01-10T10:00:00+01:00", "notice": "v2", "channel": "web"},
+        {"purpose": "marketing", "status": "granted", "at": "2024-01-10T09:00:00+00:00", "notice": "v2", "channel": "web"},
         {"purpose": "marketing", "status": "withdrawn", "at": "2025-05-01T09:00:00+00:00", "notice": "v3", "channel": "web"}]
     assert report["currentConsents"] == [{"purpose": "marketing", "status": "withdrawn"}]
     assert report["sources"] == [{"party": {"id": "broker"}, "system": "claims", "categories": ["health.diagnosis"]}]

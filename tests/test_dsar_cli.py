@@ -50,7 +50,7 @@ def test_consent_and_erasure_plan_commands(workdir):
     cli("subjects", "load", "subjects.jsonl", cwd=workdir, env=ENV)
     granted = cli("consent", "C-1", "marketing", "granted", "--at", "2026-01-01T10:00:00+0100", "--channel", "phone",
                   cwd=workdir, env=ENV)
-    assert json.loads(granted.stdout) == {"at": "2026-01-01T10:00:00+01:00", "purpose": "marketing",
+    assert json.loads(granted.stdout) == {"at": "2026-01-01T09:00:00+00:00", "purpose": "marketing",
                                           "status": "granted", "channel": "phone"}
     report = json.loads(cli("dsar", "C-1", cwd=workdir, env=ENV).stdout)
     assert [f["id"] for f in report["suspendedFlows"]] == ["w1"]

@@ -51,7 +51,7 @@ def test_an_agreement_impacts_its_flows_and_everyone_downstream_of_them(loaded):
     assert ids(found.purposes) == ["reinsurance"]
     assert [h.id for h in found.holders] == ["re", "regulator", "retro"]
     assert found.findings == []
-    assert (found.subject_systems, found.subject_count) == (["claims-sys"], None)
+    assert (found.subject_systems, found.subject_count) == (["claims-sys"], 0)  # no subjects loaded
 
 
 def test_findings_are_those_on_the_evaluation_date(loaded):
@@ -103,4 +103,4 @@ def test_impact_over_graphql(loaded):
         "categories": [{"id": "contact"}, {"id": "health.diagnosis"}], "purposes": [{"id": "reinsurance"}],
         "holders": [{"id": "re", "kind": "party"}, {"id": "regulator", "kind": "party"},
                     {"id": "retro", "kind": "party"}],
-        "findings": [{"rule": "agreement-expiring", "entityId": "treaty"}], "subjectCount": None}
+        "findings": [{"rule": "agreement-expiring", "entityId": "treaty"}], "subjectCount": 0}

@@ -11,6 +11,7 @@ import datetime
 from typing import Optional
 
 import strawberry
+from strawberry import Private
 
 from graph.store import Stored
 from registry import compliance
@@ -41,8 +42,7 @@ class Impact:
     purposes: list[Purpose]
     holders: list[Holder] = strawberry.field(description="Systems and parties downstream holding that data.")
     findings: list[Finding] = strawberry.field(description="Findings, as of `asOf`, on those flows and the entity.")
-    subject_count: Optional[int] = strawberry.field(
-        description="Data subjects with a record in the systems concerned; null until subjects are counted.")
+    subject_count: int = strawberry.field(description="Data subjects with a record in the systems concerned.")
 
 
 @strawberry.type
@@ -77,9 +77,16 @@ class BreachImpact:
     exposed: list[ExposedCategory]
     recipients: list[BreachRecipient]
     duties: list[NotificationDuty]
-    subject_count: Optional[int] = strawberry.field(
-        description="Data subjects with a record in the breached systems (or the systems that fed a breached "
-                    "party); null until subjects are counted.")
+    subject_count: int = strawberry.field(
+        description="Data subjects with a record in the breached systems (or the systems that fed a breached party).")
+    subject_systems: Private[list[str]]
+
+    @strawberry.field(description="The ids of the affected data subjects (subject-data permission; audited).")
+    @domain_errors
+    async def subjects(self, info: strawberry.Info, limit: int = 1000) -> list[strawberry.ID]:
+        context = info.context
+        return await context.call(context.subjects.affected, principal=context.principal,
+                                  systems=self.subject_systems, limit=limit)
 
 
 @strawberry.type
@@ -189,7 +196,7 @@ class ComplianceQuery:
                         for r in found.recipients],
             duties=[NotificationDuty(id=d.id, notify=d.notify, reference=d.reference, deadline=d.deadline,
                                      timing=d.timing, reason=d.reason) for d in found.duties],
-            subject_count=found.subject_count)
+            subject_count=found.subject_count, subject_systems=found.subject_systems)
 
     @strawberry.field(description="The record of processing activities (GDPR Art. 30): controller and processor view.")
     @domain_errors

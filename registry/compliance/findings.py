@@ -48,8 +48,14 @@ def at_least(severity: str | None) -> tuple[Severity, ...]:
     return SEVERITIES[:SEVERITIES.index(severity) + 1]
 
 
-def selected_rules(rule: str | None, extra_rules: Iterable[Rule] = ()) -> list[Rule]:
-    known = {**RULES, **{r.id: r for r in extra_rules}}
+def all_rules(registry, extra_rules: Iterable[Rule] = ()) -> dict[str, Rule]:
+    """The built-in rules, the rule that counts data subjects in the registry's store, and `extra_rules`."""
+    from registry.compliance.consent import consent_withdrawn_rule
+
+    return {**RULES, **{r.id: r for r in (consent_withdrawn_rule(registry.store), *extra_rules)}}
+
+
+def selected_rules(rule: str | None, known: dict[str, Rule]) -> list[Rule]:
     if rule is None:
         return list(known.values())
     if rule not in known:
@@ -72,6 +78,6 @@ def findings(registry, *, as_of: date | None = None, severity: str | None = None
     optionally of one `rule`. `extra_rules` run alongside the built-in ones: rules that need more
     than the registry's documents (data subjects) close over what they need."""
     wanted = at_least(severity)
-    rules = [r for r in selected_rules(rule, extra_rules) if r.severity in wanted]
+    rules = [r for r in selected_rules(rule, all_rules(registry, extra_rules)) if r.severity in wanted]
     facts = Facts.of(registry, as_of or today(), (settings or current()).countries)
     return evaluate(facts, rules)

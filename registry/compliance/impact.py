@@ -43,7 +43,7 @@ class Impact:
     """Findings, as of the evaluation date, on those flows and on the entity itself."""
     subject_systems: list[str]
     """The systems whose data subjects are concerned."""
-    subject_count: int | None
+    subject_count: int
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Breach:
     recipients: list[Recipient]
     duties: list[Duty]
     subject_systems: list[str]
-    subject_count: int | None
+    subject_count: int
 
     @property
     def high_risk(self) -> bool:
@@ -120,7 +120,7 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
                   purposes=[facts.purposes[p] for p in sorted(purposes)],
                   holders=[Stored("system" if h in facts.systems else "party", facts.ends[h]) for h in sorted(holders)],
                   findings=found, subject_systems=systems,
-                  subject_count=count_subjects(systems) if count_subjects else None)
+                  subject_count=(count_subjects or registry.store.count_subjects)(systems))
 
 
 def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[str] = (), detected_at: datetime,
@@ -148,7 +148,7 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
         recipients=[Recipient(registry.entity(id_), [by_id[c] for c in sorted(carried)], sorted(flows))
                     for id_, (carried, flows) in sorted(received.items()) if id_ not in systems + parties],
         duties=_duties(utc, breached, high), subject_systems=subject_systems,
-        subject_count=count_subjects(subject_systems) if count_subjects else None)
+        subject_count=(count_subjects or registry.store.count_subjects)(subject_systems))
 
 
 def downstream(registry, tree: CategoryTree, seeds: dict[str, set[str]]) -> dict[str, tuple[set[str], set[str]]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from graph import traversal
+from graph.changes import plan
 from graph.embedded_subjects import SCHEMA as SUBJECT_SCHEMA
 from graph.embedded_subjects import SubjectTables
 from graph.snapshot import Snapshot
@@ -44,10 +45,6 @@ CREATE INDEX IF NOT EXISTS audit_by_entity ON audit (entity, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
 """
-
-
-def encode(doc: Doc) -> str:
-    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 class EmbeddedStore(SubjectTables):
@@ -100,38 +97,24 @@ class EmbeddedStore(SubjectTables):
 
     def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
         now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-        counts = dict(created=0, updated=0, deleted=0, unchanged=0)
-        audit: list[tuple] = []
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
                 current = {row[0]: (row[1], row[2]) for row in db.execute("SELECT id, type, doc FROM entity")}
-                rows = []
-                for stored in upserts:
-                    text = encode(stored.doc)
-                    before = current.get(stored.id)
-                    if before == (stored.type, text):
-                        counts["unchanged"] += 1
-                        continue
-                    action = "update" if before else "create"
-                    counts[action + "d"] += 1
-                    rows.append((stored.id, stored.type, text))
-                    audit.append((now, actor, action, stored.type, stored.id, before and before[1], text))
-                db.executemany("INSERT OR REPLACE INTO entity (id, type, doc) VALUES (?, ?, ?)", rows)
-                gone = [(id_,) for id_ in deletes if id_ in current]
-                for (id_,) in gone:
-                    audit.append((now, actor, "delete", current[id_][0], id_, current[id_][1], None))
-                db.executemany("DELETE FROM entity WHERE id = ?", gone)
-                counts["deleted"] = len(gone)
-                if audit:
-                    self._audit(audit)
+                planned = plan(upserts, deletes, current)
+                db.executemany("INSERT OR REPLACE INTO entity (id, type, doc) VALUES (?, ?, ?)",
+                               [(c.id, c.type, c.after) for c in planned.changes if c.after is not None])
+                db.executemany("DELETE FROM entity WHERE id = ?",
+                               [(c.id,) for c in planned.changes if c.after is None])
+                if planned.changes:
+                    self._audit([(now, actor, c.action, c.type, c.id, c.before, c.after) for c in planned.changes])
                     db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        return WriteResult(**counts)
+        return planned.result
 
     def _audit(self, entries: list[tuple]) -> None:
         """Append (at, actor, action, type, entity, before, after) rows, inside the caller's transaction."""

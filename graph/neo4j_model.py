@@ -12,10 +12,10 @@ the stored documents, whatever order they were written in.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
+from graph.changes import encode
 from graph.store import Doc
 
 LABELS = {
@@ -40,11 +40,6 @@ class Relationship(NamedTuple):
     start: str
     end: str
     properties: dict[str, Any]
-
-
-def encode(doc: Doc) -> str:
-    """Canonical JSON, as the embedded backend stores it: equal documents, equal text."""
-    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def properties(type_: str, doc: Doc) -> dict[str, Any]:

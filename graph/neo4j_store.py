@@ -50,7 +50,8 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 from graph import neo4j_cypher as cypher
 from graph import neo4j_traversal as traversal
 from graph.neo4j_connection import Connection
-from graph.neo4j_model import LABELS, encode, properties, relationships
+from graph.changes import plan
+from graph.neo4j_model import LABELS, properties, relationships
 from graph.neo4j_subjects import SUBJECT_SCHEMA, SubjectGraph
 from graph.store import AuditEntry, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
 
@@ -197,26 +198,12 @@ def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[st
     ids = [stored.id for stored in upserts] + list(deletes)
     current = {id_: (type_, doc) for batch in _batches(ids)
                for record in tx.run(cypher.CURRENT, ids=batch) for id_, type_, doc in record["found"]}
-    counts = dict(created=0, updated=0, deleted=0, unchanged=0)
-    audit: list[dict[str, Any]] = []
-    changed: dict[str, Stored] = {}
-    for stored in upserts:
-        text = encode(stored.doc)
-        before = current.get(stored.id)
-        if before == (stored.type, text):
-            counts["unchanged"] += 1
-            continue
-        action = "update" if before else "create"
-        counts[action + "d"] += 1
-        changed[stored.id] = stored
-        audit.append(dict(action=action, type=stored.type, entity=stored.id,
-                          before=before and before[1], after=text))
-    gone = [id_ for id_ in deletes if id_ in current]
-    for id_ in gone:
-        audit.append(dict(action="delete", type=current[id_][0], entity=id_, before=current[id_][1], after=None))
-    counts["deleted"] = len(gone)
-    if not audit:
-        return WriteResult(**counts)
+    planned = plan(upserts, deletes, current)
+    if not planned.changes:
+        return planned.result
+    requested = {stored.id: stored for stored in upserts}
+    changed = {c.id: requested[c.id] for c in planned.changes if c.after is not None}
+    gone = [c.id for c in planned.changes if c.after is None]
 
     # Relationships are rebuilt from the new documents; ends that only the old ones named may
     # be placeholders nothing names any more.
@@ -240,13 +227,11 @@ def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[st
     _run_batched(tx, cypher.DROP_OWN_RELATIONSHIPS, ids=gone)
     _run_batched(tx, cypher.DELETE, ids=gone)
     _run_batched(tx, cypher.DROP_PLACEHOLDERS, ids=sorted(ends))
-    seq = lock["seq"]
-    for entry in audit:
-        seq += 1
-        entry.update(seq=seq, at=now, actor=actor)
+    audit = [dict(seq=lock["seq"] + n, at=now, actor=actor, action=c.action, type=c.type, entity=c.id,
+                  before=c.before, after=c.after) for n, c in enumerate(planned.changes, 1)]
     _run_batched(tx, cypher.APPEND_AUDIT, rows=audit)
-    tx.run(cypher.BUMP_VERSION, seq=seq).consume()
-    return WriteResult(**counts)
+    tx.run(cypher.BUMP_VERSION, seq=lock["seq"] + len(audit)).consume()
+    return planned.result
 
 
 def _run_batched(tx: neo4j.ManagedTransaction, query: str, **param: list) -> None:

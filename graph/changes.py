@@ -1,0 +1,55 @@
+"""What a write changes: the one definition both backends apply, so they count and audit alike.
+
+A document equal to the stored one (same type, same canonical JSON) is unchanged and not
+audited; an upsert of a new id is a create, of a known id an update (its type may change);
+a delete of an unknown id is nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from graph.store import Doc, Stored, WriteResult
+
+
+def encode(doc: Doc) -> str:
+    """Canonical JSON: equal documents, equal text."""
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str
+    """`create`, `update` or `delete`."""
+    type: str
+    id: str
+    before: str | None
+    """The stored document's canonical JSON, None for a create."""
+    after: str | None
+    """The new document's canonical JSON, None for a delete."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def result(self) -> WriteResult:
+        count = {action: sum(c.action == action for c in self.changes) for action in ("create", "update", "delete")}
+        return WriteResult(created=count["create"], updated=count["update"], deleted=count["delete"],
+                           unchanged=self.unchanged)
+
+
+def plan(upserts: list[Stored], deletes: list[str], current: dict[str, tuple[str, str]]) -> Plan:
+    """The changes that turn `current` (id -> (type, canonical JSON)) into the requested state."""
+    changes, unchanged = [], 0
+    for stored in upserts:
+        text, before = encode(stored.doc), current.get(stored.id)
+        if before == (stored.type, text):
+            unchanged += 1
+        else:
+            changes.append(Change("update" if before else "create", stored.type, stored.id, before and before[1], text))
+    changes += [Change("delete", current[id_][0], id_, current[id_][1], None) for id_ in deletes if id_ in current]
+    return Plan(changes, unchanged)

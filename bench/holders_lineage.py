@@ -29,7 +29,8 @@ from registry.api.schema import schema  # noqa: E402
 from registry.bootstrap import open_store  # noqa: E402
 from registry.service import Registry  # noqa: E402
 
-HOLDERS = "query ($c: ID!) { holders(category: $c) { holder { id name } category { id } declared flow { id } path } }"
+HOLDERS = ("query ($c: ID!, $limit: Int) { holders(category: $c, limit: $limit) "
+           "{ holder { id name } category { id } declared flow { id } path } }")
 LINEAGE = "query ($n: ID!, $d: Int) { lineage(from: $n, depth: $d) { nodes { id kind name } edges { id from to categories purpose } } }"
 
 
@@ -72,6 +73,11 @@ def bench(store_location: str, args) -> None:
     category = min(shares, key=lambda c: abs(shares[c] - 0.30))
     print(f"  holders({category!r}): held by {shares[category]:.0%} of nodes")
     report(f"holders({category})", *timed(registry, HOLDERS, {"c": category}, args.runs))
+    report(f"holders({category}, limit: 100)", *timed(registry, HOLDERS, {"c": category, "limit": 100}, args.runs))
+    started = time.perf_counter()
+    for _ in range(args.runs):
+        registry.holders(category)
+    print(f"  {'holders, service call only':<34} mean {(time.perf_counter() - started) * 1000 / args.runs:8.1f} ms")
     start_node = "sys-001-00"  # a front-office system of the first subsidiary
     for depth in (2, 4, None):
         report(f"lineage({start_node}, depth={depth})",

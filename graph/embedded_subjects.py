@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 
+import orjson
+
 from graph.store import Doc, SubjectRow
 
 SCHEMA = """
@@ -128,7 +130,7 @@ class SubjectTables:
                            [(r["system"], id_) for r in json.loads(records)])
             db.executemany("DELETE FROM subject_key WHERE hash = ?", [(h,) for h in json.loads(keys)])
         db.executemany("INSERT OR REPLACE INTO subject (id, kind, records, keys) VALUES (?, ?, ?, ?)",
-                       [(r.id, r.kind, json.dumps(r.records, separators=(",", ":")), json.dumps(r.key_hashes))
+                       [(r.id, r.kind, orjson.dumps(r.records).decode(), orjson.dumps(r.key_hashes).decode())
                         for r in batch])
         # Sorted, so that consecutive inserts land on the same index pages.
         db.executemany("INSERT OR IGNORE INTO subject_system (system, subject) VALUES (?, ?)",

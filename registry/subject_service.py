@@ -30,10 +30,9 @@ class SubjectService:
     def load(self, path: Path, *, principal: Principal) -> int:
         """Load a JSON Lines or CSV subject file: all of it, or (with `SubjectsInvalid`) none of it."""
         require(principal, SUBJECT_DATA)
-        known = self.store.types_by_id()
         declared = {doc["id"]: [h["category"] for h in doc.get("holds", ())] for doc in self.store.list("system")}
-        rows = subjects.rows(subjects.read_subjects(path), source=str(path), known=known, declared=declared,
-                             hasher=self.hasher)
+        checker = subjects.Checker(str(path), self.store.types_by_id(), declared, self.hasher)
+        rows = subjects.rows(subjects.read_subjects(path), checker)
         return self.store.write_subjects(rows, actor=principal.name, source=path.name)
 
     def find(self, *, principal: Principal, subject: str | None = None, email: str | None = None) -> SubjectRow:

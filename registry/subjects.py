@@ -17,9 +17,9 @@ the registry can still find a person by e-mail.
 from __future__ import annotations
 
 import csv
-import hashlib
 import hmac
 import os
+from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 from datetime import date, timezone
 from pathlib import Path
@@ -85,7 +85,7 @@ class KeyHasher:
     """HMAC-SHA256 of normalised lookup keys, under the configured secret."""
 
     def __init__(self, secret: bytes | None):
-        self._keyed = hmac.new(secret, digestmod=hashlib.sha256) if secret else None
+        self._secret = secret
 
     @classmethod
     def from_environment(cls) -> KeyHasher:
@@ -96,11 +96,9 @@ class KeyHasher:
         return cls(None)
 
     def hash(self, name: str, value: str) -> str:
-        if self._keyed is None:
+        if not self._secret:
             raise InvalidArgument("lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
-        keyed = self._keyed.copy()  # the secret is keyed in once, not per value
-        keyed.update(f"{name}:{normalise(name, value)}".encode())
-        return keyed.hexdigest()
+        return hmac.digest(self._secret, f"{name}:{normalise(name, value)}".encode(), "sha256").hex()
 
 
 def normalise(name: str, value: str) -> str:
@@ -118,45 +116,54 @@ def read_subjects(path: Path) -> Iterator[tuple[int, object]]:
             yield from ((number, line) for number, line in enumerate(file, 1) if line.strip())
 
 
-def rows(lines: Iterable[tuple[int, object]], *, source: str, known: dict[str, str],
-         declared: dict[str, list[str]], hasher: KeyHasher) -> Iterator[SubjectRow]:
-    """Validated store rows for raw subjects; raises `SubjectsInvalid` at the end if any was invalid.
+@dataclass(frozen=True)
+class Checker:
+    """Validates raw subjects against the registry: `known` maps registry ids to entity types,
+    `declared` each system to its declared categories."""
 
-    `known` maps registry ids to entity types; `declared` maps each system to its declared categories.
-    """
-    problems: list[Problem] = []
-    count = 0
+    source: str
+    known: dict[str, str]
+    declared: dict[str, list[str]]
+    hasher: KeyHasher
 
-    def problem(number: int, location: str, message: str) -> None:
-        nonlocal count
-        count += 1
-        if len(problems) < MAX_REPORTED:
-            problems.append(Problem(source, f"line {number}" + (f": {location}" if location else ""), message))
+    def check(self, number: int, raw: object) -> tuple[SubjectRow | None, list[Problem]]:
+        """The store row for one raw subject, or the problems with it."""
+        def problem(location: str, message: str) -> Problem:
+            return Problem(self.source, f"line {number}" + (f": {location}" if location else ""), message)
 
-    for number, raw in lines:
         if isinstance(raw, Exception):
-            problem(number, "", str(raw))
-            continue
+            return None, [problem("", str(raw))]
         try:
             subject = Subject.model_validate_json(raw) if isinstance(raw, str) else Subject.model_validate(raw)
         except ValidationError as error:
-            for detail in error.errors():
-                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in detail["loc"]).lstrip(".")
-                problem(number, where, "unknown field" if detail["type"] == "extra_forbidden" else
-                        "required field is missing" if detail["type"] == "missing" else detail["msg"])
-            continue
-        before = count
+            return None, [problem("".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in d["loc"]).lstrip("."),
+                                  "unknown field" if d["type"] == "extra_forbidden" else
+                                  "required field is missing" if d["type"] == "missing" else d["msg"])
+                          for d in error.errors()]
+        problems = []
         for where, allowed, target in _references(subject):
-            found = known.get(target)
+            found = self.known.get(target)
             if found not in allowed:
-                problem(number, where, f"unknown {' or '.join(allowed)} {target!r}" if found is None
-                        else f"{target!r} is a {found}, not a {' or '.join(allowed)}")
+                problems.append(problem(where, f"unknown {' or '.join(allowed)} {target!r}" if found is None
+                                        else f"{target!r} is a {found}, not a {' or '.join(allowed)}"))
         try:
-            hashes = [hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
-        except ValueError as error:
-            problem(number, "keys", str(error))
-        if count == before:
-            yield to_row(subject, declared, hashes)
+            hashes = [self.hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
+        except InvalidArgument as error:
+            problems.append(problem("keys", str(error)))
+        return (None, problems) if problems else (to_row(subject, self.declared, hashes), [])
+
+
+def rows(lines: Iterable[tuple[int, object]], checker: Checker) -> Iterator[SubjectRow]:
+    """Validated store rows for raw subjects, in order; raises `SubjectsInvalid` at the end if any
+    line was invalid (after the first problem no more rows come, but every line is still checked)."""
+    problems: list[Problem] = []
+    count = 0
+    for number, raw in lines:
+        row, found = checker.check(number, raw)
+        count += len(found)
+        problems.extend(found[:max(0, MAX_REPORTED - len(problems))])
+        if row is not None and not count:
+            yield row
     if count:
         raise SubjectsInvalid(problems, count - len(problems))
 

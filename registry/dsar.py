@@ -21,6 +21,7 @@ from datetime import date
 import isodate
 
 from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow
+from registry.categories import CategoryTree
 
 CONSENT = "gdpr-6-1-a"
 EXPLICIT_CONSENT = "gdpr-9-2-a"
@@ -125,32 +126,7 @@ def latest_consents(events: list[Doc]) -> dict[str, Doc]:
     return latest
 
 
-class Categories:
-    """The category tree, for overlap and special-category questions."""
-
-    def __init__(self, docs: list[Doc]):
-        self.parent = {doc["id"]: doc.get("parent") for doc in docs}
-        self.flagged = {doc["id"] for doc in docs if doc.get("special")}
-
-    def ancestors(self, category: str) -> list[str]:
-        chain = [category]
-        while (parent := self.parent.get(chain[-1])) and parent not in chain:
-            chain.append(parent)
-        return chain
-
-    def narrower(self, held: str, carried: str) -> str | None:
-        """What of `held` a flow carrying `carried` takes along: the narrower one, if they overlap."""
-        if held in self.ancestors(carried):
-            return carried
-        if carried in self.ancestors(held):
-            return held
-        return None
-
-    def special(self, category: str) -> bool:
-        return any(c in self.flagged for c in self.ancestors(category))
-
-
-def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], categories: Categories) -> DsarReport:
+def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree) -> DsarReport:
     """The report for `subject`, given the flows downstream of its records and the entities they name."""
     granted = {purpose for purpose, event in latest_consents(subject.consents).items() if event["status"] == "granted"}
     outgoing: dict[str, list[Doc]] = defaultdict(list)
@@ -170,11 +146,11 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
             for flow in outgoing.get(node, ()):
                 basis, condition = effective(flow, entities)
                 for carried in flow["categories"]:
-                    category = categories.narrower(held, carried)
+                    category = tree.narrower(held, carried)
                     if category is None:
                         continue
                     if flow["purpose"] not in granted and (
-                            basis == CONSENT or (condition == EXPLICIT_CONSENT and categories.special(category))):
+                            basis == CONSENT or (condition == EXPLICIT_CONSENT and tree.is_("special", category))):
                         suspended[flow["id"]].add(category)
                         continue
                     target, chain = flow["to"], path + (flow["id"],)
@@ -182,7 +158,7 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
                         earlier = disclosed[(target, flow["id"])].get(category)
                         disclosed[(target, flow["id"])][category] = min(chain, earlier or chain)
                     key = (target, category)
-                    if any((target, c) in arrived for c in categories.ancestors(category)):
+                    if any((target, c) in arrived for c in tree.ancestors.get(category, (category,))):
                         continue  # the target already holds this data, or broader data covering it
                     if key not in following or chain < following[key][0]:
                         following[key] = (chain, flow, None)
@@ -195,7 +171,7 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
     for (node, category), (path, flow, record) in sorted(arrived.items()):
         if entities[node].type != "system":
             continue
-        declared = covering(entities[node].doc, category, categories)
+        declared = covering(entities[node].doc, category, tree)
         flow_basis, flow_condition = effective(flow, entities) if flow else (None, None)
         holdings.append(SubjectHolding(
             system=node, category=category,
@@ -249,7 +225,7 @@ def effective(flow: Doc, entities: dict[str, Stored]) -> tuple[str | None, str |
     return flow.get("legal_basis") or terms.get("legal_basis"), flow.get("condition") or terms.get("condition")
 
 
-def covering(system: Doc, category: str, categories: Categories) -> Doc | None:
+def covering(system: Doc, category: str, tree: CategoryTree) -> Doc | None:
     """The system's declaration nearest above (or at) `category`, if any."""
     held = {h["category"]: h for h in system.get("holds", ())}
-    return next((held[c] for c in categories.ancestors(category) if c in held), None)
+    return next((held[c] for c in tree.ancestors.get(category, (category,)) if c in held), None)

@@ -14,6 +14,7 @@ from pathlib import Path
 from graph.store import Stored, SubjectRow
 from registry import dsar, subjects
 from registry.access import SUBJECT_DATA, Principal, require
+from registry.categories import CategoryTree
 from registry.errors import InvalidArgument, NotFound
 from registry.service import Registry
 
@@ -95,7 +96,7 @@ class SubjectService:
         entities.update(self.store.get_many(id_ for id_ in wanted if id_))
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
-        return dsar.compute(row, list(flows.values()), entities, dsar.Categories(categories))
+        return dsar.compute(row, list(flows.values()), entities, CategoryTree(categories))
 
     def _flows_from(self, system: str, categories: list[str]):
         """Nodes and flows downstream of `system` carrying data of `categories` (memoised per store version)."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 
 from graph.store import ENTITY_TYPES, Doc
-from registry.compliance.categories import CategoryTree
+from registry.categories import CategoryTree
 from registry.compliance.transfers import Countries, Decision
 
 

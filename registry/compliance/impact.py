@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from graph.store import Doc, Stored
-from registry.compliance.categories import CategoryTree
+from registry.categories import CategoryTree
 from registry.compliance.facts import Facts
 from registry.compliance.findings import Finding, evaluate, today
 from registry.compliance.rules import RULES

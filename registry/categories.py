@@ -1,5 +1,6 @@
-"""The category tree as the compliance rules see it: flags inherited downwards, scopes that cover
-descendants, and data that overlaps (a category, its ancestors and its descendants).
+"""The category tree as the domain sees it (compliance rules, DSAR reports): flags inherited
+downwards, scopes that cover descendants, and data that overlaps (a category, its ancestors and
+its descendants).
 
 >>> tree = CategoryTree([{"id": "health", "special": True}, {"id": "health.diagnosis", "parent": "health"}])
 >>> tree.is_("special", "health.diagnosis"), tree.covered("health.diagnosis", ["health"])
@@ -47,6 +48,14 @@ class CategoryTree:
     def covered(self, category: str, scope: Iterable[str]) -> bool:
         """Whether `category` is one of `scope` or a descendant of one."""
         return not set(self.ancestors.get(category, (category,))).isdisjoint(scope)
+
+    def narrower(self, held: str, carried: str) -> str | None:
+        """What of `held` data a flow carrying `carried` takes along: the narrower of the two, if they overlap."""
+        if held in self.ancestors.get(carried, (carried,)):
+            return carried
+        if carried in self.ancestors.get(held, (held,)):
+            return held
+        return None
 
     def overlaps(self, category: str, held: set[str] | frozenset[str]) -> bool:
         """Whether any of `held` is data of `category` (it, an ancestor or a descendant)."""

@@ -1,8 +1,8 @@
 """GraphQL for compliance: findings, impact and breach analysis, and the Art. 30 record.
 
 Each resolver is one call into `registry.compliance`; the answers are computed from the
-registry's documents, so they are the same on every backend. Counts of data subjects are null
-until a subject counter is passed in (see `registry.compliance.impact.SubjectCounter`).
+registry's documents, so they are the same on every backend. Counts of data subjects come from
+the store; the list of affected subjects needs the subject-data permission.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ class Finding:
     severity: str = strawberry.field(description="`error`, `warning` or `info`.")
     message: str
     reference: str = strawberry.field(description="The legal source, e.g. GDPR Art. 9(2).")
-    entity_kind: str = strawberry.field(description="`flow`, `holding` (of the system `entityId`) or `agreement`.")
+    entity_kind: str = strawberry.field(
+        description="`flow`, `holding` (of the system `entityId`), `agreement` or `system`.")
     entity_id: strawberry.ID
     category: Optional[strawberry.ID] = strawberry.field(description="For a holding, its category.")
     remedy: str

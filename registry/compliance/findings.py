@@ -27,7 +27,7 @@ class Finding:
     message: str
     reference: str
     entity_kind: str
-    """`flow`, `holding` (its system is `entity_id`, its category `category`) or `agreement`."""
+    """`flow`, `holding` (its system is `entity_id`, its category `category`), `agreement` or `system`."""
     entity_id: str
     remedy: str
     category: str | None = None

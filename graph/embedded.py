@@ -14,7 +14,6 @@ import gc
 import json
 import sqlite3
 import threading
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
@@ -23,7 +22,7 @@ from graph.changes import plan
 from graph.embedded_subjects import SCHEMA as SUBJECT_SCHEMA
 from graph.embedded_subjects import SubjectTables
 from graph.snapshot import Snapshot
-from graph.store import AuditEntry, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
+from graph.store import AuditEntry, audit_time, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entity (
@@ -96,7 +95,7 @@ class EmbeddedStore(SubjectTables):
         return {id_: stored.type for id_, stored in self.snapshot().entities.items()}
 
     def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
-        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        now = audit_time()
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")

@@ -13,11 +13,10 @@ import json
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 
 import orjson
 
-from graph.store import Doc, SubjectRow
+from graph.store import Doc, SubjectRow, audit_time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject (
@@ -48,10 +47,6 @@ CREATE TABLE IF NOT EXISTS consent (
 
 _BATCH = 20_000
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def prefetched(rows: Iterable[SubjectRow], depth: int = 4) -> Iterator[SubjectRow]:
@@ -112,7 +107,7 @@ class SubjectTables:
                 while batch := list(itertools.islice(iterator, _BATCH)):
                     self._write_batch(batch)
                     count += len(batch)
-                self._audit([(now(), actor, "load", "subject-file", source, None, json.dumps({"subjects": count}))])
+                self._audit([(audit_time(), actor, "load", "subject-file", source, None, json.dumps({"subjects": count}))])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -162,7 +157,7 @@ class SubjectTables:
             try:
                 self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel) "
                                  "VALUES (?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
-                self._audit([(now(), actor, "update", "consent", id, None, json.dumps(event))])
+                self._audit([(audit_time(), actor, "update", "consent", id, None, json.dumps(event))])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -197,5 +192,5 @@ class SubjectTables:
     def log_access(self, *, actor: str, subject: str, what: str) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
-            self._audit([(now(), actor, "read", "subject", subject, None, json.dumps({"what": what}))])
+            self._audit([(audit_time(), actor, "read", "subject", subject, None, json.dumps({"what": what}))])
             self._db.execute("COMMIT")

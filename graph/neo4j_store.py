@@ -39,7 +39,6 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -53,7 +52,7 @@ from graph.neo4j_connection import Connection
 from graph.changes import plan
 from graph.neo4j_model import LABELS, properties, relationships
 from graph.neo4j_subjects import SUBJECT_SCHEMA, SubjectGraph
-from graph.store import AuditEntry, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
+from graph.store import AuditEntry, audit_time, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
 
 __all__ = ["Neo4jStore"]
 
@@ -146,7 +145,7 @@ class Neo4jStore(SubjectGraph):
         unknown = {stored.type for stored in upserts} - LABELS.keys()
         if unknown:
             raise ValueError(f"unknown entity type(s): {', '.join(sorted(unknown))}")
-        now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        now = audit_time()
         with self._errors(), self._session() as session:
             return session.execute_write(_write, upserts, deletes, actor, now)
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from itertools import islice
 
 import neo4j
 
-from graph.store import Doc, SubjectRow
+from graph.store import Doc, SubjectRow, audit_time
 
 SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
@@ -155,6 +154,6 @@ class SubjectGraph:
 def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:
     """One audit entry, numbered after the registry's own (the meta node serialises writers)."""
     [lock] = list(tx.run(_LOCK))
-    tx.run(_AUDIT, entry={"seq": lock["seq"], "at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+    tx.run(_AUDIT, entry={"seq": lock["seq"], "at": audit_time(),
                           "actor": actor, "action": action, "type": type_, "entity": entity, "before": None,
                           "after": json.dumps(after)}).consume()

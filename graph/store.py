@@ -10,6 +10,7 @@ backend to the same answers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable, Literal, NamedTuple, Protocol
 
 Doc = dict[str, Any]
@@ -96,6 +97,11 @@ class WriteResult:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+
+
+def audit_time() -> str:
+    """Now, as audit entries record it: UTC, ISO 8601, microseconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 class StoreError(Exception):

@@ -99,10 +99,15 @@ def export(ctx, format_: str, output: Path | None):
         text = json.dumps(registry_of(ctx).export(), indent=2, ensure_ascii=False) + "\n"
     else:
         text = yaml.safe_dump(registry_of(ctx).export(), sort_keys=False, allow_unicode=True, width=100)
+    write_output(text, output)
+
+
+def write_output(text: str, output: Path | None) -> None:
+    """Write a command's document to `output`, or to stdout when none is given."""
     if output:
         output.write_text(text, encoding="utf-8")
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=not text.endswith("\n"))
 
 
 @main.command()

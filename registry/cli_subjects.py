@@ -28,13 +28,6 @@ def _service(ctx: click.Context):
     return ctx.obj["subjects"], Principal.operator(ctx.obj["actor"])
 
 
-def _write(text: str, output: Path | None) -> None:
-    if output:
-        output.write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=not text.endswith("\n"))
-
-
 @click.group()
 def subjects():
     """Data subjects: customers, claimants, beneficiaries … and their consents."""
@@ -77,7 +70,9 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path
         report = service.report(principal=principal, subject=subject, email=email)
         text = render(report, service.registry.entities, format_,
                       controller=os.environ.get("DSA_REGISTRY_CONTROLLER", "the controller"))
-    _write(text, output)
+    from registry.cli import write_output
+
+    write_output(text, output)
 
 
 @click.command()

@@ -16,8 +16,8 @@ from strawberry import Private
 from graph.store import Stored
 from registry import compliance
 from registry.api.errors import domain_errors
+from registry.api.paging import page
 from registry.api.types import DataCategory, Flow, Holder, Node, Purpose, to_holder, to_node
-from registry.errors import InvalidArgument
 
 
 @strawberry.type(description="A compliance finding: what is wrong, where, why it matters, and how to fix it.")
@@ -160,11 +160,9 @@ class ComplianceQuery:
     async def findings(self, info: strawberry.Info, severity: Optional[str] = None, rule: Optional[str] = None,
                        as_of: Optional[datetime.date] = None, offset: int = 0,
                        limit: Optional[int] = None) -> list[Finding]:
-        if offset < 0 or (limit is not None and limit < 0):
-            raise InvalidArgument("offset and limit must not be negative")
         found = await info.context.call(compliance.findings, info.context.registry, as_of=as_of, severity=severity,
                                         rule=rule)
-        return [to_finding(finding) for finding in found[offset:None if limit is None else offset + limit]]
+        return [to_finding(finding) for finding in page(found, offset, limit)]
 
     @strawberry.field(description="What depends on exactly one of `agreement`, `party` or `system`.")
     @domain_errors

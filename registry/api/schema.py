@@ -19,9 +19,9 @@ from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, Legal
 from registry.api.types import (Agreement, AuditEntry, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
                                 LineageGraph, Node, Party, Purpose, System, to_holding, to_lineage, to_node)
 from registry.api.errors import domain_errors, should_mask
+from registry.api.paging import page
 from registry.api.compliance import ComplianceQuery
 from registry.api.subjects import SubjectMutation, SubjectQuery
-from registry.errors import InvalidArgument
 
 
 @strawberry.enum
@@ -29,13 +29,6 @@ class Direction(Enum):
     DOWNSTREAM = "downstream"
     UPSTREAM = "upstream"
     BOTH = "both"
-
-
-def page(items: list, offset: int, limit: int | None) -> list:
-    """One page of a sorted answer: `limit` items (all when None) after skipping `offset`."""
-    if offset < 0 or (limit is not None and limit < 0):
-        raise InvalidArgument("offset and limit must not be negative")
-    return items[offset:None if limit is None else offset + limit]
 
 
 async def _list(info: strawberry.Info, type_: str) -> list:

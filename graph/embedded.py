@@ -88,8 +88,7 @@ class EmbeddedStore(SubjectTables):
         return {id_: entities[id_] for id_ in ids if id_ in entities}
 
     def list(self, type: str) -> list[Doc]:
-        return sorted((s.doc for s in self.snapshot().entities.values() if s.type == type),
-                      key=lambda doc: doc["id"])
+        return list(self.snapshot().by_type.get(type, ()))
 
     def types_by_id(self) -> dict[str, str]:
         return {id_: stored.type for id_, stored in self.snapshot().entities.items()}

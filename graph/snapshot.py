@@ -17,6 +17,8 @@ from graph.store import Doc, Stored
 class Snapshot:
     def __init__(self, entities: dict[str, Stored]):
         self.entities = entities
+        self.by_type: dict[str, list[Doc]] = defaultdict(list)
+        """Each entity type's documents, sorted by id."""
         self.parent: dict[str, str | None] = {}
         self.children: dict[str, list[str]] = defaultdict(list)
         self.declared: dict[str, list[tuple[str, Doc]]] = defaultdict(list)
@@ -39,6 +41,7 @@ class Snapshot:
                 for held in doc.get("holds", ()):
                     self.declared[held["category"]].append((doc["id"], held))
         for stored in sorted(entities.values(), key=lambda s: s.id):
+            self.by_type[stored.type].append(stored.doc)
             if stored.type == "flow":
                 doc = stored.doc
                 self.flows.add_edge(doc["from"], doc["to"], key=doc["id"], doc=doc)

@@ -129,9 +129,9 @@ def latest_consents(events: list[Doc]) -> dict[str, Doc]:
 def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree) -> DsarReport:
     """The report for `subject`, given the flows downstream of its records and the entities they name."""
     granted = {purpose for purpose, event in latest_consents(subject.consents).items() if event["status"] == "granted"}
-    outgoing: dict[str, list[Doc]] = defaultdict(list)
+    outgoing: dict[str, list[tuple[Doc, str | None, str | None]]] = defaultdict(list)  # with basis and condition
     for flow in sorted(flows, key=lambda f: f["id"]):
-        outgoing[flow["from"]].append(flow)
+        outgoing[flow["from"]].append((flow, *effective(flow, entities)))
 
     arrived: dict[tuple[str, str], tuple[tuple[str, ...], Doc | None, Doc | None]] = {}
     for record in subject.records:
@@ -143,8 +143,7 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
     for _ in range(MAX_DEPTH):
         following: dict[tuple[str, str], tuple[tuple[str, ...], Doc | None, Doc | None]] = {}
         for (node, held), (path, _, _) in sorted(frontier.items()):
-            for flow in outgoing.get(node, ()):
-                basis, condition = effective(flow, entities)
+            for flow, basis, condition in outgoing.get(node, ()):
                 for carried in flow["categories"]:
                     category = tree.narrower(held, carried)
                     if category is None:

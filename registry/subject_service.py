@@ -27,6 +27,7 @@ class SubjectService:
         self.store = registry.store
         self.hasher = hasher or subjects.KeyHasher.from_environment()
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
+        self._categories: tuple[int, list, CategoryTree] | None = None
 
     def load(self, path: Path, *, principal: Principal) -> int:
         """Load a JSON Lines or CSV subject file: all of it, or (with `SubjectsInvalid`) none of it."""
@@ -91,12 +92,20 @@ class SubjectService:
             nodes, edges = self._flows_from(record["system"], record["categories"])
             entities.update((n.id, n) for n in nodes)
             flows.update((e["id"], e) for e in edges)
-        categories = self.registry.list("category")
+        categories, tree = self._category_tree()
         wanted = {f.get("agreement") for f in flows.values()} | {r.get("source") for r in row.records}
         entities.update(self.store.get_many(id_ for id_ in wanted if id_))
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
-        return dsar.compute(row, list(flows.values()), entities, CategoryTree(categories))
+        return dsar.compute(row, list(flows.values()), entities, tree)
+
+    def _category_tree(self) -> tuple[list, CategoryTree]:
+        """The categories and their tree, as of the store's version."""
+        version = self.store.version()
+        if self._categories is None or self._categories[0] != version:
+            categories = self.registry.list("category")
+            self._categories = (version, categories, CategoryTree(categories))
+        return self._categories[1:]
 
     def _flows_from(self, system: str, categories: list[str]):
         """Nodes and flows downstream of `system` carrying data of `categories` (memoised per store version)."""

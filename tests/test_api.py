@@ -191,5 +191,14 @@ def test_http_mutations_are_audited_as_the_api(client):
 
 def test_deeply_nested_queries_are_refused(client):
     deep = "{ node(id: \"f2\") { ... on Flow { agreement { " + "parties { id } categories { " * 12 + "id" + " }" * 12 + " } } } }"
-    response = client.post("/graphql", json={"query": deep})
-    assert "exceeds maximum operation depth" in response.json()["errors"][0]["message"]
+    for _ in range(2):  # the second time from the validation cache
+        response = client.post("/graphql", json={"query": deep})
+        assert "exceeds maximum operation depth" in response.json()["errors"][0]["message"]
+
+
+def test_queries_with_too_many_aliases_are_refused(client):
+    query = "{ " + " ".join(f'a{i}: node(id: "f2") {{ id }}' for i in range(31)) + " }"
+    for _ in range(2):
+        assert client.post("/graphql", json={"query": query}).json()["errors"][0]["message"] == \
+            "31 aliases found. Allowed: 30"
+    assert client.post("/graphql", json={"query": query.replace("a30: ", "")}).json()["data"]["a29"] == {"id": "f2"}

@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 
 import strawberry
 from strawberry.tools import merge_types
-from strawberry.extensions import (MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter,
-                                   ValidationCache)
+from strawberry.extensions import (AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache,
+                                   QueryDepthLimiter, ValidationCache)
 
 from graph.store import Stored
 from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, LegalBasisInput, PartyInput, PurposeInput,
@@ -19,6 +19,7 @@ from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, Legal
 from registry.api.types import (Agreement, AuditEntry, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
                                 LineageGraph, Node, Party, Purpose, System, to_holding, to_lineage, to_node)
 from registry.api.errors import domain_errors, should_mask
+from registry.api.execution import RegistryExecutionContext
 from registry.api.paging import page
 from registry.api.compliance import ComplianceQuery
 from registry.api.subjects import SubjectMutation, SubjectQuery
@@ -203,6 +204,10 @@ class RegistrySchema(strawberry.Schema):
         super().process_errors(unexpected, execution_context)
 
 
+# The limits' rule classes are made once: the validation cache is keyed by them, and limiters made
+# per request would make new ones each time (and so never hit the cache).
+_LIMITS = [*QueryDepthLimiter(max_depth=12).validation_rules, *MaxAliasesLimiter(max_alias_count=30).validation_rules]
+
 Query = merge_types("Query", (RegistryQuery, SubjectQuery, ComplianceQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, SubjectMutation))
 
@@ -210,11 +215,11 @@ schema = RegistrySchema(
     query=Query,
     mutation=Mutation,
     types=[DataCategory, Purpose, LegalBasis, System, Party, Agreement, Flow],
+    execution_context_class=RegistryExecutionContext,
     extensions=[  # factories: one instance per request
         functools.partial(ParserCache, maxsize=256),  # governance tools and portals repeat their queries
         functools.partial(ValidationCache, maxsize=256),
-        functools.partial(QueryDepthLimiter, max_depth=12),
-        functools.partial(MaxAliasesLimiter, max_alias_count=30),
+        functools.partial(AddValidationRules, _LIMITS),
         functools.partial(MaxTokensLimiter, max_token_count=5000),
         functools.partial(MaskErrors, should_mask_error=should_mask, error_message="internal error"),
     ],

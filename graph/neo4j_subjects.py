@@ -104,12 +104,13 @@ class SubjectGraph:
         with self._errors(), self._session() as session, session.begin_transaction() as tx:
             iterator = iter(rows)
             while batch := list(islice(iterator, _BATCH)):
-                tx.run(_FORGET, ids=[r.id for r in batch]).consume()
+                latest = list({r.id: r for r in batch}.values())  # a subject's last line wins
+                tx.run(_FORGET, ids=[r.id for r in latest]).consume()
                 tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records)}
-                                      for r in batch]).consume()
-                tx.run(_RECORDS, rows=[{"subject": r.id, "system": rec["system"]} for r in batch
+                                      for r in latest]).consume()
+                tx.run(_RECORDS, rows=[{"subject": r.id, "system": rec["system"]} for r in latest
                                        for rec in r.records]).consume()
-                tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in batch for h in r.key_hashes]).consume()
+                tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]).consume()
                 tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
                                         for r in batch for c in r.consents]).consume()
                 count += len(batch)

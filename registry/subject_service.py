@@ -32,8 +32,7 @@ class SubjectService:
     def load(self, path: Path, *, principal: Principal) -> int:
         """Load a JSON Lines or CSV subject file: all of it, or (with `SubjectsInvalid`) none of it."""
         require(principal, SUBJECT_DATA)
-        declared = {doc["id"]: [h["category"] for h in doc.get("holds", ())] for doc in self.store.list("system")}
-        checker = subjects.Checker(str(path), self.store.types_by_id(), declared, self.hasher)
+        checker = subjects.Checker(str(path), self.store.types_by_id(), self.hasher)
         rows = subjects.rows(subjects.read_subjects(path), checker)
         return self.store.write_subjects(rows, actor=principal.name, source=path.name)
 
@@ -49,7 +48,7 @@ class SubjectService:
         row = self.store.subject(subject)
         if row is None:
             raise NotFound(f"unknown subject {subject!r}")
-        return row
+        return self._with_declared(row)
 
     def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None) -> dsar.DsarReport:
         row = self.find(principal=principal, subject=subject, email=email)
@@ -72,7 +71,7 @@ class SubjectService:
         except ValueError as error:
             raise InvalidArgument(str(error)) from None
         self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
-        return self.store.subject(row.id)
+        return self._with_declared(self.store.subject(row.id))
 
     def affected(self, *, principal: Principal, systems: list[str], limit: int = 1000) -> list[str]:
         """The subjects with a record in `systems` (a breach's), for those who may see subject data."""
@@ -82,6 +81,16 @@ class SubjectService:
         ids = self.store.subject_ids(systems, limit)
         self.store.log_access(actor=principal.name, subject="*", what=f"subjects in {', '.join(systems)}: {len(ids)}")
         return ids
+
+    def _with_declared(self, row: SubjectRow) -> SubjectRow:
+        """`row` with every record's categories: those it lists, or else what its system declares
+        (records are stored without them, so they follow the system's declaration)."""
+        if all("categories" in r for r in row.records):
+            return row
+        systems = self.store.get_many(r["system"] for r in row.records)
+        return dataclasses.replace(row, records=[r if "categories" in r else {
+            "system": r["system"], "categories": [h["category"] for h in systems[r["system"]].doc.get("holds", ())]
+            if r["system"] in systems else [], **r} for r in row.records])
 
     def _report(self, row: SubjectRow) -> dsar.DsarReport:
         flows: dict[str, dict] = {}

@@ -57,8 +57,12 @@ class ConsentEvent(BaseModel):
 
     def to_doc(self) -> dict:
         """Stored with the time in UTC, so that events order by their text on every backend."""
-        return {**self.model_dump(mode="json", exclude_none=True),
-                "at": self.at.astimezone(timezone.utc).isoformat()}
+        doc = {"purpose": self.purpose, "status": self.status, "at": self.at.astimezone(timezone.utc).isoformat()}
+        if self.notice is not None:
+            doc["notice"] = self.notice
+        if self.channel is not None:
+            doc["channel"] = self.channel
+        return doc
 
 
 class Subject(BaseModel):
@@ -118,39 +122,56 @@ def read_subjects(path: Path) -> Iterator[tuple[int, object]]:
 
 @dataclass(frozen=True)
 class Checker:
-    """Validates raw subjects against the registry: `known` maps registry ids to entity types,
-    `declared` each system to its declared categories."""
+    """Validates raw subjects against the registry: `known` maps registry ids to entity types."""
 
     source: str
     known: dict[str, str]
-    declared: dict[str, list[str]]
     hasher: KeyHasher
 
     def check(self, number: int, raw: object) -> tuple[SubjectRow | None, list[Problem]]:
         """The store row for one raw subject, or the problems with it."""
-        def problem(location: str, message: str) -> Problem:
-            return Problem(self.source, f"line {number}" + (f": {location}" if location else ""), message)
-
         if isinstance(raw, Exception):
-            return None, [problem("", str(raw))]
+            return None, [self._problem(number, "", str(raw))]
         try:
             subject = Subject.model_validate_json(raw) if isinstance(raw, str) else Subject.model_validate(raw)
         except ValidationError as error:
-            return None, [problem("".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in d["loc"]).lstrip("."),
-                                  "unknown field" if d["type"] == "extra_forbidden" else
-                                  "required field is missing" if d["type"] == "missing" else d["msg"])
+            return None, [self._problem(number, "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                                                        for p in d["loc"]).lstrip("."),
+                                        "unknown field" if d["type"] == "extra_forbidden" else
+                                        "required field is missing" if d["type"] == "missing" else d["msg"])
                           for d in error.errors()]
-        problems = []
-        for where, allowed, target in _references(subject):
-            found = self.known.get(target)
-            if found not in allowed:
-                problems.append(problem(where, f"unknown {' or '.join(allowed)} {target!r}" if found is None
-                                        else f"{target!r} is a {found}, not a {' or '.join(allowed)}"))
+        # The common case, every reference right, is checked first and fast; `_references`
+        # says what is wrong only when something is.
+        known = self.known
+        records = []
+        for record in subject.records:
+            if known.get(record.system) != "system" or (record.source and known.get(record.source) != "party") or (
+                    record.categories and any(known.get(c) != "category" for c in record.categories)):
+                break
+            doc = {"system": record.system}  # without categories: what the system declares (see `with_declared`)
+            if record.categories is not None:
+                doc["categories"] = record.categories
+            if record.since:
+                doc["since"] = record.since.isoformat()
+            if record.source:
+                doc["source"] = record.source
+            records.append(doc)
+        problems = [] if len(records) == len(subject.records) and all(
+            known.get(c.purpose) == "purpose" for c in subject.consents) else [
+            self._problem(number, where, f"unknown {' or '.join(allowed)} {target!r}" if known.get(target) is None
+                          else f"{target!r} is a {known[target]}, not a {' or '.join(allowed)}")
+            for where, allowed, target in _references(subject) if known.get(target) not in allowed]
         try:
             hashes = [self.hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
         except InvalidArgument as error:
-            problems.append(problem("keys", str(error)))
-        return (None, problems) if problems else (to_row(subject, self.declared, hashes), [])
+            problems.append(self._problem(number, "keys", str(error)))
+        if problems:
+            return None, problems
+        return SubjectRow(id=subject.id, kind=subject.kind, records=records,
+                          consents=[c.to_doc() for c in subject.consents], key_hashes=hashes), []
+
+    def _problem(self, number: int, location: str, message: str) -> Problem:
+        return Problem(self.source, f"line {number}" + (f": {location}" if location else ""), message)
 
 
 def rows(lines: Iterable[tuple[int, object]], checker: Checker) -> Iterator[SubjectRow]:
@@ -160,20 +181,13 @@ def rows(lines: Iterable[tuple[int, object]], checker: Checker) -> Iterator[Subj
     count = 0
     for number, raw in lines:
         row, found = checker.check(number, raw)
-        count += len(found)
-        problems.extend(found[:max(0, MAX_REPORTED - len(problems))])
-        if row is not None and not count:
+        if found:
+            count += len(found)
+            problems.extend(found[:max(0, MAX_REPORTED - len(problems))])
+        elif not count:
             yield row
     if count:
         raise SubjectsInvalid(problems, count - len(problems))
-
-
-def to_row(subject: Subject, declared: dict[str, list[str]], hashes: list[str]) -> SubjectRow:
-    records = [{"system": r.system, "categories": r.categories if r.categories is not None else declared.get(r.system, []),
-                **({"since": r.since.isoformat()} if r.since else {}), **({"source": r.source} if r.source else {})}
-               for r in subject.records]
-    return SubjectRow(id=subject.id, kind=subject.kind, records=records,
-                      consents=[c.to_doc() for c in subject.consents], key_hashes=hashes)
 
 
 def _references(subject: Subject) -> Iterator[tuple[str, tuple[str, ...], str]]:

@@ -49,6 +49,18 @@ def test_report_follows_records_through_flows_with_the_category_hierarchy(servic
     ]
 
 
+def test_a_record_without_categories_follows_what_its_system_declares(service, registry):
+    assert service.find(principal=DPO, subject="C-1").records[0] == {
+        "system": "crm", "categories": ["contact"], "since": "2020-03-01"}
+    crm = registry.entity("crm", "system").doc
+    registry.upsert("system", {**crm, "holds": [*crm["holds"], {"category": "health", "purposes": ["claims-handling"],
+                                                                "legal_basis": "gdpr-6-1-b", "condition": "gdpr-9-2-a"}]},
+                    actor="test")
+    report = service.report(principal=DPO, subject="C-1")
+    assert report.subject.records[0]["categories"] == ["contact", "health"]
+    assert ("crm", "health", (), None) in holdings(report)
+
+
 def test_report_gives_purposes_bases_retention_safeguards_and_sources(service):
     report = service.report(principal=DPO, subject="C-1")
     claims = next(h for h in report.holdings if h.system == "claims")
@@ -135,6 +147,40 @@ def test_reloading_a_subject_replaces_records_and_keys_and_adds_consents(service
     assert [e["purpose"] for e in report.subject.consents] == ["marketing", "marketing", "wellness"]
     with pytest.raises(NotFound):
         service.report(principal=DPO, email="c1@example.org")
+
+
+def test_a_subject_twice_in_one_file_ends_as_its_last_line_with_both_consents(service, store, tmp_path):
+    first = {"id": "C-9", "kind": "prospect", "records": [{"system": "crm"}], "keys": {"email": "old@example.org"},
+             "consents": [{"purpose": "marketing", "status": "granted", "at": "2025-01-01T00:00:00Z"}]}
+    last = {"id": "C-9", "kind": "policyholder", "records": [{"system": "dwh", "categories": ["contact"]}],
+            "keys": {"email": "new@example.org"},
+            "consents": [{"purpose": "marketing", "status": "withdrawn", "at": "2025-02-01T00:00:00Z"}]}
+    path = tmp_path / "twice.jsonl"
+    path.write_text(json.dumps(first) + "\n" + json.dumps({"id": "C-8", "kind": "prospect"}) + "\n"
+                    + json.dumps(last) + "\n")
+    assert service.load(path, principal=DPO) == 3
+    row = service.find(principal=DPO, email=" New@Example.org")
+    assert (row.id, row.kind, row.records) == ("C-9", "policyholder", [{"system": "dwh", "categories": ["contact"]}])
+    assert [(e["status"], e["at"]) for e in row.consents] == [("granted", "2025-01-01T00:00:00+00:00"),
+                                                              ("withdrawn", "2025-02-01T00:00:00+00:00")]
+    with pytest.raises(NotFound):
+        service.find(principal=DPO, email="old@example.org")
+    assert store.subject_ids(["crm"], 10) == ["C-1"] and store.subject_ids(["dwh"], 10) == ["C-9"]
+
+
+def test_a_file_of_many_batches_applies_whole_or_not_at_all(service, store, tmp_path):
+    lines = [json.dumps({"id": f"B-{i:05d}", "kind": "insured", "records": [{"system": "claims"}],
+                         "keys": {"email": f"b{i}@example.org"}}) for i in range(41_000)]
+    path = tmp_path / "many.jsonl"
+    path.write_text("\n".join([*lines, '{"id": "B-X", "kind": "insured", "records": [{"system": "nowhere"}]}']) + "\n")
+    with pytest.raises(SubjectsInvalid) as caught:
+        service.load(path, principal=DPO)
+    assert [str(p) for p in caught.value.problems] == [f"{path}: line 41001: records[0].system: unknown system 'nowhere'"]
+    assert store.count_subjects(["claims"]) == 1  # C-1 alone: none of the 41,000 before the bad line
+    path.write_text("\n".join(reversed(lines)) + "\n")  # ids in descending order
+    assert service.load(path, principal=DPO) == 41_000
+    assert store.count_subjects(["claims"]) == 41_001
+    assert [service.find(principal=DPO, email=f"b{i}@example.org").id for i in (0, 40_999)] == ["B-00000", "B-40999"]
 
 
 def test_bad_lines_are_all_reported_and_nothing_is_applied(service, tmp_path, registry):

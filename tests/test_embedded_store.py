@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from graph.embedded import EmbeddedStore
+from graph.store import SubjectRow
 from registry.service import Registry
 from tests.graphs import LINEAGE
 
@@ -73,24 +74,33 @@ def test_a_process_killed_during_a_large_import_leaves_the_previous_state(tmp_pa
     again.load([("lineage.yaml", LINEAGE)], actor="alice")  # and the store still takes writes
 
 
-def test_prefetched_rows_keep_order_raise_in_place_and_stop_with_the_consumer():
-    import threading
+def test_a_process_killed_while_writing_a_subject_file_leaves_the_previous_subjects(tmp_path):
+    db = tmp_path / "r.db"
+    registry = open_registry(db)
+    registry.load([("lineage.yaml", LINEAGE)], actor="alice")
+    registry.store.write_subjects([SubjectRow("C-1", "insured", [{"system": "crm"}], [], ["h1"])], actor="a", source="a")
+    registry.store.close()
+    wal = Path(f"{db}-wal")
+    baseline = wal.stat().st_size if wal.exists() else 0
 
-    import pytest
+    script = textwrap.dedent(f"""
+        from graph.embedded import EmbeddedStore
+        from graph.store import SubjectRow
+        store = EmbeddedStore({str(db)!r})
+        rows = (SubjectRow(f"S-{{i:06d}}", "insured", [{{"system": "crm"}}, {{"system": "claims", "source": "x" * 100}}],
+                           [], [f"{{i:064x}}"]) for i in range(300_000))
+        store.write_subjects(rows, actor="bulk", source="bulk")
+        print("committed", flush=True)
+    """)
+    with subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
+        deadline = time.monotonic() + 120
+        while (wal.stat().st_size if wal.exists() else 0) < baseline + 4_000_000:  # writing staged subjects
+            assert child.poll() is None, "the load finished before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+        assert "committed" not in child.stdout.read()
 
-    from graph.embedded_subjects import prefetched
-
-    def rows():
-        yield from range(25_000)
-        raise ValueError("line 25001 is invalid")
-
-    seen = []
-    with pytest.raises(ValueError, match="line 25001"):
-        for row in prefetched(rows()):
-            seen.append(row)
-    assert seen == list(range(25_000))
-
-    endless = prefetched(iter(int, 1))  # never ends; the consumer gives up after one row
-    assert next(endless) == 0
-    endless.close()
-    assert not any(t.name == "subject-rows" for t in threading.enumerate())
+    again = EmbeddedStore(db)
+    assert again.count_subjects(["crm"]) == 1 and again.subject_by_key("h1") == "C-1"
+    assert again.subject("S-000000") is None

@@ -129,6 +129,7 @@ class SubjectTables:
                 db.executescript(_UNSTAGE)
                 db.execute("PRAGMA cache_size = -2000")
                 db.execute("PRAGMA temp.cache_size = -2000")
+                db.execute("PRAGMA threads = 0")
         return count
 
     def _stage(self, rows: Iterable[SubjectRow]) -> tuple[int, bool]:

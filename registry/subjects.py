@@ -148,7 +148,7 @@ class Checker:
             if known.get(record.system) != "system" or (record.source and known.get(record.source) != "party") or (
                     record.categories and any(known.get(c) != "category" for c in record.categories)):
                 break
-            doc = {"system": record.system}  # without categories: what the system declares (see `with_declared`)
+            doc = {"system": record.system}  # no categories: the system's (`SubjectService`)
             if record.categories is not None:
                 doc["categories"] = record.categories
             if record.since:
@@ -156,11 +156,12 @@ class Checker:
             if record.source:
                 doc["source"] = record.source
             records.append(doc)
-        problems = [] if len(records) == len(subject.records) and all(
-            known.get(c.purpose) == "purpose" for c in subject.consents) else [
-            self._problem(number, where, f"unknown {' or '.join(allowed)} {target!r}" if known.get(target) is None
-                          else f"{target!r} is a {known[target]}, not a {' or '.join(allowed)}")
-            for where, allowed, target in _references(subject) if known.get(target) not in allowed]
+        problems = []
+        if len(records) < len(subject.records) or any(known.get(c.purpose) != "purpose" for c in subject.consents):
+            problems = [self._problem(number, where, f"unknown {' or '.join(allowed)} {target!r}"
+                                      if known.get(target) is None
+                                      else f"{target!r} is a {known[target]}, not a {' or '.join(allowed)}")
+                        for where, allowed, target in _references(subject) if known.get(target) not in allowed]
         try:
             hashes = [self.hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
         except InvalidArgument as error:

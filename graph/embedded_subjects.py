@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import sqlite3
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
-from graph.store import Doc, SubjectRow, audit_time
+from graph.store import Doc, StoreError, SubjectRow, audit_time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject (
@@ -122,8 +123,12 @@ class SubjectTables:
                 db.execute("INSERT OR IGNORE INTO consent SELECT * FROM load_consent ORDER BY 1, 2, 3, 4")
                 self._audit([(audit_time(), actor, "load", "subject-file", source, None, json.dumps({"subjects": count}))])
                 db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
+            except BaseException as error:
+                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise StoreError(f"nothing of {source} was loaded: {error} (SQLite stages loads in "
+                                     "SQLITE_TMPDIR, TMPDIR or /var/tmp)") from None
                 raise
             finally:
                 db.executescript(_UNSTAGE)

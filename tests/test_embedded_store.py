@@ -9,8 +9,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from graph.embedded import EmbeddedStore
-from graph.store import SubjectRow
+from graph.store import StoreError, SubjectRow
 from registry.service import Registry
 from tests.graphs import LINEAGE
 
@@ -104,3 +106,14 @@ def test_a_process_killed_while_writing_a_subject_file_leaves_the_previous_subje
     again = EmbeddedStore(db)
     assert again.count_subjects(["crm"]) == 1 and again.subject_by_key("h1") == "C-1"
     assert again.subject("S-000000") is None
+
+
+def test_a_load_that_runs_out_of_temporary_space_says_so_and_changes_nothing(tmp_path):
+    store = EmbeddedStore(tmp_path / "r.db")
+    Registry(store).load([("lineage.yaml", LINEAGE)], actor="alice")
+    store.write_subjects([SubjectRow("C-1", "insured", [{"system": "crm"}], [], ["h1"])], actor="a", source="a")
+    store._db.execute("PRAGMA temp.max_page_count = 20")  # as a full disk would
+    rows = (SubjectRow(f"S-{i:06d}", "insured", [{"system": "claims"}], [], []) for i in range(50_000))
+    with pytest.raises(StoreError, match=r"nothing of big.jsonl was loaded: database or disk is full \(SQLite stages"):
+        store.write_subjects(rows, actor="a", source="big.jsonl")
+    assert store.count_subjects(["crm", "claims"]) == 1 and store.subject_by_key("h1") == "C-1"

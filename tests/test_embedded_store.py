@@ -23,6 +23,21 @@ def open_registry(path) -> Registry:
     return Registry(EmbeddedStore(path))
 
 
+def kill_mid_transaction(script: str, db: Path) -> None:
+    """Run `script` in a process of its own and SIGKILL it once its transaction has written 4 MB
+    to the store's WAL, before it commits (it prints "committed" when it has)."""
+    wal = Path(f"{db}-wal")
+    baseline = wal.stat().st_size if wal.exists() else 0
+    with subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
+        deadline = time.monotonic() + 120
+        while (wal.stat().st_size if wal.exists() else 0) < baseline + 4_000_000:
+            assert child.poll() is None, "the write finished before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        os.kill(child.pid, signal.SIGKILL)
+        assert "committed" not in child.stdout.read()
+
+
 def test_data_survives_a_restart(tmp_path):
     first = open_registry(tmp_path / "r.db")
     first.load([("lineage.yaml", LINEAGE)], actor="alice")
@@ -49,8 +64,6 @@ def test_a_process_killed_during_a_large_import_leaves_the_previous_state(tmp_pa
     registry.load([("lineage.yaml", LINEAGE)], actor="alice")
     exported, audit = registry.export(), registry.audit(limit=1000)
     registry.store.close()
-    wal = Path(f"{db}-wal")
-    baseline = wal.stat().st_size if wal.exists() else 0
 
     script = textwrap.dedent(f"""
         from graph.embedded import EmbeddedStore
@@ -61,14 +74,7 @@ def test_a_process_killed_during_a_large_import_leaves_the_previous_state(tmp_pa
         registry.load_data({{"flows": flows}}, source="bulk", actor="bulk")
         print("committed", flush=True)
     """)
-    with subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
-        deadline = time.monotonic() + 120
-        while (wal.stat().st_size if wal.exists() else 0) < baseline + 4_000_000:  # mid-transaction
-            assert child.poll() is None, "the import finished before it could be interrupted"
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-        os.kill(child.pid, signal.SIGKILL)
-        assert "committed" not in child.stdout.read()
+    kill_mid_transaction(script, db)
 
     again = open_registry(db)
     assert again.export() == exported
@@ -82,8 +88,6 @@ def test_a_process_killed_while_writing_a_subject_file_leaves_the_previous_subje
     registry.load([("lineage.yaml", LINEAGE)], actor="alice")
     registry.store.write_subjects([SubjectRow("C-1", "insured", [{"system": "crm"}], [], ["h1"])], actor="a", source="a")
     registry.store.close()
-    wal = Path(f"{db}-wal")
-    baseline = wal.stat().st_size if wal.exists() else 0
 
     script = textwrap.dedent(f"""
         from graph.embedded import EmbeddedStore
@@ -94,14 +98,7 @@ def test_a_process_killed_while_writing_a_subject_file_leaves_the_previous_subje
         store.write_subjects(rows, actor="bulk", source="bulk")
         print("committed", flush=True)
     """)
-    with subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True) as child:
-        deadline = time.monotonic() + 120
-        while (wal.stat().st_size if wal.exists() else 0) < baseline + 4_000_000:  # writing staged subjects
-            assert child.poll() is None, "the load finished before it could be interrupted"
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
-        os.kill(child.pid, signal.SIGKILL)
-        assert "committed" not in child.stdout.read()
+    kill_mid_transaction(script, db)
 
     again = EmbeddedStore(db)
     assert again.count_subjects(["crm"]) == 1 and again.subject_by_key("h1") == "C-1"

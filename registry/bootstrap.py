@@ -22,7 +22,7 @@ def store_location(store: str | None = None) -> str:
 def open_store(store: str | None = None) -> GraphStore:
     location = store_location(store)
     if location.startswith(NEO4J_SCHEMES):
-        from graph.neo4j_store import Neo4jStore
+        from graph.neo4j.store import Neo4jStore
 
         return Neo4jStore.from_uri(location)
     from graph.embedded import EmbeddedStore

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from neo4j import GraphDatabase
 
-from graph.neo4j_connection import Connection
-from graph.neo4j_store import Neo4jStore
+from graph.neo4j.connection import Connection
+from graph.neo4j.store import Neo4jStore
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "neo4j-test-server"
 START_TIMEOUT = float(os.environ.get("NEO4J_TEST_SERVER_TIMEOUT", "900"))

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from neo4j import GraphDatabase
 
-import graph.neo4j_store
+import graph.neo4j.store
 from graph.embedded import EmbeddedStore
-from graph.neo4j_connection import Connection
-from graph.neo4j_model import LABELS
-from graph.neo4j_store import Neo4jStore
+from graph.neo4j.connection import Connection
+from graph.neo4j.model import LABELS
+from graph.neo4j.store import Neo4jStore
 from graph.store import MAX_DEPTH, StoreError, Stored
 from registry.service import Registry
 from tests.graphs import LINEAGE
@@ -152,7 +152,7 @@ def test_a_server_killed_during_a_large_write_restarts_with_the_previous_state(t
         registry = Registry(store)
         registry.load([("lineage.yaml", LINEAGE)], actor="alice")
         before = state(registry)
-        real_batches, sent = graph.neo4j_store._batches, []
+        real_batches, sent = graph.neo4j.store._batches, []
 
         def batches(rows):
             for batch in real_batches(rows):
@@ -161,7 +161,7 @@ def test_a_server_killed_during_a_large_write_restarts_with_the_previous_state(t
                     server.kill()
                 yield batch
 
-        monkeypatch.setattr(graph.neo4j_store, "_batches", batches)
+        monkeypatch.setattr(graph.neo4j.store, "_batches", batches)
         with pytest.raises(StoreError, match="Neo4j at bolt://127.0.0.1"):
             registry.load([("large.json", large_bundle(20_000))], actor="bob")
         assert len(sent) == 16
@@ -188,8 +188,8 @@ def test_a_client_killed_during_a_large_write_leaves_the_previous_state(neo4j_st
     (tmp_path / "large.json").write_text(large_bundle(20_000))
     script = textwrap.dedent(f"""
         import os, signal, sys
-        import graph.neo4j_store as module
-        from graph.neo4j_store import Neo4jStore
+        import graph.neo4j.store as module
+        from graph.neo4j.store import Neo4jStore
         from registry.service import Registry
         real, sent = module._batches, []
         def batches(rows):

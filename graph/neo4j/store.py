@@ -13,8 +13,8 @@ Graph model (labels and relationship types; every entity node also has the label
 Each node has `id`, `type`, the document's plain fields as properties (`name`, `country`,
 `categories` …) and `doc`, the document as canonical JSON, which `get_many`/`list` return
 untouched. `(:AuditEntry)` nodes hold the audit log; one `(:RegistryMeta)` node the version
-and the last audit sequence number. `graph.neo4j_model` maps documents to this graph; data
-subjects live beside it (`graph.neo4j_subjects`).
+and the last audit sequence number. `graph.neo4j.model` maps documents to this graph; data
+subjects live beside it (`graph.neo4j.subjects`).
 
 Flows are nodes, not relationships. A relationship would keep a flow's id and properties
 too, and make each step of a path one hop instead of two; but a flow is an entity in its own
@@ -29,8 +29,8 @@ property list.
 Writes run in one managed transaction that first locks the meta node, so writers queue as
 they do on the embedded backend and a failure anywhere (the server, the client, a
 constraint) leaves the previous state. Reads run in read transactions, which a cluster
-routes to its readers. The traversals live in `graph.neo4j_traversal`, the Cypher in
-`graph.neo4j_cypher`.
+routes to its readers. The traversals live in `graph.neo4j.traversal`, the Cypher in
+`graph.neo4j.cypher`.
 """
 
 from __future__ import annotations
@@ -46,12 +46,12 @@ import neo4j
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from graph import neo4j_cypher as cypher
-from graph import neo4j_traversal as traversal
-from graph.neo4j_connection import Connection
+from graph.neo4j import cypher
+from graph.neo4j import traversal
+from graph.neo4j.connection import Connection
 from graph.changes import plan
-from graph.neo4j_model import LABELS, properties, relationships
-from graph.neo4j_subjects import SUBJECT_SCHEMA, SubjectGraph
+from graph.neo4j.model import LABELS, properties, relationships
+from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph
 from graph.store import AuditEntry, audit_time, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
 
 __all__ = ["Neo4jStore"]
@@ -63,7 +63,7 @@ T = TypeVar("T")
 
 
 class Neo4jStore(SubjectGraph):
-    """A `GraphStore` on Neo4j; the data-subject methods come from `graph.neo4j_subjects`."""
+    """A `GraphStore` on Neo4j; the data-subject methods come from `graph.neo4j.subjects`."""
 
     def __init__(self, driver: neo4j.Driver, connection: Connection):
         self._driver = driver

@@ -4,7 +4,7 @@ Each function runs inside one read transaction `tx`. The category tree (tens to 
 rows) is read whole, so ancestors and descendants mean what they mean in `graph.snapshot`;
 the flow graph stays in the database:
 
-- Lineage is one bounded variable-length match per direction (`neo4j_cypher.reach`) that
+- Lineage is one bounded variable-length match per direction (`cypher.reach`) that
   Neo4j prunes to a breadth-first search, then one hop for the flows out of the nodes found.
 - A holding's path is the smallest of the shortest chains of flows carrying data of its
   category from an origin (see `graph.traversal`). It comes from a breadth-first search run
@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from graph import neo4j_cypher as cypher
+from graph.neo4j import cypher
 from graph.snapshot import Snapshot
 from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored
 from graph.traversal import _carried, _declared

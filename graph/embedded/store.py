@@ -19,8 +19,8 @@ from typing import Iterable
 
 from graph import traversal
 from graph.changes import plan
-from graph.embedded_subjects import SCHEMA as SUBJECT_SCHEMA
-from graph.embedded_subjects import SubjectTables
+from graph.embedded.subjects import SCHEMA as SUBJECT_SCHEMA
+from graph.embedded.subjects import SubjectTables
 from graph.snapshot import Snapshot
 from graph.store import AuditEntry, audit_time, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from graph.neo4j_model import LABELS, RELATIONSHIP_TYPES
+from graph.neo4j.model import LABELS, RELATIONSHIP_TYPES
 from graph.store import MAX_DEPTH
 
 META = "RegistryMeta"

@@ -1,4 +1,4 @@
-"""How a document becomes a Neo4j node and the relationships it declares (see `graph.neo4j_store`).
+"""How a document becomes a Neo4j node and the relationships it declares (see `graph.neo4j.store`).
 
 Every relationship belongs to the document that names its other end, and is rebuilt whenever
 that document changes: a flow owns `SENDS`, `TO`, `CARRIES`, `FOR`, `LEGAL_BASIS`,

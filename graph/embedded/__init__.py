@@ -1,0 +1,5 @@
+"""The embedded backend: SQLite on local disk as the system of record, networkx in memory for queries."""
+
+from graph.embedded.store import EmbeddedStore
+
+__all__ = ["EmbeddedStore"]

@@ -34,7 +34,7 @@ from registry.api.context import Context  # noqa: E402
 from registry.api.schema import schema  # noqa: E402
 from registry.bootstrap import open_store  # noqa: E402
 from registry.service import Registry  # noqa: E402
-from registry.subject_service import SubjectService  # noqa: E402
+from registry.subjects.service import SubjectService  # noqa: E402
 
 QUERY = """query ($subject: ID, $email: String) { dsar(subject: $subject, email: $email) {
   subject { id kind } holdings { system { id } category purposes legalBasis retention path }

@@ -17,7 +17,7 @@ from registry.access import Principal
 from registry.bootstrap import open_registry, store_location
 from registry.bundle import BundleInvalid
 from registry.errors import DomainError
-from registry.subjects import SubjectsInvalid
+from registry.subjects.model import SubjectsInvalid
 
 DEMO = files("registry") / "demo" / "insurer.yaml"
 

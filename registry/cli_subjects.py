@@ -16,12 +16,12 @@ from pathlib import Path
 import click
 
 from registry.access import Principal
-from registry.dsar_render import FORMATS, render
+from registry.subjects.render import FORMATS, render
 
 
 def _service(ctx: click.Context):
     from registry.cli import registry_of
-    from registry.subject_service import SubjectService
+    from registry.subjects.service import SubjectService
 
     if "subjects" not in ctx.obj:
         ctx.obj["subjects"] = SubjectService(registry_of(ctx))

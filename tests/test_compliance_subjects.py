@@ -11,8 +11,8 @@ from registry.access import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.compliance import breach_impact, findings, impact
-from registry.subject_service import SubjectService
-from registry.subjects import KeyHasher
+from registry.subjects.service import SubjectService
+from registry.subjects.model import KeyHasher
 from tests.subject_graphs import bundles
 
 MARKETING = """

@@ -8,8 +8,8 @@ import pytest
 
 from registry.access import Forbidden, Principal
 from registry.errors import InvalidArgument, NotFound
-from registry.subject_service import SubjectService
-from registry.subjects import KeyHasher, SubjectsInvalid
+from registry.subjects.service import SubjectService
+from registry.subjects.model import KeyHasher, SubjectsInvalid
 from tests.subject_graphs import SUBJECT, bundles
 
 DPO = Principal.of("alice", "dpo")

@@ -10,8 +10,8 @@ from registry.access import Principal
 from registry.api.app import create_app
 from registry.api.context import Context
 from registry.api.schema import schema
-from registry.subject_service import SubjectService
-from registry.subjects import KeyHasher
+from registry.subjects.service import SubjectService
+from registry.subjects.model import KeyHasher
 from tests.subject_graphs import SUBJECT, bundles
 
 DSAR = """query ($email: String) { dsar(email: $email) {

@@ -39,8 +39,8 @@ def test_the_health_data_example_shows_real_output(registry):
 
 def test_the_subject_file_examples_load_and_agree(registry, tmp_path):
     from registry.access import Principal
-    from registry.subject_service import SubjectService
-    from registry.subjects import KeyHasher
+    from registry.subjects.service import SubjectService
+    from registry.subjects.model import KeyHasher
 
     registry.load([("demo", DEMO.read_text())], actor="test")
     service = SubjectService(registry, KeyHasher(b"secret"))

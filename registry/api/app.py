@@ -19,7 +19,7 @@ from registry.access import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.service import Registry
-from registry.subject_service import SubjectService
+from registry.subjects.service import SubjectService
 
 
 class RegistryGraphQL(GraphQL):

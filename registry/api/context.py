@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from graph.store import Stored
 from registry.access import Principal
 from registry.service import Registry
-from registry.subject_service import SubjectService
+from registry.subjects.service import SubjectService
 
 T = TypeVar("T")
 

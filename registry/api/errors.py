@@ -14,7 +14,7 @@ from graphql import GraphQLError
 from registry.access import Forbidden
 from registry.bundle import BundleInvalid
 from registry.errors import DomainError, InvalidArgument, NotFound
-from registry.subjects import SubjectsInvalid
+from registry.subjects.model import SubjectsInvalid
 
 
 def domain_errors(resolver):

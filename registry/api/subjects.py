@@ -12,7 +12,7 @@ from typing import Optional
 
 import strawberry
 
-from registry import dsar as domain
+from registry.subjects import dsar as domain
 from registry.api.errors import domain_errors
 from registry.api.types import Agreement, Holder, Party, to_holder, to_node
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from graph.store import Stored, SubjectRow
-from registry import dsar, subjects
+from registry.subjects import dsar, model
 from registry.access import SUBJECT_DATA, Principal, require
 from registry.categories import CategoryTree
 from registry.errors import InvalidArgument, NotFound
@@ -22,18 +22,18 @@ _CACHE_SIZE = 4096
 
 
 class SubjectService:
-    def __init__(self, registry: Registry, hasher: subjects.KeyHasher | None = None):
+    def __init__(self, registry: Registry, hasher: model.KeyHasher | None = None):
         self.registry = registry
         self.store = registry.store
-        self.hasher = hasher or subjects.KeyHasher.from_environment()
+        self.hasher = hasher or model.KeyHasher.from_environment()
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
         self._categories: tuple[int, list, CategoryTree] | None = None
 
     def load(self, path: Path, *, principal: Principal) -> int:
         """Load a JSON Lines or CSV subject file: all of it, or (with `SubjectsInvalid`) none of it."""
         require(principal, SUBJECT_DATA)
-        checker = subjects.Checker(str(path), self.store.types_by_id(), self.hasher)
-        rows = subjects.rows(subjects.read_subjects(path), checker)
+        checker = model.Checker(str(path), self.store.types_by_id(), self.hasher)
+        rows = model.rows(model.read_subjects(path), checker)
         return self.store.write_subjects(rows, actor=principal.name, source=path.name)
 
     def find(self, *, principal: Principal, subject: str | None = None, email: str | None = None) -> SubjectRow:
@@ -66,7 +66,7 @@ class SubjectService:
         row = self.find(principal=principal, subject=subject)
         self.registry.entity(purpose, "purpose")
         try:
-            event = subjects.ConsentEvent(purpose=purpose, status=status, at=at or datetime.now(timezone.utc),
+            event = model.ConsentEvent(purpose=purpose, status=status, at=at or datetime.now(timezone.utc),
                                           notice=notice, channel=channel)
         except ValueError as error:
             raise InvalidArgument(str(error)) from None

@@ -9,10 +9,10 @@ from typing import Callable
 import jinja2
 
 from graph.store import Stored
-from registry.dsar import RIGHTS, DsarReport
+from registry.subjects.dsar import RIGHTS, DsarReport
 
 _ENVIRONMENT = {
-    fmt: jinja2.Environment(loader=jinja2.PackageLoader("registry", "templates"), autoescape=fmt == "html",
+    fmt: jinja2.Environment(loader=jinja2.PackageLoader("registry.subjects", "templates"), autoescape=fmt == "html",
                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     for fmt in ("html", "markdown")
 }

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synthetic import synthetic_bundle  # noqa: E402
-from registry.access import Principal  # noqa: E402
+from registry.auth.roles import Principal  # noqa: E402
 from registry.api.context import Context  # noqa: E402
 from registry.api.schema import schema  # noqa: E402
 from registry.bootstrap import open_store  # noqa: E402

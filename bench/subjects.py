@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DSA_REGISTRY_HMAC_KEY", "bench-secret")
 
 from bench.synthetic import synthetic_bundle  # noqa: E402
-from registry.access import Principal  # noqa: E402
+from registry.auth.roles import Principal  # noqa: E402
 from registry.api.context import Context  # noqa: E402
 from registry.api.schema import schema  # noqa: E402
 from registry.bootstrap import open_store  # noqa: E402

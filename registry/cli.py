@@ -13,7 +13,7 @@ import click
 import yaml
 
 from graph.store import StoreError
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.bootstrap import open_registry, store_location
 from registry.bundle import BundleInvalid
 from registry.errors import DomainError

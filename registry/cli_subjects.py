@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.subjects.render import FORMATS, render
 
 

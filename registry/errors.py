@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.access import Forbidden
+from registry.auth.roles import Forbidden
 from registry.bundle import BundleInvalid
 
 

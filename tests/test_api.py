@@ -7,7 +7,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from registry.api.app import create_app
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 from tests.graphs import LINEAGE

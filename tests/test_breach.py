@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.compliance import breach_impact

@@ -3,7 +3,7 @@ and the built-in NAIC authorisation."""
 
 import asyncio
 
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.compliance import breach_impact, findings, impact

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from registry.access import Forbidden, Principal
+from registry.auth.roles import Forbidden, Principal
 from registry.errors import InvalidArgument, NotFound
 from registry.subjects.service import SubjectService
 from registry.subjects.model import KeyHasher, SubjectsInvalid

@@ -6,7 +6,7 @@ import json
 import pytest
 from starlette.testclient import TestClient
 
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.api.app import create_app
 from registry.api.context import Context
 from registry.api.schema import schema

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.compliance import impact

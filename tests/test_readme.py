@@ -38,7 +38,7 @@ def test_the_health_data_example_shows_real_output(registry):
 
 
 def test_the_subject_file_examples_load_and_agree(registry, tmp_path):
-    from registry.access import Principal
+    from registry.auth.roles import Principal
     from registry.subjects.service import SubjectService
     from registry.subjects.model import KeyHasher
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.cli import DEMO

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from graph.store import Stored
-from registry.access import Principal
+from registry.auth.roles import Principal
 from registry.service import Registry
 from registry.subjects.service import SubjectService
 

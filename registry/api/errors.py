@@ -11,7 +11,7 @@ import functools
 
 from graphql import GraphQLError
 
-from registry.access import Forbidden
+from registry.auth.roles import Forbidden
 from registry.bundle import BundleInvalid
 from registry.errors import DomainError, InvalidArgument, NotFound
 from registry.subjects.model import SubjectsInvalid

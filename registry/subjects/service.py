@@ -1,6 +1,6 @@
 """Use cases on data subjects: loading files, consents, DSAR reports and erasure plans.
 
-Every call that reads or changes subject data passes `access.require(principal, SUBJECT_DATA)`
+Every call that reads or changes subject data passes `roles.require(principal, SUBJECT_DATA)`
 first, and every DSAR or erasure-plan lookup is written to the audit log (who looked up whom).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from graph.store import Stored, SubjectRow
 from registry.subjects import dsar, model
-from registry.access import SUBJECT_DATA, Principal, require
+from registry.auth.roles import SUBJECT_DATA, Principal, require
 from registry.categories import CategoryTree
 from registry.errors import InvalidArgument, NotFound
 from registry.service import Registry

@@ -112,9 +112,16 @@ def neo4j_uri() -> Iterator[str]:
         server.stop()
 
 
+def credentials() -> dict[str, str | None]:
+    """The credentials for a server of one's own (`NEO4J_URI`): `NEO4J_USER`, `NEO4J_PASSWORD`,
+    `NEO4J_DATABASE`, as `Neo4jStore.from_uri` and `Connection.parse` take them."""
+    return {"user": os.environ.get("NEO4J_USER"), "password": os.environ.get("NEO4J_PASSWORD"),
+            "database": os.environ.get("NEO4J_DATABASE")}
+
+
 @pytest.fixture(scope="session")
 def _neo4j_wiper(neo4j_uri):
-    connection = Connection.parse(neo4j_uri)
+    connection = Connection.parse(neo4j_uri, **credentials())
     with GraphDatabase.driver(connection.uri, auth=connection.auth) as driver:
         def wipe() -> None:
             with driver.session(database=connection.database) as session:
@@ -126,6 +133,6 @@ def _neo4j_wiper(neo4j_uri):
 def neo4j_store(neo4j_uri, _neo4j_wiper) -> Iterator[Neo4jStore]:
     """A store on an empty database (constraints and indexes stay)."""
     _neo4j_wiper()
-    store = Neo4jStore.from_uri(neo4j_uri)
+    store = Neo4jStore.from_uri(neo4j_uri, **credentials())
     yield store
     store.close()

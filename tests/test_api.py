@@ -155,12 +155,12 @@ def client(tmp_path):
     from graph.embedded import EmbeddedStore
     from registry.service import Registry
 
-    def open_registry():
-        registry = Registry(EmbeddedStore(tmp_path / "r.db"))
-        registry.load([("lineage.yaml", LINEAGE)], actor="test")
-        return registry
+    from registry.settings import Settings
 
-    with TestClient(create_app(open_registry)) as client:
+    registry = Registry(EmbeddedStore(tmp_path / "r.db"))
+    registry.load([("lineage.yaml", LINEAGE)], actor="test")
+    registry.store.close()
+    with TestClient(create_app(Settings.load(store=str(tmp_path / "r.db")))) as client:
         yield client
 
 

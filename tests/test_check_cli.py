@@ -144,7 +144,7 @@ def test_the_countries_file_can_be_replaced(demo, tmp_path):
     override.write_text("eea: {countries: [DE, XX]}\nadequacy: {decisions: []}\n")
     result = cli("check", cwd=demo, env={"DSA_REGISTRY_COUNTRIES": str(override)})
     assert (result.returncode, result.stderr) == (
-        2, f"error: {override}: eea.countries.1: 'XX' is not an ISO 3166-1 alpha-2 country code\n")
+        2, f"error: DSA_REGISTRY_COUNTRIES: {override}: eea.countries.1: 'XX' is not an ISO 3166-1 alpha-2 country code\n")
 
 
 def test_bad_options_are_usage_errors(demo):

@@ -8,6 +8,7 @@ from starlette.testclient import TestClient
 
 from registry.auth.roles import Principal
 from registry.api.app import create_app
+from registry.settings import Settings
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.subjects.service import SubjectService
@@ -26,18 +27,21 @@ DSAR = """query ($email: String) { dsar(email: $email) {
 } }"""
 
 
+HASHER = KeyHasher(b"test-secret")
+
+
 @pytest.fixture
-def loaded(registry, tmp_path, monkeypatch):
-    monkeypatch.setenv("DSA_REGISTRY_HMAC_KEY", "test-secret")
+def loaded(registry, tmp_path):
     registry.load(bundles(), actor="test")
     path = tmp_path / "subjects.jsonl"
     path.write_text(json.dumps(SUBJECT) + "\n")
-    SubjectService(registry).load(path, principal=Principal.of("loader", "admin"))
+    SubjectService(registry, HASHER).load(path, principal=Principal.of("loader", "admin"))
     return registry
 
 
 def run(registry, query, roles="dpo", **variables):
-    context = Context(registry=registry, principal=Principal.of("alice", roles))
+    context = Context(registry=registry, principal=Principal.of("alice", roles),
+                      subjects=SubjectService(registry, HASHER))
     return asyncio.run(schema.execute(query, variable_values=variables, context_value=context))
 
 
@@ -119,7 +123,9 @@ def test_the_api_gives_subject_data_only_to_configured_roles(tmp_path, monkeypat
     path.write_text(json.dumps(SUBJECT) + "\n")
     SubjectService(registry, KeyHasher(b"test-secret")).load(path, principal=Principal.of("loader", "admin"))
     query = {"query": '{ dsar(subject: "C-1") { subject { id } } }'}
-    with TestClient(create_app(lambda: Registry(EmbeddedStore(tmp_path / "r.db")))) as client:
+    store = str(tmp_path / "r.db")
+    with TestClient(create_app(Settings.load(store=store))) as client:
         assert client.post("/graphql", json=query).json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-        monkeypatch.setenv("DSA_REGISTRY_API_ROLES", "dpo")
+    monkeypatch.setenv("DSA_REGISTRY_API_ROLES", "dpo")
+    with TestClient(create_app(Settings.load(store=store))) as client:
         assert client.post("/graphql", json=query).json() == {"data": {"dsar": {"subject": {"id": "C-1"}}}}

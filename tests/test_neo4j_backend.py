@@ -23,15 +23,17 @@ from graph.neo4j.connection import Connection
 from graph.neo4j.model import LABELS
 from graph.neo4j.store import Neo4jStore
 from graph.store import MAX_DEPTH, StoreError, Stored
+from registry.bootstrap import open_store
 from registry.service import Registry
+from registry.settings import Settings
 from tests.graphs import LINEAGE
-from tests.neo4j_server import TestServer
+from tests.neo4j_server import TestServer, credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def driver_for(uri: str):
-    connection = Connection.parse(uri)
+    connection = Connection.parse(uri, **credentials())
     return GraphDatabase.driver(connection.uri, auth=connection.auth), connection.database
 
 
@@ -199,7 +201,7 @@ def test_a_client_killed_during_a_large_write_leaves_the_previous_state(neo4j_st
                     os.kill(os.getpid(), signal.SIGKILL)  # the client dies mid-transaction
                 yield batch
         module._batches = batches
-        registry = Registry(Neo4jStore.from_uri({neo4j_uri!r}))
+        registry = Registry(Neo4jStore.from_uri({neo4j_uri!r}, **{credentials()!r}))
         registry.load([("large.json", open(sys.argv[1]).read())], actor="bob")
     """)
     child = subprocess.run([sys.executable, "-c", script, str(tmp_path / "large.json")], cwd=ROOT,
@@ -368,7 +370,7 @@ def test_wrong_credentials_are_a_store_error_naming_the_user_not_the_password(se
     monkeypatch.setenv("NEO4J_USER", "neo4j")
     monkeypatch.setenv("NEO4J_PASSWORD", "wrong-staple")
     with pytest.raises(StoreError, match="refused the credentials for user 'neo4j'"):
-        Neo4jStore.from_uri(server_with_password.uri)
+        open_store(Settings.load(store=server_with_password.uri))
 
 
 def test_credentials_from_the_uri_or_the_environment_and_the_database_from_the_uri(server_with_password, monkeypatch):
@@ -380,7 +382,7 @@ def test_credentials_from_the_uri_or_the_environment_and_the_database_from_the_u
     store.close()
     monkeypatch.setenv("NEO4J_USER", "neo4j")
     monkeypatch.setenv("NEO4J_PASSWORD", "right horse battery")
-    store = Neo4jStore.from_uri(server_with_password.uri)
+    store = open_store(Settings.load(store=server_with_password.uri))
     assert Registry(store).list("legal-basis")
     store.close()
     with pytest.raises(StoreError, match="nosuch") as caught:

@@ -4,7 +4,6 @@ exact rows, every Art. 30(1) field, the processor view, CSV and GraphQL."""
 import asyncio
 import csv
 import io
-from dataclasses import replace
 
 import pytest
 
@@ -14,10 +13,9 @@ from registry.api.schema import schema
 from registry.cli import DEMO
 from registry.compliance import Settings, ropa
 from registry.compliance.ropa import Activity, ProcessorActivity, Recipient, Retention, Transfer, to_csv
-from registry.compliance.settings import current
 
 CONTROLLER = "Aurora Mutual Versicherungsgruppe AG, Cologne, datenschutz@aurora-mutual.example"
-SETTINGS = replace(current(), controller=CONTROLLER)
+SETTINGS = Settings.packaged(controller=CONTROLLER)
 SUBJECTS = ["policyholders", "insured persons", "claimants", "beneficiaries"]
 DPF = "adequacy decision: Commission Implementing Decision (EU) 2023/1795 (EU-US Data Privacy Framework)"
 
@@ -134,10 +132,15 @@ def test_ropa_over_graphql(registry):
         {"agreement": "dpa-pensionskasse", "controller": "Rhein-Ruhr Pensionskasse VVaG", "systems": ["policy-admin"]}]
 
 
-def test_the_controller_and_subject_categories_come_from_the_environment():
-    settings = Settings.from_environment({"DSA_REGISTRY_CONTROLLER": "  Aurora Mutual AG  ",
-                                          "DSA_REGISTRY_SUBJECT_CATEGORIES": "policyholders, claimants,,"})
+def test_the_controller_and_subject_categories_come_from_the_environment(monkeypatch):
+    from registry.settings import Settings as AllSettings
+
+    monkeypatch.setenv("DSA_REGISTRY_CONTROLLER", "  Aurora Mutual AG  ")
+    monkeypatch.setenv("DSA_REGISTRY_SUBJECT_CATEGORIES", "policyholders, claimants,,")
+    settings = AllSettings.load().compliance()
     assert (settings.controller, settings.subject_categories) == ("Aurora Mutual AG", ("policyholders", "claimants"))
-    default = Settings.from_environment({})
+    monkeypatch.delenv("DSA_REGISTRY_CONTROLLER")
+    monkeypatch.delenv("DSA_REGISTRY_SUBJECT_CATEGORIES")
+    default = AllSettings.load().compliance()
     assert default.controller == "(controller not configured: set DSA_REGISTRY_CONTROLLER)"
     assert default.subject_categories == tuple(SUBJECTS)

@@ -1,12 +1,13 @@
 """Where a Neo4j store lives: the URI given to `--store`, split into what the driver needs.
 
 Credentials come from the URI's userinfo (`neo4j://alice:s3cret@db:7687`, percent-encoded)
-or from `NEO4J_USER` / `NEO4J_PASSWORD`; the database from `?database=name` or
-`NEO4J_DATABASE` (the server's default when neither is given). Other query parameters stay in
+or else from the `user` / `password` given (the settings `NEO4J_USER` / `NEO4J_PASSWORD`); the
+database from `?database=name` or else `database` (`NEO4J_DATABASE`; the server's default when
+neither is given). Other query parameters stay in
 the URI (routing context for `neo4j://`). `shown` is the URI to put in messages: the user
 name stays, the password never appears.
 
->>> c = Connection.parse("neo4j://alice:s3cret@db:7687?database=dsa", environ={})
+>>> c = Connection.parse("neo4j://alice:s3cret@db:7687?database=dsa", user="bob")
 >>> c.uri, c.shown, c.auth, c.database
 ('neo4j://db:7687', 'neo4j://alice@db:7687?database=dsa', ('alice', 's3cret'), 'dsa')
 >>> "s3cret" in repr(c)
@@ -15,8 +16,6 @@ False
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -41,7 +40,9 @@ class Connection:
         return (self.user or "neo4j", self.password or "")
 
     @classmethod
-    def parse(cls, uri: str, environ: Mapping[str, str] = os.environ) -> Connection:
+    def parse(cls, uri: str, *, user: str | None = None, password: str | None = None,
+              database: str | None = None) -> Connection:
+        """The connection `uri` names; `user`, `password` and `database` count where it has none."""
         try:
             parts = urlsplit(uri)
             host, port = parts.hostname, parts.port
@@ -51,9 +52,9 @@ class Connection:
             raise StoreError(f"invalid Neo4j URI {_without_password(uri)}: expected "
                              f"{' or '.join(s + '://' for s in SCHEMES)} followed by a host")
         query = parse_qsl(parts.query, keep_blank_values=True)
-        database = next((value for key, value in query if key == "database"), None)
-        user = unquote(parts.username) if parts.username is not None else environ.get("NEO4J_USER") or None
-        password = unquote(parts.password) if parts.password is not None else environ.get("NEO4J_PASSWORD")
+        database = next((value for key, value in query if key == "database"), None) or database
+        user = unquote(parts.username) if parts.username is not None else user or None
+        password = unquote(parts.password) if parts.password is not None else password
         address = f"[{host}]" if ":" in host else host
         address += f":{port}" if port is not None else ""
         rest = urlencode([(key, value) for key, value in query if key != "database"])
@@ -61,7 +62,7 @@ class Connection:
         return cls(uri=urlunsplit((parts.scheme, address, parts.path, rest, "")),
                    shown=urlunsplit((parts.scheme, shown_address, parts.path, parts.query, "")),
                    user=user, password=password,
-                   database=database or environ.get("NEO4J_DATABASE") or None)
+                   database=database or None)
 
 
 def _without_password(uri: str) -> str:

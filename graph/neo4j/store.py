@@ -71,9 +71,13 @@ class Neo4jStore(SubjectGraph):
         self._closed = False
 
     @classmethod
-    def from_uri(cls, uri: str, **driver_config: Any) -> Neo4jStore:
-        """Connect, check the credentials and create the constraints and indexes if missing."""
-        connection = Connection.parse(uri)
+    def from_uri(cls, uri: str, *, user: str | None = None, password: str | None = None,
+                 database: str | None = None, **driver_config: Any) -> Neo4jStore:
+        """Connect, check the credentials and create the constraints and indexes if missing.
+
+        `user`, `password` and `database` count where `uri` has none (`Connection.parse`).
+        """
+        connection = Connection.parse(uri, user=user, password=password, database=database)
         driver_config.setdefault("user_agent", "dsa-registry")
         driver_config.setdefault("notifications_disabled_classifications", ["UNRECOGNIZED"])
         try:

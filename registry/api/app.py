@@ -1,13 +1,13 @@
 """The ASGI application: GraphQL (and GraphiQL in a browser) at /graphql, a health check at /healthz.
 
 The store is opened in the lifespan and closed at shutdown: one store (one Neo4j driver) per
-process and no other state, so several replicas can serve one database.
+process and no other state, so several replicas can serve one database. Everything the app
+needs comes from the `Settings` it is created with (the composition root validated them).
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -15,10 +15,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
-from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
-from registry.service import Registry
+from registry.auth.roles import Principal
+from registry.bootstrap import open_registry
+from registry.settings import Settings
 from registry.subjects.service import SubjectService
 
 
@@ -28,18 +29,23 @@ class RegistryGraphQL(GraphQL):
         self._state = state
 
     async def get_context(self, request, response) -> Context:
-        return Context(registry=self._state["registry"], subjects=self._state["subjects"], principal=Principal.api(),
-                       request=request, response=response)
+        state = self._state
+        return Context(registry=state["registry"], subjects=state["subjects"], principal=state["principal"],
+                       compliance=state["compliance"], request=request, response=response)
 
 
-def create_app(open_registry: Callable[[], Registry]) -> Starlette:
-    """The API over the registry that `open_registry` opens at start-up."""
+def create_app(settings: Settings) -> Starlette:
+    """The API over the registry that `settings` name, opened at start-up."""
     state: dict = {}
+    compliance = settings.compliance()  # an unusable countries file stops the start, not a request
+    hasher = settings.key_hasher()
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        registry = state["registry"] = open_registry()
-        state["subjects"] = SubjectService(registry)
+        registry = state["registry"] = open_registry(settings)
+        state["subjects"] = SubjectService(registry, hasher)
+        state["principal"] = Principal("api", frozenset(settings.api_roles))
+        state["compliance"] = compliance
         try:
             yield
         finally:

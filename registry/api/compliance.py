@@ -161,7 +161,7 @@ class ComplianceQuery:
                        as_of: Optional[datetime.date] = None, offset: int = 0,
                        limit: Optional[int] = None) -> list[Finding]:
         found = await info.context.call(compliance.findings, info.context.registry, as_of=as_of, severity=severity,
-                                        rule=rule)
+                                        rule=rule, settings=info.context.compliance)
         return [to_finding(finding) for finding in page(found, offset, limit)]
 
     @strawberry.field(description="What depends on exactly one of `agreement`, `party` or `system`.")
@@ -170,7 +170,7 @@ class ComplianceQuery:
                      party: Optional[strawberry.ID] = None, system: Optional[strawberry.ID] = None,
                      as_of: Optional[datetime.date] = None) -> Impact:
         found = await info.context.call(compliance.impact, info.context.registry, agreement=agreement, party=party,
-                                        system=system, as_of=as_of)
+                                        system=system, as_of=as_of, settings=info.context.compliance)
         return Impact(entity=to_node(found.entity), flows=[to_node(Stored("flow", doc)) for doc in found.flows],
                       categories=[to_node(Stored("category", doc)) for doc in found.categories],
                       purposes=[to_node(Stored("purpose", doc)) for doc in found.purposes],
@@ -200,7 +200,7 @@ class ComplianceQuery:
     @strawberry.field(description="The record of processing activities (GDPR Art. 30): controller and processor view.")
     @domain_errors
     async def ropa(self, info: strawberry.Info) -> RecordOfProcessing:
-        found = await info.context.call(compliance.ropa, info.context.registry)
+        found = await info.context.call(compliance.ropa, info.context.registry, settings=info.context.compliance)
         return RecordOfProcessing(
             controller=found.controller,
             activities=[ProcessingActivity(**{**vars(a), "recipients": [RopaRecipient(**vars(r)) for r in a.recipients],

@@ -1,5 +1,5 @@
-"""Per-request state: the registry and its subject service, the caller, and a loader that
-batches entity lookups."""
+"""Per-request state: the registry and its subject service, the caller, the compliance settings,
+and a loader that batches entity lookups."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from graph.store import Stored
 from registry.auth.roles import Principal
+from registry.compliance.settings import Settings as ComplianceSettings
 from registry.service import Registry
 from registry.subjects.service import SubjectService
 
@@ -22,6 +23,8 @@ class Context:
     registry: Registry
     principal: Principal
     subjects: SubjectService | None = None
+    compliance: ComplianceSettings = field(default_factory=ComplianceSettings.packaged)
+    """Country lists, controller and subject categories, from the composition root's settings."""
     request: Any = None
     response: Any = None
     entities: DataLoader[str, Stored | None] = field(init=False)

@@ -6,12 +6,12 @@ touches subject data goes through `require`, the one place where that is decided
 
 Until the API authenticates its callers, the API's roles come from configuration
 (`DSA_REGISTRY_API_ROLES`, default `viewer,editor`: no subject data); the CLI acts as the
-operator who can open the store file, with `DSA_REGISTRY_ROLES` (default `admin`).
+operator who can open the store file, with `DSA_REGISTRY_ROLES` (default `admin`). Both are
+settings (`registry.settings`), read at the composition root.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 REGISTRY_READ = "registry:read"
@@ -42,14 +42,6 @@ class Principal:
         if unknown:
             raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
         return cls(name, wanted)
-
-    @classmethod
-    def api(cls, name: str = "api") -> Principal:
-        return cls.of(name, os.environ.get("DSA_REGISTRY_API_ROLES", "viewer,editor"))
-
-    @classmethod
-    def operator(cls, name: str) -> Principal:
-        return cls.of(name, os.environ.get("DSA_REGISTRY_ROLES", "admin"))
 
     def can(self, permission: str) -> bool:
         return any(permission in ROLES[role] for role in self.roles)

@@ -9,21 +9,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
+from registry.cli.base import registry_of, session
 from registry.compliance import SEVERITIES, breach_impact, findings
 from registry.compliance.findings import all_rules, at_least
 from registry.compliance.output import dumps
 from registry.compliance.sarif import sarif_log
-
-
-def register(group: click.Group) -> None:
-    group.add_command(check)
-    group.add_command(breach)
-
-
-def _registry(ctx: click.Context):
-    from registry.cli import registry_of
-
-    return registry_of(ctx)
 
 
 @click.command()
@@ -40,8 +30,8 @@ def check(ctx, as_of: datetime | None, format_: str, fail_on: str):
     run it in CI.
     """
     on = as_of.date() if as_of else None
-    registry = _registry(ctx)
-    found = findings(registry, as_of=on)
+    registry = registry_of(ctx)
+    found = findings(registry, as_of=on, settings=session(ctx).settings.compliance())
     if format_ == "sarif":
         rules = all_rules(registry).values()
         click.echo(json.dumps(sarif_log(found, rules, version=_version()), indent=2, ensure_ascii=False))
@@ -74,7 +64,7 @@ def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at:
         if when.utcoffset() is None:
             raise click.BadParameter(f"{detected_at!r} has no UTC offset; give one, e.g. 2026-11-25T09:30:00+01:00",
                                      param_hint="--detected-at")
-    found = breach_impact(_registry(ctx), systems=systems, parties=parties, detected_at=when)
+    found = breach_impact(registry_of(ctx), systems=systems, parties=parties, detected_at=when)
     if format_ == "json":
         click.echo(dumps(_breach_plain(found)), nl=False)
     else:

@@ -1,14 +1,14 @@
 """CLI commands on data subjects: `subjects load`, `dsar`, `consent` and `erasure-plan`.
 
 They act as the operator (`--actor`, roles from `DSA_REGISTRY_ROLES`, default admin) and need
-the subject-data permission; every DSAR lookup is audited.
+the subject-data permission; every DSAR lookup is audited. The lookup-key secret is read only
+by the commands that use it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -16,16 +16,14 @@ from pathlib import Path
 import click
 
 from registry.auth.roles import Principal
+from registry.cli.base import registry_of, session, write_output
 from registry.subjects.render import FORMATS, render
+from registry.subjects.service import SubjectService
 
 
-def _service(ctx: click.Context):
-    from registry.cli import registry_of
-    from registry.subjects.service import SubjectService
-
-    if "subjects" not in ctx.obj:
-        ctx.obj["subjects"] = SubjectService(registry_of(ctx))
-    return ctx.obj["subjects"], Principal.operator(ctx.obj["actor"])
+def _service(ctx: click.Context) -> tuple[SubjectService, Principal]:
+    current = session(ctx)
+    return SubjectService(registry_of(ctx), current.settings.key_hasher()), current.principal
 
 
 @click.group()
@@ -59,7 +57,8 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path
         from registry.api.schema import schema
         from registry.api.subjects import REPORT_QUERY
 
-        context = Context(registry=service.registry, subjects=service, principal=principal)
+        context = Context(registry=service.registry, subjects=service, principal=principal,
+                          compliance=session(ctx).settings.compliance())
         result = asyncio.run(schema.execute(REPORT_QUERY, variable_values={"subject": subject, "email": email},
                                             context_value=context))
         if result.errors:
@@ -69,9 +68,7 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path
     else:
         report = service.report(principal=principal, subject=subject, email=email)
         text = render(report, service.registry.entities, format_,
-                      controller=os.environ.get("DSA_REGISTRY_CONTROLLER", "the controller"))
-    from registry.cli import write_output
-
+                      controller=session(ctx).settings.controller or "the controller")
     write_output(text, output)
 
 
@@ -108,7 +105,3 @@ def erasure_plan(ctx, subject: str, today: datetime | None):
         "notify": [{"party": r.party, "flow": r.flow, "categories": list(r.categories)} for r in plan.notify],
     }, indent=2, ensure_ascii=False))
 
-
-def register(main: click.Group) -> None:
-    for command in (subjects, dsar, consent, erasure_plan):
-        main.add_command(command)

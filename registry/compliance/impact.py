@@ -21,7 +21,7 @@ from registry.categories import CategoryTree
 from registry.compliance.facts import Facts
 from registry.compliance.findings import Finding, evaluate, today
 from registry.compliance.rules import RULES
-from registry.compliance.settings import Settings, current
+from registry.compliance.settings import Settings
 from registry.errors import InvalidArgument
 
 SubjectCounter = Callable[[Collection[str]], int]
@@ -94,7 +94,7 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
         raise InvalidArgument("give exactly one of agreement, party or system")
     [(kind, id_)] = given
     entity = registry.entity(id_, kind)
-    facts = Facts.of(registry, as_of or today(), (settings or current()).countries)
+    facts = Facts.of(registry, as_of or today(), (settings or Settings.packaged()).countries)
     if kind == "agreement":
         flows = [flow for flow in facts.flows if flow.get("agreement") == id_]
     else:

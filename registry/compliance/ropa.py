@@ -6,8 +6,8 @@ one entry per data processing agreement (kind `dpa`) with a party whose role is 
 for in such an agreement the insurer is the processor; the flows under those agreements
 belong to the processor view only.
 
-The controller's name and the categories of data subjects come from `Settings` until the
-registry records data subjects.
+The controller's name and the categories of data subjects come from the `Settings` the caller
+passes (the composition root builds them from configuration).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from graph.store import Doc
 from registry.compliance.facts import Facts
 from registry.compliance.findings import today
 from registry.compliance.output import dumps
-from registry.compliance.settings import Settings, current
+from registry.compliance.settings import Settings
 
 MECHANISMS = {"scc": "standard contractual clauses", "bcr": "binding corporate rules",
               "derogation": "Art. 49 derogation", "adequacy": "adequacy decision"}
@@ -101,7 +101,7 @@ class _Gathered:
 
 
 def ropa(registry, *, settings: Settings | None = None, on: date | None = None) -> Ropa:
-    settings = settings or current()
+    settings = settings or Settings.packaged()
     facts = Facts.of(registry, on or today(), settings.countries)
     as_processor = {id_ for id_, doc in facts.agreements.items() if doc["kind"] == "dpa"
                     and any(facts.parties.get(p, {}).get("role") == "controller" for p in doc["parties"])}

@@ -1,7 +1,7 @@
 """Third countries and adequacy (GDPR Art. 44-45): the dated EEA and adequacy lists.
 
-The lists ship as `countries.yaml` next to this module; a file of the same shape named by
-`DSA_REGISTRY_COUNTRIES` replaces them. A decision counts on the evaluation date when it was
+The lists ship as `countries.yaml` next to this module; a file of the same shape (the setting
+`DSA_REGISTRY_COUNTRIES`) replaces them. A decision counts on the evaluation date when it was
 adopted by then and has not lapsed (`until` is its last day); one that `requires: dpf_certified`
 (the EU-US Data Privacy Framework) counts only for a recipient marked `dpf_certified: true`.
 
@@ -25,7 +25,6 @@ from registry.errors import InvalidArgument
 from registry.model import Country
 
 PACKAGED = Path(__file__).with_name("countries.yaml")
-ENV = "DSA_REGISTRY_COUNTRIES"
 
 
 class _Strict(BaseModel):
@@ -68,7 +67,7 @@ class Countries(_Strict):
         try:
             return cls.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
         except OSError as error:
-            where = "the packaged countries file" if path == PACKAGED else f"{ENV} names"
+            where = "the packaged countries file" if path == PACKAGED else "the countries file"
             raise InvalidArgument(f"cannot read {where} {path}: {error.strerror}") from None
         except yaml.YAMLError as error:
             raise InvalidArgument(f"{path}: invalid YAML: {error}") from None

@@ -9,7 +9,7 @@ back, so a file applies whole or not at all, in constant memory. A subject that 
 consent events are added to its history.
 
 Lookup keys (e-mail, national id …) are never stored: only HMAC-SHA256 of the normalised value
-under a key from configuration (`DSA_REGISTRY_HMAC_KEY`, or a file named by
+under a key from configuration (the settings `DSA_REGISTRY_HMAC_KEY`, or a file named by
 `DSA_REGISTRY_HMAC_KEY_FILE`). Whoever holds the database cannot reverse them without the key;
 the registry can still find a person by e-mail.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import hmac
-import os
 from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 from datetime import date, timezone
@@ -90,14 +89,6 @@ class KeyHasher:
 
     def __init__(self, secret: bytes | None):
         self._secret = secret
-
-    @classmethod
-    def from_environment(cls) -> KeyHasher:
-        if secret := os.environ.get("DSA_REGISTRY_HMAC_KEY"):
-            return cls(secret.encode())
-        if path := os.environ.get("DSA_REGISTRY_HMAC_KEY_FILE"):
-            return cls(Path(path).read_bytes().strip())
-        return cls(None)
 
     def hash(self, name: str, value: str) -> str:
         if not self._secret:

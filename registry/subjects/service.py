@@ -25,7 +25,7 @@ class SubjectService:
     def __init__(self, registry: Registry, hasher: model.KeyHasher | None = None):
         self.registry = registry
         self.store = registry.store
-        self.hasher = hasher or model.KeyHasher.from_environment()
+        self.hasher = hasher or model.KeyHasher(None)
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
         self._categories: tuple[int, list, CategoryTree] | None = None
 

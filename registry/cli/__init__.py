@@ -1,0 +1,19 @@
+"""The `dsa-registry` command line, on any store: one module per group of commands, put together here.
+
+`base` holds the group, its options and what commands share; the others only import `base`.
+"""
+
+from __future__ import annotations
+
+from registry.cli.audit import audit
+from registry.cli.base import main
+from registry.cli.bundles import DEMO, demo, export, load
+from registry.cli.compliance import breach, check
+from registry.cli.query import query
+from registry.cli.serve import serve
+from registry.cli.subjects import consent, dsar, erasure_plan, subjects
+
+for _command in (load, export, query, serve, demo, audit, check, breach, subjects, dsar, consent, erasure_plan):
+    main.add_command(_command)
+
+__all__ = ["DEMO", "main"]

@@ -27,6 +27,7 @@ from registry.auth.roles import Principal  # noqa: E402
 from registry.api.context import Context  # noqa: E402
 from registry.api.schema import schema  # noqa: E402
 from registry.bootstrap import open_store  # noqa: E402
+from registry.settings import Settings  # noqa: E402
 from registry.service import Registry  # noqa: E402
 
 HOLDERS = ("query ($c: ID!, $limit: Int) { holders(category: $c, limit: $limit) "
@@ -61,7 +62,7 @@ def report(name: str, times: list[float], size: int) -> None:
 
 
 def bench(store_location: str, args) -> None:
-    registry = Registry(open_store(store_location))
+    registry = Registry(open_store(Settings.load(store=store_location)))
     bundle = synthetic_bundle(args.systems, args.parties, args.flows)
     start = time.perf_counter()
     registry.load_data(bundle, source="synthetic", actor="bench", replace=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import resource
 import statistics
@@ -26,14 +25,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DSA_REGISTRY_HMAC_KEY", "bench-secret")
 
 from bench.synthetic import synthetic_bundle  # noqa: E402
 from registry.auth.roles import Principal  # noqa: E402
 from registry.api.context import Context  # noqa: E402
 from registry.api.schema import schema  # noqa: E402
 from registry.bootstrap import open_store  # noqa: E402
+from registry.settings import Settings  # noqa: E402
 from registry.service import Registry  # noqa: E402
+from registry.subjects.model import KeyHasher  # noqa: E402
 from registry.subjects.service import SubjectService  # noqa: E402
 
 QUERY = """query ($subject: ID, $email: String) { dsar(subject: $subject, email: $email) {
@@ -79,10 +79,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        registry = Registry(open_store(args.store or str(Path(tmp) / "bench.db")))
+        registry = Registry(open_store(Settings.load(store=args.store or str(Path(tmp) / "bench.db"))))
         bundle = synthetic_bundle()
         registry.load_data(bundle, source="synthetic", actor="bench", replace=True)
-        service = SubjectService(registry)
+        service = SubjectService(registry, KeyHasher(b"bench-secret"))
         path = Path(tmp) / "subjects.jsonl"
         start = time.perf_counter()
         records = write_subjects(path, args.subjects, bundle)

@@ -229,8 +229,9 @@ class FalkorPeer:
         """Create the indexes and the whole bundle; returns the number of entities written."""
         for index in INDEXES:
             self.query(index)
+        agreements = [{"status": "active", **doc} for doc in bundle.get("agreements", [])]  # the model's default
         docs = {"category": bundle["categories"], "purpose": bundle["purposes"], "system": bundle["systems"],
-                "party": bundle["parties"], "agreement": bundle.get("agreements", []), "flow": bundle["flows"]}
+                "party": bundle["parties"], "agreement": agreements, "flow": bundle["flows"]}
         docs["legal-basis"] = [{"id": id_, "kind": basis.kind} for id_, basis in BUILTIN_LEGAL_BASES.items()]
         docs["parent"] = [c for c in bundle["categories"] if c.get("parent")]
         docs["holds"] = [{"system": s["id"], **held} for s in bundle["systems"] for held in s["holds"]]

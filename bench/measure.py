@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,16 +61,22 @@ def rss_mb(pid: int | None = None) -> float:
     return round(psutil.Process(pid).memory_info().rss / 1e6, 1)
 
 
+def _schedule(budget: Budget) -> Iterator[int]:
+    """The run numbers 0, 1, … that `budget` allows."""
+    started = time.perf_counter()
+    for i in range(budget.runs):
+        if i >= budget.minimum and time.perf_counter() - started > budget.seconds:
+            return
+        yield i
+
+
 def repeat(call: Callable[[int], Any], size: Callable[[Any], int], budget: Budget,
            tick: Callable[[], None] = lambda: None) -> Sample:
     """Call `call(i)` once to warm up, then for i = 0, 1, … within `budget`, timing each call."""
     sample = Sample()
     sample.answer = call(0)
     sample.items = size(sample.answer)
-    started = time.perf_counter()
-    for i in range(budget.runs):
-        if i >= budget.minimum and time.perf_counter() - started > budget.seconds:
-            break
+    for i in _schedule(budget):
         begin = time.perf_counter()
         call(i)
         sample.times_ms.append((time.perf_counter() - begin) * 1000)
@@ -84,10 +90,7 @@ async def repeat_async(call: Callable[[int], Awaitable[Any]], size: Callable[[An
     sample = Sample()
     sample.answer = await call(0)
     sample.items = size(sample.answer)
-    started = time.perf_counter()
-    for i in range(budget.runs):
-        if i >= budget.minimum and time.perf_counter() - started > budget.seconds:
-            break
+    for i in _schedule(budget):
         begin = time.perf_counter()
         await call(i)
         sample.times_ms.append((time.perf_counter() - begin) * 1000)

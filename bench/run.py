@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graph.store import StoreError
 from registry.api.schema import schema
 from registry.subjects.model import KeyHasher
 
@@ -123,8 +124,14 @@ class Run:
         say(f"{backend}: importing the bundle")
         self._add(our_side.import_bundle(ours, bundle, backend) | extra())
         say(f"{backend}: loading {self.options.scale.subjects:,} subjects")
-        self._add(our_side.load_subjects(ours, self.subjects, self.options.scale.subjects, backend) | extra())
-        for question in self.questions:
+        questions = self.questions
+        try:
+            self._add(our_side.load_subjects(ours, self.subjects, self.options.scale.subjects, backend) | extra())
+        except StoreError as error:  # e.g. a load larger than the server's transaction memory
+            self.skipped[f"subject-load and {', '.join(sorted(SUBJECT_QUESTIONS))} on {backend}"] = str(error)
+            say(f"{backend}: the subject load failed, subject questions skipped: {error}")
+            questions = [q for q in self.questions if q.name not in SUBJECT_QUESTIONS]
+        for question in questions:
             for layer, ask in our_side.layers(ours).items():
                 if layer == "direct" and question.direct is None:
                     continue
@@ -134,19 +141,19 @@ class Run:
                     self.contents[(question.name, backend)] = (sample.items, question.content(sample.answer))
                 self._add(record(question.name, backend, layer, sample, rss_mb()) | extra())
         if self.options.http:
-            self._http(backend, location, extra)
+            self._http(backend, location, extra, questions)
 
-    def _http(self, backend: str, location: str, extra) -> None:
+    def _http(self, backend: str, location: str, extra, questions: list[Question]) -> None:
         options, budget = self.options, self.options.budget
         self.reporter.say(f"{backend}: starting the API server (uvicorn on 127.0.0.1)")
         server = ApiServer(location, HMAC_KEY)
         try:
             http = our_side.Http(server, options.token)
-            for question in self.questions:
+            for question in questions:
                 with self._tick(f"{backend} http {question.name}", budget.runs) as advance:
                     sample = http.latency(question, self.picks, budget, lambda: advance(1))
                 self._add(record(question.name, backend, "http", sample, rss_mb(server.pid)) | extra())
-            for question in self.questions:
+            for question in questions:
                 if question.name not in options.throughput:
                     continue
                 for clients in options.clients:

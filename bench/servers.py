@@ -95,8 +95,13 @@ class ApiServer(Process):
 class Neo4jServer(Process):
     """`scripts/neo4j-test-server` on a free port and a temporary directory (deleted at exit)."""
 
-    def __init__(self, timeout: float = 900):
-        super().__init__([str(ROOT / "scripts" / "neo4j-test-server")], "neo4j-test-server", stdout=subprocess.PIPE)
+    def __init__(self, timeout: float = 900, heap: str = "4g"):
+        # A subject load is one transaction, and Neo4j caps a transaction's memory at 70 % of the heap:
+        # the test server's default 1 GB heap does not hold 100 k subjects. NEO4J_TEST_SERVER_JAVA_OPTS wins.
+        env = {**os.environ, "NEO4J_TEST_SERVER_JAVA_OPTS": os.environ.get("NEO4J_TEST_SERVER_JAVA_OPTS",
+                                                                             f"-Xms1g -Xmx{heap}")}
+        super().__init__([str(ROOT / "scripts" / "neo4j-test-server")], "neo4j-test-server", env=env,
+                         stdout=subprocess.PIPE)
         lines: list[str] = []
         reader = threading.Thread(target=lambda: lines.append(self.process.stdout.readline()), daemon=True)
         reader.start()

@@ -4,8 +4,9 @@ Nodes are named by their ids and drawn by kind (`registry.exports.kinds`), with 
 kind/country as the label; a party or system outside the EEA gets a double orange border and
 the start node a thick one. Flows are labelled with purpose and legal basis; flows carrying
 special-category or criminal-offence data are thick and purple. Every attribute of the drawing
-model is kept as a DOT attribute too (`kind`, `country`, `categories` as a JSON array …), and
-each flow's id is its edge's `id` (Graphviz puts it into SVG).
+model is kept as a DOT attribute too (`kind`, `country`, `categories` as a JSON array …; the
+name as `title`, since Graphviz's own readers call a node's id its name), and each flow's id is
+its edge's `id` (Graphviz puts it into SVG).
 
 The text is written here rather than with a DOT library: the libraries' quoting reads `:` in a
 name as a port, `<…>` as an HTML label and `\\"` as an already escaped quote, and registry ids
@@ -72,12 +73,14 @@ def _escape_run(match: re.Match) -> str:
 
 
 def label(text: str) -> str:
-    r"""A DOT escString showing `text` as it is, line breaks as line breaks.
+    r"""A DOT escString showing `text` as it is, line breaks as line breaks (Graphviz reads
+    `&name;` in labels as a character entity, so `&` is written as `&amp;`).
 
-    >>> print(label('a\\N "b"\nc'))
-    "a\\N \"b\"\nc"
+    >>> print(label('a\\N "b" &c;\nd'))
+    "a\\N \"b\" &amp;c;\nd"
     """
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+                  .replace("&", "&amp;")) + '"'
 
 
 ESC_STRINGS = frozenset({"id", "label", "tooltip"})
@@ -88,6 +91,7 @@ def _attributes(look: dict, data: dict) -> str:
     kept = {name: label(value) if name in ESC_STRINGS else quote(str(value))
             for name, value in look.items() if value is not None}
     for name, value in data.items():
+        name = "title" if name == "name" else name
         if name not in kept:
             text = json.dumps(list(value), ensure_ascii=False) if isinstance(value, tuple) else str(value).lower() \
                 if isinstance(value, bool) else str(value)

@@ -32,7 +32,8 @@ def write(graph: nx.MultiDiGraph) -> str:
             lines.append(f"  classDef {_class(kind)} fill:{drawn.fill},stroke:{drawn.border},color:#111")
     if any(data.get("third_country") for _, data in graph.nodes(data=True)):
         lines.append(f"  classDef third stroke:{THIRD_COUNTRY_COLOUR},stroke-width:3px,stroke-dasharray:6 3")
-    lines.append("  classDef start stroke-width:4px")
+    if any(data.get("start") for _, data in graph.nodes(data=True)):
+        lines.append("  classDef start stroke-width:4px")
     for node, data in graph.nodes(data=True):
         opening, closing = style(data["kind"]).mermaid
         text = f"{escape(data['name'])}<br/>{escape(node)} · {escape(caption(data))}"

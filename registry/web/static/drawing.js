@@ -57,12 +57,28 @@ export function draw(cy, document) {
   cy.add(document.elements);
   const many = cy.edges().length > MANY_FLOWS;
   cy.batch(() => cy.edges().toggleClass('quiet', many));
-  cy.layout({
-    name: 'dagre', rankDir: 'LR', nodeSep: 14, edgeSep: 6, rankSep: many ? 60 : 90, ranker: 'network-simplex',
-    fit: true, padding: 24, animate: false,
-  }).run();
+  if (many) layers(cy);
+  else {
+    cy.layout({
+      name: 'dagre', rankDir: 'LR', nodeSep: 14, edgeSep: 6, rankSep: 90, ranker: 'network-simplex',
+      fit: true, padding: 24, animate: false,
+    }).run();
+  }
   cy.hideEdgesOnViewport = many;
   cy.textureOnViewport = many;
+}
+
+// A quick layered layout for large drawings (dagre's crossing minimisation takes ~13 s at 500 nodes
+// and 1,200 flows): breadth-first levels from the sources (nodes nothing flows to), turned to run
+// left to right.
+function layers(cy) {
+  const sources = cy.nodes().filter((node) => node.indegree(false) === 0);
+  cy.layout({
+    name: 'breadthfirst', directed: true, roots: sources.nonempty() ? sources : undefined, spacingFactor: 0.9,
+    avoidOverlap: true, fit: false, animate: false,
+  }).run();
+  cy.nodes().positions((node) => ({ x: node.position('y') * 2.2, y: node.position('x') * 0.45 }));
+  cy.fit(undefined, 24);
 }
 
 // Hide flows whose purpose is not among `purposes` (all shown when it is empty), and the nodes
@@ -73,7 +89,8 @@ export function filterPurposes(cy, purposes) {
     cy.elements().removeClass('filtered');
     if (!wanted.size) return;
     cy.edges().filter((edge) => !wanted.has(edge.data('purpose'))).addClass('filtered');
-    cy.nodes().filter((node) => !node.data('start') && node.connectedEdges(':visible').empty()).addClass('filtered');
+    cy.nodes().filter((node) => !node.data('start') &&
+      node.connectedEdges().every((edge) => edge.hasClass('filtered'))).addClass('filtered');
   });
 }
 

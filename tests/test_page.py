@@ -75,16 +75,16 @@ def screen_point(page, element: str, selector: str) -> tuple[float, float]:
 
 
 def test_the_page_takes_the_token_from_the_link_and_draws_exactly_the_lineage_answer(server, page):
-    open_page(page, f"{server}/?from=claims&direction=both#token={urllib.request.quote(TOKEN, safe='')}")
+    open_page(page, f"{server}/?from=claims&direction=downstream&depth=2#token={urllib.request.quote(TOKEN, safe='')}")
     assert page.tab.evaluate("sessionStorage.getItem('dsa-registry.token')") == TOKEN
     assert page.tab.evaluate("location.hash") == "" and "token" not in page.tab.url
-    assert drawn(page) == lineage(server, **{"from": "claims", "direction": "BOTH"})
+    assert drawn(page) == lineage(server, **{"from": "claims", "direction": "DOWNSTREAM", "depth": 2})
     calls = [headers for url, headers in page.requests if url == f"{server}/graphql"]
     assert calls and all(headers.get("authorization") == f"Bearer {TOKEN}" for headers in calls)
     assert all(url.startswith(server) or url.startswith("data:") for url, _ in page.requests), "nothing from outside"
     assert not page.errors, page.errors
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.tab.screenshot(path=str(ARTIFACTS / "lineage-claims.png"))
+    page.tab.screenshot(path=str(ARTIFACTS / "lineage-demo.png"))  # README's picture (docs/lineage-demo.png)
 
 
 def test_the_whole_registry_with_exactly_the_flows_check_reports_in_red(server, demo_store, page):
@@ -99,7 +99,7 @@ def test_the_whole_registry_with_exactly_the_flows_check_reports_in_red(server, 
     colour = page.tab.evaluate(f"window.lineagePage.cy.getElementById({json.dumps(red[0])}).style('line-color')")
     assert colour == "rgb(220,38,38)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.tab.screenshot(path=str(ARTIFACTS / "lineage-demo.png"))
+    page.tab.screenshot(path=str(ARTIFACTS / "lineage-registry.png"))
     page.tab.uncheck("#findings-overlay")
     assert page.tab.evaluate("window.lineagePage.cy.edges('.finding').length") == 0
 

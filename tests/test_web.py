@@ -58,3 +58,11 @@ def test_without_the_npm_packages_the_pages_say_what_to_run_and_the_api_still_wo
 def test_a_web_assets_setting_that_is_no_directory_stops_the_start_in_one_line(tmp_path):
     with pytest.raises(SettingsError, match=r"^DSA_REGISTRY_WEB_ASSETS: .*nowhere is not a directory"):
         Settings.load(web_assets=str(tmp_path / "nowhere"))
+
+
+def test_the_readme_shows_the_screenshot_the_browser_test_makes():
+    from tests.browser import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    assert "](docs/lineage-demo.png)" in readme and "build/test-artifacts/lineage-demo.png" in readme
+    assert (ROOT / "docs" / "lineage-demo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

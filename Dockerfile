@@ -1,8 +1,14 @@
-# The dsa-registry API: GraphQL and GraphiQL on port 8000.
+# The dsa-registry API: GraphQL, GraphiQL and the lineage page on port 8000.
 #   docker build -t dsa-registry .
 #   docker run -p 8000:8000 -e DSA_REGISTRY_STORE=neo4j://db:7687 -e NEO4J_USER=neo4j -e NEO4J_PASSWORD=... dsa-registry
 # Without DSA_REGISTRY_STORE it uses an embedded store in /home/registry/registry.db.
 # docker-compose.yml runs it together with Neo4j.
+# The pages' browser packages (Cytoscape.js, GraphiQL, React) from the committed lock file.
+FROM node:20-slim AS web-assets
+WORKDIR /web
+COPY registry/web/package.json registry/web/package-lock.json registry/web/.npmrc ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,6 +21,8 @@ COPY pyproject.toml README.md ./
 COPY graph ./graph
 COPY registry ./registry
 RUN pip install . && rm -rf /src
+COPY --from=web-assets /web/node_modules /opt/dsa-registry/web-assets
+ENV DSA_REGISTRY_WEB_ASSETS=/opt/dsa-registry/web-assets
 
 RUN useradd --create-home --uid 10001 registry
 USER registry

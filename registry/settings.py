@@ -14,6 +14,7 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 | `DSA_REGISTRY_CONTROLLER` | the controller's name and contact details (Art. 30, DSAR documents) |
 | `DSA_REGISTRY_COUNTRIES` | a YAML file replacing the packaged EEA and adequacy lists |
 | `DSA_REGISTRY_SUBJECT_CATEGORIES` | comma-separated categories of data subjects for the Art. 30 record |
+| `DSA_REGISTRY_WEB_ASSETS` | the directory of the pages' npm packages (default `registry/web/node_modules`) |
 | `NEO4J_USER`, `NEO4J_PASSWORD`, `NEO4J_DATABASE` | Neo4j credentials and database (the URI may carry them too) |
 
 >>> Settings.load(roles="viewer, dpo").roles
@@ -59,6 +60,8 @@ class Settings(BaseSettings):
     controller: str | None = None
     countries: Path | None = None
     subject_categories: CommaList = DEFAULT_SUBJECT_CATEGORIES
+    web_assets: Path | None = None
+    """The npm packages of the pages (`node_modules`); None: `registry/web/node_modules`."""
     neo4j_user: str | None = Field(None, validation_alias="NEO4J_USER")
     neo4j_password: SecretStr | None = Field(None, validation_alias="NEO4J_PASSWORD")
     neo4j_database: str | None = Field(None, validation_alias="NEO4J_DATABASE")
@@ -92,6 +95,13 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
         return tuple(sorted(set(value)))
+
+    @field_validator("web_assets")
+    @classmethod
+    def _a_directory(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory (the pages' npm packages: node_modules)")
+        return value
 
     @field_validator("controller")
     @classmethod

@@ -13,7 +13,7 @@ import pytest
 from graph.embedded import EmbeddedStore
 from registry.service import Registry
 
-pytest_plugins = ["tests.neo4j_server"]
+pytest_plugins = ["tests.neo4j_server", "tests.browser"]
 
 BACKENDS = ["embedded", "neo4j"]
 

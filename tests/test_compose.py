@@ -73,15 +73,42 @@ def test_every_named_volume_is_declared_and_every_variable_is_in_the_env_example
     assert variables(text) <= env_example().keys()
 
 
+def stages(dockerfile) -> dict[str, list[tuple[str, str]]]:
+    """Instructions per build stage, by the stage's name (the last one is 'final')."""
+    found, current = {}, None
+    for kind, args in dockerfile:
+        if kind == "FROM":
+            words = args.split()
+            current = found.setdefault(words[2] if len(words) == 3 and words[1].upper() == "AS" else "final", [])
+        current.append((kind, args))
+    return found
+
+
 def test_the_image_installs_the_package_runs_as_a_user_and_serves_on_8000(dockerfile):
-    instructions = dict(dockerfile)
-    assert dockerfile[0] == ("FROM", "python:3.11-slim")
-    assert any(kind == "RUN" and re.search(r"\bpip install \.(\s|$)", args) for kind, args in dockerfile)
-    user = [args for kind, args in dockerfile if kind == "USER"]
+    final = stages(dockerfile)["final"]
+    instructions = dict(final)
+    assert final[0] == ("FROM", "python:3.11-slim")
+    assert any(kind == "RUN" and re.search(r"\bpip install \.(\s|$)", args) for kind, args in final)
+    user = [args for kind, args in final if kind == "USER"]
     assert user and user[-1] not in ("root", "0")
     assert instructions["EXPOSE"] == "8000"
     assert all(path in {"pyproject.toml", "README.md", "graph", "registry", "./", "./graph", "./registry"}
-               for kind, args in dockerfile if kind == "COPY" for path in shlex.split(args))
+               for kind, args in final if kind == "COPY" and "--from=" not in args for path in shlex.split(args))
+
+
+def test_the_image_builds_the_pages_assets_from_the_lock_file_and_points_the_app_at_them(dockerfile):
+    assets = stages(dockerfile)["web-assets"]
+    assert assets[0][1].startswith("node:20")
+    copied = [path for kind, args in assets if kind == "COPY" for path in shlex.split(args)[:-1]]
+    assert {"registry/web/package.json", "registry/web/package-lock.json"} <= set(copied)
+    assert all((ROOT / path).is_file() for path in copied)
+    assert any(kind == "RUN" and "npm ci --omit=dev" in args for kind, args in assets)
+    final = stages(dockerfile)["final"]
+    [(source, target)] = [shlex.split(args)[1:] for kind, args in final if kind == "COPY" and "--from=web-assets" in args]
+    assert source == "/web/node_modules"
+    assert f"DSA_REGISTRY_WEB_ASSETS={target}" in [args for kind, args in final if kind == "ENV"]
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "**/node_modules" in ignored and ".venv" in ignored
 
 
 def test_the_image_runs_the_documented_serve_command(dockerfile):

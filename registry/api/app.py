@@ -1,4 +1,5 @@
-"""The ASGI application: GraphQL (and GraphiQL in a browser) at /graphql, a health check at /healthz.
+"""The ASGI application: GraphQL (and GraphiQL in a browser) at /graphql, a health check at /healthz,
+the lineage page at / and the pages' files under /static (`registry.web`).
 
 The store is opened in the lifespan and closed at shutdown: one store (one Neo4j driver) per
 process and no other state, so several replicas can serve one database. Everything the app
@@ -21,12 +22,18 @@ from registry.auth.roles import Principal
 from registry.bootstrap import open_registry
 from registry.settings import Settings
 from registry.subjects.service import SubjectService
+from registry.web import Pages
 
 
 class RegistryGraphQL(GraphQL):
-    def __init__(self, state: dict):
+    def __init__(self, state: dict, pages: Pages):
         super().__init__(schema, graphql_ide="graphiql")
         self._state = state
+        self._pages = pages
+
+    async def render_graphql_ide(self, request):
+        """GraphiQL from this app's own files (strawberry's page loads it from a CDN)."""
+        return await self._pages.graphiql(request)
 
     async def get_context(self, request, response) -> Context:
         state = self._state
@@ -55,6 +62,7 @@ def create_app(settings: Settings) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "version": state["registry"].store.version()})
 
-    graphql = RegistryGraphQL(state)
+    pages = Pages(settings.web_assets)
+    graphql = RegistryGraphQL(state, pages)
     return Starlette(routes=[Route("/graphql", graphql, methods=["GET", "POST"]),
-                             Route("/healthz", healthz)], lifespan=lifespan)
+                             Route("/healthz", healthz), *pages.routes()], lifespan=lifespan)

@@ -5,7 +5,6 @@ registry's own (here) and those of each capability (`registry.api.subjects` …)
 from __future__ import annotations
 
 import functools
-from enum import Enum
 from typing import Annotated, Optional
 
 import strawberry
@@ -22,14 +21,9 @@ from registry.api.errors import domain_errors, should_mask
 from registry.api.execution import RegistryExecutionContext
 from registry.api.paging import page
 from registry.api.compliance import ComplianceQuery
+from registry.api.enums import Direction
+from registry.api.exports import ExportQuery
 from registry.api.subjects import SubjectMutation, SubjectQuery
-
-
-@strawberry.enum
-class Direction(Enum):
-    DOWNSTREAM = "downstream"
-    UPSTREAM = "upstream"
-    BOTH = "both"
 
 
 async def _list(info: strawberry.Info, type_: str) -> list:
@@ -208,7 +202,7 @@ class RegistrySchema(strawberry.Schema):
 # per request would make new ones each time (and so never hit the cache).
 _LIMITS = [*QueryDepthLimiter(max_depth=12).validation_rules, *MaxAliasesLimiter(max_alias_count=30).validation_rules]
 
-Query = merge_types("Query", (RegistryQuery, SubjectQuery, ComplianceQuery))
+Query = merge_types("Query", (RegistryQuery, SubjectQuery, ComplianceQuery, ExportQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, SubjectMutation))
 
 schema = RegistrySchema(

@@ -1,4 +1,5 @@
-"""Commands on the registry's documents: `load` and `export` bundles, load the `demo` insurer."""
+"""Commands on the registry's documents: `load` and `export` bundles (and the Art. 30 record and the
+lineage for drawing tools), load the `demo` insurer."""
 
 from __future__ import annotations
 
@@ -28,15 +29,44 @@ def load(ctx, files: tuple[Path, ...], replace: bool):
     click.echo(summary(result))
 
 
+BUNDLE_FORMATS = ("yaml", "json")
+ROPA_FORMATS = ("ropa-csv", "ropa-json")
+LINEAGE_FORMATS = ("graphml", "dot", "mermaid", "cytoscape-json")
+
+
 @click.command()
-@click.option("--format", "format_", type=click.Choice(["yaml", "json", "ropa-csv", "ropa-json"]), default="yaml",
-              show_default=True)
+@click.option("--format", "format_", type=click.Choice([*BUNDLE_FORMATS, *ROPA_FORMATS, *LINEAGE_FORMATS]),
+              default="yaml", show_default=True)
+@click.option("--from", "start", metavar="ID", help="Lineage formats: draw the lineage from this system or party "
+                                                    "(default: the whole registry).")
+@click.option("--direction", type=click.Choice(["downstream", "upstream", "both"]),
+              help="Lineage formats, with --from: which way to follow flows (default downstream).")
+@click.option("--depth", type=click.IntRange(min=0), help="Lineage formats, with --from: at most this many flows.")
+@click.option("--categories", metavar="ID[,ID…]", multiple=True,
+              help="Lineage formats: only flows carrying data of these categories (an ancestor or descendant counts).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout).")
 @click.pass_context
-def export(ctx, format_: str, output: Path | None):
-    """Export the registry as a bundle that loads back into an identical registry, or (ropa-csv,
-    ropa-json) as the record of processing activities (GDPR Art. 30)."""
-    if format_.startswith("ropa-"):
+def export(ctx, format_: str, start: str | None, direction: str | None, depth: int | None,
+           categories: tuple[str, ...], output: Path | None):
+    """Export the registry as a bundle that loads back into an identical registry (yaml, json), as
+    the record of processing activities (ropa-csv, ropa-json; GDPR Art. 30), or its lineage for a
+    drawing tool (graphml for Gephi and yEd, dot for Graphviz, mermaid for Markdown,
+    cytoscape-json for Cytoscape)."""
+    wanted = [c.strip() for option in categories for c in option.split(",") if c.strip()] or None
+    if format_ not in LINEAGE_FORMATS:
+        given = [name for name, value in (("--from", start), ("--direction", direction), ("--depth", depth),
+                                          ("--categories", wanted)) if value is not None]
+        if given:
+            raise click.UsageError(f"{given[0]} applies only to the lineage formats ({', '.join(LINEAGE_FORMATS)})")
+    if format_ in LINEAGE_FORMATS:
+        from registry.exports import export as lineage_export
+
+        if start is None and (direction or depth is not None):
+            raise click.UsageError(f"{'--direction' if direction else '--depth'} needs --from "
+                                   "(without it the whole registry is drawn)")
+        text = lineage_export(registry_of(ctx), format_, session(ctx).settings.compliance().countries, start=start,
+                              direction=direction, depth=depth, categories=wanted)
+    elif format_ in ROPA_FORMATS:
         from registry.compliance.ropa import ropa, to_csv, to_json
 
         record = ropa(registry_of(ctx), settings=session(ctx).settings.compliance())

@@ -1,4 +1,4 @@
-"""`serve`: the GraphQL API (and GraphiQL) over HTTP, optionally with the demo insurer loaded."""
+"""`serve`: the GraphQL API, GraphiQL and the lineage page over HTTP, optionally with the demo insurer loaded."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from registry.cli.bundles import DEMO
 @click.option("--demo", "with_demo", is_flag=True, help="Load the demo insurer first if the registry is empty.")
 @click.pass_context
 def serve(ctx, host: str, port: int, with_demo: bool):
-    """Serve the GraphQL API (GraphiQL in a browser) at http://HOST:PORT/graphql."""
+    """Serve the GraphQL API (GraphiQL in a browser) at http://HOST:PORT/graphql and the lineage
+    page at http://HOST:PORT/."""
     import uvicorn
 
     from registry.api.app import create_app
+    from registry.web import Pages, page_url
 
     current = session(ctx)
     app = create_app(current.settings)  # checks the settings the API needs before anything else
@@ -30,5 +32,10 @@ def serve(ctx, host: str, port: int, with_demo: bool):
                 click.echo(f"loading the demo insurer: {summary(loaded)}")
         finally:
             registry.store.close()
-    click.echo(f"GraphiQL: http://{host}:{port}/graphql", err=True)
+    missing = Pages(current.settings.web_assets).missing()
+    if missing:
+        click.echo(f"warning: the pages' npm packages are missing ({missing[0]}): run scripts/serve, or npm ci "
+                   "--omit=dev in registry/web; the API works without them", err=True)
+    click.echo(f"Lineage page: {page_url(host, port)}", err=True)
+    click.echo(f"GraphiQL: {page_url(host, port)}graphql", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,101 @@
+"""The lineage as a drawing model: one networkx `MultiDiGraph` that every export format writes.
+
+Nodes are systems and parties, keyed by id; edges are flows, keyed by flow id (several flows
+may join the same two ends). Attributes, absent values left out:
+
+- node: `name`, `entity` (`system` or `party`), `kind` (`system`, or the party's kind),
+  `country` (ISO 3166-1 alpha-2), `third_country` (outside the EEA), `role` (parties),
+  `owner` (systems), `categories` (what a system declares it holds), `start` (the node the
+  lineage was drawn from);
+- edge: `name`, `categories` (what the flow carries), `purpose`, `legal_basis`, `condition`,
+  `agreement`, `agreement_expires` (ISO date, the agreement's last day), `transfer_mechanism`
+  (the flow's own, else its agreement's), `frequency`, `special` (it carries GDPR Art. 9
+  special-category or Art. 10 criminal-offence data, or a narrower category of such data);
+- graph: `start`, `direction`, `depth`, `categories` (the filters the drawing answers).
+
+List attributes are tuples of ids, in the registry's order; each writer encodes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import networkx as nx
+
+from graph.store import Direction, Doc, Stored
+from registry.categories import CategoryTree
+from registry.compliance.transfers import Countries
+from registry.errors import InvalidArgument
+
+
+def lineage_graph(registry, countries: Countries, *, start: str | None = None, direction: Direction | None = None,
+                  depth: int | None = None, categories: list[str] | None = None) -> nx.MultiDiGraph:
+    """The lineage from `start` (as `Registry.lineage` answers it: `direction` default
+    downstream, within `depth` flows, following flows that carry data of one of `categories`),
+    or without `start` the whole registry: every system and party and every flow (with
+    `categories`, the flows carrying data of one of them, their ends and the systems that
+    declare such data).
+
+    Raises `NotFound` for an unknown start or category, `InvalidArgument` for a bad depth or
+    for `direction` / `depth` without `start`.
+    """
+    tree = CategoryTree(registry.list("category"))
+    if start is None:
+        if direction is not None or depth is not None:
+            raise InvalidArgument(f"{'direction' if direction is not None else 'depth'}: only with a start node "
+                                  "(from); without one the whole registry is drawn")
+        nodes, flows = _whole(registry, tree, categories)
+    else:
+        found = registry.lineage(start, direction or "downstream", depth, categories)
+        nodes, flows = found.nodes, found.edges
+    agreements = {doc["id"]: doc for doc in registry.list("agreement")}
+    graph = nx.MultiDiGraph(**_present(start=start, direction=(direction or "downstream") if start else None,
+                                       depth=depth, categories=tuple(categories) if categories else None))
+    for node in nodes:
+        graph.add_node(node.id, **_node(node, countries, start))
+    for flow in flows:
+        graph.add_edge(flow["from"], flow["to"], key=flow["id"], **_edge(flow, agreements.get(flow.get("agreement")), tree))
+    return graph
+
+
+def _whole(registry, tree: CategoryTree, categories: list[str] | None) -> tuple[list[Stored], list[Doc]]:
+    ends = [Stored(type_, doc) for type_ in ("system", "party") for doc in registry.list(type_)]
+    flows = registry.list("flow")
+    if categories is None:
+        return sorted(ends, key=lambda s: s.id), flows
+    for category in categories:
+        registry.entity(category, "category")
+    wanted = frozenset().union(*(tree.overlapping[c] for c in categories))
+    flows = [flow for flow in flows if not wanted.isdisjoint(flow["categories"])]
+    touched = {end for flow in flows for end in (flow["from"], flow["to"])}
+    touched |= {s.id for s in ends if s.type == "system" and any(h["category"] in wanted for h in s.doc.get("holds", ()))}
+    return sorted((s for s in ends if s.id in touched), key=lambda s: s.id), flows
+
+
+def _node(node: Stored, countries: Countries, start: str | None) -> dict:
+    doc = node.doc
+    return _present(
+        name=doc["name"], entity=node.type, kind=doc.get("kind", "system") if node.type == "party" else "system",
+        country=doc["country"], third_country=not countries.in_eea(doc["country"]), role=doc.get("role"),
+        owner=doc.get("owner"), categories=_unique(h["category"] for h in doc.get("holds", ())) or None,
+        start=True if node.id == start else None)
+
+
+def _edge(flow: Doc, agreement: Doc | None, tree: CategoryTree) -> dict:
+    agreement = agreement or {}
+    special = any(tree.is_(flag, c) for c in flow["categories"] for flag in ("special", "criminal")
+                  if c in tree.ancestors)
+    return _present(
+        name=flow["name"], categories=tuple(flow["categories"]), purpose=flow["purpose"],
+        legal_basis=flow.get("legal_basis"), condition=flow.get("condition"), agreement=flow.get("agreement"),
+        agreement_expires=agreement.get("expires"),
+        transfer_mechanism=flow.get("transfer_mechanism") or agreement.get("transfer_mechanism"),
+        frequency=flow.get("frequency"), special=special)
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def _present(**values) -> dict:
+    return {name: value for name, value in values.items() if value is not None}

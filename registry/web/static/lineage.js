@@ -1,0 +1,261 @@
+// The lineage page: loads the catalogue (categories, purposes, nodes), draws the lineage the
+// filters ask for, overlays the compliance findings, and opens details on click.
+// `window.lineagePage` exposes the drawing (`cy`) and state for tests and the browser console.
+
+import { adoptFragmentToken, explain, graphql, setToken, token } from './auth.js';
+import { createDrawing, draw, filterPurposes, focus, LEGEND, MARKS, overlayFindings, showLabels } from './drawing.js';
+import { categoryTree, checkboxList, readState, ticked, writeState } from './filters.js';
+import { el, flowPanel, messagePanel, nodePanel, showTooltip } from './panel.js';
+import { CATALOGUE, DRAWING, FINDINGS, FLOW, HOLDINGS } from './queries.js';
+
+adoptFragmentToken();
+
+const $ = (id) => document.getElementById(id);
+const page = {
+  state: readState(),
+  cy: createDrawing($('graph')),
+  nodes: [], // every system and party: { id, name }
+  findings: { byFlow: new Map(), byNode: new Map(), byAgreement: new Map(), available: false },
+};
+window.lineagePage = page;
+
+function say(text, kind = 'error') {
+  const box = $('message');
+  box.textContent = text;
+  box.className = kind;
+  box.hidden = !text;
+}
+
+function failed(error, what) {
+  say(explain(error, what));
+  if (error.kind === 'unauthenticated') askForToken();
+}
+
+function askForToken() {
+  $('token-form').hidden = false;
+  $('token-input').value = token();
+  $('token-input').focus();
+}
+
+function showTokenState() {
+  $('token-state').textContent = token() ? 'token set for this session' : 'no token';
+}
+
+// --- loading ------------------------------------------------------------------------------
+
+async function loadCatalogue() {
+  const data = await graphql(CATALOGUE);
+  page.nodes = [...data.systems, ...data.parties].sort((a, b) => a.name.localeCompare(b.name));
+  $('all-nodes').replaceChildren(...page.nodes.map((n) => el('option', { value: n.id }, n.name)));
+  categoryTree($('categories'), data.categories, page.state.categories, changed);
+  checkboxList($('purposes'), data.purposes, page.state.purposes, changed);
+}
+
+async function loadFindings() {
+  const findings = page.findings;
+  for (const map of [findings.byFlow, findings.byNode, findings.byAgreement]) map.clear();
+  try {
+    const data = await graphql(FINDINGS);
+    for (const finding of data.findings) {
+      const map = { flow: findings.byFlow, agreement: findings.byAgreement }[finding.entityKind] || findings.byNode;
+      if (!map.has(finding.entityId)) map.set(finding.entityId, []);
+      map.get(finding.entityId).push(finding);
+    }
+    findings.available = true;
+  } catch (error) {
+    findings.available = false;
+    if (error.kind === 'unauthenticated') throw error;
+    say(explain(error, 'the compliance findings'), 'warning');
+  }
+}
+
+async function redraw() {
+  const { from, direction, depth, categories } = page.state;
+  document.body.dataset.state = 'loading';
+  $('status').textContent = 'Loading…';
+  const variables = { from, categories: categories.length ? categories : null };
+  if (from) Object.assign(variables, { direction: direction.toUpperCase(), depth });
+  const data = await graphql(DRAWING, variables);
+  const document_ = JSON.parse(data.lineageExport);
+  page.document = document_;
+  draw(page.cy, document_);
+  applyView();
+  legend();
+  document.body.dataset.state = 'ready';
+}
+
+function applyView() {
+  const cy = page.cy;
+  filterPurposes(cy, page.state.purposes);
+  overlayFindings(cy, page.findings.byFlow, $('findings-overlay').checked && page.findings.available);
+  showLabels(cy, $('edge-labels').checked);
+  const nodes = cy.nodes(':visible').length;
+  const flows = cy.edges(':visible');
+  const red = flows.filter('.finding').length;
+  const from = page.state.from ? `from ${page.state.from} (${page.state.direction}` +
+    `${page.state.depth !== null ? `, depth ${page.state.depth}` : ''})` : 'whole registry';
+  $('status').textContent = `${from}: ${nodes} nodes, ${flows.length} flows drawn` +
+    (page.findings.available ? `, ${red} with findings` : '');
+}
+
+async function reload() {
+  say('');
+  try {
+    await redraw();
+  } catch (error) {
+    document.body.dataset.state = 'error';
+    failed(error, 'the lineage');
+  }
+}
+
+async function start() {
+  showTokenState();
+  $('start').value = page.state.from || '';
+  $('direction').value = page.state.direction;
+  $('depth').value = page.state.depth ?? '';
+  syncLineageInputs();
+  try {
+    await loadCatalogue();
+    await loadFindings();
+    await redraw();
+  } catch (error) {
+    document.body.dataset.state = 'error';
+    failed(error, 'the lineage');
+  }
+}
+
+// --- filters --------------------------------------------------------------------------------
+
+function syncLineageInputs() {
+  const from = Boolean(page.state.from);
+  $('direction').disabled = !from;
+  $('depth').disabled = !from;
+}
+
+function changed() {
+  const depth = $('depth').value.trim();
+  const from = $('start').value.trim();
+  const next = {
+    from: from || null, direction: $('direction').value, depth: depth === '' ? null : Number(depth),
+    categories: ticked($('categories')), purposes: ticked($('purposes')),
+  };
+  if (next.from && !page.nodes.some((n) => n.id === next.from)) {
+    say(`Unknown system or party: ${next.from}`);
+    return;
+  }
+  const refetch = ['from', 'direction', 'depth'].some((k) => next[k] !== page.state[k]) ||
+    next.categories.join() !== page.state.categories.join();
+  page.state = next;
+  writeState(next);
+  syncLineageInputs();
+  if (refetch) reload();
+  else applyView();
+}
+
+function startFrom(id) {
+  $('start').value = id;
+  changed();
+}
+
+function find(text) {
+  const wanted = text.trim().toLowerCase();
+  if (!wanted) return;
+  const node = page.cy.nodes(':visible').filter((n) => n.id().toLowerCase() === wanted)[0] ||
+    page.cy.nodes(':visible').filter((n) => `${n.data('name')} ${n.id()}`.toLowerCase().includes(wanted))[0];
+  if (node) {
+    focus(page.cy, node);
+    openNode(node);
+  } else {
+    say(`"${text}" is not in this drawing. Draw the lineage from it, or widen the filters.`, 'warning');
+  }
+}
+
+function legend() {
+  const kinds = new Map();
+  page.cy.nodes().forEach((node) => kinds.set(node.data('kind'), node.data()));
+  const items = LEGEND.filter(([kind]) => kinds.has(kind)).map(([kind, text]) => el('li', {},
+    el('span', { className: 'swatch', style: `background:${kinds.get(kind).fill};border-color:${kinds.get(kind).border}` }),
+    text));
+  $('legend').replaceChildren(el('ul', {}, items), el('ul', { className: 'marks' },
+    MARKS.map(([mark, text]) => el('li', {}, el('span', { className: `mark ${mark}` }), text))));
+}
+
+// --- details and tooltips ---------------------------------------------------------------------
+
+const nodeFindings = (id) => page.findings.byNode.get(id) || [];
+const flowFindings = (id) => page.findings.byFlow.get(id) || [];
+const actions = { startFrom, selectFlow };
+
+async function openNode(node) {
+  try {
+    const data = await graphql(HOLDINGS, { holder: node.id() });
+    nodePanel($('panel'), node, data.holdings, nodeFindings(node.id()), actions);
+  } catch (error) {
+    messagePanel($('panel'), explain(error, `the holdings of ${node.id()}`));
+  }
+}
+
+async function openFlow(edge) {
+  try {
+    const data = await graphql(FLOW, { id: edge.id() });
+    const agreement = data.node.agreement;
+    flowPanel($('panel'), data.node, flowFindings(edge.id()),
+      agreement ? page.findings.byAgreement.get(agreement.id) || [] : [], actions);
+  } catch (error) {
+    messagePanel($('panel'), explain(error, `the flow ${edge.id()}`));
+  }
+}
+
+function selectFlow(id) {
+  const edge = page.cy.getElementById(id);
+  if (edge.nonempty() && edge.isEdge()) {
+    page.cy.elements().unselect();
+    edge.select();
+    openFlow(edge);
+  } else {
+    say(`The flow ${id} is not in this drawing.`, 'warning');
+  }
+}
+
+page.cy.on('tap', 'node', (event) => openNode(event.target));
+page.cy.on('tap', 'edge', (event) => openFlow(event.target));
+page.cy.on('mouseover', 'edge', (event) => {
+  const edge = event.target;
+  edge.addClass('hover');
+  const agreement = edge.data('agreement');
+  const findings = [...flowFindings(edge.id()), ...(agreement ? page.findings.byAgreement.get(agreement) || [] : [])];
+  showTooltip($('tooltip'), event.originalEvent ? { x: event.originalEvent.clientX, y: event.originalEvent.clientY } :
+    event.renderedPosition, `${edge.data('name')}: ${edge.data('label')}`, findings);
+});
+page.cy.on('mouseover', 'node', (event) => {
+  const node = event.target;
+  showTooltip($('tooltip'), event.originalEvent ? { x: event.originalEvent.clientX, y: event.originalEvent.clientY } :
+    event.renderedPosition, `${node.data('name')} (${node.id()})`, nodeFindings(node.id()));
+});
+page.cy.on('mouseout', 'node, edge', (event) => {
+  event.target.removeClass('hover');
+  $('tooltip').hidden = true;
+});
+
+for (const id of ['start', 'direction', 'depth']) $(id).addEventListener('change', changed);
+$('whole').addEventListener('click', () => startFrom(''));
+$('search').addEventListener('keydown', (event) => { if (event.key === 'Enter') find(event.target.value); });
+$('search').addEventListener('change', (event) => find(event.target.value));
+$('findings-overlay').addEventListener('change', applyView);
+$('edge-labels').addEventListener('change', applyView);
+$('token-change').addEventListener('click', askForToken);
+$('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  setToken($('token-input').value.trim());
+  $('token-form').hidden = true;
+  showTokenState();
+  say('');
+  start();
+});
+$('token-forget').addEventListener('click', () => {
+  setToken('');
+  $('token-input').value = '';
+  showTokenState();
+});
+
+start();

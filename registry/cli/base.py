@@ -15,8 +15,8 @@ import click
 
 from graph.store import StoreError
 from registry.auth.roles import Principal
-from registry.bootstrap import open_registry
-from registry.bundle import BundleInvalid
+from registry.bootstrap import open_registry, scratch_registry, store_exists
+from registry.bundle import BundleInvalid, Source
 from registry.errors import DomainError
 from registry.service import Registry
 from registry.settings import Settings, SettingsError
@@ -86,6 +86,30 @@ def registry_of(ctx: click.Context) -> Registry:
         current._registry = open_registry(current.settings)
         ctx.call_on_close(current._registry.store.close)
     return current._registry
+
+
+BUNDLE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def bundle_sources(paths: tuple[Path, ...]) -> list[Source]:
+    """The bundles named on the command line, read: files as given, directories searched (with
+    their subdirectories) for `*.yaml`, `*.yml` and `*.json`, in name order. Raises
+    `BundleInvalid` naming every file that cannot be read or is not UTF-8."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in BUNDLE_SUFFIXES and p.is_file()))
+        else:
+            files.append(path)
+    sources, problems = [], []
+    for path in dict.fromkeys(files):
+        try:
+            sources.append(Source.read(path))
+        except BundleInvalid as error:
+            problems.extend(error.problems)
+    if problems:
+        raise BundleInvalid(problems)
+    return sources
 
 
 def summary(result) -> str:

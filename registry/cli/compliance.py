@@ -11,7 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from registry.bundle import Definitions, items_of
-from registry.cli.base import bundle_sources, registry_of, scratch_registry, session, store_exists
+from registry.cli.base import (Day, Moment, bundle_sources, product_version, registry_of, scratch_registry, session,
+                               store_exists)
 from registry.compliance import SEVERITIES, breach_impact, findings
 from registry.compliance.findings import all_rules, at_least, selected_rules
 from registry.compliance.output import dumps
@@ -20,8 +21,7 @@ from registry.compliance.sarif import FileLocation, artifact_uri, sarif_log
 
 @click.command(short_help="Check the registry, or bundles, against the compliance rules and print the findings.")
 @click.argument("paths", metavar="[FILE|DIR]…", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DATE",
-              help="Evaluate on this date, YYYY-MM-DD (default today, UTC).")
+@click.option("--as-of", type=Day(), help="Evaluate on this date, YYYY-MM-DD (default today, UTC).")
 @click.option("--format", "format_", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 @click.option("--fail-on", type=click.Choice(["error", "warning"]), default="error", show_default=True,
               help="Exit with code 1 when a finding of this severity or a more severe one exists.")
@@ -30,7 +30,7 @@ from registry.compliance.sarif import FileLocation, artifact_uri, sarif_log
 @click.option("--rule", "rules", multiple=True, metavar="RULE", help="Only findings of this rule (repeatable).")
 @click.option("--replace", is_flag=True, help="With a store: check the bundles as `load --replace` would leave it.")
 @click.pass_context
-def check(ctx, paths: tuple[Path, ...], as_of: datetime | None, format_: str, fail_on: str, severity: str | None,
+def check(ctx, paths: tuple[Path, ...], as_of: date | None, format_: str, fail_on: str, severity: str | None,
           rules: tuple[str, ...], replace: bool):
     """Check the registry against the compliance rules and print the findings.
 
@@ -41,7 +41,7 @@ def check(ctx, paths: tuple[Path, ...], as_of: datetime | None, format_: str, fa
     Exit code 1 when a finding at or above --fail-on exists, 0 otherwise: a governance repo can
     run it in CI. Exit code 2 on bad options or invalid bundles.
     """
-    on = as_of.date() if as_of else None
+    on = as_of
     current = session(ctx)
     definitions = None
     if paths:
@@ -64,7 +64,7 @@ def check(ctx, paths: tuple[Path, ...], as_of: datetime | None, format_: str, fa
              if not rules or f.rule in rules]
     locate = _locator(definitions) if definitions else None
     if format_ == "sarif":
-        log = sarif_log(found, known.values(), version=_version(), locate=locate)
+        log = sarif_log(found, known.values(), version=product_version(), locate=locate)
         click.echo(json.dumps(log, indent=2, ensure_ascii=False))
     elif format_ == "json":
         click.echo(dumps({"asOf": (on or _today()).isoformat(), "counts": _counts(found), "findings": found}), nl=False)
@@ -89,25 +89,15 @@ def _locator(definitions):
 @click.command()
 @click.option("--system", "systems", multiple=True, metavar="ID", help="A breached system (repeatable).")
 @click.option("--party", "parties", multiple=True, metavar="ID", help="A breached party (repeatable).")
-@click.option("--detected-at", metavar="DATETIME",
-              help="When the breach became known, ISO 8601 with its UTC offset, e.g. 2026-11-25T09:30:00+01:00 "
-                   "(default now).")
+@click.option("--detected-at", type=Moment(),
+              help="When the breach became known: ISO 8601 with its UTC offset, e.g. 2026-11-25T09:30:00+01:00, or "
+                   "a date (its start in UTC); default now.")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
-def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at: str | None, format_: str):
+def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at: datetime | None, format_: str):
     """What a breach of these systems and parties exposed, who received that data downstream, and
     whom to notify by when (GDPR Art. 33-34, NAIC Model #668 §6)."""
-    if detected_at is None:
-        when = datetime.now(timezone.utc)
-    else:
-        try:
-            when = datetime.fromisoformat(detected_at)
-        except ValueError:
-            raise click.BadParameter(f"{detected_at!r} is not an ISO 8601 date and time such as "
-                                     "2026-11-25T09:30:00+01:00", param_hint="--detected-at") from None
-        if when.utcoffset() is None:
-            raise click.BadParameter(f"{detected_at!r} has no UTC offset; give one, e.g. 2026-11-25T09:30:00+01:00",
-                                     param_hint="--detected-at")
+    when = detected_at or datetime.now(timezone.utc)
     found = breach_impact(registry_of(ctx), systems=systems, parties=parties, detected_at=when)
     if format_ == "json":
         click.echo(dumps(_breach_plain(found)), nl=False)
@@ -117,13 +107,6 @@ def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at:
 
 def _today():
     return datetime.now(timezone.utc).date()
-
-
-def _version() -> str:
-    try:
-        return version("dsa-registry")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def _counts(found) -> dict[str, int]:

@@ -61,7 +61,17 @@ class Problem(NamedTuple):
         where = self.source
         if self.line is not None:
             where += f":{self.line}" + (f":{self.column}" if self.column is not None else "")
-        return ": ".join(part for part in (where, self.entity, self.field, self.message) if part)
+        return ": ".join(shown(part) for part in (where, self.entity, self.field, self.message) if part)
+
+
+def shown(text: str) -> str:
+    r"""`text` on one line as a terminal shows it: control, format (bidi) and separator characters
+    escaped, so that input cannot break or forge lines of a message.
+
+    >>> shown("flows[0].a\nb\u202e")
+    'flows[0].a\\nb\\u202e'
+    """
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class BundleInvalid(ValueError):

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graph import traversal
 from graph.changes import encode, plan
 from graph.snapshot import Snapshot
-from graph.store import AuditEntry, Direction, Doc, GraphStore, Holding, Lineage, Stored, SubjectRow, WriteResult
+from graph.store import AuditEntry, Doc, GraphStore, Stored, SubjectRow, WriteResult
+from graph.traversal import SnapshotReads
 
 
-class ScratchStore:
+class ScratchStore(SnapshotReads):
     def __init__(self, base: GraphStore | None = None):
         self.base = base
         self._entities: dict[str, Stored] = dict(base.get_many(base.types_by_id())) if base is not None else {}
@@ -35,18 +35,9 @@ class ScratchStore:
             self._snapshot = Snapshot(self._entities)
         return self._snapshot
 
-    def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
-        return {id_: self._entities[id_] for id_ in ids if id_ in self._entities}
-
-    def list(self, type: str) -> list[Doc]:
-        return list(self.snapshot().by_type.get(type, ()))
-
-    def types_by_id(self) -> dict[str, str]:
-        return {id_: stored.type for id_, stored in self._entities.items()}
-
     def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
-        current = {id_: (stored.type, encode(stored.doc)) for id_, stored in self.get_many(
-            [stored.id for stored in upserts] + list(deletes)).items()}
+        current = {id_: (self._entities[id_].type, encode(self._entities[id_].doc))
+                   for id_ in [stored.id for stored in upserts] + list(deletes) if id_ in self._entities}
         planned = plan(upserts, deletes, current)
         requested = {stored.id: stored for stored in upserts}
         for change in planned.changes:
@@ -61,16 +52,6 @@ class ScratchStore:
 
     def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
         return []
-
-    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
-        return traversal.holders(self.snapshot(), category, include_descendants)
-
-    def holdings(self, holder: str) -> list[Holding]:
-        return traversal.holdings(self.snapshot(), holder)
-
-    def lineage(self, start: str, direction: Direction, depth: int | None,
-                categories: list[str] | None) -> Lineage:
-        return traversal.lineage(self.snapshot(), start, direction, depth, categories)
 
     # --- data subjects: the base store's, read-only ---------------------------------------
 

@@ -18,7 +18,7 @@ import click
 
 from graph.store import StoreError
 from registry.auth.roles import Principal
-from registry.bootstrap import open_registry, scratch_registry, store_exists
+from registry.bootstrap import open_registry, scratch_registry, store_exists  # noqa: F401  (for the commands)
 from registry.bundle import BundleInvalid, Source
 from registry.errors import DomainError
 from registry.service import Registry

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
-from importlib.metadata import PackageNotFoundError, version
 
 import click
 

@@ -127,7 +127,8 @@ def test_invalid_mutations_report_every_problem_and_change_nothing(loaded):
     assert error.extensions["code"] == "BAD_INPUT"
     assert error.extensions["problems"] == [
         {"source": "input", "line": None, "column": None, "entity": "agreement 'a'", "field": "kind",
-         "message": "Input should be 'dsa', 'dpa', 'reinsurance-treaty', 'regulatory', 'joint-controller' or 'other'"},
+         "message": "Input should be 'dsa', 'dpa', 'reinsurance-treaty', 'regulatory', 'joint-controller' or 'other' "
+                    "(did you mean 'dsa'?)"},
         {"source": "input", "line": None, "column": None, "entity": "agreement 'a'", "field": "parties[0]",
          "message": "'crm' is a system, not a party"}]
     result = run(loaded, 'mutation { deleteCategory(id: "contact") { id } }')

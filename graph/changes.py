@@ -29,6 +29,14 @@ class Change:
     after: str | None
     """The new document's canonical JSON, None for a delete."""
 
+    @property
+    def fields(self) -> list[str]:
+        """The top-level fields an update adds, removes or changes, sorted (none for a create or a delete)."""
+        if self.before is None or self.after is None:
+            return []
+        before, after = json.loads(self.before), json.loads(self.after)
+        return sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+
 
 @dataclass(frozen=True)
 class Plan:

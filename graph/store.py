@@ -159,6 +159,9 @@ class GraphStore(Protocol):
     def count_subjects(self, systems: Iterable[str]) -> int:
         """How many distinct subjects have a record in any of `systems`."""
 
+    def count_consenting(self, purposes: Iterable[str]) -> int:
+        """How many distinct subjects have a consent event (granted or withdrawn) for any of `purposes`."""
+
     def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
         """How many subjects with a record in `system` withdrew consent for one of `purposes`
         (their latest event for it is a withdrawal; on equal times a withdrawal counts as later)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from graph.snapshot import Snapshot
-from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage
+from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored
 
 
 def holders(snap: Snapshot, category: str, include_descendants: bool = True) -> list[Holding]:
@@ -120,3 +120,32 @@ def _chains(snap: Snapshot, category: str) -> dict[str, tuple[str, ...]]:
 def _flows_carrying(snap: Snapshot, categories: Iterable[str]) -> list[Doc]:
     unique = {flow["id"]: flow for c in categories for flow in snap.carried.get(c, ())}
     return list(unique.values())
+
+
+class SnapshotReads:
+    """The reads of the `GraphStore` protocol answered from `self.snapshot()` with the functions
+    above: the embedded store's and the scratch store's, which differ only in where their
+    snapshot comes from."""
+
+    def snapshot(self) -> Snapshot:
+        raise NotImplementedError
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
+        entities = self.snapshot().entities
+        return {id_: entities[id_] for id_ in ids if id_ in entities}
+
+    def list(self, type: str) -> list[Doc]:
+        return list(self.snapshot().by_type.get(type, ()))
+
+    def types_by_id(self) -> dict[str, str]:
+        return {id_: stored.type for id_, stored in self.snapshot().entities.items()}
+
+    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
+        return holders(self.snapshot(), category, include_descendants)
+
+    def holdings(self, holder: str) -> list[Holding]:
+        return holdings(self.snapshot(), holder)
+
+    def lineage(self, start: str, direction: Direction, depth: int | None,
+                categories: list[str] | None) -> Lineage:
+        return lineage(self.snapshot(), start, direction, depth, categories)

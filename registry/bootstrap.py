@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from graph.store import GraphStore
 from registry.service import Registry
 from registry.settings import Settings
@@ -27,5 +29,19 @@ def open_store(settings: Settings) -> GraphStore:
     return EmbeddedStore(location)
 
 
+def store_exists(settings: Settings) -> bool:
+    """Whether the configured store is there already: an SQLite file that exists, or any Neo4j
+    URI (a server is asked only when the store is opened)."""
+    return settings.store.startswith(NEO4J_SCHEMES) or Path(settings.store).exists()
+
+
 def open_registry(settings: Settings) -> Registry:
     return Registry(open_store(settings))
+
+
+def scratch_registry(base: GraphStore | None = None) -> Registry:
+    """A registry on a scratch copy of `base` (or on nothing) in memory: writes change the copy
+    only, subject data is read from `base` (see `graph.scratch`)."""
+    from graph.scratch import ScratchStore
+
+    return Registry(ScratchStore(base))

@@ -2,89 +2,72 @@
 
 Every problem is collected, not just the first: shape and type errors from the models,
 duplicate ids, redefined built-ins, ids taken by another entity type, references that do not
-resolve (in the bundle or the existing registry), category parent cycles. Each names where
-it is (`flows[3].to`) and why.
+resolve (in the bundle or the existing registry), category parent cycles. Each names the file,
+line and column, the entity (`flow 'claims-to-coral'`, or `flows[3]` while it has no id), the
+field and the reason, with a "did you mean" for a near miss; problems come in file order.
+`Definitions` says where each entity of a set of bundles is defined (for SARIF).
 """
 
 from __future__ import annotations
 
-import json
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-import yaml
 from pydantic import ValidationError
 
 from graph.store import Doc, Stored
 from registry.legal_bases import BUILTIN_LEGAL_BASES
 from registry.model import MODELS, SECTIONS, Entity
+from registry.sources import BundleInvalid, Problem, Source, Where
+from registry.suggest import hint, model_message
+
+__all__ = ["BundleInvalid", "Definitions", "Item", "Problem", "Source", "entities_in", "items_of", "references",
+           "section_of", "validate"]
 
 _SECTION_OF = {type_: section for section, type_ in SECTIONS.items()}
 _NODES = ("system", "party")
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that leaves dates as text, so the models validate them with a location."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-class Problem(NamedTuple):
-    source: str
-    location: str
-    message: str
-
-    def __str__(self) -> str:
-        return ": ".join(part for part in self if part)
+SUGGESTIONS = 200
+"""Unknown ids given a "did you mean" per validation (each costs a search of the registry's ids)."""
 
 
 class Item(NamedTuple):
-    """One entity to validate: where it comes from, its type and its raw data."""
+    """One entity to validate: its document, where it is in it, its type and its raw data."""
 
-    source: str
-    location: str
+    source: Source
+    where: Where
+    """`("flows", 3)`; empty for an entity given alone (a GraphQL input)."""
     type: str
     raw: Any
 
-    def problem(self, field: str):
-        return lambda message: Problem(self.source, f"{self.location}.{field}" if self.location else field, message)
+    @property
+    def entity(self) -> str | None:
+        """`flow 'claims-to-coral'`, or `flows[3]` while the item has no usable id."""
+        id_ = self.raw.get("id") if isinstance(self.raw, dict) else None
+        if isinstance(id_, str) and id_:
+            return f"{self.type} {id_!r}"
+        return dotted(self.where) or None
+
+    def problem(self, field: Where, message: str, *, key: bool = False) -> Problem:
+        """A problem with `field` of this item, at its line and column (its key's with `key`)."""
+        line, column = self.source.position(self.where + field, key) or (None, None)
+        return Problem(self.source.name, message, line, column, self.entity, dotted(field) or None)
 
 
-class BundleInvalid(ValueError):
-    """A bundle (or one entity) failed validation; nothing was applied."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
+def dotted(where: Where) -> str:
+    """`("holds", 1, "retention")` as `holds[1].retention`."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where).lstrip(".")
 
 
-def parse(text: str, source: str) -> Any:
-    """The data in a YAML or JSON document."""
-    try:
-        if text.lstrip().startswith("{"):
-            return json.loads(text)
-        return yaml.load(text, Loader=_Loader)
-    except json.JSONDecodeError as error:
-        raise BundleInvalid([Problem(source, f"line {error.lineno}, column {error.colno}", f"invalid JSON: {error.msg}")]) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(error, "problem", None) or str(error)
-        raise BundleInvalid([Problem(source, where, f"invalid YAML: {reason}")]) from None
-
-
-def entities_in(data: Any, source: str) -> list[Item]:
+def entities_in(data: Any, source: Source) -> list[Item]:
     """Every item of a bundle, in dependency order."""
     if data is None:
         return []
     if not isinstance(data, dict):
-        raise BundleInvalid([Problem(source, "", "a bundle must be a mapping with lists such as "
-                                                 "`categories:`, `systems:` and `flows:`")])
-    problems = [Problem(source, str(key), f"unknown section; expected one of {', '.join(SECTIONS)}")
+        raise BundleInvalid([Problem(source.name, "a bundle must be a mapping with lists such as "
+                                                  "`categories:`, `systems:` and `flows:`", *_at(source, ()))])
+    problems = [Problem(source.name, f"unknown section; expected one of {', '.join(SECTIONS)}{hint(key, SECTIONS)}",
+                        *_at(source, (key,), key=True), field=str(key))
                 for key in data if key not in SECTIONS]
     items = []
     for section, type_ in SECTIONS.items():
@@ -92,20 +75,25 @@ def entities_in(data: Any, source: str) -> list[Item]:
         if listed is None:
             continue
         if not isinstance(listed, list):
-            problems.append(Problem(source, section, "must be a list"))
+            problems.append(Problem(source.name, "must be a list", *_at(source, (section,)), field=section))
             continue
-        items.extend(Item(source, f"{section}[{i}]", type_, raw) for i, raw in enumerate(listed))
+        items.extend(Item(source, (section, i), type_, raw) for i, raw in enumerate(listed))
     if problems:
         raise BundleInvalid(problems)
     return items
+
+
+def _at(source: Source, where: Where, key: bool = False) -> tuple[int | None, int | None]:
+    return source.position(where, key) or (None, None)
 
 
 def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str, str | None]) -> list[Stored]:
     """Validated documents for `items`, given the `existing` registry (id -> type) and its
     category tree (category -> parent).
 
-    Raises `BundleInvalid` with every problem found.
+    Raises `BundleInvalid` with every problem found, in file order.
     """
+    items = list(items)
     problems: list[Problem] = []
     valid: list[tuple[Item, Entity]] = []
     invalid: list[Item] = []
@@ -113,7 +101,8 @@ def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str,
         try:
             valid.append((item, MODELS[item.type].model_validate(item.raw)))
         except ValidationError as error:
-            problems.extend(_pydantic_problems(item, error))
+            problems.extend(item.problem(tuple(d["loc"]), model_message(MODELS[item.type], d),
+                                         key=d["type"] == "extra_forbidden") for d in error.errors())
             if isinstance(item.raw, dict):
                 invalid.append(item)
 
@@ -121,83 +110,149 @@ def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str,
     defined.update((id_, "legal-basis") for id_ in BUILTIN_LEGAL_BASES)
     first_seen: dict[str, Item] = {}
     for item, entity in valid:
-        problem = item.problem("id")
         if entity.id in first_seen:
-            seen = first_seen[entity.id]
-            problems.append(problem(f"duplicate id {entity.id!r} (also at {seen.source}: {seen.location})"))
+            first = first_seen[entity.id]
+            line = (first.source.position(first.where + ("id",)) or (None,))[0]
+            where = f"{first.source.name}:{line}" if line else f"{first.source.name}: {dotted(first.where)}"
+            problems.append(item.problem(("id",), f"duplicate id {entity.id!r} (also at {where})"))
         elif entity.id in BUILTIN_LEGAL_BASES:
-            problems.append(problem(f"{entity.id!r} is a built-in legal basis and cannot be redefined"))
+            problems.append(item.problem(("id",), f"{entity.id!r} is a built-in legal basis and cannot be redefined"))
         elif existing.get(entity.id, item.type) != item.type:
-            problems.append(problem(f"id {entity.id!r} is already used by a {existing[entity.id]}"))
+            problems.append(item.problem(("id",), f"id {entity.id!r} is already used by a {existing[entity.id]}"))
         first_seen.setdefault(entity.id, item)
         defined.setdefault(entity.id, item.type)
 
     defined.update((item.raw["id"], item.type) for item in invalid
                    if isinstance(item.raw.get("id"), str) and item.raw["id"] not in defined)
     docs = [(item, entity.to_doc()) for item, entity in valid]
+    unresolved = _Unresolved(defined)
     for item in invalid:
-        problems.extend(_unresolved(item, item.raw, defined))
+        problems.extend(unresolved(item, item.raw))
     for item, doc in docs:
-        problems.extend(_unresolved(item, doc, defined))
+        problems.extend(unresolved(item, doc))
         if item.type == "flow" and doc["from"] == doc["to"]:
-            problems.append(item.problem("to")("a flow must go to another system or party than it comes from"))
+            problems.append(item.problem(("to",), "a flow must go to another system or party than it comes from"))
         if item.type == "agreement" and doc.get("expires") and doc["expires"] < doc["effective"]:
-            problems.append(item.problem("expires")(f"{doc['expires']} is before `effective` {doc['effective']}"))
+            problems.append(item.problem(("expires",), f"{doc['expires']} is before `effective` {doc['effective']}"))
     problems.extend(_parent_cycles([(item, doc) for item, doc in docs if item.type == "category"], parents))
     if problems:
+        order = {source: n for n, source in enumerate(dict.fromkeys(item.source.name for item in items))}
+        problems.sort(key=lambda p: (order.get(p.source, -1), p.line or 0, p.column or 0))
         raise BundleInvalid(problems)
     return [Stored(item.type, doc) for item, doc in docs]
 
 
-def references(type_: str, doc: Doc) -> Iterator[tuple[str, tuple[str, ...], str]]:
-    """(field location, allowed entity types, referenced id) for every reference in a document."""
+def references(type_: str, doc: Doc) -> Iterator[tuple[Where, tuple[str, ...], str]]:
+    """(field, allowed entity types, referenced id) for every reference in a document."""
     bases = ("legal-basis",)
     if type_ == "category" and doc.get("parent"):
-        yield "parent", ("category",), doc["parent"]
+        yield ("parent",), ("category",), doc["parent"]
     elif type_ == "system":
         for i, held in enumerate(doc.get("holds", ())):
-            yield f"holds[{i}].category", ("category",), held["category"]
-            yield from _listed(f"holds[{i}].purposes", ("purpose",), held.get("purposes", ()))
-            yield from _optional(f"holds[{i}].", held, {"legal_basis": bases, "condition": bases})
+            yield ("holds", i, "category"), ("category",), held["category"]
+            yield from _listed(("holds", i, "purposes"), ("purpose",), held.get("purposes", ()))
+            yield from _optional(("holds", i), held, {"legal_basis": bases, "condition": bases})
     elif type_ == "agreement":
-        yield from _listed("parties", ("party",), doc["parties"])
-        yield from _listed("categories", ("category",), doc.get("categories", ()))
-        yield from _listed("purposes", ("purpose",), doc.get("purposes", ()))
-        yield from _optional("", doc, {"legal_basis": bases, "condition": bases})
+        yield from _listed(("parties",), ("party",), doc["parties"])
+        yield from _listed(("categories",), ("category",), doc.get("categories", ()))
+        yield from _listed(("purposes",), ("purpose",), doc.get("purposes", ()))
+        yield from _optional((), doc, {"legal_basis": bases, "condition": bases})
     elif type_ == "flow":
-        yield "from", _NODES, doc["from"]
-        yield "to", _NODES, doc["to"]
-        yield from _listed("categories", ("category",), doc["categories"])
-        yield "purpose", ("purpose",), doc["purpose"]
-        yield from _optional("", doc, {"legal_basis": bases, "condition": bases, "agreement": ("agreement",)})
+        yield ("from",), _NODES, doc["from"]
+        yield ("to",), _NODES, doc["to"]
+        yield from _listed(("categories",), ("category",), doc["categories"])
+        yield ("purpose",), ("purpose",), doc["purpose"]
+        yield from _optional((), doc, {"legal_basis": bases, "condition": bases, "agreement": ("agreement",)})
 
 
-def _unresolved(item: Item, doc: Doc, defined: dict[str, str]) -> list[Problem]:
-    """References that name nothing, or something of the wrong type. Also used, as far as
-    its shape allows, on an item that failed validation, so one pass reports everything."""
-    problems = []
-    try:
-        for field, allowed, target in references(item.type, doc):
-            found = defined.get(target) if isinstance(target, str) else None
-            if found is None:
-                problems.append(item.problem(field)(f"unknown {' or '.join(allowed)} {target!r}"))
-            elif found not in allowed:
-                problems.append(item.problem(field)(f"{target!r} is a {found}, not a {' or '.join(allowed)}"))
-    except (KeyError, TypeError, AttributeError):
-        pass  # the shape errors already name what is missing
-    return problems
+class _Unresolved:
+    """References that name nothing, or something of the wrong type, with a "did you mean"
+    among the ids of the right type. Also used, as far as its shape allows, on an item that
+    failed validation, so one pass reports everything."""
+
+    def __init__(self, defined: dict[str, str]):
+        self.defined = defined
+        self._ids: dict[str, list[str]] | None = None
+        self._hints: dict[tuple[str, tuple[str, ...]], str] = {}
+
+    def __call__(self, item: Item, doc: Doc) -> list[Problem]:
+        problems = []
+        try:
+            for field, allowed, target in references(item.type, doc):
+                found = self.defined.get(target) if isinstance(target, str) else None
+                if found is None:
+                    problems.append(item.problem(field, f"unknown {' or '.join(allowed)} {target!r}"
+                                                        + self._hint(target, allowed)))
+                elif found not in allowed:
+                    problems.append(item.problem(field, f"{target!r} is a {found}, not a {' or '.join(allowed)}"))
+        except (KeyError, TypeError, AttributeError):
+            pass  # the shape errors already name what is missing
+        return problems
+
+    def _hint(self, target: Any, allowed: tuple[str, ...]) -> str:
+        if not isinstance(target, str):
+            return ""
+        key = (target, allowed)
+        if key not in self._hints and len(self._hints) < SUGGESTIONS:
+            if self._ids is None:
+                self._ids = defaultdict(list)
+                for id_, type_ in self.defined.items():
+                    self._ids[type_].append(id_)
+            self._hints[key] = hint(target, (id_ for type_ in allowed for id_ in self._ids[type_]))
+        return self._hints.get(key, "")
+
+
+class Definitions:
+    """Where the entities of a set of bundles are defined, for placing findings on their lines.
+
+    Any section's entities are found by id (ids are unique across the registry); an entry of
+    one of an entity's lists that names a category (a system's `holds` entry) by its id and
+    category.
+    """
+
+    def __init__(self, items: Iterable[Item]):
+        self._items = {item.raw["id"]: item for item in items
+                       if isinstance(item.raw, dict) and isinstance(item.raw.get("id"), str)}
+
+    def locate(self, entity_id: str, category: str | None = None) -> tuple[Source, int, int] | None:
+        """(document, line, column) of the entity's id, or of the `category` value of its entry
+        for `category`; None when no bundle defines the entity or its document has no lines."""
+        item = self._items.get(entity_id)
+        if item is None:
+            return None
+        where: Where = ("id",)
+        if category is not None:
+            where = next(((field, i, "category") for field, listed in item.raw.items() if isinstance(listed, list)
+                          for i, entry in enumerate(listed)
+                          if isinstance(entry, dict) and entry.get("category") == category), where)
+        position = item.source.position(item.where + where)
+        return (item.source, *position) if position else None
+
+
+def items_of(sources: Iterable[Source]) -> list[Item]:
+    """Every item of several bundles, parsed. Raises `BundleInvalid` with the problems of every
+    document that cannot be read as a bundle."""
+    items, problems = [], []
+    for source in sources:
+        try:
+            items.extend(entities_in(source.parse(), source))
+        except BundleInvalid as error:
+            problems.extend(error.problems)
+    if problems:
+        raise BundleInvalid(problems)
+    return items
 
 
 def section_of(type_: str) -> str:
     return _SECTION_OF[type_]
 
 
-def _listed(field: str, allowed: tuple[str, ...], ids: Iterable[str]):
-    return ((f"{field}[{i}]", allowed, id_) for i, id_ in enumerate(ids))
+def _listed(field: Where, allowed: tuple[str, ...], ids: Iterable[str]):
+    return (((*field, i), allowed, id_) for i, id_ in enumerate(ids))
 
 
-def _optional(prefix: str, doc: Doc, fields: dict[str, tuple[str, ...]]):
-    return ((prefix + field, allowed, doc[field]) for field, allowed in fields.items() if doc.get(field))
+def _optional(prefix: Where, doc: Doc, fields: dict[str, tuple[str, ...]]):
+    return (((*prefix, field), allowed, doc[field]) for field, allowed in fields.items() if doc.get(field))
 
 
 def _parent_cycles(categories: list[tuple[Item, Doc]], existing: dict[str, str | None]) -> list[Problem]:
@@ -211,20 +266,5 @@ def _parent_cycles(categories: list[tuple[Item, Doc]], existing: dict[str, str |
             chain.append(node)
             node = parent[node]
         if node == doc["id"]:
-            problems.append(item.problem("parent")("parent cycle: " + " → ".join(chain + [node])))
-    return problems
-
-
-def _pydantic_problems(item: Item, error: ValidationError) -> list[Problem]:
-    problems = []
-    for detail in error.errors():
-        where = (item.location + "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
-                                         for part in detail["loc"])).lstrip(".")
-        if detail["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif detail["type"] == "missing":
-            message = "required field is missing"
-        else:
-            message = detail["msg"].removeprefix("Value error, ")
-        problems.append(Problem(item.source, where, message))
+            problems.append(item.problem(("parent",), "parent cycle: " + " → ".join(chain + [node])))
     return problems

@@ -9,11 +9,13 @@ round trip per field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from graph.store import ENTITY_TYPES, MAX_DEPTH, AuditEntry, Direction, Doc, GraphStore, Holding, Lineage, Stored, WriteResult
-from registry.bundle import Item, entities_in, parse, references, section_of, validate
+from graph.changes import Change, encode, plan
+from registry.bundle import Item, Source, dotted, entities_in, items_of, references, section_of, validate
 from registry.errors import InvalidArgument, NotFound
 from registry.legal_bases import BUILTIN_LEGAL_BASES
 from registry.model import MODELS
@@ -32,6 +34,29 @@ class HoldingView:
         return self.entities.get(id_) if id_ else None
 
 
+@dataclass(frozen=True)
+class Taken:
+    """The subject data a removed entity takes with it: subjects with records in a removed
+    system, subjects with consent events for a removed purpose."""
+
+    records: int = 0
+    consents: int = 0
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What a load would do: the changes in the order the store would apply them, how many
+    documents are unchanged, and what removed entities take with them (by id)."""
+
+    changes: list[Change]
+    unchanged: int
+    taken: dict[str, Taken] = field(default_factory=dict)
+
+
+def _sources(bundles: Iterable[Source | tuple[str, str]]) -> list[Source]:
+    return [bundle if isinstance(bundle, Source) else Source(*bundle) for bundle in bundles]
+
+
 class Registry:
     def __init__(self, store: GraphStore):
         self.store = store
@@ -39,18 +64,40 @@ class Registry:
 
     # --- changes -------------------------------------------------------------------------
 
-    def load(self, bundles: list[tuple[str, str]], *, actor: str, replace: bool = False) -> WriteResult:
-        """Validate and apply bundles given as (source name, text), all in one transaction.
+    def load(self, bundles: Iterable[Source | tuple[str, str]], *, actor: str, replace: bool = False) -> WriteResult:
+        """Validate and apply bundles (documents, or (source name, text) pairs), all in one
+        transaction.
 
         With `replace`, everything the bundles do not define is deleted (built-ins stay).
         """
-        items = [item for source, text in bundles for item in entities_in(parse(text, source), source)]
-        return self.load_items(items, actor=actor, replace=replace)
+        return self.load_items(items_of(_sources(bundles)), actor=actor, replace=replace)
 
     def load_data(self, data: Any, *, source: str, actor: str, replace: bool = False) -> WriteResult:
-        return self.load_items(entities_in(data, source), actor=actor, replace=replace)
+        return self.load_items(entities_in(data, Source(source)), actor=actor, replace=replace)
 
     def load_items(self, items: list[Item], *, actor: str, replace: bool = False) -> WriteResult:
+        docs, deletes = self._checked(items, replace)
+        return self.store.write(docs, deletes, actor=actor)
+
+    def plan(self, bundles: Iterable[Source | tuple[str, str]], *, replace: bool = False) -> LoadPlan:
+        """What loading the bundles would change, as the store would apply it
+        (`graph.changes.plan`), and the subject data each removed system or purpose takes with
+        it. Changes nothing; raises `BundleInvalid` like `load`."""
+        docs, deletes = self._checked(items_of(_sources(bundles)), replace)
+        current = {id_: (stored.type, encode(stored.doc))
+                   for id_, stored in self.store.get_many([stored.id for stored in docs] + deletes).items()}
+        planned = plan(docs, deletes, current)
+        taken = {}
+        for change in planned.changes:
+            before, after = current.get(change.id, (None,))[0], change.type if change.after else None
+            records = self.store.count_subjects([change.id]) if before == "system" != after else 0
+            consents = self.store.count_consenting([change.id]) if before == "purpose" != after else 0
+            if records or consents:
+                taken[change.id] = Taken(records, consents)
+        return LoadPlan(planned.changes, planned.unchanged, taken)
+
+    def _checked(self, items: list[Item], replace: bool) -> tuple[list[Stored], list[str]]:
+        """The validated documents and (with `replace`) the ids to delete."""
         current = self.store.types_by_id()
         existing = {} if replace else current
         parents = {} if replace else {c["id"]: c.get("parent") for c in self.store.list("category")}
@@ -59,17 +106,17 @@ class Registry:
         if replace:
             keep = {stored.id for stored in docs} | BUILTIN_LEGAL_BASES.keys()
             deletes = sorted(id_ for id_ in current if id_ not in keep)
-        return self.store.write(docs, deletes, actor=actor)
+        return docs, deletes
 
     def upsert(self, type_: str, raw: dict[str, Any], *, actor: str) -> Stored:
-        self.load_items([Item("input", "", type_, raw)], actor=actor)
+        self.load_items([Item(Source("input"), (), type_, raw)], actor=actor)
         return self.store.get_many([raw["id"]])[raw["id"]]
 
     def delete(self, type_: str, id_: str, *, actor: str) -> Stored:
         stored = self.entity(id_, type_)
         if id_ in BUILTIN_LEGAL_BASES:
             raise InvalidArgument(f"{id_!r} is a built-in legal basis and cannot be deleted")
-        users = [f"{other} {doc['id']!r} ({field})"
+        users = [f"{other} {doc['id']!r} ({dotted(field)})"
                  for other in ENTITY_TYPES for doc in self.store.list(other)
                  for field, _, target in references(other, doc) if target == id_]
         if type_ == "system" and (held := self.store.count_subjects([id_])):

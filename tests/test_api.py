@@ -126,9 +126,11 @@ def test_invalid_mutations_report_every_problem_and_change_nothing(loaded):
     [error] = result.errors
     assert error.extensions["code"] == "BAD_INPUT"
     assert error.extensions["problems"] == [
-        {"source": "input", "location": "kind", "message": "Input should be 'dsa', 'dpa', 'reinsurance-treaty', "
-                                                           "'regulatory', 'joint-controller' or 'other'"},
-        {"source": "input", "location": "parties[0]", "message": "'crm' is a system, not a party"}]
+        {"source": "input", "line": None, "column": None, "entity": "agreement 'a'", "field": "kind",
+         "message": "Input should be 'dsa', 'dpa', 'reinsurance-treaty', 'regulatory', 'joint-controller' or 'other' "
+                    "(did you mean 'dsa'?)"},
+        {"source": "input", "line": None, "column": None, "entity": "agreement 'a'", "field": "parties[0]",
+         "message": "'crm' is a system, not a party"}]
     result = run(loaded, 'mutation { deleteCategory(id: "contact") { id } }')
     assert "still referenced by" in result.errors[0].message
     assert loaded.export() == before
@@ -141,7 +143,8 @@ def test_import_bundle_mutation_applies_a_whole_bundle(registry):
     assert result.data["importBundle"] == {"created": 22, "updated": 0, "deleted": 0, "unchanged": 0}
     result = run(registry, 'mutation { importBundle(yaml: "flows: [{id: f1}]", replace: true) { created } }')
     assert result.errors[0].extensions["problems"][0] == {
-        "source": "bundle", "location": "flows[0].name", "message": "required field is missing"}
+        "source": "bundle", "line": 1, "column": 9, "entity": "flow 'f1'", "field": "name",
+        "message": "required field is missing"}
     assert len(registry.list("flow")) == 7
 
 

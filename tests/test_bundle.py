@@ -56,45 +56,50 @@ flows:
 def test_every_problem_is_reported_together_and_nothing_is_applied(loaded):
     before, audit = loaded.export(), len(loaded.audit(limit=1000))
     assert problems(loaded, BAD) == [
-        "bad.yaml: categories[1].special: Input should be a valid boolean, unable to interpret input",
-        "bad.yaml: systems[0].country: 'Germany' is not an ISO 3166-1 alpha-2 country code",
-        "bad.yaml: systems[0].holds[0].retention: '10 years' is not an ISO 8601 duration such as P10Y or P6M",
-        "bad.yaml: parties[0].kind: Input should be 'reinsurer', 'regulator', 'broker', 'tpa', 'processor', "
-        "'affiliate', 'auditor', 'law-enforcement' or 'other'",
-        "bad.yaml: parties[0].colour: unknown field",
-        "bad.yaml: agreements[0].effective: Input should be a valid date or datetime, day value is outside "
+        "bad.yaml:3:52: category 'health': parent: parent cycle: health → health.diagnosis → health",
+        "bad.yaml:4:43: category 'genetic': special: Input should be a valid boolean, unable to interpret input",
+        "bad.yaml:6:10: category 'dup': id: duplicate id 'dup' (also at bad.yaml:5)",
+        "bad.yaml:8:10: purpose 'gdpr-6-1-a': id: 'gdpr-6-1-a' is a built-in legal basis and cannot be redefined",
+        "bad.yaml:9:10: purpose 'crm': id: id 'crm' is already used by a system",
+        "bad.yaml:13:14: system 's1': country: 'Germany' is not an ISO 3166-1 alpha-2 country code",
+        "bad.yaml:15:20: system 's1': holds[0].category: unknown category 'nope'",
+        "bad.yaml:15:60: system 's1': holds[0].retention: '10 years' is not an ISO 8601 duration such as P10Y or P6M",
+        "bad.yaml:17:30: party 'p1': kind: Input should be 'reinsurer', 'regulator', 'broker', 'tpa', 'processor', "
+        "'affiliate', 'auditor', 'law-enforcement' or 'other' (did you mean 'reinsurer'?)",
+        "bad.yaml:17:70: party 'p1': colour: unknown field",
+        "bad.yaml:19:61: agreement 'a1': effective: Input should be a valid date or datetime, day value is outside "
         "expected range",
-        "bad.yaml: flows[1].categories: List should have at least 1 item after validation, not 0",
-        "bad.yaml: categories[3].id: duplicate id 'dup' (also at bad.yaml: categories[2])",
-        "bad.yaml: purposes[0].id: 'gdpr-6-1-a' is a built-in legal basis and cannot be redefined",
-        "bad.yaml: purposes[1].id: id 'crm' is already used by a system",
-        "bad.yaml: systems[0].holds[0].category: unknown category 'nope'",
-        "bad.yaml: agreements[1].parties[0]: 'crm' is a system, not a party",
-        "bad.yaml: agreements[1].expires: 2024-12-31 is before `effective` 2025-01-01",
-        "bad.yaml: flows[0].to: unknown system or party 'ghost'",
-        "bad.yaml: flows[0].categories[1]: unknown category 'health.genes'",
-        "bad.yaml: flows[2].legal_basis: 'contact' is a category, not a legal-basis",
-        "bad.yaml: categories[0].parent: parent cycle: health → health.diagnosis → health",
+        "bad.yaml:20:45: agreement 'a2': parties[0]: 'crm' is a system, not a party",
+        "bad.yaml:20:83: agreement 'a2': expires: 2024-12-31 is before `effective` 2025-01-01",
+        "bad.yaml:22:39: flow 'fx': to: unknown system or party 'ghost'",
+        "bad.yaml:22:68: flow 'fx': categories[1]: unknown category 'health.genes' (did you mean 'health.diagnosis'?)",
+        "bad.yaml:23:56: flow 'fy': categories: List should have at least 1 item after validation, not 0",
+        "bad.yaml:24:99: flow 'fz': legal_basis: 'contact' is a category, not a legal-basis",
     ]
     assert unchanged(loaded, before, audit)
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("flows: [{id: f, name: F\n", "bad.yaml: line 2, column 1: invalid YAML: expected ',' or '}', but got '<stream end>'"),
-    ('{"flows": [}', "bad.yaml: line 1, column 12: invalid JSON: Expecting value"),
-    ("- just\n- a list\n", "bad.yaml: a bundle must be a mapping with lists such as `categories:`, `systems:` and `flows:`"),
-    ("teams: []\n", "bad.yaml: teams: unknown section; expected one of categories, purposes, "
-                                     "legal_bases, systems, parties, agreements, flows"),
-    ("flows: {id: f}\n", "bad.yaml: flows: must be a list"),
+    ("flows: [{id: f, name: F\n", "bad.yaml:2:1: invalid YAML: did not find expected ',' or '}'"),
+    ('{"flows": [}', "bad.yaml:1:12: invalid JSON: Expecting value"),
+    ("- just\n- a list\n", "bad.yaml:1:1: a bundle must be a mapping with lists such as `categories:`, `systems:` and "
+                          "`flows:`"),
+    ("teams: []\n", "bad.yaml:1:1: teams: unknown section; expected one of categories, purposes, "
+                    "legal_bases, systems, parties, agreements, flows"),
+    ("flow: []\n", "bad.yaml:1:1: flow: unknown section; expected one of categories, purposes, "
+                   "legal_bases, systems, parties, agreements, flows (did you mean 'flows'?)"),
+    ("flows: {id: f}\n", "bad.yaml:1:8: flows: must be a list"),
     ("flows: [{id: f, name: F, from: crm, to: crm, categories: [contact], purpose: analytics}]",
-     "bad.yaml: flows[0].to: a flow must go to another system or party than it comes from"),
+     "bad.yaml:1:41: flow 'f': to: a flow must go to another system or party than it comes from"),
     ("flows: [{id: 7, name: F, from: crm, to: dwh, categories: [contact], purpose: analytics}]",
-     "bad.yaml: flows[0].id: Input should be a valid string"),
-    ("systems: [{id: s, name: S, country: de}]", "bad.yaml: systems[0].country: 'de' is not an ISO 3166-1 alpha-2 country code"),
+     "bad.yaml:1:14: flows[0]: id: Input should be a valid string"),
+    ("systems: [{id: s, name: S, country: de}]",
+     "bad.yaml:1:37: system 's': country: 'de' is not an ISO 3166-1 alpha-2 country code"),
     ("flows: [{id: f, name: F, from: crm, to: dwh, categories: [contact], purpose: analytics, transfer_mechanism: sccs}]",
-     "bad.yaml: flows[0].transfer_mechanism: Input should be 'adequacy', 'scc', 'bcr' or 'derogation'"),
+     "bad.yaml:1:109: flow 'f': transfer_mechanism: Input should be 'adequacy', 'scc', 'bcr' or 'derogation' "
+     "(did you mean 'scc'?)"),
     ("agreements: [{id: a, name: A, kind: dsa, parties: [re], effective: 1 May 2024}]",
-     "bad.yaml: agreements[0].effective: Input should be a valid date or datetime, invalid character in year"),
+     "bad.yaml:1:68: agreement 'a': effective: Input should be a valid date or datetime, invalid character in year"),
 ])
 def test_malformed_bundles_are_refused_with_their_location(loaded, text, expected):
     before, audit = loaded.export(), len(loaded.audit(limit=1000))
@@ -104,7 +109,7 @@ def test_malformed_bundles_are_refused_with_their_location(loaded, text, expecte
 
 def test_a_category_parent_cycle_through_existing_categories_is_refused(loaded):
     assert problems(loaded, "categories: [{id: health, name: Health, parent: health.diagnosis.oncology}]") == [
-        "bad.yaml: categories[0].parent: parent cycle: health → health.diagnosis.oncology → health.diagnosis → health"]
+        "bad.yaml:1:49: category 'health': parent: parent cycle: health → health.diagnosis.oncology → health.diagnosis → health"]
 
 
 def test_bundles_reference_each_other_and_the_registry(registry):
@@ -121,7 +126,7 @@ def test_problems_in_one_of_several_files_apply_none_of_them(registry):
     with pytest.raises(BundleInvalid) as caught:
         registry.load([("good.yaml", "categories: [{id: c, name: C}]"),
                        ("bad.yaml", "purposes: [{id: p}]")], actor="test")
-    assert [str(p) for p in caught.value.problems] == ["bad.yaml: purposes[0].name: required field is missing"]
+    assert [str(p) for p in caught.value.problems] == ["bad.yaml:1:12: purpose 'p': name: required field is missing"]
     assert registry.list("category") == []
 
 

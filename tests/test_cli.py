@@ -71,10 +71,10 @@ def test_invalid_bundles_exit_2_with_every_problem_and_change_nothing(tmp_path, 
     assert result.returncode == 2
     # With --replace the bundle must stand on its own: the registry's crm and contact do not count.
     assert result.stderr == (f"error: nothing was changed; 4 problem(s):\n"
-                             f"  {bad}: flows[0].from: unknown system or party 'crm'\n"
-                             f"  {bad}: flows[0].to: unknown system or party 'nowhere'\n"
-                             f"  {bad}: flows[0].categories[0]: unknown category 'contact'\n"
-                             f"  {bad}: flows[0].purpose: unknown purpose 'fun'\n")
+                             f"  {bad}:2:30: flow 'f9': from: unknown system or party 'crm'\n"
+                             f"  {bad}:2:39: flow 'f9': to: unknown system or party 'nowhere'\n"
+                             f"  {bad}:2:61: flow 'f9': categories[0]: unknown category 'contact'\n"
+                             f"  {bad}:2:80: flow 'f9': purpose: unknown purpose 'fun'\n")
     assert "Traceback" not in result.stderr
     assert cli("export", cwd=tmp_path).stdout == before
 

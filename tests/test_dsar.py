@@ -175,7 +175,7 @@ def test_a_file_of_many_batches_applies_whole_or_not_at_all(service, store, tmp_
     path.write_text("\n".join([*lines, '{"id": "B-X", "kind": "insured", "records": [{"system": "nowhere"}]}']) + "\n")
     with pytest.raises(SubjectsInvalid) as caught:
         service.load(path, principal=DPO)
-    assert [str(p) for p in caught.value.problems] == [f"{path}: line 41001: records[0].system: unknown system 'nowhere'"]
+    assert [str(p) for p in caught.value.problems] == [f"{path}:41001: subject 'B-X': records[0].system: unknown system 'nowhere'"]
     assert store.count_subjects(["claims"]) == 1  # C-1 alone: none of the 41,000 before the bad line
     path.write_text("\n".join(reversed(lines)) + "\n")  # ids in descending order
     assert service.load(path, principal=DPO) == 41_000
@@ -199,13 +199,13 @@ def test_bad_lines_are_all_reported_and_nothing_is_applied(service, tmp_path, re
     with pytest.raises(SubjectsInvalid) as caught:
         service.load(path, principal=DPO)
     assert [str(p) for p in caught.value.problems] == [
-        f"{path}: line 2: Invalid JSON: key must be a string at line 1 column 2",
-        f"{path}: line 3: kind: Input should be 'policyholder', 'insured', 'claimant', 'beneficiary', 'prospect', "
+        f"{path}:2: Invalid JSON: key must be a string at line 1 column 2",
+        f"{path}:3: kind: Input should be 'policyholder', 'insured', 'claimant', 'beneficiary', 'prospect', "
         "'third-party' or 'other'",
-        f"{path}: line 4: records[0].system: 're' is a party, not a system",
-        f"{path}: line 4: records[1].source: 'crm' is a system, not a party",
-        f"{path}: line 5: consents[0].purpose: unknown purpose 'spam'",
-        f"{path}: line 6: consents[0].at: Input should have timezone info",
+        f"{path}:4: subject 'C-5': records[0].system: 're' is a party, not a system",
+        f"{path}:4: subject 'C-5': records[1].source: 'crm' is a system, not a party",
+        f"{path}:5: subject 'C-6': consents[0].purpose: unknown purpose 'spam'",
+        f"{path}:6: consents[0].at: Input should have timezone info",
     ]
     with pytest.raises(NotFound):
         service.report(principal=DPO, subject="C-3")

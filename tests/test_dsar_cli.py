@@ -66,7 +66,7 @@ def test_bad_subject_files_exit_2_and_apply_nothing(workdir):
     result = cli("subjects", "load", "bad.csv", cwd=workdir, env=ENV)
     assert result.returncode == 2
     assert result.stderr == ("error: nothing was changed; 1 problem(s):\n"
-                             "  bad.csv: line 2: records[0].system: unknown system 'nowhere'\n")
+                             "  bad.csv:2: subject 'C-3': records[0].system: unknown system 'nowhere'\n")
     missing = cli("dsar", "C-3", cwd=workdir, env=ENV)
     assert (missing.returncode, missing.stderr) == (2, "error: unknown subject 'C-3'\n")
 
@@ -80,4 +80,4 @@ def test_without_the_subject_data_role_the_cli_refuses(workdir):
 def test_keys_without_a_configured_secret_are_refused(workdir):
     result = cli("subjects", "load", "subjects.jsonl", cwd=workdir)
     assert result.returncode == 2
-    assert "line 1: keys: lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY" in result.stderr
+    assert "subjects.jsonl:1: subject 'C-1': keys: lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY" in result.stderr

@@ -15,14 +15,13 @@ import json
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Iterable
 
-from graph import traversal
 from graph.changes import plan
 from graph.embedded.subjects import SCHEMA as SUBJECT_SCHEMA
 from graph.embedded.subjects import SubjectTables
 from graph.snapshot import Snapshot
-from graph.store import AuditEntry, audit_time, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
+from graph.traversal import SnapshotReads
+from graph.store import AuditEntry, audit_time, StoreError, Stored, WriteResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entity (
@@ -46,7 +45,7 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
 """
 
 
-class EmbeddedStore(SubjectTables):
+class EmbeddedStore(SubjectTables, SnapshotReads):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
@@ -82,16 +81,6 @@ class EmbeddedStore(SubjectTables):
                 gc.collect()
                 gc.freeze()
             return self._snapshot
-
-    def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
-        entities = self.snapshot().entities
-        return {id_: entities[id_] for id_ in ids if id_ in entities}
-
-    def list(self, type: str) -> list[Doc]:
-        return list(self.snapshot().by_type.get(type, ()))
-
-    def types_by_id(self) -> dict[str, str]:
-        return {id_: stored.type for id_, stored in self.snapshot().entities.items()}
 
     def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
         now = audit_time()
@@ -130,16 +119,6 @@ class EmbeddedStore(SubjectTables):
         return [AuditEntry(seq, at, actor, action, type_, id_,
                            json.loads(before) if before else None, json.loads(after) if after else None)
                 for seq, at, actor, action, type_, id_, before, after in rows]
-
-    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
-        return traversal.holders(self.snapshot(), category, include_descendants)
-
-    def holdings(self, holder: str) -> list[Holding]:
-        return traversal.holdings(self.snapshot(), holder)
-
-    def lineage(self, start: str, direction: Direction, depth: int | None,
-                categories: list[str] | None) -> Lineage:
-        return traversal.lineage(self.snapshot(), start, direction, depth, categories)
 
     def close(self) -> None:
         with self._lock:

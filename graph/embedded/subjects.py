@@ -199,6 +199,11 @@ class SubjectTables:
             return self._db.execute(f"SELECT COUNT(DISTINCT subject) FROM subject_system WHERE system IN ({marks})",
                                     systems).fetchone()[0]
 
+    def count_consenting(self, purposes: Iterable[str]) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(DISTINCT subject) FROM consent WHERE purpose IN "
+                                    "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(purposes))),)).fetchone()[0]
+
     def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
         with self._lock:
             return self._db.execute("""

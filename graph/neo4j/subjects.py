@@ -72,6 +72,10 @@ _COUNT = """
 MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
 RETURN count(DISTINCT s) AS count
 """
+_CONSENTING = """
+MATCH (s:Subject)-[:CONSENT]->(p:Purpose) WHERE p.id IN $purposes
+RETURN count(DISTINCT s) AS count
+"""
 _IDS = """
 MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
 RETURN DISTINCT s.id AS id ORDER BY id LIMIT $limit
@@ -140,6 +144,9 @@ class SubjectGraph:
 
     def count_subjects(self, systems: Iterable[str]) -> int:
         return self._query(_COUNT, systems=sorted(set(systems)))[0]["count"]
+
+    def count_consenting(self, purposes: Iterable[str]) -> int:
+        return self._query(_CONSENTING, purposes=sorted(set(purposes)))[0]["count"]
 
     def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
         return self._query(_WITHDRAWN, system=system, purposes=sorted(set(purposes)))[0]["count"]

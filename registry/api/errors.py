@@ -2,7 +2,8 @@
 
 Domain errors (unknown ids, invalid input, missing permissions) come back as GraphQL errors
 with a clear message and a code in `extensions.code`; invalid input lists every problem in
-`extensions.problems`. Anything else is masked as "internal error", so internals never leak.
+`extensions.problems` (each with `source`, `message`, and where known `line`, `column`, `entity`
+and `field`). Anything else is masked as "internal error", so internals never leak.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def domain_errors(resolver):
         except Forbidden as error:
             raise GraphQLError(str(error), extensions={"code": "FORBIDDEN"}) from None
         except (BundleInvalid, SubjectsInvalid) as error:
-            problems = [{"source": p.source, "location": p.location, "message": p.message} for p in error.problems]
+            problems = [p._asdict() for p in error.problems]
             raise GraphQLError(f"invalid input:\n{error}", extensions={"code": "BAD_INPUT", "problems": problems}) from None
         except InvalidArgument as error:
             raise GraphQLError(str(error), extensions={"code": "BAD_INPUT"}) from None

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from registry.cli.audit import audit
-from registry.cli.base import main
+from registry.cli.base import first_sentences, main
 from registry.cli.bundles import DEMO, demo, export, load
 from registry.cli.compliance import breach, check
 from registry.cli.query import query
@@ -15,5 +15,6 @@ from registry.cli.subjects import consent, dsar, erasure_plan, subjects
 
 for _command in (load, export, query, serve, demo, audit, check, breach, subjects, dsar, consent, erasure_plan):
     main.add_command(_command)
+first_sentences(main)
 
 __all__ = ["DEMO", "main"]

@@ -7,16 +7,19 @@ puts them together.
 from __future__ import annotations
 
 import getpass
+import re
 import sys
 from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import click
 
 from graph.store import StoreError
 from registry.auth.roles import Principal
-from registry.bootstrap import open_registry
-from registry.bundle import BundleInvalid
+from registry.bootstrap import open_registry, scratch_registry, store_exists  # noqa: F401  (for the commands)
+from registry.bundle import BundleInvalid, Source
 from registry.errors import DomainError
 from registry.service import Registry
 from registry.settings import Settings, SettingsError
@@ -43,6 +46,81 @@ class Registered(click.Group):
             sys.exit(1)
 
 
+class Day(click.ParamType):
+    """A date, YYYY-MM-DD; a date and time is taken as its day in UTC."""
+
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date such as 2026-11-25", param, ctx)
+        return (moment.astimezone(timezone.utc) if moment.utcoffset() is not None else moment).date()
+
+
+class Moment(click.ParamType):
+    """A point in time: an ISO 8601 date and time with its UTC offset (`Z` or `+01:00`), or a
+    date, taken as its start in UTC."""
+
+    name = "DATE|DATETIME"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date or an ISO 8601 date and time such as 2026-11-25 or "
+                      "2026-11-25T09:30:00+01:00", param, ctx)
+        if len(value.strip()) == 10:  # a date alone
+            return moment.replace(tzinfo=timezone.utc)
+        if moment.utcoffset() is None:
+            self.fail(f"{value!r} has no UTC offset; give one, e.g. {value}+00:00 or {value}Z", param, ctx)
+        return moment
+
+
+def first_sentences(command: click.Command) -> None:
+    """Show each command's whole first sentence in the command list: click cuts the help after
+    the first full stop ("The GDPR Art.") and at 45 characters."""
+    for sub in getattr(command, "commands", {}).values():
+        first_sentences(sub)
+    if command.short_help is None and command.help:
+        command.short_help = _first_sentence(command.help)
+
+
+def _first_sentence(text: str) -> str:
+    paragraph = " ".join(text.split("\n\n")[0].split())
+    end = re.search(r"(?<!\bArt)(?<!\be\.g)(?<!\bi\.e)(?<!\bNo)(?<!\bcf)\.(\s+(?=[A-Z(])|$)", paragraph)
+    return paragraph[:end.start() + 1] if end else paragraph
+
+
+def product_version() -> str:
+    try:
+        return version("dsa-registry")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def read_argument(value: str, what: str) -> str:
+    """A command-line text argument: as given, `-` for standard input, `@FILE` for a file's contents."""
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        try:
+            return Path(value[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            raise click.BadParameter(f"cannot read {value[1:]}: {reason}", param_hint=what) from None
+    return value
+
+
 @dataclass
 class Session:
     """One command's state: its settings and actor, and the registry once a command opens it."""
@@ -58,6 +136,7 @@ class Session:
 
 
 @click.group(cls=Registered, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(product_version(), "--version", "-V", prog_name="dsa-registry", message="%(prog)s %(version)s")
 @click.option("--store", metavar="PATH|URI",
               help="SQLite file (default ./registry.db) or Neo4j URI such as neo4j://host:7687 "
                    "(credentials from NEO4J_USER / NEO4J_PASSWORD). Also DSA_REGISTRY_STORE.")
@@ -86,6 +165,30 @@ def registry_of(ctx: click.Context) -> Registry:
         current._registry = open_registry(current.settings)
         ctx.call_on_close(current._registry.store.close)
     return current._registry
+
+
+BUNDLE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def bundle_sources(paths: tuple[Path, ...]) -> list[Source]:
+    """The bundles named on the command line, read: files as given, directories searched (with
+    their subdirectories) for `*.yaml`, `*.yml` and `*.json`, in name order. Raises
+    `BundleInvalid` naming every file that cannot be read or is not UTF-8."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in BUNDLE_SUFFIXES and p.is_file()))
+        else:
+            files.append(path)
+    sources, problems = [], []
+    for path in dict.fromkeys(files):
+        try:
+            sources.append(Source.read(path))
+        except BundleInvalid as error:
+            problems.extend(error.problems)
+    if problems:
+        raise BundleInvalid(problems)
+    return sources
 
 
 def summary(result) -> str:

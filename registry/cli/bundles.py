@@ -10,23 +10,71 @@ from pathlib import Path
 import click
 import yaml
 
-from registry.cli.base import registry_of, session, summary, write_output
+from registry.cli.base import bundle_sources, registry_of, scratch_registry, session, store_exists, summary, write_output
 
 DEMO = files("registry") / "demo" / "insurer.yaml"
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", metavar="FILE|DIR…", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
 @click.option("--replace", is_flag=True, help="Replace the whole registry with these bundles.")
+@click.option("--dry-run", is_flag=True, help="Print what the load would change, and change nothing.")
+@click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Output of --dry-run.")
 @click.pass_context
-def load(ctx, files: tuple[Path, ...], replace: bool):
-    """Load YAML or JSON bundles: all validated first, then applied in one transaction.
+def load(ctx, paths: tuple[Path, ...], replace: bool, dry_run: bool, format_: str):
+    """Load YAML or JSON bundles (files, or directories of them): all validated first, then applied
+    in one transaction.
 
-    Exit code 2, with every problem listed and nothing changed, when any bundle is invalid.
+    Exit code 2, with every problem listed and nothing changed, when any bundle is invalid. With
+    --dry-run, print the plan instead: each entity created, updated (with the fields that change)
+    or deleted, and the subject data a deleted system or purpose takes with it.
     """
-    bundles = [(str(path), path.read_text(encoding="utf-8")) for path in files]
-    result = registry_of(ctx).load(bundles, actor=session(ctx).actor, replace=replace)
-    click.echo(summary(result))
+    sources = bundle_sources(paths)
+    if not dry_run:
+        click.echo(summary(registry_of(ctx).load(sources, actor=session(ctx).actor, replace=replace)))
+        return
+    current = session(ctx)
+    registry = registry_of(ctx) if store_exists(current.settings) else scratch_registry()
+    planned = registry.plan(sources, replace=replace)
+    if format_ == "json":
+        click.echo(json.dumps(_plan_plain(planned), indent=2, ensure_ascii=False))
+    else:
+        _print_plan(planned)
+
+
+def _plan_plain(planned) -> dict:
+    changes = []
+    for change in planned.changes:
+        row = {"action": change.action, "type": change.type, "id": change.id}
+        if change.action == "update":
+            row["fields"] = change.fields
+        if change.id in planned.taken:
+            taken = planned.taken[change.id]
+            row["takes"] = {"subjectRecords": taken.records, "subjectConsents": taken.consents}
+        changes.append(row)
+    return {"changes": changes, "counts": {**_counts(planned), "unchanged": planned.unchanged}}
+
+
+def _counts(planned) -> dict[str, int]:
+    return {action: sum(c.action == action for c in planned.changes) for action in ("create", "update", "delete")}
+
+
+def _print_plan(planned) -> None:
+    for change in planned.changes:
+        line = f"{change.action:<7} {change.type:<12} {change.id}"
+        if change.action == "update":
+            line += ": " + ", ".join(change.fields)
+        taken = planned.taken.get(change.id)
+        if taken:
+            what = [f"the records of {taken.records} data subject(s)"] * bool(taken.records)
+            what += [f"the consents of {taken.consents} data subject(s)"] * bool(taken.consents)
+            line += f"  (takes with it {' and '.join(what)})"
+        click.echo(line)
+    counts = _counts(planned)
+    click.echo(f"would create {counts['create']}, update {counts['update']}, delete {counts['delete']}; "
+               f"unchanged {planned.unchanged} (dry run: nothing was changed)")
 
 
 BUNDLE_FORMATS = ("yaml", "json")

@@ -8,15 +8,20 @@ import sys
 
 import click
 
-from registry.cli.base import registry_of, session
+from registry.cli.base import read_argument, registry_of, session
 
 
 @click.command()
 @click.argument("query")
-@click.option("--variables", default=None, help="Variables as a JSON object.")
+@click.option("--variables", default=None, help="Variables as a JSON object (`-` or `@FILE` to read it).")
 @click.pass_context
 def query(ctx, query: str, variables: str | None):
-    """Run a GraphQL query or mutation and print the JSON result (exit code 1 on errors)."""
+    """Run a GraphQL query or mutation and print the JSON result (exit code 1 on errors).
+
+    QUERY is the query itself, `-` to read it from standard input, or `@FILE` to read it from a file.
+    """
+    query = read_argument(query, "QUERY")
+    variables = read_argument(variables, "--variables") if variables else None
     from registry.api.context import Context
     from registry.api.schema import schema
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import click
 
 from registry.auth.roles import Principal
-from registry.cli.base import registry_of, session, write_output
-from registry.subjects.render import FORMATS, render
+from registry.cli.base import Day, Moment, registry_of, session, write_output
+from registry.subjects.render import ERASURE_FORMATS, FORMATS, render, render_erasure
 from registry.subjects.service import SubjectService
 
 
@@ -76,8 +76,9 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path
 @click.argument("subject")
 @click.argument("purpose")
 @click.argument("status", type=click.Choice(["granted", "withdrawn"]))
-@click.option("--at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z"]), default=None,
-              help="When (with a UTC offset, e.g. 2025-05-01T09:00:00+0000); default now.")
+@click.option("--at", type=Moment(), default=None,
+              help="When: a date and time with its UTC offset (2025-05-01T09:00:00+02:00, …Z), or a date (its "
+                   "start in UTC); default now.")
 @click.option("--notice", help="The version of the notice the subject saw.")
 @click.option("--channel", help="Where: web, app, phone, paper …")
 @click.pass_context
@@ -91,17 +92,23 @@ def consent(ctx, subject: str, purpose: str, status: str, at: datetime | None, n
 
 @click.command("erasure-plan")
 @click.argument("subject")
-@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Evaluate retention as of this date.")
+@click.option("--today", type=Day(), default=None, help="Evaluate retention as of this date (default today, UTC).")
+@click.option("--format", "format_", type=click.Choice(["json", *ERASURE_FORMATS]), default="json", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout).")
 @click.pass_context
-def erasure_plan(ctx, subject: str, today: datetime | None):
-    """What to erase where for SUBJECT, what must be kept and why, and whom to notify (Art. 17, 19)."""
+def erasure_plan(ctx, subject: str, today: date | None, format_: str, output: Path | None):
+    """What to erase where for SUBJECT, what must be kept and why, and whom to notify (GDPR Art. 17, 19)."""
     service, principal = _service(ctx)
-    plan = service.erasure_plan(principal=principal, subject=subject, today=today.date() if today else None)
-    click.echo(json.dumps({
+    today = today or datetime.now(timezone.utc).date()
+    plan = service.erasure_plan(principal=principal, subject=subject, today=today)
+    if format_ != "json":
+        write_output(render_erasure(plan, today, service.registry.entities, format_,
+                                    controller=session(ctx).settings.controller or "the controller"), output)
+        return
+    write_output(json.dumps({
         "subject": plan.report.subject.id,
         "erase": [{"system": system, "categories": list(categories)} for system, categories in plan.erase],
         "keep": [{"system": k.system, "category": k.category, "reason": k.reason,
                   "until": k.until.isoformat() if isinstance(k.until, date) else None} for k in plan.keep],
         "notify": [{"party": r.party, "flow": r.flow, "categories": list(r.categories)} for r in plan.notify],
-    }, indent=2, ensure_ascii=False))
-
+    }, indent=2, ensure_ascii=False) + "\n", output)

@@ -27,7 +27,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from graph.store import SubjectRow
-from registry.bundle import Problem
+from registry.sources import BundleInvalid, Problem, decode
+from registry.suggest import hint, model_message
 from registry.errors import InvalidArgument
 from registry.model import Id
 
@@ -103,12 +104,26 @@ def normalise(name: str, value: str) -> str:
 
 def read_subjects(path: Path) -> Iterator[tuple[int, object]]:
     """(line number, raw subject) for every subject in a JSON Lines or CSV file, as a stream: a JSON
-    line stays text (the model parses it), a CSV subject is a dict."""
-    with path.open(encoding="utf-8", newline="") as file:
+    line stays text (the model parses it), a CSV subject is a dict. A leading byte-order mark is
+    skipped. What cannot be read (text that is not UTF-8, a CSV field over the csv module's limit
+    of 128 KiB, a NUL) comes as (line number, exception), and reading stops there."""
+    with path.open("rb") as file:
+        lines = _decoded(file, str(path))
         if path.suffix.lower() == ".csv":
-            yield from _csv_subjects(file)
+            yield from _csv_subjects(lines)
         else:
-            yield from ((number, line) for number, line in enumerate(file, 1) if line.strip())
+            yield from ((number, line) for number, line in lines if isinstance(line, BundleInvalid) or line.strip())
+
+
+def _decoded(file, source: str) -> Iterator[tuple[int, str | BundleInvalid]]:
+    """(line number, text) for every line of a binary file; a line that is not UTF-8 ends the
+    stream with the problem."""
+    for number, raw in enumerate(file, 1):
+        try:
+            yield number, decode(raw, source, line=number)
+        except BundleInvalid as error:
+            yield number, error
+            return
 
 
 @dataclass(frozen=True)
@@ -119,17 +134,19 @@ class Checker:
     known: dict[str, str]
     hasher: KeyHasher
 
-    def check(self, number: int, raw: object) -> tuple[SubjectRow | None, list[Problem]]:
-        """The store row for one raw subject, or the problems with it."""
+    def check(self, number: int, raw: object, detailed: bool = True) -> tuple[SubjectRow | None, list[Problem]]:
+        """The store row for one raw subject, or the problems with it (`detailed`: with a "did
+        you mean" for near-miss ids, fields and values)."""
+        if isinstance(raw, BundleInvalid):
+            return None, raw.problems
         if isinstance(raw, Exception):
-            return None, [self._problem(number, "", str(raw))]
+            return None, [self._problem(number, None, str(raw))]
         try:
             subject = Subject.model_validate_json(raw) if isinstance(raw, str) else Subject.model_validate(raw)
         except ValidationError as error:
             return None, [self._problem(number, "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
                                                         for p in d["loc"]).lstrip("."),
-                                        "unknown field" if d["type"] == "extra_forbidden" else
-                                        "required field is missing" if d["type"] == "missing" else d["msg"])
+                                        model_message(Subject, d) if detailed else d["msg"])
                           for d in error.errors()]
         # The common case, every reference right, is checked first and fast; `_references`
         # says what is wrong only when something is.
@@ -150,20 +167,26 @@ class Checker:
         problems = []
         if len(records) < len(subject.records) or any(known.get(c.purpose) != "purpose" for c in subject.consents):
             problems = [self._problem(number, where, f"unknown {' or '.join(allowed)} {target!r}"
+                                      + (self._hint(target, allowed) if detailed else "")
                                       if known.get(target) is None
-                                      else f"{target!r} is a {known[target]}, not a {' or '.join(allowed)}")
+                                      else f"{target!r} is a {known[target]}, not a {' or '.join(allowed)}",
+                                      subject.id)
                         for where, allowed, target in _references(subject) if known.get(target) not in allowed]
         try:
             hashes = [self.hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
         except InvalidArgument as error:
-            problems.append(self._problem(number, "keys", str(error)))
+            problems.append(self._problem(number, "keys", str(error), subject.id))
         if problems:
             return None, problems
         return SubjectRow(id=subject.id, kind=subject.kind, records=records,
                           consents=[c.to_doc() for c in subject.consents], key_hashes=hashes), []
 
-    def _problem(self, number: int, location: str, message: str) -> Problem:
-        return Problem(self.source, f"line {number}" + (f": {location}" if location else ""), message)
+    def _problem(self, number: int, field: str | None, message: str, subject: str | None = None) -> Problem:
+        return Problem(self.source, message, number, entity=f"subject {subject!r}" if subject else None,
+                       field=field or None)
+
+    def _hint(self, target: str, allowed: tuple[str, ...]) -> str:
+        return hint(target, (id_ for id_, type_ in self.known.items() if type_ in allowed))
 
 
 def rows(lines: Iterable[tuple[int, object]], checker: Checker) -> Iterator[SubjectRow]:
@@ -172,7 +195,7 @@ def rows(lines: Iterable[tuple[int, object]], checker: Checker) -> Iterator[Subj
     problems: list[Problem] = []
     count = 0
     for number, raw in lines:
-        row, found = checker.check(number, raw)
+        row, found = checker.check(number, raw, detailed=len(problems) < MAX_REPORTED)
         if found:
             count += len(found)
             problems.extend(found[:max(0, MAX_REPORTED - len(problems))])
@@ -198,13 +221,33 @@ _CSV_CONSENT = {"consent_purpose": "purpose", "consent_status": "status", "conse
                 "consent_notice": "notice", "consent_channel": "channel"}
 
 
-def _csv_subjects(file) -> Iterator[tuple[int, object]]:
+def _csv_subjects(lines: Iterator[tuple[int, str | BundleInvalid]]) -> Iterator[tuple[int, object]]:
     """Group consecutive CSV rows of one subject into one raw subject (see README for the columns)."""
-    reader = csv.DictReader(file)
+    failed: list[tuple[int, BundleInvalid]] = []
+    last = [1]
+
+    def text() -> Iterator[str]:
+        for number, line in lines:
+            if isinstance(line, BundleInvalid):
+                failed.append((number, line))
+                return
+            last[0] = number
+            yield line
+
+    reader = csv.DictReader(text())
+    try:
+        yield from _csv_rows(reader)
+    except csv.Error as error:
+        yield last[0], ValueError(f"unreadable CSV: {error}")
+    yield from failed
+
+
+def _csv_rows(reader: csv.DictReader) -> Iterator[tuple[int, object]]:
     unknown = [c for c in reader.fieldnames or () if c not in ("id", "kind", *_CSV_RECORD, *_CSV_CONSENT)
                and not c.startswith("key:")]
     if unknown or "id" not in (reader.fieldnames or ()):
-        yield 1, ValueError(f"CSV header needs an `id` column; unknown columns: {', '.join(unknown) or 'none'}")
+        if reader.fieldnames is not None:
+            yield 1, ValueError(f"CSV header needs an `id` column; unknown columns: {', '.join(unknown) or 'none'}")
         return
     current: dict | None = None
     first = 0

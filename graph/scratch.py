@@ -1,0 +1,87 @@
+"""A scratch copy of a registry in memory, to try writes on without making them.
+
+`ScratchStore(base)` starts as a copy of the base store's entities (or empty, without a
+base). Writes change the copy only, planned by `graph.changes` like every backend's; reads and
+traversals answer from the copy with the reference traversals (`graph.traversal`), as the
+embedded backend does. Data subjects are the base store's, read-only: counts and lookups go to
+it (none without a base); loading subjects or recording consents is refused. Nothing is audited.
+
+`dsa-registry check FILE…` checks bundles on one of these: loaded on top of the store (or of
+nothing), evaluated, thrown away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graph.changes import encode, plan
+from graph.snapshot import Snapshot
+from graph.store import AuditEntry, Doc, GraphStore, Stored, SubjectRow, WriteResult
+from graph.traversal import SnapshotReads
+
+
+class ScratchStore(SnapshotReads):
+    def __init__(self, base: GraphStore | None = None):
+        self.base = base
+        self._entities: dict[str, Stored] = dict(base.get_many(base.types_by_id())) if base is not None else {}
+        self._version = 0
+        self._snapshot: Snapshot | None = None
+
+    def version(self) -> int:
+        return self._version
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            self._snapshot = Snapshot(self._entities)
+        return self._snapshot
+
+    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
+        current = {id_: (self._entities[id_].type, encode(self._entities[id_].doc))
+                   for id_ in [stored.id for stored in upserts] + list(deletes) if id_ in self._entities}
+        planned = plan(upserts, deletes, current)
+        requested = {stored.id: stored for stored in upserts}
+        for change in planned.changes:
+            if change.after is None:
+                del self._entities[change.id]
+            else:
+                self._entities[change.id] = requested[change.id]
+        if planned.changes:
+            self._version += 1
+            self._snapshot = None
+        return planned.result
+
+    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
+        return []
+
+    # --- data subjects: the base store's, read-only ---------------------------------------
+
+    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str) -> int:
+        raise NotImplementedError("a scratch store does not load data subjects")
+
+    def subject(self, id: str) -> SubjectRow | None:
+        return self.base.subject(id) if self.base is not None else None
+
+    def subject_by_key(self, key_hash: str) -> str | None:
+        return self.base.subject_by_key(key_hash) if self.base is not None else None
+
+    def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
+        raise NotImplementedError("a scratch store does not record consents")
+
+    def count_subjects(self, systems: Iterable[str]) -> int:
+        return self.base.count_subjects(systems) if self.base is not None else 0
+
+    def count_consenting(self, purposes: Iterable[str]) -> int:
+        return self.base.count_consenting(purposes) if self.base is not None else 0
+
+    def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
+        return self.base.count_withdrawn(system, purposes) if self.base is not None else 0
+
+    def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
+        return self.base.subject_ids(systems, limit) if self.base is not None else []
+
+    def log_access(self, *, actor: str, subject: str, what: str) -> None:
+        if self.base is not None:
+            self.base.log_access(actor=actor, subject=subject, what=what)
+
+    def close(self) -> None:
+        """Nothing to close: the base store belongs to whoever opened it."""

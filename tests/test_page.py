@@ -208,12 +208,12 @@ def test_graphiql_works_without_a_cdn_and_sends_the_token(server, page):
 
 
 def test_a_registry_of_500_systems_and_parties_is_drawn_whole(tmp_path, page):
-    from bench.synthetic import synthetic_bundle
+    from bench.synthetic import scale_of, synthetic_bundle
     from graph.embedded import EmbeddedStore
     from registry.service import Registry
 
     registry = Registry(EmbeddedStore(tmp_path / "registry.db"))
-    bundle = synthetic_bundle(systems=400, parties=100, flows=1200, subsidiaries=10)
+    bundle = synthetic_bundle(scale_of("small", systems=400, parties=100, flows=1200, subsidiaries=10))
     registry.load_data(bundle, source="synthetic", actor="test")
     registry.store.close()
     with live_server(create_app(Settings.load(store=str(tmp_path / "registry.db")))) as base:

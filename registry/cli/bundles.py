@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import yaml
 
+from registry.auth.roles import REGISTRY_READ, REGISTRY_WRITE
 from registry.cli.base import registry_of, session, summary, write_output
 
 DEMO = files("registry") / "demo" / "insurer.yaml"
@@ -23,6 +24,7 @@ def load(ctx, files: tuple[Path, ...], replace: bool):
 
     Exit code 2, with every problem listed and nothing changed, when any bundle is invalid.
     """
+    session(ctx).require(REGISTRY_WRITE)
     bundles = [(str(path), path.read_text(encoding="utf-8")) for path in files]
     result = registry_of(ctx).load(bundles, actor=session(ctx).actor, replace=replace)
     click.echo(summary(result))
@@ -36,6 +38,7 @@ def load(ctx, files: tuple[Path, ...], replace: bool):
 def export(ctx, format_: str, output: Path | None):
     """Export the registry as a bundle that loads back into an identical registry, or (ropa-csv,
     ropa-json) as the record of processing activities (GDPR Art. 30)."""
+    session(ctx).require(REGISTRY_READ)
     if format_.startswith("ropa-"):
         from registry.compliance.ropa import ropa, to_csv, to_json
 
@@ -53,6 +56,7 @@ def export(ctx, format_: str, output: Path | None):
 @click.pass_context
 def demo(ctx, replace: bool):
     """Load the bundled demo insurer (Aurora Mutual)."""
+    session(ctx).require(REGISTRY_WRITE)
     result = registry_of(ctx).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=session(ctx).actor,
                                    replace=replace)
     click.echo(summary(result))

@@ -1,6 +1,6 @@
 """CLI commands on data subjects: `subjects load`, `dsar`, `consent` and `erasure-plan`.
 
-They act as the operator (`--actor`, roles from `DSA_REGISTRY_ROLES`, default admin) and need
+They act as the operator (the OS user; roles from `DSA_REGISTRY_ROLES`, default admin) and need
 the subject-data permission; every DSAR lookup is audited. The lookup-key secret is read only
 by the commands that use it.
 """

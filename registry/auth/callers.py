@@ -21,12 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-
-import jwt
+from typing import TYPE_CHECKING
 
 from graph.store import GraphStore
 from registry.auth.roles import ROLES, Principal
 from registry.auth.tokens import PREFIX, hash_token, today
+
+if TYPE_CHECKING:
+    import jwt
 
 ASYMMETRIC = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 ANONYMOUS = Principal("anonymous", frozenset({"viewer"}))
@@ -55,6 +57,8 @@ class OidcVerifier:
 
     def __init__(self, config: OidcConfig):
         """Raises `ValueError` when the JWKS file cannot be read or holds no usable key."""
+        import jwt  # only a server with an identity provider needs it
+
         self.config = config
         self._keys: jwt.PyJWKSet | None = None
         self._client: jwt.PyJWKClient | None = None
@@ -69,6 +73,8 @@ class OidcVerifier:
             self._client = jwt.PyJWKClient(config.jwks_url, cache_keys=True, lifespan=300, timeout=10)
 
     def principal(self, token: str) -> Principal:
+        import jwt
+
         config = self.config
         try:
             key = self._signing_key(token)
@@ -85,6 +91,8 @@ class OidcVerifier:
                                                             if role in ROLES))
 
     def _signing_key(self, token: str) -> jwt.PyJWK:
+        import jwt
+
         if self._client is not None:
             return self._client.get_signing_key_from_jwt(token)
         kid = jwt.get_unverified_header(token).get("kid")

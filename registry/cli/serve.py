@@ -8,6 +8,7 @@ with the GraphiQL link that carries it in the URL's fragment (which browsers nev
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import sys
@@ -90,5 +91,7 @@ def _listen(host: str, port: int) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         return socket.create_server((host, port), family=family, backlog=2048)
     except OSError as error:
-        click.echo(f"error: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+        reason = (error.strerror if isinstance(error, socket.gaierror) else
+                  os.strerror(error.errno) if error.errno else str(error))
+        click.echo(f"error: cannot listen on {host}:{port}: {reason}", err=True)
         sys.exit(1)

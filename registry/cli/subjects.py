@@ -52,6 +52,8 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path
     """The GDPR Art. 15 report for SUBJECT (or --email): data held and why, recipients, sources,
     retention, consents, suspended flows and rights. HTML and Markdown are for sending after review."""
     service, principal = _service(ctx)
+    if email is not None:
+        service.hasher.load()  # an unusable secret is one line here, not an error inside the query
     if format_ == "json":  # the API's own answer, so scripts see exactly what the API serves
         from registry.api.context import Context
         from registry.api.schema import schema

@@ -121,6 +121,15 @@ class KeyHasher:
 FINGERPRINT_LABEL = b"dsa-registry lookup-key fingerprint"
 
 
+class KeyMismatch(InvalidArgument):
+    """The configured lookup-key secret is not the one the store's keys were hashed with."""
+
+    def __init__(self, recorded: str, configured: str):
+        super().__init__(f"the lookup-key secret is not the one this store's keys were hashed with (fingerprint "
+                         f"{configured[:12]}, the store's {recorded[:12]}): configure that secret in "
+                         "DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
+
+
 def normalise(name: str, value: str) -> str:
     """E-mail addresses are trimmed and lower-cased; other keys lose all white space and are upper-cased."""
     return value.strip().lower() if name == "email" else "".join(value.split()).upper()
@@ -180,6 +189,8 @@ class Checker:
                         for where, allowed, target in _references(subject) if known.get(target) not in allowed]
         try:
             hashes = [self.hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
+        except KeyMismatch:
+            raise  # the whole file, not this line
         except InvalidArgument as error:
             problems.append(self._problem(number, "keys", str(error)))
         if problems:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from graph.store import Stored, SubjectRow
 from registry.subjects import dsar, model
+from registry.subjects.model import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
 from registry.categories import CategoryTree
 from registry.errors import InvalidArgument, NotFound
@@ -26,13 +27,6 @@ from registry.service import Registry
 _CACHE_SIZE = 4096
 
 
-class KeyMismatch(InvalidArgument):
-    """The configured lookup-key secret is not the one the store's keys were hashed with."""
-
-    def __init__(self, recorded: str, configured: str):
-        super().__init__(f"the lookup-key secret is not the one this store's keys were hashed with (fingerprint "
-                         f"{configured[:12]}, the store's {recorded[:12]}): configure that secret in "
-                         "DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
 
 
 class SubjectService:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -47,12 +47,12 @@ class Authentication:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request = Request(scope)
-        if scope["type"] == "http" and is_public(request, self.public_paths):
+        if scope["type"] == "http" and is_public(Request(scope), self.public_paths):
             await self.app(scope, receive, send)
             return
         try:
-            principal = await run_in_threadpool(self.verifier().principal, request.headers.get("authorization"))
+            principal = await run_in_threadpool(self.verifier().principal,
+                                                HTTPConnection(scope).headers.get("authorization"))
         except Unauthenticated as error:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4401, "reason": "unauthenticated"})

@@ -1,10 +1,11 @@
 """The registry's API for the benchmark's HTTP layer: `create_app` under uvicorn on 127.0.0.1.
 
-    python -m bench.api_server --store PATH|URI --port N --hmac-key SECRET [--api-roles viewer,dpo]
+    python -m bench.api_server --store PATH|URI --port N --hmac-key SECRET
 
 A composition root of its own: the settings come from the environment as for `dsa-registry
-serve`, with the store, the lookup-key secret and the API roles from the options (the DSAR
-questions need subject data, hence `dpo`).
+serve`, with the store and the lookup-key secret from the options. Callers authenticate with an
+API token (`bench.servers.ApiServer` creates one with the `dpo` role: the DSAR questions need
+subject data).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ def main() -> None:
     parser.add_argument("--store", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--hmac-key", required=True)
-    parser.add_argument("--api-roles", default="viewer,dpo")
     args = parser.parse_args()
-    settings = Settings.load(store=args.store, hmac_key=args.hmac_key, api_roles=args.api_roles)
+    settings = Settings.load(store=args.store, hmac_key=args.hmac_key)
     uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

@@ -22,7 +22,7 @@ from bench.questions import QUESTIONS, SUBJECT_QUESTIONS, Picks, Question, linea
 from bench.servers import ApiServer, FalkorDBServer, Neo4jServer
 from bench.synthetic import Scale, synthetic_bundle, write_subjects
 
-HMAC_KEY = "bench-secret"
+HMAC_KEY = "bench-secret-of-32-bytes-or-more-0123456789"  # the API refuses shorter secrets
 OURS = ("embedded", "neo4j")
 BACKENDS = (*OURS, "falkordb")
 ALL_QUESTIONS = (*QUESTIONS, "lineage-export")
@@ -148,7 +148,7 @@ class Run:
         self.reporter.say(f"{backend}: starting the API server (uvicorn on 127.0.0.1)")
         server = ApiServer(location, HMAC_KEY)
         try:
-            http = our_side.Http(server, options.token)
+            http = our_side.Http(server, options.token or server.token)
             for question in questions:
                 with self._tick(f"{backend} http {question.name}", budget.runs) as advance:
                     sample = http.latency(question, self.picks, budget, lambda: advance(1))

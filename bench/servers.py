@@ -82,6 +82,7 @@ class ApiServer(Process):
     """`registry.api.app.create_app` under uvicorn on 127.0.0.1 (see `bench.api_server`)."""
 
     def __init__(self, store: str, hmac_key: str, timeout: float = 120):
+        self.token = _bench_token(store, hmac_key)
         self.port = free_port()
         super().__init__([sys.executable, "-m", "bench.api_server", "--store", store, "--port", str(self.port),
                           "--hmac-key", hmac_key], "api-server", env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -90,6 +91,22 @@ class ApiServer(Process):
 
         wait_until(lambda: httpx2.get(f"{self.url}/healthz", timeout=5).status_code == 200, self, timeout,
                    "answering /healthz")
+
+
+def _bench_token(store: str, hmac_key: str) -> str:
+    """A new `dpo` API token in `store` for the benchmark's HTTP clients (revoked ones stay behind)."""
+    from registry.auth.roles import Principal
+    from registry.auth.tokens import Tokens
+    from registry.bootstrap import open_store
+    from registry.settings import Settings
+
+    opened = open_store(Settings.load(store=store, hmac_key=hmac_key))
+    try:
+        tokens = Tokens(opened)
+        name = f"bench-{len(opened.tokens()) + 1}"
+        return tokens.create(principal=Principal.of("os:bench", "admin"), name=name, role="dpo").token
+    finally:
+        opened.close()
 
 
 class Neo4jServer(Process):

@@ -5,13 +5,19 @@ A store keeps documents: plain dicts in the bundle's field names (`from`/`to` fo
 them atomically with an audit entry per change, and answers the traversals (holdings,
 lineage) in whatever way suits its engine; the contract suite in `tests/` holds every
 backend to the same answers.
+
+The audit log is append-only and hash-chained (`graph.audit` defines the chain once for every
+backend): every write appends its entries in the transaction that makes the change, numbered
+from 1 without gaps, each carrying the hash of the one before it. Beside the registry a store
+keeps data subjects (`SubjectRow`), API tokens (`TokenRow`: a hash, never the token) and the
+fingerprint of the secret that lookup keys were hashed with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, NamedTuple, Protocol
+from typing import Any, Callable, Iterable, Literal, NamedTuple, Protocol
 
 Doc = dict[str, Any]
 
@@ -79,16 +85,95 @@ class SubjectRow:
     key_hashes: list[str] = field(default_factory=list)
 
 
+AuditAction = Literal["create", "update", "delete", "load", "read", "revoke"]
+
+SUBJECT_AUDIT_TYPES = frozenset({"subject", "consent", "subject-file"})
+"""Entity types of audit entries about data subjects (reads, consents, subject loads): personal data."""
+
+
 @dataclass(frozen=True)
 class AuditEntry:
+    """One entry of the audit log.
+
+    `at` is UTC, ISO 8601 with microseconds (`audit_time`); `actor` who acted (`token:NAME`,
+    `oidc:SUBJECT`, `os:USER` …); `type` and `id` the entity concerned (`id` is `*` for reads
+    of many subjects); `before` and `after` the documents (None for a create, a delete or a
+    read). `prev` is the hash of the entry before (`graph.audit.GENESIS` for the first),
+    `hash` this entry's own (`graph.audit.entry_hash`).
+    """
+
     seq: int
     at: str
     actor: str
-    action: Literal["create", "update", "delete", "load", "read"]
+    action: AuditAction
     type: str
     id: str
     before: Doc | None
     after: Doc | None
+    prev: str = ""
+    hash: str = ""
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit entries to read: all filters are optional and combine with AND.
+
+    `since` (inclusive) and `until` (exclusive) are instants as `audit_time` writes them;
+    `before` and `after` are sequence numbers (exclusive), for paging. `exclude_types` leaves
+    out entries about those entity types.
+    """
+
+    entity: str | None = None
+    actor: str | None = None
+    since: str | None = None
+    until: str | None = None
+    before: int | None = None
+    after: int | None = None
+    newest_first: bool = False
+    limit: int = 100
+    exclude_types: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class NewAuditEntry:
+    """An entry to append: the store numbers and chains it (`graph.audit.link`)."""
+
+    at: str
+    actor: str
+    action: AuditAction
+    type: str
+    entity: str
+    before: str | None = None
+    """The document before, as canonical JSON (`graph.changes.encode`)."""
+    after: str | None = None
+    """The document after (or what was read), as canonical JSON."""
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The last entry of the audit log as the store records it apart from the entries, so that
+    entries deleted from the end are noticed: its sequence number and hash."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """An API token as stored: never the token itself, only its SHA-256 `hash`.
+
+    `name` is unique among tokens not revoked; `role` one role name; `created` and `revoked`
+    instants as `audit_time` writes them; `expires` the last day (UTC, ISO date) the token
+    is accepted, None for no expiry; `created_by` the actor who created it.
+    """
+
+    name: str
+    role: str
+    hash: str
+    created: str
+    created_by: str
+    expires: str | None = None
+    revoked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -127,8 +212,12 @@ class GraphStore(Protocol):
         Documents equal to the stored ones are left alone and not audited.
         """
 
-    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
-        """Audit entries after sequence number `since`, oldest first, optionally for one entity id."""
+    def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        """Up to `query.limit` audit entries that match `query`, by sequence number (newest first
+        with `query.newest_first`)."""
+
+    def audit_head(self) -> AuditHead | None:
+        """The last entry as recorded apart from the entries (None while the log is empty)."""
 
     def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
         """Every holding of `category`, its ancestors and (optionally) its descendants."""
@@ -142,10 +231,19 @@ class GraphStore(Protocol):
 
     # --- data subjects: kept out of the in-memory graph, indexed on disk ----------------------
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str) -> int:
+    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
+                       key_fingerprint: Callable[[], str | None] | None = None) -> int:
         """Upsert subjects in one transaction and return how many: records and keys are replaced,
         consent events added to the history. An exception raised while `rows` is consumed rolls
-        everything back. The load is audited as one entry naming `source` and the count."""
+        everything back. The load is audited as one entry naming `source` and the count.
+
+        When the rows carried key hashes, `key_fingerprint()` (called once they are consumed)
+        names the secret they were hashed with: it is recorded if the store has none yet; a
+        store that records another one refuses the load with a `StoreError` and keeps nothing.
+        """
+
+    def key_fingerprint(self) -> str | None:
+        """The fingerprint of the secret the stored lookup keys were hashed with (None before any)."""
 
     def subject(self, id: str) -> SubjectRow | None:
         """A subject with its whole consent history, oldest event first (key hashes left out)."""
@@ -169,7 +267,23 @@ class GraphStore(Protocol):
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         """Up to `limit` ids of subjects with a record in any of `systems`, sorted."""
 
-    def log_access(self, *, actor: str, subject: str, what: str) -> None:
-        """Audit a read of a subject's personal data (who looked up whom, and what for)."""
+    def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
+        """Audit a read of a subject's personal data (who looked up whom, and what for); a lookup
+        that found nothing (`found` false) is audited too."""
+
+    # --- API tokens --------------------------------------------------------------------------
+
+    def add_token(self, token: TokenRow, *, actor: str) -> bool:
+        """Store a new token, audited (its name, role and expiry; never the hash). False, with
+        nothing changed, when a token that is not revoked already has its name."""
+
+    def tokens(self) -> list[TokenRow]:
+        """Every token, revoked ones included, sorted by creation time."""
+
+    def token(self, hash: str) -> TokenRow | None:
+        """The token with this SHA-256 hash."""
+
+    def revoke_token(self, name: str, *, actor: str) -> TokenRow | None:
+        """Revoke the token named `name` that is not revoked yet, audited; None when there is none."""
 
     def close(self) -> None: ...

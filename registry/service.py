@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph.store import ENTITY_TYPES, MAX_DEPTH, AuditEntry, Direction, Doc, GraphStore, Holding, Lineage, Stored, WriteResult
+from graph.store import ENTITY_TYPES, MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding, Lineage, Stored, WriteResult
 from graph.changes import Change, encode, plan
 from registry.bundle import Item, Source, dotted, entities_in, items_of, references, section_of, validate
 from registry.errors import InvalidArgument, NotFound
@@ -152,9 +152,11 @@ class Registry:
         return bundle
 
     def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
+        """The raw log after sequence number `since`, oldest first, for code that holds the store
+        (callers read it through `registry.audit.AuditTrail`, which checks their permissions)."""
         if not 1 <= limit <= 1000:
             raise InvalidArgument("limit must be between 1 and 1000")
-        return self.store.audit(entity=entity, since=since, limit=limit)
+        return self.store.audit(AuditQuery(entity=entity, after=since, limit=limit))
 
     def holders(self, category: str, include_descendants: bool = True) -> list[HoldingView]:
         self.entity(category, "category")

@@ -9,19 +9,25 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 |---|---|
 | `DSA_REGISTRY_STORE` | SQLite file or Neo4j URI (default `registry.db`; `--store` overrides it) |
 | `DSA_REGISTRY_ROLES` | the roles of whoever runs the CLI (default `admin`: whoever can open the store file) |
-| `DSA_REGISTRY_API_ROLES` | the roles of the API's callers (default `viewer,editor`) |
-| `DSA_REGISTRY_HMAC_KEY`, `DSA_REGISTRY_HMAC_KEY_FILE` | the secret for lookup-key hashes |
+| `DSA_REGISTRY_HMAC_KEY`, `DSA_REGISTRY_HMAC_KEY_FILE` | the secret for lookup-key hashes (32 bytes or more) |
+| `DSA_REGISTRY_OIDC_ISSUER`, `…_AUDIENCE`, `…_JWKS_URL` or `…_JWKS_FILE` | the identity provider whose JWTs the API accepts |
+| `DSA_REGISTRY_OIDC_ROLES_CLAIM`, `…_ALGORITHMS` | the claim that names roles (default `roles`), accepted algorithms |
+| `DSA_REGISTRY_CORS_ORIGINS` | comma-separated origins that browsers may call the API from (default none) |
+| `DSA_REGISTRY_ALLOW_ANONYMOUS_VIEWER` | callers without credentials get the `viewer` role (default no) |
+| `DSA_REGISTRY_PRODUCTION` | no introspection, no GraphiQL (default no) |
 | `DSA_REGISTRY_CONTROLLER` | the controller's name and contact details (Art. 30, DSAR documents) |
 | `DSA_REGISTRY_COUNTRIES` | a YAML file replacing the packaged EEA and adequacy lists |
 | `DSA_REGISTRY_SUBJECT_CATEGORIES` | comma-separated categories of data subjects for the Art. 30 record |
 | `DSA_REGISTRY_WEB_ASSETS` | the directory of the pages' npm packages (default `registry/web/node_modules`) |
 | `NEO4J_USER`, `NEO4J_PASSWORD`, `NEO4J_DATABASE` | Neo4j credentials and database (the URI may carry them too) |
 
+The lookup-key secret is read (and checked) only when something needs it (`key_hasher`).
+
 >>> Settings.load(roles="viewer, dpo").roles
 ('dpo', 'viewer')
 >>> Settings.load(roles="viewer,root")
 Traceback (most recent call last):
-registry.settings.SettingsError: DSA_REGISTRY_ROLES: unknown role(s) root; known: viewer, editor, dpo, admin
+registry.settings.SettingsError: DSA_REGISTRY_ROLES: unknown role(s) root; known: viewer, steward, dpo, auditor, admin
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from registry.auth.roles import ROLES
+from registry.auth.callers import ASYMMETRIC, OidcConfig
+from registry.auth.roles import describe_unknown, unknown_roles
 from registry.compliance.settings import DEFAULT_SUBJECT_CATEGORIES
 from registry.compliance.settings import Settings as ComplianceSettings
 from registry.compliance.transfers import Countries
@@ -42,6 +49,8 @@ from registry.subjects.model import KeyHasher
 
 PREFIX = "DSA_REGISTRY_"
 CommaList = Annotated[tuple[str, ...], NoDecode]
+MIN_KEY_BYTES = 32
+"""The shortest lookup-key secret accepted: 256 bits, as HMAC-SHA256 wants (RFC 2104 §3)."""
 
 
 class SettingsError(ValueError):
@@ -54,9 +63,19 @@ class Settings(BaseSettings):
 
     store: str = "registry.db"
     roles: CommaList = ("admin",)
-    api_roles: CommaList = ("editor", "viewer")
+    api_roles: str | None = None
+    """Gone: API callers authenticate. Set, it stops the program with a line that says so."""
     hmac_key: SecretStr | None = None
     hmac_key_file: Path | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_jwks_file: Path | None = None
+    oidc_roles_claim: str = "roles"
+    oidc_algorithms: CommaList = ASYMMETRIC
+    cors_origins: CommaList = ()
+    allow_anonymous_viewer: bool = False
+    production: bool = False
     controller: str | None = None
     countries: Path | None = None
     subject_categories: CommaList = DEFAULT_SUBJECT_CATEGORIES
@@ -76,24 +95,28 @@ class Settings(BaseSettings):
         values = {name: value for name, value in overrides.items() if value is not None}
         try:
             return cls(**values)
+        except _FieldError as error:
+            raise SettingsError(f"{_variable(cls, error.field)}: {error.reason}") from None
         except ValidationError as error:
             first = error.errors()[0]
             field = str(first["loc"][0]) if first["loc"] else ""
+            cause = first.get("ctx", {}).get("error")
+            if isinstance(cause, _FieldError):
+                raise SettingsError(f"{_variable(cls, cause.field)}: {cause.reason}") from None
             raise SettingsError(f"{_variable(cls, field)}: {first['msg'].removeprefix('Value error, ')}") from None
 
-    @field_validator("roles", "api_roles", "subject_categories", mode="before")
+    @field_validator("roles", "subject_categories", "oidc_algorithms", "cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("roles", "api_roles")
+    @field_validator("roles")
     @classmethod
     def _known_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - ROLES.keys())
-        if unknown:
-            raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
+        if unknown := unknown_roles(value):
+            raise ValueError(describe_unknown(unknown))
         return tuple(sorted(set(value)))
 
     @field_validator("web_assets")
@@ -102,6 +125,45 @@ class Settings(BaseSettings):
         if value is not None and not value.is_dir():
             raise ValueError(f"{value} is not a directory (the pages' npm packages: node_modules)")
         return value
+
+    @field_validator("api_roles")
+    @classmethod
+    def _gone(cls, value: str | None) -> None:
+        if value is not None:
+            raise ValueError("no longer used: API callers authenticate with tokens that carry their role "
+                             "(`dsa-registry tokens create`, see README: Authentication and roles); unset it")
+        return None
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or (refused := [a for a in value if a not in ASYMMETRIC]):
+            raise ValueError(f"{', '.join(refused) if value else 'none given'}: not accepted; choose among "
+                             f"{', '.join(ASYMMETRIC)} (asymmetric algorithms only)")
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != "*" and not (origin.startswith(("https://", "http://")) and "/" not in origin.split("://")[1]):
+                raise ValueError(f"{origin!r} is not an origin such as https://governance.example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        given = [name for name in ("oidc_issuer", "oidc_audience", "oidc_jwks_url", "oidc_jwks_file")
+                 if getattr(self, name)]
+        if not given:
+            return self
+        for name in ("oidc_issuer", "oidc_audience"):
+            if not getattr(self, name):
+                raise _FieldError(name, f"required when {_variable(type(self), given[0])} is set")
+        if bool(self.oidc_jwks_url) == bool(self.oidc_jwks_file):
+            raise _FieldError("oidc_jwks_url", f"give exactly one of it and {PREFIX}OIDC_JWKS_FILE")
+        if self.oidc_jwks_url and not self.oidc_jwks_url.startswith(("https://", "http://")):
+            raise _FieldError("oidc_jwks_url", f"{self.oidc_jwks_url!r} is not an http(s) URL")
+        return self
 
     @field_validator("controller")
     @classmethod
@@ -117,18 +179,37 @@ class Settings(BaseSettings):
         return _compliance(self.countries, self.controller, self.subject_categories)
 
     def key_hasher(self) -> KeyHasher:
-        """The lookup-key hasher under the configured secret (`hmac_key`, else the file's
-        contents); one without a secret refuses to hash. Raises `SettingsError` when the file
-        cannot be read."""
+        """The lookup-key hasher under the configured secret (`hmac_key` or the file's contents,
+        white space around it stripped); one without a secret refuses to hash. The secret is read
+        and checked the first time it is needed: `SettingsError` when both or neither variable is
+        usable, the file cannot be read, or the secret is shorter than `MIN_KEY_BYTES`."""
+        return KeyHasher(self._key_secret)
+
+    def _key_secret(self) -> bytes | None:
+        if self.hmac_key is not None and self.hmac_key_file is not None:
+            raise SettingsError(f"{PREFIX}HMAC_KEY_FILE: set it or {PREFIX}HMAC_KEY, not both")
         if self.hmac_key is not None:
-            return KeyHasher(self.hmac_key.get_secret_value().encode())
-        if self.hmac_key_file is not None:
+            variable, secret = f"{PREFIX}HMAC_KEY", self.hmac_key.get_secret_value().encode().strip()
+        elif self.hmac_key_file is not None:
+            variable = f"{PREFIX}HMAC_KEY_FILE"
             try:
-                return KeyHasher(self.hmac_key_file.read_bytes().strip())
+                secret = self.hmac_key_file.read_bytes().strip()
             except OSError as error:
-                raise SettingsError(f"{PREFIX}HMAC_KEY_FILE: cannot read {self.hmac_key_file}: "
-                                    f"{error.strerror}") from None
-        return KeyHasher(None)
+                raise SettingsError(f"{variable}: cannot read {self.hmac_key_file}: {error.strerror}") from None
+        else:
+            return None
+        if len(secret) < MIN_KEY_BYTES:
+            raise SettingsError(f"{variable}: the secret is {len(secret)} byte(s) long; it needs at least "
+                                f"{MIN_KEY_BYTES} (`dsa-registry keys generate FILE` writes a good one)")
+        return secret
+
+    def oidc(self) -> OidcConfig | None:
+        """The identity provider whose tokens the API accepts, None when none is configured."""
+        if not self.oidc_issuer:
+            return None
+        return OidcConfig(issuer=self.oidc_issuer, audience=self.oidc_audience, jwks_url=self.oidc_jwks_url,
+                          jwks_file=self.oidc_jwks_file, roles_claim=self.oidc_roles_claim,
+                          algorithms=self.oidc_algorithms)
 
 
 @functools.lru_cache(maxsize=8)
@@ -139,6 +220,14 @@ def _compliance(countries: Path | None, controller: str | None, subject_categori
         raise SettingsError(f"{PREFIX}COUNTRIES: {error}") from None
     return ComplianceSettings(countries=loaded, controller=controller or ComplianceSettings.controller,
                               subject_categories=subject_categories)
+
+
+class _FieldError(ValueError):
+    """A cross-field check failed on `field` (raised inside the model validator)."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(reason)
+        self.field, self.reason = field, reason
 
 
 def _variable(cls: type[Settings], field: str) -> str:

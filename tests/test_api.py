@@ -160,10 +160,13 @@ def client(tmp_path):
 
     from registry.settings import Settings
 
+    from tests.auth import bearer, issue
+
     registry = Registry(EmbeddedStore(tmp_path / "r.db"))
     registry.load([("lineage.yaml", LINEAGE)], actor="test")
+    token = issue(registry.store, "steward", name="governance-sync")
     registry.store.close()
-    with TestClient(create_app(Settings.load(store=str(tmp_path / "r.db")))) as client:
+    with TestClient(create_app(Settings.load(store=str(tmp_path / "r.db"))), headers=bearer(token)) as client:
         yield client
 
 
@@ -184,12 +187,13 @@ def test_graphiql_is_served_to_browsers_and_health_is_reported(client):
     assert client.get("/healthz").json()["status"] == "ok"
 
 
-def test_http_mutations_are_audited_as_the_api(client):
+def test_http_mutations_are_audited_with_the_callers_token_name(client):
     response = client.post("/graphql", json={"query": 'mutation { upsertPurpose(input: {id: "pricing", name: "Pricing"}) { id } }'})
     assert response.json() == {"data": {"upsertPurpose": {"id": "pricing"}}}
-    response = client.post("/graphql", json={"query": '{ audit(entity: "pricing") { actor action entityType after } }'})
-    assert response.json()["data"]["audit"] == [
-        {"actor": "api", "action": "create", "entityType": "purpose", "after": {"id": "pricing", "name": "Pricing"}}]
+    response = client.post("/graphql", json={"query": '{ auditLog(entity: "pricing") { entries { actor action entityType after } } }'})
+    assert response.json()["data"]["auditLog"]["entries"] == [
+        {"actor": "token:governance-sync", "action": "create", "entityType": "purpose",
+         "after": {"id": "pricing", "name": "Pricing"}}]
 
 
 def test_deeply_nested_queries_are_refused(client):

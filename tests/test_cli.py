@@ -2,6 +2,7 @@
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -52,14 +53,17 @@ def test_exported_bundles_load_back_into_an_identical_registry(tmp_path, bundle)
     assert cli("--store", "a.db", "export", cwd=tmp_path).stdout == cli("--store", "b.db", "export", cwd=tmp_path).stdout
 
 
-def test_store_comes_from_the_environment_and_actor_from_the_option_or_os_user(tmp_path, bundle):
-    env = {"DSA_REGISTRY_STORE": str(tmp_path / "env.db")}
+def test_store_comes_from_the_environment_and_the_actor_is_the_os_user_never_a_name_given(tmp_path, bundle):
+    env = {"DSA_REGISTRY_STORE": str(tmp_path / "env.db"), "USER": "someone-else", "LOGNAME": "someone-else"}
     cli("--actor", "privacy-office", "load", str(bundle), cwd=tmp_path, env=env)
     cli("query", 'mutation { deleteFlow(id: "f6") { id } }', cwd=tmp_path, env=env)
-    audit = [json.loads(line) for line in cli("audit", "--limit", "1000", cwd=tmp_path, env=env).stdout.splitlines()]
+    audit = [json.loads(line) for line in cli("audit", cwd=tmp_path, env=env).stdout.splitlines()]
+    user = pwd.getpwuid(os.geteuid()).pw_name  # $USER does not count: anyone can set it
     assert {(e["actor"], e["action"]) for e in audit if e["type"] != "legal-basis"} == {
-        ("privacy-office", "create"), ("cli-user", "delete")}
+        (f"os:{user} (as privacy-office)", "create"), (f"os:{user}", "delete")}
     assert not (tmp_path / "registry.db").exists()
+    forged = cli("--actor", "x) (as y", "export", cwd=tmp_path, env=env)
+    assert forged.returncode == 2 and "--actor" in forged.stderr
 
 
 def test_invalid_bundles_exit_2_with_every_problem_and_change_nothing(tmp_path, bundle):

@@ -35,7 +35,7 @@ def test_flags_are_stored_only_when_set_and_export_round_trips(registry):
 
 def test_flags_in_graphql_and_upserts(registry):
     registry.load([("bundle.yaml", BUNDLE)], actor="test")
-    context = Context(registry=registry, principal=Principal.of("tester", "editor"))
+    context = Context(registry=registry, principal=Principal.of("tester", "steward"))
     result = asyncio.run(schema.execute("""mutation {
         upsertSystem(input: {id: "us-core", name: "US core", country: "US", dpfCertified: true,
                              securityMeasures: "SOC 2"}) { id dpfCertified securityMeasures } }""",

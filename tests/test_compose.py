@@ -51,7 +51,7 @@ def test_neo4j_is_community_5_with_auth_from_the_env_file_a_data_volume_and_a_he
     assert "NEO4J_PASSWORD" in env_example() and len(env_example()["NEO4J_PASSWORD"]) >= 8
     mounts = dict(volume.rsplit(":", 1)[::-1] for volume in neo4j["volumes"])
     assert mounts["/data"] in compose["volumes"]
-    assert {"7474:7474", "7687:7687"} <= set(neo4j["ports"])
+    assert set(neo4j["ports"]) == {"127.0.0.1:7474:7474", "127.0.0.1:7687:7687"}  # this machine only
     assert "cypher-shell" in " ".join(neo4j["healthcheck"]["test"])
 
 
@@ -63,7 +63,12 @@ def test_the_api_is_built_here_and_waits_for_a_healthy_neo4j(compose):
     assert env["DSA_REGISTRY_STORE"] == "neo4j://neo4j:7687"
     assert env["NEO4J_USER"] == "neo4j"  # the only user NEO4J_AUTH can set
     assert variables(env["NEO4J_PASSWORD"]) == variables(compose["services"]["neo4j"]["environment"]["NEO4J_AUTH"])
-    assert "8000:8000" in api["ports"]
+    [published] = api["ports"]
+    assert published == "${PUBLISH_ADDRESS:-127.0.0.1}:8000:8000"  # loopback unless .env says otherwise
+    assert env_example()["PUBLISH_ADDRESS"] == "127.0.0.1"
+    assert not any(key in env for key in ("DSA_REGISTRY_ALLOW_ANONYMOUS_VIEWER", "DSA_REGISTRY_API_ROLES"))
+    readme = (ROOT / "README.md").read_text()
+    assert "PUBLISH_ADDRESS" in readme and "docker compose logs api" in readme
 
 
 def test_every_named_volume_is_declared_and_every_variable_is_in_the_env_example(compose):
@@ -92,7 +97,7 @@ def test_the_image_installs_the_package_runs_as_a_user_and_serves_on_8000(docker
     user = [args for kind, args in final if kind == "USER"]
     assert user and user[-1] not in ("root", "0")
     assert instructions["EXPOSE"] == "8000"
-    assert all(path in {"pyproject.toml", "README.md", "graph", "registry", "./", "./graph", "./registry"}
+    assert all(path in {"pyproject.toml", "README.md", "LICENSE", "graph", "registry", "./", "./graph", "./registry"}
                for kind, args in final if kind == "COPY" and "--from=" not in args for path in shlex.split(args))
 
 
@@ -113,9 +118,11 @@ def test_the_image_builds_the_pages_assets_from_the_lock_file_and_points_the_app
 
 def test_the_image_runs_the_documented_serve_command(dockerfile):
     command = json.loads(dict(dockerfile)["CMD"])
+    # 0.0.0.0 inside the container; the compose file publishes it on loopback, and callers authenticate
     assert command == ["dsa-registry", "serve", "--host", "0.0.0.0", "--port", "8000", "--demo"]
+    assert "--allow-anonymous-viewer" not in command
     assert "ENTRYPOINT" not in dict(dockerfile)
     readme = (ROOT / "README.md").read_text()
-    assert "`dsa-registry serve [--host] [--port] [--demo]`" in readme
+    assert "`dsa-registry serve [--host] [--port] [--demo] [--allow-anonymous-viewer]" in readme
     help_text = CliRunner().invoke(main, ["serve", "--help"]).output
     assert all(option in help_text for option in ("--host", "--port", "--demo"))

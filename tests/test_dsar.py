@@ -18,7 +18,7 @@ DPO = Principal.of("alice", "dpo")
 @pytest.fixture
 def service(registry, tmp_path):
     registry.load(bundles(), actor="test")
-    service = SubjectService(registry, KeyHasher(b"test-secret"))
+    service = SubjectService(registry, KeyHasher(b"test-secret-test-secret-test-secret"))
     path = tmp_path / "subjects.jsonl"
     path.write_text(json.dumps(SUBJECT) + "\n" + json.dumps({"id": "C-2", "kind": "prospect"}) + "\n")
     assert service.load(path, principal=DPO) == 2
@@ -114,12 +114,16 @@ def test_subjects_are_found_by_normalised_email_and_the_email_is_not_stored(serv
 
 
 def test_reading_subject_data_needs_the_permission_and_every_lookup_is_audited(service, registry):
-    with pytest.raises(Forbidden, match="'bob' \\(roles: editor, viewer\\) lacks the 'subject-data' permission"):
-        service.report(principal=Principal.of("bob", "viewer,editor"), subject="C-1")
+    with pytest.raises(Forbidden, match="'bob' \\(roles: steward, viewer\\) lacks the 'subject-data:read' permission"):
+        service.report(principal=Principal.of("bob", "viewer,steward"), subject="C-1")
     service.report(principal=DPO, subject="C-1")
     service.erasure_plan(principal=DPO, subject="C-1")
     reads = [(e.actor, e.id, e.after) for e in registry.audit(entity="C-1") if e.action == "read"]
     assert reads == [("alice", "C-1", {"what": "dsar"}), ("alice", "C-1", {"what": "erasure-plan"})]
+    with pytest.raises(NotFound):
+        service.erasure_plan(principal=DPO, subject="C-404")
+    assert [(e.actor, e.after) for e in registry.audit(entity="C-404")] == [
+        ("alice", {"what": "erasure-plan", "found": False})]
     [load] = [e for e in registry.audit(limit=1000) if e.action == "load"]
     assert (load.actor, load.type, load.id, load.after) == ("alice", "subject-file", "subjects.jsonl", {"subjects": 2})
 

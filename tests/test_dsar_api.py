@@ -27,7 +27,7 @@ DSAR = """query ($email: String) { dsar(email: $email) {
 } }"""
 
 
-HASHER = KeyHasher(b"test-secret")
+HASHER = KeyHasher(b"test-secret-test-secret-test-secret")
 
 
 @pytest.fixture
@@ -94,12 +94,14 @@ def test_erasure_plan_over_graphql(loaded):
 
 @pytest.mark.parametrize("query, code, message", [
     ('{ dsar(subject: "C-1") { subject { id } } }', "FORBIDDEN",
-     "'alice' (roles: editor, viewer) lacks the 'subject-data' permission"),
+     "'alice' (roles: steward, viewer) lacks the 'subject-data:read' permission"),
     ('mutation { withdrawConsent(subject: "C-1", purpose: "marketing") { id } }', "FORBIDDEN",
-     "'alice' (roles: editor, viewer) lacks the 'subject-data' permission"),
+     "'alice' (roles: steward, viewer) lacks the 'subject-data:write' permission"),
+    ('{ dsar(subject: "nobody") { subject { id } } }', "FORBIDDEN",
+     "'alice' (roles: steward, viewer) lacks the 'subject-data:read' permission"),
 ])
 def test_subject_data_needs_the_permission(loaded, query, code, message):
-    [error] = run(loaded, query, roles="viewer,editor").errors
+    [error] = run(loaded, query, roles="viewer,steward").errors
     assert (error.extensions["code"], error.message) == (code, message)
 
 
@@ -112,20 +114,23 @@ def test_bad_dsar_arguments_are_errors(loaded, query, message):
     assert [e.message for e in run(loaded, query).errors] == [message]
 
 
-def test_the_api_gives_subject_data_only_to_configured_roles(tmp_path, monkeypatch):
+def test_over_http_subject_data_goes_only_to_roles_with_the_permission(tmp_path, monkeypatch):
     from graph.embedded import EmbeddedStore
     from registry.service import Registry
+    from tests.auth import bearer, issue
 
-    monkeypatch.setenv("DSA_REGISTRY_HMAC_KEY", "test-secret")
+    monkeypatch.setenv("DSA_REGISTRY_HMAC_KEY", "test-secret-test-secret-test-secret")
     registry = Registry(EmbeddedStore(tmp_path / "r.db"))
     registry.load(bundles(), actor="test")
     path = tmp_path / "subjects.jsonl"
     path.write_text(json.dumps(SUBJECT) + "\n")
-    SubjectService(registry, KeyHasher(b"test-secret")).load(path, principal=Principal.of("loader", "admin"))
+    SubjectService(registry, HASHER).load(path, principal=Principal.of("loader", "admin"))
+    tokens = {role: issue(registry.store, role) for role in ("steward", "dpo", "auditor")}
+    registry.store.close()
     query = {"query": '{ dsar(subject: "C-1") { subject { id } } }'}
-    store = str(tmp_path / "r.db")
-    with TestClient(create_app(Settings.load(store=store))) as client:
-        assert client.post("/graphql", json=query).json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
-    monkeypatch.setenv("DSA_REGISTRY_API_ROLES", "dpo")
-    with TestClient(create_app(Settings.load(store=store))) as client:
-        assert client.post("/graphql", json=query).json() == {"data": {"dsar": {"subject": {"id": "C-1"}}}}
+    with TestClient(create_app(Settings.load(store=str(tmp_path / "r.db")))) as client:
+        refused = client.post("/graphql", json=query, headers=bearer(tokens["steward"])).json()
+        assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        for role in ("dpo", "auditor"):
+            assert client.post("/graphql", json=query, headers=bearer(tokens[role])).json() == {
+                "data": {"dsar": {"subject": {"id": "C-1"}}}}

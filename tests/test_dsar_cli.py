@@ -18,7 +18,7 @@ def workdir(tmp_path):
     return tmp_path
 
 
-ENV = {"DSA_REGISTRY_HMAC_KEY": "test-secret", "DSA_REGISTRY_CONTROLLER": "Aurora Mutual"}
+ENV = {"DSA_REGISTRY_HMAC_KEY": "test-secret-test-secret-test-secret", "DSA_REGISTRY_CONTROLLER": "Aurora Mutual"}
 
 
 def test_load_then_report_as_json_by_email(workdir):
@@ -74,7 +74,7 @@ def test_bad_subject_files_exit_2_and_apply_nothing(workdir):
 def test_without_the_subject_data_role_the_cli_refuses(workdir):
     cli("subjects", "load", "subjects.jsonl", cwd=workdir, env=ENV)
     result = cli("dsar", "C-1", "--format", "html", cwd=workdir, env={**ENV, "DSA_REGISTRY_ROLES": "viewer"})
-    assert result.returncode == 2 and "lacks the 'subject-data' permission" in result.stderr
+    assert result.returncode == 2 and "lacks the 'subject-data:read' permission" in result.stderr
 
 
 def test_keys_without_a_configured_secret_are_refused(workdir):

@@ -7,14 +7,17 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
+from graph.embedded import EmbeddedStore
 from registry.api.app import create_app
 from registry.settings import Settings, SettingsError
 from registry.web import VENDOR, Pages
+from tests.auth import bearer, issue
 
 
 @pytest.fixture
 def client(tmp_path):
     with TestClient(create_app(Settings.load(store=str(tmp_path / "registry.db")))) as client:
+        client.store_path = tmp_path / "registry.db"
         yield client
 
 
@@ -31,7 +34,12 @@ def test_graphiql_is_served_from_the_app_for_browsers_and_graphql_still_answers(
     page = client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "/static/vendor/graphiql.min.js" in page.text
     assert not re.search(r"https?://", page.text), "no CDN, no outside address"
-    answer = client.get("/graphql", params={"query": "{ purposes { id } }"}, headers={"Accept": "application/json"})
+    query = {"query": "{ purposes { id } }"}
+    assert client.get("/graphql", params=query, headers={"Accept": "application/json"}).status_code == 401
+    store = EmbeddedStore(client.store_path)
+    token = issue(store, "viewer")
+    store.close()
+    answer = client.get("/graphql", params=query, headers={"Accept": "application/json", **bearer(token)})
     assert answer.status_code == 200 and answer.json() == {"data": {"purposes": []}}
 
 
@@ -52,7 +60,10 @@ def test_without_the_npm_packages_the_pages_say_what_to_run_and_the_api_still_wo
         page = client.get("/")
         assert page.status_code == 503 and "npm ci --omit=dev" in page.text and "scripts/serve" in page.text
         assert client.get("/graphql", headers={"Accept": "text/html"}).status_code == 503
-        assert client.post("/graphql", json={"query": "{ purposes { id } }"}).status_code == 200
+        store = EmbeddedStore(tmp_path / "registry.db")
+        token = issue(store, "viewer")
+        store.close()
+        assert client.post("/graphql", json={"query": "{ purposes { id } }"}, headers=bearer(token)).status_code == 200
 
 
 def test_a_web_assets_setting_that_is_no_directory_stops_the_start_in_one_line(tmp_path):

@@ -6,22 +6,32 @@ with the one its in-memory `Snapshot` was built from and rebuilds on a differenc
 processes sharing a file (a server and a CLI `load`) see each other's commits at their next
 request. WAL mode lets readers carry on while one process writes; `synchronous=FULL` makes a
 commit survive a crash of the machine, not only of the process.
+
+The file holds personal data and key hashes: it is created readable by its owner only (0600),
+and SQLite gives its WAL and shared-memory files the same mode. The audit log is chained
+(`graph.audit`); triggers refuse to update or delete its rows, and `audit verify` notices if
+someone removes them and tampers anyway. A log written before the chain existed is sealed
+(chained as it stands) the first time the store is opened.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
 
-from graph.changes import plan
+from graph.audit import GENESIS, link
+from graph.changes import encode, plan
 from graph.embedded.subjects import SCHEMA as SUBJECT_SCHEMA
 from graph.embedded.subjects import SubjectTables
+from graph.embedded.tokens import SCHEMA as TOKEN_SCHEMA
+from graph.embedded.tokens import TokenTable
 from graph.snapshot import Snapshot
 from graph.traversal import SnapshotReads
-from graph.store import AuditEntry, audit_time, StoreError, Stored, WriteResult
+from graph.store import AuditEntry, AuditHead, AuditQuery, audit_time, NewAuditEntry, StoreError, Stored, WriteResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entity (
@@ -37,24 +47,41 @@ CREATE TABLE IF NOT EXISTS audit (
     type   TEXT NOT NULL,
     entity TEXT NOT NULL,
     before TEXT,
-    after  TEXT
+    after  TEXT,
+    prev   TEXT,
+    hash   TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_entity ON audit (entity, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
+CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+_CHAINED = """
+CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, seq);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+_COLUMNS = "seq, at, actor, action, type, entity, before, after, prev, hash"
 
 
-class EmbeddedStore(SubjectTables, SnapshotReads):
+class EmbeddedStore(SubjectTables, TokenTable, SnapshotReads):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
+            _create_private(self.path)
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA + SUBJECT_SCHEMA)
+            self._db.executescript(_SCHEMA + SUBJECT_SCHEMA + TOKEN_SCHEMA)
+            self._seal_legacy_log()
+            self._db.executescript(_CHAINED)
         except sqlite3.Error as error:
             raise StoreError(f"cannot open the store {self.path}: {error}") from None
+        except OSError as error:
+            raise StoreError(f"cannot open the store {self.path}: {error.strerror}") from None
         self._lock = threading.RLock()
         self._snapshot: Snapshot | None = None
         self._snapshot_version = -1
@@ -95,7 +122,8 @@ class EmbeddedStore(SubjectTables, SnapshotReads):
                 db.executemany("DELETE FROM entity WHERE id = ?",
                                [(c.id,) for c in planned.changes if c.after is None])
                 if planned.changes:
-                    self._audit([(now, actor, c.action, c.type, c.id, c.before, c.after) for c in planned.changes])
+                    self._audit([NewAuditEntry(now, actor, c.action, c.type, c.id, c.before, c.after)
+                                 for c in planned.changes])
                     db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
                 db.execute("COMMIT")
             except BaseException:
@@ -103,23 +131,102 @@ class EmbeddedStore(SubjectTables, SnapshotReads):
                 raise
         return planned.result
 
-    def _audit(self, entries: list[tuple]) -> None:
-        """Append (at, actor, action, type, entity, before, after) rows, inside the caller's transaction."""
-        self._db.executemany("INSERT INTO audit (at, actor, action, type, entity, before, after)"
-                             " VALUES (?, ?, ?, ?, ?, ?, ?)", entries)
+    def _audit(self, entries: list[NewAuditEntry]) -> None:
+        """Append `entries` to the chain, inside the caller's transaction."""
+        rows, head = link(self._head() or AuditHead(0, GENESIS), entries)
+        self._db.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (:seq, :at, :actor, :action, :type, :entity,"
+                             " :before, :after, :prev, :hash)", rows)
+        self._set("audit-head", f"{head.seq} {head.hash}")
 
-    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
-        sql = "SELECT seq, at, actor, action, type, entity, before, after FROM audit WHERE seq > ?"
-        args: list = [since]
-        if entity is not None:
-            sql += " AND entity = ?"
-            args.append(entity)
+    def _in_transaction(self, work) -> None:
+        """Run `work()` in a write transaction of its own."""
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY seq LIMIT ?", (*args, limit)).fetchall()
-        return [AuditEntry(seq, at, actor, action, type_, id_,
-                           json.loads(before) if before else None, json.loads(after) if after else None)
-                for seq, at, actor, action, type_, id_, before, after in rows]
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                work()
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def _head(self) -> AuditHead | None:
+        found = self._setting("audit-head")
+        if found is None:
+            return None
+        seq, digest = found.split()
+        return AuditHead(int(seq), digest)
+
+    def _setting(self, key: str) -> str | None:
+        found = self._db.execute("SELECT value FROM setting WHERE key = ?", (key,)).fetchone()
+        return found and found[0]
+
+    def _set(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
+
+    def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        where, args = ["1"], []
+        for condition, value in (("entity = ?", query.entity), ("actor = ?", query.actor), ("at >= ?", query.since),
+                                 ("at < ?", query.until), ("seq < ?", query.before), ("seq > ?", query.after)):
+            if value is not None:
+                where.append(condition)
+                args.append(value)
+        if query.exclude_types:
+            where.append(f"type NOT IN ({','.join('?' * len(query.exclude_types))})")
+            args += sorted(query.exclude_types)
+        order = "DESC" if query.newest_first else ""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM audit WHERE {' AND '.join(where)} "
+                                    f"ORDER BY seq {order} LIMIT ?", (*args, query.limit)).fetchall()
+        return [AuditEntry(seq, at, actor, action, type_, id_, json.loads(before) if before else None,
+                           json.loads(after) if after else None, prev or "", digest or "")
+                for seq, at, actor, action, type_, id_, before, after, prev, digest in rows]
+
+    def audit_head(self) -> AuditHead | None:
+        with self._lock:
+            return self._head()
+
+    def key_fingerprint(self) -> str | None:
+        with self._lock:
+            return self._setting("hmac-key-fingerprint")
+
+    def _seal_legacy_log(self) -> None:
+        """Chain the entries of a log written before the chain existed (canonical JSON for their
+        documents), once: from then on, changes to them are noticed."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(audit)")}
+        if "hash" in columns and self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM audit WHERE hash IS NULL)"
+                                                  ).fetchone()[0]:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for column in ("prev", "hash"):
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE audit ADD COLUMN {column} TEXT")
+            legacy = self._db.execute("SELECT seq, at, actor, action, type, entity, before, after FROM audit "
+                                      "WHERE hash IS NULL ORDER BY seq").fetchall()
+            self._db.execute("DELETE FROM audit WHERE hash IS NULL")
+            canonical = [NewAuditEntry(at, actor, action, type_, entity, _canonical(before), _canonical(after))
+                         for _, at, actor, action, type_, entity, before, after in legacy]
+            self._audit(canonical)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _canonical(text: str | None) -> str | None:
+    return encode(json.loads(text)) if text else None
+
+
+def _create_private(path: Path) -> None:
+    """Create the store file readable and writable by its owner only, unless it exists."""
+    if str(path) == ":memory:" or path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass

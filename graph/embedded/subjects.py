@@ -11,12 +11,13 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
-from graph.store import Doc, StoreError, SubjectRow, audit_time
+from graph.changes import encode
+from graph.store import Doc, NewAuditEntry, StoreError, SubjectRow, audit_time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject (
@@ -96,9 +97,11 @@ _INDEX_STORED = (
 
 
 class SubjectTables:
-    """The subject half of `EmbeddedStore` (which provides `_db`, `_lock` and `_audit`)."""
+    """The subject half of `EmbeddedStore` (which provides `_db`, `_lock`, `_audit`, `_in_transaction`,
+    `_setting` and `_set`)."""
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str) -> int:
+    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
+                       key_fingerprint: Callable[[], str | None] | None = None) -> int:
         with self._lock:
             db = self._db
             db.execute("PRAGMA cache_size = -131072")  # 128 MiB while loading, for the store and for sorting
@@ -121,7 +124,10 @@ class SubjectTables:
                 for statement in _INDEX_STAGED if distinct == count else _INDEX_STORED:
                     db.execute(statement)
                 db.execute("INSERT OR IGNORE INTO consent SELECT * FROM load_consent ORDER BY 1, 2, 3, 4")
-                self._audit([(audit_time(), actor, "load", "subject-file", source, None, json.dumps({"subjects": count}))])
+                if db.execute("SELECT EXISTS (SELECT 1 FROM load_key)").fetchone()[0]:
+                    self._claim_fingerprint(key_fingerprint() if key_fingerprint else None)
+                self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
+                                           after=encode({"subjects": count}))])
                 db.execute("COMMIT")
             except BaseException as error:
                 if db.in_transaction:  # SQLite may have rolled back already (a full disk)
@@ -136,6 +142,17 @@ class SubjectTables:
                 db.execute("PRAGMA temp.cache_size = -2000")
                 db.execute("PRAGMA threads = 0")
         return count
+
+    def _claim_fingerprint(self, fingerprint: str | None) -> None:
+        """Record the key's fingerprint if none is; refuse (roll back) if another one is."""
+        if fingerprint is None:
+            return
+        recorded = self._setting("hmac-key-fingerprint")
+        if recorded is None:
+            self._set("hmac-key-fingerprint", fingerprint)
+        elif recorded != fingerprint:
+            raise StoreError(f"the lookup keys in this store were hashed with another secret (fingerprint "
+                             f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
 
     def _stage(self, rows: Iterable[SubjectRow]) -> tuple[int, bool]:
         """Append `rows` to the staging tables; return how many there were and whether their ids
@@ -179,16 +196,12 @@ class SubjectTables:
         return found and found[0]
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel) "
-                                 "VALUES (?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
-                self._audit([(audit_time(), actor, "update", "consent", id, None, json.dumps(event))])
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        def work() -> None:
+            self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
+            self._audit([NewAuditEntry(audit_time(), actor, "update", "consent", id, after=encode(event))])
+
+        self._in_transaction(work)
 
     def count_subjects(self, systems: Iterable[str]) -> int:
         systems = sorted(set(systems))
@@ -221,8 +234,7 @@ class SubjectTables:
                                     "ORDER BY subject LIMIT ?", (*systems, limit)).fetchall()
         return [row[0] for row in rows]
 
-    def log_access(self, *, actor: str, subject: str, what: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._audit([(audit_time(), actor, "read", "subject", subject, None, json.dumps({"what": what}))])
-            self._db.execute("COMMIT")
+    def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
+        read = {"what": what} if found else {"what": what, "found": False}
+        self._in_transaction(lambda: self._audit([NewAuditEntry(audit_time(), actor, "read", "subject", subject,
+                                                                after=encode(read))]))

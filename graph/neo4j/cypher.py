@@ -24,6 +24,8 @@ SCHEMA = (
     f"CREATE CONSTRAINT audit_entry_seq IF NOT EXISTS FOR (e:{AUDIT}) REQUIRE e.seq IS UNIQUE",
     f"CREATE CONSTRAINT registry_meta_key IF NOT EXISTS FOR (m:{META}) REQUIRE m.key IS UNIQUE",
     f"CREATE INDEX audit_entry_entity IF NOT EXISTS FOR (e:{AUDIT}) ON (e.entity, e.seq)",
+    "CREATE CONSTRAINT api_token_hash IF NOT EXISTS FOR (t:ApiToken) REQUIRE t.hash IS UNIQUE",
+    "CREATE INDEX api_token_name IF NOT EXISTS FOR (t:ApiToken) ON (t.name)",
 )
 
 SCHEMA_NAMES = "SHOW INDEXES YIELD name RETURN collect(name) AS names"
@@ -43,16 +45,6 @@ LIST = {type_: f"MATCH (n:{label}) WHERE n.doc IS NOT NULL RETURN collect(n.doc)
         for type_, label in LABELS.items()}
 
 TYPES_BY_ID = "MATCH (n:Entity) WHERE n.type IS NOT NULL RETURN collect([n.id, n.type]) AS types"
-
-AUDIT_SINCE = f"""
-MATCH (e:{AUDIT}) WHERE e.seq > $since
-RETURN e {{.*}} AS entry ORDER BY e.seq LIMIT $limit
-"""
-
-AUDIT_OF_ENTITY = f"""
-MATCH (e:{AUDIT}) WHERE e.entity = $entity AND e.seq > $since
-RETURN e {{.*}} AS entry ORDER BY e.seq LIMIT $limit
-"""
 
 CATEGORY_TREE = "MATCH (c:DataCategory) RETURN c.id AS id, c.parent AS parent"
 
@@ -131,14 +123,6 @@ RETURN collect([f.doc, m.id]) AS reached
 
 # --- writes ----------------------------------------------------------------------------------
 
-LOCK = f"""
-MERGE (m:{META} {{key: 'registry'}})
-ON CREATE SET m.version = 0, m.seq = 0
-SET m.version = m.version
-RETURN m.seq AS seq
-"""
-"""Taken first by every write: the exclusive lock on the meta node serialises writers."""
-
 CURRENT = """
 UNWIND $ids AS id
 MATCH (n:Entity {id: id}) WHERE n.doc IS NOT NULL
@@ -188,10 +172,4 @@ SET r = row.props
 """ for type_ in RELATIONSHIP_TYPES}
 """A missing end becomes a placeholder `Entity {id}` that its document fills in when it arrives."""
 
-APPEND_AUDIT = f"""
-UNWIND $rows AS row
-CREATE (e:{AUDIT})
-SET e = row
-"""
-
-BUMP_VERSION = f"MATCH (m:{META} {{key: 'registry'}}) SET m.version = m.version + 1, m.seq = $seq"
+BUMP_VERSION = f"MATCH (m:{META} {{key: 'registry'}}) SET m.version = m.version + 1"

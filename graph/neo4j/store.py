@@ -12,9 +12,10 @@ Graph model (labels and relationship types; every entity node also has the label
 
 Each node has `id`, `type`, the document's plain fields as properties (`name`, `country`,
 `categories` …) and `doc`, the document as canonical JSON, which `get_many`/`list` return
-untouched. `(:AuditEntry)` nodes hold the audit log; one `(:RegistryMeta)` node the version
-and the last audit sequence number. `graph.neo4j.model` maps documents to this graph; data
-subjects live beside it (`graph.neo4j.subjects`).
+untouched. `(:AuditEntry)` nodes hold the audit log, chained (`graph.neo4j.audit`); one
+`(:RegistryMeta)` node the version, the last audit sequence number and hash, and the lookup-key
+fingerprint. `graph.neo4j.model` maps documents to this graph; data subjects
+(`graph.neo4j.subjects`) and API tokens (`graph.neo4j.tokens`) live beside it.
 
 Flows are nodes, not relationships. A relationship would keep a flow's id and properties
 too, and make each step of a path one hop instead of two; but a flow is an entity in its own
@@ -46,13 +47,15 @@ import neo4j
 from neo4j import GraphDatabase, RoutingControl
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from graph.neo4j import cypher
+from graph.neo4j import audit, cypher
 from graph.neo4j import traversal
 from graph.neo4j.connection import Connection
 from graph.changes import plan
 from graph.neo4j.model import LABELS, properties, relationships
 from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph
-from graph.store import AuditEntry, audit_time, Direction, Doc, Holding, Lineage, StoreError, Stored, WriteResult
+from graph.neo4j.tokens import TokenGraph
+from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Direction, Doc, Holding, Lineage,
+                         NewAuditEntry, StoreError, Stored, WriteResult)
 
 __all__ = ["Neo4jStore"]
 
@@ -62,8 +65,9 @@ BATCH = 2000
 T = TypeVar("T")
 
 
-class Neo4jStore(SubjectGraph):
-    """A `GraphStore` on Neo4j; the data-subject methods come from `graph.neo4j.subjects`."""
+class Neo4jStore(SubjectGraph, TokenGraph):
+    """A `GraphStore` on Neo4j; the data-subject and token methods come from `graph.neo4j.subjects`
+    and `graph.neo4j.tokens`."""
 
     def __init__(self, driver: neo4j.Driver, connection: Connection):
         self._driver = driver
@@ -89,6 +93,8 @@ class Neo4jStore(SubjectGraph):
             with store._errors():
                 driver.verify_connectivity()
                 store._create_schema()
+                with store._session() as session:
+                    audit.seal_legacy(session)
         except BaseException:
             driver.close()
             raise
@@ -128,10 +134,17 @@ class Neo4jStore(SubjectGraph):
     def types_by_id(self) -> dict[str, str]:
         return dict(self._read_one(cypher.TYPES_BY_ID)["types"])
 
-    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
-        query = cypher.AUDIT_SINCE if entity is None else cypher.AUDIT_OF_ENTITY
-        records = self._query(query, entity=entity, since=since, limit=limit)
+    def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        records = self._query(audit.READ[query.entity is not None, query.newest_first], entity=query.entity,
+                              actor=query.actor, since=query.since, until=query.until,
+                              after=query.after if query.after is not None else 0,
+                              before=query.before if query.before is not None else 2 ** 62,
+                              exclude=sorted(query.exclude_types), limit=query.limit)
         return [_audit_entry(record["entry"]) for record in records]
+
+    def audit_head(self) -> AuditHead | None:
+        [record] = self._query(audit.HEAD)
+        return AuditHead(record["seq"], record["head"]) if record["head"] else None
 
     def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
         return self._read(traversal.holders, category, include_descendants)
@@ -197,7 +210,7 @@ class Neo4jStore(SubjectGraph):
 def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[str],
            actor: str, now: str) -> WriteResult:
     """The body of `Neo4jStore.write`; rerun from the start when the driver retries the transaction."""
-    [lock] = list(tx.run(cypher.LOCK))
+    audit.lock(tx)
     ids = [stored.id for stored in upserts] + list(deletes)
     current = {id_: (type_, doc) for batch in _batches(ids)
                for record in tx.run(cypher.CURRENT, ids=batch) for id_, type_, doc in record["found"]}
@@ -230,10 +243,8 @@ def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[st
     _run_batched(tx, cypher.DROP_OWN_RELATIONSHIPS, ids=gone)
     _run_batched(tx, cypher.DELETE, ids=gone)
     _run_batched(tx, cypher.DROP_PLACEHOLDERS, ids=sorted(ends))
-    audit = [dict(seq=lock["seq"] + n, at=now, actor=actor, action=c.action, type=c.type, entity=c.id,
-                  before=c.before, after=c.after) for n, c in enumerate(planned.changes, 1)]
-    _run_batched(tx, cypher.APPEND_AUDIT, rows=audit)
-    tx.run(cypher.BUMP_VERSION, seq=lock["seq"] + len(audit)).consume()
+    audit.append(tx, [NewAuditEntry(now, actor, c.action, c.type, c.id, c.before, c.after) for c in planned.changes])
+    tx.run(cypher.BUMP_VERSION).consume()
     return planned.result
 
 
@@ -252,7 +263,8 @@ def _batches(rows: list[T]) -> Iterator[list[T]]:
 def _audit_entry(entry: dict[str, Any]) -> AuditEntry:
     before, after = entry.get("before"), entry.get("after")
     return AuditEntry(entry["seq"], entry["at"], entry["actor"], entry["action"], entry["type"], entry["entity"],
-                      json.loads(before) if before else None, json.loads(after) if after else None)
+                      json.loads(before) if before else None, json.loads(after) if after else None,
+                      entry.get("prev") or "", entry.get("hash") or "")
 
 
 def _reason(error: BaseException) -> str:

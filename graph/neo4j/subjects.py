@@ -13,12 +13,14 @@ explicit transaction, batch by batch, so it applies whole or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import islice
 
 import neo4j
 
-from graph.store import Doc, SubjectRow, audit_time
+from graph.changes import encode
+from graph.neo4j import audit
+from graph.store import Doc, NewAuditEntry, StoreError, SubjectRow, audit_time
 
 SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
@@ -88,13 +90,13 @@ WITH s, p, head(collect(c.status)) AS latest
 WHERE latest = 'withdrawn'
 RETURN count(DISTINCT s) AS count
 """
-_LOCK = """
+_FINGERPRINT = """
 MERGE (m:RegistryMeta {key: 'registry'})
 ON CREATE SET m.version = 0, m.seq = 0
-SET m.seq = m.seq + 1
-RETURN m.seq AS seq
+SET m.key_fingerprint = coalesce(m.key_fingerprint, $fingerprint)
+RETURN m.key_fingerprint AS recorded
 """
-_AUDIT = "CREATE (e:AuditEntry) SET e = $entry"
+_RECORDED_FINGERPRINT = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.key_fingerprint AS recorded"
 
 _BATCH = 2_000
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
@@ -103,8 +105,9 @@ _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
 class SubjectGraph:
     """The subject half of `Neo4jStore` (which provides `_session`, `_errors` and `_query`)."""
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str) -> int:
-        count = 0
+    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
+                       key_fingerprint: Callable[[], str | None] | None = None) -> int:
+        count, keys = 0, False
         with self._errors(), self._session() as session, session.begin_transaction() as tx:
             iterator = iter(rows)
             while batch := list(islice(iterator, _BATCH)):
@@ -114,13 +117,24 @@ class SubjectGraph:
                                       for r in latest]).consume()
                 tx.run(_RECORDS, rows=[{"subject": r.id, "system": rec["system"]} for r in latest
                                        for rec in r.records]).consume()
-                tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]).consume()
+                key_rows = [{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]
+                keys = keys or bool(key_rows)
+                tx.run(_KEYS, rows=key_rows).consume()
                 tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
                                         for r in batch for c in r.consents]).consume()
                 count += len(batch)
+            fingerprint = key_fingerprint() if keys and key_fingerprint else None
+            if fingerprint is not None:
+                recorded = tx.run(_FINGERPRINT, fingerprint=fingerprint).single()["recorded"]
+                if recorded != fingerprint:
+                    raise StoreError(f"the lookup keys in this store were hashed with another secret (fingerprint "
+                                     f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
             _audit(tx, actor, "load", "subject-file", source, {"subjects": count})
             tx.commit()
         return count
+
+    def key_fingerprint(self) -> str | None:
+        return self._query(_RECORDED_FINGERPRINT)[0]["recorded"]
 
     def subject(self, id: str) -> SubjectRow | None:
         records = self._query(_SUBJECT, id=id)
@@ -154,14 +168,12 @@ class SubjectGraph:
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]
 
-    def log_access(self, *, actor: str, subject: str, what: str) -> None:
+    def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
+        read = {"what": what} if found else {"what": what, "found": False}
         with self._errors(), self._session() as session:
-            session.execute_write(lambda tx: _audit(tx, actor, "read", "subject", subject, {"what": what}))
+            session.execute_write(lambda tx: _audit(tx, actor, "read", "subject", subject, read))
 
 
 def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:
-    """One audit entry, numbered after the registry's own (the meta node serialises writers)."""
-    [lock] = list(tx.run(_LOCK))
-    tx.run(_AUDIT, entry={"seq": lock["seq"], "at": audit_time(),
-                          "actor": actor, "action": action, "type": type_, "entity": entity, "before": None,
-                          "after": json.dumps(after)}).consume()
+    """One audit entry, chained after the registry's own (the meta node serialises writers)."""
+    audit.append(tx, [NewAuditEntry(audit_time(), actor, action, type_, entity, after=encode(after))])

@@ -1,5 +1,6 @@
-"""Per-request state: the registry and its subject service, the caller, the compliance settings,
-and a loader that batches entity lookups."""
+"""Per-request state: the registry and its services (subjects, audit log, tokens), the caller
+(`principal`, authenticated by `registry.api.authentication` or the CLI's operator), the
+compliance settings, and a loader that batches entity lookups."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from graph.store import Stored
+from registry.audit import AuditTrail
 from registry.auth.roles import Principal
+from registry.auth.tokens import Tokens
 from registry.compliance.settings import Settings as ComplianceSettings
 from registry.service import Registry
 from registry.subjects.service import SubjectService
@@ -27,6 +30,8 @@ class Context:
     """Country lists, controller and subject categories, from the composition root's settings."""
     request: Any = None
     response: Any = None
+    audit: AuditTrail | None = None
+    tokens: Tokens | None = None
     entities: DataLoader[str, Stored | None] = field(init=False)
 
     @property
@@ -36,6 +41,10 @@ class Context:
     def __post_init__(self):
         if self.subjects is None:
             self.subjects = SubjectService(self.registry)
+        if self.audit is None:
+            self.audit = AuditTrail(self.registry.store)
+        if self.tokens is None:
+            self.tokens = Tokens(self.registry.store)
 
         async def fetch(ids: list[str]) -> list[Stored | None]:
             found = await self.call(self.registry.entities, ids)

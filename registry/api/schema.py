@@ -1,5 +1,9 @@
 """The GraphQL schema: queries and mutations, each one registry call, composed from the
-registry's own (here) and those of each capability (`registry.api.subjects` …).
+registry's own (here) and those of each capability (`registry.api.subjects` …). Every field of
+`Query` and `Mutation` is governed by `registry.auth.roles.FIELDS` (`registry.api.permissions`).
+
+`schema` is the API as served by default; `make_schema(introspection=False)` the one
+`serve --production` serves.
 """
 
 from __future__ import annotations
@@ -9,21 +13,24 @@ from typing import Annotated, Optional
 
 import strawberry
 from strawberry.tools import merge_types
-from strawberry.extensions import (AddValidationRules, MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, ParserCache,
-                                   QueryDepthLimiter, ValidationCache)
+from strawberry.extensions import (AddValidationRules, DisableIntrospection, MaskErrors, MaxAliasesLimiter,
+                                   MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache)
 
 from graph.store import Stored
 from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, LegalBasisInput, PartyInput, PurposeInput,
                                  SystemInput, to_raw)
-from registry.api.types import (Agreement, AuditEntry, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
+from registry.api.types import (Agreement, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
                                 LineageGraph, Node, Party, Purpose, System, to_holding, to_lineage, to_node)
+from registry.api.audit import AuditQuery
 from registry.api.errors import domain_errors, should_mask
 from registry.api.execution import RegistryExecutionContext
 from registry.api.paging import page
-from registry.api.compliance import ComplianceQuery
+from registry.api.compliance import BreachImpact, ComplianceQuery
 from registry.api.enums import Direction
 from registry.api.exports import ExportQuery
+from registry.api.permissions import authorize
 from registry.api.subjects import SubjectMutation, SubjectQuery
+from registry.api.tokens import TokenMutation, TokenQuery
 
 
 async def _list(info: strawberry.Info, type_: str) -> list:
@@ -89,14 +96,6 @@ class RegistryQuery:
                       categories: Optional[list[strawberry.ID]] = None) -> LineageGraph:
         found = await info.context.call(info.context.registry.lineage, from_, direction.value, depth, categories)
         return to_lineage(found)
-
-    @strawberry.field(description="Audit entries after sequence number `since`, oldest first.")
-    @domain_errors
-    async def audit(self, info: strawberry.Info, entity: Optional[strawberry.ID] = None, since: int = 0,
-                    limit: int = 100) -> list[AuditEntry]:
-        entries = await info.context.call(info.context.registry.audit, entity=entity, since=since, limit=limit)
-        return [AuditEntry(seq=e.seq, at=e.at, actor=e.actor, action=e.action, entity_type=e.type, entity_id=e.id,
-                           before=e.before, after=e.after) for e in entries]
 
 
 async def _upsert(info: strawberry.Info, type_: str, value) -> Node:
@@ -202,19 +201,27 @@ class RegistrySchema(strawberry.Schema):
 # per request would make new ones each time (and so never hit the cache).
 _LIMITS = [*QueryDepthLimiter(max_depth=12).validation_rules, *MaxAliasesLimiter(max_alias_count=30).validation_rules]
 
-Query = merge_types("Query", (RegistryQuery, SubjectQuery, ComplianceQuery, ExportQuery))
-Mutation = merge_types("Mutation", (RegistryMutation, SubjectMutation))
+Query = merge_types("Query", (RegistryQuery, SubjectQuery, ComplianceQuery, ExportQuery, AuditQuery, TokenQuery))
+Mutation = merge_types("Mutation", (RegistryMutation, SubjectMutation, TokenMutation))
+authorize(Query, Mutation, BreachImpact)
 
-schema = RegistrySchema(
-    query=Query,
-    mutation=Mutation,
-    types=[DataCategory, Purpose, LegalBasis, System, Party, Agreement, Flow],
-    execution_context_class=RegistryExecutionContext,
-    extensions=[  # factories: one instance per request
-        functools.partial(ParserCache, maxsize=256),  # governance tools and portals repeat their queries
-        functools.partial(ValidationCache, maxsize=256),
-        functools.partial(AddValidationRules, _LIMITS),
-        functools.partial(MaxTokensLimiter, max_token_count=5000),
-        functools.partial(MaskErrors, should_mask_error=should_mask, error_message="internal error"),
-    ],
-)
+
+def make_schema(*, introspection: bool = True) -> RegistrySchema:
+    """The schema with its limits; without `introspection`, `__schema` and `__type` are refused."""
+    return RegistrySchema(
+        query=Query,
+        mutation=Mutation,
+        types=[DataCategory, Purpose, LegalBasis, System, Party, Agreement, Flow],
+        execution_context_class=RegistryExecutionContext,
+        extensions=[  # factories: one instance per request
+            functools.partial(ParserCache, maxsize=256),  # governance tools and portals repeat their queries
+            functools.partial(ValidationCache, maxsize=256),
+            functools.partial(AddValidationRules, _LIMITS),
+            *([] if introspection else [DisableIntrospection]),
+            functools.partial(MaxTokensLimiter, max_token_count=5000),
+            functools.partial(MaskErrors, should_mask_error=should_mask, error_message="internal error"),
+        ],
+    )
+
+
+schema = make_schema()

@@ -226,18 +226,6 @@ class LineageGraph:
     edges: list[LineageEdge]
 
 
-@strawberry.type(description="One change in the audit log.")
-class AuditEntry:
-    seq: int
-    at: datetime.datetime
-    actor: str
-    action: str = strawberry.field(description="`create`, `update` or `delete`.")
-    entity_type: str
-    entity_id: strawberry.ID
-    before: Optional[strawberry.scalars.JSON]
-    after: Optional[strawberry.scalars.JSON]
-
-
 @strawberry.type(description="What a change did.")
 class ChangeSummary:
     created: int

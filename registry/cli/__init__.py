@@ -9,11 +9,14 @@ from registry.cli.audit import audit
 from registry.cli.base import first_sentences, main
 from registry.cli.bundles import DEMO, demo, export, load
 from registry.cli.compliance import breach, check
+from registry.cli.keys import keys
 from registry.cli.query import query
 from registry.cli.serve import serve
 from registry.cli.subjects import consent, dsar, erasure_plan, subjects
+from registry.cli.tokens import tokens
 
-for _command in (load, export, query, serve, demo, audit, check, breach, subjects, dsar, consent, erasure_plan):
+for _command in (load, export, query, serve, demo, audit, check, breach, subjects, dsar, consent, erasure_plan,
+                 tokens, keys):
     main.add_command(_command)
 first_sentences(main)
 

@@ -1,12 +1,19 @@
 """What every command shares: the `dsa-registry` group, its options, the settings built once from
-them and the environment, the registry opened on demand, and one way to report errors and to
-write output. Command modules import this one and nothing else of the CLI; `registry.cli`
-puts them together.
+them and the environment, the operator, the registry opened on demand, and one way to report
+errors and to write output. Command modules import this one and nothing else of the CLI;
+`registry.cli` puts them together.
+
+The CLI acts locally, as the operator: the OS user the process runs as (from its user id, not
+from `$USER`, which anyone can set), with the roles `DSA_REGISTRY_ROLES` gives. The store file
+is the boundary: whoever can open it can change it. `--actor NAME` records on whose behalf the
+operator acts beside the OS user (`os:alice (as privacy-office)`), never instead of it. Files
+the CLI writes are created readable by their owner only (0600): they may hold personal data.
 """
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 import re
 import sys
 from dataclasses import dataclass, field
@@ -17,7 +24,7 @@ from pathlib import Path
 import click
 
 from graph.store import StoreError
-from registry.auth.roles import Principal
+from registry.auth.roles import Principal, require
 from registry.bootstrap import open_registry, scratch_registry, store_exists  # noqa: F401  (for the commands)
 from registry.bundle import BundleInvalid, Source
 from registry.errors import DomainError
@@ -121,6 +128,23 @@ def read_argument(value: str, what: str) -> str:
     return value
 
 
+def os_user() -> str:
+    """The name of the user this process runs as, from its effective user id."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid-{uid}"
+
+
+def operator(on_behalf_of: str | None = None) -> str:
+    """The actor the audit log records for this process: `os:USER`, or `os:USER (as NAME)`."""
+    return f"os:{os_user()}" + (f" (as {on_behalf_of})" if on_behalf_of else "")
+
+
+_BEHALF = re.compile(r"[^\x00-\x1f\x7f()]{1,100}")
+
+
 @dataclass
 class Session:
     """One command's state: its settings and actor, and the registry once a command opens it."""
@@ -134,24 +158,31 @@ class Session:
         """The operator running the command, with the roles `DSA_REGISTRY_ROLES` gives."""
         return Principal(self.actor, frozenset(self.settings.roles))
 
+    def require(self, permission: str) -> None:
+        """Refuse (exit code 2) unless the operator's roles carry `permission`."""
+        require(self.principal, permission)
+
 
 @click.group(cls=Registered, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(product_version(), "--version", "-V", prog_name="dsa-registry", message="%(prog)s %(version)s")
 @click.option("--store", metavar="PATH|URI",
               help="SQLite file (default ./registry.db) or Neo4j URI such as neo4j://host:7687 "
                    "(credentials from NEO4J_USER / NEO4J_PASSWORD). Also DSA_REGISTRY_STORE.")
-@click.option("--actor", default=getpass.getuser, show_default="the OS user",
-              help="Who makes the changes, for the audit log.")
+@click.option("--actor", metavar="NAME",
+              help="On whose behalf you act: recorded in the audit log beside your OS user "
+                   "(os:USER (as NAME)), never instead of it.")
 @click.pass_context
-def main(ctx: click.Context, store: str | None, actor: str):
+def main(ctx: click.Context, store: str | None, actor: str | None):
     """dsa-registry: who holds which customer data, under which agreement, for which purpose and on
     which legal basis."""
+    if actor is not None and not _BEHALF.fullmatch(actor):
+        raise click.BadParameter("1 to 100 printable characters, no parentheses", param_hint="--actor")
     try:
         settings = Settings.load(store=store)
     except SettingsError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
-    ctx.obj = Session(settings, actor)
+    ctx.obj = Session(settings, operator(actor))
 
 
 def session(ctx: click.Context) -> Session:
@@ -198,8 +229,24 @@ def summary(result) -> str:
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write a command's document to `output`, or to stdout when none is given."""
+    """Write a command's document to `output` (created or made 0600), or to stdout when none is given."""
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_private(output, text)
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
+    """Write `text` to `path`, readable and writable by its owner only (an existing regular file is
+    made so first); with `exclusive`, refuse to replace an existing file. Errors as one line."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise click.FileError(str(path), "it exists already; remove it first if you mean to replace it") from None
+    except OSError as error:
+        raise click.FileError(str(path), error.strerror) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        if os.path.isfile(path):
+            os.fchmod(fd, 0o600)
+        file.write(text)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import yaml
 
+from registry.auth.roles import REGISTRY_READ, REGISTRY_WRITE
 from registry.cli.base import bundle_sources, registry_of, scratch_registry, session, store_exists, summary, write_output
 
 DEMO = files("registry") / "demo" / "insurer.yaml"
@@ -31,6 +32,7 @@ def load(ctx, paths: tuple[Path, ...], replace: bool, dry_run: bool, format_: st
     --dry-run, print the plan instead: each entity created, updated (with the fields that change)
     or deleted, and the subject data a deleted system or purpose takes with it.
     """
+    session(ctx).require(REGISTRY_READ if dry_run else REGISTRY_WRITE)
     sources = bundle_sources(paths)
     if not dry_run:
         click.echo(summary(registry_of(ctx).load(sources, actor=session(ctx).actor, replace=replace)))
@@ -100,6 +102,7 @@ def export(ctx, format_: str, start: str | None, direction: str | None, depth: i
     the record of processing activities (ropa-csv, ropa-json; GDPR Art. 30), or its lineage for a
     drawing tool (graphml for Gephi and yEd, dot for Graphviz, mermaid for Markdown,
     cytoscape-json for Cytoscape)."""
+    session(ctx).require(REGISTRY_READ)
     wanted = [c.strip() for option in categories for c in option.split(",") if c.strip()] or None
     if format_ not in LINEAGE_FORMATS:
         given = [name for name, value in (("--from", start), ("--direction", direction), ("--depth", depth),
@@ -131,6 +134,7 @@ def export(ctx, format_: str, start: str | None, direction: str | None, depth: i
 @click.pass_context
 def demo(ctx, replace: bool):
     """Load the bundled demo insurer (Aurora Mutual)."""
+    session(ctx).require(REGISTRY_WRITE)
     result = registry_of(ctx).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=session(ctx).actor,
                                    replace=replace)
     click.echo(summary(result))

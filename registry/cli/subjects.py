@@ -1,6 +1,6 @@
 """CLI commands on data subjects: `subjects load`, `dsar`, `consent` and `erasure-plan`.
 
-They act as the operator (`--actor`, roles from `DSA_REGISTRY_ROLES`, default admin) and need
+They act as the operator (the OS user; roles from `DSA_REGISTRY_ROLES`, default admin) and need
 the subject-data permission; every DSAR lookup is audited. The lookup-key secret is read only
 by the commands that use it.
 """
@@ -52,6 +52,8 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path
     """The GDPR Art. 15 report for SUBJECT (or --email): data held and why, recipients, sources,
     retention, consents, suspended flows and rights. HTML and Markdown are for sending after review."""
     service, principal = _service(ctx)
+    if email is not None:
+        service.hasher.load()  # an unusable secret is one line here, not an error inside the query
     if format_ == "json":  # the API's own answer, so scripts see exactly what the API serves
         from registry.api.context import Context
         from registry.api.schema import schema

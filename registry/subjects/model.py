@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import hmac
 from dataclasses import dataclass
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, timezone
 from pathlib import Path
 from typing import Annotated, Literal
@@ -86,15 +86,49 @@ class SubjectsInvalid(ValueError):
 
 
 class KeyHasher:
-    """HMAC-SHA256 of normalised lookup keys, under the configured secret."""
+    """HMAC-SHA256 of normalised lookup keys, under the configured secret.
 
-    def __init__(self, secret: bytes | None):
+    `secret` may be a function that returns it: it is then called once, the first time the
+    secret is needed, so that commands which hash nothing never read a key file.
+    """
+
+    def __init__(self, secret: bytes | None | Callable[[], bytes | None]):
         self._secret = secret
 
+    def _key(self) -> bytes | None:
+        if callable(self._secret):
+            self._secret = self._secret()
+        return self._secret
+
+    def load(self) -> KeyHasher:
+        """Read the secret now (a function's errors are raised here, not at the first lookup)."""
+        self._key()
+        return self
+
     def hash(self, name: str, value: str) -> str:
-        if not self._secret:
+        secret = self._key()
+        if not secret:
             raise InvalidArgument("lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
-        return hmac.digest(self._secret, f"{name}:{normalise(name, value)}".encode(), "sha256").hex()
+        return hmac.digest(secret, f"{name}:{normalise(name, value)}".encode(), "sha256").hex()
+
+    @property
+    def fingerprint(self) -> str | None:
+        """Names the secret without revealing it: HMAC-SHA256 of a fixed label under it (None without one).
+        The store records the fingerprint of the secret its keys were hashed with."""
+        secret = self._key()
+        return hmac.digest(secret, FINGERPRINT_LABEL, "sha256").hex() if secret else None
+
+
+FINGERPRINT_LABEL = b"dsa-registry lookup-key fingerprint"
+
+
+class KeyMismatch(InvalidArgument):
+    """The configured lookup-key secret is not the one the store's keys were hashed with."""
+
+    def __init__(self, recorded: str, configured: str):
+        super().__init__(f"the lookup-key secret is not the one this store's keys were hashed with (fingerprint "
+                         f"{configured[:12]}, the store's {recorded[:12]}): configure that secret in "
+                         "DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
 
 
 def normalise(name: str, value: str) -> str:
@@ -174,6 +208,8 @@ class Checker:
                         for where, allowed, target in _references(subject) if known.get(target) not in allowed]
         try:
             hashes = [self.hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
+        except KeyMismatch:
+            raise  # the whole file, not this line
         except InvalidArgument as error:
             problems.append(self._problem(number, "keys", str(error), subject.id))
         if problems:

@@ -1,7 +1,12 @@
 """Use cases on data subjects: loading files, consents, DSAR reports and erasure plans.
 
-Every call that reads or changes subject data passes `roles.require(principal, SUBJECT_DATA)`
-first, and every DSAR or erasure-plan lookup is written to the audit log (who looked up whom).
+Every call that reads or changes subject data passes `roles.require` first (`subject-data:read`
+or `:write`), and every DSAR or erasure-plan lookup is written to the audit log (who looked up
+whom), a lookup that finds nobody too.
+
+Lookup keys are hashed with the configured secret; the store records the fingerprint of the
+secret its keys were hashed with, and a lookup or load with another secret is refused
+(`KeyMismatch`) rather than answered with "no such subject".
 """
 
 from __future__ import annotations
@@ -13,12 +18,15 @@ from pathlib import Path
 
 from graph.store import Stored, SubjectRow
 from registry.subjects import dsar, model
-from registry.auth.roles import SUBJECT_DATA, Principal, require
+from registry.subjects.model import KeyMismatch
+from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
 from registry.categories import CategoryTree
 from registry.errors import InvalidArgument, NotFound
 from registry.service import Registry
 
 _CACHE_SIZE = 4096
+
+
 
 
 class SubjectService:
@@ -31,39 +39,51 @@ class SubjectService:
 
     def load(self, path: Path, *, principal: Principal) -> int:
         """Load a JSON Lines or CSV subject file: all of it, or (with `SubjectsInvalid`) none of it."""
-        require(principal, SUBJECT_DATA)
-        checker = model.Checker(str(path), self.store.types_by_id(), self.hasher)
+        require(principal, SUBJECT_WRITE)
+        checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self))
         rows = model.rows(model.read_subjects(path), checker)
-        return self.store.write_subjects(rows, actor=principal.name, source=path.name)
+        return self.store.write_subjects(rows, actor=principal.name, source=path.name,
+                                         key_fingerprint=lambda: self.hasher.fingerprint)
 
-    def find(self, *, principal: Principal, subject: str | None = None, email: str | None = None) -> SubjectRow:
-        """A subject by id or by e-mail (normalised and hashed, never stored)."""
-        require(principal, SUBJECT_DATA)
+    def check_key(self) -> None:
+        """Raise `KeyMismatch` when a secret is configured and the store's keys were hashed with another
+        (the server checks this at start; `SettingsError` when the configured secret is unusable)."""
+        self._fingerprint_if_configured(check=True)
+
+    def find(self, *, principal: Principal, subject: str | None = None, email: str | None = None,
+             what: str = "lookup") -> SubjectRow:
+        """A subject by id or by e-mail (normalised and hashed, never stored). A lookup that finds
+        nobody is audited as a read of `what` that found nothing (by e-mail: the key's hash)."""
+        require(principal, SUBJECT_READ)
         if (subject is None) == (email is None):
             raise InvalidArgument("give exactly one of subject and email")
         if email is not None:
-            subject = self.store.subject_by_key(self.hasher.hash("email", email))
+            key = self._checked_hasher().hash("email", email)
+            subject = self.store.subject_by_key(key)
             if subject is None:
+                self.store.log_access(actor=principal.name, subject=f"key:{key}", what=what, found=False)
                 raise NotFound("no subject with that e-mail address")
         row = self.store.subject(subject)
         if row is None:
+            self.store.log_access(actor=principal.name, subject=subject, what=what, found=False)
             raise NotFound(f"unknown subject {subject!r}")
         return self._with_declared(row)
 
     def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None) -> dsar.DsarReport:
-        row = self.find(principal=principal, subject=subject, email=email)
+        row = self.find(principal=principal, subject=subject, email=email, what="dsar")
         self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
         return self._report(row)
 
     def erasure_plan(self, *, principal: Principal, subject: str, today: date | None = None) -> dsar.ErasurePlan:
-        row = self.find(principal=principal, subject=subject)
+        row = self.find(principal=principal, subject=subject, what="erasure-plan")
         self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
         return dsar.erasure_plan(self._report(row), today or datetime.now(timezone.utc).date())
 
     def set_consent(self, *, principal: Principal, subject: str, purpose: str, status: str,
                     at: datetime | None = None, notice: str | None = None, channel: str | None = None) -> SubjectRow:
         """Record that the subject granted or withdrew consent for a purpose (default: now)."""
-        row = self.find(principal=principal, subject=subject)
+        require(principal, SUBJECT_WRITE)
+        row = self.find(principal=principal, subject=subject, what="consent")
         self.registry.entity(purpose, "purpose")
         try:
             event = model.ConsentEvent(purpose=purpose, status=status, at=at or datetime.now(timezone.utc),
@@ -75,12 +95,25 @@ class SubjectService:
 
     def affected(self, *, principal: Principal, systems: list[str], limit: int = 1000) -> list[str]:
         """The subjects with a record in `systems` (a breach's), for those who may see subject data."""
-        require(principal, SUBJECT_DATA)
+        require(principal, SUBJECT_READ)
         if not 1 <= limit <= 100_000:
             raise InvalidArgument("limit must be between 1 and 100000")
         ids = self.store.subject_ids(systems, limit)
         self.store.log_access(actor=principal.name, subject="*", what=f"subjects in {', '.join(systems)}: {len(ids)}")
         return ids
+
+    def _checked_hasher(self) -> model.KeyHasher:
+        """The hasher, once its secret is known to be the store's (or the store has no keys yet)."""
+        self._fingerprint_if_configured(check=True)
+        return self.hasher
+
+    def _fingerprint_if_configured(self, check: bool = False) -> str | None:
+        configured = self.hasher.fingerprint
+        if check and configured is not None:
+            recorded = self.store.key_fingerprint()
+            if recorded is not None and recorded != configured:
+                raise KeyMismatch(recorded, configured)
+        return configured
 
     def _with_declared(self, row: SubjectRow) -> SubjectRow:
         """`row` with every record's categories: those it lists, or else what its system declares
@@ -126,3 +159,17 @@ class SubjectService:
                 self._downstream.popitem(last=False)
         self._downstream.move_to_end(key)
         return self._downstream[key]
+
+
+class _Verified:
+    """The service's hasher for a load: checks on first use (a file without keys needs no secret)
+    that its secret is the one the store's keys were hashed with."""
+
+    def __init__(self, service: SubjectService):
+        self.service, self.checked = service, False
+
+    def hash(self, name: str, value: str) -> str:
+        if not self.checked:
+            self.service.check_key()
+            self.checked = True
+        return self.service.hasher.hash(name, value)

@@ -50,12 +50,14 @@ SECURITY_HEADERS = {
 }
 
 
-def page_url(host: str, port: int, token: str | None = None) -> str:
-    """The lineage page's address; with `token`, a link that hands the page the token (in the
+def page_url(host: str, port: int, token: str | None = None, *, path: str = "", scheme: str = "http") -> str:
+    """The address of the page at `path` (the lineage page by default, `graphql` for GraphiQL) for
+    a server listening on `host`; with `token`, a link that hands the page the token (in the
     fragment, which browsers never send to a server; the page keeps it for the browser session
     and removes it from the address bar)."""
-    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    return f"http://{host}:{port}/" + (f"#token={quote(token, safe='')}" if token else "")
+    host = "127.0.0.1" if host == "0.0.0.0" else "::1" if host == "::" else host
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}/{path}" + (f"#token={quote(token, safe='')}" if token else "")
 
 
 class Pages:

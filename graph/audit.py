@@ -1,0 +1,111 @@
+"""The audit log's hash chain: one definition of how entries are numbered, hashed and checked,
+applied by both backends, so that `audit verify` means the same on each.
+
+Entries are numbered 1, 2, 3 … without gaps. Each carries `prev`, the hash of the entry before
+it (`GENESIS` for the first), and `hash`, the SHA-256 of its canonical encoding: a JSON array
+of its sequence number, time, actor, action, entity type, entity id, the documents before and
+after (each as canonical JSON text, `graph.changes.encode`, or null) and `prev`, without white
+space, keys sorted, UTF-8. Editing any field of an entry changes its hash; deleting an entry or
+moving one breaks the numbering or the link of the entry after it. The store also records the
+head (the last entry's number and hash) apart from the entries, so that deleting entries at
+the end is noticed too.
+
+What this proves: the log is as it was written, unless someone rewrote every entry after the
+one they changed and the head as well. Recording the head elsewhere from time to time (it is
+printed by `dsa-registry audit verify`) and checking it later (`--anchor SEQ:HASH`) closes that
+gap for everything up to the recorded entry.
+
+>>> first, head = link(AuditHead(0, GENESIS), [NewAuditEntry("2026-01-01T00:00:00.000000+00:00",
+...                     "os:alice", "create", "purpose", "p", None, '{"id":"p","name":"P"}')])
+>>> [e["seq"] for e in first], first[0]["prev"] == GENESIS, head.seq
+([1], True, 1)
+>>> entry = AuditEntry(1, first[0]["at"], "os:alice", "create", "purpose", "p", None, {"id": "p", "name": "P"},
+...                    prev=GENESIS, hash=first[0]["hash"])
+>>> verify([entry], head) is None
+True
+>>> import dataclasses
+>>> verify([dataclasses.replace(entry, actor="os:mallory")], head).reason
+'its contents no longer match its hash: the entry was edited'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from graph.changes import encode
+from graph.store import AuditEntry, AuditHead, NewAuditEntry
+
+GENESIS = "0" * 64
+"""The `prev` of the first entry."""
+
+
+def entry_hash(seq: int, at: str, actor: str, action: str, type_: str, entity: str, before: str | None,
+               after: str | None, prev: str) -> str:
+    """The hash of one entry: SHA-256 (hex) of its canonical encoding (see the module docstring)."""
+    text = json.dumps([seq, at, actor, action, type_, entity, before, after, prev], ensure_ascii=False,
+                      separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def link(head: AuditHead, entries: Iterable[NewAuditEntry]) -> tuple[list[dict], AuditHead]:
+    """Number and chain `entries` after `head`: the rows to store (`seq`, `at`, `actor`, `action`,
+    `type`, `entity`, `before`, `after`, `prev`, `hash`) and the new head."""
+    rows, seq, prev = [], head.seq, head.hash
+    for e in entries:
+        seq += 1
+        digest = entry_hash(seq, e.at, e.actor, e.action, e.type, e.entity, e.before, e.after, prev)
+        rows.append({"seq": seq, "at": e.at, "actor": e.actor, "action": e.action, "type": e.type,
+                     "entity": e.entity, "before": e.before, "after": e.after, "prev": prev, "hash": digest})
+        prev = digest
+    return rows, AuditHead(seq, prev)
+
+
+@dataclass(frozen=True)
+class Break:
+    """The first entry where the chain is broken, and how."""
+
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"audit entry {self.seq}: {self.reason}"
+
+
+def verify(entries: Iterable[AuditEntry], head: AuditHead | None, *,
+           anchor: AuditHead | None = None) -> Break | None:
+    """The first break in `entries` (the whole log, oldest first), or None when it is intact.
+
+    `head` is the store's record of the last entry; `anchor` an entry recorded earlier, which
+    must still be in the log with the same hash.
+    """
+    seq, prev = 0, GENESIS
+    for e in entries:
+        if e.seq != seq + 1:
+            missing = f"entry {seq + 1} is missing" if e.seq > seq + 1 else f"entry {e.seq} comes again"
+            return Break(e.seq, f"{missing} before it: entries were deleted or reordered")
+        before = encode(e.before) if e.before is not None else None
+        after = encode(e.after) if e.after is not None else None
+        if e.prev != prev:
+            return Break(e.seq, "it does not link to the entry before it: an entry was deleted, "
+                                "inserted or moved")
+        if entry_hash(e.seq, e.at, e.actor, e.action, e.type, e.id, before, after, e.prev) != e.hash:
+            return Break(e.seq, "its contents no longer match its hash: the entry was edited")
+        if anchor is not None and e.seq == anchor.seq and e.hash != anchor.hash:
+            return Break(e.seq, f"its hash is not the anchor's {anchor.hash}: the log was rewritten")
+        seq, prev = e.seq, e.hash
+    if anchor is not None and anchor.seq > seq:
+        return Break(anchor.seq, f"the anchored entry is gone: the log ends at entry {seq}")
+    recorded = head or AuditHead(0, GENESIS)
+    if (recorded.seq, recorded.hash) != (seq, prev):
+        if recorded.seq > seq:
+            return Break(seq + 1, f"the log ends at entry {seq}, but the store records entry {recorded.seq} as "
+                                  "the last: entries at the end were deleted")
+        return Break(seq, f"the store records entry {recorded.seq} ({recorded.hash[:12]}…) as the last: the "
+                          "log or its head was changed")
+    return None
+
+
+__all__ = ["GENESIS", "Break", "entry_hash", "link", "verify"]

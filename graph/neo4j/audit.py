@@ -1,0 +1,84 @@
+"""The audit log in Neo4j: `(:AuditEntry)` nodes chained by `graph.audit`, the head on the meta node.
+
+Every write appends through `append`, inside its own transaction, after taking the write lock
+on the `(:RegistryMeta {key: 'registry'})` node, which serialises writers: the meta node keeps
+the last sequence number (`seq`) and the last entry's hash (`head`). Entries written before the
+chain existed are sealed once, when a store is opened (`seal_legacy`).
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+
+import neo4j
+
+from graph.audit import GENESIS, link
+from graph.changes import encode
+from graph.store import AuditHead, NewAuditEntry
+
+META, AUDIT = "RegistryMeta", "AuditEntry"
+BATCH = 2000
+
+LOCK = f"""
+MERGE (m:{META} {{key: 'registry'}})
+ON CREATE SET m.version = 0, m.seq = 0
+SET m.version = m.version
+RETURN m.seq AS seq, m.head AS head
+"""
+"""Taken first by every write: the exclusive lock on the meta node serialises writers."""
+
+_APPEND = f"UNWIND $rows AS row CREATE (e:{AUDIT}) SET e = row"
+_SET_HEAD = f"MATCH (m:{META} {{key: 'registry'}}) SET m.seq = $seq, m.head = $head"
+HEAD = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN m.seq AS seq, m.head AS head"
+_UNSEALED = f"MATCH (e:{AUDIT}) WHERE e.hash IS NULL RETURN count(e) > 0 AS unsealed"
+_ALL = f"MATCH (e:{AUDIT}) RETURN e {{.*}} AS entry ORDER BY e.seq"
+_DROP = f"MATCH (e:{AUDIT}) DELETE e"
+
+# Reads: filters that are not given are null; a range on `seq` lets the planner walk its index in order.
+_FILTERS = """
+  AND ($actor IS NULL OR e.actor = $actor) AND ($since IS NULL OR e.at >= $since)
+  AND ($until IS NULL OR e.at < $until) AND NOT e.type IN $exclude
+RETURN e {.*} AS entry ORDER BY e.seq %s LIMIT $limit
+"""
+READ = {
+    (entity, newest): (f"MATCH (e:{AUDIT}) WHERE e.entity = $entity AND e.seq > $after AND e.seq < $before"
+                       if entity else f"MATCH (e:{AUDIT}) WHERE e.seq > $after AND e.seq < $before")
+                      + _FILTERS % ("DESC" if newest else "ASC")
+    for entity in (False, True) for newest in (False, True)
+}
+
+
+def lock(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> AuditHead:
+    """Take the writers' lock; the head as it stands."""
+    [record] = list(tx.run(LOCK))
+    return AuditHead(record["seq"] or 0, record["head"] or GENESIS)
+
+
+def append(tx: neo4j.ManagedTransaction | neo4j.Transaction, entries: list[NewAuditEntry]) -> None:
+    """Append `entries` to the chain, inside the caller's transaction (taking the lock if it has not)."""
+    rows, head = link(lock(tx), entries)
+    iterator = iter(rows)
+    while batch := list(islice(iterator, BATCH)):
+        tx.run(_APPEND, rows=batch).consume()
+    tx.run(_SET_HEAD, seq=head.seq, head=head.hash).consume()
+
+
+def seal_legacy(session: neo4j.Session) -> None:
+    """Chain a log written before the chain existed (canonical JSON for its documents), once."""
+    if not session.execute_read(lambda tx: tx.run(_UNSEALED).single()["unsealed"]):
+        return
+
+    def work(tx: neo4j.ManagedTransaction) -> None:
+        lock(tx)
+        entries = [record["entry"] for record in tx.run(_ALL)]
+        tx.run(_DROP).consume()
+        tx.run(_SET_HEAD, seq=0, head=GENESIS).consume()
+        append(tx, [NewAuditEntry(e["at"], e["actor"], e["action"], e["type"], e["entity"],
+                                  _canonical(e.get("before")), _canonical(e.get("after"))) for e in entries])
+
+    session.execute_write(work)
+
+
+def _canonical(text: str | None) -> str | None:
+    return encode(json.loads(text)) if text else None

@@ -2,8 +2,8 @@
 
 Every problem is collected, not just the first: shape and type errors from the models,
 duplicate ids, redefined built-ins, ids taken by another entity type, references that do not
-resolve (in the bundle or the existing registry), category parent cycles. Each names where
-it is (`flows[3].to`) and why.
+resolve (in the bundle or the existing registry), category and purpose parent cycles, dates
+out of order. Each names where it is (`flows[3].to`) and why.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from registry.model import MODELS, SECTIONS, Entity
 
 _SECTION_OF = {type_: section for section, type_ in SECTIONS.items()}
 _NODES = ("system", "party")
+_SUBJECTS = ("subject-category",)
 
 
 class _Loader(yaml.SafeLoader):
@@ -102,7 +103,7 @@ def entities_in(data: Any, source: str) -> list[Item]:
 
 def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str, str | None]) -> list[Stored]:
     """Validated documents for `items`, given the `existing` registry (id -> type) and its
-    category tree (category -> parent).
+    category and purpose trees (id -> parent).
 
     Raises `BundleInvalid` with every problem found.
     """
@@ -143,7 +144,10 @@ def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str,
             problems.append(item.problem("to")("a flow must go to another system or party than it comes from"))
         if item.type == "agreement" and doc.get("expires") and doc["expires"] < doc["effective"]:
             problems.append(item.problem("expires")(f"{doc['expires']} is before `effective` {doc['effective']}"))
-    problems.extend(_parent_cycles([(item, doc) for item, doc in docs if item.type == "category"], parents))
+        if item.type == "flow" and doc.get("since") and doc.get("until") and doc["until"] < doc["since"]:
+            problems.append(item.problem("until")(f"{doc['until']} is before `since` {doc['since']}"))
+    problems.extend(_parent_cycles([(item, doc) for item, doc in docs if item.type in ("category", "purpose")],
+                                   parents))
     if problems:
         raise BundleInvalid(problems)
     return [Stored(item.type, doc) for item, doc in docs]
@@ -152,24 +156,29 @@ def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str,
 def references(type_: str, doc: Doc) -> Iterator[tuple[str, tuple[str, ...], str]]:
     """(field location, allowed entity types, referenced id) for every reference in a document."""
     bases = ("legal-basis",)
-    if type_ == "category" and doc.get("parent"):
-        yield "parent", ("category",), doc["parent"]
+    if type_ in ("category", "purpose") and doc.get("parent"):
+        yield "parent", (type_,), doc["parent"]
     elif type_ == "system":
         for i, held in enumerate(doc.get("holds", ())):
             yield f"holds[{i}].category", ("category",), held["category"]
             yield from _listed(f"holds[{i}].purposes", ("purpose",), held.get("purposes", ()))
             yield from _optional(f"holds[{i}].", held, {"legal_basis": bases, "condition": bases})
+            yield from _listed(f"holds[{i}].additional_bases", bases, held.get("additional_bases", ()))
+            yield from _listed(f"holds[{i}].subject_categories", _SUBJECTS, held.get("subject_categories", ()))
     elif type_ == "agreement":
         yield from _listed("parties", ("party",), doc["parties"])
         yield from _listed("categories", ("category",), doc.get("categories", ()))
         yield from _listed("purposes", ("purpose",), doc.get("purposes", ()))
         yield from _optional("", doc, {"legal_basis": bases, "condition": bases})
+        yield from _listed("additional_bases", bases, doc.get("additional_bases", ()))
     elif type_ == "flow":
         yield "from", _NODES, doc["from"]
         yield "to", _NODES, doc["to"]
         yield from _listed("categories", ("category",), doc["categories"])
         yield "purpose", ("purpose",), doc["purpose"]
         yield from _optional("", doc, {"legal_basis": bases, "condition": bases, "agreement": ("agreement",)})
+        yield from _listed("additional_bases", bases, doc.get("additional_bases", ()))
+        yield from _listed("subject_categories", _SUBJECTS, doc.get("subject_categories", ()))
 
 
 def _unresolved(item: Item, doc: Doc, defined: dict[str, str]) -> list[Problem]:
@@ -200,12 +209,13 @@ def _optional(prefix: str, doc: Doc, fields: dict[str, tuple[str, ...]]):
     return ((prefix + field, allowed, doc[field]) for field, allowed in fields.items() if doc.get(field))
 
 
-def _parent_cycles(categories: list[tuple[Item, Doc]], existing: dict[str, str | None]) -> list[Problem]:
-    # The existing tree has no cycle, so any cycle passes through one of the bundle's categories.
+def _parent_cycles(nodes: list[tuple[Item, Doc]], existing: dict[str, str | None]) -> list[Problem]:
+    # The existing trees have no cycle, so any cycle passes through one of the bundle's categories
+    # or purposes (ids are unique across types, so both trees share one map).
     parent = dict(existing)
-    parent.update((doc["id"], doc.get("parent")) for _, doc in categories)
+    parent.update((doc["id"], doc.get("parent")) for _, doc in nodes)
     problems = []
-    for item, doc in categories:
+    for item, doc in nodes:
         chain, node = [doc["id"]], doc.get("parent")
         while node in parent and node not in chain:
             chain.append(node)

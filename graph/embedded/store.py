@@ -14,6 +14,7 @@ import gc
 import json
 import sqlite3
 import threading
+from datetime import date
 from pathlib import Path
 from typing import Iterable
 
@@ -131,15 +132,15 @@ class EmbeddedStore(SubjectTables):
                            json.loads(before) if before else None, json.loads(after) if after else None)
                 for seq, at, actor, action, type_, id_, before, after in rows]
 
-    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
-        return traversal.holders(self.snapshot(), category, include_descendants)
+    def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
+        return traversal.holders(self.snapshot(), category, include_descendants, as_of)
 
-    def holdings(self, holder: str) -> list[Holding]:
-        return traversal.holdings(self.snapshot(), holder)
+    def holdings(self, holder: str, as_of: date | None = None) -> list[Holding]:
+        return traversal.holdings(self.snapshot(), holder, as_of)
 
-    def lineage(self, start: str, direction: Direction, depth: int | None,
-                categories: list[str] | None) -> Lineage:
-        return traversal.lineage(self.snapshot(), start, direction, depth, categories)
+    def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
+                as_of: date | None = None, include_proposed: bool = False) -> Lineage:
+        return traversal.lineage(self.snapshot(), start, direction, depth, categories, as_of, include_proposed)
 
     def close(self) -> None:
         with self._lock:

@@ -2,7 +2,8 @@
 
 Every rule appears in the tool's driver with its legal reference (`fullDescription`) and a link
 to the legal text (`helpUri`); every finding is a result with its rule, level, message and a
-logical location naming the entity kind and id (`flow/claims-to-coral`, `holding/claims/health`).
+logical location naming the entity kind and id (`flow/claims-to-coral`, `holding/claims/health`),
+and the regime it comes from in its properties (`regime`: `gdpr`, `uk-gdpr`, `glba`, `naic`).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _descriptor(rule: Rule) -> dict[str, Any]:
         "help": {"text": rule.remedy},
         "helpUri": rule.help_uri,
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
-        "properties": {"reference": rule.reference},
+        "properties": {"reference": rule.reference, "regimes": list(rule.regimes)},
     }
 
 
@@ -54,6 +55,6 @@ def _result(finding: Finding, rule_index: int) -> dict[str, Any]:
         "message": {"text": f"{finding.message} Remedy: {finding.remedy}"},
         "locations": [{"logicalLocations": [{
             "name": name, "fullyQualifiedName": f"{finding.entity_kind}/{name}", "kind": finding.entity_kind}]}],
-        "properties": {"reference": finding.reference, "entityKind": finding.entity_kind,
+        "properties": {"reference": finding.reference, "regime": finding.regime, "entityKind": finding.entity_kind,
                        "entityId": finding.entity_id, **({"category": finding.category} if finding.category else {})},
     }

@@ -12,6 +12,8 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 | `DSA_REGISTRY_API_ROLES` | the roles of the API's callers (default `viewer,editor`) |
 | `DSA_REGISTRY_HMAC_KEY`, `DSA_REGISTRY_HMAC_KEY_FILE` | the secret for lookup-key hashes |
 | `DSA_REGISTRY_CONTROLLER` | the controller's name and contact details (Art. 30, DSAR documents) |
+| `DSA_REGISTRY_DPO` | the data protection officer's name and contact details (Art. 30(1)(a)) |
+| `DSA_REGISTRY_EU_REPRESENTATIVE` | the Art. 27 representative in the Union, for a controller outside it |
 | `DSA_REGISTRY_COUNTRIES` | a YAML file replacing the packaged EEA and adequacy lists |
 | `DSA_REGISTRY_SUBJECT_CATEGORIES` | comma-separated categories of data subjects for the Art. 30 record |
 | `NEO4J_USER`, `NEO4J_PASSWORD`, `NEO4J_DATABASE` | Neo4j credentials and database (the URI may carry them too) |
@@ -57,6 +59,8 @@ class Settings(BaseSettings):
     hmac_key: SecretStr | None = None
     hmac_key_file: Path | None = None
     controller: str | None = None
+    dpo: str | None = None
+    eu_representative: str | None = None
     countries: Path | None = None
     subject_categories: CommaList = DEFAULT_SUBJECT_CATEGORIES
     neo4j_user: str | None = Field(None, validation_alias="NEO4J_USER")
@@ -93,18 +97,18 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown role(s) {', '.join(unknown)}; known: {', '.join(ROLES)}")
         return tuple(sorted(set(value)))
 
-    @field_validator("controller")
+    @field_validator("controller", "dpo", "eu_representative")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
     def compliance(self) -> ComplianceSettings:
         """What the compliance features need: the country lists (read from `countries` or the
-        packaged file), the controller and the categories of data subjects.
+        packaged file), the controller, DPO and EU representative, and the categories of data subjects.
 
         Raises `SettingsError` when the countries file is unusable.
         """
-        return _compliance(self.countries, self.controller, self.subject_categories)
+        return _compliance(self.countries, self.controller, self.subject_categories, self.dpo, self.eu_representative)
 
     def key_hasher(self) -> KeyHasher:
         """The lookup-key hasher under the configured secret (`hmac_key`, else the file's
@@ -122,13 +126,14 @@ class Settings(BaseSettings):
 
 
 @functools.lru_cache(maxsize=8)
-def _compliance(countries: Path | None, controller: str | None, subject_categories: tuple[str, ...]):
+def _compliance(countries: Path | None, controller: str | None, subject_categories: tuple[str, ...],
+                dpo: str | None, eu_representative: str | None):
     try:
         loaded = Countries.load(countries)
     except InvalidArgument as error:
         raise SettingsError(f"{PREFIX}COUNTRIES: {error}") from None
     return ComplianceSettings(countries=loaded, controller=controller or ComplianceSettings.controller,
-                              subject_categories=subject_categories)
+                              subject_categories=subject_categories, dpo=dpo, eu_representative=eu_representative)
 
 
 def _variable(cls: type[Settings], field: str) -> str:

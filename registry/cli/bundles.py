@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 
@@ -32,14 +33,17 @@ def load(ctx, files: tuple[Path, ...], replace: bool):
 @click.option("--format", "format_", type=click.Choice(["yaml", "json", "ropa-csv", "ropa-json"]), default="yaml",
               show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DATE",
+              help="For ropa-*: the record on this date, YYYY-MM-DD (default today, UTC).")
 @click.pass_context
-def export(ctx, format_: str, output: Path | None):
+def export(ctx, format_: str, output: Path | None, as_of: datetime | None):
     """Export the registry as a bundle that loads back into an identical registry, or (ropa-csv,
-    ropa-json) as the record of processing activities (GDPR Art. 30)."""
+    ropa-json) as the record of processing activities (GDPR Art. 30) on a date."""
     if format_.startswith("ropa-"):
         from registry.compliance.ropa import ropa, to_csv, to_json
 
-        record = ropa(registry_of(ctx), settings=session(ctx).settings.compliance())
+        record = ropa(registry_of(ctx), settings=session(ctx).settings.compliance(),
+                      on=as_of.date() if as_of else None)
         text = to_csv(record) if format_ == "ropa-csv" else to_json(record)
     elif format_ == "json":
         text = json.dumps(registry_of(ctx).export(), indent=2, ensure_ascii=False) + "\n"

@@ -48,9 +48,12 @@ def check(ctx, as_of: datetime | None, format_: str, fail_on: str):
 @click.option("--detected-at", metavar="DATETIME",
               help="When the breach became known, ISO 8601 with its UTC offset, e.g. 2026-11-25T09:30:00+01:00 "
                    "(default now).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DATE",
+              help="Follow the flows in force on this date, YYYY-MM-DD (default: the day of --detected-at, UTC).")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
-def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at: str | None, format_: str):
+def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at: str | None,
+           as_of: datetime | None, format_: str):
     """What a breach of these systems and parties exposed, who received that data downstream, and
     whom to notify by when (GDPR Art. 33-34, NAIC Model #668 §6)."""
     if detected_at is None:
@@ -64,7 +67,8 @@ def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at:
         if when.utcoffset() is None:
             raise click.BadParameter(f"{detected_at!r} has no UTC offset; give one, e.g. 2026-11-25T09:30:00+01:00",
                                      param_hint="--detected-at")
-    found = breach_impact(registry_of(ctx), systems=systems, parties=parties, detected_at=when)
+    found = breach_impact(registry_of(ctx), systems=systems, parties=parties, detected_at=when,
+                          as_of=as_of.date() if as_of else None)
     if format_ == "json":
         click.echo(dumps(_breach_plain(found)), nl=False)
     else:
@@ -89,7 +93,7 @@ def _counts(found) -> dict[str, int]:
 def _print_text(found, on) -> None:
     for f in found:
         where = f"{f.entity_kind} {f.entity_id}" + (f" ({f.category})" if f.category else "")
-        click.echo(f"{f.severity:<8}{f.rule}  {where}")
+        click.echo(f"{f.severity:<8}{f.rule}  {where}" + (f"  [{f.regime}]" if f.regime else ""))
         click.echo(f"        {f.message}")
         click.echo(f"        {f.reference}. Remedy: {f.remedy}")
     counts = _counts(found)

@@ -83,7 +83,7 @@ def test_every_problem_is_reported_together_and_nothing_is_applied(loaded):
     ("flows: [{id: f, name: F\n", "bad.yaml: line 2, column 1: invalid YAML: expected ',' or '}', but got '<stream end>'"),
     ('{"flows": [}', "bad.yaml: line 1, column 12: invalid JSON: Expecting value"),
     ("- just\n- a list\n", "bad.yaml: a bundle must be a mapping with lists such as `categories:`, `systems:` and `flows:`"),
-    ("teams: []\n", "bad.yaml: teams: unknown section; expected one of categories, purposes, "
+    ("teams: []\n", "bad.yaml: teams: unknown section; expected one of categories, purposes, subject_categories, "
                                      "legal_bases, systems, parties, agreements, flows"),
     ("flows: {id: f}\n", "bad.yaml: flows: must be a list"),
     ("flows: [{id: f, name: F, from: crm, to: crm, categories: [contact], purpose: analytics}]",

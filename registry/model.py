@@ -8,6 +8,7 @@ durations, ISO 3166 country codes) and leave references to `registry.bundle`.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -64,10 +65,16 @@ class Entity(BaseModel):
 
 
 def _drop_defaults(doc: dict[str, Any], model: BaseModel, sparse: frozenset[str]) -> None:
-    for name in sparse:
-        field = type(model).model_fields[name]
-        if doc.get(field.alias or name, None) == field.get_default(call_default_factory=True):
-            doc.pop(field.alias or name, None)
+    for key, default in _defaults(type(model), sparse):
+        if key in doc and doc[key] == default:
+            del doc[key]
+
+
+@functools.cache
+def _defaults(cls: type[BaseModel], sparse: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    """(stored key, default value) of each sparse field, worked out once per model."""
+    return tuple((cls.model_fields[name].alias or name, cls.model_fields[name].get_default(call_default_factory=True))
+                 for name in sorted(sparse))
 
 
 class DataCategory(Entity):

@@ -170,6 +170,16 @@ def test_export_writes_the_art_30_record_as_csv_or_json(demo):
         "legalBases", "conditions", "dpia", "lia", "sources", "regimes"])
 
 
+def test_export_takes_the_date_of_the_record(demo):
+    def sources(on):
+        record = json.loads(cli("export", "--format", "ropa-json", "--as-of", on, cwd=demo).stdout)
+        [us] = [a for a in record["activities"] if (a["system"], a["purpose"]) == ("us-policy-admin", "underwriting")]
+        return [s["flow"] for s in us["sources"]]
+
+    # The US affiliate's submissions ended on 2026-03-31.
+    assert (sources("2026-03-31"), sources("2026-04-01")) == (["aurora-us-to-us-policy-admin"], [])
+
+
 def test_help_lists_the_compliance_commands(tmp_path):
     result = cli("--help", cwd=tmp_path)
     assert "check" in result.stdout and "breach" in result.stdout

@@ -136,3 +136,16 @@ def test_graphql_takes_the_date_and_marks_proposed_flows(registry):
         "lineage": {"nodes": [{"id": "claims", "distance": 0}, {"id": "new-vendor", "distance": 1}],
                     "edges": [{"id": "claims-to-vendor", "status": "proposed", "proposed": True}], "truncated": False},
         "flows": [{"id": "claims-to-vendor", "status": "proposed", "since": "2027-01-01", "until": None}]}
+
+
+def test_a_breach_follows_the_flows_in_force_when_it_became_known(registry):
+    load_case(registry, PLANNED, entity(PLANNED, "agreements", "dpa-draft", status="active", effective="2025-01-01"),
+              entity(PLANNED, "flows", "claims-to-vendor", since="2027-01-01"))
+
+    def known(at):
+        return [r.holder.id for r in breach_impact(registry, systems=["claims"], detected_at=at).recipients]
+
+    assert known(datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)) == []
+    # 00:30 in Berlin on 1 January is still 31 December in UTC.
+    assert known(datetime.fromisoformat("2027-01-01T00:30:00+01:00")) == []
+    assert known(datetime(2027, 1, 1, 0, 30, tzinfo=timezone.utc)) == ["new-vendor"]

@@ -12,7 +12,7 @@ from datetime import date
 
 import networkx as nx
 
-from graph.store import FLOW_WINDOW, Doc, Stored, in_force, planned
+from graph.store import FLOW_WINDOW, Doc, Stored, effective_terms, in_force, planned
 
 
 class Snapshot:
@@ -34,6 +34,7 @@ class Snapshot:
         self.conditional: list[Doc] = []
         """Flows with a status or dates: the only ones that can be out of force."""
         self._excluded: dict[tuple[date, bool], frozenset[str]] = {}
+        self._terms: dict[str, dict] = {}
         for stored in entities.values():
             doc = stored.doc
             if stored.type == "category":
@@ -66,10 +67,14 @@ class Snapshot:
                 if not (in_force(flow, on) or (include_proposed and planned(flow, on))))
         return self._excluded[key]
 
-    def agreement(self, flow: Doc) -> Doc | None:
-        """The document of the agreement `flow` relies on, if any."""
-        stored = self.entities.get(flow.get("agreement") or "")
-        return stored.doc if stored is not None and stored.type == "agreement" else None
+    def terms(self, flow: Doc) -> dict:
+        """The flow's effective terms (`graph.store.effective_terms`), worked out once per snapshot."""
+        found = self._terms.get(flow["id"])
+        if found is None:
+            stored = self.entities.get(flow.get("agreement") or "")
+            agreement = stored.doc if stored is not None and stored.type == "agreement" else None
+            found = self._terms[flow["id"]] = effective_terms(flow, agreement)
+        return found
 
     def ancestors(self, category: str) -> list[str]:
         """`category` and its ancestors, nearest first (parent cycles are refused at load)."""

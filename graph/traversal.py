@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 
 from graph.snapshot import Snapshot
-from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, effective_terms, today
+from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, today
 
 Chains = dict[str, tuple[str, ...]]
 
@@ -34,7 +34,7 @@ def holders(snap: Snapshot, category: str, include_descendants: bool = True,
     found = [declared(system, held) for c in wanted for system, held in snap.declared.get(c, ())]
     for c in wanted:
         chains = _chains(snap, c, out)
-        found.extend(carried(flow, c, chains, snap.agreement(flow))
+        found.extend(carried(flow, c, chains, snap.terms(flow))
                      for flow in snap.carried.get(c, ()) if flow["id"] not in out)
     return sorted(found, key=Holding.sort_key)
 
@@ -45,7 +45,7 @@ def holdings(snap: Snapshot, holder: str, as_of: date | None = None) -> list[Hol
     found = [declared(holder, held) for held in doc.get("holds", ())]
     for _, _, flow in snap.flows.in_edges(holder, data="doc"):
         if flow["id"] not in out:
-            found.extend(carried(flow, c, _chains(snap, c, out), snap.agreement(flow)) for c in flow["categories"])
+            found.extend(carried(flow, c, _chains(snap, c, out), snap.terms(flow)) for c in flow["categories"])
     return sorted(found, key=Holding.sort_key)
 
 
@@ -109,9 +109,9 @@ def declared(system: str, held: Doc) -> Holding:
                    additional_bases_source=source if held.get("additional_bases") else None)
 
 
-def carried(flow: Doc, category: str, chains: Chains, agreement: Doc | None) -> Holding:
-    """The holding an incoming flow makes for one category it carries, with the flow's effective terms."""
-    terms = effective_terms(flow, agreement)
+def carried(flow: Doc, category: str, chains: Chains, terms: dict) -> Holding:
+    """The holding an incoming flow makes for one category it carries, with the flow's effective
+    terms (`graph.store.effective_terms`)."""
     return Holding(holder=flow["to"], category=category, flow=flow["id"], purposes=(flow["purpose"],),
                    legal_basis=terms["legal_basis"][0], condition=terms["condition"][0],
                    agreement=flow.get("agreement"), retention=None,

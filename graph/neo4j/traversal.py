@@ -32,7 +32,7 @@ from datetime import date
 
 from graph.neo4j import cypher
 from graph.snapshot import Snapshot
-from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, in_force, planned, today
+from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, effective_terms, in_force, planned, today
 from graph.traversal import carried as carried_holding
 from graph.traversal import declared
 
@@ -137,8 +137,8 @@ def _with_paths(tx, tree: Snapshot, carried: list[tuple[Doc, str]], excluded: li
     agreements = {stored.id: stored.doc for stored in get_many(tx, {flow["agreement"] for flow, _ in carried
                                                                     if flow.get("agreement")})
                   if stored.type == "agreement"}
-    return [carried_holding(flow, c, chains[tree.overlapping(c)], agreements.get(flow.get("agreement") or ""))
-            for flow, c in carried]
+    terms = {flow["id"]: effective_terms(flow, agreements.get(flow.get("agreement") or "")) for flow, _ in carried}
+    return [carried_holding(flow, c, chains[tree.overlapping(c)], terms[flow["id"]]) for flow, c in carried]
 
 
 def _chains(tx, sets: list[frozenset[str]], needed: list[set[str]], excluded: list[str]) -> list[Chains]:

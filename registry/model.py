@@ -211,7 +211,8 @@ class Flow(Entity):
     transfer_mechanism: TransferMechanism | None = None
     frequency: str | None = None
     status: FlowStatus = "active"
-    """`proposed` (planned: checked, but carries no data yet), `active`, `suspended` or `ended`."""
+    """`proposed` (planned: checked, but carries no data yet), `active`, `suspended` or `ended` (with
+    `until`: it carried data up to that day); see `graph.store.in_force`."""
     since: date | None = None
     """The first day the flow carries data."""
     until: date | None = None

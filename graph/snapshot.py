@@ -8,10 +8,11 @@ over systems and parties, keyed by flow id.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date
 
 import networkx as nx
 
-from graph.store import Doc, Stored
+from graph.store import FLOW_WINDOW, Doc, Stored, effective_terms, in_force, planned
 
 
 class Snapshot:
@@ -27,9 +28,13 @@ class Snapshot:
         """category -> flows that carry exactly that category."""
         self.flows = nx.MultiDiGraph()
         self._overlapping: dict[str, frozenset[str]] = {}
-        self.chain_cache: dict[str, dict[str, tuple[str, ...]]] = {}
-        """Per category, the best chain of flows to each node (see `graph.traversal`); the
-        snapshot never changes, so neither do they."""
+        self.chain_cache: dict[tuple[str, frozenset[str]], dict[str, tuple[str, ...]]] = {}
+        """Per category and set of flows out of force, the best chain of flows to each node (see
+        `graph.traversal`); the snapshot never changes, so neither do they."""
+        self.conditional: list[Doc] = []
+        """Flows with a status or dates: the only ones that can be out of force."""
+        self._excluded: dict[tuple[date, bool], frozenset[str]] = {}
+        self._terms: dict[str, dict] = {}
         for stored in entities.values():
             doc = stored.doc
             if stored.type == "category":
@@ -47,6 +52,29 @@ class Snapshot:
                 self.flows.add_edge(doc["from"], doc["to"], key=doc["id"], doc=doc)
                 for category in doc["categories"]:
                     self.carried[category].append(doc)
+                if any(key in doc for key in FLOW_WINDOW):
+                    self.conditional.append(doc)
+
+    def excluded(self, on: date, include_proposed: bool = False) -> frozenset[str]:
+        """The ids of the flows that carry no data on day `on` (and, with `include_proposed`, are
+        not planned then either)."""
+        key = (on, include_proposed)
+        if key not in self._excluded:
+            if len(self._excluded) > 256:
+                self._excluded.clear()
+            self._excluded[key] = frozenset(
+                flow["id"] for flow in self.conditional
+                if not (in_force(flow, on) or (include_proposed and planned(flow, on))))
+        return self._excluded[key]
+
+    def terms(self, flow: Doc) -> dict:
+        """The flow's effective terms (`graph.store.effective_terms`), worked out once per snapshot."""
+        found = self._terms.get(flow["id"])
+        if found is None:
+            stored = self.entities.get(flow.get("agreement") or "")
+            agreement = stored.doc if stored is not None and stored.type == "agreement" else None
+            found = self._terms[flow["id"]] = effective_terms(flow, agreement)
+        return found
 
     def ancestors(self, category: str) -> list[str]:
         """`category` and its ancestors, nearest first (parent cycles are refused at load)."""

@@ -11,23 +11,88 @@ backend): every write appends its entries in the transaction that makes the chan
 from 1 without gaps, each carrying the hash of the one before it. Beside the registry a store
 keeps data subjects (`SubjectRow`), API tokens (`TokenRow`: a hash, never the token) and the
 fingerprint of the secret that lookup keys were hashed with.
+
+Every traversal is evaluated on a day (`as_of`): only flows *in force* that day carry data
+(`in_force`); a lineage may also show the flows *planned* then (`planned`). Both backends
+decide it with these two functions, so they cannot drift apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, Literal, NamedTuple, Protocol
 
 Doc = dict[str, Any]
 
-ENTITY_TYPES = ("category", "purpose", "legal-basis", "system", "party", "agreement", "flow")
+ENTITY_TYPES = ("category", "purpose", "subject-category", "legal-basis", "system", "party", "agreement", "flow")
 """Entity types, in dependency order: a type only refers to types before it (flows to agreements …)."""
 
 Direction = Literal["downstream", "upstream", "both"]
+Source = Literal["declaration", "flow", "agreement"]
+"""Where a holding's legal basis, condition or transfer mechanism comes from."""
 
 MAX_DEPTH = 64
 """Upper bound on every traversal, in flows: lineage depth and the length of a holding's path."""
+
+FLOW_WINDOW = ("status", "since", "until")
+"""The fields of a flow that can keep it out of force; a flow without any of them always carries data."""
+
+
+def in_force(flow: Doc, on: date) -> bool:
+    """Whether `flow` carries data on day `on`: `on` lies within `since` … `until` (both inclusive,
+    each optional) and its status is `active` (the default), or `ended` with an `until` (it
+    carried data up to that day). A `proposed` or `suspended` flow, or an `ended` one without an
+    end date, carries none.
+
+    >>> f = {"id": "f", "since": "2026-01-01", "until": "2026-12-31"}
+    >>> in_force(f, date(2026, 1, 1)), in_force(f, date(2027, 1, 1)), in_force({**f, "status": "proposed"}, date(2026, 6, 1))
+    (True, False, False)
+    >>> in_force({**f, "status": "ended"}, date(2026, 6, 1)), in_force({"id": "f", "status": "ended"}, date(2026, 6, 1))
+    (True, False)
+    """
+    day = on.isoformat()
+    status = flow.get("status", "active")
+    return (status == "active" or (status == "ended" and "until" in flow)) \
+        and flow.get("since", day) <= day <= flow.get("until", day)
+
+
+def planned(flow: Doc, on: date) -> bool:
+    """Whether `flow` is a plan on day `on`: status `proposed`, and its `until` (if any) not passed.
+    A planned flow carries no data; it is checked, and a lineage can show it."""
+    return flow.get("status") == "proposed" and on.isoformat() <= flow.get("until", "9999-12-31")
+
+
+TERMS = ("legal_basis", "condition", "transfer_mechanism", "additional_bases")
+"""The terms a flow may take from its agreement."""
+
+
+def effective_terms(flow: Doc, agreement: Doc | None) -> dict[str, tuple[Any, Source | None]]:
+    """A flow's effective terms, each with its source: the flow's own, or else its agreement's
+    (term by term); unset terms are (None, None), or ((), None) for `additional_bases`.
+
+    >>> effective_terms({"legal_basis": "gdpr-6-1-f"}, {"legal_basis": "gdpr-6-1-b", "condition": "gdpr-9-2-f"})["condition"]
+    ('gdpr-9-2-f', 'agreement')
+    """
+    found: dict[str, tuple[Any, Source | None]] = {}
+    for term in TERMS:
+        empty = () if term == "additional_bases" else None
+        if flow.get(term):
+            found[term] = (_frozen(flow[term]), "flow")
+        elif agreement and agreement.get(term):
+            found[term] = (_frozen(agreement[term]), "agreement")
+        else:
+            found[term] = (empty, None)
+    return found
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def today() -> date:
+    """Today in UTC: the default evaluation day."""
+    return datetime.now(timezone.utc).date()
 
 
 class Stored(NamedTuple):
@@ -41,10 +106,13 @@ class Stored(NamedTuple):
 
 @dataclass(frozen=True)
 class Holding:
-    """Why `holder` holds `category`: its own declaration (`flow` is None) or an incoming flow.
+    """Why `holder` holds `category`: its own declaration (`flow` is None) or an incoming flow in
+    force on the evaluation day.
 
     `path` is one shortest chain of flows carrying the data, ending with `flow` (empty for a
-    declaration). `category` is the category actually declared or carried.
+    declaration). `category` is the category actually declared or carried. The terms are the
+    *effective* ones: a declaration's own, or the flow's own, or else (field by field) its
+    agreement's; `*_source` says which (`declaration`, `flow` or `agreement`; None when unset).
     """
 
     holder: str
@@ -56,6 +124,14 @@ class Holding:
     agreement: str | None
     retention: str | None
     path: tuple[str, ...]
+    transfer_mechanism: str | None = None
+    additional_bases: tuple[str, ...] = ()
+    """Bases other regimes need (a GLBA exception, the NAIC authorisation)."""
+    subject_categories: tuple[str, ...] = ()
+    legal_basis_source: Source | None = None
+    condition_source: Source | None = None
+    transfer_mechanism_source: Source | None = None
+    additional_bases_source: Source | None = None
 
     @property
     def declared(self) -> bool:
@@ -67,10 +143,17 @@ class Holding:
 
 @dataclass(frozen=True)
 class Lineage:
-    """The part of the flow graph reached from a node: systems/parties and the flows between them."""
+    """The part of the flow graph reached from a node: systems/parties and the flows between them.
+
+    `distances` gives each node's distance from the start in flows (the fewest, in either
+    direction asked for; 0 for the start). `truncated` says the depth bound (or the 64-flow cap)
+    cut the answer: a flow leaves (downstream) or enters (upstream) a node at the bound.
+    """
 
     nodes: list[Stored] = field(default_factory=list)
     edges: list[Doc] = field(default_factory=list)
+    distances: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,15 +302,19 @@ class GraphStore(Protocol):
     def audit_head(self) -> AuditHead | None:
         """The last entry as recorded apart from the entries (None while the log is empty)."""
 
-    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
-        """Every holding of `category`, its ancestors and (optionally) its descendants."""
+    def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
+        """Every holding of `category`, its ancestors and (optionally) its descendants, on day
+        `as_of` (default today, UTC): declarations, and flows in force that day."""
 
-    def holdings(self, holder: str) -> list[Holding]:
-        """Everything one system or party holds: its declarations and one holding per carried category per incoming flow."""
+    def holdings(self, holder: str, as_of: date | None = None) -> list[Holding]:
+        """Everything one system or party holds on day `as_of`: its declarations and one holding
+        per carried category per incoming flow in force that day."""
 
-    def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None) -> Lineage:
-        """Nodes and flows reached from `start` within `depth` flows, following only flows that
-        carry one of `categories`, an ancestor or a descendant of one (all flows when None)."""
+    def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
+                as_of: date | None = None, include_proposed: bool = False) -> Lineage:
+        """Nodes and flows reached from `start` within `depth` flows, following only flows in
+        force on `as_of` (and, with `include_proposed`, flows planned then) that carry one of
+        `categories`, an ancestor or a descendant of one (all flows when None)."""
 
     # --- data subjects: kept out of the in-memory graph, indexed on disk ----------------------
 

@@ -1,108 +1,149 @@
 """Holdings and lineage over a `Snapshot`: the reference semantics every backend must match.
 
+Everything is evaluated on a day: only flows in force that day (`graph.store.in_force`) carry
+data; a lineage may also follow the flows planned then (`include_proposed`).
+
 A flow *carries data of* category X when it carries a category overlapping X (X, an ancestor
 or a descendant). A holding's `path` is the lexicographically smallest among the shortest
 chains of flows carrying data of its category that end with its flow and start at an
 *origin*: a node that declares a category overlapping it, or that no such flow reaches (a
 broker that supplied the data). When no origin reaches the flow's source within `MAX_DEPTH`
-flows (a cycle nobody feeds), the path is the flow alone.
+flows (a cycle nobody feeds), the path is the flow alone. A holding's terms are the effective
+ones (`graph.store.effective_terms`).
+
+A lineage gives each node's distance from the start in flows and says whether the depth bound
+cut it: a usable flow leaves (or, upstream, enters) a node at the bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date
 
 from graph.snapshot import Snapshot
-from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored
+from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, today
+
+Chains = dict[str, tuple[str, ...]]
 
 
-def holders(snap: Snapshot, category: str, include_descendants: bool = True) -> list[Holding]:
+def holders(snap: Snapshot, category: str, include_descendants: bool = True,
+            as_of: date | None = None) -> list[Holding]:
+    out = snap.excluded(as_of or today())
     wanted = set(snap.ancestors(category))
     wanted |= snap.descendants(category) if include_descendants else {category}
-    found = [_declared(system, held) for c in wanted for system, held in snap.declared.get(c, ())]
+    found = [declared(system, held) for c in wanted for system, held in snap.declared.get(c, ())]
     for c in wanted:
-        chains = _chains(snap, c)
-        found.extend(_carried(flow, c, chains) for flow in snap.carried.get(c, ()))
+        chains = _chains(snap, c, out)
+        found.extend(carried(flow, c, chains, snap.terms(flow))
+                     for flow in snap.carried.get(c, ()) if flow["id"] not in out)
     return sorted(found, key=Holding.sort_key)
 
 
-def holdings(snap: Snapshot, holder: str) -> list[Holding]:
+def holdings(snap: Snapshot, holder: str, as_of: date | None = None) -> list[Holding]:
+    out = snap.excluded(as_of or today())
     doc = snap.entities[holder].doc
-    found = [_declared(holder, held) for held in doc.get("holds", ())]
+    found = [declared(holder, held) for held in doc.get("holds", ())]
     for _, _, flow in snap.flows.in_edges(holder, data="doc"):
-        found.extend(_carried(flow, c, _chains(snap, c)) for c in flow["categories"])
+        if flow["id"] not in out:
+            found.extend(carried(flow, c, _chains(snap, c, out), snap.terms(flow)) for c in flow["categories"])
     return sorted(found, key=Holding.sort_key)
 
 
 def lineage(snap: Snapshot, start: str, direction: Direction, depth: int | None,
-            categories: list[str] | None) -> Lineage:
+            categories: list[str] | None, as_of: date | None = None, include_proposed: bool = False) -> Lineage:
+    out = snap.excluded(as_of or today(), include_proposed)
     relevant = None
     if categories is not None:
         relevant = frozenset().union(*(snap.overlapping(c) for c in categories))
-    reached: set[str] = {start}
+
+    def usable(flow: Doc) -> bool:
+        return flow["id"] not in out and (relevant is None or not relevant.isdisjoint(flow["categories"]))
+
+    distances: dict[str, int] = {start: 0}
     edges: dict[str, Doc] = {}
+    truncated = False
     for downstream in {"downstream": (True,), "upstream": (False,), "both": (True, False)}[direction]:
-        nodes, flows = _walk(snap, start, downstream, MAX_DEPTH if depth is None else depth, relevant)
-        reached |= nodes
+        reached, flows, cut = _walk(snap, start, downstream, MAX_DEPTH if depth is None else depth, usable)
+        for node, distance in reached.items():
+            distances[node] = min(distance, distances.get(node, distance))
         edges.update(flows)
-    return Lineage(nodes=[snap.entities[n] for n in sorted(reached)],
-                   edges=[edges[f] for f in sorted(edges)])
+        truncated |= cut
+    order = sorted(distances)
+    return Lineage(nodes=[snap.entities[n] for n in order], edges=[edges[f] for f in sorted(edges)],
+                   distances={n: distances[n] for n in order}, truncated=truncated)
 
 
 def _walk(snap: Snapshot, start: str, downstream: bool, depth: int,
-          relevant: frozenset[str] | None) -> tuple[set[str], dict[str, Doc]]:
-    seen, frontier, edges = {start}, [start], {}
+          usable: Callable[[Doc], bool]) -> tuple[dict[str, int], dict[str, Doc], bool]:
+    """Breadth-first from `start` over usable flows: each node reached with its distance, the
+    flows followed, and whether a usable flow leaves the last layer (the bound cut the walk)."""
+    seen, frontier, edges = {start: 0}, [start], {}
     step = snap.flows.out_edges if downstream else snap.flows.in_edges
-    for _ in range(depth):
+    for level in range(1, depth + 1):
         following = []
         for node in frontier:
             for source, target, flow in step(node, data="doc"):
-                if relevant is not None and relevant.isdisjoint(flow["categories"]):
+                if not usable(flow):
                     continue
                 edges[flow["id"]] = flow
                 other = target if downstream else source
                 if other not in seen:
-                    seen.add(other)
+                    seen[other] = level
                     following.append(other)
         if not following:
-            break
+            return seen, edges, False
         frontier = following
-    return seen, edges
+    return seen, edges, any(usable(flow) for node in frontier for *_, flow in step(node, data="doc"))
 
 
-def _declared(system: str, held: Doc) -> Holding:
+def declared(system: str, held: Doc) -> Holding:
+    """The holding a system's declaration (`holds` entry) makes."""
+    source = "declaration"
     return Holding(holder=system, category=held["category"], flow=None,
                    purposes=tuple(held.get("purposes", ())), legal_basis=held.get("legal_basis"),
-                   condition=held.get("condition"), agreement=None, retention=held.get("retention"),
-                   path=())
+                   condition=held.get("condition"), agreement=None, retention=held.get("retention"), path=(),
+                   additional_bases=tuple(held.get("additional_bases", ())),
+                   subject_categories=tuple(held.get("subject_categories", ())),
+                   legal_basis_source=source if held.get("legal_basis") else None,
+                   condition_source=source if held.get("condition") else None,
+                   additional_bases_source=source if held.get("additional_bases") else None)
 
 
-def _carried(flow: Doc, category: str, chains: dict[str, tuple[str, ...]]) -> Holding:
+def carried(flow: Doc, category: str, chains: Chains, terms: dict) -> Holding:
+    """The holding an incoming flow makes for one category it carries, with the flow's effective
+    terms (`graph.store.effective_terms`)."""
     return Holding(holder=flow["to"], category=category, flow=flow["id"], purposes=(flow["purpose"],),
-                   legal_basis=flow.get("legal_basis"), condition=flow.get("condition"),
+                   legal_basis=terms["legal_basis"][0], condition=terms["condition"][0],
                    agreement=flow.get("agreement"), retention=None,
-                   path=chains.get(flow["from"], ()) + (flow["id"],))
+                   path=chains.get(flow["from"], ()) + (flow["id"],),
+                   transfer_mechanism=terms["transfer_mechanism"][0], additional_bases=terms["additional_bases"][0],
+                   subject_categories=tuple(flow.get("subject_categories", ())),
+                   legal_basis_source=terms["legal_basis"][1], condition_source=terms["condition"][1],
+                   transfer_mechanism_source=terms["transfer_mechanism"][1],
+                   additional_bases_source=terms["additional_bases"][1])
 
 
-def _chains(snap: Snapshot, category: str) -> dict[str, tuple[str, ...]]:
-    """For every node reachable from an origin of `category`'s data: its best chain of flows."""
-    cached = snap.chain_cache.get(category)
+def _chains(snap: Snapshot, category: str, out: frozenset[str]) -> Chains:
+    """For every node reachable from an origin of `category`'s data: its best chain of flows
+    (over the flows not in `out`)."""
+    key = (category, out)
+    cached = snap.chain_cache.get(key)
     if cached is not None:
         return cached
     overlapping = snap.overlapping(category)
-    carrying = _flows_carrying(snap, overlapping)
+    carrying = [flow for flow in _flows_carrying(snap, overlapping) if flow["id"] not in out]
     fed = {flow["to"] for flow in carrying}
     origins = {system for c in overlapping for system, _ in snap.declared.get(c, ())}
     origins |= {flow["from"] for flow in carrying if flow["from"] not in fed}
-    out: dict[str, list[Doc]] = {}
+    following_flows: dict[str, list[Doc]] = {}
     for flow in carrying:
-        out.setdefault(flow["from"], []).append(flow)
+        following_flows.setdefault(flow["from"], []).append(flow)
     best = dict.fromkeys(origins, ())
     frontier = origins
     for _ in range(MAX_DEPTH):
-        following: dict[str, tuple[str, ...]] = {}
+        following: Chains = {}
         for node in frontier:
-            for flow in out.get(node, ()):
+            for flow in following_flows.get(node, ()):
                 target = flow["to"]
                 if target in best:
                     continue
@@ -113,7 +154,9 @@ def _chains(snap: Snapshot, category: str) -> dict[str, tuple[str, ...]]:
             break
         best.update(following)
         frontier = following.keys()
-    snap.chain_cache[category] = best
+    if len(snap.chain_cache) > 4096:
+        snap.chain_cache.clear()
+    snap.chain_cache[key] = best
     return best
 
 
@@ -140,12 +183,12 @@ class SnapshotReads:
     def types_by_id(self) -> dict[str, str]:
         return {id_: stored.type for id_, stored in self.snapshot().entities.items()}
 
-    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
-        return holders(self.snapshot(), category, include_descendants)
+    def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
+        return holders(self.snapshot(), category, include_descendants, as_of)
 
-    def holdings(self, holder: str) -> list[Holding]:
-        return holdings(self.snapshot(), holder)
+    def holdings(self, holder: str, as_of: date | None = None) -> list[Holding]:
+        return holdings(self.snapshot(), holder, as_of)
 
-    def lineage(self, start: str, direction: Direction, depth: int | None,
-                categories: list[str] | None) -> Lineage:
-        return lineage(self.snapshot(), start, direction, depth, categories)
+    def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
+                as_of: date | None = None, include_proposed: bool = False) -> Lineage:
+        return lineage(self.snapshot(), start, direction, depth, categories, as_of, include_proposed)

@@ -2,10 +2,11 @@
 
 Every problem is collected, not just the first: shape and type errors from the models,
 duplicate ids, redefined built-ins, ids taken by another entity type, references that do not
-resolve (in the bundle or the existing registry), category parent cycles. Each names the file,
-line and column, the entity (`flow 'claims-to-coral'`, or `flows[3]` while it has no id), the
-field and the reason, with a "did you mean" for a near miss; problems come in file order.
-`Definitions` says where each entity of a set of bundles is defined (for SARIF).
+resolve (in the bundle or the existing registry), category and purpose parent cycles, dates out
+of order. Each names the file, line and column, the entity (`flow 'claims-to-coral'`, or
+`flows[3]` while it has no id), the field and the reason, with a "did you mean" for a near miss;
+problems come in file order. `Definitions` says where each entity of a set of bundles is defined
+(for SARIF).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _SECTION_OF = {type_: section for section, type_ in SECTIONS.items()}
 _NODES = ("system", "party")
 SUGGESTIONS = 200
 """Unknown ids given a "did you mean" per validation (each costs a search of the registry's ids)."""
+_SUBJECTS = ("subject-category",)
 
 
 class Item(NamedTuple):
@@ -89,7 +91,7 @@ def _at(source: Source, where: Where, key: bool = False) -> tuple[int | None, in
 
 def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str, str | None]) -> list[Stored]:
     """Validated documents for `items`, given the `existing` registry (id -> type) and its
-    category tree (category -> parent).
+    category and purpose trees (id -> parent).
 
     Raises `BundleInvalid` with every problem found, in file order.
     """
@@ -134,7 +136,10 @@ def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str,
             problems.append(item.problem(("to",), "a flow must go to another system or party than it comes from"))
         if item.type == "agreement" and doc.get("expires") and doc["expires"] < doc["effective"]:
             problems.append(item.problem(("expires",), f"{doc['expires']} is before `effective` {doc['effective']}"))
-    problems.extend(_parent_cycles([(item, doc) for item, doc in docs if item.type == "category"], parents))
+        if item.type == "flow" and doc.get("since") and doc.get("until") and doc["until"] < doc["since"]:
+            problems.append(item.problem(("until",), f"{doc['until']} is before `since` {doc['since']}"))
+    problems.extend(_parent_cycles([(item, doc) for item, doc in docs if item.type in ("category", "purpose")],
+                                   parents))
     if problems:
         order = {source: n for n, source in enumerate(dict.fromkeys(item.source.name for item in items))}
         problems.sort(key=lambda p: (order.get(p.source, -1), p.line or 0, p.column or 0))
@@ -145,24 +150,29 @@ def validate(items: Iterable[Item], existing: dict[str, str], parents: dict[str,
 def references(type_: str, doc: Doc) -> Iterator[tuple[Where, tuple[str, ...], str]]:
     """(field, allowed entity types, referenced id) for every reference in a document."""
     bases = ("legal-basis",)
-    if type_ == "category" and doc.get("parent"):
-        yield ("parent",), ("category",), doc["parent"]
+    if type_ in ("category", "purpose") and doc.get("parent"):
+        yield ("parent",), (type_,), doc["parent"]
     elif type_ == "system":
         for i, held in enumerate(doc.get("holds", ())):
             yield ("holds", i, "category"), ("category",), held["category"]
             yield from _listed(("holds", i, "purposes"), ("purpose",), held.get("purposes", ()))
             yield from _optional(("holds", i), held, {"legal_basis": bases, "condition": bases})
+            yield from _listed(("holds", i, "additional_bases"), bases, held.get("additional_bases", ()))
+            yield from _listed(("holds", i, "subject_categories"), _SUBJECTS, held.get("subject_categories", ()))
     elif type_ == "agreement":
         yield from _listed(("parties",), ("party",), doc["parties"])
         yield from _listed(("categories",), ("category",), doc.get("categories", ()))
         yield from _listed(("purposes",), ("purpose",), doc.get("purposes", ()))
         yield from _optional((), doc, {"legal_basis": bases, "condition": bases})
+        yield from _listed(("additional_bases",), bases, doc.get("additional_bases", ()))
     elif type_ == "flow":
         yield ("from",), _NODES, doc["from"]
         yield ("to",), _NODES, doc["to"]
         yield from _listed(("categories",), ("category",), doc["categories"])
         yield ("purpose",), ("purpose",), doc["purpose"]
         yield from _optional((), doc, {"legal_basis": bases, "condition": bases, "agreement": ("agreement",)})
+        yield from _listed(("additional_bases",), bases, doc.get("additional_bases", ()))
+        yield from _listed(("subject_categories",), _SUBJECTS, doc.get("subject_categories", ()))
 
 
 class _Unresolved:
@@ -255,12 +265,13 @@ def _optional(prefix: Where, doc: Doc, fields: dict[str, tuple[str, ...]]):
     return (((*prefix, field), allowed, doc[field]) for field, allowed in fields.items() if doc.get(field))
 
 
-def _parent_cycles(categories: list[tuple[Item, Doc]], existing: dict[str, str | None]) -> list[Problem]:
-    # The existing tree has no cycle, so any cycle passes through one of the bundle's categories.
+def _parent_cycles(nodes: list[tuple[Item, Doc]], existing: dict[str, str | None]) -> list[Problem]:
+    # The existing trees have no cycle, so any cycle passes through one of the bundle's categories
+    # or purposes (ids are unique across types, so both trees share one map).
     parent = dict(existing)
-    parent.update((doc["id"], doc.get("parent")) for _, doc in categories)
+    parent.update((doc["id"], doc.get("parent")) for _, doc in nodes)
     problems = []
-    for item, doc in categories:
+    for item, doc in nodes:
         chain, node = [doc["id"]], doc.get("parent")
         while node in parent and node not in chain:
             chain.append(node)

@@ -1,12 +1,15 @@
-"""The category tree as the domain sees it (compliance rules, DSAR reports): flags inherited
-downwards, scopes that cover descendants, and data that overlaps (a category, its ancestors and
-its descendants).
+"""The category and purpose trees as the domain sees them (compliance rules, DSAR reports,
+the Art. 30 record): flags inherited downwards, scopes that cover descendants, and data that
+overlaps (a category, its ancestors and its descendants).
 
 >>> tree = CategoryTree([{"id": "health", "special": True}, {"id": "health.diagnosis", "parent": "health"}])
 >>> tree.is_("special", "health.diagnosis"), tree.covered("health.diagnosis", ["health"])
 (True, True)
 >>> sorted(tree.overlapping["health"])
 ['health', 'health.diagnosis']
+>>> purposes = Tree([{"id": "marketing"}, {"id": "marketing.ads", "parent": "marketing"}], ["insurance_function"])
+>>> purposes.covered("marketing.ads", ["marketing"]), purposes.covered("marketing", ["marketing.ads"])
+(True, False)
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from collections.abc import Iterable
 
 from graph.store import Doc
 
-FLAGS = ("special", "criminal", "npi")
+FLAGS = ("special", "criminal", "npi", "health")
+"""The flags of data categories; `health` is health information (NAIC #672), `special` the GDPR
+Art. 9 categories (health, genetic, biometric …)."""
 
 
-class CategoryTree:
-    def __init__(self, categories: Iterable[Doc]):
-        docs = list(categories)
+class Tree:
+    """A tree of documents linked by `parent` (categories, purposes), with `flags` inherited downwards."""
+
+    def __init__(self, nodes: Iterable[Doc], flags: Iterable[str] = FLAGS):
+        docs = list(nodes)
         parent = {doc["id"]: doc.get("parent") for doc in docs}
         self.ancestors: dict[str, tuple[str, ...]] = {}
         """Each category with its ancestors, itself first (parent cycles are refused at load)."""
@@ -36,7 +43,7 @@ class CategoryTree:
         self.overlapping: dict[str, frozenset[str]] = {
             id_: frozenset(below[id_]) | frozenset(self.ancestors[id_]) for id_ in parent}
         """Categories whose data overlaps each one's: itself, its ancestors and its descendants."""
-        flagged = {flag: {doc["id"] for doc in docs if doc.get(flag)} for flag in FLAGS}
+        flagged = {flag: {doc["id"] for doc in docs if doc.get(flag)} for flag in flags}
         self.flagged: dict[str, frozenset[str]] = {
             flag: frozenset(id_ for id_, chain in self.ancestors.items() if ids.intersection(chain))
             for flag, ids in flagged.items()}
@@ -60,3 +67,7 @@ class CategoryTree:
     def overlaps(self, category: str, held: set[str] | frozenset[str]) -> bool:
         """Whether any of `held` is data of `category` (it, an ancestor or a descendant)."""
         return not self.overlapping.get(category, frozenset((category,))).isdisjoint(held)
+
+
+CategoryTree = Tree
+"""The data category tree, with the category flags (`FLAGS`)."""

@@ -8,6 +8,7 @@ durations, ISO 3166 country codes) and leave references to `registry.bundle`.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -36,6 +37,12 @@ def _duration(text: str) -> str:
 Country = Annotated[str, AfterValidator(_country)]
 Duration = Annotated[str, AfterValidator(_duration)]
 TransferMechanism = Literal["adequacy", "scc", "bcr", "derogation"]
+Regime = Literal["gdpr", "uk-gdpr", "glba", "naic"]
+"""The privacy regimes the registry knows: the EU GDPR, the UK GDPR, GLBA Title V and the NAIC
+#672 regulation (the states' rules for insurers, health information included)."""
+FlowStatus = Literal["proposed", "active", "suspended", "ended"]
+Reference = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
+"""A reference to a document: free text (an internal id) or a URL."""
 
 
 class Entity(BaseModel):
@@ -46,30 +53,58 @@ class Entity(BaseModel):
     description: str | None = None
 
     sparse: ClassVar[frozenset[str]] = frozenset()
-    """Flags stored only when true, so documents written before the flag existed stay unchanged."""
+    """Fields stored only when they differ from their default (a false flag, an empty list, a
+    flow's `active` status), so documents written before the field existed stay unchanged."""
 
     def to_doc(self) -> dict[str, Any]:
-        """The stored and exported form: bundle field names, absent values (and false sparse flags) left out."""
+        """The stored and exported form: bundle field names, absent values (and sparse fields at
+        their default) left out."""
         doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        for flag in self.sparse:
-            if doc.get(flag) is False:
-                del doc[flag]
+        _drop_defaults(doc, self, self.sparse)
         return doc
 
 
+def _drop_defaults(doc: dict[str, Any], model: BaseModel, sparse: frozenset[str]) -> None:
+    for key, default in _defaults(type(model), sparse):
+        if key in doc and doc[key] == default:
+            del doc[key]
+
+
+@functools.cache
+def _defaults(cls: type[BaseModel], sparse: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    """(stored key, default value) of each sparse field, worked out once per model."""
+    return tuple((cls.model_fields[name].alias or name, cls.model_fields[name].get_default(call_default_factory=True))
+                 for name in sorted(sparse))
+
+
 class DataCategory(Entity):
+    sparse = frozenset({"health"})
+
     parent: Id | None = None
     special: bool = False
+    """GDPR Art. 9 special category (health, genetic, biometric … data)."""
     criminal: bool = False
     npi: bool = False
+    health: bool = False
+    """Health information (NAIC #672 Art. V and any health-specific rule); descendants inherit it.
+    Not every special category is health information (a voiceprint is biometric)."""
 
 
 class Purpose(Entity):
     sparse = frozenset({"insurance_function"})
 
+    parent: Id | None = None
+    """The broader purpose this one refines (`marketing` for `marketing.advertising`): an agreement
+    or scope that names a purpose covers its descendants. Parent cycles are refused."""
     insurance_function: bool = False
     """An insurance function (claims, underwriting, reinsurance, fraud prevention, regulatory
     reporting …) for which NAIC Model #672 lets health information be disclosed without authorisation."""
+
+
+class SubjectCategory(Entity):
+    """A category of data subjects (policyholders, claimants, beneficiaries, prospects, employees
+    …): named on declared holdings and flows, used per activity by the Art. 30 record, and the
+    `kind` of a data subject."""
 
 
 class LegalBasis(Entity):
@@ -85,39 +120,73 @@ class DeclaredHolding(BaseModel):
     purposes: list[Id] = Field(default_factory=list)
     legal_basis: Id | None = None
     condition: Id | None = None
+    additional_bases: list[Id] = Field(default_factory=list)
+    """Bases other regimes need beside `legal_basis` and `condition`: a GLBA exception, the NAIC
+    #672 authorisation, a national condition."""
     retention: Duration | None = None
+    subject_categories: list[Id] = Field(default_factory=list)
+    """Whose data it is: ids of subject categories."""
+
+
+_ENDS_SPARSE = frozenset({"dpf_certified", "dpf_uk_extension"})
 
 
 class System(Entity):
-    sparse = frozenset({"dpf_certified"})
+    sparse = _ENDS_SPARSE
 
     owner: str | None = None
     country: Country
+    jurisdictions: list[Regime] | None = None
+    """The regimes that govern it; by default derived from `country` (EEA: gdpr, GB: uk-gdpr, US:
+    glba and naic). Set it to add one, e.g. gdpr for a US portal offering policies to EU
+    residents (GDPR Art. 3(2))."""
     dpf_certified: bool = False
     """Run by a US organisation certified under the EU-US Data Privacy Framework."""
+    dpf_uk_extension: bool = False
+    """Run by a US organisation that also joined the UK Extension to the Data Privacy Framework."""
     security_measures: str | None = None
     """The technical and organisational security measures, for the Art. 30 record."""
+    dpia: Reference | None = None
+    """The data protection impact assessment (GDPR Art. 35): an id or a URL."""
+    lia: Reference | None = None
+    """The legitimate interests assessment (GDPR Art. 6(1)(f)): an id or a URL."""
     holds: list[DeclaredHolding] = Field(default_factory=list)
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = super().to_doc()
+        for held, model in zip(doc.get("holds", ()), self.holds):
+            _drop_defaults(held, model, _HOLDS_SPARSE)
+        return doc
+
+
+_HOLDS_SPARSE = frozenset({"additional_bases", "subject_categories"})
 
 
 class Party(Entity):
-    sparse = frozenset({"dpf_certified"})
+    sparse = _ENDS_SPARSE
 
     kind: Literal["reinsurer", "regulator", "broker", "tpa", "processor", "affiliate", "auditor",
                   "law-enforcement", "other"]
     country: Country
     role: Literal["controller", "processor", "joint-controller"]
+    jurisdictions: list[Regime] | None = None
+    """The regimes that govern it; by default derived from `country` (see `System.jurisdictions`)."""
     dpf_certified: bool = False
     """Certified under the EU-US Data Privacy Framework (counts as adequate for a US recipient)."""
+    dpf_uk_extension: bool = False
+    """Also joined the UK Extension to the Data Privacy Framework (adequate under UK GDPR)."""
 
 
 class Agreement(Entity):
+    sparse = frozenset({"additional_bases"})
+
     kind: Literal["dsa", "dpa", "reinsurance-treaty", "regulatory", "joint-controller", "other"]
     parties: list[Id] = Field(min_length=1)
     categories: list[Id] = Field(default_factory=list)
     purposes: list[Id] = Field(default_factory=list)
     legal_basis: Id | None = None
     condition: Id | None = None
+    additional_bases: list[Id] = Field(default_factory=list)
     transfer_mechanism: TransferMechanism | None = None
     effective: date
     expires: date | None = None
@@ -129,20 +198,35 @@ class Agreement(Entity):
 
 
 class Flow(Entity):
+    sparse = frozenset({"status", "additional_bases", "subject_categories"})
+
     source: Id = Field(alias="from")
     target: Id = Field(alias="to")
     categories: list[Id] = Field(min_length=1)
     purpose: Id
     legal_basis: Id | None = None
     condition: Id | None = None
+    additional_bases: list[Id] = Field(default_factory=list)
     agreement: Id | None = None
     transfer_mechanism: TransferMechanism | None = None
     frequency: str | None = None
+    status: FlowStatus = "active"
+    """`proposed` (planned: checked, but carries no data yet), `active`, `suspended` or `ended` (with
+    `until`: it carried data up to that day); see `graph.store.in_force`."""
+    since: date | None = None
+    """The first day the flow carries data."""
+    until: date | None = None
+    """The last day the flow carries data."""
+    subject_categories: list[Id] = Field(default_factory=list)
+    """Whose data it carries: ids of subject categories."""
+    dpia: Reference | None = None
+    lia: Reference | None = None
 
 
 MODELS: dict[str, type[Entity]] = {
     "category": DataCategory,
     "purpose": Purpose,
+    "subject-category": SubjectCategory,
     "legal-basis": LegalBasis,
     "system": System,
     "party": Party,
@@ -154,6 +238,7 @@ MODELS: dict[str, type[Entity]] = {
 SECTIONS: dict[str, str] = {
     "categories": "category",
     "purposes": "purpose",
+    "subject_categories": "subject-category",
     "legal_bases": "legal-basis",
     "systems": "system",
     "parties": "party",

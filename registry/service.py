@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
-from graph.store import ENTITY_TYPES, MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding, Lineage, Stored, WriteResult
+from graph.store import (ENTITY_TYPES, MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding, Lineage,
+                         Stored, WriteResult, today)
 from graph.changes import Change, encode, plan
 from registry.bundle import Item, Source, dotted, entities_in, items_of, references, section_of, validate
 from registry.errors import InvalidArgument, NotFound
@@ -100,7 +102,8 @@ class Registry:
         """The validated documents and (with `replace`) the ids to delete."""
         current = self.store.types_by_id()
         existing = {} if replace else current
-        parents = {} if replace else {c["id"]: c.get("parent") for c in self.store.list("category")}
+        parents = {} if replace else {doc["id"]: doc.get("parent")
+                                      for type_ in ("category", "purpose") for doc in self.store.list(type_)}
         docs = validate(items, existing, parents)
         deletes = []
         if replace:
@@ -158,26 +161,33 @@ class Registry:
             raise InvalidArgument("limit must be between 1 and 1000")
         return self.store.audit(AuditQuery(entity=entity, after=since, limit=limit))
 
-    def holders(self, category: str, include_descendants: bool = True) -> list[HoldingView]:
+    def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[HoldingView]:
+        """Who holds `category` (its ancestors, and optionally its descendants) on day `as_of`
+        (default today, UTC): declarations, and flows in force that day."""
         self.entity(category, "category")
-        return self._views(self.store.holders(category, include_descendants))
+        return self._views(self.store.holders(category, include_descendants, as_of or today()))
 
-    def holdings(self, holder: str) -> list[HoldingView]:
+    def holdings(self, holder: str, as_of: date | None = None) -> list[HoldingView]:
+        """Everything one system or party holds on day `as_of` (default today, UTC)."""
         self.entity(holder, "system", "party")
-        return self._views(self.store.holdings(holder))
+        return self._views(self.store.holdings(holder, as_of or today()))
 
     def lineage(self, start: str, direction: Direction = "downstream", depth: int | None = None,
-                categories: list[str] | None = None) -> Lineage:
+                categories: list[str] | None = None, as_of: date | None = None,
+                include_proposed: bool = False) -> Lineage:
+        """The flows reached from `start` on day `as_of` (default today, UTC), with the planned
+        ones too when `include_proposed` (their documents say `status: proposed`)."""
         self.entity(start, "system", "party")
         if depth is not None and not 0 <= depth <= MAX_DEPTH:
             raise InvalidArgument(f"depth must be between 0 and {MAX_DEPTH}")
         for category in categories or ():
             self.entity(category, "category")
-        return self.store.lineage(start, direction, depth, categories)
+        return self.store.lineage(start, direction, depth, categories, as_of or today(), include_proposed)
 
     def _views(self, holdings: list[Holding]) -> list[HoldingView]:
         ids = {id_ for h in holdings for id_ in (h.holder, h.category, h.flow, h.legal_basis, h.condition,
-                                                  h.agreement, *h.purposes) if id_}
+                                                  h.agreement, *h.purposes, *h.additional_bases,
+                                                  *h.subject_categories) if id_}
         entities = self.store.get_many(ids)
         return [HoldingView(h, entities) for h in holdings]
 

@@ -16,6 +16,8 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 | `DSA_REGISTRY_ALLOW_ANONYMOUS_VIEWER` | callers without credentials get the `viewer` role (default no) |
 | `DSA_REGISTRY_PRODUCTION` | no introspection, no GraphiQL (default no) |
 | `DSA_REGISTRY_CONTROLLER` | the controller's name and contact details (Art. 30, DSAR documents) |
+| `DSA_REGISTRY_DPO` | the data protection officer's name and contact details (Art. 30(1)(a)) |
+| `DSA_REGISTRY_EU_REPRESENTATIVE` | the Art. 27 representative in the Union, for a controller outside it |
 | `DSA_REGISTRY_COUNTRIES` | a YAML file replacing the packaged EEA and adequacy lists |
 | `DSA_REGISTRY_SUBJECT_CATEGORIES` | comma-separated categories of data subjects for the Art. 30 record |
 | `DSA_REGISTRY_WEB_ASSETS` | the directory of the pages' npm packages (default `registry/web/node_modules`) |
@@ -77,6 +79,8 @@ class Settings(BaseSettings):
     allow_anonymous_viewer: bool = False
     production: bool = False
     controller: str | None = None
+    dpo: str | None = None
+    eu_representative: str | None = None
     countries: Path | None = None
     subject_categories: CommaList = DEFAULT_SUBJECT_CATEGORIES
     web_assets: Path | None = None
@@ -165,18 +169,18 @@ class Settings(BaseSettings):
             raise _FieldError("oidc_jwks_url", f"{self.oidc_jwks_url!r} is not an http(s) URL")
         return self
 
-    @field_validator("controller")
+    @field_validator("controller", "dpo", "eu_representative")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
     def compliance(self) -> ComplianceSettings:
         """What the compliance features need: the country lists (read from `countries` or the
-        packaged file), the controller and the categories of data subjects.
+        packaged file), the controller, DPO and EU representative, and the categories of data subjects.
 
         Raises `SettingsError` when the countries file is unusable.
         """
-        return _compliance(self.countries, self.controller, self.subject_categories)
+        return _compliance(self.countries, self.controller, self.subject_categories, self.dpo, self.eu_representative)
 
     def key_hasher(self) -> KeyHasher:
         """The lookup-key hasher under the configured secret (`hmac_key` or the file's contents,
@@ -213,13 +217,14 @@ class Settings(BaseSettings):
 
 
 @functools.lru_cache(maxsize=8)
-def _compliance(countries: Path | None, controller: str | None, subject_categories: tuple[str, ...]):
+def _compliance(countries: Path | None, controller: str | None, subject_categories: tuple[str, ...],
+                dpo: str | None, eu_representative: str | None):
     try:
         loaded = Countries.load(countries)
     except InvalidArgument as error:
         raise SettingsError(f"{PREFIX}COUNTRIES: {error}") from None
     return ComplianceSettings(countries=loaded, controller=controller or ComplianceSettings.controller,
-                              subject_categories=subject_categories)
+                              subject_categories=subject_categories, dpo=dpo, eu_representative=eu_representative)
 
 
 class _FieldError(ValueError):

@@ -13,7 +13,7 @@ BASE = """
 categories:
   - {id: contact, name: Contact details}
   - {id: financial, name: Financial data, npi: true}
-  - {id: health, name: Health data, special: true, npi: true}
+  - {id: health, name: Health data, special: true, npi: true, health: true}
   - {id: health.diagnosis, name: Diagnoses, parent: health}
   - {id: health.diagnosis.oncology, name: Oncology diagnoses, parent: health.diagnosis}
   - {id: criminal, name: Criminal offences, criminal: true}

@@ -22,7 +22,8 @@ SUBJECT_WRITERS = {"dpo", "admin"}
 ADMIN = {"admin"}
 
 QUERIES = {  # field: (arguments, roles allowed)
-    "categories": ("", ALL), "purposes": ("", ALL), "legalBases": ("", ALL), "systems": ("", ALL),
+    "categories": ("", ALL), "purposes": ("", ALL), "subjectCategories": ("", ALL), "legalBases": ("", ALL),
+    "systems": ("", ALL),
     "parties": ("", ALL), "agreements": ("", ALL), "flows": ("", ALL), "node": ('id: "crm"', ALL),
     "holders": ('category: "health"', ALL), "holdings": ('holder: "re"', ALL), "lineage": ('from: "crm"', ALL),
     "lineageExport": ('format: GRAPHML, from: "crm"', ALL),
@@ -35,6 +36,7 @@ QUERIES = {  # field: (arguments, roles allowed)
 MUTATIONS = {
     "upsertCategory": ('input: {id: "contact", name: "Contact details"}', WRITERS),
     "upsertPurpose": ('input: {id: "pricing", name: "Pricing"}', WRITERS),
+    "upsertSubjectCategory": ('input: {id: "prospects", name: "Prospects"}', WRITERS),
     "upsertLegalBasis": ('input: {id: "local-law", name: "Local law", kind: "lawful-basis", reference: "Act 1"}',
                          WRITERS),
     "upsertSystem": ('input: {id: "archive", name: "Archive", country: "DE"}', WRITERS),
@@ -45,7 +47,7 @@ MUTATIONS = {
     "upsertFlow": ('input: {id: "f-arch", name: "Archiving", from: "crm", to: "dwh", categories: ["contact"], '
                    'purpose: "analytics"}', WRITERS),
     **{f"delete{entity}": ('id: "no-such-id"', WRITERS)
-       for entity in ("Category", "Purpose", "LegalBasis", "System", "Party", "Agreement", "Flow")},
+       for entity in ("Category", "Purpose", "SubjectCategory", "LegalBasis", "System", "Party", "Agreement", "Flow")},
     "importBundle": ('yaml: "{}"', WRITERS),
     "setConsent": ('subject: "C-1", purpose: "marketing", status: GRANTED', SUBJECT_WRITERS),
     "withdrawConsent": ('subject: "C-1", purpose: "marketing"', SUBJECT_WRITERS),

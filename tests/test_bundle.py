@@ -85,9 +85,9 @@ def test_every_problem_is_reported_together_and_nothing_is_applied(loaded):
     ("- just\n- a list\n", "bad.yaml:1:1: a bundle must be a mapping with lists such as `categories:`, `systems:` and "
                           "`flows:`"),
     ("teams: []\n", "bad.yaml:1:1: teams: unknown section; expected one of categories, purposes, "
-                    "legal_bases, systems, parties, agreements, flows"),
+                    "subject_categories, legal_bases, systems, parties, agreements, flows"),
     ("flow: []\n", "bad.yaml:1:1: flow: unknown section; expected one of categories, purposes, "
-                   "legal_bases, systems, parties, agreements, flows (did you mean 'flows'?)"),
+                   "subject_categories, legal_bases, systems, parties, agreements, flows (did you mean 'flows'?)"),
     ("flows: {id: f}\n", "bad.yaml:1:8: flows: must be a list"),
     ("flows: [{id: f, name: F, from: crm, to: crm, categories: [contact], purpose: analytics}]",
      "bad.yaml:1:41: flow 'f': to: a flow must go to another system or party than it comes from"),

@@ -198,8 +198,8 @@ def test_subject_problems_name_the_subject_and_suggest_near_misses(service, tmp_
                  + json.dumps({"id": "C-2", "kind": "claimant", "records": [{"system": "clams", "sorce": "x"}]}) + "\n"
                  + json.dumps({"id": "C-3", "kind": "claimant", "records": [{"system": "claim"}]}) + "\n")
     assert subject_problems(service, path) == [
-        f"{path}:1: kind: Input should be 'policyholder', 'insured', 'claimant', 'beneficiary', 'prospect', "
-        "'third-party' or 'other' (did you mean 'claimant'?)",
+        f"{path}:1: subject 'C-1': kind: unknown subject category 'claimnt'; expected one of beneficiary, claimant, "
+        "insured, other, policyholder, prospect, third-party (did you mean 'claimant'?)",
         f"{path}:2: records[0].sorce: unknown field (did you mean 'source'?)",
         f"{path}:3: subject 'C-3': records[0].system: unknown system 'claim' (did you mean 'claims'?)",
     ]

@@ -52,13 +52,15 @@ def test_text_lists_each_finding_and_a_summary_and_exits_1_on_errors(demo):
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[:3] == [
-        "error   agreement-category-out-of-scope  flow policy-admin-to-broker",
+        "error   agreement-category-out-of-scope  flow policy-admin-to-broker  [gdpr]",
         "        Flow policy-admin-to-broker (policy-admin → hanse-makler) carries claims-history, outside the "
         "categories of agreement dsa-hanse-broker (identity, contact, financial, policy, vehicle, health): more data "
         "is shared than agreed (data minimisation).",
         "        GDPR Art. 5(1)(c). Remedy: Stop sending those categories, or extend the agreement's scope."]
-    summary = lines.index("18 finding(s) as of 2026-11-25: 15 error, 3 warning, 0 info")
-    assert lines[summary + 1:] == [f"       1  {rule} ({RULES[rule].severity})" for rule in sorted(RULES)]
+    summary = lines.index("18 finding(s) as of 2026-11-25: 14 error, 4 warning, 0 info")
+    # The draft addendum is found on a proposed flow: a warning until the pilot goes live.
+    severity = {**{rule: RULES[rule].severity for rule in RULES}, "agreement-not-active": "warning"}
+    assert lines[summary + 1:] == [f"       1  {rule} ({severity[rule]})" for rule in sorted(RULES)]
 
 
 @pytest.mark.parametrize("bundles, fail_on, code", [
@@ -94,7 +96,7 @@ def test_json_has_the_date_counts_and_every_field(demo):
     result = cli("check", "--as-of", "2026-11-25", "--format", "json", cwd=demo)
     assert result.returncode == 1
     output = json.loads(result.stdout)
-    assert (output["asOf"], output["counts"]) == ("2026-11-25", {"error": 15, "warning": 3, "info": 0})
+    assert (output["asOf"], output["counts"]) == ("2026-11-25", {"error": 14, "warning": 4, "info": 0})
     [retention] = [f for f in output["findings"] if f["rule"] == "holding-without-retention"]
     assert retention == {
         "rule": "holding-without-retention", "severity": "warning",
@@ -102,7 +104,7 @@ def test_json_has_the_date_counts_and_every_field(demo):
                    "longer than necessary, and the Art. 30 record must state when it is erased.",
         "reference": "GDPR Art. 5(1)(e), Art. 30(1)(f)", "entityKind": "holding", "entityId": "dms",
         "remedy": "Set `retention` on the declaration (an ISO 8601 duration such as P10Y).", "category": "genetic",
-        "subjectCount": None}
+        "subjectCount": None, "regime": "gdpr"}
 
 
 def test_sarif_is_a_2_1_0_log_with_rules_and_located_results(demo):
@@ -155,16 +157,27 @@ def test_bad_options_are_usage_errors(demo):
 
 
 def test_export_writes_the_art_30_record_as_csv_or_json(demo):
-    env = {"DSA_REGISTRY_CONTROLLER": "Aurora Mutual AG"}
+    env = {"DSA_REGISTRY_CONTROLLER": "Aurora Mutual AG", "DSA_REGISTRY_DPO": "DPO, dpo@aurora-mutual.example"}
     rows = list(csv.DictReader(io.StringIO(cli("export", "--format", "ropa-csv", cwd=demo, env=env).stdout)))
     assert len(rows) == 58 and {row["controller"] for row in rows[:-1]} == {"Aurora Mutual AG"}
     record = json.loads(cli("export", "--format", "ropa-json", cwd=demo, env=env).stdout)
     assert record["controller"] == "Aurora Mutual AG" and len(record["activities"]) == 57
     assert record["processorActivities"][0]["agreement"] == "dpa-pensionskasse"
+    assert (record["dpo"], record["euRepresentative"]) == ("DPO, dpo@aurora-mutual.example", None)
     assert sorted(record["activities"][0]) == sorted([
         "system", "systemName", "purpose", "purposeName", "purposeDescription", "controller", "jointControllers",
         "subjectCategories", "dataCategories", "recipients", "transfers", "retention", "securityMeasures",
-        "legalBases"])
+        "legalBases", "conditions", "dpia", "lia", "sources", "regimes"])
+
+
+def test_export_takes_the_date_of_the_record(demo):
+    def sources(on):
+        record = json.loads(cli("export", "--format", "ropa-json", "--as-of", on, cwd=demo).stdout)
+        [us] = [a for a in record["activities"] if (a["system"], a["purpose"]) == ("us-policy-admin", "underwriting")]
+        return [s["flow"] for s in us["sources"]]
+
+    # The US affiliate's submissions ended on 2026-03-31.
+    assert (sources("2026-03-31"), sources("2026-04-01")) == (["aurora-us-to-us-policy-admin"], [])
 
 
 def test_help_lists_the_compliance_commands(tmp_path):

@@ -93,7 +93,7 @@ def test_files_alone_give_the_same_findings_as_the_loaded_store_and_create_no_st
     on_store = cli("check", "--as-of", "2026-11-25", "--format", "json", cwd=repo)
     assert json.loads(on_files.stdout) == json.loads(on_store.stdout)
     text = cli("check", "--as-of", "2026-11-25", str(bundles), cwd=repo).stdout.splitlines()
-    assert text[0] == ("error   agreement-category-out-of-scope  flow policy-admin-to-broker  "
+    assert text[0] == ("error   agreement-category-out-of-scope  flow policy-admin-to-broker  [gdpr]  "
                        f"at governance/bundles/insurer.yaml:{_line_of(bundles / 'insurer.yaml', 'id: policy-admin-to-broker')}")
 
 
@@ -143,9 +143,9 @@ def test_rule_and_severity_filter_the_findings(repo):
     bundles = str(repo / "governance" / "bundles")
     warnings = json.loads(cli("check", "--as-of", "2026-11-25", "--format", "json", "--severity", "warning",
                               bundles, cwd=repo).stdout)
-    assert warnings["counts"] == {"error": 15, "warning": 3, "info": 0}
+    assert warnings["counts"] == {"error": 14, "warning": 4, "info": 0}
     errors = cli("check", "--as-of", "2026-11-25", "--format", "json", "--severity", "error", bundles, cwd=repo)
-    assert json.loads(errors.stdout)["counts"] == {"error": 15, "warning": 0, "info": 0}
+    assert json.loads(errors.stdout)["counts"] == {"error": 14, "warning": 0, "info": 0}
     one = cli("check", "--as-of", "2026-11-25", "--format", "json", "--rule", "holding-without-retention",
               "--rule", "agreement-expired", bundles, cwd=repo)
     assert {f["rule"] for f in json.loads(one.stdout)["findings"]} == {"holding-without-retention", "agreement-expired"}

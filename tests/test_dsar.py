@@ -204,8 +204,8 @@ def test_bad_lines_are_all_reported_and_nothing_is_applied(service, tmp_path, re
         service.load(path, principal=DPO)
     assert [str(p) for p in caught.value.problems] == [
         f"{path}:2: Invalid JSON: key must be a string at line 1 column 2",
-        f"{path}:3: kind: Input should be 'policyholder', 'insured', 'claimant', 'beneficiary', 'prospect', "
-        "'third-party' or 'other'",
+        f"{path}:3: subject 'C-4': kind: unknown subject category 'martian'; expected one of beneficiary, claimant, "
+        "insured, other, policyholder, prospect, third-party",
         f"{path}:4: subject 'C-5': records[0].system: 're' is a party, not a system",
         f"{path}:4: subject 'C-5': records[1].source: 'crm' is a system, not a party",
         f"{path}:5: subject 'C-6': consents[0].purpose: unknown purpose 'spam'",

@@ -42,7 +42,7 @@ def operation(kind: str, name: str, arguments: str) -> str:
 EXISTING = {  # mutations that need something to act on: delete what the upserts above them created
     **{f"delete{entity}": f'id: "{id_}"' for entity, id_ in (
         ("Flow", "f-arch"), ("Agreement", "dpa-auditco"), ("Party", "auditco"), ("System", "archive"),
-        ("LegalBasis", "local-law"), ("Purpose", "pricing"))},
+        ("LegalBasis", "local-law"), ("Purpose", "pricing"), ("SubjectCategory", "prospects"))},
     "deleteCategory": 'id: "orphan"',
     "importBundle": 'yaml: "categories: [{id: orphan, name: Orphan}]"',
     "revokeApiToken": 'name: "matrix"',

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import subprocess
+from datetime import date
 from xml.etree import ElementTree
 
 import networkx as nx
@@ -19,6 +20,8 @@ from registry.exports import FORMATS, export
 from tests.graphs import LINEAGE
 
 COUNTRIES = Countries.load()
+DAY = date(2026, 11, 25)
+"""The evaluation day of these tests (the demo's ended flow has ended, its pilot is proposed)."""
 
 ODD_IDS = ['claims "core" [EU]', "Zürich Rück (CH) — Δ", "urn:x:dwh <main>", "a#b & c|e%% {x}", "end\\"]
 """Ids with quotes, spaces, unicode, brackets, colons, markup and a backslash: every one must survive."""
@@ -103,10 +106,25 @@ def test_graphml_reads_back_as_the_lineage_graph_with_its_attributes(demo):
 
 
 def test_without_a_start_the_whole_registry_is_exported(demo):
-    graph = read_graphml(export(demo, "graphml", COUNTRIES))
+    graph = read_graphml(export(demo, "graphml", COUNTRIES, as_of=DAY))
     assert set(graph.nodes) == {d["id"] for t in ("system", "party") for d in demo.list(t)}
-    assert sorted(k for _, _, k in graph.edges(keys=True)) == [f["id"] for f in demo.list("flow")]
-    assert "start" not in graph.graph
+    in_force = [f["id"] for f in demo.list("flow") if f.get("status", "active") == "active"]
+    assert sorted(k for _, _, k in graph.edges(keys=True)) == in_force
+    assert "start" not in graph.graph and graph.graph["as_of"] == DAY.isoformat()
+
+
+def test_planned_flows_are_drawn_only_when_asked_for_and_dashed(demo):
+    [pilot] = [f["id"] for f in demo.list("flow") if f.get("status") == "proposed"]
+    [ended] = [f["id"] for f in demo.list("flow") if f.get("status") == "ended"]
+    assert pilot not in {key for _, _, key in read_graphml(export(demo, "graphml", COUNTRIES, as_of=DAY)).edges(keys=True)}
+    graph = read_graphml(export(demo, "graphml", COUNTRIES, as_of=DAY, include_proposed=True))
+    statuses = {key: data.get("status") for _, _, key, data in graph.edges(keys=True, data=True)}
+    assert statuses[pilot] == "proposed" and ended not in statuses
+    assert {key for key, status in statuses.items() if status} == {pilot}
+    dot = export(demo, "dot", COUNTRIES, as_of=DAY, include_proposed=True)
+    assert [line for line in dot.splitlines() if 'style="dashed"' in line or "style=dashed" in line] == \
+        [line for line in dot.splitlines() if f'id="{pilot}"' in line]
+    assert export(demo, "mermaid", COUNTRIES, as_of=DAY, include_proposed=True).count("-.->") == 1
 
 
 def test_whole_registry_category_filter_keeps_flows_of_overlapping_categories(registry):
@@ -154,13 +172,14 @@ def test_odd_ids_survive_graphml_dot_and_cytoscape_json(odd):
 
 
 def test_cytoscape_json_is_what_the_page_draws(demo):
-    document = json.loads(export(demo, "cytoscape-json", COUNTRIES, start="claims", direction="upstream"))
-    lineage = demo.lineage("claims", "upstream", None, None)
+    document = json.loads(export(demo, "cytoscape-json", COUNTRIES, start="claims", direction="upstream", as_of=DAY))
+    lineage = demo.lineage("claims", "upstream", None, None, as_of=DAY)
     assert [n["data"]["id"] for n in document["elements"]["nodes"]] == [n.id for n in lineage.nodes]
     assert sorted(e["data"]["id"] for e in document["elements"]["edges"]) == [e["id"] for e in lineage.edges]
     claims = next(n["data"] for n in document["elements"]["nodes"] if n["data"]["id"] == "claims")
     assert (claims["start"], claims["shape"], claims["caption"]) == (True, "round-rectangle", "system · DE")
-    assert document["data"] == {"start": "claims", "direction": "upstream"}
+    assert document["data"] == {"start": "claims", "direction": "upstream", "as_of": DAY.isoformat(),
+                                "truncated": False}
 
 
 def test_mermaid_marks_special_flows_third_countries_and_the_start(demo):

@@ -112,8 +112,10 @@ flows:
       ("basis-kind-mismatch", "flow", "f2", None), ("basis-kind-mismatch", "holding", "crm", "contact")],
         id="basis-kind-mismatch"),
     pytest.param("""
+systems:
+  - {id: us-dwh, name: US warehouse, country: US}
 flows:
-  - {id: f1, name: US bases in either slot, from: us-sys, to: dwh, categories: [contact], purpose: claims,
+  - {id: f1, name: US bases in either slot, from: us-sys, to: us-dwh, categories: [contact], purpose: claims,
      legal_basis: glba-6802-e-1, condition: naic-672-authorisation}
 """, [], id="near-miss:us-bases-in-either-slot"),
 
@@ -384,7 +386,7 @@ def test_a_finding_says_what_where_why_and_how_to_fix_it(registry):
                 "this recipient, and there is no transfer mechanism on the flow or its agreement: the data leaves the "
                 "GDPR's protection without appropriate safeguards.",
         reference="GDPR Art. 44-46", entity_kind="flow", entity_id="f1",
-        remedy=RULES["transfer-without-safeguard"].remedy, category=None, subject_count=None)
+        remedy=RULES["transfer-without-safeguard"].remedy, category=None, subject_count=None, regime="gdpr")
 
 
 @pytest.fixture
@@ -394,12 +396,20 @@ def demo(registry):
 
 
 def test_the_demo_shows_each_rule_once(demo):
-    assert Counter(f.rule for f in findings(demo, as_of=TODAY)) == dict.fromkeys(RULES, 1)
+    found = findings(demo, as_of=TODAY)
+    assert Counter(f.rule for f in found) == dict.fromkeys(RULES, 1)
+    # The US book is US data: its rules are GLBA's and NAIC's, and no GDPR condition is recorded on it.
+    assert {f.rule: f.regime for f in found if f.regime != "gdpr"} == {
+        "glba-sharing-without-opt-out": "glba", "naic-health-without-authorisation": "naic"}
+    us = next(doc for doc in demo.list("system") if doc["id"] == "us-policy-admin")
+    assert not [h for h in us["holds"] if (h.get("condition") or "").startswith("gdpr")]
+    assert not [f for f in demo.list("flow") if f["from"] == "us-policy-admin"
+                and (f.get("condition") or "").startswith("gdpr")]
 
 
 def test_severity_is_a_minimum_and_rule_a_filter(demo):
-    assert Counter(f.severity for f in findings(demo, as_of=TODAY, severity="error")) == {"error": 15}
-    assert Counter(f.severity for f in findings(demo, as_of=TODAY, severity="warning")) == {"error": 15, "warning": 3}
+    assert Counter(f.severity for f in findings(demo, as_of=TODAY, severity="error")) == {"error": 14}
+    assert Counter(f.severity for f in findings(demo, as_of=TODAY, severity="warning")) == {"error": 14, "warning": 4}
     assert [(f.rule, f.entity_id) for f in findings(demo, as_of=TODAY, rule="agreement-expiring")] == [
         ("agreement-expiring", "dpa-medgutachten")]
     assert findings(demo, as_of=TODAY, rule="agreement-expiring", severity="error") == []

@@ -3,6 +3,7 @@
 import pytest
 
 from registry.errors import NotFound
+from tests.compliance_cases import entity, load_case
 from tests.graphs import LINEAGE, TIES
 
 
@@ -60,6 +61,10 @@ def test_holding_carries_the_reason(lineage_registry):
     to_re = next(v.holding for v in lineage_registry.holdings("re") if v.holding.flow == "f2")
     assert (to_re.purposes, to_re.agreement, to_re.legal_basis, to_re.condition) == (
         ("reinsurance",), "treaty", "gdpr-6-1-b", "gdpr-9-2-f")
+    # f3 relies on the treaty for its basis, condition and transfer mechanism.
+    from_treaty = next(v.holding for v in lineage_registry.holdings("re") if v.holding.flow == "f3")
+    assert (from_treaty.legal_basis, from_treaty.condition, from_treaty.transfer_mechanism) == (
+        "gdpr-6-1-b", "gdpr-9-2-f", "scc")
     assert not to_re.declared
 
 
@@ -105,3 +110,51 @@ def test_views_include_the_entities_they_name(lineage_registry):
 def test_unknown_ids_are_reported(lineage_registry, call):
     with pytest.raises(NotFound):
         call(lineage_registry)
+
+
+# --- effective bases: the flow's own terms, else its agreement's, with their source ----------
+
+EFFECTIVE = "holders-show-own-basis-not-effective"
+
+
+def terms(holding):
+    return ((holding.legal_basis, holding.legal_basis_source), (holding.condition, holding.condition_source),
+            (holding.transfer_mechanism, holding.transfer_mechanism_source))
+
+
+def test_a_flow_relying_on_its_agreement_shows_the_agreements_basis_and_condition(registry):
+    load_case(registry, EFFECTIVE)
+    by_holder = {v.holding.holder: v.holding for v in registry.holders("health")}
+    assert terms(by_holder["tpa"]) == (("gdpr-6-1-b", "agreement"), ("gdpr-9-2-f", "agreement"), (None, None))
+    assert terms(by_holder["claims"]) == (("gdpr-6-1-b", "declaration"), ("gdpr-9-2-f", "declaration"), (None, None))
+
+
+def test_the_flows_own_terms_win_term_by_term(registry):
+    load_case(registry, EFFECTIVE, entity(EFFECTIVE, "flows", "claims-to-tpa", legal_basis="gdpr-6-1-f",
+                                          transfer_mechanism="scc", additional_bases=["glba-6802-e-1"]),
+              entity(EFFECTIVE, "agreements", "dpa-tpa", additional_bases=["naic-672-authorisation"]))
+    [tpa] = [v.holding for v in registry.holdings("tpa")]
+    assert terms(tpa) == (("gdpr-6-1-f", "flow"), ("gdpr-9-2-f", "agreement"), ("scc", "flow"))
+    assert (tpa.additional_bases, tpa.additional_bases_source) == (("glba-6802-e-1",), "flow")
+
+
+def test_holdings_over_graphql_say_where_each_term_comes_from(registry):
+    import asyncio
+
+    from registry.api.context import Context
+    from registry.api.schema import schema
+    from registry.auth.roles import Principal
+
+    load_case(registry, EFFECTIVE)
+    context = Context(registry=registry, principal=Principal.of("tester", "viewer"))
+    result = asyncio.run(schema.execute("""{ holders(category: "health") { holder { id }
+        legalBasis { id } legalBasisSource condition { id } conditionSource transferMechanism transferMechanismSource
+        additionalBases { id } subjectCategories { id } } }""", context_value=context))
+    assert result.errors is None
+    assert result.data["holders"] == [
+        {"holder": {"id": "claims"}, "legalBasis": {"id": "gdpr-6-1-b"}, "legalBasisSource": "DECLARATION",
+         "condition": {"id": "gdpr-9-2-f"}, "conditionSource": "DECLARATION", "transferMechanism": None,
+         "transferMechanismSource": None, "additionalBases": [], "subjectCategories": []},
+        {"holder": {"id": "tpa"}, "legalBasis": {"id": "gdpr-6-1-b"}, "legalBasisSource": "AGREEMENT",
+         "condition": {"id": "gdpr-9-2-f"}, "conditionSource": "AGREEMENT", "transferMechanism": None,
+         "transferMechanismSource": None, "additionalBases": [], "subjectCategories": []}]

@@ -62,3 +62,37 @@ def test_edges_carry_what_a_visualisation_draws(lineage_registry):
 def test_bad_arguments_are_reported(lineage_registry, kwargs, error):
     with pytest.raises(error):
         lineage_registry.lineage(**kwargs)
+
+
+def test_nodes_carry_their_distance_from_the_start(lineage_registry):
+    assert lineage_registry.lineage("claims").distances == {"actuarial": 2, "claims": 0, "dwh": 1, "re": 1}
+    # Both directions: the fewer flows either way.
+    assert lineage_registry.lineage("dwh", direction="both").distances == {
+        "actuarial": 1, "broker": 2, "claims": 1, "crm": 1, "dwh": 0, "re": 1}
+
+
+@pytest.mark.parametrize("kwargs, truncated", [
+    ({"start": "claims", "depth": 1}, True),        # f4 and f5 go on from dwh
+    ({"start": "claims", "depth": 2}, True),        # f5 goes back from actuarial to dwh: not in the answer yet
+    ({"start": "claims", "depth": 3}, False),
+    ({"start": "claims", "depth": 0}, True),
+    ({"start": "re", "depth": 0}, False),           # nothing leaves the reinsurer
+    ({"start": "crm", "depth": 1, "categories": ["contact"]}, True),
+    ({"start": "claims", "depth": 1, "categories": ["contact"]}, False),
+    ({"start": "re", "direction": "upstream", "depth": 1}, True),
+    ({"start": "broker", "direction": "upstream", "depth": 0}, False),
+])
+def test_the_answer_says_when_the_depth_bound_cut_it(lineage_registry, kwargs, truncated):
+    assert lineage_registry.lineage(**kwargs).truncated is truncated
+
+
+def test_the_64_flow_cap_is_reported(registry):
+    docs = ["systems:", "  - {id: n000, name: N, country: DE, holds: [{category: c}]}"]
+    docs += [f"  - {{id: n{i:03d}, name: N, country: DE}}" for i in range(1, MAX_DEPTH + 2)]
+    docs += ["categories: [{id: c, name: C}]", "purposes: [{id: p, name: P}]", "flows:"]
+    docs += [f"  - {{id: f{i:03d}, name: F, from: n{i:03d}, to: n{i + 1:03d}, categories: [c], purpose: p}}"
+             for i in range(MAX_DEPTH + 1)]
+    registry.load([("chain.yaml", "\n".join(docs))], actor="test")
+    cut = registry.lineage("n000")
+    assert (len(cut.edges), max(cut.distances.values()), cut.truncated) == (MAX_DEPTH, MAX_DEPTH, True)
+    assert registry.lineage("n001").truncated is False

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -68,14 +69,33 @@ def random_graph(rng: random.Random) -> list[Stored]:
         holders.append(Stored("system", {"id": node, "name": node, "country": "DE", "holds": holds})
                        if rng.random() < 0.7 else
                        Stored("party", {"id": node, "name": node, "kind": "other", "country": "US", "role": "controller"}))
+    parties = [stored.id for stored in holders if stored.type == "party"]
+    agreements = [Stored("agreement", {"id": f"a{i}", "name": "A", "kind": "dsa", "parties": parties[:1] or ["x"],
+                                       "effective": "2024-01-01", "status": "active",
+                                       **rng.choice([{}, {"legal_basis": "gdpr-6-1-b"},
+                                                     {"condition": "gdpr-9-2-f", "transfer_mechanism": "scc"},
+                                                     {"additional_bases": ["glba-6802-e-1"]}])})
+                  for i in range(rng.randint(0, 3))] if parties else []
     flows = []
     for i, name in enumerate(rng.sample(TRICKY + [f"f{j:02d}" for j in range(40)], rng.randint(0, 35))):
         source, target = rng.sample(nodes, 2)
-        flows.append(Stored("flow", {"id": f"{name}-{i}" if rng.random() < 0.5 else name, "name": name,
-                                     "from": source, "to": target, "purpose": "p",
-                                     "categories": sorted({rng.choice(categories).id for _ in range(rng.randint(1, 2))})}))
+        doc = {"id": f"{name}-{i}" if rng.random() < 0.5 else name, "name": name, "from": source, "to": target,
+               "purpose": "p", "categories": sorted({rng.choice(categories).id for _ in range(rng.randint(1, 2))})}
+        if agreements and rng.random() < 0.5:
+            doc["agreement"] = rng.choice(agreements).id
+        if rng.random() < 0.3:
+            doc["legal_basis"] = "gdpr-6-1-f"
+        doc.update(rng.choice(WINDOWS))
+        flows.append(Stored("flow", doc))
     unique = {stored.id: stored for stored in flows}
-    return [Stored("purpose", {"id": "p", "name": "P"}), *categories, *holders, *unique.values()]
+    return [Stored("purpose", {"id": "p", "name": "P"}), *categories, *holders, *agreements, *unique.values()]
+
+
+WINDOWS = [{}] * 6 + [{"status": "proposed"}, {"status": "suspended"}, {"status": "ended"},
+                      {"status": "ended", "until": "2026-06-30"}, {"since": "2026-07-01"}, {"until": "2026-06-30"},
+                      {"status": "proposed", "until": "2026-06-30"}, {"since": "2026-01-01", "until": "2026-12-31"}]
+"""Flow states and windows; the evaluation days below fall before, between and after their dates."""
+DAYS = [date(2026, 3, 1), date(2026, 9, 1), date(2027, 3, 1)]
 
 
 def test_answers_equal_the_embedded_backends_on_random_graphs(neo4j_store, tmp_path):
@@ -93,15 +113,19 @@ def test_answers_equal_the_embedded_backends_on_random_graphs(neo4j_store, tmp_p
         nodes = [s.id for s in docs if s.type in ("system", "party")]
         for category in categories:
             for descendants in (True, False):
-                assert neo4j_store.holders(category, descendants) == embedded.holders(category, descendants), \
-                    (round_, category, descendants)
+                day = rng.choice(DAYS)
+                assert neo4j_store.holders(category, descendants, day) == embedded.holders(category, descendants, day), \
+                    (round_, category, descendants, day)
         for node in nodes:
-            assert neo4j_store.holdings(node) == embedded.holdings(node), (round_, node)
+            day = rng.choice(DAYS)
+            assert neo4j_store.holdings(node, day) == embedded.holdings(node, day), (round_, node, day)
             for direction in ("downstream", "upstream", "both"):
                 for depth, filter_ in ((None, None), (1, None), (2, None), (None, [rng.choice(categories)]),
                                        (rng.choice([0, 1, 2]), [rng.choice(categories)])):
-                    assert neo4j_store.lineage(node, direction, depth, filter_) == \
-                        embedded.lineage(node, direction, depth, filter_), (round_, node, direction, depth, filter_)
+                    day, proposed = rng.choice(DAYS), rng.random() < 0.3
+                    assert neo4j_store.lineage(node, direction, depth, filter_, day, proposed) == \
+                        embedded.lineage(node, direction, depth, filter_, day, proposed), \
+                        (round_, node, direction, depth, filter_, day, proposed)
         embedded.close()
 
 
@@ -117,7 +141,8 @@ def test_chains_longer_than_the_depth_cap_are_cut_like_the_embedded_ones(neo4j_s
         store.write(docs, [], actor="t")
     assert neo4j_store.holders("c") == embedded.holders("c")
     assert neo4j_store.lineage("n000", "downstream", None, None) == embedded.lineage("n000", "downstream", None, None)
-    assert len(neo4j_store.lineage("n000", "downstream", None, None).edges) == MAX_DEPTH
+    cut = neo4j_store.lineage("n000", "downstream", None, None)
+    assert (len(cut.edges), max(cut.distances.values()), cut.truncated) == (MAX_DEPTH, MAX_DEPTH, True)
     embedded.close()
 
 
@@ -282,6 +307,39 @@ def test_every_flow_reaches_its_ends_categories_purpose_basis_and_agreement(neo4
                                "RETURN c.id AS category, h {.*} AS holds")
     assert held == {"category": "health", "holds": {"purposes": ["claims-handling"], "legal_basis": "gdpr-6-1-b",
                                                      "condition": "gdpr-9-2-f", "retention": "P10Y"}}
+
+
+NEW_ENTITIES = """
+subject_categories: [{id: claimant, name: Claimants}]
+categories: [{id: health, name: Health, special: true, health: true}]
+purposes: [{id: claims, name: Claims}, {id: claims.review, name: Review, parent: claims}]
+systems:
+  - {id: a, name: A, country: DE, jurisdictions: [gdpr], dpia: DPIA-1,
+     holds: [{category: health, purposes: [claims], additional_bases: [naic-672-authorisation],
+              subject_categories: [claimant]}]}
+  - {id: b, name: B, country: US}
+agreements: [{id: ag, name: AG, kind: dsa, parties: [p], effective: 2025-01-01, additional_bases: [glba-6802-e-1]}]
+parties: [{id: p, name: P, kind: other, country: US, role: controller}]
+flows:
+  - {id: f, name: F, from: a, to: b, categories: [health], purpose: claims.review, status: proposed,
+     since: 2027-01-01, subject_categories: [claimant], additional_bases: [naic-672-authorisation]}
+  - {id: g, name: G, from: a, to: p, categories: [health], purpose: claims, agreement: ag}
+"""
+
+
+def test_subject_categories_purpose_parents_and_additional_bases_are_in_the_graph(neo4j_store, neo4j_uri):
+    Registry(neo4j_store).load([("new.yaml", NEW_ENTITIES)], actor="alice")
+    [row] = cypher(neo4j_uri, """
+        MATCH (f:Flow {id: 'f'})-[:CONCERNS]->(s:DataSubjectCategory), (f)-[:ADDITIONAL_BASIS]->(b:LegalBasis),
+              (f)-[:FOR]->(:Purpose)-[:PARENT]->(p:Purpose), (:Agreement {id: 'ag'})-[:ADDITIONAL_BASIS]->(x:LegalBasis),
+              (:System {id: 'a'})-[h:HOLDS]->(:DataCategory {id: 'health'})
+        RETURN s.id AS subjects, b.id AS basis, p.id AS parent, x.id AS agreed, f.status AS status, f.since AS since,
+               f.conditional AS conditional, h.subject_categories AS held_by, h.additional_bases AS held_on""")
+    assert row == {"subjects": "claimant", "basis": "naic-672-authorisation", "parent": "claims",
+                   "agreed": "glba-6802-e-1", "status": "proposed", "since": "2027-01-01", "conditional": True,
+                   "held_by": ["claimant"], "held_on": ["naic-672-authorisation"]}
+    assert cypher(neo4j_uri, "MATCH (f:Flow) WHERE f.conditional RETURN collect(f.id) AS ids") == [{"ids": ["f"]}]
+    assert "flow_conditional" in {r["name"] for r in cypher(neo4j_uri, "SHOW INDEXES YIELD name")}
 
 
 def test_constraints_and_indexes_exist_in_neo4j_5_syntax(neo4j_store, neo4j_uri):

@@ -2,6 +2,7 @@
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 
 from registry.cli import DEMO
@@ -16,7 +17,7 @@ def blocks(language):
 def test_the_bundle_example_loads_and_means_what_it_says(registry):
     [bundle] = [b for b in blocks("yaml") if "flows:" in b]
     result = registry.load([("README.md", bundle)], actor="test")
-    assert result.created == 11
+    assert result.created == 14
     [to_coral] = [v.holding for v in registry.holders("health") if v.holding.holder == "coral-re"]
     assert (to_coral.flow, to_coral.category, to_coral.agreement) == ("claims-to-coral", "health.diagnosis",
                                                                       "treaty-coral-xl-2025")
@@ -25,8 +26,8 @@ def test_the_bundle_example_loads_and_means_what_it_says(registry):
 def test_the_health_data_example_shows_real_output(registry):
     registry.load([("demo", DEMO.read_text())], actor="test")
     [shown] = [json.loads(b) for b in blocks("json") if b.startswith("[")]
-    holders = registry.holders("health.diagnosis")
-    assert len(holders) == 23
+    holders = registry.holders("health.diagnosis", as_of=date(2026, 11, 25))
+    assert len(holders) == 22
     for example in shown:
         flow = example["flow"]["id"] if example["flow"] else None
         [view] = [v for v in holders if v.holding.holder == example["holder"]["id"] and v.holding.flow == flow]
@@ -34,6 +35,8 @@ def test_the_health_data_example_shows_real_output(registry):
         assert (h.category, list(h.purposes), h.legal_basis, h.condition, h.agreement, list(h.path)) == (
             example["category"]["id"], [p["id"] for p in example["purposes"]], example["legalBasis"]["id"],
             example["condition"]["id"], example["agreement"] and example["agreement"]["id"], example["path"])
+        assert (h.legal_basis_source.upper(), h.condition_source.upper()) == (
+            example["legalBasisSource"], example["conditionSource"])
         assert view.entity(h.holder).doc["name"] == example["holder"]["name"]
 
 

@@ -26,6 +26,7 @@ SCHEMA = (
     f"CREATE INDEX audit_entry_entity IF NOT EXISTS FOR (e:{AUDIT}) ON (e.entity, e.seq)",
     "CREATE CONSTRAINT api_token_hash IF NOT EXISTS FOR (t:ApiToken) REQUIRE t.hash IS UNIQUE",
     "CREATE INDEX api_token_name IF NOT EXISTS FOR (t:ApiToken) ON (t.name)",
+    "CREATE INDEX flow_conditional IF NOT EXISTS FOR (f:Flow) ON (f.conditional)",
 )
 
 SCHEMA_NAMES = "SHOW INDEXES YIELD name RETURN collect(name) AS names"
@@ -53,14 +54,19 @@ MATCH (s:Entity)-[:HOLDS]->(c:Entity) WHERE c.id IN $categories
 RETURN collect(DISTINCT s.doc) AS docs
 """
 
+CONDITIONAL_FLOWS = "MATCH (f:Flow) WHERE f.conditional = true RETURN collect(f.doc) AS docs"
+"""The flows with a status or dates: the only ones that can be out of force on a day. The
+traversals pass the ids of those that are as `$excluded` (decided in Python, by
+`graph.store.in_force`, so that both backends apply one rule)."""
+
 FLOWS_CARRYING = """
-MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $categories
+MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $categories AND NOT f.id IN $excluded
 RETURN collect(DISTINCT f.doc) AS docs
 """
 
 HOLDER = "OPTIONAL MATCH (n:Entity {id: $id}) RETURN [x IN [n.doc] WHERE x IS NOT NULL] AS docs"
 
-FLOWS_INTO = "MATCH (f:Flow)-[:TO]->(:Entity {id: $id}) RETURN collect(f.doc) AS docs"
+FLOWS_INTO = "MATCH (f:Flow)-[:TO]->(:Entity {id: $id}) WHERE NOT f.id IN $excluded RETURN collect(f.doc) AS docs"
 
 ORIGINS = """
 UNWIND range(0, size($sets) - 1) AS set
@@ -68,7 +74,7 @@ CALL (set) {
   MATCH (s:Entity)-[:HOLDS]->(c:Entity) WHERE c.id IN $sets[set]
   RETURN s.id AS id
   UNION
-  MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set]
+  MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set] AND NOT f.id IN $excluded
   WITH DISTINCT f
   UNWIND [[f.`from`, 1], [f.to, 0]] AS end
   WITH end[0] AS id, min(end[1]) AS only_sends WHERE only_sends = 1
@@ -81,7 +87,7 @@ one of them, and the sources of flows carrying one of them that no such flow fee
 
 NEXT_LAYER = """
 UNWIND range(0, size($sets) - 1) AS set
-MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set]
+MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set] AND NOT f.id IN $excluded
 WITH DISTINCT set, f
 WITH set, f, $frontier[toString(set) + ':' + f.`from`] AS rank
 WHERE rank IS NOT NULL AND $seen[toString(set) + ':' + f.to] IS NULL
@@ -96,18 +102,28 @@ their categories and followed by their `from`/`to` properties, which is cheaper 
 expanding every flow of every frontier node."""
 
 
+def _usable(flow: str, filtered: bool, excluding: bool) -> str:
+    """The condition on a flow variable that a lineage follows it: in force (not in `$excluded`)
+    and carrying one of `$relevant`."""
+    conditions = ([f"any(c IN {flow}.categories WHERE c IN $relevant)"] if filtered else []) + \
+                 ([f"NOT {flow}.id IN $excluded"] if excluding else [])
+    return " AND ".join(conditions)
+
+
 @cache
-def reach(downstream: bool, depth: int, filtered: bool) -> str:
+def reach(downstream: bool, depth: int, filtered: bool, excluding: bool = False) -> str:
     """Flows out of (or into) every node within `depth` - 1 flows of `$start`, with their far ends.
 
     The inner variable-length pattern visits System/Party and Flow nodes alternately, so `depth`
     flows are 2 * `depth` relationships; `DISTINCT n` lets Neo4j prune it to a breadth-first search.
+    With `filtered`, only flows carrying one of `$relevant` are followed; with `excluding`, none
+    of `$excluded`.
     """
     if not (isinstance(depth, int) and 1 <= depth <= MAX_DEPTH):
         raise ValueError(f"depth must be between 1 and {MAX_DEPTH}")
-    carries = "any(c IN {}.categories WHERE c IN $relevant)"
-    on_path = f"WHERE all(x IN nodes(p) WHERE NOT x:Flow OR {carries.format('x')})" if filtered else ""
-    on_edge = f"WHERE {carries.format('f')}" if filtered else ""
+    usable = filtered or excluding
+    on_path = f"WHERE all(x IN nodes(p) WHERE NOT x:Flow OR ({_usable('x', filtered, excluding)}))" if usable else ""
+    on_edge = f"WHERE {_usable('f', filtered, excluding)}" if usable else ""
     inner, step = ("-[:SENDS|TO*0..{}]->", "(n)-[:SENDS]->(f:Flow)-[:TO]->(m)") if downstream else \
                   ("<-[:SENDS|TO*0..{}]-", "(m)-[:SENDS]->(f:Flow)-[:TO]->(n)")
     return f"""
@@ -118,6 +134,19 @@ WITH DISTINCT n WHERE NOT n:Flow
 MATCH {step}
 {on_edge}
 RETURN collect([f.doc, m.id]) AS reached
+"""
+
+
+@cache
+def leaves(downstream: bool, filtered: bool, excluding: bool) -> str:
+    """Whether a usable flow leaves (or enters) any node of `$ids`: a lineage cut by its bound."""
+    step = "(:Entity {id: id})-[:SENDS]->(f:Flow)" if downstream else "(f:Flow)-[:TO]->(:Entity {id: id})"
+    usable = filtered or excluding
+    return f"""
+UNWIND $ids AS id
+MATCH {step}
+{f"WHERE {_usable('f', filtered, excluding)}" if usable else ""}
+RETURN count(f) > 0 AS found
 """
 
 

@@ -3,12 +3,15 @@
 Graph model (labels and relationship types; every entity node also has the label `Entity`):
 
     (:DataCategory)-[:PARENT]->(:DataCategory)
-    (:System)-[:HOLDS {purposes, legal_basis, condition, retention}]->(:DataCategory)
+    (:Purpose)-[:PARENT]->(:Purpose)
+    (:System)-[:HOLDS {purposes, legal_basis, condition, additional_bases, retention,
+                       subject_categories}]->(:DataCategory)
     (:System|Party)-[:SENDS]->(:Flow)-[:TO]->(:System|Party)
     (:Flow)-[:CARRIES]->(:DataCategory)   (:Flow)-[:FOR]->(:Purpose)   (:Flow)-[:UNDER]->(:Agreement)
-    (:Flow)-[:LEGAL_BASIS|CONDITION]->(:LegalBasis)
+    (:Flow)-[:LEGAL_BASIS|CONDITION|ADDITIONAL_BASIS]->(:LegalBasis)
+    (:Flow)-[:CONCERNS]->(:DataSubjectCategory)
     (:Agreement)-[:PARTY]->(:Party)   (:Agreement)-[:COVERS]->(:DataCategory)
-    (:Agreement)-[:FOR]->(:Purpose)   (:Agreement)-[:LEGAL_BASIS|CONDITION]->(:LegalBasis)
+    (:Agreement)-[:FOR]->(:Purpose)   (:Agreement)-[:LEGAL_BASIS|CONDITION|ADDITIONAL_BASIS]->(:LegalBasis)
 
 Each node has `id`, `type`, the document's plain fields as properties (`name`, `country`,
 `categories` …) and `doc`, the document as canonical JSON, which `get_many`/`list` return
@@ -40,6 +43,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -146,15 +150,15 @@ class Neo4jStore(SubjectGraph, TokenGraph):
         [record] = self._query(audit.HEAD)
         return AuditHead(record["seq"], record["head"]) if record["head"] else None
 
-    def holders(self, category: str, include_descendants: bool = True) -> list[Holding]:
-        return self._read(traversal.holders, category, include_descendants)
+    def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
+        return self._read(traversal.holders, category, include_descendants, as_of)
 
-    def holdings(self, holder: str) -> list[Holding]:
-        return self._read(traversal.holdings, holder)
+    def holdings(self, holder: str, as_of: date | None = None) -> list[Holding]:
+        return self._read(traversal.holdings, holder, as_of)
 
-    def lineage(self, start: str, direction: Direction, depth: int | None,
-                categories: list[str] | None) -> Lineage:
-        return self._read(traversal.lineage, start, direction, depth, categories)
+    def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
+                as_of: date | None = None, include_proposed: bool = False) -> Lineage:
+        return self._read(traversal.lineage, start, direction, depth, categories, as_of, include_proposed)
 
     # --- writes ----------------------------------------------------------------------------
 

@@ -2,10 +2,13 @@
 
 Each function runs inside one read transaction `tx`. The category tree (tens to hundreds of
 rows) is read whole, so ancestors and descendants mean what they mean in `graph.snapshot`;
-the flow graph stays in the database:
+so are the flows with a status or dates (`conditional`), and the ones out of force on the
+evaluation day are passed to every query as `$excluded`; the flow graph stays in the database:
 
 - Lineage is one bounded variable-length match per direction (`cypher.reach`) that
   Neo4j prunes to a breadth-first search, then one hop for the flows out of the nodes found.
+  Distances come from a breadth-first search over those flows here; when nodes lie at the
+  bound, one more query (`cypher.leaves`) asks whether a usable flow goes on from them.
 - A holding's path is the smallest of the shortest chains of flows carrying data of its
   category from an origin (see `graph.traversal`). It comes from a breadth-first search run
   in the database one layer per query (`ORIGINS`, then `NEXT_LAYER`), for all the category
@@ -23,57 +26,95 @@ the flow graph stays in the database:
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable
+from datetime import date
 
 from graph.neo4j import cypher
 from graph.snapshot import Snapshot
-from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored
-from graph.traversal import _carried, _declared
+from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, effective_terms, in_force, planned, today
+from graph.traversal import carried as carried_holding
+from graph.traversal import declared
 
 Chains = dict[str, tuple[str, ...]]
 
 
-def holders(tx, category: str, include_descendants: bool = True) -> list[Holding]:
+def holders(tx, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
     tree = category_tree(tx)
+    excluded = out_of_force(tx, as_of or today())
     wanted = set(tree.ancestors(category))
     wanted |= tree.descendants(category) if include_descendants else {category}
-    found = [_declared(doc["id"], held)
+    found = [declared(doc["id"], held)
              for doc in _docs(tx, cypher.DECLARERS, categories=list(wanted))
              for held in doc.get("holds", ()) if held["category"] in wanted]
-    carried = [(flow, c) for flow in _docs(tx, cypher.FLOWS_CARRYING, categories=list(wanted))
+    carried = [(flow, c) for flow in _docs(tx, cypher.FLOWS_CARRYING, categories=list(wanted), excluded=excluded)
                for c in flow["categories"] if c in wanted]
-    found.extend(_with_paths(tx, tree, carried))
+    found.extend(_with_paths(tx, tree, carried, excluded))
     return sorted(found, key=Holding.sort_key)
 
 
-def holdings(tx, holder: str) -> list[Holding]:
+def holdings(tx, holder: str, as_of: date | None = None) -> list[Holding]:
     [doc] = _docs(tx, cypher.HOLDER, id=holder) or [{}]
-    found = [_declared(holder, held) for held in doc.get("holds", ())]
-    carried = [(flow, c) for flow in _docs(tx, cypher.FLOWS_INTO, id=holder) for c in flow["categories"]]
+    found = [declared(holder, held) for held in doc.get("holds", ())]
+    excluded = out_of_force(tx, as_of or today())
+    carried = [(flow, c) for flow in _docs(tx, cypher.FLOWS_INTO, id=holder, excluded=excluded)
+               for c in flow["categories"]]
     if carried:
-        found.extend(_with_paths(tx, category_tree(tx), carried))
+        found.extend(_with_paths(tx, category_tree(tx), carried, excluded))
     return sorted(found, key=Holding.sort_key)
 
 
-def lineage(tx, start: str, direction: Direction, depth: int | None, categories: list[str] | None) -> Lineage:
+def lineage(tx, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
+            as_of: date | None = None, include_proposed: bool = False) -> Lineage:
     relevant = None
     if categories is not None:
         tree = category_tree(tx)
         relevant = frozenset().union(*(tree.overlapping(c) for c in categories))
+    excluded = out_of_force(tx, as_of or today(), include_proposed)
+    params = dict(start=start, relevant=list(relevant or ()), excluded=excluded)
+    filtered, excluding = relevant is not None, bool(excluded)
     depth = MAX_DEPTH if depth is None else depth
-    reached, edges = {start}, {}
+    distances, edges, truncated = {start: 0}, {}, False
     for downstream in {"downstream": (True,), "upstream": (False,), "both": (True, False)}[direction]:
-        if depth == 0:
-            break
-        query = cypher.reach(downstream, depth, relevant is not None)
-        [record] = tx.run(query, start=start, relevant=list(relevant or ()))
-        for text, node in record["reached"]:
-            flow = json.loads(text)
-            edges[flow["id"]] = flow
-            reached.add(node)
-    nodes = {stored.id: stored for stored in get_many(tx, reached)}
-    return Lineage(nodes=[nodes[n] for n in sorted(reached) if n in nodes],
-                   edges=[edges[f] for f in sorted(edges)])
+        found: list[Doc] = []
+        if depth > 0:
+            [record] = tx.run(cypher.reach(downstream, depth, filtered, excluding), params)
+            found = [json.loads(text) for text, _ in record["reached"]]
+        edges.update((flow["id"], flow) for flow in found)
+        reached = _distances(start, found, downstream)
+        for node, distance in reached.items():
+            distances[node] = min(distance, distances.get(node, distance))
+        last = sorted(node for node, distance in reached.items() if distance == depth)
+        if last and not truncated:
+            [record] = tx.run(cypher.leaves(downstream, filtered, excluding), params, ids=last)
+            truncated = record["found"]
+    nodes = {stored.id: stored for stored in get_many(tx, distances)}
+    order = [n for n in sorted(distances) if n in nodes]
+    return Lineage(nodes=[nodes[n] for n in order], edges=[edges[f] for f in sorted(edges)],
+                   distances={n: distances[n] for n in order}, truncated=truncated)
+
+
+def out_of_force(tx, on: date, include_proposed: bool = False) -> list[str]:
+    """The ids of the flows that carry no data on day `on` (nor, with `include_proposed`, are planned then)."""
+    return sorted(flow["id"] for flow in _docs(tx, cypher.CONDITIONAL_FLOWS)
+                  if not (in_force(flow, on) or (include_proposed and planned(flow, on))))
+
+
+def _distances(start: str, flows: list[Doc], downstream: bool) -> dict[str, int]:
+    """Each node's distance from `start` over `flows`: all the usable flows within the bound, so
+    a breadth-first search over them finds the true distances up to the bound."""
+    step: dict[str, list[str]] = {}
+    for flow in flows:
+        near, far = (flow["from"], flow["to"]) if downstream else (flow["to"], flow["from"])
+        step.setdefault(near, []).append(far)
+    distances, queue = {start: 0}, deque([start])
+    while queue:
+        node = queue.popleft()
+        for other in step.get(node, ()):
+            if other not in distances:
+                distances[other] = distances[node] + 1
+                queue.append(other)
+    return distances
 
 
 def get_many(tx, ids: Iterable[str]) -> list[Stored]:
@@ -87,19 +128,23 @@ def category_tree(tx) -> Snapshot:
                      for r in tx.run(cypher.CATEGORY_TREE)})
 
 
-def _with_paths(tx, tree: Snapshot, carried: list[tuple[Doc, str]]) -> list[Holding]:
-    """One holding per (flow, category carried), with its path."""
+def _with_paths(tx, tree: Snapshot, carried: list[tuple[Doc, str]], excluded: list[str]) -> list[Holding]:
+    """One holding per (flow, category carried), with its path and the terms of its agreement."""
     sources: dict[frozenset[str], set[str]] = {}
     for flow, category in carried:
         sources.setdefault(tree.overlapping(category), set()).add(flow["from"])
-    chains = dict(zip(sources, _chains(tx, list(sources), list(sources.values()))))
-    return [_carried(flow, c, chains[tree.overlapping(c)]) for flow, c in carried]
+    chains = dict(zip(sources, _chains(tx, list(sources), list(sources.values()), excluded)))
+    agreements = {stored.id: stored.doc for stored in get_many(tx, {flow["agreement"] for flow, _ in carried
+                                                                    if flow.get("agreement")})
+                  if stored.type == "agreement"}
+    terms = {flow["id"]: effective_terms(flow, agreements.get(flow.get("agreement") or "")) for flow, _ in carried}
+    return [carried_holding(flow, c, chains[tree.overlapping(c)], terms[flow["id"]]) for flow, c in carried]
 
 
-def _chains(tx, sets: list[frozenset[str]], needed: list[set[str]]) -> list[Chains]:
+def _chains(tx, sets: list[frozenset[str]], needed: list[set[str]], excluded: list[str]) -> list[Chains]:
     """For each set of overlapping categories, the best chain to each of its `needed` nodes
     (and to whatever else the search reached on the way); the sets are searched side by side."""
-    params = {"sets": [list(s) for s in sets]}
+    params = {"sets": [list(s) for s in sets], "excluded": excluded}
     best: list[Chains] = [{} for _ in sets]
     for record in tx.run(cypher.ORIGINS, params):
         best[record["set"]] = dict.fromkeys(record["origins"], ())

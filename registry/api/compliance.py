@@ -33,6 +33,8 @@ class Finding:
     remedy: str
     subject_count: Optional[int] = strawberry.field(
         description="How many data subjects are concerned, for rules that count them; null otherwise.")
+    regime: Optional[str] = strawberry.field(
+        description="The regime the finding comes from: `gdpr`, `uk-gdpr`, `glba` or `naic`.")
 
 
 @strawberry.type(description="What depends on an agreement, party or system.")
@@ -90,27 +92,54 @@ class BreachImpact:
                                   systems=self.subject_systems, limit=limit)
 
 
-@strawberry.type
+@strawberry.type(description="An entity's id next to its name (the id is null for a subject category from the "
+                              "settings).")
+class RopaName:
+    id: Optional[strawberry.ID]
+    name: str
+
+
+@strawberry.type(description="A recipient (Art. 30(1)(d)).")
 class RopaRecipient:
     kind: str = strawberry.field(description="The category of recipient: the party's kind.")
     id: strawberry.ID
     name: str
     country: str
     third_country: bool = strawberry.field(description="Outside the EEA.")
+    role: str = strawberry.field(description="`controller`, `processor` or `joint-controller`.")
+    agreement: Optional[strawberry.ID]
+    document: Optional[str] = strawberry.field(
+        description="The agreement's document: for a processor, its Art. 28(3) contract.")
+    via: Optional[strawberry.ID] = strawberry.field(
+        description="The processor that passes the data on (a sub-processor's recipient); null otherwise.")
 
 
-@strawberry.type
+@strawberry.type(description="A transfer out of a regime's territory (Art. 30(1)(e)).")
 class RopaTransfer:
     flow: strawberry.ID
     recipient: strawberry.ID
+    recipient_name: str
     country: str
+    regime: str = strawberry.field(description="`gdpr` (out of the EEA) or `uk-gdpr` (out of the UK).")
     safeguard: Optional[str] = strawberry.field(description="Null when the transfer has none.")
+    agreement: Optional[strawberry.ID]
+    document: Optional[str]
+    via: Optional[strawberry.ID]
 
 
 @strawberry.type
 class RopaRetention:
     category: strawberry.ID
     period: Optional[str] = strawberry.field(description="ISO 8601 duration; null when none is declared.")
+
+
+@strawberry.type(description="Data an activity receives from a party: its source.")
+class RopaSource:
+    party: strawberry.ID
+    name: str
+    country: str
+    flow: strawberry.ID
+    categories: list[strawberry.ID]
 
 
 @strawberry.type(description="One processing activity (system × purpose) with the Art. 30(1) fields.")
@@ -121,25 +150,32 @@ class ProcessingActivity:
     purpose_name: str
     purpose_description: Optional[str]
     controller: str
-    joint_controllers: list[str]
-    subject_categories: list[str]
-    data_categories: list[strawberry.ID]
+    joint_controllers: list[RopaName]
+    subject_categories: list[RopaName]
+    data_categories: list[RopaName]
     recipients: list[RopaRecipient]
     transfers: list[RopaTransfer]
     retention: list[RopaRetention]
     security_measures: Optional[str]
-    legal_bases: list[strawberry.ID]
+    legal_bases: list[RopaName] = strawberry.field(description="Art. 6(1) bases (and other regimes' bases).")
+    conditions: list[RopaName] = strawberry.field(description="Art. 9(2) and Art. 10 conditions.")
+    dpia: list[str]
+    lia: list[str]
+    sources: list[RopaSource]
+    regimes: list[str]
 
 
 @strawberry.type(description="Processing on behalf of a controller under a data processing agreement (Art. 30(2)).")
 class ProcessorActivity:
     agreement: strawberry.ID
+    agreement_name: str
+    document: Optional[str]
     processor: str
     controller: str
     controller_country: str
     processing: list[str]
-    data_categories: list[strawberry.ID]
-    systems: list[strawberry.ID]
+    data_categories: list[RopaName]
+    systems: list[RopaName]
     transfers: list[RopaTransfer]
     security_measures: list[str]
 
@@ -147,6 +183,8 @@ class ProcessorActivity:
 @strawberry.type(description="The record of processing activities (GDPR Art. 30).")
 class RecordOfProcessing:
     controller: str
+    dpo: Optional[str]
+    eu_representative: Optional[str]
     activities: list[ProcessingActivity]
     processor_activities: list[ProcessorActivity]
 
@@ -178,13 +216,15 @@ class ComplianceQuery:
                       findings=[to_finding(finding) for finding in found.findings], subject_count=found.subject_count)
 
     @strawberry.field(description="What a breach of these systems and parties exposed, who received that data "
-                                  "downstream, and whom to notify by when.")
+                                  "downstream through the flows in force on `asOf` (default: the day of "
+                                  "`detectedAt`, UTC), and whom to notify by when.")
     @domain_errors
     async def breach_impact(self, info: strawberry.Info, detected_at: datetime.datetime,
                             systems: Optional[list[strawberry.ID]] = None,
-                            parties: Optional[list[strawberry.ID]] = None) -> BreachImpact:
+                            parties: Optional[list[strawberry.ID]] = None,
+                            as_of: Optional[datetime.date] = None) -> BreachImpact:
         found = await info.context.call(compliance.breach_impact, info.context.registry, systems=systems or (),
-                                        parties=parties or (), detected_at=detected_at)
+                                        parties=parties or (), detected_at=detected_at, as_of=as_of)
         return BreachImpact(
             detected_at=found.detected_at, breached=[to_holder(stored) for stored in found.breached],
             high_risk=found.high_risk,
@@ -197,19 +237,34 @@ class ComplianceQuery:
                                      timing=d.timing, reason=d.reason) for d in found.duties],
             subject_count=found.subject_count, subject_systems=found.subject_systems)
 
-    @strawberry.field(description="The record of processing activities (GDPR Art. 30): controller and processor view.")
+    @strawberry.field(description="The record of processing activities (GDPR Art. 30): controller and processor "
+                                  "view, from the flows in force on `asOf` (default today, UTC).")
     @domain_errors
-    async def ropa(self, info: strawberry.Info) -> RecordOfProcessing:
-        found = await info.context.call(compliance.ropa, info.context.registry, settings=info.context.compliance)
-        return RecordOfProcessing(
-            controller=found.controller,
-            activities=[ProcessingActivity(**{**vars(a), "recipients": [RopaRecipient(**vars(r)) for r in a.recipients],
-                                              "transfers": [RopaTransfer(**vars(t)) for t in a.transfers],
-                                              "retention": [RopaRetention(**vars(r)) for r in a.retention]})
-                        for a in found.activities],
-            processor_activities=[ProcessorActivity(**{**vars(p), "transfers": [RopaTransfer(**vars(t))
-                                                                                 for t in p.transfers]})
-                                  for p in found.processor_activities])
+    async def ropa(self, info: strawberry.Info, as_of: Optional[datetime.date] = None) -> RecordOfProcessing:
+        found = await info.context.call(compliance.ropa, info.context.registry, settings=info.context.compliance,
+                                        on=as_of)
+        return to_record(found)
+
+
+def _names(named: list) -> list[RopaName]:
+    return [RopaName(id=n.id, name=n.name) for n in named]
+
+
+def to_record(found: compliance.Ropa) -> RecordOfProcessing:
+    """The record as GraphQL objects, built whole."""
+    return RecordOfProcessing(
+        controller=found.controller, dpo=found.dpo, eu_representative=found.eu_representative,
+        activities=[ProcessingActivity(**{
+            **vars(a), "joint_controllers": _names(a.joint_controllers),
+            "subject_categories": _names(a.subject_categories), "data_categories": _names(a.data_categories),
+            "legal_bases": _names(a.legal_bases), "conditions": _names(a.conditions),
+            "recipients": [RopaRecipient(**vars(r)) for r in a.recipients],
+            "transfers": [RopaTransfer(**vars(t)) for t in a.transfers],
+            "retention": [RopaRetention(**vars(r)) for r in a.retention],
+            "sources": [RopaSource(**vars(s)) for s in a.sources]}) for a in found.activities],
+        processor_activities=[ProcessorActivity(**{
+            **vars(p), "data_categories": _names(p.data_categories), "systems": _names(p.systems),
+            "transfers": [RopaTransfer(**vars(t)) for t in p.transfers]}) for p in found.processor_activities])
 
 
 def to_finding(finding: compliance.Finding) -> Finding:

@@ -17,6 +17,7 @@ class CategoryInput:
     special: bool = False
     criminal: bool = False
     npi: bool = False
+    health: bool = False
 
 
 @strawberry.input
@@ -24,7 +25,15 @@ class PurposeInput:
     id: strawberry.ID
     name: str
     description: Optional[str] = None
+    parent: Optional[strawberry.ID] = None
     insurance_function: bool = False
+
+
+@strawberry.input
+class SubjectCategoryInput:
+    id: strawberry.ID
+    name: str
+    description: Optional[str] = None
 
 
 @strawberry.input
@@ -43,7 +52,9 @@ class DeclaredHoldingInput:
     purposes: list[strawberry.ID] = strawberry.field(default_factory=list)
     legal_basis: Optional[strawberry.ID] = None
     condition: Optional[strawberry.ID] = None
+    additional_bases: list[strawberry.ID] = strawberry.field(default_factory=list)
     retention: Optional[str] = None
+    subject_categories: list[strawberry.ID] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -53,8 +64,13 @@ class SystemInput:
     country: str
     description: Optional[str] = None
     owner: Optional[str] = None
+    jurisdictions: Optional[list[str]] = strawberry.field(
+        default=None, description="`gdpr`, `uk-gdpr`, `glba`, `naic`; by default derived from the country.")
     dpf_certified: bool = False
+    dpf_uk_extension: bool = False
     security_measures: Optional[str] = None
+    dpia: Optional[str] = None
+    lia: Optional[str] = None
     holds: list[DeclaredHoldingInput] = strawberry.field(default_factory=list)
 
 
@@ -66,7 +82,10 @@ class PartyInput:
     country: str
     role: str
     description: Optional[str] = None
+    jurisdictions: Optional[list[str]] = strawberry.field(
+        default=None, description="`gdpr`, `uk-gdpr`, `glba`, `naic`; by default derived from the country.")
     dpf_certified: bool = False
+    dpf_uk_extension: bool = False
 
 
 @strawberry.input
@@ -81,6 +100,7 @@ class AgreementInput:
     purposes: list[strawberry.ID] = strawberry.field(default_factory=list)
     legal_basis: Optional[strawberry.ID] = None
     condition: Optional[strawberry.ID] = None
+    additional_bases: list[strawberry.ID] = strawberry.field(default_factory=list)
     transfer_mechanism: Optional[str] = None
     expires: Optional[datetime.date] = None
     status: str = "active"
@@ -98,9 +118,16 @@ class FlowInput:
     description: Optional[str] = None
     legal_basis: Optional[strawberry.ID] = None
     condition: Optional[strawberry.ID] = None
+    additional_bases: list[strawberry.ID] = strawberry.field(default_factory=list)
     agreement: Optional[strawberry.ID] = None
     transfer_mechanism: Optional[str] = None
     frequency: Optional[str] = None
+    status: str = "active"
+    since: Optional[datetime.date] = None
+    until: Optional[datetime.date] = None
+    subject_categories: list[strawberry.ID] = strawberry.field(default_factory=list)
+    dpia: Optional[str] = None
+    lia: Optional[str] = None
 
 
 def to_raw(value: Any) -> Any:

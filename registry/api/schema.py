@@ -8,6 +8,7 @@ registry's own (here) and those of each capability (`registry.api.subjects` …)
 
 from __future__ import annotations
 
+import datetime
 import functools
 from typing import Annotated, Optional
 
@@ -18,9 +19,10 @@ from strawberry.extensions import (AddValidationRules, DisableIntrospection, Mas
 
 from graph.store import Stored
 from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, LegalBasisInput, PartyInput, PurposeInput,
-                                 SystemInput, to_raw)
+                                 SubjectCategoryInput, SystemInput, to_raw)
 from registry.api.types import (Agreement, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
-                                LineageGraph, Node, Party, Purpose, System, to_holding, to_lineage, to_node)
+                                LineageGraph, Node, Party, Purpose, SubjectCategory, System, to_holding, to_lineage,
+                                to_node)
 from registry.api.audit import AuditQuery
 from registry.api.errors import domain_errors, should_mask
 from registry.api.execution import RegistryExecutionContext
@@ -49,6 +51,10 @@ class RegistryQuery:
         return await _list(info, "purpose")
 
     @strawberry.field
+    async def subject_categories(self, info: strawberry.Info) -> list[SubjectCategory]:
+        return await _list(info, "subject-category")
+
+    @strawberry.field
     async def legal_bases(self, info: strawberry.Info) -> list[LegalBasis]:
         return await _list(info, "legal-basis")
 
@@ -73,28 +79,35 @@ class RegistryQuery:
         return to_node(await info.context.entities.load(id))
 
     @strawberry.field(description="Who holds a category (its ancestors, and with `includeDescendants` its "
-                                  "descendants), and why: one holding per declaration and per incoming flow, "
-                                  "sorted by holder, category and flow; `offset` and `limit` page through them.")
+                                  "descendants), and why, on day `asOf` (default today, UTC): one holding per "
+                                  "declaration and per incoming flow in force that day, sorted by holder, category "
+                                  "and flow; `offset` and `limit` page through them.")
     @domain_errors
     async def holders(self, info: strawberry.Info, category: strawberry.ID, include_descendants: bool = True,
-                      offset: int = 0, limit: Optional[int] = None) -> list[Holding]:
-        views = await info.context.call(info.context.registry.holders, category, include_descendants)
+                      as_of: Optional[datetime.date] = None, offset: int = 0,
+                      limit: Optional[int] = None) -> list[Holding]:
+        views = await info.context.call(info.context.registry.holders, category, include_descendants, as_of)
         return [to_holding(view) for view in page(views, offset, limit)]
 
-    @strawberry.field(description="Everything one system or party holds, and why (paged like `holders`).")
+    @strawberry.field(description="Everything one system or party holds on day `asOf`, and why (paged like "
+                                  "`holders`).")
     @domain_errors
-    async def holdings(self, info: strawberry.Info, holder: strawberry.ID, offset: int = 0,
-                       limit: Optional[int] = None) -> list[Holding]:
-        views = await info.context.call(info.context.registry.holdings, holder)
+    async def holdings(self, info: strawberry.Info, holder: strawberry.ID, as_of: Optional[datetime.date] = None,
+                       offset: int = 0, limit: Optional[int] = None) -> list[Holding]:
+        views = await info.context.call(info.context.registry.holdings, holder, as_of)
         return [to_holding(view) for view in page(views, offset, limit)]
 
-    @strawberry.field(description="The flows reached from a system or party, within `depth` flows, following only "
-                                  "flows that carry one of `categories` (an ancestor or a descendant of one).")
+    @strawberry.field(description="The flows in force on day `asOf` (default today, UTC) reached from a system or "
+                                  "party, within `depth` flows, following only flows that carry one of `categories` "
+                                  "(an ancestor or a descendant of one); with `includeProposed`, the planned flows "
+                                  "too (`proposed: true`).")
     @domain_errors
     async def lineage(self, info: strawberry.Info, from_: Annotated[strawberry.ID, strawberry.argument(name="from")],
                       direction: Direction = Direction.DOWNSTREAM, depth: Optional[int] = None,
-                      categories: Optional[list[strawberry.ID]] = None) -> LineageGraph:
-        found = await info.context.call(info.context.registry.lineage, from_, direction.value, depth, categories)
+                      categories: Optional[list[strawberry.ID]] = None, as_of: Optional[datetime.date] = None,
+                      include_proposed: bool = False) -> LineageGraph:
+        found = await info.context.call(info.context.registry.lineage, from_, direction.value, depth, categories,
+                                        as_of, include_proposed)
         return to_lineage(found)
 
 
@@ -119,6 +132,11 @@ class RegistryMutation:
     @domain_errors
     async def upsert_purpose(self, info: strawberry.Info, input: PurposeInput) -> Purpose:
         return await _upsert(info, "purpose", input)
+
+    @strawberry.mutation
+    @domain_errors
+    async def upsert_subject_category(self, info: strawberry.Info, input: SubjectCategoryInput) -> SubjectCategory:
+        return await _upsert(info, "subject-category", input)
 
     @strawberry.mutation
     @domain_errors
@@ -154,6 +172,11 @@ class RegistryMutation:
     @domain_errors
     async def delete_purpose(self, info: strawberry.Info, id: strawberry.ID) -> Purpose:
         return await _delete(info, "purpose", id)
+
+    @strawberry.mutation
+    @domain_errors
+    async def delete_subject_category(self, info: strawberry.Info, id: strawberry.ID) -> SubjectCategory:
+        return await _delete(info, "subject-category", id)
 
     @strawberry.mutation
     @domain_errors
@@ -211,7 +234,7 @@ def make_schema(*, introspection: bool = True) -> RegistrySchema:
     return RegistrySchema(
         query=Query,
         mutation=Mutation,
-        types=[DataCategory, Purpose, LegalBasis, System, Party, Agreement, Flow],
+        types=[DataCategory, Purpose, SubjectCategory, LegalBasis, System, Party, Agreement, Flow],
         execution_context_class=RegistryExecutionContext,
         extensions=[  # factories: one instance per request
             functools.partial(ParserCache, maxsize=256),  # governance tools and portals repeat their queries

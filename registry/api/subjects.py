@@ -184,13 +184,14 @@ def to_report(report: domain.DsarReport) -> DsarReport:
 @strawberry.type
 class SubjectQuery:
     @strawberry.field(description="The DSAR report for a subject, by id or by e-mail (needs the subject-data "
-                                  "permission; every lookup is audited).")
+                                  "permission; every lookup is audited), following the flows in force on `asOf` "
+                                  "(default today, UTC).")
     @domain_errors
     async def dsar(self, info: strawberry.Info, subject: Optional[strawberry.ID] = None,
-                   email: Optional[str] = None) -> DsarReport:
+                   email: Optional[str] = None, as_of: Optional[datetime.date] = None) -> DsarReport:
         context = info.context
         return to_report(await context.call(context.subjects.report, principal=context.principal,
-                                            subject=subject, email=email))
+                                            subject=subject, email=email, as_of=as_of))
 
     @strawberry.field(description="What to erase where, what to keep and why, and whom to notify.")
     @domain_errors

@@ -45,11 +45,11 @@ ROLES: dict[str, frozenset[str]] = {
 RENAMED = {"editor": "steward"}
 """Roles of earlier versions, for the message that refuses them."""
 
-_ENTITIES = ("Category", "Purpose", "LegalBasis", "System", "Party", "Agreement", "Flow")
+_ENTITIES = ("Category", "Purpose", "SubjectCategory", "LegalBasis", "System", "Party", "Agreement", "Flow")
 
 FIELDS: dict[str, dict[str, str]] = {
     "Query": {
-        **dict.fromkeys(("categories", "purposes", "legalBases", "systems", "parties", "agreements", "flows",
+        **dict.fromkeys(("categories", "purposes", "subjectCategories", "legalBases", "systems", "parties", "agreements", "flows",
                          "node", "holders", "holdings", "lineage", "lineageExport", "findings", "impact", "breachImpact",
                          "ropa"),
                         REGISTRY_READ),

@@ -4,6 +4,7 @@ lineage for drawing tools), load the `demo` insurer."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from importlib.resources import files
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import click
 import yaml
 
 from registry.auth.roles import REGISTRY_READ, REGISTRY_WRITE
-from registry.cli.base import bundle_sources, registry_of, scratch_registry, session, store_exists, summary, write_output
+from registry.cli.base import (Day, bundle_sources, registry_of, scratch_registry, session, store_exists, summary,
+                               write_output)
 
 DEMO = files("registry") / "demo" / "insurer.yaml"
 
@@ -95,12 +97,17 @@ LINEAGE_FORMATS = ("graphml", "dot", "mermaid", "cytoscape-json")
 @click.option("--categories", metavar="ID[,ID…]", multiple=True,
               help="Lineage formats: only flows carrying data of these categories (an ancestor or descendant counts).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout).")
+@click.option("--include-proposed", is_flag=True,
+              help="Lineage formats: draw planned (proposed) flows too, dashed.")
+@click.option("--as-of", type=Day(),
+              help="The record (ropa-*) or the lineage (graphml, dot, mermaid, cytoscape-json) on this date "
+                   "(default today, UTC).")
 @click.pass_context
 def export(ctx, format_: str, start: str | None, direction: str | None, depth: int | None,
-           categories: tuple[str, ...], output: Path | None):
+           categories: tuple[str, ...], output: Path | None, include_proposed: bool, as_of: date | None):
     """Export the registry as a bundle that loads back into an identical registry (yaml, json), as
-    the record of processing activities (ropa-csv, ropa-json; GDPR Art. 30), or its lineage for a
-    drawing tool (graphml for Gephi and yEd, dot for Graphviz, mermaid for Markdown,
+    the record of processing activities (ropa-csv, ropa-json; GDPR Art. 30) on a date, or its
+    lineage for a drawing tool (graphml for Gephi and yEd, dot for Graphviz, mermaid for Markdown,
     cytoscape-json for Cytoscape)."""
     session(ctx).require(REGISTRY_READ)
     wanted = [c.strip() for option in categories for c in option.split(",") if c.strip()] or None
@@ -116,11 +123,13 @@ def export(ctx, format_: str, start: str | None, direction: str | None, depth: i
             raise click.UsageError(f"{'--direction' if direction else '--depth'} needs --from "
                                    "(without it the whole registry is drawn)")
         text = lineage_export(registry_of(ctx), format_, session(ctx).settings.compliance().countries, start=start,
-                              direction=direction, depth=depth, categories=wanted)
+                              direction=direction, depth=depth, categories=wanted, as_of=as_of,
+                              include_proposed=include_proposed)
     elif format_ in ROPA_FORMATS:
         from registry.compliance.ropa import ropa, to_csv, to_json
 
-        record = ropa(registry_of(ctx), settings=session(ctx).settings.compliance())
+        record = ropa(registry_of(ctx), settings=session(ctx).settings.compliance(),
+                      on=as_of)
         text = to_csv(record) if format_ == "ropa-csv" else to_json(record)
     elif format_ == "json":
         text = json.dumps(registry_of(ctx).export(), indent=2, ensure_ascii=False) + "\n"

@@ -91,13 +91,16 @@ def _locator(definitions):
 @click.option("--detected-at", type=Moment(),
               help="When the breach became known: ISO 8601 with its UTC offset, e.g. 2026-11-25T09:30:00+01:00, or "
                    "a date (its start in UTC); default now.")
+@click.option("--as-of", type=Day(), metavar="DATE",
+              help="Follow the flows in force on this date (default: the day of --detected-at, UTC).")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
-def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at: datetime | None, format_: str):
+def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at: datetime | None,
+           as_of: date | None, format_: str):
     """What a breach of these systems and parties exposed, who received that data downstream, and
     whom to notify by when (GDPR Art. 33-34, NAIC Model #668 §6)."""
     when = detected_at or datetime.now(timezone.utc)
-    found = breach_impact(registry_of(ctx), systems=systems, parties=parties, detected_at=when)
+    found = breach_impact(registry_of(ctx), systems=systems, parties=parties, detected_at=when, as_of=as_of)
     if format_ == "json":
         click.echo(dumps(_breach_plain(found)), nl=False)
     else:
@@ -116,7 +119,8 @@ def _print_text(found, on, locate=None) -> None:
     for f in found:
         where = f"{f.entity_kind} {f.entity_id}" + (f" ({f.category})" if f.category else "")
         place = locate(f) if locate else None
-        click.echo(f"{f.severity:<8}{f.rule}  {where}" + (f"  at {place.uri}:{place.line}" if place else ""))
+        click.echo(f"{f.severity:<8}{f.rule}  {where}" + (f"  [{f.regime}]" if f.regime else "")
+                   + (f"  at {place.uri}:{place.line}" if place else ""))
         click.echo(f"        {f.message}")
         click.echo(f"        {f.reference}. Remedy: {f.remedy}")
     counts = _counts(found)

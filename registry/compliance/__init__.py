@@ -10,6 +10,7 @@ from registry.compliance.impact import Breach, Impact, breach_impact, impact
 from registry.compliance.ropa import Ropa, ropa
 from registry.compliance.rules import RULES, Rule
 from registry.compliance.settings import Settings
+from registry.compliance import us  # noqa: F401  (registers the GLBA and NAIC rules)
 
 __all__ = ["RULES", "SEVERITIES", "Breach", "Finding", "Impact", "Ropa", "Rule", "Settings", "breach_impact",
            "findings", "impact", "ropa"]

@@ -1,20 +1,33 @@
 """What the compliance rules share, computed once per evaluation from the registry's documents.
 
 The documents come from `Registry.list`, the same on every backend, so every answer derived
-from them is too. Precomputed here: the category tree, each flow's effective legal basis and
-condition (its own, or else its agreement's), the categories each system or party declares,
-receives, and receives from the EEA, and the ends that are third countries without adequacy.
+from them is too. Everything is as of one day (`as_of`):
+
+- *Live* flows are those in force that day (`graph.store.in_force`): only they carry data.
+  *Checked* flows (`flows`) are the live ones and those planned that day (`status: proposed`),
+  which the rules check too (a DPO reviews a plan before it goes live). Flows ended, suspended
+  or outside their `since`/`until` that day are neither.
+- Each flow's *effective* terms are its own, or else (term by term) its agreement's.
+- Each system and party has its regimes (`registry.compliance.regimes`); a flow or holding is
+  governed by the GDPR (or the UK GDPR) for the categories of data that regime reaches there:
+  all of them where an end is under it, else those that came from a node under it through
+  live flows.
+- A system *holds* a category it declares, or receives through a chain of live flows that
+  starts at a declaration or at a party (a lineage gap: anything else, a cycle nothing feeds).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
+from functools import cached_property
 
-from graph.store import ENTITY_TYPES, Doc
-from registry.categories import CategoryTree
+from graph.store import ENTITY_TYPES, Doc, effective_terms, in_force, planned
+from registry.categories import CategoryTree, Tree
+from registry.compliance.regimes import GDPR_FAMILY, jurisdictions, spread
 from registry.compliance.transfers import Countries, Decision
+
+ART_6 = frozenset({"lawful-basis"})
 
 
 class Facts:
@@ -22,74 +35,147 @@ class Facts:
         self.as_of = as_of
         self.countries = countries
         self.tree = CategoryTree(docs["category"])
+        self.purpose_tree = Tree(docs["purpose"], ["insurance_function"])
         self.categories = _by_id(docs["category"])
         self.purposes = _by_id(docs["purpose"])
+        self.subject_categories = _by_id(docs.get("subject-category", []))
         self.bases = _by_id(docs["legal-basis"])
         self.systems = _by_id(docs["system"])
         self.parties = _by_id(docs["party"])
         self.agreements = _by_id(docs["agreement"])
-        self.flows: list[Doc] = docs["flow"]
+        self.live: list[Doc] = [flow for flow in docs["flow"] if in_force(flow, as_of)]
+        """The flows in force on `as_of`: the ones that carry data."""
+        self.proposed: frozenset[str] = frozenset(flow["id"] for flow in docs["flow"] if planned(flow, as_of))
+        """The ids of the flows planned on `as_of`: checked, findings at most warnings, no data."""
+        live = {flow["id"] for flow in self.live}
+        self.flows: list[Doc] = [flow for flow in docs["flow"] if flow["id"] in live or flow["id"] in self.proposed]
+        """The flows the rules check: live and planned ones, sorted by id."""
         self.ends: dict[str, Doc] = {**self.systems, **self.parties}
+        self.regimes: dict[str, tuple[str, ...]] = {id_: jurisdictions(doc, countries) for id_, doc in self.ends.items()}
         self.declared: dict[str, set[str]] = {
             id_: {held["category"] for held in doc.get("holds", ())} for id_, doc in self.systems.items()}
-        self.received: dict[str, set[str]] = defaultdict(set)
-        self.received_from_eea: dict[str, set[str]] = defaultdict(set)
-        eea = {id_ for id_, doc in self.ends.items() if countries.in_eea(doc["country"])}
-        for flow in self.flows:
-            self.received[flow["to"]].update(flow["categories"])
-            if flow["from"] in eea:
-                self.received_from_eea[flow["to"]].update(flow["categories"])
-        self.in_eea = frozenset(eea)
-        decisions: dict[tuple[str, bool], Decision | None] = {}
-        self.adequacy: dict[str, Decision | None] = {}
-        """Each end outside the EEA: the adequacy decision covering it, or None."""
-        for id_, doc in self.ends.items():
-            if id_ not in eea:
-                key = (doc["country"], bool(doc.get("dpf_certified")))
-                if key not in decisions:
-                    decisions[key] = countries.decision_for(key[0], as_of, key[1])
-                self.adequacy[id_] = decisions[key]
+        self.fed = spread(self.live, self.tree, self.declared, set(self.parties))
+        """Per node, the categories it receives through a chain starting at a declaration or a party."""
+        self.regime_data: dict[str, dict[str, set[str]]] = {
+            regime: spread(self.live, self.tree, {}, {id_ for id_, found in self.regimes.items() if regime in found})
+            for regime in GDPR_FAMILY}
+        """Per GDPR-family regime and node, the categories of data that reached it from a node under the regime."""
+        self._adequacy: dict[tuple[str, str], Decision | None] = {}
+        self._terms: dict[str, dict] = {}
 
     @classmethod
     def of(cls, registry, as_of: date, countries: Countries) -> Facts:
         return cls({type_: registry.list(type_) for type_ in ENTITY_TYPES}, as_of, countries)
 
+    # --- terms ---------------------------------------------------------------------------
+
     def agreement(self, flow: Doc) -> Doc | None:
         return self.agreements.get(flow.get("agreement") or "")
 
+    def terms(self, flow: Doc) -> dict:
+        """The flow's effective terms with their sources (`graph.store.effective_terms`)."""
+        if flow["id"] not in self._terms:
+            self._terms[flow["id"]] = effective_terms(flow, self.agreement(flow))
+        return self._terms[flow["id"]]
+
     def basis(self, flow: Doc) -> str | None:
         """The flow's effective legal basis: its own, or else its agreement's."""
-        return flow.get("legal_basis") or (self.agreement(flow) or {}).get("legal_basis")
+        return self.terms(flow)["legal_basis"][0]
 
     def condition(self, flow: Doc) -> str | None:
         """The flow's effective Art. 9(2) / Art. 10 condition: its own, or else its agreement's."""
-        return flow.get("condition") or (self.agreement(flow) or {}).get("condition")
+        return self.terms(flow)["condition"][0]
+
+    def mechanism(self, flow: Doc) -> str | None:
+        """The flow's transfer mechanism: its own, or else its agreement's."""
+        return self.terms(flow)["transfer_mechanism"][0]
+
+    def recorded(self, doc: Doc, flow: bool = True) -> tuple[str | None, str | None, tuple[str, ...]]:
+        """(legal basis, condition, additional bases) of a flow (effective) or of a declaration."""
+        if flow:
+            terms = self.terms(doc)
+            return terms["legal_basis"][0], terms["condition"][0], terms["additional_bases"][0]
+        return doc.get("legal_basis"), doc.get("condition"), tuple(doc.get("additional_bases", ()))
 
     def kind(self, basis: str | None) -> str | None:
         return self.bases[basis]["kind"] if basis in self.bases else None
 
+    def art_6_basis(self, basis: str | None, additional: Iterable[str]) -> str | None:
+        """The GDPR Art. 6(1) basis among those recorded (a basis of kind `lawful-basis`; an Art. 9
+        condition in the basis slot counts too, for `basis-kind-mismatch` reports it)."""
+        if self.kind(basis) in ("lawful-basis", "special-condition"):
+            return basis
+        return next((b for b in additional if self.kind(b) == "lawful-basis"), None)
+
+    def art_9_condition(self, condition: str | None, additional: Iterable[str]) -> str | None:
+        """The Art. 9(2) condition among those recorded: a basis of kind `special-condition` other than `gdpr-10`."""
+        return next((c for c in (condition, *additional) if self.kind(c) == "special-condition" and c != "gdpr-10"),
+                    None)
+
+    # --- regimes ---------------------------------------------------------------------------
+
+    def under(self, node: str, regime: str) -> bool:
+        return regime in self.regimes.get(node, ())
+
+    def governed(self, flow: Doc, regime: str) -> list[str]:
+        """The flow's categories that `regime` (GDPR family) governs: all of them where an end is
+        under it, else those that came from a node under it."""
+        if self.under(flow["from"], regime) or self.under(flow["to"], regime):
+            return list(flow["categories"])
+        held = self.regime_data[regime].get(flow["from"], set())
+        return [c for c in flow["categories"] if self.tree.overlaps(c, held)]
+
+    def flow_regime(self, flow: Doc) -> tuple[str, list[str]] | None:
+        """The first GDPR-family regime governing the flow, with the categories it governs."""
+        for regime in GDPR_FAMILY:
+            if categories := self.governed(flow, regime):
+                return regime, categories
+        return None
+
+    def holding_regime(self, system: str, category: str) -> str | None:
+        """The first GDPR-family regime governing a declared holding: the system's, or the one
+        that data of the category came from."""
+        return next((regime for regime in GDPR_FAMILY
+                     if self.under(system, regime)
+                     or self.tree.overlaps(category, self.regime_data[regime].get(system, set()))), None)
+
+    # --- transfers ---------------------------------------------------------------------------
+
+    def exported(self, flow: Doc, regime: str) -> list[str]:
+        """The categories a flow takes out of `regime`'s territory while the regime governs them
+        (its Art. 44 transfer, onward transfers included): data its sender holds under the regime,
+        going to an end located outside the territory."""
+        if self.ends[flow["to"]]["country"] in self.countries.territory(regime):
+            return []
+        if self.under(flow["from"], regime):
+            return list(flow["categories"])
+        held = self.regime_data[regime].get(flow["from"], set())
+        return [c for c in flow["categories"] if self.tree.overlaps(c, held)]
+
+    def onward(self, flow: Doc, regime: str) -> bool:
+        """Whether the flow passes on, from a sender not under the regime, data it received under it."""
+        return not self.under(flow["from"], regime)
+
+    def adequacy(self, node: str, regime: str) -> Decision | None:
+        """The adequacy decision of `regime` covering an end on the evaluation date, if any."""
+        key = (node, regime)
+        if key not in self._adequacy:
+            doc = self.ends[node]
+            certified = [flag for flag in ("dpf_certified", "dpf_uk_extension") if doc.get(flag)]
+            self._adequacy[key] = self.countries.decision_for(doc["country"], self.as_of, certified, regime)
+        return self._adequacy[key]
+
+    def third_country(self, node: str, regime: str) -> bool:
+        """Outside the regime's territory and without an adequacy decision covering it (Art. 45)."""
+        return self.ends[node]["country"] not in self.countries.territory(regime) and self.adequacy(node, regime) is None
+
+    # --- lineage -----------------------------------------------------------------------------
+
     def holds_data_of(self, node: str, category: str) -> bool:
-        """Whether `node` declares or receives data of `category` (it, an ancestor or a descendant)."""
+        """Whether `node` declares data of `category` (it, an ancestor or a descendant), or
+        receives it through a chain of live flows that starts at a declaration or a party."""
         return (self.tree.overlaps(category, self.declared.get(node, set()))
-                or self.tree.overlaps(category, self.received.get(node, set())))
-
-    def third_country(self, node: str) -> bool:
-        """Outside the EEA and without an adequacy decision covering it (GDPR Art. 45)."""
-        return node not in self.in_eea and self.adequacy.get(node) is None
-
-    def mechanism(self, flow: Doc) -> str | None:
-        """The flow's transfer mechanism: its own, or else its agreement's."""
-        return flow.get("transfer_mechanism") or (self.agreement(flow) or {}).get("transfer_mechanism")
-
-    def onward(self, flow: Doc) -> bool:
-        """Whether the flow passes on, from outside the EEA, data its sender received from the EEA."""
-        sender = flow["from"]
-        return sender not in self.in_eea and any(
-            self.tree.overlaps(c, self.received_from_eea.get(sender, set())) for c in flow["categories"])
-
-    def transfer(self, flow: Doc) -> bool:
-        """A GDPR transfer (Art. 44): to an end outside the EEA, from the EEA or onward."""
-        return flow["to"] not in self.in_eea and (flow["from"] in self.in_eea or self.onward(flow))
+                or self.tree.overlaps(category, self.fed.get(node, set())))
 
     def is_party(self, node: str) -> bool:
         return node in self.parties
@@ -100,9 +186,15 @@ class Facts:
             for held in doc.get("holds", ()):
                 yield id_, held
 
-    def carried(self, flow: Doc, flag: str) -> list[str]:
-        """The flow's categories that carry `flag` (`special`, `criminal`, `npi`), inherited included."""
-        return [c for c in flow["categories"] if self.tree.is_(flag, c)]
+    def carried(self, flow: Doc, flag: str, among: Iterable[str] | None = None) -> list[str]:
+        """The flow's categories (or those of `among`) that carry `flag` (`special`, `criminal`,
+        `npi`, `health`), inherited included."""
+        return [c for c in (flow["categories"] if among is None else among) if self.tree.is_(flag, c)]
+
+    @cached_property
+    def in_eea(self) -> frozenset[str]:
+        """The systems and parties located in the EEA."""
+        return frozenset(id_ for id_, doc in self.ends.items() if self.countries.in_eea(doc["country"]))
 
 
 def _by_id(docs: list[Doc]) -> dict[str, Doc]:

@@ -1,18 +1,21 @@
 """Findings: what the rules report, and the engine that evaluates them on a registry.
 
 Findings are computed from the registry's documents (`Registry.list`) as of a date, so every
-backend gives the same answer. They come sorted: most severe first, then by rule, entity and
-category.
+backend gives the same answer. Each names the regime it comes from (`gdpr`, `uk-gdpr`, `glba`,
+`naic`); under the UK GDPR the reference reads "UK GDPR Art. …". A finding on a proposed flow
+is at most a warning: the plan is reviewed before it goes live. They come sorted: most severe
+first, then by rule, entity, category and regime.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 
+from graph.store import today
 from registry.compliance.facts import Facts
-from registry.compliance.rules import RULES, Rule, Severity
+from registry.compliance.rules import RULES, Hit, Rule, Severity
 from registry.compliance.settings import Settings
 from registry.errors import InvalidArgument
 
@@ -33,10 +36,8 @@ class Finding:
     category: str | None = None
     subject_count: int | None = None
     """How many data subjects are concerned, for rules that count them; None otherwise."""
-
-
-def today() -> date:
-    return datetime.now(timezone.utc).date()
+    regime: str | None = None
+    """The regime the finding comes from: `gdpr`, `uk-gdpr`, `glba` or `naic`."""
 
 
 def at_least(severity: str | None) -> tuple[Severity, ...]:
@@ -63,13 +64,25 @@ def selected_rules(rule: str | None, known: dict[str, Rule]) -> list[Rule]:
     return [known[rule]]
 
 
+PROPOSED = (" The flow is proposed: it carries no data yet, so this is a warning to settle before it "
+            "goes live.")
+
+
 def evaluate(facts: Facts, rules: Iterable[Rule]) -> list[Finding]:
-    found = [Finding(rule=r.id, severity=r.severity, message=hit.message, reference=r.reference,
-                     entity_kind=hit.entity_kind, entity_id=hit.entity_id, remedy=r.remedy, category=hit.category,
-                     subject_count=hit.subject_count)
+    found = [_finding(r, hit, hit.entity_kind == "flow" and hit.entity_id in facts.proposed)
              for r in rules for hit in r.check(facts)]
     return sorted(found, key=lambda f: (SEVERITIES.index(f.severity), f.rule, f.entity_kind, f.entity_id,
-                                        f.category or "", f.message))
+                                        f.category or "", f.regime or "", f.message))
+
+
+def _finding(rule: Rule, hit: Hit, proposed: bool) -> Finding:
+    severity = "warning" if proposed and rule.severity == "error" else rule.severity
+    reference = rule.reference
+    if hit.regime == "uk-gdpr" and reference.startswith("GDPR"):
+        reference = "UK " + reference
+    return Finding(rule=rule.id, severity=severity, message=hit.message + (PROPOSED if proposed else ""),
+                   reference=reference, entity_kind=hit.entity_kind, entity_id=hit.entity_id, remedy=rule.remedy,
+                   category=hit.category, subject_count=hit.subject_count, regime=hit.regime)
 
 
 def findings(registry, *, as_of: date | None = None, severity: str | None = None, rule: str | None = None,
@@ -80,4 +93,4 @@ def findings(registry, *, as_of: date | None = None, severity: str | None = None
     wanted = at_least(severity)
     rules = [r for r in selected_rules(rule, all_rules(registry, extra_rules)) if r.severity in wanted]
     facts = Facts.of(registry, as_of or today(), (settings or Settings.packaged()).countries)
-    return evaluate(facts, rules)
+    return [f for f in evaluate(facts, rules) if f.severity in wanted]

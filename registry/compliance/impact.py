@@ -1,10 +1,10 @@
 """Impact and breach analysis over the registry's documents and lineage.
 
-`impact` answers "what depends on this agreement, party or system": the flows, the categories
-and purposes they carry, the holders downstream, and the findings on them. `breach_impact`
-answers "what did a breach of these systems and parties expose": the categories (special and
-criminal-offence data flagged as high risk), the recipients downstream that received them, and
-who must be notified by when.
+`impact` answers "what depends on this agreement, party or system": the flows (in force or
+planned on the evaluation date), the categories and purposes they carry, the holders downstream,
+and the findings on them. `breach_impact` answers "what did a breach of these systems and parties
+expose": the categories (special and criminal-offence data flagged as high risk), the recipients
+downstream that received them through flows in force, and who must be notified by when.
 
 Data subjects are counted through a `SubjectCounter` the caller passes in (the seam for the
 subject registry); without one, the counts are None.
@@ -34,7 +34,8 @@ WITHIN_72_HOURS = timedelta(hours=72)
 class Impact:
     entity: Stored
     flows: list[Doc]
-    """The flows that depend on it: an agreement's flows, or the flows to and from a party or system."""
+    """The flows that depend on it: an agreement's flows, or the flows to and from a party or
+    system, in force or planned on the evaluation date."""
     categories: list[Doc]
     purposes: list[Doc]
     holders: list[Stored]
@@ -108,9 +109,9 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
         seeds: dict[str, set[str]] = {}
         for flow in flows:
             seeds.setdefault(flow["to"], set()).update(flow["categories"])
-        holders = set(seeds) | set(downstream(registry, facts.tree, seeds))
+        holders = set(seeds) | set(downstream(registry, facts.tree, seeds, facts.as_of))
     else:
-        holders = set(downstream(registry, facts.tree, {id_: categories})) - {id_}
+        holders = set(downstream(registry, facts.tree, {id_: categories}, facts.as_of)) - {id_}
     flow_ids = {flow["id"] for flow in flows}
     found = [f for f in evaluate(facts, RULES.values())
              if f.entity_id in (flow_ids if f.entity_kind == "flow" else {id_})]
@@ -124,23 +125,26 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
 
 
 def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[str] = (), detected_at: datetime,
-                  count_subjects: SubjectCounter | None = None) -> Breach:
+                  count_subjects: SubjectCounter | None = None, as_of: date | None = None) -> Breach:
+    """The breach's exposure through the flows in force on `as_of` (default: the day of
+    `detected_at`, in UTC: what was flowing when the breach became known)."""
     systems, parties = sorted(set(systems)), sorted(set(parties))
     if not systems and not parties:
         raise InvalidArgument("give at least one system or party that was breached")
     if detected_at.tzinfo is None or detected_at.utcoffset() is None:
         raise InvalidArgument("detectedAt: give the time with its UTC offset, e.g. 2026-11-25T09:30:00+01:00")
+    utc = detected_at.astimezone(timezone.utc)
+    on = as_of or utc.date()
     breached = [registry.entity(id_, "system") for id_ in systems] + [registry.entity(id_, "party") for id_ in parties]
     tree = CategoryTree(registry.list("category"))
     by_id = {doc["id"]: doc for doc in registry.list("category")}
-    exposed = sorted({view.holding.category for node in breached for view in registry.holdings(node.id)})
+    exposed = sorted({view.holding.category for node in breached for view in registry.holdings(node.id, as_of=on)})
     high = [c for c in exposed if tree.is_("special", c) or tree.is_("criminal", c)]
-    received = downstream(registry, tree, {node.id: set(exposed) for node in breached}) if exposed else {}
+    received = downstream(registry, tree, {node.id: set(exposed) for node in breached}, on) if exposed else {}
     senders: set[str] = set(systems)
     for party in parties:
-        upstream = registry.lineage(party, "upstream", 1, None)
+        upstream = registry.lineage(party, "upstream", 1, None, as_of=on)
         senders.update(stored.id for stored in upstream.nodes if stored.type == "system")
-    utc = detected_at.astimezone(timezone.utc)
     subject_systems = sorted(senders)
     return Breach(
         detected_at=utc, breached=breached,
@@ -151,15 +155,17 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
         subject_count=(count_subjects or registry.store.count_subjects)(subject_systems))
 
 
-def downstream(registry, tree: CategoryTree, seeds: dict[str, set[str]]) -> dict[str, tuple[set[str], set[str]]]:
-    """Where data of the seed nodes' categories went: for each node reached, the categories and
-    flows that brought it. A flow passes data on when it carries a category overlapping what
-    reached its source (so a warehouse that received diagnoses passes on diagnoses, not every
-    category it sends); the candidate flows come from `Registry.lineage`."""
+def downstream(registry, tree: CategoryTree, seeds: dict[str, set[str]],
+               as_of: date) -> dict[str, tuple[set[str], set[str]]]:
+    """Where data of the seed nodes' categories went through the flows in force on `as_of`: for
+    each node reached, the categories and flows that brought it. A flow passes data on when it
+    carries a category overlapping what reached its source (so a warehouse that received
+    diagnoses passes on diagnoses, not every category it sends); the candidate flows come from
+    `Registry.lineage`."""
     out: dict[str, dict[str, Doc]] = {}
     for start, categories in seeds.items():
         if categories:
-            for edge in registry.lineage(start, "downstream", None, sorted(categories)).edges:
+            for edge in registry.lineage(start, "downstream", None, sorted(categories), as_of=as_of).edges:
                 out.setdefault(edge["from"], {})[edge["id"]] = edge
     reached = {node: set(categories) for node, categories in seeds.items()}
     found: dict[str, tuple[set[str], set[str]]] = {}

@@ -1,13 +1,15 @@
 """Findings as a SARIF 2.1.0 log, for code-scanning dashboards (GitHub code scanning) and CI annotations.
 
 Every rule appears in the tool's driver with its legal reference (`fullDescription`,
-`properties.reference`), a link to the legal text (`helpUri`) and help (what it checks, the
-reference, the remedy) as text and Markdown. Every finding is a result with its rule, level,
-message, a logical location naming the entity kind and id (`flow/claims-to-coral`,
-`holding/claims/health`) and, when `locate` places it in a file, a physical location: the file's
-URI relative to the repository root (`artifact_uri`) and the line and column where the entity
-is defined. `partialFingerprints` identify a finding by its rule, entity and category, never by
-its line or message, so it keeps its identity when lines move or a count in its message changes.
+`properties.reference`), the regimes it belongs to (`properties.regimes`), a link to the legal
+text (`helpUri`) and help (what it checks, the reference, the remedy) as text and Markdown. Every
+finding is a result with its rule, level, message, the regime it comes from (`properties.regime`:
+`gdpr`, `uk-gdpr`, `glba`, `naic`), a logical location naming the entity kind and id
+(`flow/claims-to-coral`, `holding/claims/health`) and, when `locate` places it in a file, a
+physical location: the file's URI relative to the repository root (`artifact_uri`) and the line
+and column where the entity is defined. `partialFingerprints` identify a finding by its rule,
+regime, entity and category, never by its line or message, so it keeps its identity when lines
+move or a count in its message changes.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def _descriptor(rule: Rule) -> dict[str, Any]:
                              f"**Remedy:** {rule.remedy}"},
         "helpUri": rule.help_uri,
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
-        "properties": {"reference": rule.reference, "tags": ["privacy", "compliance"]},
+        "properties": {"reference": rule.reference, "regimes": list(rule.regimes), "tags": ["privacy", "compliance"]},
     }
 
 
@@ -107,6 +109,6 @@ def _result(finding: Finding, rule_index: int, fingerprint: str, place: FileLoca
         "message": {"text": f"{finding.message} Remedy: {finding.remedy}"},
         "locations": [location],
         "partialFingerprints": {FINGERPRINT: fingerprint, "primaryLocationLineHash": fingerprint},
-        "properties": {"reference": finding.reference, "entityKind": finding.entity_kind,
+        "properties": {"reference": finding.reference, "regime": finding.regime, "entityKind": finding.entity_kind,
                        "entityId": finding.entity_id, **({"category": finding.category} if finding.category else {})},
     }

@@ -17,9 +17,13 @@ class Settings:
     countries: Countries
     """The EEA and the adequacy decisions, dated."""
     controller: str = DEFAULT_CONTROLLER
-    """The controller's name and contact details, for the Art. 30 record."""
+    """The controller's name and contact details, for the Art. 30 record (Art. 30(1)(a))."""
     subject_categories: tuple[str, ...] = DEFAULT_SUBJECT_CATEGORIES
-    """Categories of data subjects for the Art. 30 record, until they are derived from the register."""
+    """Categories of data subjects for the Art. 30 record, for activities whose holdings and flows name none."""
+    dpo: str | None = None
+    """The data protection officer's name and contact details (Art. 30(1)(a), Art. 37(7))."""
+    eu_representative: str | None = None
+    """The representative in the Union of a controller established outside it (Art. 27, Art. 30(1)(a))."""
 
     @classmethod
     def packaged(cls, **values) -> Settings:

@@ -9,6 +9,7 @@ and GraphQL (`lineageExport(format: …)`) both call `export`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 import networkx as nx
 
@@ -30,7 +31,7 @@ __all__ = ["FORMATS", "export", "lineage_graph"]
 
 def export(registry, format: str, countries: Countries, *, start: str | None = None,
            direction: Direction | None = None, depth: int | None = None,
-           categories: list[str] | None = None) -> str:
+           categories: list[str] | None = None, as_of: date | None = None, include_proposed: bool = False) -> str:
     """The lineage (see `lineage_graph`) as a document in `format`, one of `FORMATS`.
 
     Raises `InvalidArgument` for an unknown format or bad filters, `NotFound` for unknown ids.
@@ -39,5 +40,6 @@ def export(registry, format: str, countries: Countries, *, start: str | None = N
 
     if format not in WRITERS:
         raise InvalidArgument(f"format: unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-    graph = lineage_graph(registry, countries, start=start, direction=direction, depth=depth, categories=categories)
+    graph = lineage_graph(registry, countries, start=start, direction=direction, depth=depth, categories=categories,
+                          as_of=as_of, include_proposed=include_proposed)
     return WRITERS[format](graph)

@@ -3,7 +3,8 @@
 Nodes are named by their ids and drawn by kind (`registry.exports.kinds`), with the name and
 kind/country as the label; a party or system outside the EEA gets a double orange border and
 the start node a thick one. Flows are labelled with purpose and legal basis; flows carrying
-special-category or criminal-offence data are thick and purple. Every attribute of the drawing
+special-category or criminal-offence data are thick and purple, planned (proposed) flows dashed.
+Every attribute of the drawing
 model is kept as a DOT attribute too (`kind`, `country`, `categories` as a JSON array …; the
 name as `title`, since Graphviz's own readers call a node's id its name), and each flow's id is
 its edge's `id` (Graphviz puts it into SVG).
@@ -52,7 +53,8 @@ def write(graph: nx.MultiDiGraph) -> str:
     for source, target, key, data in graph.edges(keys=True, data=True):
         look = {"id": key, "label": flow_label(data),
                 "color": SPECIAL_COLOUR if data.get("special") else None,
-                "penwidth": 2.5 if data.get("special") else None}
+                "penwidth": 2.5 if data.get("special") else None,
+                "style": "dashed" if data.get("status") == "proposed" else None}
         lines.append(f"  {quote(source)} -> {quote(target)} [{_attributes(look, data)}];\n")
     lines.append("}\n")
     return "".join(lines)

@@ -5,7 +5,7 @@ registry id and name appears only inside quoted labels, where each character tha
 could read as syntax is written as an entity code (`#quot;`, `#91;` …): any id survives.
 Shapes and colours follow `registry.exports.kinds`; parties and systems outside the EEA have a
 dashed orange border, the start node a thick one, and flows carrying special-category or
-criminal-offence data are thick and purple. Mermaid draws at most 500 flows by default: for
+criminal-offence data are thick and purple; planned (proposed) flows are dotted. Mermaid draws at most 500 flows by default: for
 larger graphs use DOT or GraphML.
 
 >>> print(write(__import__("networkx").MultiDiGraph()), end="")
@@ -44,7 +44,8 @@ def write(graph: nx.MultiDiGraph) -> str:
             lines.append(f"  class {','.join(marked)} {class_}")
     special = []
     for index, (source, target, data) in enumerate(graph.edges(data=True)):
-        lines.append(f'  {names[source]} -->|"{escape(flow_label(data))}"| {names[target]}')
+        arrow = "-.->" if data.get("status") == "proposed" else "-->"
+        lines.append(f'  {names[source]} {arrow}|"{escape(flow_label(data))}"| {names[target]}')
         if data.get("special"):
             special.append(str(index))
     if special:

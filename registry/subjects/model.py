@@ -17,6 +17,7 @@ the registry can still find a person by e-mail.
 from __future__ import annotations
 
 import csv
+import functools
 import hmac
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator
@@ -65,11 +66,17 @@ class ConsentEvent(BaseModel):
         return doc
 
 
+LEGACY_KINDS = frozenset({"policyholder", "insured", "claimant", "beneficiary", "prospect", "third-party", "other"})
+"""The kinds subjects had before subject categories were registry entities: a registry that
+defines no subject category still accepts them."""
+
+
 class Subject(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Id
-    kind: Literal["policyholder", "insured", "claimant", "beneficiary", "prospect", "third-party", "other"]
+    kind: Id
+    """A subject category of the registry (`subject_categories`), e.g. policyholder or claimant."""
     records: list[SubjectRecord] = Field(default_factory=list)
     consents: list[ConsentEvent] = Field(default_factory=list)
     keys: dict[KeyName, Annotated[str, StringConstraints(min_length=1, max_length=512)]] = Field(default_factory=dict)
@@ -162,11 +169,19 @@ def _decoded(file, source: str) -> Iterator[tuple[int, str | BundleInvalid]]:
 
 @dataclass(frozen=True)
 class Checker:
-    """Validates raw subjects against the registry: `known` maps registry ids to entity types."""
+    """Validates raw subjects against the registry: `known` maps registry ids to entity types.
+
+    A subject's `kind` must name one of the registry's subject categories; a registry that
+    defines none accepts the kinds of earlier versions (`LEGACY_KINDS`)."""
 
     source: str
     known: dict[str, str]
     hasher: KeyHasher
+
+    @functools.cached_property
+    def kinds(self) -> frozenset[str]:
+        defined = frozenset(id_ for id_, type_ in self.known.items() if type_ == "subject-category")
+        return defined or LEGACY_KINDS
 
     def check(self, number: int, raw: object, detailed: bool = True) -> tuple[SubjectRow | None, list[Problem]]:
         """The store row for one raw subject, or the problems with it (`detailed`: with a "did
@@ -206,6 +221,10 @@ class Checker:
                                       else f"{target!r} is a {known[target]}, not a {' or '.join(allowed)}",
                                       subject.id)
                         for where, allowed, target in _references(subject) if known.get(target) not in allowed]
+        if subject.kind not in self.kinds:
+            problems.insert(0, self._problem(number, "kind", f"unknown subject category {subject.kind!r}; expected one "
+                                                             f"of {', '.join(sorted(self.kinds))}"
+                                             + (hint(subject.kind, self.kinds) if detailed else ""), subject.id))
         try:
             hashes = [self.hasher.hash(name, value) for name, value in sorted(subject.keys.items())]
         except KeyMismatch:

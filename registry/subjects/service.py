@@ -69,15 +69,18 @@ class SubjectService:
             raise NotFound(f"unknown subject {subject!r}")
         return self._with_declared(row)
 
-    def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None) -> dsar.DsarReport:
+    def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None,
+               as_of: date | None = None) -> dsar.DsarReport:
+        """The subject's report, following the flows in force on `as_of` (default today, UTC)."""
         row = self.find(principal=principal, subject=subject, email=email, what="dsar")
         self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
-        return self._report(row)
+        return self._report(row, as_of or datetime.now(timezone.utc).date())
 
     def erasure_plan(self, *, principal: Principal, subject: str, today: date | None = None) -> dsar.ErasurePlan:
         row = self.find(principal=principal, subject=subject, what="erasure-plan")
         self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
-        return dsar.erasure_plan(self._report(row), today or datetime.now(timezone.utc).date())
+        today = today or datetime.now(timezone.utc).date()
+        return dsar.erasure_plan(self._report(row, today), today)
 
     def set_consent(self, *, principal: Principal, subject: str, purpose: str, status: str,
                     at: datetime | None = None, notice: str | None = None, channel: str | None = None) -> SubjectRow:
@@ -125,13 +128,13 @@ class SubjectService:
             "system": r["system"], "categories": [h["category"] for h in systems[r["system"]].doc.get("holds", ())]
             if r["system"] in systems else [], **r} for r in row.records])
 
-    def _report(self, row: SubjectRow) -> dsar.DsarReport:
+    def _report(self, row: SubjectRow, as_of: date) -> dsar.DsarReport:
         flows: dict[str, dict] = {}
         entities: dict[str, Stored] = {}
         known = self.store.get_many(r["system"] for r in row.records)
         row = dataclasses.replace(row, records=[r for r in row.records if r["system"] in known])
         for record in row.records:
-            nodes, edges = self._flows_from(record["system"], record["categories"])
+            nodes, edges = self._flows_from(record["system"], record["categories"], as_of)
             entities.update((n.id, n) for n in nodes)
             flows.update((e["id"], e) for e in edges)
         categories, tree = self._category_tree()
@@ -149,11 +152,13 @@ class SubjectService:
             self._categories = (version, categories, CategoryTree(categories))
         return self._categories[1:]
 
-    def _flows_from(self, system: str, categories: list[str]):
-        """Nodes and flows downstream of `system` carrying data of `categories` (memoised per store version)."""
-        key = (self.store.version(), system, tuple(sorted(categories)))
+    def _flows_from(self, system: str, categories: list[str], as_of: date):
+        """Nodes and flows in force on `as_of` downstream of `system` carrying data of `categories`
+        (memoised per store version and day)."""
+        key = (self.store.version(), as_of, system, tuple(sorted(categories)))
         if key not in self._downstream:
-            found = self.registry.lineage(system, "downstream", None, list(categories) or None) if categories else None
+            found = self.registry.lineage(system, "downstream", None, list(categories) or None,
+                                          as_of=as_of) if categories else None
             self._downstream[key] = (found.nodes, found.edges) if found else (self.store.get_many([system]).values(), [])
             if len(self._downstream) > _CACHE_SIZE:
                 self._downstream.popitem(last=False)

@@ -3,7 +3,9 @@
 // `window.lineagePage` exposes the drawing (`cy`) and state for tests and the browser console.
 
 import { adoptFragmentToken, explain, graphql, setToken, token } from './auth.js';
-import { createDrawing, draw, filterPurposes, focus, LEGEND, MARKS, overlayFindings, showLabels } from './drawing.js';
+import {
+  arrange, createDrawing, draw, filterPurposes, fitView, focus, LEGEND, MARKS, overlayFindings, showLabels, wholeInView,
+} from './drawing.js';
 import { categoryTree, checkboxList, readState, ticked, writeState } from './filters.js';
 import { el, flowPanel, messagePanel, nodePanel, showTooltip } from './panel.js';
 import { CATALOGUE, DRAWING, FINDINGS, FLOW, HOLDINGS } from './queries.js';
@@ -75,28 +77,50 @@ async function redraw() {
   $('status').textContent = 'Loading…';
   const variables = { from, categories: categories.length ? categories : null };
   if (from) Object.assign(variables, { direction: direction.toUpperCase(), depth });
+  const asked = performance.now();
   const data = await graphql(DRAWING, variables);
   const document_ = JSON.parse(data.lineageExport);
+  page.answered = { at: performance.now(), ms: performance.now() - asked };
   page.document = document_;
   draw(page.cy, document_);
-  applyView();
   legend();
-  document.body.dataset.state = 'ready';
+  await applyView(true);
 }
 
-function applyView() {
+// Filters that need no new answer (purposes), the overlay and the labels; lays the drawing out
+// again when `layout` or when the purposes changed what is visible. False when a later redraw
+// took over.
+async function applyView(layout = false) {
   const cy = page.cy;
-  filterPurposes(cy, page.state.purposes);
+  const changed = filterPurposes(cy, page.state.purposes);
   overlayFindings(cy, page.findings.byFlow, $('findings-overlay').checked && page.findings.available);
   showLabels(cy, $('edge-labels').checked);
   const nodes = cy.nodes(':visible').length;
   const flows = cy.edges(':visible');
+  if (layout || changed) {
+    const since = layout ? page.answered.at : performance.now();
+    document.body.dataset.state = 'loading';
+    $('status').textContent = `Laying out ${nodes} nodes and ${flows.length} flows…`;
+    if (!await arrange(cy)) return false;
+    await nextFrames(2); // on the screen
+    page.timings = { // milliseconds: the answer's, ELK's, and from the answer (or the filter) to the screen
+      answer: layout ? page.answered.ms : 0, layout: cy.scratch('layoutMs'), drawn: performance.now() - since,
+    };
+  }
   const red = flows.filter('.finding').length;
   const from = page.state.from ? `from ${page.state.from} (${page.state.direction}` +
     `${page.state.depth !== null ? `, depth ${page.state.depth}` : ''})` : 'whole registry';
   $('status').textContent = `${from}: ${nodes} nodes, ${flows.length} flows drawn` +
-    (page.findings.available ? `, ${red} with findings` : '');
+    (page.findings.available ? `, ${red} with findings` : '') +
+    (wholeInView(cy) ? '' : ' · zoomed to stay legible: drag or scroll to see the rest, or Fit all');
+  document.body.dataset.state = 'ready';
+  return true;
 }
+
+const nextFrames = (count) => new Promise((resolve) => {
+  const step = () => (--count > 0 ? requestAnimationFrame(step) : resolve());
+  requestAnimationFrame(step);
+});
 
 async function reload() {
   say('');
@@ -149,7 +173,12 @@ function changed() {
   writeState(next);
   syncLineageInputs();
   if (refetch) reload();
-  else applyView();
+  else {
+    applyView().catch((error) => {
+      document.body.dataset.state = 'error';
+      failed(error, 'the layout');
+    });
+  }
 }
 
 function startFrom(id) {
@@ -229,11 +258,13 @@ page.cy.on('mouseover', 'edge', (event) => {
 });
 page.cy.on('mouseover', 'node', (event) => {
   const node = event.target;
+  node.connectedEdges().addClass('hover');
   showTooltip($('tooltip'), event.originalEvent ? { x: event.originalEvent.clientX, y: event.originalEvent.clientY } :
     event.renderedPosition, `${node.data('name')} (${node.id()})`, nodeFindings(node.id()));
 });
 page.cy.on('mouseout', 'node, edge', (event) => {
   event.target.removeClass('hover');
+  if (event.target.isNode()) event.target.connectedEdges().removeClass('hover');
   $('tooltip').hidden = true;
 });
 
@@ -241,8 +272,10 @@ for (const id of ['start', 'direction', 'depth']) $(id).addEventListener('change
 $('whole').addEventListener('click', () => startFrom(''));
 $('search').addEventListener('keydown', (event) => { if (event.key === 'Enter') find(event.target.value); });
 $('search').addEventListener('change', (event) => find(event.target.value));
-$('findings-overlay').addEventListener('change', applyView);
-$('edge-labels').addEventListener('change', applyView);
+$('findings-overlay').addEventListener('change', () => applyView());
+$('edge-labels').addEventListener('change', () => applyView());
+$('fit-all').addEventListener('click', () => fitView(page.cy, true));
+$('fit-legible').addEventListener('click', () => fitView(page.cy));
 $('token-change').addEventListener('click', askForToken);
 $('token-form').addEventListener('submit', (event) => {
   event.preventDefault();

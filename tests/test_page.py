@@ -1,12 +1,15 @@
 """The lineage page and GraphiQL in a real headless Chromium (Debian's `chromium` through
 Playwright's `executable_path`), against the app served by uvicorn with the demo insurer:
-what is drawn is what the API answers, filters, panels, the findings overlay, the token."""
+what is drawn is what the API answers, filters, panels, the findings overlay, the token, and a
+layered drawing that stays legible (sources left, outside recipients right, nothing overlaps)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import urllib.request
 
+import networkx as nx
 import pytest
 from click.testing import CliRunner
 
@@ -71,6 +74,116 @@ def drawn(page) -> tuple[list[str], list[str]]:
     return nodes, edges
 
 
+GEOMETRY = """() => {
+    const cy = window.lineagePage.cy, box = (b) => [b.x1, b.y1, b.x2, b.y2], view = cy.extent();
+    return {
+        zoom: cy.zoom(), view: box(view),
+        nodes: cy.nodes(':visible').map(n => ({
+            id: n.id(), entity: n.data('entity'), font: n.pstyle('font-size').pfValue,
+            body: box(n.boundingBox({ includeLabels: false, includeOverlays: false })),
+            caption: box(n.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true, includeOverlays: false })),
+        })),
+        flows: cy.edges(':visible').map(e => ({
+            id: e.id(), source: e.source().id(), target: e.target().id(),
+            route: [e.sourceEndpoint(), ...(e.segmentPoints() || []), e.targetEndpoint()].map(p => [p.x, p.y]),
+        })),
+    };
+}"""
+"""What is drawn where, in the drawing's own coordinates: the view, each visible node's body and
+caption (bounding boxes x1, y1, x2, y2) and caption font size, each visible flow's route (from
+where it leaves its source, through its bends, to where it reaches its target)."""
+
+
+def geometry(page) -> dict:
+    drawing = page.tab.evaluate(GEOMETRY)
+    drawing["node"] = {node["id"]: node for node in drawing["nodes"]}
+    return drawing
+
+
+def overlaps(a: list[float], b: list[float], margin: float = 0) -> bool:
+    return a[0] + margin < b[2] and b[0] + margin < a[2] and a[1] + margin < b[3] and b[1] + margin < a[3]
+
+
+def inside(inner: list[float], outer: list[float], slack: float) -> bool:
+    return (inner[0] >= outer[0] - slack and inner[1] >= outer[1] - slack and inner[2] <= outer[2] + slack
+            and inner[3] <= outer[3] + slack)
+
+
+def crosses(start: list[float], end: list[float], box: list[float]) -> bool:
+    """Whether the segment from `start` to `end` passes through the inside of `box` (Liang-Barsky)."""
+    (x0, y0), (x1, y1) = start, end
+    low, high = 0.0, 1.0
+    for p, q in ((x0 - x1, x0 - box[0]), (x1 - x0, box[2] - x0), (y0 - y1, y0 - box[1]), (y1 - y0, box[3] - y0)):
+        if p == 0:
+            if q <= 0:
+                return False
+        elif p < 0:
+            low = max(low, q / p)
+        else:
+            high = min(high, q / p)
+    return low < high
+
+
+def flow_graph(drawing: dict) -> nx.MultiDiGraph:
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(drawing["node"])
+    graph.add_edges_from((flow["source"], flow["target"], flow["id"]) for flow in drawing["flows"])
+    return graph
+
+
+def assert_layered_left_to_right(drawing: dict) -> None:
+    """Flows run left to right wherever the graph allows: a flow drawn right to left (or straight
+    down) closes a cycle, so no left-to-right order of its ends exists; an outside party is right
+    of each system that sends to it unless it sends back to that system; parties that only
+    receive form the rightmost column, right of every system; no two nodes overlap."""
+    graph, node = flow_graph(drawing), drawing["node"]
+    centre = {id_: (n["body"][0] + n["body"][2]) / 2 for id_, n in node.items()}
+    backwards = [f for f in drawing["flows"] if centre[f["target"]] <= centre[f["source"]]]
+    assert all(nx.has_path(graph, f["target"], f["source"]) for f in backwards), \
+        [f["id"] for f in backwards if not nx.has_path(graph, f["target"], f["source"])]
+    for flow in drawing["flows"]:
+        sender, party = node[flow["source"]], node[flow["target"]]
+        if sender["entity"] == "system" and party["entity"] == "party":
+            assert party["body"][0] > sender["body"][2] or nx.has_path(graph, party["id"], sender["id"]), flow["id"]
+    recipients = [n for n in drawing["nodes"] if n["entity"] == "party" and graph.out_degree(n["id"]) == 0
+                  and graph.in_degree(n["id"]) > 0]
+    systems = [n for n in drawing["nodes"] if n["entity"] == "system"]
+    if recipients and systems:
+        assert min(n["body"][0] for n in recipients) > max(n["body"][2] for n in systems)
+    assert_apart([n["body"] for n in drawing["nodes"]])
+
+
+def assert_apart(boxes: list[list[float]]) -> None:
+    """No two boxes overlap (a sweep over x)."""
+    ordered = sorted(boxes)
+    for i, box in enumerate(ordered):
+        for other in itertools.takewhile(lambda b: b[0] < box[2], ordered[i + 1:]):
+            assert not overlaps(box, other), (box, other)
+
+
+def assert_legible(drawing: dict) -> None:
+    """Each caption lies within its node, no flow passes through a node other than its ends, and
+    captions are drawn at 9 px or more."""
+    node = drawing["node"]
+    for n in drawing["nodes"]:
+        assert inside(n["caption"], n["body"], slack=3), n["id"]
+        assert n["font"] * drawing["zoom"] >= 9, (n["id"], n["font"], drawing["zoom"])
+    for flow in drawing["flows"]:
+        for start, end in itertools.pairwise(flow["route"]):
+            through = [n["id"] for n in drawing["nodes"] if n["id"] not in (flow["source"], flow["target"])
+                       and crosses(start, end, shrunk(n["body"], 2))]
+            assert not through, (flow["id"], through)
+
+
+def shrunk(box: list[float], by: float) -> list[float]:
+    return [box[0] + by, box[1] + by, box[2] - by, box[3] - by]
+
+
+def in_view(drawing: dict) -> bool:
+    view = drawing["view"]
+    return all(inside(n["body"], view, slack=1) for n in drawing["nodes"])
+
+
 def screen_point(page, element: str, selector: str) -> tuple[float, float]:
     """Where `element` (a node id, or an edge id's midpoint) is on the screen."""
     return tuple(page.tab.evaluate("""([id, kind]) => {
@@ -89,35 +202,94 @@ def test_the_page_takes_the_token_from_the_link_and_draws_exactly_the_lineage_an
     assert calls and all(headers.get("authorization") == f"Bearer {TOKEN}" for headers in calls)
     assert all(url.startswith(server) or url.startswith("data:") for url, _ in page.requests), "nothing from outside"
     assert not page.errors, page.errors
+    drawing = geometry(page)
+    others = [n for n in drawing["nodes"] if n["id"] != "claims"]
+    assert drawing["node"]["claims"]["body"][2] < min(n["body"][0] for n in others), "downstream starts at the left"
+    assert_layered_left_to_right(drawing)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.tab.screenshot(path=str(ARTIFACTS / "lineage-demo.png"))  # README's picture (docs/lineage-demo.png)
+    page.tab.screenshot(path=str(ARTIFACTS / "lineage-claims.png"))
 
 
 def test_the_whole_registry_with_exactly_the_flows_check_reports_in_red(server, demo_store, page):
     open_page(page, f"{server}/#token=dsa_t")
-    systems_and_parties = graphql(server, "{ systems { id } parties { id } flows { id } }")
-    assert drawn(page) == (sorted(n["id"] for n in systems_and_parties["systems"] + systems_and_parties["parties"]),
-                           sorted(f["id"] for f in systems_and_parties["flows"]))
+    registry = graphql(server, "{ systems { id } parties { id } flows { id status } }")
+    in_force = sorted(f["id"] for f in registry["flows"] if f["status"] == "active")  # the demo's dates are all past
+    assert drawn(page) == (sorted(n["id"] for n in registry["systems"] + registry["parties"]), in_force)
     report = json.loads(CliRunner().invoke(main, ["--store", demo_store, "check", "--format", "json"]).output)
-    reported = sorted({f["entityId"] for f in report["findings"] if f["entityKind"] == "flow"})
+    reported = sorted({f["entityId"] for f in report["findings"] if f["entityKind"] == "flow"} & set(in_force))
     red = page.tab.evaluate("window.lineagePage.cy.edges('.finding').map(e => e.id()).sort()")
     assert red == reported and len(red) > 5
     colour = page.tab.evaluate(f"window.lineagePage.cy.getElementById({json.dumps(red[0])}).style('line-color')")
     assert colour == "rgb(220,38,38)"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.tab.screenshot(path=str(ARTIFACTS / "lineage-registry.png"))
+    page.tab.screenshot(path=str(ARTIFACTS / "lineage-demo.png"))  # README's picture (docs/lineage-demo.png)
     page.tab.uncheck("#findings-overlay")
     assert page.tab.evaluate("window.lineagePage.cy.edges('.finding').length") == 0
+
+
+def test_planned_flows_are_drawn_dashed_only_when_asked_for_with_their_findings(server, demo_store, page):
+    registry = graphql(server, "{ flows { id status } }")
+    [planned] = [f["id"] for f in registry["flows"] if f["status"] == "proposed"]
+    [ended] = [f["id"] for f in registry["flows"] if f["status"] == "ended"]
+    open_page(page, f"{server}/#token=dsa_t")
+    assert planned not in drawn(page)[1] and ended not in drawn(page)[1]
+    page.tab.check("#include-proposed")
+    wait_redrawn(page, f"window.lineagePage.cy.getElementById({json.dumps(planned)}).nonempty()")
+    assert planned in drawn(page)[1] and ended not in drawn(page)[1]
+    edge = f"window.lineagePage.cy.getElementById({json.dumps(planned)})"
+    assert page.tab.evaluate(f"{edge}.style('line-style')") == "dashed"
+    report = json.loads(CliRunner().invoke(main, ["--store", demo_store, "check", "--format", "json"]).output)
+    assert {f["severity"] for f in report["findings"] if f["entityId"] == planned} == {"warning"}
+    assert page.tab.evaluate(f"{edge}.hasClass('finding')")  # a plan's findings show before it goes live
+    assert "1 planned, dashed" in page.tab.inner_text("#status")
+    assert "proposed=1" in page.tab.url
+
+
+def test_a_lineage_cut_by_its_depth_says_so_and_nodes_say_how_far_they_are(server, page):
+    open_page(page, f"{server}/?from=claims&depth=1#token=dsa_t")
+    assert "cut at the depth bound" in page.tab.inner_text("#status")
+    distances = page.tab.evaluate("Object.fromEntries(window.lineagePage.cy.nodes().map(n => [n.id(), n.data('distance')]))")
+    assert distances["claims"] == 0 and set(distances.values()) == {0, 1}
+    open_page(page, f"{server}/?from=coral-re#token=dsa_t")  # a recipient: nothing goes further
+    assert "cut at the depth bound" not in page.tab.inner_text("#status")
+
+
+def test_the_whole_demo_registry_is_layered_left_to_right_and_legible_at_its_fit(server, page):
+    open_page(page, f"{server}/#token=dsa_t")
+    drawing = geometry(page)
+    assert len(drawing["nodes"]) == 35 and len(drawing["flows"]) == 78  # in force today: not the ended one, not the planned one
+    assert_layered_left_to_right(drawing)
+    assert_legible(drawing)
+    assert in_view(drawing), "the whole registry fits the page at a legible zoom"
+    assert "zoomed to stay legible" not in page.tab.inner_text("#status")
+    assert page.tab.evaluate("window.lineagePage.cy.edges('.quiet').length") == 78, "flow labels wait for a zoom"
+    page.tab.evaluate("window.lineagePage.cy.zoom({ level: 1.5, renderedPosition: { x: 400, y: 400 } })")
+    assert page.tab.evaluate("window.lineagePage.cy.edges('.quiet').length") == 0
+    page.tab.uncheck("#edge-labels")
+    assert page.tab.evaluate("window.lineagePage.cy.edges('.quiet').length") == 78
+
+
+def test_an_upstream_lineage_ends_at_its_start_on_the_right(server, page):
+    open_page(page, f"{server}/?from=coral-re&direction=upstream&depth=2#token=dsa_t")
+    drawing = geometry(page)
+    others = [n for n in drawing["nodes"] if n["id"] != "coral-re"]
+    assert len(others) > 5 and drawing["node"]["coral-re"]["body"][0] > max(n["body"][2] for n in others)
+    assert_layered_left_to_right(drawing)
+    assert_legible(drawing)
 
 
 def test_hovering_a_red_flow_shows_its_rules_and_messages(server, demo_store, page):
     report = json.loads(CliRunner().invoke(main, ["--store", demo_store, "check", "--format", "json"]).output)
     finding = next(f for f in report["findings"] if f["entityId"] == "claims-to-assist24")
     open_page(page, f"{server}/?from=claims&depth=1#token=dsa_t")
+    label = "window.lineagePage.cy.getElementById('claims-to-assist24').style('label')"
+    assert page.tab.evaluate(label) == "", "flow labels wait for a zoom or a hover"
     page.tab.mouse.move(*screen_point(page, "claims-to-assist24", "edge"))
     page.tab.wait_for_selector("#tooltip:not([hidden])")
     text = page.tab.inner_text("#tooltip")
     assert finding["rule"] in text and finding["message"] in text
+    flow = graphql(server, '{ node(id: "claims-to-assist24") { ... on Flow { purpose { id } legalBasis { id } } } }')["node"]
+    assert page.tab.evaluate(label) == f"{flow['purpose']['id']} · {flow['legalBasis']['id']}"
 
 
 def test_a_category_filter_draws_the_subset_lineage_answers(server, page):
@@ -137,6 +309,9 @@ def test_a_purpose_filter_hides_other_flows_and_the_nodes_left_without_one(serve
     flows = graphql(server, '{ lineage(from: "claims", depth: 1) { edges { id to purpose } } }')["lineage"]["edges"]
     wanted = [f for f in flows if f["purpose"] == "reinsurance"]
     assert drawn(page) == (sorted({"claims", *(f["to"] for f in wanted)}), sorted(f["id"] for f in wanted))
+    drawing = geometry(page)  # laid out again: what is left, side by side
+    assert in_view(drawing) and drawing["zoom"] >= 1
+    assert_layered_left_to_right(drawing)
 
 
 def test_clicking_a_node_shows_its_holdings_and_why_then_a_flow_with_agreement_and_expiry(server, page):
@@ -208,7 +383,7 @@ def test_graphiql_works_without_a_cdn_and_sends_the_token(server, page):
     assert not page.errors, page.errors
 
 
-def test_a_registry_of_500_systems_and_parties_is_drawn_whole(tmp_path, page):
+def test_a_registry_of_500_systems_and_parties_is_drawn_whole_layered_and_legible(tmp_path, page):
     from bench.synthetic import scale_of, synthetic_bundle
     from graph.embedded import EmbeddedStore
     from registry.service import Registry
@@ -223,5 +398,16 @@ def test_a_registry_of_500_systems_and_parties_is_drawn_whole(tmp_path, page):
         nodes, edges = drawn(page)
         assert len(nodes) == 500 and len(edges) == len(bundle["flows"])
         assert page.tab.evaluate("window.lineagePage.cy.edges('.quiet').length") == len(edges)  # labels on hover
+        drawing = geometry(page)
+        assert_layered_left_to_right(drawing)
+        assert all(n["font"] * drawing["zoom"] >= 9 for n in drawing["nodes"]), "legible, the rest pans"
+        assert not in_view(drawing) and "drag or scroll to see the rest" in page.tab.inner_text("#status")
+        timings = page.tab.evaluate("window.lineagePage.timings")  # reported, never asserted
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.tab.screenshot(path=str(ARTIFACTS / "lineage-500.png"))
+        page.tab.click("#fit-all")
+        assert in_view(geometry(page))
+        page.tab.screenshot(path=str(ARTIFACTS / "lineage-500-all.png"))
+    (ARTIFACTS / "lineage-500-timings.json").write_text(json.dumps(timings, indent=1) + "\n")
+    print(f"500 nodes, {len(edges)} flows: answer {timings['answer']:.0f} ms, ELK layout {timings['layout']:.0f} ms, "
+          f"answer to screen {timings['drawn']:.0f} ms")

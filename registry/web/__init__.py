@@ -1,6 +1,6 @@
 """The registry's pages, served by the API's own app: the lineage page at `/`, GraphiQL at
 `/graphql` (GET, text/html), their code under `/static/`, and the npm packages they use
-(Cytoscape.js with its dagre layout, GraphiQL with React) under `/static/vendor/`.
+(Cytoscape.js, ELK's layered layout from elkjs run in a web worker, GraphiQL with React) under `/static/vendor/`.
 
 Nothing comes from a CDN: the npm packages are installed by `scripts/setup` (`npm ci` in this
 directory, from `package.json` and `package-lock.json`) into `node_modules/` here, or wherever
@@ -8,7 +8,7 @@ directory, from `package.json` and `package-lock.json`) into `node_modules/` her
 When they are missing the API still works and the pages answer 503 with the command to run.
 
 >>> sorted(VENDOR)[:2]
-['cytoscape-dagre.min.js', 'cytoscape.min.js']
+['cytoscape.min.js', 'elk-api.js']
 >>> page_url("127.0.0.1", 8000, token="s3cret/+")
 'http://127.0.0.1:8000/#token=s3cret%2F%2B'
 """
@@ -31,7 +31,8 @@ DEFAULT_ASSETS = HERE / "node_modules"
 
 VENDOR: dict[str, str] = {
     "cytoscape.min.js": "cytoscape/dist/cytoscape.min.js",
-    "cytoscape-dagre.min.js": "cytoscape-dagre/dist/cytoscape-dagre.min.js",
+    "elk-api.js": "elkjs/lib/elk-api.js",
+    "elk-worker.min.js": "elkjs/lib/elk-worker.min.js",
     "react.production.min.js": "react/umd/react.production.min.js",
     "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
     "graphiql.min.js": "graphiql/graphiql.min.js",

@@ -1,4 +1,4 @@
-// The filters: their state lives in the address (?from=…&direction=…&depth=…&categories=…&purposes=…),
+// The filters: their state lives in the address (?from=…&direction=…&depth=…&categories=…&purposes=…&proposed=1),
 // so a view can be bookmarked and shared (the token never is: it stays in sessionStorage).
 
 export function readState() {
@@ -11,6 +11,7 @@ export function readState() {
     depth: depth === null || depth === '' ? null : Number(depth),
     categories: list('categories'),
     purposes: list('purposes'),
+    proposed: query.get('proposed') === '1',
   };
 }
 
@@ -23,6 +24,7 @@ export function writeState(state) {
   }
   if (state.categories.length) query.set('categories', state.categories.join(','));
   if (state.purposes.length) query.set('purposes', state.purposes.join(','));
+  if (state.proposed) query.set('proposed', '1');
   const search = query.toString();
   history.replaceState(history.state, '', location.pathname + (search ? `?${search}` : '') + location.hash);
 }

@@ -3,7 +3,9 @@
 // `window.lineagePage` exposes the drawing (`cy`) and state for tests and the browser console.
 
 import { adoptFragmentToken, explain, graphql, setToken, token } from './auth.js';
-import { createDrawing, draw, filterPurposes, focus, LEGEND, MARKS, overlayFindings, showLabels } from './drawing.js';
+import {
+  arrange, createDrawing, draw, filterPurposes, fitView, focus, LEGEND, MARKS, overlayFindings, showLabels, wholeInView,
+} from './drawing.js';
 import { categoryTree, checkboxList, readState, ticked, writeState } from './filters.js';
 import { el, flowPanel, messagePanel, nodePanel, showTooltip } from './panel.js';
 import { CATALOGUE, DRAWING, FINDINGS, FLOW, HOLDINGS } from './queries.js';
@@ -70,33 +72,59 @@ async function loadFindings() {
 }
 
 async function redraw() {
-  const { from, direction, depth, categories } = page.state;
+  const { from, direction, depth, categories, proposed } = page.state;
   document.body.dataset.state = 'loading';
   $('status').textContent = 'Loading…';
-  const variables = { from, categories: categories.length ? categories : null };
+  const variables = { from, categories: categories.length ? categories : null, includeProposed: proposed };
   if (from) Object.assign(variables, { direction: direction.toUpperCase(), depth });
+  const asked = performance.now();
   const data = await graphql(DRAWING, variables);
   const document_ = JSON.parse(data.lineageExport);
+  page.answered = { at: performance.now(), ms: performance.now() - asked };
   page.document = document_;
   draw(page.cy, document_);
-  applyView();
   legend();
-  document.body.dataset.state = 'ready';
+  await applyView(true);
 }
 
-function applyView() {
+// Filters that need no new answer (purposes), the overlay and the labels; lays the drawing out
+// again when `layout` or when the purposes changed what is visible. False when a later redraw
+// took over.
+async function applyView(layout = false) {
   const cy = page.cy;
-  filterPurposes(cy, page.state.purposes);
+  const changed = filterPurposes(cy, page.state.purposes);
   overlayFindings(cy, page.findings.byFlow, $('findings-overlay').checked && page.findings.available);
   showLabels(cy, $('edge-labels').checked);
   const nodes = cy.nodes(':visible').length;
   const flows = cy.edges(':visible');
+  if (layout || changed) {
+    const since = layout ? page.answered.at : performance.now();
+    document.body.dataset.state = 'loading';
+    $('status').textContent = `Laying out ${nodes} nodes and ${flows.length} flows…`;
+    if (!await arrange(cy)) return false;
+    await nextFrames(2); // on the screen
+    page.timings = { // milliseconds: the answer's, ELK's, and from the answer (or the filter) to the screen
+      answer: layout ? page.answered.ms : 0, layout: cy.scratch('layoutMs'), drawn: performance.now() - since,
+    };
+  }
   const red = flows.filter('.finding').length;
+  const planned = flows.filter('[status = "proposed"]').length;
+  const about = page.document.data || {};
   const from = page.state.from ? `from ${page.state.from} (${page.state.direction}` +
     `${page.state.depth !== null ? `, depth ${page.state.depth}` : ''})` : 'whole registry';
-  $('status').textContent = `${from}: ${nodes} nodes, ${flows.length} flows drawn` +
-    (page.findings.available ? `, ${red} with findings` : '');
+  $('status').textContent = `${from} as of ${about.as_of}: ${nodes} nodes, ${flows.length} flows drawn` +
+    (planned ? ` (${planned} planned, dashed)` : '') +
+    (page.findings.available ? `, ${red} with findings` : '') +
+    (about.truncated ? ' · cut at the depth bound: more flows go further' : '') +
+    (wholeInView(cy) ? '' : ' · zoomed to stay legible: drag or scroll to see the rest, or Fit all');
+  document.body.dataset.state = 'ready';
+  return true;
 }
+
+const nextFrames = (count) => new Promise((resolve) => {
+  const step = () => (--count > 0 ? requestAnimationFrame(step) : resolve());
+  requestAnimationFrame(step);
+});
 
 async function reload() {
   say('');
@@ -113,6 +141,7 @@ async function start() {
   $('start').value = page.state.from || '';
   $('direction').value = page.state.direction;
   $('depth').value = page.state.depth ?? '';
+  $('include-proposed').checked = page.state.proposed;
   syncLineageInputs();
   try {
     await loadCatalogue();
@@ -137,19 +166,24 @@ function changed() {
   const from = $('start').value.trim();
   const next = {
     from: from || null, direction: $('direction').value, depth: depth === '' ? null : Number(depth),
-    categories: ticked($('categories')), purposes: ticked($('purposes')),
+    categories: ticked($('categories')), purposes: ticked($('purposes')), proposed: $('include-proposed').checked,
   };
   if (next.from && !page.nodes.some((n) => n.id === next.from)) {
     say(`Unknown system or party: ${next.from}`);
     return;
   }
-  const refetch = ['from', 'direction', 'depth'].some((k) => next[k] !== page.state[k]) ||
+  const refetch = ['from', 'direction', 'depth', 'proposed'].some((k) => next[k] !== page.state[k]) ||
     next.categories.join() !== page.state.categories.join();
   page.state = next;
   writeState(next);
   syncLineageInputs();
   if (refetch) reload();
-  else applyView();
+  else {
+    applyView().catch((error) => {
+      document.body.dataset.state = 'error';
+      failed(error, 'the layout');
+    });
+  }
 }
 
 function startFrom(id) {
@@ -229,20 +263,25 @@ page.cy.on('mouseover', 'edge', (event) => {
 });
 page.cy.on('mouseover', 'node', (event) => {
   const node = event.target;
+  node.connectedEdges().addClass('hover');
   showTooltip($('tooltip'), event.originalEvent ? { x: event.originalEvent.clientX, y: event.originalEvent.clientY } :
-    event.renderedPosition, `${node.data('name')} (${node.id()})`, nodeFindings(node.id()));
+    event.renderedPosition, `${node.data('name')} (${node.id()})` + (node.data('distance') === undefined ? '' :
+      ` · ${node.data('distance')} flow(s) from the start`), nodeFindings(node.id()));
 });
 page.cy.on('mouseout', 'node, edge', (event) => {
   event.target.removeClass('hover');
+  if (event.target.isNode()) event.target.connectedEdges().removeClass('hover');
   $('tooltip').hidden = true;
 });
 
-for (const id of ['start', 'direction', 'depth']) $(id).addEventListener('change', changed);
+for (const id of ['start', 'direction', 'depth', 'include-proposed']) $(id).addEventListener('change', changed);
 $('whole').addEventListener('click', () => startFrom(''));
 $('search').addEventListener('keydown', (event) => { if (event.key === 'Enter') find(event.target.value); });
 $('search').addEventListener('change', (event) => find(event.target.value));
-$('findings-overlay').addEventListener('change', applyView);
-$('edge-labels').addEventListener('change', applyView);
+$('findings-overlay').addEventListener('change', () => applyView());
+$('edge-labels').addEventListener('change', () => applyView());
+$('fit-all').addEventListener('click', () => fitView(page.cy, true));
+$('fit-legible').addEventListener('click', () => fitView(page.cy));
 $('token-change').addEventListener('click', askForToken);
 $('token-form').addEventListener('submit', (event) => {
   event.preventDefault();

@@ -8,8 +8,11 @@ export const CATALOGUE = `{
 }`;
 
 // The drawing: networkx's Cytoscape JSON of the lineage (see registry/exports/cytoscape.py).
-export const DRAWING = `query Drawing($from: ID, $direction: Direction, $depth: Int, $categories: [ID!]) {
-  lineageExport(format: CYTOSCAPE_JSON, from: $from, direction: $direction, depth: $depth, categories: $categories)
+// Only flows in force today are drawn, and with `includeProposed` the planned ones (dashed).
+export const DRAWING = `query Drawing($from: ID, $direction: Direction, $depth: Int, $categories: [ID!],
+                               $includeProposed: Boolean!) {
+  lineageExport(format: CYTOSCAPE_JSON, from: $from, direction: $direction, depth: $depth, categories: $categories,
+                includeProposed: $includeProposed)
 }`;
 
 export const FINDINGS = `{ findings { rule severity message reference entityKind entityId category remedy } }`;

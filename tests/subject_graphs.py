@@ -3,7 +3,8 @@
 On top of LINEAGE: `m1` takes contact details from crm to a marketing agency on consent
 (gdpr-6-1-a); `w1` takes contact details and diagnoses from claims to a wellness partner on a
 contract with the explicit-consent condition (gdpr-9-2-a), so without consent it still carries
-contact details but not diagnoses.
+contact details but not diagnoses; `fraud` refers claims to the police only case by case (scope
+`case`): without a recorded disclosure the police is a potential recipient, never a recipient.
 """
 
 from tests.graphs import LINEAGE
@@ -11,12 +12,15 @@ from tests.graphs import LINEAGE
 CONSENTS = LINEAGE + """
   - {id: m1, name: Campaign audiences, from: crm, to: adco, categories: [contact], purpose: marketing, legal_basis: gdpr-6-1-a, agreement: dpa-adco}
   - {id: w1, name: Wellness referrals, from: claims, to: vitality, categories: [contact, health.diagnosis], purpose: wellness, legal_basis: gdpr-6-1-b, condition: gdpr-9-2-a}
+  - {id: fraud, name: Fraud referrals, from: claims, to: police, categories: [health.diagnosis], purpose: fraud-prevention, legal_basis: gdpr-6-1-f, condition: gdpr-9-2-f, scope: case}
 """ + """
 ---
 purposes:
   - {id: marketing, name: Marketing}
   - {id: wellness, name: Wellness programme}
+  - {id: fraud-prevention, name: Fraud prevention}
 parties:
+  - {id: police, name: State criminal police office, kind: law-enforcement, country: DE, role: controller}
   - {id: adco, name: AdCo Agency, kind: processor, country: DE, role: processor}
   - {id: vitality, name: Vitality Partners, kind: other, country: GB, role: controller}
 agreements:

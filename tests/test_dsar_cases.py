@@ -153,7 +153,7 @@ def test_erasure_keeps_what_must_be_kept_then_removes_everything_but_the_proof(s
     [proof] = [e for e in registry.audit(entity="K-1", limit=1000) if e.action == "erase"]
     assert (proof.actor, proof.type, proof.after) == ("alice", "subject", {
         "erased": ["claims", "crm"], "kept": [], "consents": 1, "keys": 0, "disclosures": 0, "plan": "2030-02-01"})
-    assert [s.id for s in service.list(principal=DPO)] == ["P-1"]
+    assert [s.id for s in service.list(principal=DPO)[0]] == ["P-1"]
 
 
 def test_erasure_removes_lookup_keys_and_disclosures(service, store, tmp_path):
@@ -170,8 +170,10 @@ def test_erasure_removes_lookup_keys_and_disclosures(service, store, tmp_path):
 
 
 def test_subjects_are_listed_by_id_in_pages_and_exported_as_a_subject_file(service, registry, tmp_path):
-    assert [(s.id, s.kind) for s in service.list(principal=DPO, limit=1)] == [("K-1", "claimant")]
-    assert [s.id for s in service.list(principal=DPO, after="K-1")] == ["P-1"]
+    first, more = service.list(principal=DPO, limit=1)
+    assert ([(s.id, s.kind) for s in first], more) == ([("K-1", "claimant")], True)
+    assert [(s.id, more) for s in service.list(principal=DPO, after="K-1")[0]] == [("P-1", True)]
+    assert service.list(principal=DPO, after="K-1")[1] is False
     assert service.total(principal=DPO) == 2
     with pytest.raises(InvalidArgument, match="first must be between 1 and 1000"):
         service.list(principal=DPO, limit=0)

@@ -27,9 +27,12 @@ from datetime import date
 import isodate
 
 from registry.subjects.dsar import DsarReport, Recipient
+from registry.subjects.language import language
+from registry.subjects.words import Words
 
 KEEP_BASES = {"gdpr-6-1-c": "Art. 17(3)(b): legal obligation", "gdpr-6-1-e": "Art. 17(3)(b): public task"}
 KEEP_CONDITIONS = {"gdpr-9-2-f": "Art. 17(3)(e): establishment, exercise or defence of legal claims"}
+_WORDS = Words(language("en"))
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,18 @@ def retention_end(retention: str, starts_from: str, *, collected: date | None, e
     return start + isodate.parse_duration(retention) if start else None
 
 
+def _how_long(holding, start: date | None, until: date | None) -> str:
+    """The retention in words: "until 10 years after the relationship ends (not ended yet)"."""
+    duration = _WORDS.duration(holding.retention)
+    if holding.retention_from == "end":
+        if start is None:
+            return f"until {duration} after the relationship ends (it has not ended yet: no date)"
+        return f"until {duration} after the relationship ended on {start.isoformat()}: {until.isoformat()}"
+    if start is None:
+        return f"until {duration} after collection (the date of collection is not recorded: no date)"
+    return f"until {duration} after collection on {start.isoformat()}: {until.isoformat()}"
+
+
 def erasure_plan(report: DsarReport, today: date) -> ErasurePlan:
     """What to delete where, what to keep and why, and whom to tell, with retention as of `today`."""
     erase, keep = defaultdict(list), []
@@ -88,10 +103,7 @@ def erasure_plan(report: DsarReport, today: date) -> ErasurePlan:
         if until is not None and until < today:
             erase[holding.system].append(holding.category)
             continue
-        event = "the end of the relationship" if holding.retention_from == "end" else "collection"
-        when = f" on {start}" if start else (" (not ended yet)" if holding.retention_from == "end"
-                                             else " (date not recorded)")
-        keep.append(Retained(holding.system, holding.category, f"{reason}, retention {holding.retention} from "
-                             f"{event}{when}", until, holding.retention, holding.retention_from, start))
+        keep.append(Retained(holding.system, holding.category, f"{reason}, {_how_long(holding, start, until)}",
+                             until, holding.retention, holding.retention_from, start))
     return ErasurePlan(report=report, erase=[(s, tuple(c)) for s, c in sorted(erase.items())], keep=keep,
                        notify=report.recipients)

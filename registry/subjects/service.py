@@ -120,15 +120,18 @@ class SubjectService:
         self.store.add_disclosure(row.id, event.to_doc(), actor=principal.name)
         return self._with_declared(self.store.subject(row.id))
 
-    def list(self, *, principal: Principal, after: str | None = None, limit: int = 100) -> list[SubjectRow]:
-        """Up to `limit` subjects (id, kind, records) after the id `after`, sorted by id; audited."""
+    def list(self, *, principal: Principal, after: str | None = None, limit: int = 100
+             ) -> tuple[list[SubjectRow], bool]:
+        """Up to `limit` subjects (id, kind, records) after the id `after`, sorted by id, and whether
+        more follow; audited."""
         require(principal, SUBJECT_READ)
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}")
-        rows = self.store.list_subjects(after=after, limit=limit)
+        rows = self.store.list_subjects(after=after, limit=limit + 1)
+        more, rows = len(rows) > limit, rows[:limit]
         self.store.log_access(actor=principal.name, subject="*", what=f"list after {after or 'the start'}: "
                                                                       f"{len(rows)} subjects")
-        return [self._with_declared(row) for row in rows]
+        return [self._with_declared(row) for row in rows], more
 
     def total(self, *, principal: Principal) -> int:
         """How many subjects the registry records."""

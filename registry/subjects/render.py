@@ -35,23 +35,38 @@ NO_CONTROLLER = ("DSA_REGISTRY_CONTROLLER is not set: a DSAR document must name 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&!#{}])")
 
 
+class _Markdown(str):
+    """Text already escaped for Markdown (`markdown_text` leaves it as it is)."""
+
+
 def markdown_text(value: object) -> str:
-    """`value` as literal Markdown text (CommonMark/GFM): white space (line breaks included) folded
-    to single spaces, every character that could start markup backslash-escaped, and autolinks
-    (`http://`, `www.`, e-mail addresses) broken up so that no renderer turns them into links.
+    """`value` as literal Markdown text (CommonMark/GFM) inside a line: white space (line breaks
+    included) folded to single spaces, every character that could start inline markup or end a
+    table cell backslash-escaped, and autolinks (`http://`, `www.`, e-mail addresses) broken up so
+    that no renderer turns them into links. Where a value starts a list item, `line_start` also
+    escapes what would start a block there.
 
     >>> markdown_text('<b>Re</b> [x](http://e.org) *y* | a@b.de\\n# z')
     '\\\\<b\\\\>Re\\\\</b\\\\> \\\\[x\\\\](http\\\\://e.org) \\\\*y\\\\* \\\\| a\\\\@b.de \\\\# z'
+    >>> line_start("1. Mai"), line_start("- x"), markdown_text("1. Mai")
+    ('1\\\\. Mai', '\\\\- x', '1. Mai')
     """
     if value is None:
         return ""
+    if isinstance(value, _Markdown):
+        return value
     text = " ".join(str(value).split())
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = text.replace("://", "\\://").replace("@", "\\@")
-    text = re.sub(r"(?i)\bwww\.", lambda m: m[0][:3] + "\\.", text)
+    return re.sub(r"(?i)\bwww\.", lambda m: m[0][:3] + "\\.", text)
+
+
+def line_start(value: object) -> str:
+    """`markdown_text` for a value that starts a list item: a leading `-`, `+`, `=` or `1.` escaped too."""
+    text = markdown_text(value)
     if text and text[0] in "-+=":
-        return "\\" + text
-    return re.sub(r"^(\d+)([.)])", r"\1\\\2", text)
+        text = "\\" + text
+    return _Markdown(re.sub(r"^(\d+)([.)])", r"\1\\\2", text))
 
 
 def _environment(format: str, lang: Language) -> jinja2.Environment:
@@ -60,6 +75,7 @@ def _environment(format: str, lang: Language) -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined, extensions=["jinja2.ext.i18n"],
         finalize=markdown_text if format == "markdown" else None)
     environment.install_gettext_translations(lang.translations, newstyle=True)
+    environment.filters["line_start"] = line_start
     return environment
 
 

@@ -154,8 +154,12 @@ class Words:
         return name or id_
 
     def article(self, number: str) -> str:
-        """A GDPR article as the reader cites it: "GDPR Art. 20", "Art. 20 DSGVO"."""
-        return self.gettext("GDPR Art. %(article)s") % {"article": number}
+        """A GDPR article as the reader cites it: "GDPR Art. 20", "Art. 20 DSGVO"; with a paragraph,
+        "GDPR Art. 7(3)", "Art. 7 Abs. 3 DSGVO"."""
+        article, _, paragraph = number.rstrip(")").partition("(")
+        if paragraph:
+            return self.gettext("GDPR Art. %(article)s(%(paragraph)s)") % {"article": article, "paragraph": paragraph}
+        return self.gettext("GDPR Art. %(article)s") % {"article": article}
 
     def right(self, right: str) -> tuple[str, str, str]:
         """(title, legal reference, text) of one of `RIGHTS`."""

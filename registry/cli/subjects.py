@@ -153,9 +153,12 @@ def consent(ctx, subject: str, purpose: str, status: str, at: datetime | None, n
             expires: datetime | None):
     """Record that SUBJECT granted or withdrew consent for PURPOSE."""
     service, principal = _service(ctx)
+    at = at or datetime.now(timezone.utc)
     row = service.set_consent(principal=principal, subject=subject, purpose=purpose, status=status, at=at,
                               notice=notice, channel=channel, expires=expires)
-    click.echo(json.dumps(row.consents[-1] if row.consents else {}, ensure_ascii=False))
+    recorded = [e for e in row.consents if (e["purpose"], e["status"], e["at"]) == (
+        purpose, status, at.astimezone(timezone.utc).isoformat())]
+    click.echo(json.dumps(recorded[-1] if recorded else {}, ensure_ascii=False))
 
 
 @click.command()
@@ -168,8 +171,9 @@ def disclose(ctx, subject: str, flow: str, at: datetime | None, reference: str |
     """Record that SUBJECT's data was disclosed on FLOW, a flow of scope `case` (a fraud referral, a
     large-loss file): its recipient becomes one of the subject's recipients. Audited."""
     service, principal = _service(ctx)
+    at = at or datetime.now(timezone.utc)
     row = service.disclose(principal=principal, subject=subject, flow=flow, at=at, reference=reference)
-    recorded = [d for d in row.disclosures if d["flow"] == flow]
+    recorded = [d for d in row.disclosures if (d["flow"], d["at"]) == (flow, at.astimezone(timezone.utc).isoformat())]
     click.echo(json.dumps(recorded[-1] if recorded else {}, ensure_ascii=False))
 
 

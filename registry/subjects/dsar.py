@@ -51,7 +51,7 @@ RIGHTS = (
     ("complaint", "GDPR Art. 77"),
 )
 """The rights a report explains (Art. 15(1)(e)-(f), Art. 20, Art. 22(3)); the wording is in the
-documents' catalogues (`registry.subjects.documents`)."""
+documents' catalogues (`registry.subjects.words`)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ the limit (`extensions.code` `QUERY_TOO_COSTLY`, `extensions.cost`, `extensions.
 >>> from registry.api.schema import schema
 >>> from graphql import parse
 >>> operation_cost(schema._schema, parse("{ holders(category: \\"contact\\") { holder { id } path } }"))
-2301
+11301
 >>> operation_cost(schema._schema, parse("{ systems { id holds { category } } }"))
 1201
 """
@@ -32,11 +32,12 @@ from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSp
 
 __all__ = ["COMPUTATION", "COMPUTED", "DEFAULT_MAX_COST", "NESTED_LIST", "ROOT_LIST", "cost_limit", "operation_cost"]
 
-DEFAULT_MAX_COST = 10_000
-"""The default limit (`DSA_REGISTRY_MAX_QUERY_COST`): a handful of reports with their answers."""
+DEFAULT_MAX_COST = 50_000
+"""The default limit (`DSA_REGISTRY_MAX_QUERY_COST`): four registry-wide computations with their
+answers, or every system with its holdings."""
 ROOT_LIST = 100
 NESTED_LIST = 10
-COMPUTATION = 1_000
+COMPUTATION = 10_000
 COMPUTED = frozenset({"holders", "holdings", "lineage", "lineageExport", "dsar", "erasurePlan", "findings", "impact",
                       "breachImpact", "ropa"})
 _SIZES = ("limit", "first")

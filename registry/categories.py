@@ -105,7 +105,8 @@ def shape_problems(parent: Mapping[str, str | None], checked: Iterable[str]) -> 
     depth: dict[str, int] = {}
     """Levels from the root (1 for a root); `_CYCLE` for a node on or below a cycle."""
     root: dict[str, str] = {}
-    cycles: dict[str, list[str]] = {}
+    cycles: dict[str, tuple[list[str], int]] = {}
+    """Each node on a cycle: the cycle and the node's place on it."""
     for start in checked:
         path, on_path, node = [], {}, start
         while node in parent and node not in depth and node not in on_path:
@@ -115,7 +116,7 @@ def shape_problems(parent: Mapping[str, str | None], checked: Iterable[str]) -> 
         if node in on_path:
             cycle = path[on_path[node]:]
             for i, member in enumerate(cycle):
-                cycles[member], depth[member] = cycle[i:] + cycle[:i], _CYCLE
+                cycles[member], depth[member] = (cycle, i), _CYCLE
             path, level, top = path[:on_path[node]], _CYCLE, node
         elif node in depth:
             level, top = depth[node], root.get(node, node)
@@ -127,7 +128,9 @@ def shape_problems(parent: Mapping[str, str | None], checked: Iterable[str]) -> 
     problems = {}
     for id_ in checked:
         if id_ in cycles:
-            problems[id_] = "parent cycle: " + _chain([*cycles[id_], id_])
+            cycle, at = cycles[id_]
+            shown = [cycle[(at + step) % len(cycle)] for step in range(min(len(cycle), 7))]
+            problems[id_] = "parent cycle: " + _chain([*shown, id_], gap=len(cycle) > 7)
         elif depth[id_] > MAX_DEPTH and (depth[id_] == MAX_DEPTH + 1 or parent[id_] not in checked_ids):
             chain = [id_]
             while len(chain) < 4:

@@ -126,3 +126,51 @@ def test_long_query_texts_are_parsed_but_not_cached_and_overlong_ones_refused(ap
     assert body["errors"][0]["extensions"] == {"code": "QUERY_TOO_LARGE", "limit": MAX_QUERY_CHARS}
     assert body["errors"][0]["message"] == (f"the query text is {len(huge):,} characters long, over the limit of "
                                             f"{MAX_QUERY_CHARS:,}: pass large values as variables")
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+def send(url: str, token: str, body: bytes) -> str:
+    """"answered", an error code from the body, or 413."""
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json",
+                                                 "Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.loads(response.read())
+            return answer["errors"][0]["extensions"]["code"] if answer.get("errors") else "answered"
+    except urllib.error.HTTPError as error:
+        error.read()
+        return str(error.code)
+    except (ConnectionError, urllib.error.URLError):
+        return "413"  # the server answered 413 and closed before the whole body was sent
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the server's RSS from /proc")
+def test_many_distinct_large_queries_leave_the_servers_memory_bounded(tmp_path):
+    """40 distinct 4 MB query texts (each once kept by the parser and validation caches, about
+    30 MB per 20 MB text), 40 distinct 400 KB ones (parsed, never cached) and 5 bodies over the
+    request limit: the served process grows by less than 150 MB (it grew by gigabytes)."""
+    from tests.test_serve import Server
+
+    server = Server("--demo", cwd=tmp_path)
+    try:
+        token = next(line.rsplit(": ", 1)[1] for line in server.lines if line.startswith("created the admin token"))
+        url = server.url.rstrip("/") + "/graphql" if not server.url.endswith("/graphql") else server.url
+        assert send(url, token, json.dumps({"query": "{ systems { id } }"}).encode()) == "answered"
+        before = rss_kib(server.process.pid)
+        statuses: list[str] = []
+        for n in range(40):
+            statuses.append(send(url, token, json.dumps({"query": "{ systems { id } }" + " " * (4_000_000 + n)}).encode()))
+            statuses.append(send(url, token, json.dumps({"query": "{ systems { id } } #" + "x" * (400_000 + n)}).encode()))
+        for n in range(5):
+            statuses.append(send(url, token, b" " * (17 * 1024 * 1024 + n)))
+        grown = rss_kib(server.process.pid) - before
+    finally:
+        server.stop()
+    assert sorted(set(statuses)) == ["413", "QUERY_TOO_LARGE", "answered"]
+    assert (statuses.count("answered"), statuses.count("QUERY_TOO_LARGE"), statuses.count("413")) == (40, 40, 5)
+    print(f"\nRSS grew by {grown / 1024:.1f} MB after 85 large requests")
+    assert grown < 150 * 1024, f"the server grew by {grown // 1024} MB"

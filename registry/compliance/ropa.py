@@ -336,9 +336,10 @@ CSV_COLUMNS = ["record", "controller", "dpo", "eu_representative", "processor", 
 
 def to_csv(record: Ropa) -> str:
     """One row per activity, Art. 30(1) first, then Art. 30(2); lists joined with '; ', names with their ids.
-    Safe to open in a spreadsheet: a cell that would start a formula is neutralised (`spreadsheet_cell`)."""
+    Safe to open in a spreadsheet: a cell that would start a formula is neutralised (`spreadsheet_cell`);
+    rows end in CRLF (RFC 4180), so a line break of either kind inside a cell is quoted."""
     out = io.StringIO()
-    writer = _SpreadsheetWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer = _SpreadsheetWriter(out, CSV_COLUMNS, lineterminator="\r\n")  # RFC 4180: a cell with CR is quoted
     writer.writeheader()
     common = {"controller": record.controller, "dpo": record.dpo or "", "eu_representative": record.eu_representative or ""}
     for a in record.activities:

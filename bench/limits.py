@@ -49,7 +49,8 @@ def main() -> None:
         ms, found = timed(lambda: shape_problems(cycle, list(cycle)))
         rows.append((f"shape check of a {n:,}-long cycle", f"{ms:.1f} ms", f"{len(found):,} problems"))
     for roots in (100, 1_000):
-        docs = [{"id": f"r{r}-{i}", "parent": f"r{r}-{i - 1}" if i else None} for r in range(roots) for i in range(MAX_DEPTH)]
+        docs = [{"id": f"r{r}-{i}", "parent": f"r{r}-{i - 1}" if i else None}
+                for r in range(roots) for i in range(MAX_DEPTH)]
         ms, _ = timed(lambda: Tree(docs))
         rows.append((f"compliance tree of {len(docs):,} categories, {MAX_DEPTH} deep", f"{ms:.1f} ms", ""))
     legacy = [{"id": k, "parent": v} for k, v in chain(2_000).items()]

@@ -5,8 +5,8 @@ duplicate ids, redefined built-ins, ids taken by another entity type, references
 resolve (in the bundle or the existing registry), category and purpose parent cycles and trees
 deeper than `registry.categories.MAX_DEPTH`, dates out of order. Each names the file, line and
 column, the entity (`flow 'claims-to-coral'`, or `flows[3]` while it has no id), the field and
-the reason, with a "did you mean" for a near miss; problems come in file order. `Definitions` says where each entity of a set of bundles is defined
-(for SARIF).
+the reason, with a "did you mean" for a near miss; problems come in file order. `Definitions`
+says where each entity of a set of bundles is defined (for SARIF).
 """
 
 from __future__ import annotations

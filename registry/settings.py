@@ -16,7 +16,7 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 | `DSA_REGISTRY_ALLOW_ANONYMOUS_VIEWER` | callers without credentials get the `viewer` role (default no) |
 | `DSA_REGISTRY_PRODUCTION` | no introspection, no GraphiQL (default no) |
 | `DSA_REGISTRY_MAX_REQUEST_BYTES` | the largest HTTP request body the API accepts (default 16 MiB; larger: 413) |
-| `DSA_REGISTRY_MAX_QUERY_COST` | the most a GraphQL operation may cost, estimated before it runs (default 50,000; `registry.api.cost`) |
+| `DSA_REGISTRY_MAX_QUERY_COST` | the most a GraphQL operation may cost, before it runs (default 50,000; `registry.api.cost`) |
 | `DSA_REGISTRY_CONTROLLER` | the controller's name and contact details (Art. 30, DSAR documents) |
 | `DSA_REGISTRY_DPO` | the data protection officer's name and contact details (Art. 30(1)(a)) |
 | `DSA_REGISTRY_EU_REPRESENTATIVE` | the Art. 27 representative in the Union, for a controller outside it |

@@ -6,9 +6,13 @@ never an internal error. On every backend."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from registry import bounds
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.auth.roles import Principal
@@ -43,8 +47,10 @@ def test_ids_with_control_or_format_characters_are_refused_naming_the_field(load
     raw = id_.encode().decode("unicode_escape")
     assert problems(loaded, f'categories: [{{id: "{id_}", name: X}}]') == [
         f"bad.yaml:1:19: category {raw!r}: id: must be printable: {shown}, a control or format character"]
-    found = problems(loaded, f'flows: [{{id: f9, name: F, from: crm, to: dwh, categories: ["{id_}"], purpose: analytics}}]')
-    assert f"bad.yaml:1:60: flow 'f9': categories[0]: must be printable: {shown}, a control or format character" in found
+    found = problems(loaded, f'flows: [{{id: f9, name: F, from: crm, to: dwh, categories: ["{id_}"], '
+                             'purpose: analytics}]')
+    assert f"bad.yaml:1:60: flow 'f9': categories[0]: must be printable: {shown}, a control or format character" \
+        in found
 
 
 def test_printable_ids_in_any_script_are_accepted(loaded):
@@ -129,3 +135,50 @@ def test_a_date_variable_out_of_range_names_the_variable(loaded):
 ])
 def test_graphql_dates_at_the_edges_of_the_range_are_answered(loaded, query):
     assert run(loaded, query).errors is None
+
+
+@pytest.fixture(scope="module")
+def scratch():
+    from registry.bootstrap import scratch_registry
+
+    registry = scratch_registry()
+    registry.load([("lineage.yaml", LINEAGE)], actor="test")
+    return registry
+
+
+@settings(max_examples=60, deadline=None)
+@given(day=st.dates())
+def test_any_as_of_date_is_answered_or_refused_as_out_of_range(scratch, day):
+    result = run(scratch, "query($day: Date) { findings(asOf: $day) { rule } }", {"day": day.isoformat()})
+    if bounds.EARLIEST <= day <= bounds.LATEST:
+        assert result.errors is None
+    else:
+        [error] = result.errors
+        assert f"{day.isoformat()} is out of range: dates from 1900-01-01 to 2999-12-31" in error.message
+
+
+@settings(max_examples=60, deadline=None)
+@given(moment=st.datetimes(timezones=st.timezones()))
+def test_any_breach_time_is_answered_or_refused_as_out_of_range(scratch, moment):
+    result = run(scratch, "query($at: DateTime!) { breachImpact(detectedAt: $at, systems: [\"crm\"]) { highRisk } }",
+                 {"at": moment.isoformat()})
+    messages = [e.message for e in result.errors or ()]
+    assert all(m.startswith("Variable '$at' has invalid value") for m in messages), messages  # input errors only
+    if bounds.EARLIEST < moment.astimezone(timezone.utc).date() < bounds.LATEST and moment.utcoffset().seconds % 60 == 0:
+        assert messages == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(years=st.integers(0, 10**6), months=st.integers(0, 10**5), days=st.integers(0, 10**7))
+def test_any_retention_is_stored_only_within_200_years(scratch, years, months, days):
+    text = f"P{years}Y{months}M{days}D"
+    length = years * 365.2425 + months * 30.436875 + days  # in days, about
+    doc = {"id": "crm", "name": "CRM", "country": "DE", "holds": [{"category": "contact", "retention": text}]}
+    try:
+        scratch.upsert("system", doc, actor="test")
+    except BundleInvalid as error:
+        [problem] = error.problems
+        assert problem.field == "holds[0].retention" and "200 years (P200Y)" in problem.message
+        assert length > 200 * 365.2425 - 3
+    else:
+        assert length < 200 * 365.2425 + 3

@@ -27,8 +27,9 @@ from __future__ import annotations
 import functools
 
 from graphql import (DocumentNode, FieldNode, FragmentDefinitionNode, FragmentSpreadNode, GraphQLError,
-                     GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema, InlineFragmentNode, IntValueNode, OperationDefinitionNode, SelectionSetNode,
-                     ValidationRule, get_named_type, is_list_type, is_non_null_type, type_from_ast)
+                     GraphQLInterfaceType, GraphQLObjectType, GraphQLSchema, InlineFragmentNode, IntValueNode,
+                     OperationDefinitionNode, SelectionSetNode, ValidationRule, get_named_type, is_list_type,
+                     is_non_null_type, type_from_ast)
 
 __all__ = ["COMPUTATION", "COMPUTED", "DEFAULT_MAX_COST", "NESTED_LIST", "ROOT_LIST", "cost_limit", "operation_cost"]
 

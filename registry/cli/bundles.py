@@ -40,7 +40,7 @@ def load(ctx, paths: tuple[Path, ...], replace: bool, dry_run: bool, format_: st
     session(ctx).require(REGISTRY_READ if dry_run else REGISTRY_WRITE)
     sources = bundle_sources(paths)
     if not dry_run:
-        click.echo(summary(registry_of(ctx).load(sources, actor=session(ctx).actor, replace=replace)))
+        click.echo(summary(registry_of(ctx, create=True).load(sources, actor=session(ctx).actor, replace=replace)))
         return
     current = session(ctx)
     registry = registry_of(ctx) if store_exists(current.settings) else scratch_registry()
@@ -148,7 +148,7 @@ def demo(ctx, replace: bool):
     """Load the bundled demo insurer (Aurora Mutual) and its data subjects."""
     current = session(ctx)
     current.require(REGISTRY_WRITE)
-    result = registry_of(ctx).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=current.actor,
+    result = registry_of(ctx, create=True).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=current.actor,
                                    replace=replace)
     click.echo(summary(result))
     if current.principal.can(SUBJECT_WRITE):

@@ -21,17 +21,18 @@ import functools
 import hmac
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from graph.store import SubjectRow
 from registry.sources import BundleInvalid, Problem, decode
 from registry.suggest import hint, model_message
 from registry.errors import InvalidArgument
-from registry.model import Id
+from registry import bounds
+from registry.model import Day, Id, LongText, Text
 
 KeyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 MAX_REPORTED = 100
@@ -43,9 +44,9 @@ class SubjectRecord(BaseModel):
 
     system: Id
     categories: list[Id] | None = Field(default=None, description="Default: what the system declares.")
-    since: date | None = None
+    since: Day | None = None
     """When the data was collected (where retention runs from `collection`)."""
-    until: date | None = None
+    until: Day | None = None
     """When the relationship the record serves ended (contract ended, claim closed): where
     retention runs from `end`. None while it goes on."""
     source: Id | None = Field(default=None, description="The party that supplied the data, if not the subject.")
@@ -62,10 +63,10 @@ class ConsentEvent(BaseModel):
 
     purpose: Id
     status: Literal["granted", "withdrawn"]
-    at: AwareDatetime
-    notice: str | None = None
-    channel: str | None = None
-    expires: AwareDatetime | None = None
+    at: Annotated[AwareDatetime, AfterValidator(bounds.moment)]
+    notice: LongText | None = None
+    channel: Text | None = None
+    expires: Annotated[AwareDatetime, AfterValidator(bounds.moment)] | None = None
     """When a granted consent runs out (it no longer counts from that day on, UTC); see also the
     purpose's `consent_validity`."""
 
@@ -96,8 +97,9 @@ class Disclosure(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     flow: Id
-    at: AwareDatetime
-    reference: Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True)] | None = None
+    at: Annotated[AwareDatetime, AfterValidator(bounds.moment)]
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True),
+                         AfterValidator(bounds.printable)] | None = None
     """The case number or file reference, e.g. the police report's."""
 
     def to_doc(self) -> dict:

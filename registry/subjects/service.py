@@ -16,7 +16,7 @@ from collections import OrderedDict
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from graph.store import Stored, SubjectRow
+from graph.store import IntegrityError, Stored, SubjectRow
 from registry.subjects import dsar, model
 from registry.subjects.model import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
@@ -42,8 +42,11 @@ class SubjectService:
         require(principal, SUBJECT_WRITE)
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self))
         rows = model.rows(model.read_subjects(path), checker)
-        return self.store.write_subjects(rows, actor=principal.name, source=path.name,
-                                         key_fingerprint=lambda: self.hasher.fingerprint)
+        try:  # the store checks again, in its transaction, that what the rows name still exists
+            return self.store.write_subjects(rows, actor=principal.name, source=path.name,
+                                             key_fingerprint=lambda: self.hasher.fingerprint)
+        except IntegrityError as error:
+            raise InvalidArgument(str(error)) from None
 
     def check_key(self) -> None:
         """Raise `KeyMismatch` when a secret is configured and the store's keys were hashed with another
@@ -93,7 +96,10 @@ class SubjectService:
                                           notice=notice, channel=channel)
         except ValueError as error:
             raise InvalidArgument(str(error)) from None
-        self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
+        try:
+            self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
+        except IntegrityError as error:  # the purpose was deleted meanwhile
+            raise InvalidArgument(str(error)) from None
         return self._with_declared(self.store.subject(row.id))
 
     def affected(self, *, principal: Principal, systems: list[str], limit: int = 1000) -> list[str]:

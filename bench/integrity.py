@@ -78,7 +78,7 @@ class Backend:
     def open(self) -> GraphStore:
         if self.uri:
             from graph.neo4j.store import Neo4jStore
-            return Neo4jStore.from_uri(self.uri)
+            return Neo4jStore.from_uri(self.uri, **_credentials())
         return EmbeddedStore(self.path)
 
     def reset(self) -> None:
@@ -90,12 +90,23 @@ class Backend:
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
+def _credentials() -> dict[str, str | None]:
+    """`NEO4J_USER`, `NEO4J_PASSWORD` and `NEO4J_DATABASE`, as the CLI reads them too."""
+    return {"user": os.environ.get("NEO4J_USER"), "password": os.environ.get("NEO4J_PASSWORD"),
+            "database": os.environ.get("NEO4J_DATABASE")}
+
+
 def neo4j_wiper(uri: str) -> Callable[[], None]:
+    """Empties the database `uri` names (constraints and indexes stay)."""
     from neo4j import GraphDatabase
+    from graph.neo4j.connection import Connection
+
+    connection = Connection.parse(uri, **_credentials())
 
     def wipe() -> None:
-        with GraphDatabase.driver(uri) as driver:
-            driver.execute_query("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
+        with GraphDatabase.driver(connection.uri, auth=connection.auth) as driver, \
+                driver.session(database=connection.database) as session:  # IN TRANSACTIONS: auto-commit only
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
     return wipe
 
 
@@ -307,7 +318,7 @@ def big_bundle(flows: int) -> dict:
 
 
 def cli(backend: Backend, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DSA_REGISTRY_", "NEO4J_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSA_REGISTRY_")}
     env["DSA_REGISTRY_ROLES"] = "admin"
     return subprocess.Popen([sys.executable, "-m", "registry.cli", "--store", backend.location, *args], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

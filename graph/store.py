@@ -173,7 +173,7 @@ SUBJECT_REFERENCES: Mapping[str, str] = {
     "record categories": "category",
     "record sources": "party",
     "consents": "purpose",
-    "kinds": "subject-category",
+    "kind": "subject-category",
 }
 """What data subjects' data refers to: kind of reference -> the entity type it names (a record's
 system, categories and source party, a consent event's purpose, a subject's kind). Each backend

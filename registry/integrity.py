@@ -109,8 +109,8 @@ def _refusal(refused: dict[str, tuple[list[str], dict[str, int]]], existing: dic
         whom = users + [f"the {kind} of {n} data subject(s)" for kind, n in subjects.items()]
         parts.append(f"{existing.get(id_, 'entity')} {id_!r} cannot be deleted: still referenced by {', '.join(whom)}")
         by_subjects_only = by_subjects_only and not users
-    advice = "" if force else " (change those documents first)" if not by_subjects_only else \
-        " (force deletes it anyway, keeping the subject data, audited)"
+    advice = " (change those documents first)" if not by_subjects_only else \
+        "" if force else " (force deletes it anyway, keeping the subject data, audited)"
     return _joined(parts) + advice
 
 

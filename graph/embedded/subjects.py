@@ -105,7 +105,7 @@ _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for
     "record sources": "SELECT r.value ->> 'source', COUNT(DISTINCT s.id) FROM subject s, json_each(s.records) r "
                       f"WHERE r.value ->> 'source' IN ({_IDS}) GROUP BY 1",
     "consents": f"SELECT purpose, COUNT(DISTINCT subject) FROM consent WHERE purpose IN ({_IDS}) GROUP BY 1",
-    "kinds": f"SELECT kind, COUNT(*) FROM subject WHERE kind IN ({_IDS}) GROUP BY 1",
+    "kind": f"SELECT kind, COUNT(*) FROM subject WHERE kind IN ({_IDS}) GROUP BY 1",
 }
 # What a staged load names that the registry lacks, by kind of reference (a few, for the message).
 _KNOWN = "NOT IN (SELECT id FROM entity WHERE type = ?)"
@@ -116,7 +116,7 @@ _UNKNOWN = {
     "record sources": "SELECT DISTINCT r.value ->> 'source' FROM load_subject, json_each(records) r "
                       f"WHERE r.value ->> 'source' IS NOT NULL AND r.value ->> 'source' {_KNOWN}",
     "consents": f"SELECT DISTINCT purpose FROM load_consent WHERE purpose {_KNOWN}",
-    "kinds": f"SELECT DISTINCT kind FROM load_subject WHERE kind {_KNOWN}",
+    "kind": f"SELECT DISTINCT kind FROM load_subject WHERE kind {_KNOWN}",
 }
 
 
@@ -173,7 +173,7 @@ class SubjectTables:
         before the transaction, and a writer may have deleted it since (`IntegrityError`)."""
         db = self._db
         for kind, type_ in SUBJECT_REFERENCES.items():
-            if kind == "kinds" and not db.execute("SELECT EXISTS (SELECT 1 FROM entity WHERE type = ?)",
+            if kind == "kind" and not db.execute("SELECT EXISTS (SELECT 1 FROM entity WHERE type = ?)",
                                                   (type_,)).fetchone()[0]:
                 continue  # a registry without subject categories takes the legacy kinds
             missing = sorted(row[0] for row in db.execute(_UNKNOWN[kind] + " LIMIT 6", (type_,)))

@@ -7,7 +7,9 @@
 `records` keeps the subject's records as JSON (what a DSAR starts from); the relationships
 make "whose data is in this system" and "who withdrew marketing consent" one hop. Subjects are
 not `Entity` nodes and do not change the registry's version. A subject file is loaded in one
-explicit transaction, batch by batch, so it applies whole or not at all.
+explicit transaction, batch by batch, so it applies whole or not at all. A system or purpose
+deleted with `force` while subjects refer to it stays as a bare `Entity {id}` placeholder, which
+keeps their records and consent history (reads match `:Entity`, writes the live label).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ SET c.notice = row.notice, c.channel = row.channel
 """
 _SUBJECT = """
 MATCH (s:Subject {id: $id})
-OPTIONAL MATCH (s)-[c:CONSENT]->(p:Purpose)
+OPTIONAL MATCH (s)-[c:CONSENT]->(p:Entity)
 WITH s, c, p ORDER BY c.at, p.id, c.status
 RETURN s.kind AS kind, s.records AS records,
        [x IN collect(CASE WHEN c IS NULL THEN NULL ELSE {at: c.at, purpose: p.id, status: c.status,
@@ -72,20 +74,20 @@ RETURN s.kind AS kind, s.records AS records,
 """
 _BY_KEY = "MATCH (:SubjectKey {hash: $hash})-[:IDENTIFIES]->(s:Subject) RETURN s.id AS id"
 _COUNT = """
-MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
+MATCH (s:Subject)-[:RECORDED_IN]->(y:Entity) WHERE y.id IN $systems
 RETURN count(DISTINCT s) AS count
 """
 _CONSENTING = """
-MATCH (s:Subject)-[:CONSENT]->(p:Purpose) WHERE p.id IN $purposes
+MATCH (s:Subject)-[:CONSENT]->(p:Entity) WHERE p.id IN $purposes
 RETURN count(DISTINCT s) AS count
 """
 _IDS = """
-MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
+MATCH (s:Subject)-[:RECORDED_IN]->(y:Entity) WHERE y.id IN $systems
 RETURN DISTINCT s.id AS id ORDER BY id LIMIT $limit
 """
 _WITHDRAWN = """
-MATCH (s:Subject)-[:RECORDED_IN]->(:System {id: $system})
-MATCH (s)-[c:CONSENT]->(p:Purpose) WHERE p.id IN $purposes
+MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: $system})
+MATCH (s)-[c:CONSENT]->(p:Entity) WHERE p.id IN $purposes
 WITH s, p, c ORDER BY c.at DESC, c.status DESC
 WITH s, p, head(collect(c.status)) AS latest
 WHERE latest = 'withdrawn'
@@ -104,7 +106,7 @@ _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (row, n subjects) 
     "record categories": "MATCH (s:Subject) WHERE s.records =~ row.in_categories WITH row, count(s) AS n",
     "record sources": "MATCH (s:Subject) WHERE s.records =~ row.as_source WITH row, count(s) AS n",
     "consents": "MATCH (s:Subject)-[:CONSENT]->(:Entity {id: row.id}) WITH row, count(DISTINCT s) AS n",
-    "kinds": "MATCH (s:Subject {kind: row.id}) WITH row, count(s) AS n",
+    "kind": "MATCH (s:Subject {kind: row.id}) WITH row, count(s) AS n",
 }
 _TYPES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) WHERE n.type IS NOT NULL RETURN collect([n.id, n.type]) AS found"
 _ANY_SUBJECT_CATEGORY = "RETURN EXISTS { (:DataSubjectCategory) } AS found"
@@ -165,8 +167,9 @@ class SubjectGraph:
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:
-            audit.lock(tx)
-            _check_named(tx, {**{kind: set() for kind in SUBJECT_REFERENCES}, "consents": {event["purpose"]}}, "the event")
+            audit.lock(tx)  # first, so that the purpose cannot go before the commit
+            if tx.run(_TYPES, ids=[event["purpose"]]).single()["found"] != [[event["purpose"], "purpose"]]:
+                raise IntegrityError(f"unknown purpose {event['purpose']!r}: nothing was recorded")
             tx.run(_CONSENTS, rows=[{"subject": id, **{f: event.get(f) for f in _CONSENT_FIELDS}}]).consume()
             _audit(tx, actor, "update", "consent", id, event)
 
@@ -214,7 +217,7 @@ def _reference_row(id_: str) -> dict[str, str]:
 def _name(named: dict[str, set[str]], rows: list[SubjectRow]) -> None:
     """Add what `rows` refer to, by kind of reference, to `named`."""
     for r in rows:
-        named["kinds"].add(r.kind)
+        named["kind"].add(r.kind)
         for record in r.records:
             named["records"].add(record["system"])
             named["record categories"].update(record.get("categories") or ())
@@ -230,7 +233,7 @@ def _check_named(tx: neo4j.Transaction | neo4j.ManagedTransaction, named: dict[s
     types = dict(tx.run(_TYPES, ids=ids).single()["found"]) if ids else {}
     for kind, type_ in SUBJECT_REFERENCES.items():
         missing = sorted(id_ for id_ in named[kind] if types.get(id_) != type_)
-        if missing and kind == "kinds" and not tx.run(_ANY_SUBJECT_CATEGORY).single()["found"]:
+        if missing and kind == "kind" and not tx.run(_ANY_SUBJECT_CATEGORY).single()["found"]:
             continue  # a registry without subject categories takes the legacy kinds
         if missing:
             raise IntegrityError(missing_message(source, kind, type_, missing))

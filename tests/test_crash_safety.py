@@ -22,7 +22,8 @@ SIZES = {  # (backend, command) -> flows or subjects: a load of a few seconds
 @pytest.mark.parametrize("kind", ["load --replace", "subjects load"])
 def test_a_killed_command_leaves_the_state_before_or_after_it(backend: Backend, kind):  # noqa: F811
     size = SIZES["neo4j" if backend.uri else "embedded", kind]
-    figures = crashes(backend, kind, 3, size=size, rng=random.Random(len(kind)))
-    assert figures.runs == 3
+    kills = 2 if backend.uri else 3  # a Neo4j run costs more (connection, schema check): < 60 s per backend
+    figures = crashes(backend, kind, kills, size=size, rng=random.Random(len(kind)))
+    assert figures.runs == kills
     assert figures.torn == 0 and figures.unverified == 0
-    assert figures.before + figures.after + figures.finished == 3
+    assert figures.before + figures.after + figures.finished == kills

@@ -186,3 +186,20 @@ def test_a_replace_keeping_everything_subject_data_names_goes_ahead(loaded):
     bundle = loaded.export()
     bundle["systems"].append({"id": "archive", "name": "Archive", "country": "DE"})
     assert loaded.load_data(bundle, source="next.yaml", actor="test", replace=True).created == 1
+
+
+def test_the_cli_refuses_a_replace_that_drops_subject_data_in_one_line_unless_forced(tmp_path):
+    from tests.test_cli import cli
+    from tests.graphs import LINEAGE
+    (tmp_path / "all.yaml").write_text(LINEAGE)
+    (tmp_path / "subjects.jsonl").write_text('{"id": "C-9", "kind": "policyholder", "records": [{"system": "dwh"}]}\n')
+    (tmp_path / "nothing.yaml").write_text("{}\n")
+    for args in (["load", "all.yaml"], ["subjects", "load", "subjects.jsonl"]):
+        assert cli(*args, cwd=tmp_path).returncode == 0
+    refused = cli("load", "--replace", "nothing.yaml", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stdout == "" and len(refused.stderr.splitlines()) == 1
+    assert "system 'dwh' cannot be deleted: still referenced by the records of 1 data subject(s) (force" in refused.stderr
+    steward = cli("load", "--replace", "--force", "nothing.yaml", cwd=tmp_path, env={"DSA_REGISTRY_ROLES": "steward"})
+    assert steward.returncode == 2 and "lacks the 'subject-data:write' permission" in steward.stderr
+    forced = cli("load", "--replace", "--force", "nothing.yaml", cwd=tmp_path)
+    assert (forced.returncode, forced.stdout) == (0, "created 0, updated 0, deleted 22, unchanged 0\n")

@@ -12,6 +12,11 @@ from 1 without gaps, each carrying the hash of the one before it. Beside the reg
 keeps data subjects (`SubjectRow`), API tokens (`TokenRow`: a hash, never the token) and the
 fingerprint of the secret that lookup keys were hashed with.
 
+References stay whole under concurrent writers: `write` runs its caller's check (the service's
+rules, `registry.integrity`) inside the write transaction, once other writers are shut out, on a
+`RegistryView` of the registry as that transaction sees it; subject loads and consent events
+check what they name the same way. A refusal is an `IntegrityError` and changes nothing.
+
 Every traversal is evaluated on a day (`as_of`): only flows *in force* that day carry data
 (`in_force`); a lineage may also show the flows *planned* then (`planned`). Both backends
 decide it with these two functions, so they cannot drift apart.

@@ -40,8 +40,9 @@ class HoldingView:
 
 @dataclass(frozen=True)
 class Taken:
-    """The subject data a removed entity takes with it: subjects with records in a removed
-    system, subjects with consent events for a removed purpose."""
+    """The subject data that refers to a removed entity (a load refuses to remove it without
+    `force`): subjects with records in a removed system, subjects with consent events for a
+    removed purpose."""
 
     records: int = 0
     consents: int = 0
@@ -95,8 +96,8 @@ class Registry:
 
     def plan(self, bundles: Iterable[Source | tuple[str, str]], *, replace: bool = False) -> LoadPlan:
         """What loading the bundles would change, as the store would apply it
-        (`graph.changes.plan`), and the subject data each removed system or purpose takes with
-        it. Changes nothing; raises `BundleInvalid` like `load`."""
+        (`graph.changes.plan`), and the subject data that refers to each removed system or
+        purpose. Changes nothing; raises `BundleInvalid` like `load`."""
         docs, deletes = self._checked(items_of(_sources(bundles)), replace)
         current = {id_: (stored.type, encode(stored.doc))
                    for id_, stored in self.store.get_many([stored.id for stored in docs] + deletes).items()}

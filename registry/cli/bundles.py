@@ -35,7 +35,7 @@ def load(ctx, paths: tuple[Path, ...], replace: bool, force: bool, dry_run: bool
 
     Exit code 2, with every problem listed and nothing changed, when any bundle is invalid. With
     --dry-run, print the plan instead: each entity created, updated (with the fields that change)
-    or deleted, and the subject data a deleted system or purpose takes with it.
+    or deleted, and the subject data that refers to a deleted system or purpose.
 
     A replace that would delete an entity that subject data refers to (a system with subject
     records, a purpose with consents …) is refused, naming it and the number of subjects, unless
@@ -83,7 +83,7 @@ def _print_plan(planned) -> None:
         if taken:
             what = [f"the records of {taken.records} data subject(s)"] * bool(taken.records)
             what += [f"the consents of {taken.consents} data subject(s)"] * bool(taken.consents)
-            line += f"  (takes with it {' and '.join(what)})"
+            line += f"  ({' and '.join(what)} refer to it: refused without --force)"
         click.echo(line)
     counts = _counts(planned)
     click.echo(f"would create {counts['create']}, update {counts['update']}, delete {counts['delete']}; "

@@ -83,6 +83,21 @@ class ScratchStore(SnapshotReads):
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return self.base.subject_ids(systems, limit) if self.base is not None else []
 
+    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
+        return self.base.list_subjects(after=after, limit=limit, systems=systems) if self.base is not None else []
+
+    def subject_total(self) -> int:
+        return self.base.subject_total() if self.base is not None else 0
+
+    def count_disclosures(self, flows: Iterable[str], until: str | None = None) -> dict[str, int]:
+        return self.base.count_disclosures(flows, until) if self.base is not None else {}
+
+    def add_disclosure(self, id: str, disclosure: Doc, *, actor: str) -> None:
+        raise NotImplementedError("a scratch store does not record disclosures")
+
+    def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> None:
+        raise NotImplementedError("a scratch store does not erase data subjects")
+
     def log_access(self, *, actor: str, subject: str, what: str) -> None:
         if self.base is not None:
             self.base.log_access(actor=actor, subject=subject, what=what)
@@ -93,7 +108,8 @@ class ScratchStore(SnapshotReads):
 
 class _View:
     """The copy as a write's check sees it (`graph.store.RegistryView`); subject data is the base
-    store's: its records per system and consents per purpose."""
+    store's: its records per system, consents per purpose and disclosures per flow (counted as
+    disclosures, not subjects)."""
 
     def __init__(self, store: ScratchStore):
         self._store = store
@@ -111,8 +127,9 @@ class _View:
         found: dict[str, dict[str, int]] = {}
         for id_ in ids:
             type_ = self._store._entities[id_].type if id_ in self._store._entities else None
-            count = self._store.count_subjects([id_]) if type_ == "system" else \
-                self._store.count_consenting([id_]) if type_ == "purpose" else 0
+            kind, count = ("records", self._store.count_subjects([id_])) if type_ == "system" else \
+                ("consents", self._store.count_consenting([id_])) if type_ == "purpose" else \
+                ("disclosures", self._store.count_disclosures([id_]).get(id_, 0)) if type_ == "flow" else (None, 0)
             if count:
-                found[id_] = {"records" if type_ == "system" else "consents": count}
+                found[id_] = {kind: count}
         return found

@@ -203,3 +203,14 @@ def test_the_cli_refuses_a_replace_that_drops_subject_data_in_one_line_unless_fo
     assert steward.returncode == 2 and "lacks the 'subject-data:write' permission" in steward.stderr
     forced = cli("load", "--replace", "--force", "nothing.yaml", cwd=tmp_path)
     assert (forced.returncode, forced.stdout) == (0, "created 0, updated 0, deleted 22, unchanged 0\n")
+
+
+def test_a_flow_the_data_of_subjects_was_disclosed_on_cannot_be_deleted(loaded):
+    loaded.store.add_disclosure("C-1", {"flow": "f6", "at": "2025-01-02T00:00:00Z", "reference": "case 7"},
+                                actor="test")
+    with pytest.raises(InvalidArgument, match=r"^flow 'f6' cannot be deleted: still referenced by the disclosures of "
+                                              r"1 data subject\(s\) \(force deletes it anyway"):
+        loaded.delete("flow", "f6", actor="test")
+    loaded.delete("flow", "m1", actor="test")  # a flow nothing was disclosed on goes
+    with pytest.raises(IntegrityError, match="unknown flow 'm1': nothing was recorded"):
+        loaded.store.add_disclosure("C-1", {"flow": "m1", "at": "2025-01-03T00:00:00Z"}, actor="test")

@@ -10,8 +10,8 @@
   parses to. A text longer than `MAX_QUERY_CHARS` is refused before parsing (`QUERY_TOO_LARGE`):
   large values (a bundle for `importBundle`) travel as variables, which are not parsed as GraphQL.
 
->>> QueryCache.cached_texts(), CACHED_QUERY_CHARS, MAX_QUERY_CHARS
-(0, 16384, 524288)
+>>> QueryCache.cached_texts() <= CACHE_ENTRIES, CACHED_QUERY_CHARS, MAX_QUERY_CHARS
+(True, 16384, 524288)
 """
 
 from __future__ import annotations

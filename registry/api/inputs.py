@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from enum import Enum
 from typing import Any, Optional
 
 import strawberry
@@ -162,7 +163,9 @@ def to_raw(value: Any) -> Any:
     """An input object as bundle data: bundle field names, unset values left out."""
     if isinstance(value, list):
         return [to_raw(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
     if hasattr(value, "__strawberry_definition__"):
         return {("from" if key == "from_" else key): to_raw(item)
                 for key, item in vars(value).items() if item is not None}
-    return value_of(value)
+    return value

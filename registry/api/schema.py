@@ -55,7 +55,8 @@ def _wanted(filter: FlowFilter | None):
 
 
 def _arguments(filter: FlowFilter | None) -> dict:
-    return dict(vars(filter.to_domain())) if filter is not None else {}
+    """The filter as arguments of `list_id` (a cursor made under another filter is refused)."""
+    return {f"filter.{name}": value for name, value in vars(filter.to_domain()).items()} if filter is not None else {}
 
 
 @strawberry.type

@@ -212,9 +212,10 @@ def test_the_page_takes_the_token_from_the_link_and_draws_exactly_the_lineage_an
 
 def test_the_whole_registry_with_exactly_the_flows_check_reports_in_red(server, demo_store, page):
     open_page(page, f"{server}/#token=dsa_t")
-    registry = graphql(server, "{ systems { id } parties { id } flows { id status } }")
-    in_force = sorted(f["id"] for f in registry["flows"] if f["status"] == "active")  # the demo's dates are all past
-    assert drawn(page) == (sorted(n["id"] for n in registry["systems"] + registry["parties"]), in_force)
+    registry = graphql(server, "{ systems { nodes { id } } parties { nodes { id } } flows { nodes { id status } } }")
+    in_force = sorted(f["id"] for f in registry["flows"]["nodes"] if f["status"] == "ACTIVE")  # the demo's dates are all past
+    assert drawn(page) == (sorted(n["id"] for n in registry["systems"]["nodes"] + registry["parties"]["nodes"]),
+                           in_force)
     report = json.loads(CliRunner().invoke(main, ["--store", demo_store, "check", "--format", "json"]).output)
     reported = sorted({f["entityId"] for f in report["findings"] if f["entityKind"] == "flow"} & set(in_force))
     red = page.tab.evaluate("window.lineagePage.cy.edges('.finding').map(e => e.id()).sort()")
@@ -228,9 +229,9 @@ def test_the_whole_registry_with_exactly_the_flows_check_reports_in_red(server, 
 
 
 def test_planned_flows_are_drawn_dashed_only_when_asked_for_with_their_findings(server, demo_store, page):
-    registry = graphql(server, "{ flows { id status } }")
-    [planned] = [f["id"] for f in registry["flows"] if f["status"] == "proposed"]
-    [ended] = [f["id"] for f in registry["flows"] if f["status"] == "ended"]
+    flows = graphql(server, "{ flows { nodes { id status } } }")["flows"]["nodes"]
+    [planned] = [f["id"] for f in flows if f["status"] == "PROPOSED"]
+    [ended] = [f["id"] for f in flows if f["status"] == "ENDED"]
     open_page(page, f"{server}/#token=dsa_t")
     assert planned not in drawn(page)[1] and ended not in drawn(page)[1]
     page.tab.check("#include-proposed")

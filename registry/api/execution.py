@@ -110,9 +110,12 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         named = type_.of_type if required else type_
         if is_list_type(named):
             item = self._compile(named.of_type, selection)
+            text = _text_list(named.of_type)
 
             def items(value):
                 if type(value) is list or type(value) is tuple:
+                    if text and all(type(one) is str for one in value):  # ids, paths: themselves
+                        return list(value)
                     return [item(one) for one in value]
                 if value is None and not required:
                     return None
@@ -197,11 +200,17 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
 def _object_plan(check, steps, required: bool) -> Plan:
     """The plan of an object: one straight-line function reading each attribute (made with `exec`
     from names the schema and graphql-core's parser vouch for: response keys are GraphQL names,
-    attributes Python identifiers), since a loop over the fields costs twice as much."""
-    env = {"_Abandon": _Abandon, "check": check, "checked": set()}
+    attributes Python identifiers), since a loop over the fields costs twice as much.
+
+    An object met again (a category or purpose that many holdings name) gets the dict made the
+    first time: the plan keeps the object with it, so its id cannot be reused while the plan lives."""
+    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "done": {}}
     lines = ["def complete(value):",
              "    if value is None:",
              "        raise _Abandon" if required else "        return None",
+             "    again = done.get(id(value))",
+             "    if again is not None and again[0] is value:",
+             "        return again[1]",
              "    if type(value) not in checked:  # strawberry's is_type_of depends on the class alone",
              "        if check is not None and not check(value, None):",
              "            raise _Abandon",
@@ -215,7 +224,8 @@ def _object_plan(check, steps, required: bool) -> Plan:
         lines.append(f"    v{i} = value.{attribute}")
         entries.append(f"{key!r}: v{i} if type(v{i}) is same{i} else plan{i}(v{i})" if same is not None
                        else f"{key!r}: plan{i}(v{i})")
-    lines.append("    return {" + ", ".join(entries) + "}")
+    lines.append("    completed = done[id(value)] = (value, {" + ", ".join(entries) + "})")
+    lines.append("    return completed[1]")
     exec("\n".join(lines), env)  # noqa: S102 - generated from checked names only, see above
     return env["complete"]
 

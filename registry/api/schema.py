@@ -19,7 +19,7 @@ from strawberry.extensions import (AddValidationRules, DisableIntrospection, Mas
 
 from graph.store import Stored
 from registry.api.inputs import (AgreementInput, CategoryInput, FlowFilter, FlowInput, LegalBasisInput, PartyInput,
-                                 PurposeInput,                                  SubjectCategoryInput, SystemInput, to_raw)
+                                 PurposeInput, SubjectCategoryInput, SystemInput, to_raw)
 from registry.api.types import (Agreement, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
                                 LineageGraph, Node, Party, Purpose, SubjectCategory, System, holding_converter,
                                 to_lineage, to_node)

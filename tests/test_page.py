@@ -319,16 +319,18 @@ def test_clicking_a_node_shows_its_holdings_and_why_then_a_flow_with_agreement_a
     open_page(page, f"{server}/#token=dsa_t")
     page.tab.mouse.click(*screen_point(page, "coral-re", "node"))
     page.tab.wait_for_selector("#panel table.holdings tbody tr")
-    holdings = graphql(server, '{ holdings(holder: "coral-re") { category { id } flow { id } path agreement { name } } }')
+    holdings = graphql(server, '{ holdings(holder: "coral-re") { nodes { category { id } flow { id } path '
+                               'agreement { name } } } }')["holdings"]["nodes"]
     rows = page.tab.eval_on_selector_all("#panel table.holdings tbody tr", "rows => rows.map(r => r.dataset.category)")
-    assert rows == [h["category"]["id"] for h in holdings["holdings"]]
+    assert rows == [h["category"]["id"] for h in holdings]
     panel = page.tab.inner_text("#panel")
-    assert "Coral Bay Reinsurance Ltd." in panel and holdings["holdings"][0]["agreement"]["name"] in panel
-    assert " → ".join(holdings["holdings"][0]["path"]) in panel
-    page.tab.click(f"#panel a[data-flow='{holdings['holdings'][0]['flow']['id']}']")
+    assert "Coral Bay Reinsurance Ltd." in panel and holdings[0]["agreement"]["name"] in panel
+    assert " → ".join(holdings[0]["path"]) in panel
+    page.tab.click(f"#panel a[data-flow='{holdings[0]['flow']['id']}']")
     page.tab.wait_for_selector("#panel dl.facts")
     panel = page.tab.inner_text("#panel")
     assert "treaty-coral-xl-2025" in panel and "expires 2027-12-31" in panel and "scc" in panel
+    assert "reinsurance-treaty, active" in panel  # enum values shown as the bundle writes them
 
 
 def test_clicking_a_flow_opens_it(server, page):

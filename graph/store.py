@@ -181,8 +181,9 @@ class AuditEntry:
     `at` is UTC, ISO 8601 with microseconds (`audit_time`); `actor` who acted (`token:NAME`,
     `oidc:SUBJECT`, `os:USER` …); `type` and `id` the entity concerned (`id` is `*` for reads
     of many subjects); `before` and `after` the documents (None for a create, a delete or a
-    read). `prev` is the hash of the entry before (`graph.audit.GENESIS` for the first),
-    `hash` this entry's own (`graph.audit.entry_hash`).
+    read; for an update, the id and the fields it changed only: `graph.changes.Change.audited`).
+    `prev` is the hash of the entry before (`graph.audit.GENESIS` for the first), `hash` this
+    entry's own (`graph.audit.entry_hash`).
     """
 
     seq: int

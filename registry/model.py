@@ -3,7 +3,8 @@
 Each entity has a stable string `id` (unique across the whole registry), a `name` and an
 optional `description`. Missing legal bases are allowed: the registry records reality, gaps
 included. Models are strict about shape (unknown fields, bad enum values, dates, ISO 8601
-durations, ISO 3166 country codes) and leave references to `registry.bundle`.
+durations, ISO 3166 country codes), sizes and ranges (`registry.bounds`: printable ids, text
+lengths, dates, retention periods) and leave references to `registry.bundle`.
 """
 
 from __future__ import annotations
@@ -12,12 +13,18 @@ import functools
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
-import isodate
 import pycountry
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Id = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+from registry import bounds
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=bounds.MAX_ID), AfterValidator(bounds.printable)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=bounds.MAX_NAME, strip_whitespace=True)]
+"""A name: at most `bounds.MAX_NAME` characters."""
+LongText = Annotated[str, StringConstraints(max_length=bounds.MAX_TEXT)]
+"""A description, a notice, security measures: at most `bounds.MAX_TEXT` characters."""
+Day = Annotated[date, AfterValidator(bounds.day)]
+"""A date between `bounds.EARLIEST` and `bounds.LATEST`."""
 
 
 def _country(code: str) -> str:
@@ -26,16 +33,9 @@ def _country(code: str) -> str:
     return code
 
 
-def _duration(text: str) -> str:
-    try:
-        isodate.parse_duration(text)
-    except (isodate.ISO8601Error, ValueError):
-        raise ValueError(f"{text!r} is not an ISO 8601 duration such as P10Y or P6M") from None
-    return text
-
-
 Country = Annotated[str, AfterValidator(_country)]
-Duration = Annotated[str, AfterValidator(_duration)]
+Duration = Annotated[str, AfterValidator(bounds.duration)]
+"""An ISO 8601 duration from zero to `bounds.MAX_RETENTION_YEARS` years."""
 TransferMechanism = Literal["adequacy", "scc", "bcr", "derogation"]
 Regime = Literal["gdpr", "uk-gdpr", "glba", "naic"]
 """The privacy regimes the registry knows: the EU GDPR, the UK GDPR, GLBA Title V and the NAIC
@@ -50,7 +50,7 @@ class Entity(BaseModel):
 
     id: Id
     name: Text
-    description: str | None = None
+    description: LongText | None = None
 
     sparse: ClassVar[frozenset[str]] = frozenset()
     """Fields stored only when they differ from their default (a false flag, an empty list, a
@@ -134,7 +134,7 @@ _ENDS_SPARSE = frozenset({"dpf_certified", "dpf_uk_extension"})
 class System(Entity):
     sparse = _ENDS_SPARSE
 
-    owner: str | None = None
+    owner: LongText | None = None
     country: Country
     jurisdictions: list[Regime] | None = None
     """The regimes that govern it; by default derived from `country` (EEA: gdpr, GB: uk-gdpr, US:
@@ -144,7 +144,7 @@ class System(Entity):
     """Run by a US organisation certified under the EU-US Data Privacy Framework."""
     dpf_uk_extension: bool = False
     """Run by a US organisation that also joined the UK Extension to the Data Privacy Framework."""
-    security_measures: str | None = None
+    security_measures: LongText | None = None
     """The technical and organisational security measures, for the Art. 30 record."""
     dpia: Reference | None = None
     """The data protection impact assessment (GDPR Art. 35): an id or a URL."""
@@ -188,10 +188,10 @@ class Agreement(Entity):
     condition: Id | None = None
     additional_bases: list[Id] = Field(default_factory=list)
     transfer_mechanism: TransferMechanism | None = None
-    effective: date
-    expires: date | None = None
+    effective: Day
+    expires: Day | None = None
     status: Literal["draft", "active", "terminated"] = "active"
-    document: str | None = None
+    document: LongText | None = None
 
     def expired(self, on: date) -> bool:
         return self.expires is not None and on > self.expires
@@ -209,13 +209,13 @@ class Flow(Entity):
     additional_bases: list[Id] = Field(default_factory=list)
     agreement: Id | None = None
     transfer_mechanism: TransferMechanism | None = None
-    frequency: str | None = None
+    frequency: LongText | None = None
     status: FlowStatus = "active"
     """`proposed` (planned: checked, but carries no data yet), `active`, `suspended` or `ended` (with
     `until`: it carried data up to that day); see `graph.store.in_force`."""
-    since: date | None = None
+    since: Day | None = None
     """The first day the flow carries data."""
-    until: date | None = None
+    until: Day | None = None
     """The last day the flow carries data."""
     subject_categories: list[Id] = Field(default_factory=list)
     """Whose data it carries: ids of subject categories."""

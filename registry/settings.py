@@ -15,6 +15,8 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 | `DSA_REGISTRY_CORS_ORIGINS` | comma-separated origins that browsers may call the API from (default none) |
 | `DSA_REGISTRY_ALLOW_ANONYMOUS_VIEWER` | callers without credentials get the `viewer` role (default no) |
 | `DSA_REGISTRY_PRODUCTION` | no introspection, no GraphiQL (default no) |
+| `DSA_REGISTRY_MAX_REQUEST_BYTES` | the largest HTTP request body the API accepts (default 16 MiB; larger: 413) |
+| `DSA_REGISTRY_MAX_QUERY_COST` | the most a GraphQL operation may cost, before it runs (default 50,000; `registry.api.cost`) |
 | `DSA_REGISTRY_CONTROLLER` | the controller's name and contact details (Art. 30, DSAR documents) |
 | `DSA_REGISTRY_DPO` | the data protection officer's name and contact details (Art. 30(1)(a)) |
 | `DSA_REGISTRY_EU_REPRESENTATIVE` | the Art. 27 representative in the Union, for a controller outside it |
@@ -78,6 +80,10 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     allow_anonymous_viewer: bool = False
     production: bool = False
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1024 ** 3)
+    """The largest request body the API reads (`registry.api.limits`)."""
+    max_query_cost: int = Field(50_000, ge=100, le=100_000_000)
+    """The most a GraphQL operation may cost (`registry.api.cost`)."""
     controller: str | None = None
     dpo: str | None = None
     eu_representative: str | None = None

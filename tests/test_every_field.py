@@ -60,7 +60,8 @@ EXISTING = {  # mutations that need something to act on: delete what the upserts
 
 @pytest.fixture(scope="module")
 def admin(tmp_path_factory):
-    with served(tmp_path_factory.mktemp("fields")) as (client, tokens):
+    # Every field nested four deep costs far more than the default limit allows (registry.api.cost).
+    with served(tmp_path_factory.mktemp("fields"), max_query_cost=1_000_000) as (client, tokens):
         yield lambda query: client.post("/graphql", json={"query": query}, headers=bearer(tokens["admin"])).json()
 
 

@@ -122,7 +122,7 @@ class EmbeddedStore(SubjectTables, TokenTable, SnapshotReads):
                 db.executemany("DELETE FROM entity WHERE id = ?",
                                [(c.id,) for c in planned.changes if c.after is None])
                 if planned.changes:
-                    self._audit([NewAuditEntry(now, actor, c.action, c.type, c.id, c.before, c.after)
+                    self._audit([NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited)
                                  for c in planned.changes])
                     db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
                 db.execute("COMMIT")

@@ -248,7 +248,7 @@ def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[st
     _run_batched(tx, cypher.DROP_OWN_RELATIONSHIPS, ids=gone)
     _run_batched(tx, cypher.DELETE, ids=gone)
     _run_batched(tx, cypher.DROP_PLACEHOLDERS, ids=sorted(ends))
-    audit.append(tx, [NewAuditEntry(now, actor, c.action, c.type, c.id, c.before, c.after) for c in planned.changes])
+    audit.append(tx, [NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited) for c in planned.changes])
     tx.run(cypher.BUMP_VERSION).consume()
     return planned.result
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import click
 
 from graph.store import StoreError
+from registry import bounds
 from registry.auth.roles import Principal, require
 from registry.bootstrap import open_registry, scratch_registry, store_exists  # noqa: F401  (for the commands)
 from registry.bundle import BundleInvalid, Source
-from registry.errors import DomainError
+from registry.errors import DomainError, InvalidArgument
 from registry.service import Registry
 from registry.settings import Settings, SettingsError
 from registry.subjects.model import SubjectsInvalid
@@ -54,7 +55,7 @@ class Registered(click.Group):
 
 
 class Day(click.ParamType):
-    """A date, YYYY-MM-DD; a date and time is taken as its day in UTC."""
+    """A date, YYYY-MM-DD, within `registry.bounds`; a date and time is taken as its day in UTC."""
 
     name = "DATE"
 
@@ -62,14 +63,20 @@ class Day(click.ParamType):
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(value)
+            return self._in_range(date.fromisoformat(value), param, ctx)
         except ValueError:
             pass
         try:
             moment = datetime.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a date such as 2026-11-25", param, ctx)
-        return (moment.astimezone(timezone.utc) if moment.utcoffset() is not None else moment).date()
+            day = (moment.astimezone(timezone.utc) if moment.utcoffset() is not None else moment).date()
+        except (ValueError, OverflowError):
+            self.fail(f"{value!r} is not a date such as 2026-11-25 (or is out of range: {bounds.RANGE})", param, ctx)
+        return self._in_range(day, param, ctx)
+
+    def _in_range(self, day: date, param, ctx) -> date:
+        if not bounds.EARLIEST <= day <= bounds.LATEST:
+            self.fail(f"{day} is out of range: {bounds.RANGE}", param, ctx)
+        return day
 
 
 class Moment(click.ParamType):
@@ -87,10 +94,13 @@ class Moment(click.ParamType):
             self.fail(f"{value!r} is not a date or an ISO 8601 date and time such as 2026-11-25 or "
                       "2026-11-25T09:30:00+01:00", param, ctx)
         if len(value.strip()) == 10:  # a date alone
-            return moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=timezone.utc)
         if moment.utcoffset() is None:
             self.fail(f"{value!r} has no UTC offset; give one, e.g. {value}+00:00 or {value}Z", param, ctx)
-        return moment
+        try:
+            return bounds.moment(moment)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 def first_sentences(command: click.Command) -> None:
@@ -189,13 +199,26 @@ def session(ctx: click.Context) -> Session:
     return ctx.find_object(Session)
 
 
-def registry_of(ctx: click.Context) -> Registry:
-    """The registry the command works on, opened once and closed when the command ends."""
+def registry_of(ctx: click.Context, *, create: bool = False) -> Registry:
+    """The registry the command works on, opened once and closed when the command ends.
+
+    Only the commands that fill a registry (`load`, `demo`; `serve --demo`) pass `create`: any
+    other refuses a store that does not exist (a mistyped `--store`), with `InvalidArgument`,
+    rather than create an empty one and report on it."""
     current = session(ctx)
     if current._registry is None:
+        if not create:
+            refuse_missing_store(current.settings)
         current._registry = open_registry(current.settings)
         ctx.call_on_close(current._registry.store.close)
     return current._registry
+
+
+def refuse_missing_store(settings: Settings) -> None:
+    """`InvalidArgument` when the configured store does not exist (see `registry_of`)."""
+    if not store_exists(settings):
+        raise InvalidArgument(f"there is no registry at {settings.store} (--store or DSA_REGISTRY_STORE): check "
+                              "the path, or create one with `dsa-registry load` or `dsa-registry demo`")
 
 
 BUNDLE_SUFFIXES = (".yaml", ".yml", ".json")

@@ -37,7 +37,7 @@ def load(ctx, paths: tuple[Path, ...], replace: bool, dry_run: bool, format_: st
     session(ctx).require(REGISTRY_READ if dry_run else REGISTRY_WRITE)
     sources = bundle_sources(paths)
     if not dry_run:
-        click.echo(summary(registry_of(ctx).load(sources, actor=session(ctx).actor, replace=replace)))
+        click.echo(summary(registry_of(ctx, create=True).load(sources, actor=session(ctx).actor, replace=replace)))
         return
     current = session(ctx)
     registry = registry_of(ctx) if store_exists(current.settings) else scratch_registry()
@@ -144,6 +144,6 @@ def export(ctx, format_: str, start: str | None, direction: str | None, depth: i
 def demo(ctx, replace: bool):
     """Load the bundled demo insurer (Aurora Mutual)."""
     session(ctx).require(REGISTRY_WRITE)
-    result = registry_of(ctx).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=session(ctx).actor,
-                                   replace=replace)
+    result = registry_of(ctx, create=True).load([("demo", DEMO.read_text(encoding="utf-8"))],
+                                                actor=session(ctx).actor, replace=replace)
     click.echo(summary(result))

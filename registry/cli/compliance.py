@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from registry.bounds import visible
 from registry.bundle import Definitions, items_of
 from registry.cli.base import (Day, Moment, bundle_sources, product_version, registry_of, scratch_registry, session,
                                store_exists)
@@ -116,13 +117,15 @@ def _counts(found) -> dict[str, int]:
 
 
 def _print_text(found, on, locate=None) -> None:
+    """Three lines a finding, every value with its control and format characters escaped
+    (`registry.bounds.visible`), so that no name or id can forge or hide a line."""
     for f in found:
         where = f"{f.entity_kind} {f.entity_id}" + (f" ({f.category})" if f.category else "")
         place = locate(f) if locate else None
-        click.echo(f"{f.severity:<8}{f.rule}  {where}" + (f"  [{f.regime}]" if f.regime else "")
-                   + (f"  at {place.uri}:{place.line}" if place else ""))
-        click.echo(f"        {f.message}")
-        click.echo(f"        {f.reference}. Remedy: {f.remedy}")
+        click.echo(visible(f"{f.severity:<8}{f.rule}  {where}" + (f"  [{f.regime}]" if f.regime else "")
+                           + (f"  at {place.uri}:{place.line}" if place else "")))
+        click.echo(f"        {visible(f.message)}")
+        click.echo(f"        {visible(f'{f.reference}. Remedy: {f.remedy}')}")
     counts = _counts(found)
     click.echo(f"{len(found)} finding(s) as of {on.isoformat()}: "
                + ", ".join(f"{counts[s]} {s}" for s in SEVERITIES))

@@ -21,7 +21,7 @@ import click
 
 from registry.auth.tokens import Tokens
 from registry.bootstrap import open_registry
-from registry.cli.base import session, summary
+from registry.cli.base import refuse_missing_store, session, summary
 from registry.cli.bundles import DEMO
 from registry.subjects.service import SubjectService
 
@@ -53,6 +53,8 @@ def serve(ctx, host: str, port: int, with_demo: bool, allow_anonymous_viewer: bo
     settings = current.settings.model_copy(update={k: v for k, v in flags.items() if v is not None})
     _check_tls(ssl_certfile, ssl_keyfile)
     app = create_app(settings)  # checks the settings the API needs before anything else
+    if not with_demo:
+        refuse_missing_store(settings)  # only `serve --demo` creates one
     registry = open_registry(settings)  # closed before serving: one store (driver) per process
     try:
         SubjectService(registry, settings.key_hasher()).check_key()

@@ -21,17 +21,18 @@ import functools
 import hmac
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from graph.store import SubjectRow
 from registry.sources import BundleInvalid, Problem, decode
 from registry.suggest import hint, model_message
 from registry.errors import InvalidArgument
-from registry.model import Id
+from registry import bounds
+from registry.model import Day, Id, LongText, Text
 
 KeyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 MAX_REPORTED = 100
@@ -43,7 +44,7 @@ class SubjectRecord(BaseModel):
 
     system: Id
     categories: list[Id] | None = Field(default=None, description="Default: what the system declares.")
-    since: date | None = None
+    since: Day | None = None
     source: Id | None = Field(default=None, description="The party that supplied the data, if not the subject.")
 
 
@@ -52,9 +53,9 @@ class ConsentEvent(BaseModel):
 
     purpose: Id
     status: Literal["granted", "withdrawn"]
-    at: AwareDatetime
-    notice: str | None = None
-    channel: str | None = None
+    at: Annotated[AwareDatetime, AfterValidator(bounds.moment)]
+    notice: LongText | None = None
+    channel: Text | None = None
 
     def to_doc(self) -> dict:
         """Stored with the time in UTC, so that events order by their text on every backend."""

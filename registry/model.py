@@ -41,6 +41,8 @@ Regime = Literal["gdpr", "uk-gdpr", "glba", "naic"]
 """The privacy regimes the registry knows: the EU GDPR, the UK GDPR, GLBA Title V and the NAIC
 #672 regulation (the states' rules for insurers, health information included)."""
 FlowStatus = Literal["proposed", "active", "suspended", "ended"]
+FlowScope = Literal["all", "case"]
+RetentionFrom = Literal["collection", "end"]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
 """A reference to a document: free text (an internal id) or a URL."""
 
@@ -95,10 +97,15 @@ class Purpose(Entity):
 
     parent: Id | None = None
     """The broader purpose this one refines (`marketing` for `marketing.advertising`): an agreement
-    or scope that names a purpose covers its descendants. Parent cycles are refused."""
+    or scope that names a purpose covers its descendants, and so does a data subject's consent.
+    Parent cycles are refused."""
     insurance_function: bool = False
     """An insurance function (claims, underwriting, reinsurance, fraud prevention, regulatory
     reporting …) for which NAIC Model #672 lets health information be disclosed without authorisation."""
+    consent_validity: Duration | None = None
+    """How long a consent to this purpose counts, from when it was given (ISO 8601, e.g. `P24M`: a
+    NAIC #672 authorisation is valid for at most 24 months); a consent event's own `expires`, when
+    earlier, ends it sooner."""
 
 
 class SubjectCategory(Entity):
@@ -124,11 +131,29 @@ class DeclaredHolding(BaseModel):
     """Bases other regimes need beside `legal_basis` and `condition`: a GLBA exception, the NAIC
     #672 authorisation, a national condition."""
     retention: Duration | None = None
+    retention_from: RetentionFrom = "end"
+    """The event `retention` runs from: `end` (the default, the safe choice), the end of the
+    relationship (a subject record's `until`: contract ended, claim closed), or `collection`, when
+    the data was collected (the record's `since`)."""
     subject_categories: list[Id] = Field(default_factory=list)
     """Whose data it is: ids of subject categories."""
 
 
 _ENDS_SPARSE = frozenset({"dpf_certified", "dpf_uk_extension"})
+
+
+class AutomatedDecisions(BaseModel):
+    """Decision-making based solely on automated processing, profiling included (GDPR Art. 22(1)),
+    as Art. 15(1)(h) asks it to be explained to the people concerned."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: Text
+    """What is decided, e.g. "Term life applications up to EUR 250,000 are accepted or declined"."""
+    logic: Text
+    """Meaningful information about the logic involved."""
+    consequences: Text
+    """The significance and the envisaged consequences for the person."""
 
 
 class System(Entity):
@@ -150,6 +175,9 @@ class System(Entity):
     """The data protection impact assessment (GDPR Art. 35): an id or a URL."""
     lia: Reference | None = None
     """The legitimate interests assessment (GDPR Art. 6(1)(f)): an id or a URL."""
+    automated_decisions: AutomatedDecisions | None = None
+    """Decisions it takes about people by automated means alone (GDPR Art. 22), which a DSAR
+    report must describe (Art. 15(1)(h))."""
     holds: list[DeclaredHolding] = Field(default_factory=list)
 
     def to_doc(self) -> dict[str, Any]:
@@ -159,7 +187,7 @@ class System(Entity):
         return doc
 
 
-_HOLDS_SPARSE = frozenset({"additional_bases", "subject_categories"})
+_HOLDS_SPARSE = frozenset({"additional_bases", "subject_categories", "retention_from"})
 
 
 class Party(Entity):
@@ -198,7 +226,7 @@ class Agreement(Entity):
 
 
 class Flow(Entity):
-    sparse = frozenset({"status", "additional_bases", "subject_categories"})
+    sparse = frozenset({"status", "additional_bases", "subject_categories", "scope"})
 
     source: Id = Field(alias="from")
     target: Id = Field(alias="to")
@@ -218,7 +246,13 @@ class Flow(Entity):
     until: Day | None = None
     """The last day the flow carries data."""
     subject_categories: list[Id] = Field(default_factory=list)
-    """Whose data it carries: ids of subject categories."""
+    """Whose data it carries: ids of subject categories. A data subject's data travels on it only
+    when the subject's `kind` is one of them (none listed: every subject's)."""
+    scope: FlowScope = "all"
+    """`all` (the default): it carries the data of every subject whose data its source holds (a
+    nightly feed). `case`: only of the subjects for whom a disclosure on it is recorded (a fraud
+    referral, a large-loss file to a facultative reinsurer); for the others it is a possibility,
+    reported as such (`potentialRecipients`)."""
     dpia: Reference | None = None
     lia: Reference | None = None
 

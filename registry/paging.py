@@ -32,12 +32,13 @@ from typing import Any, Generic, TypeVar
 
 from registry.errors import InvalidArgument
 
-__all__ = ["Page", "paginate", "list_id", "cursor", "position", "key_digest"]
+__all__ = ["Page", "paginate", "list_id", "cursor", "position", "key_digest", "key_cursor", "key_after"]
 
 T = TypeVar("T")
 
 _VERSION = "c1"
 NOT_OURS = "after: not a cursor this API returned; pass a page's `endCursor` unchanged"
+FOREIGN = "after: not a cursor of this list: it was made for another query or other arguments; ask again without `after`"
 
 
 @dataclass(frozen=True)
@@ -75,22 +76,50 @@ def cursor(list_: str, position: int, key: str) -> str:
     return base64.urlsafe_b64encode(f"{payload}:{_digest(payload, 4)}".encode()).decode().rstrip("=")
 
 
+def _opened(after: str) -> list[str]:
+    """A cursor's fields after its version, once its encoding and checksum hold."""
+    try:
+        text = base64.urlsafe_b64decode(after.encode("ascii") + b"=" * (-len(after) % 4)).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidArgument(NOT_OURS) from None
+    payload, _, check = text.rpartition(":")
+    if not payload or check != _digest(payload, 4):
+        raise InvalidArgument(NOT_OURS)
+    return payload.split(":", 3)
+
+
 def position(after: str, list_: str) -> tuple[int, str]:
     """The position a cursor of `list_` points after, and the digest of its last item's key.
 
     Raises `InvalidArgument` for a cursor this API did not make, or made for another list."""
-    try:
-        text = base64.urlsafe_b64decode(after.encode("ascii") + b"=" * (-len(after) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidArgument(NOT_OURS) from None
-    payload, _, check = text.rpartition(":")
-    parts = payload.split(":")
-    if len(parts) != 4 or parts[0] != _VERSION or check != _digest(payload, 4) or not parts[2].isdigit():
+    parts = _opened(after)
+    if parts[0] == "k1":  # a cursor of a list read by key
+        raise InvalidArgument(FOREIGN)
+    if len(parts) != 4 or parts[0] != _VERSION or not parts[2].isdigit():
         raise InvalidArgument(NOT_OURS)
     if parts[1] != _digest(list_):
-        raise InvalidArgument("after: not a cursor of this list: it was made for another query or other "
-                              "arguments; ask again without `after`")
+        raise InvalidArgument(FOREIGN)
     return int(parts[2]), parts[3]
+
+
+def key_cursor(list_: str, key: str) -> str:
+    """A cursor for lists read by key from the store (too large to read whole: data subjects):
+    "after the item `key` of `list_`". It carries the key, sealed like every cursor."""
+    payload = f"k1:{_digest(list_)}:{key}"
+    return base64.urlsafe_b64encode(f"{payload}:{_digest(payload, 4)}".encode()).decode().rstrip("=")
+
+
+def key_after(after: str, list_: str) -> str:
+    """The key a `key_cursor` of `list_` holds; `InvalidArgument` as `position` says."""
+    version, *rest = _opened(after)
+    if version == _VERSION:  # a cursor of a list read whole
+        raise InvalidArgument(FOREIGN)
+    if version != "k1" or len(rest) < 2 or not rest[1]:
+        raise InvalidArgument(NOT_OURS)
+    digest, key = rest[0], ":".join(rest[1:])
+    if digest != _digest(list_):
+        raise InvalidArgument(FOREIGN)
+    return key
 
 
 def stale() -> InvalidArgument:

@@ -55,6 +55,7 @@ EXISTING = {  # mutations that need something to act on: delete what the upserts
     "deleteCategory": 'id: "orphan"',
     "importBundle": 'yaml: "categories: [{id: orphan, name: Orphan}]"',
     "revokeApiToken": 'name: "matrix"',
+    "eraseSubject": 'subject: "C-2"',
 }
 
 
@@ -76,8 +77,8 @@ def test_every_field_of_each_query_resolves(admin, name):
 
 def test_every_field_of_each_mutation_resolves(admin):
     order = [n for n in MUTATIONS if n.startswith("upsert")] + ["importBundle"] + \
-            [n for n in MUTATIONS if n.startswith("delete")] + ["setConsent", "withdrawConsent", "createApiToken",
-                                                                "revokeApiToken"]
+            [n for n in MUTATIONS if n.startswith("delete")] + ["setConsent", "withdrawConsent", "recordDisclosure",
+                                                                "eraseSubject", "createApiToken", "revokeApiToken"]
     assert sorted(order) == sorted(MUTATIONS)
     for name in order:
         body = admin(operation("mutation", name, EXISTING.get(name, MUTATIONS[name][0])))

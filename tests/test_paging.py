@@ -174,3 +174,28 @@ def test_paginate_keys_cursors_by_item_and_list():
     assert paginate(items, first=4, after=page.end_cursor, list_id="l").items == items[4:8]
     assert paginate(items, after=page.end_cursor, list_id="l").items == items[4:]
     assert paginate([], list_id="l").end_cursor is None
+
+
+def test_data_subjects_page_with_the_same_opaque_cursors(loaded):
+    from graph.store import SubjectRow
+
+    loaded.store.write_subjects([SubjectRow(f"C-{n}", "policyholder", [{"system": "crm"}], []) for n in range(7)],
+                                actor="test", source="test.jsonl")
+    page = "query ($a: String) { subjects(first: 3, after: $a) { totalCount pageInfo { hasNextPage endCursor } " \
+           "nodes { id } } }"
+    found, after = [], None
+    while True:
+        answer = ask(loaded, page, a=after)
+        assert answer["totalCount"] == 7
+        found += [s["id"] for s in answer["nodes"]]
+        if not answer["pageInfo"]["hasNextPage"]:
+            break
+        after = answer["pageInfo"]["endCursor"]
+        assert "C-" not in after, "the cursor is opaque"
+    assert found == [f"C-{n}" for n in range(7)]
+    assert errors(loaded, page, a="C-2") == [
+        "after: not a cursor this API returned; pass a page's `endCursor` unchanged"]
+    foreign = ["after: not a cursor of this list: it was made for another query or other arguments; "
+               "ask again without `after`"]
+    assert errors(loaded, page, a=ask(loaded, SYSTEMS)["pageInfo"]["endCursor"]) == foreign
+    assert errors(loaded, "query ($a: String) { systems(after: $a) { totalCount } }", a=after) == foreign

@@ -25,8 +25,10 @@ from pathlib import Path
 
 from graph.audit import GENESIS, link
 from graph.changes import encode, plan
+from graph.embedded.disclosures import DisclosureTable
+from graph.embedded.erasure import ErasureTables
 from graph.embedded.subjects import SCHEMA as SUBJECT_SCHEMA
-from graph.embedded.subjects import SubjectTables
+from graph.embedded.subjects import SubjectTables, upgrade
 from graph.embedded.tokens import SCHEMA as TOKEN_SCHEMA
 from graph.embedded.tokens import TokenTable
 from graph.snapshot import Snapshot
@@ -67,7 +69,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 _COLUMNS = "seq, at, actor, action, type, entity, before, after, prev, hash"
 
 
-class EmbeddedStore(SubjectTables, TokenTable, SnapshotReads):
+class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, SnapshotReads):
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
@@ -76,6 +78,7 @@ class EmbeddedStore(SubjectTables, TokenTable, SnapshotReads):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA + SUBJECT_SCHEMA + TOKEN_SCHEMA)
+            upgrade(self._db)
             self._seal_legacy_log()
             self._db.executescript(_CHAINED)
         except sqlite3.Error as error:

@@ -2,8 +2,9 @@
 
 `subject` holds one row per subject (kind, records and key hashes as JSON); `subject_system`
 indexes subjects by the systems that hold them (for counts and lists), `subject_key` maps
-lookup-key hashes to subjects, and `consent` keeps every consent event. All are WITHOUT ROWID
-tables keyed for the lookups they serve, so a DSAR is a handful of index probes at any size.
+lookup-key hashes to subjects, and `consent` keeps every consent event (`disclosure`, in
+`graph.embedded.disclosures`, every disclosure). All are WITHOUT ROWID tables keyed for the
+lookups they serve, so a DSAR is a handful of index probes at any size.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 
 from graph.changes import encode
+from graph.embedded import disclosures
 from graph.store import Doc, NewAuditEntry, StoreError, SubjectRow, audit_time
 
 SCHEMA = """
@@ -42,12 +44,20 @@ CREATE TABLE IF NOT EXISTS consent (
     status  TEXT NOT NULL,
     notice  TEXT,
     channel TEXT,
+    expires TEXT,
     PRIMARY KEY (subject, at, purpose, status)
 ) WITHOUT ROWID;
-"""
+""" + disclosures.SCHEMA
+
+
+def upgrade(db: sqlite3.Connection) -> None:
+    """Add what earlier versions' tables lack: a consent's `expires`."""
+    if "expires" not in {row[1] for row in db.execute("PRAGMA table_info(consent)")}:
+        db.execute("ALTER TABLE consent ADD COLUMN expires TEXT")
+
 
 _BATCH = 20_000
-_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
+_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 # A load first appends the file's subjects, their record and key index entries and their consents
 # to staging tables in the connection's temporary database (no index, no journal; one statement
@@ -59,21 +69,24 @@ _STAGE = """
 CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, records TEXT, keys TEXT);
 CREATE TEMP TABLE load_system (system TEXT, subject TEXT);
 CREATE TEMP TABLE load_key (hash TEXT, subject TEXT);
-CREATE TEMP TABLE load_consent (subject TEXT, at TEXT, purpose TEXT, status TEXT, notice TEXT, channel TEXT);
+CREATE TEMP TABLE load_consent (subject TEXT, at TEXT, purpose TEXT, status TEXT, notice TEXT, channel TEXT,
+                                expires TEXT);
 CREATE TEMP TABLE load_id (id TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TEMP VIEW load (id, kind, records, keys, consents) AS SELECT NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP VIEW load (id, kind, records, keys, consents, disclosures) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL;
 CREATE TEMP TRIGGER load_rows INSTEAD OF INSERT ON load BEGIN
     INSERT INTO load_subject (id, kind, records, keys) VALUES (NEW.id, NEW.kind, NEW.records, NEW.keys);
     INSERT INTO load_system SELECT value ->> 'system', NEW.id FROM json_each(NEW.records);
     INSERT INTO load_key SELECT value, NEW.id FROM json_each(NEW.keys);
     INSERT INTO load_consent SELECT NEW.id, value ->> 'at', value ->> 'purpose', value ->> 'status', value ->> 'notice',
-                                    value ->> 'channel' FROM json_each(NEW.consents);
+                                    value ->> 'channel', value ->> 'expires' FROM json_each(NEW.consents);
 END;
-"""
+""" + disclosures.STAGE
 _UNSTAGE = "DROP VIEW IF EXISTS temp.load;" + "".join(
-    f"DROP TABLE IF EXISTS temp.{table};" for table in ("load_subject", "load_system", "load_key", "load_consent", "load_id"))
+    f"DROP TABLE IF EXISTS temp.{table};" for table in ("load_subject", "load_system", "load_key", "load_consent", "load_id")
+) + disclosures.UNSTAGE
 _STAGE_BATCH = """
-INSERT INTO load SELECT value ->> 'id', value ->> 'kind', value -> 'records', value -> 'key_hashes', value -> 'consents'
+INSERT INTO load SELECT value ->> 'id', value ->> 'kind', value -> 'records', value -> 'key_hashes', value -> 'consents',
+                        value -> 'disclosures'
 FROM json_each(?)"""
 # Subjects loaded before lose their record and key index entries (not their consents).
 _FORGET = (
@@ -124,6 +137,7 @@ class SubjectTables:
                 for statement in _INDEX_STAGED if distinct == count else _INDEX_STORED:
                     db.execute(statement)
                 db.execute("INSERT OR IGNORE INTO consent SELECT * FROM load_consent ORDER BY 1, 2, 3, 4")
+                db.execute(disclosures.INSERT_STAGED)
                 if db.execute("SELECT EXISTS (SELECT 1 FROM load_key)").fetchone()[0]:
                     self._claim_fingerprint(key_fingerprint() if key_fingerprint else None)
                 self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
@@ -185,10 +199,12 @@ class SubjectTables:
             found = self._db.execute("SELECT kind, records FROM subject WHERE id = ?", (id,)).fetchone()
             if found is None:
                 return None
-            consents = self._db.execute("SELECT at, purpose, status, notice, channel FROM consent "
+            consents = self._db.execute("SELECT at, purpose, status, notice, channel, expires FROM consent "
                                         "WHERE subject = ? ORDER BY at, purpose, status", (id,)).fetchall()
+            disclosed = self.disclosures_of(id)
         return SubjectRow(id=id, kind=found[0], records=json.loads(found[1]),
-                          consents=[{f: v for f, v in zip(_CONSENT_FIELDS, row) if v is not None} for row in consents])
+                          consents=[{f: v for f, v in zip(_CONSENT_FIELDS, row) if v is not None} for row in consents],
+                          disclosures=disclosed)
 
     def subject_by_key(self, key_hash: str) -> str | None:
         with self._lock:
@@ -197,8 +213,8 @@ class SubjectTables:
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work() -> None:
-            self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
+            self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel, expires) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
             self._audit([NewAuditEntry(audit_time(), actor, "update", "consent", id, after=encode(event))])
 
         self._in_transaction(work)
@@ -238,3 +254,19 @@ class SubjectTables:
         read = {"what": what} if found else {"what": what, "found": False}
         self._in_transaction(lambda: self._audit([NewAuditEntry(audit_time(), actor, "read", "subject", subject,
                                                                 after=encode(read))]))
+
+    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
+        if systems is None:
+            query, args = "SELECT id, kind, records FROM subject WHERE id > ? ORDER BY id LIMIT ?", (after or "", limit)
+        else:
+            query = ("SELECT id, kind, records FROM subject WHERE id IN (SELECT DISTINCT subject FROM subject_system "
+                     "WHERE system IN (SELECT value FROM json_each(?)) AND subject > ? ORDER BY subject LIMIT ?) "
+                     "ORDER BY id")
+            args = (json.dumps(sorted(set(systems))), after or "", limit)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [SubjectRow(id=id_, kind=kind, records=json.loads(records), consents=[]) for id_, kind, records in rows]
+
+    def subject_total(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM subject").fetchone()[0]

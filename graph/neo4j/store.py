@@ -56,6 +56,8 @@ from graph.neo4j import traversal
 from graph.neo4j.connection import Connection
 from graph.changes import plan
 from graph.neo4j.model import LABELS, properties, relationships
+from graph.neo4j.disclosures import DisclosureGraph
+from graph.neo4j.erasure import ErasureGraph
 from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph
 from graph.neo4j.tokens import TokenGraph
 from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Direction, Doc, Holding, Lineage,
@@ -69,9 +71,9 @@ BATCH = 2000
 T = TypeVar("T")
 
 
-class Neo4jStore(SubjectGraph, TokenGraph):
-    """A `GraphStore` on Neo4j; the data-subject and token methods come from `graph.neo4j.subjects`
-    and `graph.neo4j.tokens`."""
+class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
+    """A `GraphStore` on Neo4j; the data-subject, disclosure, erasure and token methods come from
+    `graph.neo4j.subjects`, `graph.neo4j.disclosures`, `graph.neo4j.erasure` and `graph.neo4j.tokens`."""
 
     def __init__(self, driver: neo4j.Driver, connection: Connection):
         self._driver = driver

@@ -2,7 +2,8 @@
 
     (:Subject {id, kind, records})-[:RECORDED_IN]->(:System)
     (:SubjectKey {hash})-[:IDENTIFIES]->(:Subject)
-    (:Subject)-[:CONSENT {status, at, notice, channel}]->(:Purpose)
+    (:Subject)-[:CONSENT {status, at, notice, channel, expires}]->(:Purpose)
+    (:Subject)-[:DISCLOSED {at, reference}]->(:Flow)      (graph.neo4j.disclosures)
 
 `records` keeps the subject's records as JSON (what a DSAR starts from); the relationships
 make "whose data is in this system" and "who withdrew marketing consent" one hop. Subjects are
@@ -19,7 +20,7 @@ from itertools import islice
 import neo4j
 
 from graph.changes import encode
-from graph.neo4j import audit
+from graph.neo4j import audit, disclosures
 from graph.store import Doc, NewAuditEntry, StoreError, SubjectRow, audit_time
 
 SUBJECT_SCHEMA = (
@@ -59,15 +60,32 @@ _CONSENTS = """
 UNWIND $rows AS row
 MATCH (s:Subject {id: row.subject}), (p:Purpose {id: row.purpose})
 MERGE (s)-[c:CONSENT {at: row.at, status: row.status}]->(p)
-SET c.notice = row.notice, c.channel = row.channel
+SET c.notice = row.notice, c.channel = row.channel, c.expires = row.expires
 """
 _SUBJECT = """
 MATCH (s:Subject {id: $id})
-OPTIONAL MATCH (s)-[c:CONSENT]->(p:Purpose)
-WITH s, c, p ORDER BY c.at, p.id, c.status
-RETURN s.kind AS kind, s.records AS records,
-       [x IN collect(CASE WHEN c IS NULL THEN NULL ELSE {at: c.at, purpose: p.id, status: c.status,
-        notice: c.notice, channel: c.channel} END) WHERE x IS NOT NULL] AS consents
+CALL (s) {
+  OPTIONAL MATCH (s)-[c:CONSENT]->(p:Purpose)
+  WITH c, p ORDER BY c.at, p.id, c.status
+  RETURN [x IN collect(CASE WHEN c IS NULL THEN NULL ELSE {at: c.at, purpose: p.id, status: c.status,
+          notice: c.notice, channel: c.channel, expires: c.expires} END) WHERE x IS NOT NULL] AS consents
+}
+CALL (s) {
+  OPTIONAL MATCH (s)-[d:DISCLOSED]->(f:Entity)
+  WITH d, f ORDER BY d.at, f.id
+  RETURN [x IN collect(CASE WHEN d IS NULL THEN NULL ELSE {flow: f.id, at: d.at, reference: d.reference} END)
+          WHERE x IS NOT NULL] AS disclosures
+}
+RETURN s.kind AS kind, s.records AS records, consents, disclosures
+"""
+_LIST = """
+MATCH (s:Subject) WHERE s.id > $after
+RETURN s.id AS id, s.kind AS kind, s.records AS records ORDER BY s.id LIMIT $limit
+"""
+_LIST_IN = """
+MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems AND s.id > $after
+WITH DISTINCT s ORDER BY s.id LIMIT $limit
+RETURN s.id AS id, s.kind AS kind, s.records AS records
 """
 _BY_KEY = "MATCH (:SubjectKey {hash: $hash})-[:IDENTIFIES]->(s:Subject) RETURN s.id AS id"
 _COUNT = """
@@ -99,7 +117,7 @@ RETURN m.key_fingerprint AS recorded
 _RECORDED_FINGERPRINT = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.key_fingerprint AS recorded"
 
 _BATCH = 2_000
-_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
+_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 
 class SubjectGraph:
@@ -122,6 +140,8 @@ class SubjectGraph:
                 tx.run(_KEYS, rows=key_rows).consume()
                 tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
                                         for r in batch for c in r.consents]).consume()
+                if disclosed := disclosures.rows(batch):
+                    tx.run(disclosures.MERGE_ROWS, rows=disclosed).consume()
                 count += len(batch)
             fingerprint = key_fingerprint() if keys and key_fingerprint else None
             if fingerprint is not None:
@@ -142,7 +162,8 @@ class SubjectGraph:
             return None
         [found] = records
         return SubjectRow(id=id, kind=found["kind"], records=json.loads(found["records"]),
-                          consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]])
+                          consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]],
+                          disclosures=[{k: v for k, v in d.items() if v is not None} for d in found["disclosures"]])
 
     def subject_by_key(self, key_hash: str) -> str | None:
         records = self._query(_BY_KEY, hash=key_hash)
@@ -172,6 +193,16 @@ class SubjectGraph:
         read = {"what": what} if found else {"what": what, "found": False}
         with self._errors(), self._session() as session:
             session.execute_write(lambda tx: _audit(tx, actor, "read", "subject", subject, read))
+
+    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
+        if systems is None:
+            found = self._query(_LIST, after=after or "", limit=limit)
+        else:
+            found = self._query(_LIST_IN, systems=sorted(set(systems)), after=after or "", limit=limit)
+        return [SubjectRow(id=r["id"], kind=r["kind"], records=json.loads(r["records"]), consents=[]) for r in found]
+
+    def subject_total(self) -> int:
+        return self._query("MATCH (s:Subject) RETURN count(s) AS count")[0]["count"]
 
 
 def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:

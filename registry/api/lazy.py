@@ -34,11 +34,13 @@ def lazy(cls: type[T], getters: dict[str, Getter], eager: tuple[str, ...] = ()) 
     those in `eager` (the ones nearly every query asks for) when the instance is made, the others
     on first access.
 
-    Raises `TypeError` when a getter names an attribute the class itself defines (its class
-    attribute would hide the getter)."""
-    hidden = [name for name in getters if any(name in vars(base) for base in cls.__mro__)]
-    if hidden:
-        raise TypeError(f"{cls.__name__} defines {', '.join(hidden)} itself: they cannot be read lazily")
+    A field with a default (a class attribute, which would hide the getter) is read when the
+    instance is made too. Raises `TypeError` when a getter names a method or property."""
+    defined = {name: value for name in getters for base in reversed(cls.__mro__)
+               if name in vars(base) for value in (vars(base)[name],)}
+    if clashes := [name for name, value in defined.items() if callable(value) or hasattr(value, "__get__")]:
+        raise TypeError(f"{cls.__name__} defines {', '.join(clashes)} as methods: they cannot be read from documents")
+    eager = (*eager, *(name for name in defined if name not in eager))
 
     def __getattr__(self, name: str) -> Any:
         getter = getters.get(name)

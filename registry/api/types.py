@@ -60,6 +60,9 @@ class Purpose(Node):
         description="An insurance function (claims, underwriting, reinsurance …): NAIC Model #672 lets health "
                     "information be disclosed for it without the consumer's authorisation.")
     parent_id: Private[Optional[str]]
+    consent_validity: Optional[str] = strawberry.field(
+        default=None, description="How long a consent to it counts, from when it was given (ISO 8601, e.g. P24M); "
+                                  "inherited by narrower purposes that set none.")
 
     @strawberry.field(description="The broader purpose this one refines.")
     async def parent(self, info: strawberry.Info) -> Optional[Purpose]:
@@ -98,6 +101,9 @@ class DeclaredHolding:
     additional_basis_ids: Private[list[str]]
     subject_category_ids: Private[list[str]]
     retention: Optional[str] = strawberry.field(description="ISO 8601 duration, e.g. P10Y.")
+    retention_from: str = strawberry.field(
+        default="end", description="What retention runs from: `end` (of the relationship: contract ended, claim "
+                                   "closed; the default) or `collection`.")
 
     @strawberry.field
     async def category(self, info: strawberry.Info) -> DataCategory:
@@ -124,6 +130,14 @@ class DeclaredHolding:
         return await load(info, self.condition_id)
 
 
+@strawberry.type(description="Decisions a system takes about people by automated means alone (GDPR Art. 22), as "
+                             "a DSAR report explains them (Art. 15(1)(h)).")
+class AutomatedDecisionMaking:
+    description: str = strawberry.field(description="What is decided.")
+    logic: str = strawberry.field(description="Meaningful information about the logic involved.")
+    consequences: str = strawberry.field(description="The significance and envisaged consequences for the person.")
+
+
 @strawberry.type(description="An internal system of the insurer.")
 class System(Node):
     owner: Optional[str]
@@ -137,6 +151,7 @@ class System(Node):
     lia: Optional[str] = strawberry.field(description="The legitimate interests assessment (id or URL).")
     holds: list[DeclaredHolding]
     declared_jurisdictions: Private[Optional[list[str]]]
+    automated_decisions: Optional[AutomatedDecisionMaking] = None
 
     @strawberry.field(description="The regimes governing it: those set on it, or else its country's.")
     def jurisdictions(self, info: strawberry.Info) -> list[Regime]:
@@ -232,12 +247,15 @@ class Flow(Node):
     until: Optional[datetime.date] = strawberry.field(description="The last day the flow carries data.")
     dpia: Optional[str]
     lia: Optional[str]
+    scope: str = strawberry.field(
+        default="all", description="`all`: it carries every subject's data its source holds; `case`: only the data "
+                                   "of subjects for whom a disclosure on it is recorded (a fraud referral).")
 
     @strawberry.field
     async def additional_bases(self, info: strawberry.Info) -> list[LegalBasis]:
         return await load_many(info, self.additional_basis_ids)
 
-    @strawberry.field(description="Whose data it carries.")
+    @strawberry.field(description="Whose data it carries (none listed: every subject's).")
     async def subject_categories(self, info: strawberry.Info) -> list[SubjectCategory]:
         return await load_many(info, self.subject_category_ids)
 
@@ -346,8 +364,14 @@ def _holds(doc: Doc) -> list[DeclaredHolding]:
     return [DeclaredHolding(category_id=h["category"], purpose_ids=h.get("purposes", []),
                             legal_basis_id=h.get("legal_basis"), condition_id=h.get("condition"),
                             additional_basis_ids=h.get("additional_bases", []),
-                            subject_category_ids=h.get("subject_categories", []), retention=h.get("retention"))
+                            subject_category_ids=h.get("subject_categories", []), retention=h.get("retention"),
+                            retention_from=h.get("retention_from", "end"))
             for h in doc.get("holds", ())]
+
+
+def _automated(doc: Doc) -> AutomatedDecisionMaking | None:
+    found = doc.get("automated_decisions")
+    return AutomatedDecisionMaking(**found) if found else None
 
 
 _COMMON = {"id": _field("id"), "name": _field("name"), "description": _field("description")}
@@ -362,12 +386,14 @@ _STORED = {  # entity type -> how each field of its GraphQL object comes from th
                                     "criminal": _field("criminal", False), "npi": _field("npi", False),
                                     "health": _field("health", False)}, _EAGER),
     "purpose": lazy(Purpose, {**_COMMON, "parent_id": _field("parent"),
-                              "insurance_function": _field("insurance_function", False)}, _EAGER),
+                              "insurance_function": _field("insurance_function", False),
+                              "consent_validity": _field("consent_validity")}, _EAGER),
     "subject-category": lazy(SubjectCategory, _COMMON, _EAGER),
     "legal-basis": lazy(LegalBasis, {**_COMMON, "kind": _field("kind"), "reference": _field("reference"),
                                      "consent": _field("consent", False)}, _EAGER),
     "system": lazy(System, {**_COMMON, **_ENDS, "owner": _field("owner"), "security_measures": _field("security_measures"),
-                            "dpia": _field("dpia"), "lia": _field("lia"), "holds": _holds}, _EAGER),
+                            "dpia": _field("dpia"), "lia": _field("lia"), "holds": _holds,
+                            "automated_decisions": _automated}, _EAGER),
     "party": lazy(Party, {**_COMMON, **_ENDS, "kind": _field("kind"), "role": _field("role")}, _EAGER),
     "agreement": lazy(Agreement, {**_COMMON, **_TERMS, "kind": _field("kind"), "party_ids": _field("parties"),
                                   "category_ids": _list("categories"), "purpose_ids": _list("purposes"),
@@ -378,7 +404,7 @@ _STORED = {  # entity type -> how each field of its GraphQL object comes from th
                         "agreement_id": _field("agreement"), "subject_category_ids": _list("subject_categories"),
                         "frequency": _field("frequency"), "status": _field("status", "active"),
                         "since": _day("since"), "until": _day("until"), "dpia": _field("dpia"),
-                        "lia": _field("lia")}, _EAGER),
+                        "lia": _field("lia"), "scope": _field("scope", "all")}, _EAGER),
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import IO
 
 import click
 
@@ -262,6 +263,12 @@ def write_output(text: str, output: Path | None) -> None:
 def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
     """Write `text` to `path`, readable and writable by its owner only (an existing regular file is
     made so first); with `exclusive`, refuse to replace an existing file. Errors as one line."""
+    with private_file(path, exclusive=exclusive) as file:
+        file.write(text)
+
+
+def private_file(path: Path, *, exclusive: bool = False) -> IO[str]:
+    """`path` opened for writing text, readable and writable by its owner only (as `write_private`)."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     try:
         fd = os.open(path, flags, 0o600)
@@ -269,7 +276,6 @@ def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
         raise click.FileError(str(path), "it exists already; remove it first if you mean to replace it") from None
     except OSError as error:
         raise click.FileError(str(path), error.strerror) from None
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        if os.path.isfile(path):
-            os.fchmod(fd, 0o600)
-        file.write(text)
+    if os.path.isfile(path):
+        os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8")

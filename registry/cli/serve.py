@@ -23,6 +23,8 @@ from registry.auth.tokens import Tokens
 from registry.bootstrap import open_registry
 from registry.cli.base import refuse_missing_store, session, summary
 from registry.cli.bundles import DEMO
+from registry.auth.roles import SUBJECT_WRITE
+from registry.subjects.demo import load_demo_subjects
 from registry.subjects.service import SubjectService
 
 
@@ -57,10 +59,14 @@ def serve(ctx, host: str, port: int, with_demo: bool, allow_anonymous_viewer: bo
         refuse_missing_store(settings)  # only `serve --demo` creates one
     registry = open_registry(settings)  # closed before serving: one store (driver) per process
     try:
-        SubjectService(registry, settings.key_hasher()).check_key()
+        subjects = SubjectService(registry, settings.key_hasher())
+        subjects.check_key()
         if with_demo and not registry.list("system"):
             loaded = registry.load([("demo", DEMO.read_text(encoding="utf-8"))], actor=current.actor)
             click.echo(f"loading the demo insurer: {summary(loaded)}", err=True)
+            if current.principal.can(SUBJECT_WRITE):
+                count = load_demo_subjects(subjects, current.principal)
+                click.echo(f"loading the demo's data subjects: {count}", err=True)
         issued = None if settings.oidc() else Tokens(registry.store).bootstrap(actor=current.actor)
     finally:
         registry.store.close()

@@ -47,7 +47,7 @@ def test_documents_the_cli_writes_are_private(tmp_path):
     for name, text in bundles():
         (tmp_path / name).write_text(text)
     cli("load", "extra.yaml", "lineage.yaml", cwd=tmp_path)
-    env = {"DSA_REGISTRY_HMAC_KEY": "k" * 32}
+    env = {"DSA_REGISTRY_HMAC_KEY": "k" * 32, "DSA_REGISTRY_CONTROLLER": "Aurora Mutual"}  # a DSAR document names it
     (tmp_path / "s.jsonl").write_text(json.dumps(SUBJECT) + "\n")
     cli("subjects", "load", "s.jsonl", cwd=tmp_path, env=env)
     (tmp_path / "old.html").write_text("an older report")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from graph.store import Doc, Stored, WriteResult
+from graph.store import Checked, Doc, NewAuditEntry, Stored, WriteResult
 
 
 def encode(doc: Doc) -> str:
@@ -74,3 +74,13 @@ def plan(upserts: list[Stored], deletes: list[str], current: dict[str, tuple[str
             changes.append(Change("update" if before else "create", stored.type, stored.id, before and before[1], text))
     changes += [Change("delete", current[id_][0], id_, current[id_][1], None) for id_ in deletes if id_ in current]
     return Plan(changes, unchanged)
+
+
+def forced_entries(checked: Checked | None, current: dict[str, tuple[str, str]], at: str,
+                   actor: str) -> list[NewAuditEntry]:
+    """The audit entries of deletes forced past subject data that refers to the deleted entity:
+    action `force`, the entity's type and id, and per kind of reference how many subjects."""
+    if checked is None:
+        return []
+    return [NewAuditEntry(at, actor, "force", current[id_][0], id_, after=encode({"subjects": counts}))
+            for id_, counts in sorted(checked.forced.items()) if id_ in current]

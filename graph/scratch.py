@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from graph.changes import encode, plan
 from graph.snapshot import Snapshot
-from graph.store import AuditEntry, Doc, GraphStore, Stored, SubjectRow, WriteResult
+from graph.store import AuditEntry, Check, Doc, GraphStore, Stored, SubjectRow, WriteResult
 from graph.traversal import SnapshotReads
 
 
@@ -35,7 +35,11 @@ class ScratchStore(SnapshotReads):
             self._snapshot = Snapshot(self._entities)
         return self._snapshot
 
-    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
+    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str,
+              check: Check | None = None) -> WriteResult:
+        checked = check(_View(self)) if check else None
+        if checked and checked.deletes is not None:
+            deletes = checked.deletes
         current = {id_: (self._entities[id_].type, encode(self._entities[id_].doc))
                    for id_ in [stored.id for stored in upserts] + list(deletes) if id_ in self._entities}
         planned = plan(upserts, deletes, current)
@@ -100,3 +104,32 @@ class ScratchStore(SnapshotReads):
 
     def close(self) -> None:
         """Nothing to close: the base store belongs to whoever opened it."""
+
+
+class _View:
+    """The copy as a write's check sees it (`graph.store.RegistryView`); subject data is the base
+    store's: its records per system, consents per purpose and disclosures per flow (counted as
+    disclosures, not subjects)."""
+
+    def __init__(self, store: ScratchStore):
+        self._store = store
+
+    def types_by_id(self) -> dict[str, str]:
+        return {id_: stored.type for id_, stored in self._store._entities.items()}
+
+    def list(self, type: str) -> list[Doc]:
+        return [stored.doc for stored in self._store._entities.values() if stored.type == type]
+
+    def referring(self, ids) -> list[Stored]:
+        return list(self._store._entities.values())
+
+    def subject_references(self, ids) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        for id_ in ids:
+            type_ = self._store._entities[id_].type if id_ in self._store._entities else None
+            kind, count = ("records", self._store.count_subjects([id_])) if type_ == "system" else \
+                ("consents", self._store.count_consenting([id_])) if type_ == "purpose" else \
+                ("disclosures", self._store.count_disclosures([id_]).get(id_, 0)) if type_ == "flow" else (None, 0)
+            if count:
+                found[id_] = {kind: count}
+        return found

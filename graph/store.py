@@ -12,6 +12,11 @@ from 1 without gaps, each carrying the hash of the one before it. Beside the reg
 keeps data subjects (`SubjectRow`), API tokens (`TokenRow`: a hash, never the token) and the
 fingerprint of the secret that lookup keys were hashed with.
 
+References stay whole under concurrent writers: `write` runs its caller's check (the service's
+rules, `registry.integrity`) inside the write transaction, once other writers are shut out, on a
+`RegistryView` of the registry as that transaction sees it; subject loads and consent events
+check what they name the same way. A refusal is an `IntegrityError` and changes nothing.
+
 Every traversal is evaluated on a day (`as_of`): only flows *in force* that day carry data
 (`in_force`); a lineage may also show the flows *planned* then (`planned`). Both backends
 decide it with these two functions, so they cannot drift apart.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterable, Literal, NamedTuple, Protocol
+from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Protocol
 
 Doc = dict[str, Any]
 
@@ -171,6 +176,67 @@ class SubjectRow:
     disclosures: list[Doc] = field(default_factory=list)
 
 
+SUBJECT_REFERENCES: Mapping[str, str] = {
+    "records": "system",
+    "record categories": "category",
+    "record sources": "party",
+    "consents": "purpose",
+    "kind": "subject-category",
+    "disclosures": "flow",
+}
+"""What data subjects' data refers to: kind of reference -> the entity type it names (a record's
+system, categories and source party, a consent event's purpose, a subject's kind, a case
+disclosure's flow). Each backend
+counts, per kind, the subjects that refer to an entity (`RegistryView.subject_references`), and
+every delete checks them; a new kind is one line here and one count per backend."""
+
+
+class IntegrityError(ValueError):
+    """A write would leave a reference to an entity that does not exist (or is of another type),
+    or delete one that something still refers to; nothing was changed. The message is one line
+    naming the references."""
+
+
+def missing_message(source: str, kind: str, type_: str, missing: list[str]) -> str:
+    """One line for `IntegrityError`: subject data names entities the registry does not have."""
+    shown = ", ".join(repr(id_) for id_ in missing[:5]) + (" …" if len(missing) > 5 else "")
+    return (f"nothing of {source} was recorded: its {kind} name {type_} ids the registry does not have "
+            f"(deleted meanwhile?): {shown}")
+
+
+class RegistryView(Protocol):
+    """The registry as a write transaction sees it: no other writer can change it until the
+    transaction ends, so what a check finds here still holds when the write commits."""
+
+    def types_by_id(self) -> dict[str, str]:
+        """Every stored id with its entity type."""
+
+    def list(self, type: str) -> list[Doc]:
+        """All documents of one entity type (in no particular order)."""
+
+    def referring(self, ids: Iterable[str]) -> list[Stored]:
+        """The stored documents that may refer to one of `ids`: at least every one that does."""
+
+    def subject_references(self, ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per id among `ids` that subject data refers to: kind of reference
+        (`SUBJECT_REFERENCES`) -> how many subjects (ids nothing refers to are left out)."""
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What a write's check decided inside the transaction (`GraphStore.write`)."""
+
+    deletes: list[str] | None = None
+    """The ids to delete when they depend on the state (a replace); None keeps the requested ones."""
+    forced: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Deleted ids that subject data still refers to (kind -> subjects), deleted on purpose: each
+    gets an audit entry (action `force`) with the counts."""
+
+
+Check = Callable[[RegistryView], "Checked | None"]
+"""Validates a write against the registry as its transaction sees it; raises `IntegrityError` to refuse."""
+
+
 @dataclass(frozen=True)
 class Erasure:
     """What `erase_subject` removed, for the audit entry that proves it (no personal data in it).
@@ -191,7 +257,7 @@ class Erasure:
                 "disclosures": self.disclosures, "plan": plan_date}
 
 
-AuditAction = Literal["create", "update", "delete", "load", "read", "revoke", "erase"]
+AuditAction = Literal["create", "update", "delete", "load", "read", "revoke", "erase", "force"]
 
 SUBJECT_AUDIT_TYPES = frozenset({"subject", "consent", "subject-file", "disclosure"})
 """Entity types of audit entries about data subjects (reads, consents, disclosures, subject loads,
@@ -314,10 +380,15 @@ class GraphStore(Protocol):
     def types_by_id(self) -> dict[str, str]:
         """Every stored id with its entity type."""
 
-    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
+    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str,
+              check: Check | None = None) -> WriteResult:
         """Apply all upserts and deletes in one transaction with one audit entry per change.
 
-        Documents equal to the stored ones are left alone and not audited.
+        Documents equal to the stored ones are left alone and not audited. `check`, when given,
+        runs inside that transaction, after it has shut other writers out and before anything is
+        applied, with the registry as the transaction sees it: it raises (`IntegrityError`) to
+        refuse the write, which then changes nothing, or says what to delete (`Checked`). It may
+        run more than once (a transaction the server asks to retry), so it must have no effects.
         """
 
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
@@ -352,6 +423,10 @@ class GraphStore(Protocol):
         consent events added to the history. An exception raised while `rows` is consumed rolls
         everything back. The load is audited as one entry naming `source` and the count.
 
+        Every entity the rows name (records' systems, categories and sources, consents' purposes,
+        kinds where subject categories are defined) must exist, as the transaction that applies
+        them sees the registry: otherwise `IntegrityError` and nothing is kept.
+
         When the rows carried key hashes, `key_fingerprint()` (called once they are consumed)
         names the secret they were hashed with: it is recorded if the store has none yet; a
         store that records another one refuses the load with a `StoreError` and keeps nothing.
@@ -367,7 +442,8 @@ class GraphStore(Protocol):
         """The id of the subject with this lookup-key hash."""
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
-        """Append one consent event to a subject's history, audited."""
+        """Append one consent event to a subject's history, audited; `IntegrityError` when its
+        purpose does not exist as the write sees the registry."""
 
     def count_subjects(self, systems: Iterable[str]) -> int:
         """How many distinct subjects have a record in any of `systems`."""

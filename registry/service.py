@@ -2,7 +2,8 @@
 "who holds which data and why" questions, over any `GraphStore`.
 
 The service validates every change completely before the store applies it in one
-transaction, and passes the actor through to the audit log. Query results come with the
+transaction, checks its references again inside that transaction (`registry.integrity`), and
+passes the actor through to the audit log. Query results come with the
 entities they mention already fetched (one batch per query), so faces never make a store
 round trip per field.
 """
@@ -14,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from graph.store import (ENTITY_TYPES, MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding, Lineage,
-                         Stored, WriteResult, today)
+from graph.store import (MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding, IntegrityError,
+                         Lineage, Stored, WriteResult, today)
 from graph.changes import Change, encode, plan
-from registry.bundle import Item, Source, dotted, entities_in, items_of, references, section_of, validate
+from registry.bundle import Item, Source, entities_in, items_of, section_of, validate
 from registry.errors import InvalidArgument, NotFound
 from registry.filters import FlowFilter, InEea, Matcher
+from registry.integrity import WriteCheck
 from registry.legal_bases import BUILTIN_LEGAL_BASES
 from registry.model import MODELS
 
@@ -39,8 +41,9 @@ class HoldingView:
 
 @dataclass(frozen=True)
 class Taken:
-    """The subject data a removed entity takes with it: subjects with records in a removed
-    system, subjects with consent events for a removed purpose."""
+    """The subject data that refers to a removed entity (a load refuses to remove it without
+    `force`): subjects with records in a removed system, subjects with consent events for a
+    removed purpose."""
 
     records: int = 0
     consents: int = 0
@@ -67,25 +70,35 @@ class Registry:
 
     # --- changes -------------------------------------------------------------------------
 
-    def load(self, bundles: Iterable[Source | tuple[str, str]], *, actor: str, replace: bool = False) -> WriteResult:
+    def load(self, bundles: Iterable[Source | tuple[str, str]], *, actor: str, replace: bool = False,
+             force: bool = False) -> WriteResult:
         """Validate and apply bundles (documents, or (source name, text) pairs), all in one
         transaction.
 
-        With `replace`, everything the bundles do not define is deleted (built-ins stay).
+        With `replace`, everything the bundles do not define is deleted (built-ins stay); an
+        entity that subject data refers to only with `force` (`InvalidArgument` otherwise).
         """
-        return self.load_items(items_of(_sources(bundles)), actor=actor, replace=replace)
+        return self.load_items(items_of(_sources(bundles)), actor=actor, replace=replace, force=force)
 
-    def load_data(self, data: Any, *, source: str, actor: str, replace: bool = False) -> WriteResult:
-        return self.load_items(entities_in(data, Source(source)), actor=actor, replace=replace)
+    def load_data(self, data: Any, *, source: str, actor: str, replace: bool = False,
+                  force: bool = False) -> WriteResult:
+        return self.load_items(entities_in(data, Source(source)), actor=actor, replace=replace, force=force)
 
-    def load_items(self, items: list[Item], *, actor: str, replace: bool = False) -> WriteResult:
+    def load_items(self, items: list[Item], *, actor: str, replace: bool = False, force: bool = False) -> WriteResult:
         docs, deletes = self._checked(items, replace)
-        return self.store.write(docs, deletes, actor=actor)
+        return self._write(WriteCheck(docs, deletes, replace, force), actor=actor)
+
+    def _write(self, check: WriteCheck, *, actor: str) -> WriteResult:
+        """Apply a checked change; the store runs `check` again inside its transaction."""
+        try:
+            return self.store.write(check.upserts, check.deletes, actor=actor, check=check)
+        except IntegrityError as error:
+            raise InvalidArgument(str(error)) from None
 
     def plan(self, bundles: Iterable[Source | tuple[str, str]], *, replace: bool = False) -> LoadPlan:
         """What loading the bundles would change, as the store would apply it
-        (`graph.changes.plan`), and the subject data each removed system or purpose takes with
-        it. Changes nothing; raises `BundleInvalid` like `load`."""
+        (`graph.changes.plan`), and the subject data that refers to each removed system or
+        purpose. Changes nothing; raises `BundleInvalid` like `load`."""
         docs, deletes = self._checked(items_of(_sources(bundles)), replace)
         current = {id_: (stored.type, encode(stored.doc))
                    for id_, stored in self.store.get_many([stored.id for stored in docs] + deletes).items()}
@@ -116,18 +129,14 @@ class Registry:
         self.load_items([Item(Source("input"), (), type_, raw)], actor=actor)
         return self.store.get_many([raw["id"]])[raw["id"]]
 
-    def delete(self, type_: str, id_: str, *, actor: str) -> Stored:
+    def delete(self, type_: str, id_: str, *, actor: str, force: bool = False) -> Stored:
+        """Delete one entity. Refused (`InvalidArgument`, naming what refers to it) while any
+        document refers to it, or subject data (records, consents …) unless `force`: the subject
+        data is then kept and the delete audited with the number of subjects."""
         stored = self.entity(id_, type_)
         if id_ in BUILTIN_LEGAL_BASES:
             raise InvalidArgument(f"{id_!r} is a built-in legal basis and cannot be deleted")
-        users = [f"{other} {doc['id']!r} ({dotted(field)})"
-                 for other in ENTITY_TYPES for doc in self.store.list(other)
-                 for field, _, target in references(other, doc) if target == id_]
-        if type_ == "system" and (held := self.store.count_subjects([id_])):
-            users.append(f"the records of {held} data subject(s)")
-        if users:
-            raise InvalidArgument(f"{type_} {id_!r} cannot be deleted: still referenced by {', '.join(users)}")
-        self.store.write([], [id_], actor=actor)
+        self._write(WriteCheck([], [id_], force=force), actor=actor)
         return stored
 
     # --- reads ---------------------------------------------------------------------------

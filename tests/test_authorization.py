@@ -133,6 +133,19 @@ def test_without_credentials_every_field_is_401(answers, kind, name):
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+@pytest.mark.parametrize("call", ['deleteSystem(id: "no-such-id", force: true) { id }',
+                                  'importBundle(yaml: "{}", force: true) { created }'])
+def test_forcing_past_subject_data_needs_the_subject_data_write_permission(tmp_path, call):
+    with served(tmp_path) as (client, tokens):
+        for role in ROLES:
+            body = client.post("/graphql", json={"query": f"mutation {{ {call} }}"},
+                               headers=bearer(tokens[role])).json()
+            codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors", ())]
+            assert ("FORBIDDEN" in codes) == (role not in SUBJECT_WRITERS), (role, body)
+            if role == "steward":
+                assert "lacks the 'subject-data:write' permission" in body["errors"][0]["message"]
+
+
 def test_anonymous_viewers_when_allowed_see_what_viewers_see(tmp_path):
     with served(tmp_path, allow_anonymous_viewer=True) as (client, _):
         for kind, fields in (("query", QUERIES), ("mutation", MUTATIONS)):

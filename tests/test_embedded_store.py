@@ -93,8 +93,8 @@ def test_a_process_killed_while_writing_a_subject_file_leaves_the_previous_subje
         from graph.embedded import EmbeddedStore
         from graph.store import SubjectRow
         store = EmbeddedStore({str(db)!r})
-        rows = (SubjectRow(f"S-{{i:06d}}", "insured", [{{"system": "crm"}}, {{"system": "claims", "source": "x" * 100}}],
-                           [], [f"{{i:064x}}"]) for i in range(300_000))
+        rows = (SubjectRow(f"S-{{i:06d}}", "insured", [{{"system": "crm"}}, {{"system": "claims", "source": "broker"}}],
+                           [], [f"{{i:064x}}", f"{{i:0100x}}"]) for i in range(300_000))
         store.write_subjects(rows, actor="bulk", source="bulk")
         print("committed", flush=True)
     """)

@@ -47,14 +47,15 @@ def test_documents_the_cli_writes_are_private(tmp_path):
     for name, text in bundles():
         (tmp_path / name).write_text(text)
     cli("load", "extra.yaml", "lineage.yaml", cwd=tmp_path)
-    env = {"DSA_REGISTRY_HMAC_KEY": "k" * 32, "DSA_REGISTRY_CONTROLLER": "Aurora Mutual"}  # a DSAR document names it
+    env = {"DSA_REGISTRY_HMAC_KEY": "k" * 32, "DSA_REGISTRY_CONTROLLER": "Aurora Mutual"}
     (tmp_path / "s.jsonl").write_text(json.dumps(SUBJECT) + "\n")
     cli("subjects", "load", "s.jsonl", cwd=tmp_path, env=env)
     (tmp_path / "old.html").write_text("an older report")
     os.chmod(tmp_path / "old.html", 0o644)
     outputs = {"c1.json": ("dsar", "C-1", "-o", "c1.json"), "old.html": ("dsar", "C-1", "--format", "html", "-o", "old.html"),
                "c1.md": ("dsar", "C-1", "--format", "markdown", "-o", "c1.md"), "bundle.yaml": ("export", "-o", "bundle.yaml"),
-               "ropa.csv": ("export", "--format", "ropa-csv", "-o", "ropa.csv")}
+               "ropa.csv": ("export", "--format", "ropa-csv", "-o", "ropa.csv"),
+               "subjects.jsonl": ("subjects", "export", "-o", "subjects.jsonl")}
     for name, args in outputs.items():
         assert cli(*args, cwd=tmp_path, env=env).returncode == 0, name
         assert mode(tmp_path / name) == 0o600, name

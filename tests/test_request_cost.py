@@ -106,6 +106,11 @@ def test_cost_grows_linearly_with_aliases_and_fragments_count_where_spread():
     assert operation_cost(schema._schema, parse(introspection)) == 0
 
 
+def test_aliased_bundle_imports_count_as_computations():
+    query = "mutation($b: String!) { " + " ".join(f"i{n}: importBundle(yaml: $b) {{ created }}" for n in range(5)) + " }"
+    assert operation_cost(schema._schema, parse(query)) == 5 * (COMPUTATION + 2) > DEFAULT_MAX_COST
+
+
 def test_a_fragment_cycle_does_not_loop_the_estimate():
     document = parse("{ ...A } fragment A on Query { systems { nodes { id } } ...B } fragment B on Query { ...A }")
     assert operation_cost(schema._schema, document) == 102

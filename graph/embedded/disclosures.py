@@ -45,6 +45,7 @@ class DisclosureTable:
 
     def add_disclosure(self, id: str, disclosure: Doc, *, actor: str) -> None:
         def work() -> None:
+            self._require(disclosure["flow"], "flow")  # in the transaction: the flow cannot go meanwhile
             self._db.execute("INSERT OR IGNORE INTO disclosure (subject, flow, at, reference) VALUES (?, ?, ?, ?)",
                              (id, *(disclosure.get(f) for f in _FIELDS)))
             self._audit([NewAuditEntry(audit_time(), actor, "create", "disclosure", id, after=encode(disclosure))])

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 
 from graph.audit import GENESIS, link
-from graph.changes import encode, plan
+from graph.changes import encode, forced_entries, plan
 from graph.embedded.disclosures import DisclosureTable
 from graph.embedded.erasure import ErasureTables
 from graph.embedded.subjects import SCHEMA as SUBJECT_SCHEMA
@@ -33,7 +33,8 @@ from graph.embedded.tokens import SCHEMA as TOKEN_SCHEMA
 from graph.embedded.tokens import TokenTable
 from graph.snapshot import Snapshot
 from graph.traversal import SnapshotReads
-from graph.store import AuditEntry, AuditHead, AuditQuery, audit_time, NewAuditEntry, StoreError, Stored, WriteResult
+from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Doc, NewAuditEntry, StoreError, Stored,
+                         WriteResult)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entity (
@@ -112,13 +113,17 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
                 gc.freeze()
             return self._snapshot
 
-    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
+    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str,
+              check: Check | None = None) -> WriteResult:
         now = audit_time()
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
                 current = {row[0]: (row[1], row[2]) for row in db.execute("SELECT id, type, doc FROM entity")}
+                checked = check(_View(self, current)) if check else None
+                if checked and checked.deletes is not None:
+                    deletes = checked.deletes
                 planned = plan(upserts, deletes, current)
                 db.executemany("INSERT OR REPLACE INTO entity (id, type, doc) VALUES (?, ?, ?)",
                                [(c.id, c.type, c.after) for c in planned.changes if c.after is not None])
@@ -126,7 +131,7 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
                                [(c.id,) for c in planned.changes if c.after is None])
                 if planned.changes:
                     self._audit([NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited)
-                                 for c in planned.changes])
+                                 for c in planned.changes] + forced_entries(checked, current, now, actor))
                     db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
                 db.execute("COMMIT")
             except BaseException:
@@ -216,6 +221,30 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class _View:
+    """The registry inside an embedded write transaction (`graph.store.RegistryView`): the rows
+    the transaction read, and the subject tables."""
+
+    def __init__(self, store: EmbeddedStore, current: dict[str, tuple[str, str]]):
+        self._store, self._current = store, current
+
+    def types_by_id(self) -> dict[str, str]:
+        return {id_: type_ for id_, (type_, _) in self._current.items()}
+
+    def list(self, type: str) -> list[Doc]:
+        return [json.loads(doc) for type_, doc in self._current.values() if type_ == type]
+
+    def referring(self, ids) -> list[Stored]:
+        needles = [encode(id_) for id_ in ids]  # an id as it appears quoted in canonical JSON
+        many = len(needles) > 16  # then reading them all is cheaper than searching for each
+        return [Stored(type_, json.loads(doc)) for type_, doc in self._current.values()
+                if many or any(needle in doc for needle in needles)]
+
+    def subject_references(self, ids) -> dict[str, dict[str, int]]:
+        types = self.types_by_id()
+        return self._store._subject_references({id_: types[id_] for id_ in ids if id_ in types})
 
 
 def _canonical(text: str | None) -> str | None:

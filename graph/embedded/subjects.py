@@ -19,7 +19,8 @@ import orjson
 
 from graph.changes import encode
 from graph.embedded import disclosures
-from graph.store import Doc, NewAuditEntry, StoreError, SubjectRow, audit_time
+from graph.store import (SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, StoreError, SubjectRow, audit_time,
+                         missing_message)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject (
@@ -109,6 +110,31 @@ _INDEX_STORED = (
 )
 
 
+_IDS = "SELECT value FROM json_each(?)"
+_REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for the ids given as a JSON array
+    "records": f"SELECT system, COUNT(*) FROM subject_system WHERE system IN ({_IDS}) GROUP BY 1",
+    "record categories": "SELECT c.value, COUNT(DISTINCT s.id) FROM subject s, json_each(s.records) r, "
+                         f"json_each(r.value, '$.categories') c WHERE c.value IN ({_IDS}) GROUP BY 1",
+    "record sources": "SELECT r.value ->> 'source', COUNT(DISTINCT s.id) FROM subject s, json_each(s.records) r "
+                      f"WHERE r.value ->> 'source' IN ({_IDS}) GROUP BY 1",
+    "consents": f"SELECT purpose, COUNT(DISTINCT subject) FROM consent WHERE purpose IN ({_IDS}) GROUP BY 1",
+    "kind": f"SELECT kind, COUNT(*) FROM subject WHERE kind IN ({_IDS}) GROUP BY 1",
+    "disclosures": f"SELECT flow, COUNT(DISTINCT subject) FROM disclosure WHERE flow IN ({_IDS}) GROUP BY 1",
+}
+# What a staged load names that the registry lacks, by kind of reference (a few, for the message).
+_KNOWN = "NOT IN (SELECT id FROM entity WHERE type = ?)"
+_UNKNOWN = {
+    "records": f"SELECT DISTINCT system FROM load_system WHERE system {_KNOWN}",
+    "record categories": "SELECT DISTINCT c.value FROM load_subject, json_each(records) r, "
+                         f"json_each(r.value, '$.categories') c WHERE c.value {_KNOWN}",
+    "record sources": "SELECT DISTINCT r.value ->> 'source' FROM load_subject, json_each(records) r "
+                      f"WHERE r.value ->> 'source' IS NOT NULL AND r.value ->> 'source' {_KNOWN}",
+    "consents": f"SELECT DISTINCT purpose FROM load_consent WHERE purpose {_KNOWN}",
+    "kind": f"SELECT DISTINCT kind FROM load_subject WHERE kind {_KNOWN}",
+    "disclosures": f"SELECT DISTINCT flow FROM load_disclosure WHERE flow {_KNOWN}",
+}
+
+
 class SubjectTables:
     """The subject half of `EmbeddedStore` (which provides `_db`, `_lock`, `_audit`, `_in_transaction`,
     `_setting` and `_set`)."""
@@ -129,6 +155,7 @@ class SubjectTables:
                 if again or not ascending:
                     db.execute("INSERT OR IGNORE INTO load_id SELECT id FROM load_subject ORDER BY id")
                     distinct = db.execute("SELECT changes()").fetchone()[0]
+                self._check_named(source)
                 for statement in _FORGET if again else ():
                     db.execute(statement)
                 # The last line of a subject wins; ids in ascending order (as exports often are) need no sort.
@@ -156,6 +183,34 @@ class SubjectTables:
                 db.execute("PRAGMA temp.cache_size = -2000")
                 db.execute("PRAGMA threads = 0")
         return count
+
+    def _check_named(self, source: str) -> None:
+        """Refuse a staged load that names an entity the registry no longer has: it was checked
+        before the transaction, and a writer may have deleted it since (`IntegrityError`)."""
+        db = self._db
+        for kind, type_ in SUBJECT_REFERENCES.items():
+            if kind == "kind" and not db.execute("SELECT EXISTS (SELECT 1 FROM entity WHERE type = ?)",
+                                                  (type_,)).fetchone()[0]:
+                continue  # a registry without subject categories takes the legacy kinds
+            missing = sorted(row[0] for row in db.execute(_UNKNOWN[kind] + " LIMIT 6", (type_,)))
+            if missing:
+                raise IntegrityError(missing_message(source, kind, type_, missing))
+
+    def _require(self, id_: str, type_: str) -> None:
+        """Refuse (`IntegrityError`) an event naming an entity the registry does not have, inside
+        the caller's write transaction."""
+        if self._db.execute("SELECT type FROM entity WHERE id = ?", (id_,)).fetchone() != (type_,):
+            raise IntegrityError(f"unknown {type_} {id_!r}: nothing was recorded")
+
+    def _subject_references(self, typed: dict[str, str]) -> dict[str, dict[str, int]]:
+        """`RegistryView.subject_references` for ids with their types, inside the caller's transaction."""
+        found: dict[str, dict[str, int]] = {}
+        for kind, type_ in SUBJECT_REFERENCES.items():
+            ids = sorted(id_ for id_, t in typed.items() if t == type_)
+            if ids:
+                for id_, count in self._db.execute(_REFERENCES[kind], (json.dumps(ids),)):
+                    found.setdefault(id_, {})[kind] = count
+        return found
 
     def _claim_fingerprint(self, fingerprint: str | None) -> None:
         """Record the key's fingerprint if none is; refuse (roll back) if another one is."""
@@ -213,6 +268,7 @@ class SubjectTables:
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work() -> None:
+            self._require(event["purpose"], "purpose")
             self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel, expires) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
             self._audit([NewAuditEntry(audit_time(), actor, "update", "consent", id, after=encode(event))])

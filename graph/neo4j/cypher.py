@@ -158,6 +158,22 @@ MATCH (n:Entity {id: id}) WHERE n.doc IS NOT NULL
 RETURN collect([n.id, n.type, n.doc]) AS found
 """
 
+REFERRING = """
+CALL () {
+  UNWIND $ids AS id
+  MATCH (:Entity {id: id})--(m:Entity)
+  RETURN m
+  UNION
+  MATCH (m:System|Party)
+  RETURN m
+}
+WITH m WHERE m.doc IS NOT NULL
+RETURN collect([m.type, m.doc]) AS found
+"""
+"""Documents that may refer to one of `$ids`: every neighbour (each reference is a relationship),
+and every system and party (the purposes, bases and subject categories of a `holds` entry are
+properties of its `HOLDS` relationship)."""
+
 DROP_OWN_RELATIONSHIPS = """
 UNWIND $ids AS id
 MATCH (n:Entity {id: id})-[r]-()

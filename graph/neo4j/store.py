@@ -54,13 +54,13 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 from graph.neo4j import audit, cypher
 from graph.neo4j import traversal
 from graph.neo4j.connection import Connection
-from graph.changes import plan
+from graph.changes import forced_entries, plan
 from graph.neo4j.model import LABELS, properties, relationships
 from graph.neo4j.disclosures import DisclosureGraph
 from graph.neo4j.erasure import ErasureGraph
-from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph
+from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph, subject_references
 from graph.neo4j.tokens import TokenGraph
-from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Direction, Doc, Holding, Lineage,
+from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Direction, Doc, Holding, Lineage,
                          NewAuditEntry, StoreError, Stored, WriteResult)
 
 __all__ = ["Neo4jStore"]
@@ -165,13 +165,14 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
 
     # --- writes ----------------------------------------------------------------------------
 
-    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str) -> WriteResult:
+    def write(self, upserts: list[Stored], deletes: list[str], *, actor: str,
+              check: Check | None = None) -> WriteResult:
         unknown = {stored.type for stored in upserts} - LABELS.keys()
         if unknown:
             raise ValueError(f"unknown entity type(s): {', '.join(sorted(unknown))}")
         now = audit_time()
         with self._errors(), self._session() as session:
-            return session.execute_write(_write, upserts, deletes, actor, now)
+            return session.execute_write(_write, upserts, deletes, actor, now, check)
 
     def close(self) -> None:
         if not self._closed:
@@ -215,9 +216,12 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
 
 
 def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[str],
-           actor: str, now: str) -> WriteResult:
+           actor: str, now: str, check: Check | None) -> WriteResult:
     """The body of `Neo4jStore.write`; rerun from the start when the driver retries the transaction."""
-    audit.lock(tx)
+    audit.lock(tx)  # first: every writer takes it, so what `check` reads holds until the commit
+    checked = check(_View(tx)) if check else None
+    if checked and checked.deletes is not None:
+        deletes = checked.deletes
     ids = [stored.id for stored in upserts] + list(deletes)
     current = {id_: (type_, doc) for batch in _batches(ids)
                for record in tx.run(cypher.CURRENT, ids=batch) for id_, type_, doc in record["found"]}
@@ -250,9 +254,32 @@ def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[st
     _run_batched(tx, cypher.DROP_OWN_RELATIONSHIPS, ids=gone)
     _run_batched(tx, cypher.DELETE, ids=gone)
     _run_batched(tx, cypher.DROP_PLACEHOLDERS, ids=sorted(ends))
-    audit.append(tx, [NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited) for c in planned.changes])
+    audit.append(tx, [NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited) for c in planned.changes]
+                 + forced_entries(checked, current, now, actor))
     tx.run(cypher.BUMP_VERSION).consume()
     return planned.result
+
+
+class _View:
+    """The registry inside a Neo4j write transaction that holds the writers' lock
+    (`graph.store.RegistryView`)."""
+
+    def __init__(self, tx: neo4j.ManagedTransaction):
+        self._tx = tx
+
+    def types_by_id(self) -> dict[str, str]:
+        return dict(self._tx.run(cypher.TYPES_BY_ID).single()["types"])
+
+    def list(self, type: str) -> list[Doc]:
+        return [json.loads(doc) for doc in self._tx.run(cypher.LIST[type]).single()["docs"]] if type in cypher.LIST else []
+
+    def referring(self, ids) -> list[Stored]:
+        found = self._tx.run(cypher.REFERRING, ids=sorted(set(ids))).single()["found"]
+        return [Stored(type_, json.loads(doc)) for type_, doc in found]
+
+    def subject_references(self, ids) -> dict[str, dict[str, int]]:
+        found = self._tx.run(cypher.CURRENT, ids=sorted(set(ids))).single()["found"]
+        return subject_references(self._tx, {id_: type_ for id_, type_, _ in found})
 
 
 def _run_batched(tx: neo4j.ManagedTransaction, query: str, **param: list) -> None:

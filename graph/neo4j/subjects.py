@@ -8,7 +8,9 @@
 `records` keeps the subject's records as JSON (what a DSAR starts from); the relationships
 make "whose data is in this system" and "who withdrew marketing consent" one hop. Subjects are
 not `Entity` nodes and do not change the registry's version. A subject file is loaded in one
-explicit transaction, batch by batch, so it applies whole or not at all.
+explicit transaction, batch by batch, so it applies whole or not at all. A system or purpose
+deleted with `force` while subjects refer to it stays as a bare `Entity {id}` placeholder, which
+keeps their records and consent history (reads match `:Entity`, writes the live label).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import neo4j
 
 from graph.changes import encode
 from graph.neo4j import audit, disclosures
-from graph.store import Doc, NewAuditEntry, StoreError, SubjectRow, audit_time
+from graph.store import (SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, StoreError, SubjectRow, audit_time,
+                         missing_message)
 
 SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
@@ -65,7 +68,7 @@ SET c.notice = row.notice, c.channel = row.channel, c.expires = row.expires
 _SUBJECT = """
 MATCH (s:Subject {id: $id})
 CALL (s) {
-  OPTIONAL MATCH (s)-[c:CONSENT]->(p:Purpose)
+  OPTIONAL MATCH (s)-[c:CONSENT]->(p:Entity)
   WITH c, p ORDER BY c.at, p.id, c.status
   RETURN [x IN collect(CASE WHEN c IS NULL THEN NULL ELSE {at: c.at, purpose: p.id, status: c.status,
           notice: c.notice, channel: c.channel, expires: c.expires} END) WHERE x IS NOT NULL] AS consents
@@ -89,20 +92,20 @@ RETURN s.id AS id, s.kind AS kind, s.records AS records
 """
 _BY_KEY = "MATCH (:SubjectKey {hash: $hash})-[:IDENTIFIES]->(s:Subject) RETURN s.id AS id"
 _COUNT = """
-MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
+MATCH (s:Subject)-[:RECORDED_IN]->(y:Entity) WHERE y.id IN $systems
 RETURN count(DISTINCT s) AS count
 """
 _CONSENTING = """
-MATCH (s:Subject)-[:CONSENT]->(p:Purpose) WHERE p.id IN $purposes
+MATCH (s:Subject)-[:CONSENT]->(p:Entity) WHERE p.id IN $purposes
 RETURN count(DISTINCT s) AS count
 """
 _IDS = """
-MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems
+MATCH (s:Subject)-[:RECORDED_IN]->(y:Entity) WHERE y.id IN $systems
 RETURN DISTINCT s.id AS id ORDER BY id LIMIT $limit
 """
 _WITHDRAWN = """
-MATCH (s:Subject)-[:RECORDED_IN]->(:System {id: $system})
-MATCH (s)-[c:CONSENT]->(p:Purpose) WHERE p.id IN $purposes
+MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: $system})
+MATCH (s)-[c:CONSENT]->(p:Entity) WHERE p.id IN $purposes
 WITH s, p, c ORDER BY c.at DESC, c.status DESC
 WITH s, p, head(collect(c.status)) AS latest
 WHERE latest = 'withdrawn'
@@ -116,6 +119,17 @@ RETURN m.key_fingerprint AS recorded
 """
 _RECORDED_FINGERPRINT = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.key_fingerprint AS recorded"
 
+_REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (row, n subjects) per row of `$rows` (`_reference_row`)
+    "records": "MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: row.id}) WITH row, count(DISTINCT s) AS n",
+    "record categories": "MATCH (s:Subject) WHERE s.records =~ row.in_categories WITH row, count(s) AS n",
+    "record sources": "MATCH (s:Subject) WHERE s.records =~ row.as_source WITH row, count(s) AS n",
+    "consents": "MATCH (s:Subject)-[:CONSENT]->(:Entity {id: row.id}) WITH row, count(DISTINCT s) AS n",
+    "kind": "MATCH (s:Subject {kind: row.id}) WITH row, count(s) AS n",
+    "disclosures": "MATCH (s:Subject)-[:DISCLOSED]->(:Entity {id: row.id}) WITH row, count(DISTINCT s) AS n",
+}
+_TYPES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) WHERE n.type IS NOT NULL RETURN collect([n.id, n.type]) AS found"
+_ANY_SUBJECT_CATEGORY = "RETURN EXISTS { (:DataSubjectCategory) } AS found"
+
 _BATCH = 2_000
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
@@ -126,10 +140,13 @@ class SubjectGraph:
     def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None) -> int:
         count, keys = 0, False
+        named: dict[str, set[str]] = {kind: set() for kind in SUBJECT_REFERENCES}
         with self._errors(), self._session() as session, session.begin_transaction() as tx:
+            audit.lock(tx)  # first: registry writers wait, so what `_check_named` finds holds at commit
             iterator = iter(rows)
             while batch := list(islice(iterator, _BATCH)):
                 latest = list({r.id: r for r in batch}.values())  # a subject's last line wins
+                _name(named, latest)
                 tx.run(_FORGET, ids=[r.id for r in latest]).consume()
                 tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records)}
                                       for r in latest]).consume()
@@ -143,6 +160,7 @@ class SubjectGraph:
                 if disclosed := disclosures.rows(batch):
                     tx.run(disclosures.MERGE_ROWS, rows=disclosed).consume()
                 count += len(batch)
+            _check_named(tx, named, source)
             fingerprint = key_fingerprint() if keys and key_fingerprint else None
             if fingerprint is not None:
                 recorded = tx.run(_FINGERPRINT, fingerprint=fingerprint).single()["recorded"]
@@ -171,6 +189,7 @@ class SubjectGraph:
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:
+            require(tx, event["purpose"], "purpose")
             tx.run(_CONSENTS, rows=[{"subject": id, **{f: event.get(f) for f in _CONSENT_FIELDS}}]).consume()
             _audit(tx, actor, "update", "consent", id, event)
 
@@ -203,6 +222,60 @@ class SubjectGraph:
 
     def subject_total(self) -> int:
         return self._query("MATCH (s:Subject) RETURN count(s) AS count")[0]["count"]
+
+
+def require(tx: neo4j.ManagedTransaction, id_: str, type_: str) -> None:
+    """Take the writers' lock, then refuse (`IntegrityError`) an event naming an entity the
+    registry does not have: with the lock first, it cannot go before the event commits."""
+    audit.lock(tx)
+    if tx.run(_TYPES, ids=[id_]).single()["found"] != [[id_, type_]]:
+        raise IntegrityError(f"unknown {type_} {id_!r}: nothing was recorded")
+
+
+def subject_references(tx: neo4j.ManagedTransaction, typed: dict[str, str]) -> dict[str, dict[str, int]]:
+    """`RegistryView.subject_references` for ids with their types, inside the caller's transaction."""
+    found: dict[str, dict[str, int]] = {}
+    for kind, type_ in SUBJECT_REFERENCES.items():
+        rows = [_reference_row(id_) for id_, t in sorted(typed.items()) if t == type_]
+        if rows:
+            query = f"UNWIND $rows AS row {_REFERENCES[kind]} WHERE n > 0 RETURN collect([row.id, n]) AS found"
+            for id_, n in tx.run(query, rows=rows).single()["found"]:
+                found.setdefault(id_, {})[kind] = n
+    return found
+
+
+def _reference_row(id_: str) -> dict[str, str]:
+    """An id, and Java regular expressions matching a subject's `records` (JSON) that name it
+    among a record's categories or as its source."""
+    quoted = "\\Q" + json.dumps(id_).replace("\\E", "\\E\\\\E\\Q") + "\\E"
+    return {"id": id_, "in_categories": f'(?s).*"categories":\\s*\\[[^\\]]*{quoted}.*',
+            "as_source": f'(?s).*"source":\\s*{quoted}.*'}
+
+
+def _name(named: dict[str, set[str]], rows: list[SubjectRow]) -> None:
+    """Add what `rows` refer to, by kind of reference, to `named`."""
+    for r in rows:
+        named["kind"].add(r.kind)
+        for record in r.records:
+            named["records"].add(record["system"])
+            named["record categories"].update(record.get("categories") or ())
+            if record.get("source"):
+                named["record sources"].add(record["source"])
+        named["consents"].update(c["purpose"] for c in r.consents)
+        named["disclosures"].update(d["flow"] for d in r.disclosures)
+
+
+def _check_named(tx: neo4j.Transaction | neo4j.ManagedTransaction, named: dict[str, set[str]], source: str) -> None:
+    """Refuse (`IntegrityError`) subject data naming entities the registry does not have, as this
+    transaction (holding the writers' lock) sees it."""
+    ids = sorted(set().union(*named.values()))
+    types = dict(tx.run(_TYPES, ids=ids).single()["found"]) if ids else {}
+    for kind, type_ in SUBJECT_REFERENCES.items():
+        missing = sorted(id_ for id_ in named[kind] if types.get(id_) != type_)
+        if missing and kind == "kind" and not tx.run(_ANY_SUBJECT_CATEGORY).single()["found"]:
+            continue  # a registry without subject categories takes the legacy kinds
+        if missing:
+            raise IntegrityError(missing_message(source, kind, type_, missing))
 
 
 def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:

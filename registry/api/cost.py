@@ -8,7 +8,8 @@ The estimate counts the values an answer can hold and the registry-wide computat
   (`systems`, `holders` …) and `NESTED_LIST` for a list inside an answer (a holding's `path`);
   a page of a list (a connection) is sized by its own `first`, and its `nodes` count that many;
 - each field of `COMPUTED` (one traversal or report over the whole registry: `holders`, `lineage`,
-  `findings`, `ropa`, `dsar` …) adds `COMPUTATION`;
+  `findings`, `ropa`, `dsar` …, or a whole bundle validated against it: `importBundle`) adds
+  `COMPUTATION`;
 - aliases count again (each is computed again), fragments count where they are spread, the
   fields of `__schema` and `__type` count nothing (the schema bounds them).
 
@@ -41,7 +42,7 @@ ROOT_LIST = 100
 NESTED_LIST = 10
 COMPUTATION = 10_000
 COMPUTED = frozenset({"holders", "holdings", "lineage", "lineageExport", "dsar", "erasurePlan", "findings", "impact",
-                      "breachImpact", "ropa"})
+                      "breachImpact", "ropa", "importBundle"})
 _SIZES = ("limit", "first")
 
 

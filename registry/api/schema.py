@@ -39,6 +39,7 @@ from registry.api.exports import ExportQuery
 from registry.api.permissions import authorize
 from registry.api.subjects import SubjectMutation, SubjectQuery
 from registry.api.tokens import TokenMutation, TokenQuery
+from registry.auth.roles import SUBJECT_WRITE, require
 
 
 async def _entities(info: strawberry.Info, type_: str, first: int | None, after: str | None) -> Connection:
@@ -165,8 +166,16 @@ async def _upsert(info: strawberry.Info, type_: str, value) -> Node:
     return to_node(stored)
 
 
-async def _delete(info: strawberry.Info, type_: str, id_: str) -> Node:
-    stored = await info.context.call(info.context.registry.delete, type_, id_, actor=info.context.actor)
+FORCE = strawberry.argument(description="Delete although data subjects' records or consents refer to it (they "
+                                        "are kept; audited with the number of subjects). Needs the "
+                                        "`subject-data:write` permission. Documents that refer to it must be "
+                                        "changed first, whatever this says.")
+
+
+async def _delete(info: strawberry.Info, type_: str, id_: str, force: bool) -> Node:
+    if force:
+        require(info.context.principal, SUBJECT_WRITE)
+    stored = await info.context.call(info.context.registry.delete, type_, id_, actor=info.context.actor, force=force)
     return to_node(stored)
 
 
@@ -214,50 +223,62 @@ class RegistryMutation:
 
     @strawberry.mutation(description="Delete a category; refused while anything refers to it.")
     @domain_errors
-    async def delete_category(self, info: strawberry.Info, id: strawberry.ID) -> DataCategory:
-        return await _delete(info, "category", id)
+    async def delete_category(self, info: strawberry.Info, id: strawberry.ID,
+                              force: Annotated[bool, FORCE] = False) -> DataCategory:
+        return await _delete(info, "category", id, force)
 
     @strawberry.mutation
     @domain_errors
-    async def delete_purpose(self, info: strawberry.Info, id: strawberry.ID) -> Purpose:
-        return await _delete(info, "purpose", id)
+    async def delete_purpose(self, info: strawberry.Info, id: strawberry.ID,
+                             force: Annotated[bool, FORCE] = False) -> Purpose:
+        return await _delete(info, "purpose", id, force)
 
     @strawberry.mutation
     @domain_errors
-    async def delete_subject_category(self, info: strawberry.Info, id: strawberry.ID) -> SubjectCategory:
-        return await _delete(info, "subject-category", id)
+    async def delete_subject_category(self, info: strawberry.Info, id: strawberry.ID,
+                                      force: Annotated[bool, FORCE] = False) -> SubjectCategory:
+        return await _delete(info, "subject-category", id, force)
 
     @strawberry.mutation
     @domain_errors
-    async def delete_legal_basis(self, info: strawberry.Info, id: strawberry.ID) -> LegalBasis:
-        return await _delete(info, "legal-basis", id)
+    async def delete_legal_basis(self, info: strawberry.Info, id: strawberry.ID,
+                                 force: Annotated[bool, FORCE] = False) -> LegalBasis:
+        return await _delete(info, "legal-basis", id, force)
 
     @strawberry.mutation
     @domain_errors
-    async def delete_system(self, info: strawberry.Info, id: strawberry.ID) -> System:
-        return await _delete(info, "system", id)
+    async def delete_system(self, info: strawberry.Info, id: strawberry.ID,
+                            force: Annotated[bool, FORCE] = False) -> System:
+        return await _delete(info, "system", id, force)
 
     @strawberry.mutation
     @domain_errors
-    async def delete_party(self, info: strawberry.Info, id: strawberry.ID) -> Party:
-        return await _delete(info, "party", id)
+    async def delete_party(self, info: strawberry.Info, id: strawberry.ID,
+                           force: Annotated[bool, FORCE] = False) -> Party:
+        return await _delete(info, "party", id, force)
 
     @strawberry.mutation
     @domain_errors
-    async def delete_agreement(self, info: strawberry.Info, id: strawberry.ID) -> Agreement:
-        return await _delete(info, "agreement", id)
+    async def delete_agreement(self, info: strawberry.Info, id: strawberry.ID,
+                               force: Annotated[bool, FORCE] = False) -> Agreement:
+        return await _delete(info, "agreement", id, force)
 
     @strawberry.mutation
     @domain_errors
-    async def delete_flow(self, info: strawberry.Info, id: strawberry.ID) -> Flow:
-        return await _delete(info, "flow", id)
+    async def delete_flow(self, info: strawberry.Info, id: strawberry.ID,
+                          force: Annotated[bool, FORCE] = False) -> Flow:
+        return await _delete(info, "flow", id, force)
 
     @strawberry.mutation(description="Load a YAML or JSON bundle: validated whole, applied in one transaction; "
-                                     "with `replace`, everything else is deleted.")
+                                     "with `replace`, everything else is deleted (refused for entities that data "
+                                     "subjects' records or consents refer to, unless `force`).")
     @domain_errors
-    async def import_bundle(self, info: strawberry.Info, yaml: str, replace: bool = False) -> ChangeSummary:
+    async def import_bundle(self, info: strawberry.Info, yaml: str, replace: bool = False,
+                            force: Annotated[bool, FORCE] = False) -> ChangeSummary:
+        if force:
+            require(info.context.principal, SUBJECT_WRITE)
         result = await info.context.call(info.context.registry.load, [("bundle", yaml)], actor=info.context.actor,
-                                         replace=replace)
+                                         replace=replace, force=force)
         return ChangeSummary(created=result.created, updated=result.updated, deleted=result.deleted,
                              unchanged=result.unchanged)
 

@@ -25,22 +25,32 @@ DEMO = files("registry") / "demo" / "insurer.yaml"
 @click.argument("paths", metavar="FILE|DIR…", nargs=-1, required=True,
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--replace", is_flag=True, help="Replace the whole registry with these bundles.")
+@click.option("--force", is_flag=True,
+              help="With --replace: delete entities that data subjects' records or consents refer to (the subject "
+                   "data is kept; audited with the counts; needs the subject-data:write permission).")
 @click.option("--dry-run", is_flag=True, help="Print what the load would change, and change nothing.")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output of --dry-run.")
 @click.pass_context
-def load(ctx, paths: tuple[Path, ...], replace: bool, dry_run: bool, format_: str):
+def load(ctx, paths: tuple[Path, ...], replace: bool, force: bool, dry_run: bool, format_: str):
     """Load YAML or JSON bundles (files, or directories of them): all validated first, then applied
     in one transaction.
 
     Exit code 2, with every problem listed and nothing changed, when any bundle is invalid. With
     --dry-run, print the plan instead: each entity created, updated (with the fields that change)
-    or deleted, and the subject data a deleted system or purpose takes with it.
+    or deleted, and the subject data that refers to a deleted system or purpose.
+
+    A replace that would delete an entity that subject data refers to (a system with subject
+    records, a purpose with consents …) is refused, naming it and the number of subjects, unless
+    --force.
     """
     session(ctx).require(REGISTRY_READ if dry_run else REGISTRY_WRITE)
+    if force and not dry_run:
+        session(ctx).require(SUBJECT_WRITE)
     sources = bundle_sources(paths)
     if not dry_run:
-        click.echo(summary(registry_of(ctx, create=True).load(sources, actor=session(ctx).actor, replace=replace)))
+        click.echo(summary(registry_of(ctx, create=True).load(sources, actor=session(ctx).actor, replace=replace,
+                                                              force=force)))
         return
     current = session(ctx)
     registry = registry_of(ctx) if store_exists(current.settings) else scratch_registry()
@@ -77,7 +87,7 @@ def _print_plan(planned) -> None:
         if taken:
             what = [f"the records of {taken.records} data subject(s)"] * bool(taken.records)
             what += [f"the consents of {taken.consents} data subject(s)"] * bool(taken.consents)
-            line += f"  (takes with it {' and '.join(what)})"
+            line += f"  ({' and '.join(what)} refer to it: refused without --force)"
         click.echo(line)
     counts = _counts(planned)
     click.echo(f"would create {counts['create']}, update {counts['update']}, delete {counts['delete']}; "

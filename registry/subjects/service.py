@@ -19,7 +19,7 @@ from pathlib import Path
 
 from collections.abc import Iterator
 
-from graph.store import Erasure, Stored, SubjectRow
+from graph.store import Erasure, IntegrityError, Stored, SubjectRow
 from registry.subjects import dsar, erasure, model
 from registry.subjects.consent import Rules
 from registry.subjects.model import KeyMismatch
@@ -47,8 +47,11 @@ class SubjectService:
         require(principal, SUBJECT_WRITE)
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
         rows = model.rows(model.read_subjects(path), checker)
-        return self.store.write_subjects(rows, actor=principal.name, source=path.name,
-                                         key_fingerprint=lambda: self.hasher.fingerprint)
+        try:  # the store checks again, in its transaction, that what the rows name still exists
+            return self.store.write_subjects(rows, actor=principal.name, source=path.name,
+                                             key_fingerprint=lambda: self.hasher.fingerprint)
+        except IntegrityError as error:
+            raise InvalidArgument(str(error)) from None
 
     def check_key(self) -> None:
         """Raise `KeyMismatch` when a secret is configured and the store's keys were hashed with another
@@ -117,7 +120,10 @@ class SubjectService:
             event = model.Disclosure(flow=flow, at=at or datetime.now(timezone.utc), reference=reference)
         except ValueError as error:
             raise InvalidArgument(_first_error(error)) from None
-        self.store.add_disclosure(row.id, event.to_doc(), actor=principal.name)
+        try:
+            self.store.add_disclosure(row.id, event.to_doc(), actor=principal.name)
+        except IntegrityError as error:  # the flow was deleted meanwhile
+            raise InvalidArgument(str(error)) from None
         return self._with_declared(self.store.subject(row.id))
 
     def list(self, *, principal: Principal, after: str | None = None, limit: int = 100
@@ -178,7 +184,10 @@ class SubjectService:
                                        notice=notice, channel=channel, expires=expires)
         except ValueError as error:
             raise InvalidArgument(_first_error(error)) from None
-        self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
+        try:
+            self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
+        except IntegrityError as error:  # the purpose was deleted meanwhile
+            raise InvalidArgument(str(error)) from None
         return self._with_declared(self.store.subject(row.id))
 
     def affected(self, *, principal: Principal, systems: list[str], limit: int = 1000) -> list[str]:

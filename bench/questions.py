@@ -90,7 +90,8 @@ class Ours:
     principal: Principal
 
 
-HOLDING = "holder { id name } category { id } declared flow { id } purposes { id } legalBasis { id } path"
+HOLDING = ("holder { ... on System { id name } ... on Party { id name } } category { id } declared flow { id } "
+           "purposes { id } legalBasis { id } path")
 DSAR = """subject { id kind } holdings { system { id } category purposes legalBasis retention path }
   recipients { party { id name kind country } flow categories purposes legalBasis agreement { id } transferMechanism path }
   suspendedFlows { id purpose } consents { purpose status at } sources { party { id } system categories }"""
@@ -130,14 +131,15 @@ def _breach(found) -> tuple:
 
 
 QUESTIONS: dict[str, Question] = {q.name: q for q in (
-    Question("holders", f"query ($c: ID!) {{ holders(category: $c) {{ {HOLDING} }} }}",
-             lambda p, i: {"c": p.category}, lambda d: len(d["holders"]),
+    Question("holders", f"query ($c: ID!) {{ holders(category: $c) {{ totalCount nodes {{ {HOLDING} }} }} }}",
+             lambda p, i: {"c": p.category}, lambda d: len(d["holders"]["nodes"]),
              lambda o, p, i: o.registry.holders(p.category), len, _holdings),
-    Question("holders-page", f"query ($c: ID!, $n: Int) {{ holders(category: $c, limit: $n) {{ {HOLDING} }} }}",
-             lambda p, i: {"c": p.category, "n": PAGE}, lambda d: len(d["holders"]),
+    Question("holders-page", f"query ($c: ID!, $n: Int) {{ holders(category: $c, first: $n) "
+                             f"{{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ {HOLDING} }} }} }}",
+             lambda p, i: {"c": p.category, "n": PAGE}, lambda d: len(d["holders"]["nodes"]),
              lambda o, p, i: o.registry.holders(p.category)[:PAGE], len),
-    Question("holdings", f"query ($h: ID!) {{ holdings(holder: $h) {{ {HOLDING} }} }}",
-             lambda p, i: {"h": p.holder}, lambda d: len(d["holdings"]),
+    Question("holdings", f"query ($h: ID!) {{ holdings(holder: $h) {{ totalCount nodes {{ {HOLDING} }} }} }}",
+             lambda p, i: {"h": p.holder}, lambda d: len(d["holdings"]["nodes"]),
              lambda o, p, i: o.registry.holdings(p.holder), len, _holdings),
     Question("lineage-depth-3", "query ($n: ID!) { lineage(from: $n, depth: 3) "
                                 "{ nodes { id kind name } edges { id from to categories purpose } } }",
@@ -158,8 +160,8 @@ QUESTIONS: dict[str, Question] = {q.name: q for q in (
              lambda o, p, i: o.subjects.report(principal=o.principal, email=p.email(i)),
              lambda r: len(r.holdings) + len(r.recipients), _dsar),
     Question("findings", "query ($d: Date) { findings(asOf: $d) "
-                         "{ rule severity entityKind entityId category message subjectCount } }",
-             lambda p, i: {"d": p.as_of.isoformat()}, lambda d: len(d["findings"]),
+                         "{ totalCount nodes { rule severity entityKind entityId category message subjectCount } } }",
+             lambda p, i: {"d": p.as_of.isoformat()}, lambda d: len(d["findings"]["nodes"]),
              lambda o, p, i: compliance.findings(o.registry, as_of=p.as_of, settings=o.compliance), len,
              lambda found: Counter(f.rule for f in found), cheap=False),
     Question("breach", "query ($s: [ID!], $t: DateTime!) { breachImpact(systems: $s, detectedAt: $t) "

@@ -395,6 +395,9 @@ class GraphStore(Protocol):
         """Up to `query.limit` audit entries that match `query`, by sequence number (newest first
         with `query.newest_first`)."""
 
+    def count_audit(self, query: AuditQuery) -> int:
+        """How many audit entries match `query` (its limit and order aside)."""
+
     def audit_head(self) -> AuditHead | None:
         """The last entry as recorded apart from the entries (None while the log is empty)."""
 

@@ -9,8 +9,6 @@ an opaque cursor for the next one.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,18 +16,12 @@ from datetime import datetime, timezone
 from graph import audit as chain
 from graph.store import SUBJECT_AUDIT_TYPES, AuditEntry, AuditHead, AuditQuery, GraphStore
 from registry.auth.roles import AUDIT_READ, SUBJECT_READ, Principal, require
+from registry import paging
 from registry.errors import InvalidArgument
+from registry.paging import Page
 
 MAX_PAGE = 1000
 _BATCH = 5000
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    entries: list[AuditEntry]
-    has_next_page: bool
-    end_cursor: str | None
-    """Pass as `after` for the next (older) page; None on an empty page."""
 
 
 @dataclass(frozen=True)
@@ -51,15 +43,24 @@ class AuditTrail:
 
     def page(self, *, principal: Principal, entity: str | None = None, actor: str | None = None,
              since: datetime | None = None, until: datetime | None = None, first: int = 100,
-             after: str | None = None) -> AuditPage:
-        """Up to `first` (1 to 1000) entries, newest first, older than the cursor `after`."""
-        if not 1 <= first <= MAX_PAGE:
-            raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}")
+             after: str | None = None) -> Page[AuditEntry]:
+        """Up to `first` (0 to 1000) entries, newest first, older than the cursor `after`
+        (`registry.paging`), with how many match in all. The log only grows at its new end,
+        so a cursor never goes stale; one made for other filters is refused."""
+        if not 0 <= first <= MAX_PAGE:
+            raise InvalidArgument(f"first must be between 0 and {MAX_PAGE}")
         query = self._query(principal, entity=entity, actor=actor, since=since, until=until)
-        before = _cursor_seq(after) if after is not None else None
+        this = paging.list_id("auditLog", **query)
+        before = None
+        if after is not None:
+            before, digest = paging.position(after, this)
+            if digest != paging.key_digest(str(before)):
+                raise InvalidArgument(paging.NOT_OURS)
+        total = self.store.count_audit(AuditQuery(**query))
         found = self.store.audit(AuditQuery(**query, before=before, newest_first=True, limit=first + 1))
         entries = found[:first]
-        return AuditPage(entries, len(found) > first, _cursor(entries[-1].seq) if entries else None)
+        return Page(entries, total, len(found) > first,
+                    paging.cursor(this, entries[-1].seq, str(entries[-1].seq)) if entries else None)
 
     def entries(self, *, principal: Principal, entity: str | None = None, actor: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
@@ -115,17 +116,3 @@ def _instant(name: str, value: datetime | None) -> str | None:
     if value.utcoffset() is None:
         raise InvalidArgument(f"{name}: {value.isoformat()} has no UTC offset; give one, e.g. 2026-11-25T09:30:00Z")
     return value.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def _cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{seq}".encode()).decode()
-
-
-def _cursor_seq(cursor: str) -> int:
-    try:
-        kind, _, seq = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind == "audit" and seq.isdigit():
-            return int(seq)
-    except (binascii.Error, UnicodeError, ValueError):
-        pass
-    raise InvalidArgument("after: not a cursor this API returned")

@@ -20,6 +20,7 @@ from graph.store import (MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, Grap
 from graph.changes import Change, encode, plan
 from registry.bundle import Item, Source, entities_in, items_of, section_of, validate
 from registry.errors import InvalidArgument, NotFound
+from registry.filters import FlowFilter, InEea, Matcher
 from registry.integrity import WriteCheck
 from registry.legal_bases import BUILTIN_LEGAL_BASES
 from registry.model import MODELS
@@ -170,11 +171,26 @@ class Registry:
             raise InvalidArgument("limit must be between 1 and 1000")
         return self.store.audit(AuditQuery(entity=entity, after=since, limit=limit))
 
-    def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[HoldingView]:
+    def flows(self, wanted: FlowFilter | None = None, *, in_eea: InEea | None = None) -> list[Doc]:
+        """The flows, sorted by id; with `wanted`, those it keeps (`registry.filters`; `in_eea`
+        tells EEA countries apart for `outside_eea`). Raises `NotFound` for an unknown id in the
+        filter, `InvalidArgument` for a bad country or party kind."""
+        docs = self.store.list("flow")
+        if wanted is None or not wanted.given:
+            return docs
+        matcher = Matcher(self, wanted, in_eea)
+        ends = self.store.get_many({doc["to"] for doc in docs}) if wanted.about_receiver else {}
+        return [doc for doc in docs if matcher.flow(doc, ends)]
+
+    def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None,
+                wanted: FlowFilter | None = None, *, in_eea: InEea | None = None) -> list[HoldingView]:
         """Who holds `category` (its ancestors, and optionally its descendants) on day `as_of`
-        (default today, UTC): declarations, and flows in force that day."""
+        (default today, UTC): declarations, and flows in force that day; with `wanted`, the
+        holdings it keeps (`registry.filters`, as `flows`)."""
         self.entity(category, "category")
-        return self._views(self.store.holders(category, include_descendants, as_of or today()))
+        matcher = Matcher(self, wanted, in_eea) if wanted is not None and wanted.given else None
+        views = self._views(self.store.holders(category, include_descendants, as_of or today()))
+        return views if matcher is None else [view for view in views if matcher.holding(view)]
 
     def holdings(self, holder: str, as_of: date | None = None) -> list[HoldingView]:
         """Everything one system or party holds on day `as_of` (default today, UTC)."""

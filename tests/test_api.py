@@ -28,8 +28,8 @@ def loaded(registry):
 
 HOLDERS = """
 query ($category: ID!) {
-  holders(category: $category) {
-    holder { id kind name }
+  holders(category: $category) { totalCount nodes {
+    holder { __typename ... on System { id name owner } ... on Party { id name role country } }
     category { id name special }
     declared
     flow { id from { id } to { id } }
@@ -39,7 +39,7 @@ query ($category: ID!) {
     agreement { id kind expires }
     retention
     path
-  }
+  } }
 }
 """
 
@@ -47,22 +47,24 @@ query ($category: ID!) {
 def test_holders_answer_who_holds_health_data_and_why(loaded):
     result = run(loaded, HOLDERS, category="health")
     assert result.errors is None
-    by_flow = {h["flow"]["id"] if h["flow"] else None: h for h in result.data["holders"]}
-    assert set(by_flow) == {None, "f1", "f2", "f3", "f4", "f5"}
+    by_flow = {h["flow"]["id"] if h["flow"] else None: h for h in result.data["holders"]["nodes"]}
+    assert set(by_flow) == {None, "f1", "f2", "f3", "f4", "f5"} and result.data["holders"]["totalCount"] == 6
     assert by_flow["f2"] == {
-        "holder": {"id": "re", "kind": "party", "name": "Reinsurer"},
+        "holder": {"__typename": "Party", "id": "re", "name": "Reinsurer", "role": "CONTROLLER", "country": "US"},
         "category": {"id": "health.diagnosis", "name": "Diagnoses", "special": False},
         "declared": False,
         "flow": {"id": "f2", "from": {"id": "dwh"}, "to": {"id": "re"}},
         "purposes": [{"id": "reinsurance"}],
         "legalBasis": {"id": "gdpr-6-1-b", "reference": by_flow["f2"]["legalBasis"]["reference"]},
         "condition": {"id": "gdpr-9-2-f"},
-        "agreement": {"id": "treaty", "kind": "reinsurance-treaty", "expires": "2027-12-31"},
+        "agreement": {"id": "treaty", "kind": "REINSURANCE_TREATY", "expires": "2027-12-31"},
         "retention": None,
         "path": ["f1", "f2"],
     }
     assert by_flow["f2"]["legalBasis"]["reference"].startswith("GDPR Art. 6(1)(b)")
-    assert by_flow[None]["holder"]["id"] == "claims" and by_flow[None]["retention"] == "P10Y"
+    assert by_flow[None]["holder"] == {"__typename": "System", "id": "claims", "name": "Claims",
+                                       "owner": by_flow[None]["holder"]["owner"]}
+    assert by_flow[None]["retention"] == "P10Y"
 
 
 def test_lineage_is_a_flat_graph_for_visualisations(loaded):
@@ -70,9 +72,9 @@ def test_lineage_is_a_flat_graph_for_visualisations(loaded):
         nodes { id kind name } edges { id from to categories purpose legalBasis agreement } } }""")
     assert result.errors is None
     assert result.data["lineage"] == {
-        "nodes": [{"id": "actuarial", "kind": "system", "name": "Actuarial models"},
-                  {"id": "crm", "kind": "system", "name": "CRM"},
-                  {"id": "dwh", "kind": "system", "name": "Data warehouse"}],
+        "nodes": [{"id": "actuarial", "kind": "SYSTEM", "name": "Actuarial models"},
+                  {"id": "crm", "kind": "SYSTEM", "name": "CRM"},
+                  {"id": "dwh", "kind": "SYSTEM", "name": "Data warehouse"}],
         "edges": [{"id": "f4", "from": "dwh", "to": "actuarial", "categories": ["health.diagnosis.oncology", "contact"],
                    "purpose": "analytics", "legalBasis": None, "agreement": None},
                   {"id": "f6", "from": "crm", "to": "dwh", "categories": ["contact"], "purpose": "analytics",
@@ -82,25 +84,25 @@ def test_lineage_is_a_flat_graph_for_visualisations(loaded):
 
 def test_lists_and_node_lookups_resolve_references(loaded):
     result = run(loaded, """{
-        flows { id }
+        flows { nodes { id } }
         node(id: "f2") { ... on Flow { from { id kind } agreement { parties { id country } } categories { parent { id } } } }
         category: node(id: "health.diagnosis.oncology") { ... on DataCategory { parent { parent { id special } } } }
         missing: node(id: "nope") { id }
-        legalBases { id }
+        legalBases { totalCount nodes { id } }
     }""")
     assert result.errors is None
-    assert [f["id"] for f in result.data["flows"]] == ["b1", "f1", "f2", "f3", "f4", "f5", "f6"]
-    assert result.data["node"] == {"from": {"id": "dwh", "kind": "system"},
+    assert [f["id"] for f in result.data["flows"]["nodes"]] == ["b1", "f1", "f2", "f3", "f4", "f5", "f6"]
+    assert result.data["node"] == {"from": {"id": "dwh", "kind": "SYSTEM"},
                                    "agreement": {"parties": [{"id": "re", "country": "US"}]},
                                    "categories": [{"parent": {"id": "health"}}]}
     assert result.data["category"] == {"parent": {"parent": {"id": "health", "special": True}}}
     assert result.data["missing"] is None
-    assert len(result.data["legalBases"]) == 27
+    assert len(result.data["legalBases"]["nodes"]) == result.data["legalBases"]["totalCount"] == 27
 
 
 @pytest.mark.parametrize("query, message", [
-    ('{ holders(category: "nope") { declared } }', "unknown category 'nope'"),
-    ('{ holdings(holder: "contact") { declared } }', "unknown system or party 'contact'"),
+    ('{ holders(category: "nope") { totalCount } }', "unknown category 'nope'"),
+    ('{ holdings(holder: "contact") { totalCount } }', "unknown system or party 'contact'"),
     ('{ lineage(from: "ghost") { nodes { id } } }', "unknown system or party 'ghost'"),
     ('{ lineage(from: "crm", depth: 1000) { nodes { id } } }', "depth must be between 0 and 64"),
 ])
@@ -111,7 +113,7 @@ def test_bad_arguments_give_graphql_errors(loaded, query, message):
 
 def test_mutations_validate_apply_and_audit_with_the_callers_identity(loaded):
     result = run(loaded, """mutation { upsertFlow(input: {id: "f7", name: "Re to Claims", from: "re", to: "claims",
-        categories: ["health"], purpose: "reinsurance", agreement: "treaty", transferMechanism: "scc"}) { id from { id } } }""")
+        categories: ["health"], purpose: "reinsurance", agreement: "treaty", transferMechanism: SCC}) { id from { id } } }""")
     assert result.errors is None and result.data == {"upsertFlow": {"id": "f7", "from": {"id": "re"}}}
     assert loaded.audit(entity="f7")[0].actor == "tester"
     assert loaded.entity("f7").doc["transfer_mechanism"] == "scc"
@@ -121,16 +123,15 @@ def test_mutations_validate_apply_and_audit_with_the_callers_identity(loaded):
 
 def test_invalid_mutations_report_every_problem_and_change_nothing(loaded):
     before = loaded.export()
-    result = run(loaded, """mutation { upsertAgreement(input: {id: "a", name: "A", kind: "nda", parties: ["crm"],
-        effective: "2025-01-01"}) { id } }""")
+    result = run(loaded, """mutation { upsertAgreement(input: {id: "a", name: "A", kind: DSA, parties: ["crm"],
+        purposes: ["nope"], effective: "2025-01-01"}) { id } }""")
     [error] = result.errors
     assert error.extensions["code"] == "BAD_INPUT"
-    assert error.extensions["problems"] == [
-        {"source": "input", "line": None, "column": None, "entity": "agreement 'a'", "field": "kind",
-         "message": "Input should be 'dsa', 'dpa', 'reinsurance-treaty', 'regulatory', 'joint-controller' or 'other' "
-                    "(did you mean 'dsa'?)"},
-        {"source": "input", "line": None, "column": None, "entity": "agreement 'a'", "field": "parties[0]",
-         "message": "'crm' is a system, not a party"}]
+    assert [(p["field"], p["message"]) for p in error.extensions["problems"]] == [
+        ("parties[0]", "'crm' is a system, not a party"), ("purposes[0]", "unknown purpose 'nope'")]
+    result = run(loaded, """mutation { upsertAgreement(input: {id: "a", name: "A", kind: NDA, parties: ["re"],
+        effective: "2025-01-01"}) { id } }""")
+    assert "Value 'NDA' does not exist in 'AgreementKind' enum" in result.errors[0].message
     result = run(loaded, 'mutation { deleteCategory(id: "contact") { id } }')
     assert "still referenced by" in result.errors[0].message
     assert loaded.export() == before
@@ -171,11 +172,11 @@ def client(tmp_path):
 
 
 def test_http_post_answers_queries_and_errors_are_not_500s(client):
-    response = client.post("/graphql", json={"query": '{ holdings(holder: "re") { flow { id } path } }'})
+    response = client.post("/graphql", json={"query": '{ holdings(holder: "re") { nodes { flow { id } path } } }'})
     assert response.status_code == 200
-    assert response.json() == {"data": {"holdings": [{"flow": {"id": "f3"}, "path": ["f3"]},
-                                                     {"flow": {"id": "f2"}, "path": ["f1", "f2"]}]}}
-    response = client.post("/graphql", json={"query": '{ holdings(holder: "nobody") { path } }'})
+    assert response.json() == {"data": {"holdings": {"nodes": [{"flow": {"id": "f3"}, "path": ["f3"]},
+                                                               {"flow": {"id": "f2"}, "path": ["f1", "f2"]}]}}}
+    response = client.post("/graphql", json={"query": '{ holdings(holder: "nobody") { totalCount } }'})
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == "unknown system or party 'nobody'"
     assert client.post("/graphql", json={"query": "{ nosuchfield }"}).status_code == 200
@@ -190,9 +191,9 @@ def test_graphiql_is_served_to_browsers_and_health_is_reported(client):
 def test_http_mutations_are_audited_with_the_callers_token_name(client):
     response = client.post("/graphql", json={"query": 'mutation { upsertPurpose(input: {id: "pricing", name: "Pricing"}) { id } }'})
     assert response.json() == {"data": {"upsertPurpose": {"id": "pricing"}}}
-    response = client.post("/graphql", json={"query": '{ auditLog(entity: "pricing") { entries { actor action entityType after } } }'})
-    assert response.json()["data"]["auditLog"]["entries"] == [
-        {"actor": "token:governance-sync", "action": "create", "entityType": "purpose",
+    response = client.post("/graphql", json={"query": '{ auditLog(entity: "pricing") { nodes { actor action entityType after } } }'})
+    assert response.json()["data"]["auditLog"]["nodes"] == [
+        {"actor": "token:governance-sync", "action": "CREATE", "entityType": "purpose",
          "after": {"id": "pricing", "name": "Pricing"}}]
 
 

@@ -124,22 +124,22 @@ def test_a_log_from_before_the_chain_is_sealed_when_the_store_is_opened(tmp_path
 
 
 def test_audit_log_pages_newest_first_filters_and_hides_subject_entries_without_the_permission(trail):
-    everything = trail.page(principal=AUDITOR, first=1000).entries
+    everything = trail.page(principal=AUDITOR, first=1000).items
     assert [e.seq for e in everything] == list(range(51, 0, -1))
     first = trail.page(principal=AUDITOR, first=20)
     second = trail.page(principal=AUDITOR, first=20, after=first.end_cursor)
     third = trail.page(principal=AUDITOR, first=20, after=second.end_cursor)
-    assert [e.seq for e in first.entries + second.entries + third.entries] == [e.seq for e in everything]
-    assert (first.has_next_page, third.has_next_page) == (True, False)
+    assert [e.seq for e in first.items + second.items + third.items] == [e.seq for e in everything]
+    assert (first.has_next, third.has_next) == (True, False)
     steward = Principal.of("token:s", "steward")
-    assert "C-1" not in {e.id for e in trail.page(principal=steward, first=1000).entries}
-    assert trail.page(principal=steward, entity="C-1").entries == []
-    assert [e.id for e in trail.page(principal=AUDITOR, entity="C-1").entries] == ["C-1"]
-    assert {e.action for e in trail.page(principal=AUDITOR, actor="bob").entries} == {"delete"}
+    assert "C-1" not in {e.id for e in trail.page(principal=steward, first=1000).items}
+    assert trail.page(principal=steward, entity="C-1").items == []
+    assert [e.id for e in trail.page(principal=AUDITOR, entity="C-1").items] == ["C-1"]
+    assert {e.action for e in trail.page(principal=AUDITOR, actor="bob").items} == {"delete"}
     now = datetime.now(timezone.utc)
-    assert trail.page(principal=AUDITOR, since=now + timedelta(minutes=1)).entries == []
+    assert trail.page(principal=AUDITOR, since=now + timedelta(minutes=1)).items == []
     assert len(trail.page(principal=AUDITOR, since=now - timedelta(hours=1), until=now + timedelta(minutes=1),
-                          first=1000).entries) == 51
+                          first=1000).items) == 51
     with pytest.raises(Forbidden):
         trail.page(principal=Principal.of("token:v", "viewer"))
     with pytest.raises(InvalidArgument, match="UTC offset"):

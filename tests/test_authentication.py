@@ -22,7 +22,7 @@ from registry.auth.roles import Principal
 from tests.auth import bearer
 from tests.served import served
 
-QUERY = {"query": "{ systems { id } }"}
+QUERY = {"query": "{ systems { nodes { id } } }"}
 ISSUER, AUDIENCE = "https://idp.example.test/realms/insurer", "dsa-registry"
 
 
@@ -46,7 +46,7 @@ def test_tokens_are_refused_when_unknown_revoked_or_expired(tmp_path):
         assert refused(client.post("/graphql", json=QUERY, headers=bearer(tokens["viewer"]))) == \
             "the API token 'viewer' was revoked"
         created = client.post("/graphql", headers=admin, json={"query": 'mutation { createApiToken(name: "short", '
-                              f'role: "viewer", expires: "{date.today().isoformat()}") {{ token }} }}'}).json()
+                              f'role: VIEWER, expires: "{date.today().isoformat()}") {{ token }} }}'}).json()
         short = created["data"]["createApiToken"]["token"]
         assert client.post("/graphql", json=QUERY, headers=bearer(short)).status_code == 200
 
@@ -71,13 +71,13 @@ def test_a_token_is_never_stored_audited_or_logged_in_clear(tmp_path, caplog):
     with served(tmp_path) as (client, tokens):
         admin = bearer(tokens["admin"])
         body = client.post("/graphql", headers=admin, json={"query": 'mutation { createApiToken(name: "portal", '
-                                                                      'role: "dpo") { token apiToken { name } } }'}).json()
+                                                                      'role: DPO) { token apiToken { name } } }'}).json()
         new = body["data"]["createApiToken"]["token"]
         assert client.post("/graphql", json=QUERY, headers=bearer(new)).status_code == 200
         assert client.post("/graphql", json={"query": "{ nosuchfield }"}, headers=bearer(new)).status_code == 200
-        log = client.post("/graphql", headers=admin, json={"query": "{ auditLog(entity: \"portal\") { entries "
+        log = client.post("/graphql", headers=admin, json={"query": "{ auditLog(entity: \"portal\") { nodes "
                                                                      "{ action after } } }"}).json()
-        assert log["data"]["auditLog"]["entries"] == [{"action": "create", "after": {"expires": None, "role": "dpo"}}]
+        assert log["data"]["auditLog"]["nodes"] == [{"action": "CREATE", "after": {"expires": None, "role": "dpo"}}]
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("served.db*"))
     for token in (new, *tokens.values()):
         assert token.encode() not in stored
@@ -127,8 +127,8 @@ def test_identity_provider_tokens_name_the_subject_and_carry_the_roles_of_their_
                                                                        '{id: "pricing", name: "Pricing"}) { id } }'})
         assert created.json() == {"data": {"upsertPurpose": {"id": "pricing"}}}
         log = client.post("/graphql", headers=bearer(tokens["auditor"]),
-                          json={"query": '{ auditLog(entity: "pricing") { entries { actor } } }'}).json()
-        assert log["data"]["auditLog"]["entries"] == [{"actor": "oidc:alice@insurer.example"}]
+                          json={"query": '{ auditLog(entity: "pricing") { nodes { actor } } }'}).json()
+        assert log["data"]["auditLog"]["nodes"] == [{"actor": "oidc:alice@insurer.example"}]
         dsar = client.post("/graphql", headers=good, json={"query": '{ dsar(subject: "C-1") { subject { id } } }'})
         assert dsar.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
         assert client.post("/graphql", json=QUERY, headers=bearer(tokens["viewer"])).status_code == 200
@@ -201,7 +201,7 @@ def test_pages_and_health_are_public_but_nothing_that_executes_graphql(tmp_path)
         assert client.get("/healthz").status_code == 200
         page = client.get("/graphql", headers={"accept": "text/html"})
         assert page.status_code == 200 and "graphiql" in page.text.lower()
-        assert refused(client.get("/graphql", params={"query": "{ systems { id } }"}))
+        assert refused(client.get("/graphql", params={"query": "{ systems { nodes { id } } }"}))
         assert refused(client.post("/graphql", json={"query": "{ __schema { types { name } } }"}))
         assert refused(client.post("/graphql", content=b"garbage", headers={"content-type": "application/json"}))
 

@@ -39,12 +39,12 @@ MUTATIONS = {
     "upsertCategory": ('input: {id: "contact", name: "Contact details"}', WRITERS),
     "upsertPurpose": ('input: {id: "pricing", name: "Pricing"}', WRITERS),
     "upsertSubjectCategory": ('input: {id: "prospects", name: "Prospects"}', WRITERS),
-    "upsertLegalBasis": ('input: {id: "local-law", name: "Local law", kind: "lawful-basis", reference: "Act 1"}',
+    "upsertLegalBasis": ('input: {id: "local-law", name: "Local law", kind: LAWFUL_BASIS, reference: "Act 1"}',
                          WRITERS),
     "upsertSystem": ('input: {id: "archive", name: "Archive", country: "DE"}', WRITERS),
-    "upsertParty": ('input: {id: "auditco", name: "AuditCo", kind: "auditor", country: "DE", role: "processor"}',
+    "upsertParty": ('input: {id: "auditco", name: "AuditCo", kind: AUDITOR, country: "DE", role: PROCESSOR}',
                     WRITERS),
-    "upsertAgreement": ('input: {id: "dpa-auditco", name: "DPA", kind: "dpa", parties: ["re"], '
+    "upsertAgreement": ('input: {id: "dpa-auditco", name: "DPA", kind: DPA, parties: ["re"], '
                         'effective: "2025-01-01"}', WRITERS),
     "upsertFlow": ('input: {id: "f-arch", name: "Archiving", from: "crm", to: "dwh", categories: ["contact"], '
                    'purpose: "analytics"}', WRITERS),
@@ -55,7 +55,7 @@ MUTATIONS = {
     "withdrawConsent": ('subject: "C-1", purpose: "marketing"', SUBJECT_WRITERS),
     "recordDisclosure": ('subject: "C-1", flow: "fraud", reference: "LKA-1"', SUBJECT_WRITERS),
     "eraseSubject": ('subject: "no-such-subject"', SUBJECT_WRITERS),
-    "createApiToken": ('name: "matrix", role: "viewer"', ADMIN),
+    "createApiToken": ('name: "matrix", role: VIEWER', ADMIN),
     "revokeApiToken": ('name: "no-such-token"', ADMIN),
 }
 

@@ -38,12 +38,12 @@ def test_load_export_and_query_on_the_default_store_in_the_working_directory(tmp
     assert [f["id"] for f in yaml.safe_load(exported.stdout)["flows"]] == ["b1", "f1", "f2", "f3", "f4", "f5", "f6"]
     as_json = json.loads(cli("export", "--format", "json", cwd=tmp_path).stdout)
     assert as_json == yaml.safe_load(exported.stdout)
-    answer = cli("query", 'query ($h: ID!) { holdings(holder: $h) { category { id } path } }',
+    answer = cli("query", 'query ($h: ID!) { holdings(holder: $h) { nodes { category { id } path } } }',
                  "--variables", '{"h": "re"}', cwd=tmp_path)
     assert answer.returncode == 0
-    assert json.loads(answer.stdout) == {"data": {"holdings": [
+    assert json.loads(answer.stdout) == {"data": {"holdings": {"nodes": [
         {"category": {"id": "health"}, "path": ["f3"]},
-        {"category": {"id": "health.diagnosis"}, "path": ["f1", "f2"]}]}}
+        {"category": {"id": "health.diagnosis"}, "path": ["f1", "f2"]}]}}}
 
 
 def test_exported_bundles_load_back_into_an_identical_registry(tmp_path, bundle):
@@ -86,10 +86,10 @@ def test_invalid_bundles_exit_2_with_every_problem_and_change_nothing(tmp_path, 
 def test_query_errors_exit_1_and_bad_variables_are_usage_errors(tmp_path):
     (tmp_path / "empty.yaml").write_text("{}\n")
     assert cli("load", "empty.yaml", cwd=tmp_path).returncode == 0  # an empty registry
-    result = cli("query", '{ holders(category: "health") { declared } }', cwd=tmp_path)
+    result = cli("query", '{ holders(category: "health") { totalCount } }', cwd=tmp_path)
     assert result.returncode == 1
     assert json.loads(result.stdout)["errors"][0]["message"] == "unknown category 'health'"
-    result = cli("query", "{ flows { id } }", "--variables", "{nope", cwd=tmp_path)
+    result = cli("query", "{ flows { totalCount } }", "--variables", "{nope", cwd=tmp_path)
     assert result.returncode == 2 and "--variables" in result.stderr
 
 

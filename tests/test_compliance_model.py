@@ -44,15 +44,15 @@ def test_flags_in_graphql_and_upserts(registry):
                                         context_value=context))
     assert result.errors is None
     assert result.data["upsertSystem"] == {"id": "us-core", "dpfCertified": True, "securityMeasures": "SOC 2"}
-    result = asyncio.run(schema.execute("""{ purposes { id insuranceFunction } parties { id dpfCertified }
+    result = asyncio.run(schema.execute("""{ purposes { nodes { id insuranceFunction } } parties { nodes { id dpfCertified } }
         node(id: "naic-672-authorisation") { ... on LegalBasis { kind consent reference } } }""",
                                         context_value=context))
     assert result.errors is None
-    assert result.data["purposes"] == [{"id": "claims", "insuranceFunction": True},
-                                       {"id": "marketing", "insuranceFunction": False}]
-    assert result.data["parties"] == [{"id": "bpo", "dpfCertified": False}, {"id": "saas", "dpfCertified": True}]
+    assert result.data["purposes"]["nodes"] == [{"id": "claims", "insuranceFunction": True},
+                                                {"id": "marketing", "insuranceFunction": False}]
+    assert result.data["parties"]["nodes"] == [{"id": "bpo", "dpfCertified": False}, {"id": "saas", "dpfCertified": True}]
     naic = result.data["node"]
-    assert (naic["kind"], naic["consent"]) == ("glba", True)
+    assert (naic["kind"], naic["consent"]) == ("GLBA", True)
     assert naic["reference"].startswith("NAIC Privacy of Consumer Financial and Health Information Regulation "
                                         "(Model #672) Art. V")
 
@@ -91,17 +91,18 @@ def test_new_fields_are_stored_only_when_set_and_round_trip(registry):
 def test_jurisdictions_are_derived_from_the_country_unless_set(registry):
     registry.load([("bundle.yaml", BUNDLE), ("new.yaml", NEW_FIELDS)], actor="test")
     context = Context(registry=registry, principal=Principal.of("tester", "viewer"))
-    result = asyncio.run(schema.execute("""{ systems { id jurisdictions dpia lia dpfUkExtension }
-        parties { id jurisdictions } categories { id health } }""", context_value=context))
+    result = asyncio.run(schema.execute("""{ systems { nodes { id jurisdictions dpia lia dpfUkExtension } }
+        parties { nodes { id jurisdictions } } categories { nodes { id health } } }""", context_value=context))
     assert result.errors is None
-    assert result.data["systems"] == [
-        {"id": "crm", "jurisdictions": ["gdpr"], "dpia": None, "lia": None, "dpfUkExtension": False},
-        {"id": "legacy", "jurisdictions": ["gdpr"], "dpia": None, "lia": None, "dpfUkExtension": False},
-        {"id": "us-portal", "jurisdictions": ["gdpr", "glba", "naic"], "dpia": "DPIA-7",
+    assert result.data["systems"]["nodes"] == [
+        {"id": "crm", "jurisdictions": ["GDPR"], "dpia": None, "lia": None, "dpfUkExtension": False},
+        {"id": "legacy", "jurisdictions": ["GDPR"], "dpia": None, "lia": None, "dpfUkExtension": False},
+        {"id": "us-portal", "jurisdictions": ["GDPR", "GLBA", "NAIC"], "dpia": "DPIA-7",
          "lia": "https://intranet.example/lia/9", "dpfUkExtension": True}]
-    assert result.data["parties"] == [{"id": "bpo", "jurisdictions": []}, {"id": "saas", "jurisdictions": ["glba", "naic"]},
-                                      {"id": "vendor", "jurisdictions": ["glba", "naic"]}]
-    assert result.data["categories"] == [{"id": "biometric", "health": False}, {"id": "health", "health": True}]
+    assert result.data["parties"]["nodes"] == [{"id": "bpo", "jurisdictions": []},
+                                               {"id": "saas", "jurisdictions": ["GLBA", "NAIC"]},
+                                               {"id": "vendor", "jurisdictions": ["GLBA", "NAIC"]}]
+    assert result.data["categories"]["nodes"] == [{"id": "biometric", "health": False}, {"id": "health", "health": True}]
 
 
 def test_unknown_regimes_are_refused(registry):

@@ -54,10 +54,10 @@ def test_dsar_report_has_the_shape_a_portal_reads(loaded):
         "system": {"id": "claims", "name": "Claims"}, "category": "health.diagnosis", "purposes": ["claims-handling"],
         "legalBasis": "gdpr-6-1-b", "condition": "gdpr-9-2-f", "retention": "P10Y", "path": [], "source": "broker"}
     assert report["recipients"] == [
-        {"party": {"id": "re", "name": "Reinsurer", "kind": "reinsurer", "country": "US"},
+        {"party": {"id": "re", "name": "Reinsurer", "kind": "REINSURER", "country": "US"},
          "categories": ["health.diagnosis"], "purposes": ["reinsurance"], "legalBasis": "gdpr-6-1-b",
          "agreement": {"id": "treaty"}, "transferMechanism": "scc", "path": ["f1", "f2"]},
-        {"party": {"id": "re", "name": "Reinsurer", "kind": "reinsurer", "country": "US"},
+        {"party": {"id": "re", "name": "Reinsurer", "kind": "REINSURER", "country": "US"},
          "categories": ["health.diagnosis"], "purposes": ["reinsurance"], "legalBasis": "gdpr-6-1-b",
          "agreement": {"id": "treaty"}, "transferMechanism": "scc", "path": ["f3"]}]
     assert report["suspendedFlows"] == [{"id": "m1", "purpose": "marketing"}, {"id": "w1", "purpose": "wellness"}]

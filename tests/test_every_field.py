@@ -16,18 +16,27 @@ from tests.test_authorization import MUTATIONS, QUERIES
 DEPTH = 4
 
 
-def selection(type_, depth: int, path: frozenset[str] = frozenset()) -> str:
+def selection(type_, depth: int, path: frozenset[str] = frozenset(), clashes: frozenset[str] = frozenset()) -> str:
+    """Every field of `type_`, `depth` levels down. In the fragments of an interface or union, fields
+    of one name but different types in different members (the `kind` enums of parties and
+    agreements) cannot be merged: they are aliased by their type (`Party_kind: kind`)."""
     named = get_named_type(type_)
     if is_leaf_type(named):
         return ""
     if is_abstract_type(named):
         members = schema._schema.get_possible_types(named)
-        return "{ __typename " + " ".join(f"... on {member.name} {selection(member, depth, path)}"
+        types: dict[str, set[str]] = {}
+        for member in members:
+            for name, field in member.fields.items():
+                types.setdefault(name, set()).add(str(field.type))
+        clashing = frozenset(name for name, found in types.items() if len(found) > 1)
+        return "{ __typename " + " ".join(f"... on {member.name} {selection(member, depth, path, clashing)}"
                                           for member in members) + " }"
     if depth == 0 or named.name in path:
         return "{ __typename }"
-    fields = [name + (" " + selection(field.type, depth - 1, path | {named.name}) if not is_leaf_type(
-              get_named_type(field.type)) else "")
+    fields = [(f"{named.name}_{name}: " if name in clashes else "") + name + (
+              " " + selection(field.type, depth - 1, path | {named.name}) if not is_leaf_type(
+                  get_named_type(field.type)) else "")
               for name, field in named.fields.items()
               if not any(is_non_null_type(arg.type) and arg.default_value is None for arg in field.args.values())]
     return "{ " + " ".join(fields) + " }"

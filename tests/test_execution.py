@@ -3,8 +3,9 @@
 import asyncio
 import datetime
 from enum import Enum
-from typing import Optional
+from typing import Annotated, Optional, Union
 
+import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 
@@ -91,3 +92,100 @@ def test_plain_fields_are_read_without_building_resolve_info(monkeypatch):
     assert result.data == {"first": {"id": "a", "name": "A", "colour": "RED", "at": "2025-05-01T09:00:00+00:00",
                                      "path": ["f1", "f2"], "count": 1}}
     assert len(built) == 1  # for `first`, which has a resolver; its six plain fields took the shortcut
+
+
+# --- plans: whole plain answers (`registry.api.execution`'s plain path) -------------------------
+
+@strawberry.type
+class Leaf:
+    id: strawberry.ID
+    label: Optional[str]
+
+
+@strawberry.type
+class Other:
+    id: strawberry.ID
+    size: int
+
+
+@strawberry.type
+class Node:
+    id: strawberry.ID
+    colour: Colour
+    leaf: Optional[Leaf]
+    leaves: list[Leaf]
+    either: Annotated[Union[Leaf, Other], strawberry.union("Either")]
+    path: list[strawberry.ID]
+
+    @strawberry.field
+    def computed(self) -> str:  # a resolver: graphql-core's path for this value
+        return f"computed {self.id}"
+
+
+SHARED = Leaf(id="shared", label="S")
+
+
+def nodes() -> list[Optional[Node]]:
+    good = [Node(id=f"n{i}", colour=Colour.RED, leaf=SHARED if i % 2 else None, leaves=[SHARED, Leaf(id=f"l{i}", label=None)],
+                 either=Other(id=f"o{i}", size=i) if i % 3 else SHARED, path=[f"f{i}", "f0"]) for i in range(6)]
+    broken = [Node(id="bad-leaf", colour=Colour.RED, leaf=Leaf(id=None, label="x"), leaves=[], either=SHARED, path=[]),
+              Node(id="bad-union", colour=Colour.RED, leaf=None, leaves=[], either="not an object", path=[]),
+              Node(id="bad-enum", colour="purple", leaf=None, leaves=[], either=SHARED, path=[]),
+              Node(id="bad-path", colour=Colour.RED, leaf=None, leaves=[None], either=SHARED, path=[1, None])]
+    return good[:3] + broken + good[3:]
+
+
+@strawberry.type
+class Graph:
+    @strawberry.field
+    def nodes(self) -> list[Optional[Node]]:
+        return nodes()
+
+    @strawberry.field
+    def strict(self) -> list[Node]:  # one broken item nulls the whole list
+        return nodes()
+
+
+PLAIN = """{ nodes { __typename id colour leaf { id label } leaves { id } path
+  either { __typename ... on Leaf { id label } ... on Other { id size } } again: leaf { label } } }"""
+SHAPES = [
+    PLAIN,
+    "query ($with: Boolean!) { nodes { id leaf @include(if: $with) { id } path @skip(if: $with) } }",
+    "{ nodes { ...N } } fragment N on Node { id either { ... on Other { size } } }",
+    "{ nodes { id computed leaves { id label } } }",
+    "{ strict { id leaf { id } } }",
+]
+
+
+def execute(query, context_class=None, **variables):
+    schema = strawberry.Schema(query=Graph, execution_context_class=context_class)
+    return asyncio.run(schema.execute(query, variable_values=variables if "$with" in query else None))
+
+
+@pytest.mark.parametrize("query", SHAPES)
+@pytest.mark.parametrize("with_", [True, False])
+def test_plans_give_graphql_cores_data_and_errors_on_every_shape(query, with_):
+    plain, fast = execute(query, **{"with": with_}), execute(query, RegistryExecutionContext, **{"with": with_})
+    assert fast.data == plain.data
+    assert sorted((e.message, tuple(e.path)) for e in fast.errors or ()) == \
+           sorted((e.message, tuple(e.path)) for e in plain.errors or ())
+
+
+def test_a_plain_answer_is_completed_without_resolve_info_for_its_items(monkeypatch):
+    built = []
+    original = RegistryExecutionContext.build_resolve_info
+    monkeypatch.setattr(RegistryExecutionContext, "build_resolve_info",
+                        lambda self, field_def, *args: built.append(field_def) or original(self, field_def, *args))
+    clean = execute("{ strict { __typename id leaf { label } } }", RegistryExecutionContext)
+    assert clean.errors is None and len(clean.data["strict"]) == 10
+    assert len(built) == 1  # `strict` itself: every item, object and leaf below it took the plan
+    built.clear()
+    execute("{ strict { id computed } }", RegistryExecutionContext)
+    assert len(built) == 1 + 10  # `computed` has a resolver: graphql-core's path for each item's
+
+
+def test_an_object_met_twice_is_completed_once():
+    result = execute("{ nodes { leaves { id label } } }", RegistryExecutionContext)
+    shared = [node["leaves"][0] for node in result.data["nodes"] if node and node["leaves"]]
+    assert len(shared) == 6 and all(leaf is shared[0] for leaf in shared)
+    assert shared[0] == {"id": "shared", "label": "S"}

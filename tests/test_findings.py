@@ -432,18 +432,20 @@ def run(registry, query, **variables):
 
 def test_findings_over_graphql(demo):
     result = run(demo, """{ findings(asOf: "2026-11-25", rule: "holding-without-retention") {
-        rule severity message reference entityKind entityId category remedy subjectCount } }""")
+        totalCount nodes { rule severity message reference entityKind entityId category remedy subjectCount } } }""")
     assert result.errors is None
-    assert result.data["findings"] == [{
-        "rule": "holding-without-retention", "severity": "warning",
+    assert result.data["findings"]["totalCount"] == 1
+    assert result.data["findings"]["nodes"] == [{
+        "rule": "holding-without-retention", "severity": "WARNING",
         "message": "The holding of genetic that system dms declares has no retention period: data may not be kept "
                    "longer than necessary, and the Art. 30 record must state when it is erased.",
-        "reference": "GDPR Art. 5(1)(e), Art. 30(1)(f)", "entityKind": "holding", "entityId": "dms",
+        "reference": "GDPR Art. 5(1)(e), Art. 30(1)(f)", "entityKind": "HOLDING", "entityId": "dms",
         "category": "genetic", "remedy": "Set `retention` on the declaration (an ISO 8601 duration such as P10Y).",
         "subjectCount": None}]
-    result = run(demo, '{ findings(severity: "fatal") { rule } }')
-    assert [(e.message, e.extensions["code"]) for e in result.errors] == [
-        ("severity: unknown severity 'fatal'; expected one of error, warning, info", "BAD_INPUT")]
+    result = run(demo, '{ findings(severity: FATAL) { totalCount } }')
+    assert "Value 'FATAL' does not exist in 'Severity' enum" in result.errors[0].message
+    result = run(demo, '{ findings(severity: WARNING) { nodes { severity } } }')
+    assert {f["severity"] for f in result.data["findings"]["nodes"]} == {"ERROR", "WARNING"}
 
 
 def test_extra_rules_run_alongside_and_can_count_subjects(registry):
@@ -459,10 +461,18 @@ def test_extra_rules_run_alongside_and_can_count_subjects(registry):
     assert len(findings(registry, as_of=TODAY, extra_rules=[counted], rule="consent-withdrawn-data-still-flowing")) == 1
 
 
-def test_findings_page_with_offset_and_limit(demo):
-    result = run(demo, '{ all: findings(asOf: "2026-11-25") { entityId } page: findings(asOf: "2026-11-25", '
-                       'offset: 16, limit: 5) { entityId } }')
-    assert result.errors is None
-    assert result.data["page"] == result.data["all"][16:18]
-    result = run(demo, '{ findings(limit: -1) { rule } }')
-    assert [e.message for e in result.errors] == ["offset and limit must not be negative"]
+def test_findings_page_with_cursors(demo):
+    query = 'query ($after: String) { findings(asOf: "2026-11-25", first: 5, after: $after) { totalCount ' \
+            'pageInfo { hasNextPage endCursor } nodes { rule entityId category regime } } }'
+    whole = run(demo, '{ findings(asOf: "2026-11-25") { totalCount nodes { rule entityId category regime } } }')
+    pages, after = [], None
+    while True:
+        page = run(demo, query, after=after).data["findings"]
+        assert page["totalCount"] == whole.data["findings"]["totalCount"] > 5
+        pages += page["nodes"]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert pages == whole.data["findings"]["nodes"]
+    result = run(demo, '{ findings(first: -1) { totalCount } }')
+    assert [e.message for e in result.errors] == ["first must not be negative (got -1)"]

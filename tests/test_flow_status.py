@@ -126,16 +126,16 @@ def run(registry, query, **variables):
 def test_graphql_takes_the_date_and_marks_proposed_flows(registry):
     load_case(registry, PLANNED, entity(PLANNED, "flows", "claims-to-vendor", status="proposed", since="2027-01-01"))
     result = run(registry, """{
-        holders(category: "health", asOf: "2026-11-25") { holder { id } }
+        holders(category: "health", asOf: "2026-11-25") { nodes { holder { ... on System { id } } } }
         lineage(from: "claims", asOf: "2026-11-25", includeProposed: true) {
             nodes { id distance } edges { id status proposed } truncated }
-        flows { id status since until } }""")
+        flows { nodes { id status since until } } }""")
     assert result.errors is None
     assert result.data == {
-        "holders": [{"holder": {"id": "claims"}}],
+        "holders": {"nodes": [{"holder": {"id": "claims"}}]},
         "lineage": {"nodes": [{"id": "claims", "distance": 0}, {"id": "new-vendor", "distance": 1}],
-                    "edges": [{"id": "claims-to-vendor", "status": "proposed", "proposed": True}], "truncated": False},
-        "flows": [{"id": "claims-to-vendor", "status": "proposed", "since": "2027-01-01", "until": None}]}
+                    "edges": [{"id": "claims-to-vendor", "status": "PROPOSED", "proposed": True}], "truncated": False},
+        "flows": {"nodes": [{"id": "claims-to-vendor", "status": "PROPOSED", "since": "2027-01-01", "until": None}]}}
 
 
 def test_a_breach_follows_the_flows_in_force_when_it_became_known(registry):

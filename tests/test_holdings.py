@@ -147,11 +147,11 @@ def test_holdings_over_graphql_say_where_each_term_comes_from(registry):
 
     load_case(registry, EFFECTIVE)
     context = Context(registry=registry, principal=Principal.of("tester", "viewer"))
-    result = asyncio.run(schema.execute("""{ holders(category: "health") { holder { id }
+    result = asyncio.run(schema.execute("""{ holders(category: "health") { nodes { holder { ... on System { id } ... on Party { id } }
         legalBasis { id } legalBasisSource condition { id } conditionSource transferMechanism transferMechanismSource
-        additionalBases { id } subjectCategories { id } } }""", context_value=context))
+        additionalBases { id } subjectCategories { id } } } }""", context_value=context))
     assert result.errors is None
-    assert result.data["holders"] == [
+    assert result.data["holders"]["nodes"] == [
         {"holder": {"id": "claims"}, "legalBasis": {"id": "gdpr-6-1-b"}, "legalBasisSource": "DECLARATION",
          "condition": {"id": "gdpr-9-2-f"}, "conditionSource": "DECLARATION", "transferMechanism": None,
          "transferMechanismSource": None, "additionalBases": [], "subjectCategories": []},

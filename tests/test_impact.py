@@ -101,6 +101,6 @@ def test_impact_over_graphql(loaded):
     assert result.data["impact"] == {
         "entity": {"id": "treaty", "expires": "2027-12-31"}, "flows": [{"id": "f-re"}],
         "categories": [{"id": "contact"}, {"id": "health.diagnosis"}], "purposes": [{"id": "reinsurance"}],
-        "holders": [{"id": "re", "kind": "party"}, {"id": "regulator", "kind": "party"},
-                    {"id": "retro", "kind": "party"}],
+        "holders": [{"id": "re", "kind": "PARTY"}, {"id": "regulator", "kind": "PARTY"},
+                    {"id": "retro", "kind": "PARTY"}],
         "findings": [{"rule": "agreement-expiring", "entityId": "treaty"}], "subjectCount": 0}

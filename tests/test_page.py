@@ -212,9 +212,10 @@ def test_the_page_takes_the_token_from_the_link_and_draws_exactly_the_lineage_an
 
 def test_the_whole_registry_with_exactly_the_flows_check_reports_in_red(server, demo_store, page):
     open_page(page, f"{server}/#token=dsa_t")
-    registry = graphql(server, "{ systems { id } parties { id } flows { id status } }")
-    in_force = sorted(f["id"] for f in registry["flows"] if f["status"] == "active")  # the demo's dates are all past
-    assert drawn(page) == (sorted(n["id"] for n in registry["systems"] + registry["parties"]), in_force)
+    registry = graphql(server, "{ systems { nodes { id } } parties { nodes { id } } flows { nodes { id status } } }")
+    in_force = sorted(f["id"] for f in registry["flows"]["nodes"] if f["status"] == "ACTIVE")  # the demo's dates are all past
+    assert drawn(page) == (sorted(n["id"] for n in registry["systems"]["nodes"] + registry["parties"]["nodes"]),
+                           in_force)
     report = json.loads(CliRunner().invoke(main, ["--store", demo_store, "check", "--format", "json"]).output)
     reported = sorted({f["entityId"] for f in report["findings"] if f["entityKind"] == "flow"} & set(in_force))
     red = page.tab.evaluate("window.lineagePage.cy.edges('.finding').map(e => e.id()).sort()")
@@ -228,9 +229,9 @@ def test_the_whole_registry_with_exactly_the_flows_check_reports_in_red(server, 
 
 
 def test_planned_flows_are_drawn_dashed_only_when_asked_for_with_their_findings(server, demo_store, page):
-    registry = graphql(server, "{ flows { id status } }")
-    [planned] = [f["id"] for f in registry["flows"] if f["status"] == "proposed"]
-    [ended] = [f["id"] for f in registry["flows"] if f["status"] == "ended"]
+    flows = graphql(server, "{ flows { nodes { id status } } }")["flows"]["nodes"]
+    [planned] = [f["id"] for f in flows if f["status"] == "PROPOSED"]
+    [ended] = [f["id"] for f in flows if f["status"] == "ENDED"]
     open_page(page, f"{server}/#token=dsa_t")
     assert planned not in drawn(page)[1] and ended not in drawn(page)[1]
     page.tab.check("#include-proposed")
@@ -318,16 +319,18 @@ def test_clicking_a_node_shows_its_holdings_and_why_then_a_flow_with_agreement_a
     open_page(page, f"{server}/#token=dsa_t")
     page.tab.mouse.click(*screen_point(page, "coral-re", "node"))
     page.tab.wait_for_selector("#panel table.holdings tbody tr")
-    holdings = graphql(server, '{ holdings(holder: "coral-re") { category { id } flow { id } path agreement { name } } }')
+    holdings = graphql(server, '{ holdings(holder: "coral-re") { nodes { category { id } flow { id } path '
+                               'agreement { name } } } }')["holdings"]["nodes"]
     rows = page.tab.eval_on_selector_all("#panel table.holdings tbody tr", "rows => rows.map(r => r.dataset.category)")
-    assert rows == [h["category"]["id"] for h in holdings["holdings"]]
+    assert rows == [h["category"]["id"] for h in holdings]
     panel = page.tab.inner_text("#panel")
-    assert "Coral Bay Reinsurance Ltd." in panel and holdings["holdings"][0]["agreement"]["name"] in panel
-    assert " → ".join(holdings["holdings"][0]["path"]) in panel
-    page.tab.click(f"#panel a[data-flow='{holdings['holdings'][0]['flow']['id']}']")
+    assert "Coral Bay Reinsurance Ltd." in panel and holdings[0]["agreement"]["name"] in panel
+    assert " → ".join(holdings[0]["path"]) in panel
+    page.tab.click(f"#panel a[data-flow='{holdings[0]['flow']['id']}']")
     page.tab.wait_for_selector("#panel dl.facts")
     panel = page.tab.inner_text("#panel")
     assert "treaty-coral-xl-2025" in panel and "expires 2027-12-31" in panel and "scc" in panel
+    assert "reinsurance-treaty, active" in panel  # enum values shown as the bundle writes them
 
 
 def test_clicking_a_flow_opens_it(server, page):

@@ -21,7 +21,7 @@ from registry.api.schema import schema
 from tests.auth import bearer
 from tests.served import served
 
-HOLDERS = 'h{n}: holders(category: "contact") {{ holder {{ id }} path }}'
+HOLDERS = 'h{n}: holders(category: "contact") {{ nodes {{ holder {{ ... on System {{ id }} }} path }} }}'
 
 
 def aliases(n: int) -> str:
@@ -36,7 +36,7 @@ def api(tmp_path_factory):
 
 def test_a_body_over_the_limit_is_refused_with_413_and_a_graphql_error(api):
     client, auth = api
-    body = json.dumps({"query": "{ systems { id } }", "variables": {"pad": "x" * 1_100_000}})
+    body = json.dumps({"query": "{ systems { nodes { id } } }", "variables": {"pad": "x" * 1_100_000}})
     response = client.post("/graphql", content=body, headers={**auth, "Content-Type": "application/json"})
     assert response.status_code == 413
     assert response.json() == {"errors": [{
@@ -59,14 +59,14 @@ def test_a_streamed_body_without_a_length_is_cut_off_at_the_limit(api):
 def test_a_long_url_query_string_is_refused_too(tmp_path):
     with served(tmp_path, max_request_bytes=16 * 1024) as (client, tokens):
         auth = bearer(tokens["admin"])
-        assert client.get("/graphql", params={"query": "{ systems { id } }" + " " * 15_000}, headers=auth).status_code == 200
-        response = client.get("/graphql", params={"query": "{ systems { id } }" + " " * 20_000}, headers=auth)
+        assert client.get("/graphql", params={"query": "{ systems { nodes { id } } }" + " " * 15_000}, headers=auth).status_code == 200
+        response = client.get("/graphql", params={"query": "{ systems { nodes { id } } }" + " " * 20_000}, headers=auth)
     assert response.status_code == 413
 
 
 def test_a_body_under_the_limit_is_answered(api):
     client, auth = api
-    response = client.post("/graphql", json={"query": "{ systems { id } }", "variables": {"pad": "x" * 1_000_000}},
+    response = client.post("/graphql", json={"query": "{ systems { nodes { id } } }", "variables": {"pad": "x" * 1_000_000}},
                            headers=auth)
     assert response.status_code == 200 and "errors" not in response.json()
 
@@ -76,9 +76,9 @@ def test_ten_aliases_of_holders_are_refused_before_running_with_the_cost_and_the
     body = client.post("/graphql", json={"query": aliases(10)}, headers=auth).json()
     assert body["data"] is None
     [error] = body["errors"]
-    assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": 113_010, "limit": DEFAULT_MAX_COST}
-    assert error["message"] == ("the operation would cost 113,010, over the limit of 50,000 "
-                                "(DSA_REGISTRY_MAX_QUERY_COST): ask for fewer aliases or fields, or page with `limit`")
+    assert error["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": 113_020, "limit": DEFAULT_MAX_COST}
+    assert error["message"] == ("the operation would cost 113,020, over the limit of 50,000 "
+                                "(DSA_REGISTRY_MAX_QUERY_COST): ask for fewer aliases or fields, or page with `first`")
 
 
 def test_four_aliases_of_holders_are_answered(api):
@@ -87,21 +87,21 @@ def test_four_aliases_of_holders_are_answered(api):
     assert "errors" not in body and set(body["data"]) == {"h0", "h1", "h2", "h3"}
 
 
-def test_a_named_operation_is_named_and_a_limit_argument_lowers_the_cost(tmp_path):
-    query = "query Everything { systems { id holds { category purposes } } }"
-    assert operation_cost(schema._schema, parse(query)) == 1 + 100 * (1 + (1 + 10 * (1 + (1 + 10))))
-    paged = '{ a: holders(category: "contact", limit: 5) { holder { id } path } }'
-    assert operation_cost(schema._schema, parse(paged)) == COMPUTATION + 1 + 5 * 13
+def test_a_named_operation_is_named_and_a_first_argument_lowers_the_cost(tmp_path):
+    query = "query Everything { systems { nodes { id holds { category purposes } } } }"
+    assert operation_cost(schema._schema, parse(query)) == 1 + 1 + 100 * (1 + (1 + 10 * (1 + (1 + 10))))
+    paged = '{ a: holders(category: "contact", first: 5) { totalCount nodes { holder { ... on System { id } } path } } }'
+    assert operation_cost(schema._schema, parse(paged)) == COMPUTATION + 1 + 1 + 1 + 5 * 13
     with served(tmp_path, max_query_cost=10_000) as (client, tokens):
         body = client.post("/graphql", json={"query": query}, headers=bearer(tokens["admin"])).json()
-    assert body["errors"][0]["message"].startswith("operation 'Everything' would cost 12,201, over the limit of 10,000")
+    assert body["errors"][0]["message"].startswith("operation 'Everything' would cost 12,202, over the limit of 10,000")
 
 
 def test_cost_grows_linearly_with_aliases_and_fragments_count_where_spread():
     costs = [operation_cost(schema._schema, parse(aliases(n))) for n in (1, 2, 4, 8)]
-    assert costs == [11_301, 22_602, 45_204, 90_408]
+    assert costs == [11_302, 22_604, 45_208, 90_416]
     spread = "{ ...A ...A } fragment A on Query { " + HOLDERS.format(n=0) + " }"
-    assert operation_cost(schema._schema, parse(spread)) == 2 * 11_301
+    assert operation_cost(schema._schema, parse(spread)) == 2 * 11_302
     introspection = "{ __schema { types { name fields { name args { name type { name } } } } } }"
     assert operation_cost(schema._schema, parse(introspection)) == 0
 
@@ -112,21 +112,21 @@ def test_aliased_bundle_imports_count_as_computations():
 
 
 def test_a_fragment_cycle_does_not_loop_the_estimate():
-    document = parse("{ ...A } fragment A on Query { systems { id } ...B } fragment B on Query { ...A }")
-    assert operation_cost(schema._schema, document) == 101
+    document = parse("{ ...A } fragment A on Query { systems { nodes { id } } ...B } fragment B on Query { ...A }")
+    assert operation_cost(schema._schema, document) == 102
 
 
 def test_long_query_texts_are_parsed_but_not_cached_and_overlong_ones_refused(api):
     client, auth = api
     before = QueryCache.cached_texts()
     for n in range(5):
-        padded = "{ systems { id } }" + " " * (CACHED_QUERY_CHARS + n)
+        padded = "{ systems { nodes { id } } }" + " " * (CACHED_QUERY_CHARS + n)
         body = client.post("/graphql", json={"query": padded}, headers=auth).json()
         assert "errors" not in body
     assert QueryCache.cached_texts() == before
-    client.post("/graphql", json={"query": "{ parties { id } }"}, headers=auth)
+    client.post("/graphql", json={"query": "{ parties { nodes { id } } }"}, headers=auth)
     assert QueryCache.cached_texts() == before + 1
-    huge = "{ systems { id } }" + " " * MAX_QUERY_CHARS
+    huge = "{ systems { nodes { id } } }" + " " * MAX_QUERY_CHARS
     body = client.post("/graphql", json={"query": huge}, headers=auth).json()
     assert body["errors"][0]["extensions"] == {"code": "QUERY_TOO_LARGE", "limit": MAX_QUERY_CHARS}
     assert body["errors"][0]["message"] == (f"the query text is {len(huge):,} characters long, over the limit of "
@@ -164,12 +164,12 @@ def test_many_distinct_large_queries_leave_the_servers_memory_bounded(tmp_path):
     try:
         token = next(line.rsplit(": ", 1)[1] for line in server.lines if line.startswith("created the admin token"))
         url = server.url.rstrip("/") + "/graphql" if not server.url.endswith("/graphql") else server.url
-        assert send(url, token, json.dumps({"query": "{ systems { id } }"}).encode()) == "answered"
+        assert send(url, token, json.dumps({"query": "{ systems { nodes { id } } }"}).encode()) == "answered"
         before = rss_kib(server.process.pid)
         statuses: list[str] = []
         for n in range(40):
-            statuses.append(send(url, token, json.dumps({"query": "{ systems { id } }" + " " * (4_000_000 + n)}).encode()))
-            statuses.append(send(url, token, json.dumps({"query": "{ systems { id } } #" + "x" * (400_000 + n)}).encode()))
+            statuses.append(send(url, token, json.dumps({"query": "{ systems { nodes { id } } }" + " " * (4_000_000 + n)}).encode()))
+            statuses.append(send(url, token, json.dumps({"query": "{ systems { nodes { id } } } #" + "x" * (400_000 + n)}).encode()))
         for n in range(5):
             statuses.append(send(url, token, b" " * (17 * 1024 * 1024 + n)))
         grown = rss_kib(server.process.pid) - before

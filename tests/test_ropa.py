@@ -275,8 +275,8 @@ def test_the_processor_contract_reference_and_names_over_graphql(registry):
     assert claims["dataCategories"] == [{"id": "claims-history", "name": "Claims history"}]
     assert claims["subjectCategories"] == [{"id": None, "name": s} for s in SUBJECTS]
     assert claims["recipients"] == [
-        {"id": "offshore", "name": "Offshore sub-processor", "role": "processor", "agreement": "sub-dpa",
+        {"id": "offshore", "name": "Offshore sub-processor", "role": "PROCESSOR", "agreement": "sub-dpa",
          "document": "SUB-1", "via": "tpa"},
-        {"id": "tpa", "name": "TPA", "role": "processor", "agreement": "dpa-tpa", "document": "DPA-1", "via": None}]
-    assert claims["transfers"] == [{"flow": "tpa-to-offshore", "regime": "gdpr", "safeguard":
+        {"id": "tpa", "name": "TPA", "role": "PROCESSOR", "agreement": "dpa-tpa", "document": "DPA-1", "via": None}]
+    assert claims["transfers"] == [{"flow": "tpa-to-offshore", "regime": "GDPR", "safeguard":
                                     "standard contractual clauses", "document": "SUB-1", "via": "tpa"}]

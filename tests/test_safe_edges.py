@@ -22,7 +22,7 @@ from tests.test_cli import cli
 
 
 @pytest.mark.parametrize("command", [
-    ["check"], ["export"], ["export", "--format", "ropa-csv"], ["query", "{ systems { id } }"], ["audit"],
+    ["check"], ["export"], ["export", "--format", "ropa-csv"], ["query", "{ systems { nodes { id } } }"], ["audit"],
     ["audit", "verify"], ["tokens", "list"], ["breach", "--system", "crm"], ["dsar", "C-1"],
 ])
 def test_reading_a_store_that_does_not_exist_is_refused_and_creates_nothing(tmp_path, command):

@@ -66,15 +66,16 @@ def test_a_fresh_store_gets_an_admin_token_printed_once_with_the_graphiql_link(t
         assert len(created) == 1 and created[0].startswith("created the admin token 'admin' (shown once, keep it safe): dsa_")
         token = created[0].split()[-1]
         assert server.lines[-1] == f"GraphiQL: {server.url}#token={token}"
-        assert post(server.url, "{ systems { id } }")[0] == 401
-        status, body = post(server.url, "{ apiTokens { name role createdBy } }", token)
-        assert status == 200 and body["data"]["apiTokens"][0]["name"] == "admin"
+        assert post(server.url, "{ systems { nodes { id } } }")[0] == 401
+        status, body = post(server.url, "{ apiTokens { totalCount nodes { name role createdBy } } }", token)
+        assert status == 200 and body["data"]["apiTokens"]["nodes"][0]["name"] == "admin"
+        assert body["data"]["apiTokens"]["nodes"][0]["role"] == "ADMIN"
     finally:
         server.stop()
     again = Server(cwd=tmp_path)
     try:
         assert not any("token" in line for line in again.lines) and again.lines[-1] == f"GraphiQL: {again.url}"
-        assert post(again.url, "{ systems { id } }", token)[1]["data"]["systems"]
+        assert post(again.url, "{ systems { nodes { id } } }", token)[1]["data"]["systems"]
     finally:
         again.stop()
     assert stat_mode(tmp_path / "registry.db") == 0o600
@@ -158,8 +159,8 @@ def test_tls_with_a_certificate_and_its_key(tmp_path):
         assert server.lines[-1].startswith("GraphQL: https://127.0.0.1:")
         token = next(line for line in server.lines if line.startswith("created the admin token")).split()[-1]
         trusted = ssl.create_default_context(cafile=str(certfile))
-        status, body = post(server.url, "{ systems { id } }", token, context=trusted)
-        assert status == 200 and body == {"data": {"systems": []}}
+        status, body = post(server.url, "{ systems { totalCount } }", token, context=trusted)
+        assert status == 200 and body == {"data": {"systems": {"totalCount": 0}}}
     finally:
         server.stop()
     bad = cli("serve", "--ssl-certfile", str(keyfile), "--ssl-keyfile", str(keyfile), cwd=tmp_path)

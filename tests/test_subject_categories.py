@@ -72,14 +72,16 @@ def test_subject_categories_over_graphql(registry):
     registry.load([("bundle.yaml", BUNDLE)], actor="test")
     result = run(registry, """mutation { upsertSubjectCategory(input: {id: "prospect", name: "Prospects"}) { id name } }""")
     assert result.errors is None and result.data == {"upsertSubjectCategory": {"id": "prospect", "name": "Prospects"}}
-    result = run(registry, """{ subjectCategories { id name }
-        systems { holds { subjectCategories { id } } } flows { subjectCategories { name } } }""")
+    result = run(registry, """{ subjectCategories { nodes { id name } }
+        systems { nodes { holds { subjectCategories { id } } } } flows { nodes { subjectCategories { name } } } }""")
     assert result.errors is None
     assert result.data == {
-        "subjectCategories": [{"id": "claimant", "name": "Claimants"}, {"id": "policyholder", "name": "Policyholders"},
-                              {"id": "prospect", "name": "Prospects"}],
-        "systems": [{"holds": [{"subjectCategories": [{"id": "claimant"}, {"id": "policyholder"}]}]}, {"holds": []}],
-        "flows": [{"subjectCategories": [{"name": "Claimants"}]}]}
+        "subjectCategories": {"nodes": [{"id": "claimant", "name": "Claimants"},
+                                        {"id": "policyholder", "name": "Policyholders"},
+                                        {"id": "prospect", "name": "Prospects"}]},
+        "systems": {"nodes": [{"holds": [{"subjectCategories": [{"id": "claimant"}, {"id": "policyholder"}]}]},
+                              {"holds": []}]},
+        "flows": {"nodes": [{"subjectCategories": [{"name": "Claimants"}]}]}}
     result = run(registry, 'mutation { deleteSubjectCategory(id: "prospect") { id } }')
     assert result.errors is None
 

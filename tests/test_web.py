@@ -34,13 +34,13 @@ def test_graphiql_is_served_from_the_app_for_browsers_and_graphql_still_answers(
     page = client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and "/static/vendor/graphiql.min.js" in page.text
     assert not re.search(r"https?://", page.text), "no CDN, no outside address"
-    query = {"query": "{ purposes { id } }"}
+    query = {"query": "{ purposes { nodes { id } } }"}
     assert client.get("/graphql", params=query, headers={"Accept": "application/json"}).status_code == 401
     store = EmbeddedStore(client.store_path)
     token = issue(store, "viewer")
     store.close()
     answer = client.get("/graphql", params=query, headers={"Accept": "application/json", **bearer(token)})
-    assert answer.status_code == 200 and answer.json() == {"data": {"purposes": []}}
+    assert answer.status_code == 200 and answer.json() == {"data": {"purposes": {"nodes": []}}}
 
 
 def test_every_vendor_file_is_served_and_nothing_else_of_node_modules(client):
@@ -63,7 +63,7 @@ def test_without_the_npm_packages_the_pages_say_what_to_run_and_the_api_still_wo
         store = EmbeddedStore(tmp_path / "registry.db")
         token = issue(store, "viewer")
         store.close()
-        assert client.post("/graphql", json={"query": "{ purposes { id } }"}, headers=bearer(token)).status_code == 200
+        assert client.post("/graphql", json={"query": "{ purposes { nodes { id } } }"}, headers=bearer(token)).status_code == 200
 
 
 def test_a_web_assets_setting_that_is_no_directory_stops_the_start_in_one_line(tmp_path):

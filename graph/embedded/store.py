@@ -173,22 +173,19 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         self._db.execute("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
 
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
-        where, args = ["1"], []
-        for condition, value in (("entity = ?", query.entity), ("actor = ?", query.actor), ("at >= ?", query.since),
-                                 ("at < ?", query.until), ("seq < ?", query.before), ("seq > ?", query.after)):
-            if value is not None:
-                where.append(condition)
-                args.append(value)
-        if query.exclude_types:
-            where.append(f"type NOT IN ({','.join('?' * len(query.exclude_types))})")
-            args += sorted(query.exclude_types)
+        where, args = _audit_where(query)
         order = "DESC" if query.newest_first else ""
         with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM audit WHERE {' AND '.join(where)} "
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM audit WHERE {where} "
                                     f"ORDER BY seq {order} LIMIT ?", (*args, query.limit)).fetchall()
         return [AuditEntry(seq, at, actor, action, type_, id_, json.loads(before) if before else None,
                            json.loads(after) if after else None, prev or "", digest or "")
                 for seq, at, actor, action, type_, id_, before, after, prev, digest in rows]
+
+    def count_audit(self, query: AuditQuery) -> int:
+        where, args = _audit_where(query)
+        with self._lock:
+            return self._db.execute(f"SELECT count(*) FROM audit WHERE {where}", args).fetchone()[0]
 
     def audit_head(self) -> AuditHead | None:
         with self._lock:
@@ -262,3 +259,17 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         pass
+
+
+def _audit_where(query: AuditQuery) -> tuple[str, list]:
+    """The SQL condition and its arguments for the filters of `query` (its limit and order aside)."""
+    where, args = ["1"], []
+    for condition, value in (("entity = ?", query.entity), ("actor = ?", query.actor), ("at >= ?", query.since),
+                             ("at < ?", query.until), ("seq < ?", query.before), ("seq > ?", query.after)):
+        if value is not None:
+            where.append(condition)
+            args.append(value)
+    if query.exclude_types:
+        where.append(f"type NOT IN ({','.join('?' * len(query.exclude_types))})")
+        args += sorted(query.exclude_types)
+    return " AND ".join(where), args

@@ -39,14 +39,15 @@ _DROP = f"MATCH (e:{AUDIT}) DELETE e"
 _FILTERS = """
   AND ($actor IS NULL OR e.actor = $actor) AND ($since IS NULL OR e.at >= $since)
   AND ($until IS NULL OR e.at < $until) AND NOT e.type IN $exclude
-RETURN e {.*} AS entry ORDER BY e.seq %s LIMIT $limit
 """
+_MATCH = {True: f"MATCH (e:{AUDIT}) WHERE e.entity = $entity AND e.seq > $after AND e.seq < $before",
+          False: f"MATCH (e:{AUDIT}) WHERE e.seq > $after AND e.seq < $before"}
 READ = {
-    (entity, newest): (f"MATCH (e:{AUDIT}) WHERE e.entity = $entity AND e.seq > $after AND e.seq < $before"
-                       if entity else f"MATCH (e:{AUDIT}) WHERE e.seq > $after AND e.seq < $before")
-                      + _FILTERS % ("DESC" if newest else "ASC")
+    (entity, newest): _MATCH[entity] + _FILTERS
+                      + f"RETURN e {{.*}} AS entry ORDER BY e.seq {'DESC' if newest else 'ASC'} LIMIT $limit"
     for entity in (False, True) for newest in (False, True)
 }
+COUNT = {entity: _MATCH[entity] + _FILTERS + "RETURN count(e) AS count" for entity in (False, True)}
 
 
 def lock(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> AuditHead:

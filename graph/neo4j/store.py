@@ -141,12 +141,13 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
         return dict(self._read_one(cypher.TYPES_BY_ID)["types"])
 
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
-        records = self._query(audit.READ[query.entity is not None, query.newest_first], entity=query.entity,
-                              actor=query.actor, since=query.since, until=query.until,
-                              after=query.after if query.after is not None else 0,
-                              before=query.before if query.before is not None else 2 ** 62,
-                              exclude=sorted(query.exclude_types), limit=query.limit)
+        records = self._query(audit.READ[query.entity is not None, query.newest_first], **_audit_params(query),
+                              limit=query.limit)
         return [_audit_entry(record["entry"]) for record in records]
+
+    def count_audit(self, query: AuditQuery) -> int:
+        [record] = self._query(audit.COUNT[query.entity is not None], **_audit_params(query))
+        return record["count"]
 
     def audit_head(self) -> AuditHead | None:
         [record] = self._query(audit.HEAD)
@@ -291,6 +292,12 @@ def _batches(rows: list[T]) -> Iterator[list[T]]:
     it = iter(rows)
     while batch := list(islice(it, BATCH)):
         yield batch
+
+
+def _audit_params(query: AuditQuery) -> dict[str, Any]:
+    return dict(entity=query.entity, actor=query.actor, since=query.since, until=query.until,
+                after=query.after if query.after is not None else 0,
+                before=query.before if query.before is not None else 2 ** 62, exclude=sorted(query.exclude_types))
 
 
 def _audit_entry(entry: dict[str, Any]) -> AuditEntry:

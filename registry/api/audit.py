@@ -9,7 +9,9 @@ from typing import Optional
 import strawberry
 
 from graph.store import AuditEntry as StoredEntry
+from registry.api.enums import AuditAction
 from registry.api.errors import domain_errors
+from registry.api.paging import After, Connection, to_connection
 
 
 @strawberry.type(description="One entry of the audit log: who did what to which entity, when; hash-chained.")
@@ -17,7 +19,7 @@ class AuditEntry:
     seq: int = strawberry.field(description="Its place in the log: 1, 2, 3 … without gaps.")
     at: datetime.datetime = strawberry.field(description="When, in UTC.")
     actor: str = strawberry.field(description="`token:NAME`, `oidc:SUBJECT`, `os:USER` (CLI) or `dsa-registry`.")
-    action: str = strawberry.field(description="`create`, `update`, `delete`, `load`, `read` or `revoke`.")
+    action: AuditAction
     entity_type: str
     entity_id: strawberry.ID
     before: Optional[strawberry.scalars.JSON] = strawberry.field(
@@ -29,13 +31,6 @@ class AuditEntry:
     hash: str = strawberry.field(description="SHA-256 of this entry's canonical encoding (see README).")
 
 
-@strawberry.type(description="A page of the audit log, newest first.")
-class AuditLog:
-    entries: list[AuditEntry]
-    has_next_page: bool = strawberry.field(description="Whether older entries match too.")
-    end_cursor: Optional[str] = strawberry.field(description="Pass as `after` for the next (older) page.")
-
-
 def to_entry(e: StoredEntry) -> AuditEntry:
     return AuditEntry(seq=e.seq, at=datetime.datetime.fromisoformat(e.at), actor=e.actor, action=e.action,
                       entity_type=e.type, entity_id=e.id, before=e.before, after=e.after, prev=e.prev, hash=e.hash)
@@ -44,15 +39,14 @@ def to_entry(e: StoredEntry) -> AuditEntry:
 @strawberry.type
 class AuditQuery:
     @strawberry.field(description="Audit entries, newest first, optionally of one entity or actor, at or after "
-                                  "`since` and before `until` (with a UTC offset); `first` (1 to 1000) per page, "
-                                  "`after` the previous page's `endCursor`.")
+                                  "`since` and before `until` (with a UTC offset); `first` (0 to 1000, default 100) "
+                                  "per page, `after` the previous page's `endCursor`.")
     @domain_errors
     async def audit_log(self, info: strawberry.Info, entity: Optional[strawberry.ID] = None,
                         actor: Optional[str] = None, since: Optional[datetime.datetime] = None,
                         until: Optional[datetime.datetime] = None, first: int = 100,
-                        after: Optional[str] = None) -> AuditLog:
+                        after: After = None) -> Connection[AuditEntry]:
         context = info.context
         found = await context.call(context.audit.page, principal=context.principal, entity=entity, actor=actor,
                                    since=since, until=until, first=first, after=after)
-        return AuditLog(entries=[to_entry(e) for e in found.entries], has_next_page=found.has_next_page,
-                        end_cursor=found.end_cursor)
+        return to_connection(found, to_entry)

@@ -16,25 +16,25 @@ from strawberry import Private
 from graph.store import Stored
 from registry import compliance
 from registry.api.errors import domain_errors
-from registry.api.paging import page
+from registry.api.enums import FindingEntityKind, PartyKind, PartyRole, Regime, Severity, value_of
+from registry.api.paging import After, Connection, First, to_connection
 from registry.api.types import DataCategory, Flow, Holder, Node, Purpose, to_holder, to_node
+from registry.paging import list_id, paginate
 
 
 @strawberry.type(description="A compliance finding: what is wrong, where, why it matters, and how to fix it.")
 class Finding:
     rule: str = strawberry.field(description="The rule's stable id, e.g. `missing-legal-basis`.")
-    severity: str = strawberry.field(description="`error`, `warning` or `info`.")
+    severity: Severity
     message: str
     reference: str = strawberry.field(description="The legal source, e.g. GDPR Art. 9(2).")
-    entity_kind: str = strawberry.field(
-        description="`flow`, `holding` (of the system `entityId`), `agreement` or `system`.")
+    entity_kind: FindingEntityKind = strawberry.field(description="`HOLDING`: a holding of the system `entityId`.")
     entity_id: strawberry.ID
     category: Optional[strawberry.ID] = strawberry.field(description="For a holding, its category.")
     remedy: str
     subject_count: Optional[int] = strawberry.field(
         description="How many data subjects are concerned, for rules that count them; null otherwise.")
-    regime: Optional[str] = strawberry.field(
-        description="The regime the finding comes from: `gdpr`, `uk-gdpr`, `glba` or `naic`.")
+    regime: Optional[Regime] = strawberry.field(description="The regime the finding comes from.")
 
 
 @strawberry.type(description="What depends on an agreement, party or system.")
@@ -113,12 +113,12 @@ class RopaName:
 
 @strawberry.type(description="A recipient (Art. 30(1)(d)).")
 class RopaRecipient:
-    kind: str = strawberry.field(description="The category of recipient: the party's kind.")
+    kind: PartyKind = strawberry.field(description="The category of recipient: the party's kind.")
     id: strawberry.ID
     name: str
     country: str
     third_country: bool = strawberry.field(description="Outside the EEA.")
-    role: str = strawberry.field(description="`controller`, `processor` or `joint-controller`.")
+    role: PartyRole
     agreement: Optional[strawberry.ID]
     document: Optional[str] = strawberry.field(
         description="The agreement's document: for a processor, its Art. 28(3) contract.")
@@ -132,7 +132,7 @@ class RopaTransfer:
     recipient: strawberry.ID
     recipient_name: str
     country: str
-    regime: str = strawberry.field(description="`gdpr` (out of the EEA) or `uk-gdpr` (out of the UK).")
+    regime: Regime = strawberry.field(description="`GDPR` (out of the EEA) or `UK_GDPR` (out of the UK).")
     safeguard: Optional[str] = strawberry.field(description="Null when the transfer has none.")
     agreement: Optional[strawberry.ID]
     document: Optional[str]
@@ -174,7 +174,7 @@ class ProcessingActivity:
     dpia: list[str]
     lia: list[str]
     sources: list[RopaSource]
-    regimes: list[str]
+    regimes: list[Regime]
 
 
 @strawberry.type(description="Processing on behalf of a controller under a data processing agreement (Art. 30(2)).")
@@ -204,15 +204,18 @@ class RecordOfProcessing:
 @strawberry.type
 class ComplianceQuery:
     @strawberry.field(description="Compliance findings as of `asOf` (default today, UTC), at or above `severity` "
-                                  "(`error`, `warning`, `info`; default all), optionally of one `rule`; most severe "
-                                  "first, then by rule and entity; `offset` and `limit` page through them.")
+                                  "(default all), optionally of one `rule`; most severe first, then by rule and "
+                                  "entity.")
     @domain_errors
-    async def findings(self, info: strawberry.Info, severity: Optional[str] = None, rule: Optional[str] = None,
-                       as_of: Optional[datetime.date] = None, offset: int = 0,
-                       limit: Optional[int] = None) -> list[Finding]:
+    async def findings(self, info: strawberry.Info, severity: Optional[Severity] = None, rule: Optional[str] = None,
+                       as_of: Optional[datetime.date] = None, first: First = None,
+                       after: After = None) -> Connection[Finding]:
+        severity = value_of(severity)
         found = await info.context.call(compliance.findings, info.context.registry, as_of=as_of, severity=severity,
                                         rule=rule, settings=info.context.compliance)
-        return [to_finding(finding) for finding in page(found, offset, limit)]
+        page = paginate(found, first=first, after=after, key=_finding_key,
+                        list_id=list_id("findings", severity=severity, rule=rule, as_of=as_of))
+        return to_connection(page, to_finding)
 
     @strawberry.field(description="What depends on exactly one of `agreement`, `party` or `system`.")
     @domain_errors
@@ -276,6 +279,11 @@ def to_record(found: compliance.Ropa) -> RecordOfProcessing:
         processor_activities=[ProcessorActivity(**{
             **vars(p), "data_categories": _names(p.data_categories), "systems": _names(p.systems),
             "transfers": [RopaTransfer(**vars(t)) for t in p.transfers]}) for p in found.processor_activities])
+
+
+def _finding_key(finding: compliance.Finding) -> str:
+    return repr((finding.rule, finding.entity_kind, finding.entity_id, finding.category, finding.regime,
+                 finding.message))
 
 
 def to_finding(finding: compliance.Finding) -> Finding:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime
+from enum import Enum
 from typing import Any, Optional
 
 import strawberry
+
+from registry import filters
+from registry.api.enums import (AgreementKind, AgreementStatus, FlowStatus, LegalBasisKind, PartyKind, PartyRole,
+                                Regime, TransferMechanism, value_of)
 
 
 @strawberry.input
@@ -42,7 +47,7 @@ class SubjectCategoryInput:
 class LegalBasisInput:
     id: strawberry.ID
     name: str
-    kind: str
+    kind: LegalBasisKind
     reference: str
     description: Optional[str] = None
     consent: bool = False
@@ -74,8 +79,8 @@ class SystemInput:
     country: str
     description: Optional[str] = None
     owner: Optional[str] = None
-    jurisdictions: Optional[list[str]] = strawberry.field(
-        default=None, description="`gdpr`, `uk-gdpr`, `glba`, `naic`; by default derived from the country.")
+    jurisdictions: Optional[list[Regime]] = strawberry.field(
+        default=None, description="The regimes that govern it; by default derived from the country.")
     dpf_certified: bool = False
     dpf_uk_extension: bool = False
     security_measures: Optional[str] = None
@@ -89,12 +94,12 @@ class SystemInput:
 class PartyInput:
     id: strawberry.ID
     name: str
-    kind: str
+    kind: PartyKind
     country: str
-    role: str
+    role: PartyRole
     description: Optional[str] = None
-    jurisdictions: Optional[list[str]] = strawberry.field(
-        default=None, description="`gdpr`, `uk-gdpr`, `glba`, `naic`; by default derived from the country.")
+    jurisdictions: Optional[list[Regime]] = strawberry.field(
+        default=None, description="The regimes that govern it; by default derived from the country.")
     dpf_certified: bool = False
     dpf_uk_extension: bool = False
 
@@ -103,7 +108,7 @@ class PartyInput:
 class AgreementInput:
     id: strawberry.ID
     name: str
-    kind: str
+    kind: AgreementKind
     parties: list[strawberry.ID]
     effective: datetime.date
     description: Optional[str] = None
@@ -112,9 +117,9 @@ class AgreementInput:
     legal_basis: Optional[strawberry.ID] = None
     condition: Optional[strawberry.ID] = None
     additional_bases: list[strawberry.ID] = strawberry.field(default_factory=list)
-    transfer_mechanism: Optional[str] = None
+    transfer_mechanism: Optional[TransferMechanism] = None
     expires: Optional[datetime.date] = None
-    status: str = "active"
+    status: AgreementStatus = AgreementStatus.ACTIVE
     document: Optional[str] = None
 
 
@@ -131,9 +136,9 @@ class FlowInput:
     condition: Optional[strawberry.ID] = None
     additional_bases: list[strawberry.ID] = strawberry.field(default_factory=list)
     agreement: Optional[strawberry.ID] = None
-    transfer_mechanism: Optional[str] = None
+    transfer_mechanism: Optional[TransferMechanism] = None
     frequency: Optional[str] = None
-    status: str = "active"
+    status: FlowStatus = FlowStatus.ACTIVE
     since: Optional[datetime.date] = None
     until: Optional[datetime.date] = None
     subject_categories: list[strawberry.ID] = strawberry.field(default_factory=list)
@@ -143,10 +148,36 @@ class FlowInput:
     lia: Optional[str] = None
 
 
+@strawberry.input(description="Which flows or holdings to keep: every criterion given must hold. `partyKind`, "
+                              "`country` and `outsideEea` are about the receiving end (a flow's `to`, a holding's "
+                              "holder).")
+class FlowFilter:
+    from_: Optional[strawberry.ID] = strawberry.field(name="from", default=None,
+                                                      description="Sent by this system or party.")
+    to: Optional[strawberry.ID] = strawberry.field(default=None, description="Received (held) by this system or party.")
+    category: Optional[strawberry.ID] = strawberry.field(
+        default=None, description="Carrying data of this category (it, an ancestor or a descendant).")
+    purpose: Optional[strawberry.ID] = strawberry.field(
+        default=None, description="For this purpose or a narrower one.")
+    party_kind: Optional[PartyKind] = strawberry.field(default=None,
+                                                       description="The receiving end is a party of this kind.")
+    country: Optional[str] = strawberry.field(
+        default=None, description="The receiving end is in this country (ISO 3166-1 alpha-2).")
+    outside_eea: Optional[bool] = strawberry.field(
+        default=None, description="true: the receiving end is outside the EEA; false: inside it.")
+
+    def to_domain(self) -> filters.FlowFilter:
+        return filters.FlowFilter(sender=self.from_, receiver=self.to, category=self.category, purpose=self.purpose,
+                                  party_kind=value_of(self.party_kind), country=self.country,
+                                  outside_eea=self.outside_eea)
+
+
 def to_raw(value: Any) -> Any:
     """An input object as bundle data: bundle field names, unset values left out."""
     if isinstance(value, list):
         return [to_raw(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
     if hasattr(value, "__strawberry_definition__"):
         return {("from" if key == "from_" else key): to_raw(item)
                 for key, item in vars(value).items() if item is not None}

@@ -19,15 +19,16 @@ from strawberry.extensions import (AddValidationRules, DisableIntrospection, Mas
                                    MaxTokensLimiter, QueryDepthLimiter)
 
 from graph.store import Stored
-from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, LegalBasisInput, PartyInput, PurposeInput,
-                                 SubjectCategoryInput, SystemInput, to_raw)
+from registry.api.inputs import (AgreementInput, CategoryInput, FlowFilter, FlowInput, LegalBasisInput, PartyInput,
+                                 PurposeInput, SubjectCategoryInput, SystemInput, to_raw)
 from registry.api.types import (Agreement, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
-                                LineageGraph, Node, Party, Purpose, SubjectCategory, System, to_holding, to_lineage,
-                                to_node)
+                                LineageGraph, Node, Party, Purpose, SubjectCategory, System, holding_converter,
+                                to_lineage, to_node)
 from registry.api.audit import AuditQuery
 from registry.api.errors import domain_errors, should_mask
 from registry.api.execution import RegistryExecutionContext
-from registry.api.paging import page
+from registry.api.paging import After, Connection, First, to_connection
+from registry.paging import list_id, paginate
 from registry.api.compliance import BreachImpact, ComplianceQuery
 from registry.api.cost import DEFAULT_MAX_COST, cost_limit
 from registry.api.limits import QueryCache
@@ -41,44 +42,79 @@ from registry.api.tokens import TokenMutation, TokenQuery
 from registry.auth.roles import SUBJECT_WRITE, require
 
 
-async def _list(info: strawberry.Info, type_: str) -> list:
+async def _entities(info: strawberry.Info, type_: str, first: int | None, after: str | None) -> Connection:
     docs = await info.context.call(info.context.registry.list, type_)
-    return [to_node(Stored(type_, doc)) for doc in docs]
+    found = paginate(docs, first=first, after=after, list_id=list_id(type_), key=_id)
+    return to_connection(found, lambda doc: to_node(Stored(type_, doc)))
+
+
+def _id(doc) -> str:
+    return doc["id"]
+
+
+def _holding_key(view) -> str:
+    return "\x1f".join(view.holding.sort_key())
+
+
+def _wanted(filter: FlowFilter | None):
+    return filter.to_domain() if filter is not None else None
+
+
+def _arguments(filter: FlowFilter | None) -> dict:
+    """The filter as arguments of `list_id` (a cursor made under another filter is refused)."""
+    return {f"filter.{name}": value for name, value in vars(filter.to_domain()).items()} if filter is not None else {}
 
 
 @strawberry.type
 class RegistryQuery:
-    @strawberry.field
-    async def categories(self, info: strawberry.Info) -> list[DataCategory]:
-        return await _list(info, "category")
+    @strawberry.field(description="Data categories, by id.")
+    @domain_errors
+    async def categories(self, info: strawberry.Info, first: First = None, after: After = None
+                         ) -> Connection[DataCategory]:
+        return await _entities(info, "category", first, after)
 
-    @strawberry.field
-    async def purposes(self, info: strawberry.Info) -> list[Purpose]:
-        return await _list(info, "purpose")
+    @strawberry.field(description="Purposes, by id.")
+    @domain_errors
+    async def purposes(self, info: strawberry.Info, first: First = None, after: After = None) -> Connection[Purpose]:
+        return await _entities(info, "purpose", first, after)
 
-    @strawberry.field
-    async def subject_categories(self, info: strawberry.Info) -> list[SubjectCategory]:
-        return await _list(info, "subject-category")
+    @strawberry.field(description="Categories of data subjects, by id.")
+    @domain_errors
+    async def subject_categories(self, info: strawberry.Info, first: First = None, after: After = None
+                                 ) -> Connection[SubjectCategory]:
+        return await _entities(info, "subject-category", first, after)
 
-    @strawberry.field
-    async def legal_bases(self, info: strawberry.Info) -> list[LegalBasis]:
-        return await _list(info, "legal-basis")
+    @strawberry.field(description="Legal bases and conditions (built-in and declared), by id.")
+    @domain_errors
+    async def legal_bases(self, info: strawberry.Info, first: First = None, after: After = None
+                          ) -> Connection[LegalBasis]:
+        return await _entities(info, "legal-basis", first, after)
 
-    @strawberry.field
-    async def systems(self, info: strawberry.Info) -> list[System]:
-        return await _list(info, "system")
+    @strawberry.field(description="Internal systems, by id.")
+    @domain_errors
+    async def systems(self, info: strawberry.Info, first: First = None, after: After = None) -> Connection[System]:
+        return await _entities(info, "system", first, after)
 
-    @strawberry.field
-    async def parties(self, info: strawberry.Info) -> list[Party]:
-        return await _list(info, "party")
+    @strawberry.field(description="Outside parties, by id.")
+    @domain_errors
+    async def parties(self, info: strawberry.Info, first: First = None, after: After = None) -> Connection[Party]:
+        return await _entities(info, "party", first, after)
 
-    @strawberry.field
-    async def agreements(self, info: strawberry.Info) -> list[Agreement]:
-        return await _list(info, "agreement")
+    @strawberry.field(description="Agreements, by id.")
+    @domain_errors
+    async def agreements(self, info: strawberry.Info, first: First = None, after: After = None
+                         ) -> Connection[Agreement]:
+        return await _entities(info, "agreement", first, after)
 
-    @strawberry.field
-    async def flows(self, info: strawberry.Info) -> list[Flow]:
-        return await _list(info, "flow")
+    @strawberry.field(description="Flows, by id, all of them whatever their status and dates; with `filter`, those "
+                                  "it keeps.")
+    @domain_errors
+    async def flows(self, info: strawberry.Info, filter: Optional[FlowFilter] = None, first: First = None,
+                    after: After = None) -> Connection[Flow]:
+        context = info.context
+        docs = await context.call(context.registry.flows, _wanted(filter), in_eea=context.compliance.countries.in_eea)
+        found = paginate(docs, first=first, after=after, list_id=list_id("flows", **_arguments(filter)), key=_id)
+        return to_connection(found, lambda doc: to_node(Stored("flow", doc)))
 
     @strawberry.field(description="Any entity by id; null when there is none.")
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Optional[Node]:
@@ -87,21 +123,29 @@ class RegistryQuery:
     @strawberry.field(description="Who holds a category (its ancestors, and with `includeDescendants` its "
                                   "descendants), and why, on day `asOf` (default today, UTC): one holding per "
                                   "declaration and per incoming flow in force that day, sorted by holder, category "
-                                  "and flow; `offset` and `limit` page through them.")
+                                  "and flow; with `filter`, those it keeps (`from`: arrived from that sender; `to`: "
+                                  "held by that holder).")
     @domain_errors
     async def holders(self, info: strawberry.Info, category: strawberry.ID, include_descendants: bool = True,
-                      as_of: Optional[datetime.date] = None, offset: int = 0,
-                      limit: Optional[int] = None) -> list[Holding]:
-        views = await info.context.call(info.context.registry.holders, category, include_descendants, as_of)
-        return [to_holding(view) for view in page(views, offset, limit)]
+                      as_of: Optional[datetime.date] = None, filter: Optional[FlowFilter] = None,
+                      first: First = None, after: After = None) -> Connection[Holding]:
+        context = info.context
+        views = await context.call(context.registry.holders, category, include_descendants, as_of, _wanted(filter),
+                                   in_eea=context.compliance.countries.in_eea)
+        found = paginate(views, first=first, after=after, key=_holding_key,
+                         list_id=list_id("holders", category=category, include_descendants=include_descendants,
+                                         as_of=as_of, **_arguments(filter)))
+        return to_connection(found, holding_converter())
 
-    @strawberry.field(description="Everything one system or party holds on day `asOf`, and why (paged like "
-                                  "`holders`).")
+    @strawberry.field(description="Everything one system or party holds on day `asOf`, and why, sorted like "
+                                  "`holders`.")
     @domain_errors
     async def holdings(self, info: strawberry.Info, holder: strawberry.ID, as_of: Optional[datetime.date] = None,
-                       offset: int = 0, limit: Optional[int] = None) -> list[Holding]:
+                       first: First = None, after: After = None) -> Connection[Holding]:
         views = await info.context.call(info.context.registry.holdings, holder, as_of)
-        return [to_holding(view) for view in page(views, offset, limit)]
+        found = paginate(views, first=first, after=after, key=_holding_key,
+                         list_id=list_id("holdings", holder=holder, as_of=as_of))
+        return to_connection(found, holding_converter())
 
     @strawberry.field(description="The flows in force on day `asOf` (default today, UTC) reached from a system or "
                                   "party, within `depth` flows, following only flows that carry one of `categories` "

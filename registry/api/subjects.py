@@ -14,7 +14,9 @@ from typing import Optional
 import strawberry
 
 from registry.subjects import dsar as domain
+from registry import paging
 from registry.api.errors import domain_errors
+from registry.api.paging import PageInfo
 from registry.compliance.settings import DEFAULT_CONTROLLER
 from registry.errors import InvalidArgument
 from registry.subjects.erasure import retention_end
@@ -85,12 +87,6 @@ class DataSubject:
     consents: list[ConsentEvent] = strawberry.field(description="The whole history, oldest first (Art. 7(1)).")
     disclosures: list[Disclosure] = strawberry.field(
         default_factory=list, description="Disclosures on flows of scope CASE, oldest first.")
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: Optional[str] = strawberry.field(description="Pass it as `after` for the next page.")
 
 
 @strawberry.type(description="A page of data subjects, by id.")
@@ -348,9 +344,11 @@ class SubjectQuery:
     async def subjects(self, info: strawberry.Info, first: int = 100, after: Optional[str] = None
                        ) -> SubjectConnection:
         context = info.context
-        rows, more = await context.call(context.subjects.list, principal=context.principal, after=after, limit=first)
-        return SubjectConnection(nodes=[to_subject(row) for row in rows],
-                                 page_info=PageInfo(has_next_page=more, end_cursor=rows[-1].id if rows else None))
+        this = paging.list_id("subjects")
+        rows, more = await context.call(context.subjects.list, principal=context.principal, limit=first,
+                                        after=paging.key_after(after, this) if after is not None else None)
+        return SubjectConnection(nodes=[to_subject(row) for row in rows], page_info=PageInfo(
+            has_next_page=more, end_cursor=paging.key_cursor(this, rows[-1].id) if rows else None))
 
     @strawberry.field(description="What to erase where, what to keep and why, and whom to notify.")
     @domain_errors

@@ -9,13 +9,16 @@ from typing import Optional
 import strawberry
 
 from graph.store import TokenRow
+from registry.api.enums import Role, value_of
 from registry.api.errors import domain_errors
+from registry.api.paging import After, Connection, First, to_connection
+from registry.paging import list_id, paginate
 
 
 @strawberry.type(description="An API token as stored: never the token itself.")
 class ApiToken:
     name: str
-    role: str
+    role: Role
     created: datetime.datetime
     created_by: str
     expires: Optional[datetime.date] = strawberry.field(description="The last day (UTC) it is accepted.")
@@ -39,9 +42,13 @@ def to_token(row: TokenRow) -> ApiToken:
 class TokenQuery:
     @strawberry.field(description="Every API token, revoked ones included, oldest first.")
     @domain_errors
-    async def api_tokens(self, info: strawberry.Info) -> list[ApiToken]:
+    async def api_tokens(self, info: strawberry.Info, first: First = None, after: After = None
+                         ) -> Connection[ApiToken]:
         context = info.context
-        return [to_token(row) for row in await context.call(context.tokens.list, principal=context.principal)]
+        rows = await context.call(context.tokens.list, principal=context.principal)
+        page = paginate(rows, first=first, after=after, list_id=list_id("apiTokens"),
+                        key=lambda row: f"{row.created}\x1f{row.name}")
+        return to_connection(page, to_token)
 
 
 @strawberry.type
@@ -49,10 +56,10 @@ class TokenMutation:
     @strawberry.mutation(description="Create an API token for one role, accepted through `expires` (UTC) or until "
                                      "revoked; audited.")
     @domain_errors
-    async def create_api_token(self, info: strawberry.Info, name: str, role: str,
+    async def create_api_token(self, info: strawberry.Info, name: str, role: Role,
                                expires: Optional[datetime.date] = None) -> IssuedToken:
         context = info.context
-        issued = await context.call(context.tokens.create, principal=context.principal, name=name, role=role,
+        issued = await context.call(context.tokens.create, principal=context.principal, name=name, role=value_of(role),
                                     expires=expires)
         return IssuedToken(token=issued.token, api_token=to_token(issued.row))
 

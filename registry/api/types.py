@@ -2,19 +2,23 @@
 
 References between entities (a flow's purpose, a category's parent) resolve through the
 per-request `EntityLoader` in the context, so a response fetches each entity at most once.
-Kinds that contain hyphens (`reinsurance-treaty`, `legal-basis`) are strings, as in bundles.
+Kinds, roles and statuses are enums (`registry.api.enums`); the objects keep the stored strings,
+which serialise as the enum's values (`reinsurance-treaty` as `REINSURANCE_TREATY`).
 """
 
 from __future__ import annotations
 
 import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional, Union
 
 import strawberry
 from strawberry import Private
 
 from graph.store import Doc, Lineage, Stored
+from registry.api.enums import (AgreementKind, AgreementStatus, FlowStatus, HolderKind, LegalBasisKind, PartyKind,
+                                PartyRole, Regime, TransferMechanism)
+from registry.api.lazy import lazy
 from registry.compliance.regimes import jurisdictions
 
 if TYPE_CHECKING:
@@ -77,13 +81,13 @@ class TermSource(Enum):
     AGREEMENT = "agreement"
 
 
-def _regimes(info: strawberry.Info, country: str, declared: list[str] | None) -> list[str]:
+def _regimes(info: strawberry.Info, country: str, declared: list[str] | None) -> list[Regime]:
     return list(jurisdictions({"country": country, "jurisdictions": declared}, info.context.compliance.countries))
 
 
 @strawberry.type(description="A legal basis or condition for processing, with its legal reference.")
 class LegalBasis(Node):
-    kind: str = strawberry.field(description="`lawful-basis`, `special-condition` or `glba`.")
+    kind: LegalBasisKind
     reference: str
     consent: bool = strawberry.field(description="Whether the basis rests on the data subject's consent.")
 
@@ -149,40 +153,38 @@ class System(Node):
     declared_jurisdictions: Private[Optional[list[str]]]
     automated_decisions: Optional[AutomatedDecisionMaking] = None
 
-    @strawberry.field(description="The regimes governing it (`gdpr`, `uk-gdpr`, `glba`, `naic`): those set on it, "
-                                  "or else its country's.")
-    def jurisdictions(self, info: strawberry.Info) -> list[str]:
+    @strawberry.field(description="The regimes governing it: those set on it, or else its country's.")
+    def jurisdictions(self, info: strawberry.Info) -> list[Regime]:
         return _regimes(info, self.country, self.declared_jurisdictions)
 
 
 @strawberry.type(description="An external party: reinsurer, regulator, broker, TPA, processor, affiliate …")
 class Party(Node):
-    kind: str
+    kind: PartyKind
     country: str
-    role: str
+    role: PartyRole
     dpf_certified: bool = strawberry.field(description="Certified under the EU-US Data Privacy Framework.")
     dpf_uk_extension: bool = strawberry.field(description="Also in the UK Extension to the Data Privacy Framework.")
     declared_jurisdictions: Private[Optional[list[str]]]
 
-    @strawberry.field(description="The regimes governing it (`gdpr`, `uk-gdpr`, `glba`, `naic`): those set on it, "
-                                  "or else its country's.")
-    def jurisdictions(self, info: strawberry.Info) -> list[str]:
+    @strawberry.field(description="The regimes governing it: those set on it, or else its country's.")
+    def jurisdictions(self, info: strawberry.Info) -> list[Regime]:
         return _regimes(info, self.country, self.declared_jurisdictions)
 
 
 @strawberry.type(description="A data-sharing agreement, processing agreement, treaty or mandate.")
 class Agreement(Node):
-    kind: str
+    kind: AgreementKind
     party_ids: Private[list[str]]
     category_ids: Private[list[str]]
     purpose_ids: Private[list[str]]
     legal_basis_id: Private[Optional[str]]
     condition_id: Private[Optional[str]]
     additional_basis_ids: Private[list[str]]
-    transfer_mechanism: Optional[str]
+    transfer_mechanism: Optional[TransferMechanism]
     effective: datetime.date
     expires: Optional[datetime.date] = strawberry.field(description="The last day the agreement is in force.")
-    status: str
+    status: AgreementStatus
     document: Optional[str]
 
     @strawberry.field(description="Whether `expires` has passed (today, UTC).")
@@ -214,10 +216,15 @@ class Agreement(Node):
         return await load_many(info, self.additional_basis_ids)
 
 
+SystemOrParty = Annotated[Union[System, Party], strawberry.union(
+    "SystemOrParty", description="A system or a party: ask for its fields with `... on System { owner }`, "
+                                 "`... on Party { role }`.")]
+
+
 @strawberry.type(description="A system or party as an end of flows: what holdings and lineage point at.")
 class Holder:
     id: strawberry.ID
-    kind: str = strawberry.field(description="`system` or `party`.")
+    kind: HolderKind
     name: str
     country: str
 
@@ -233,10 +240,9 @@ class Flow(Node):
     agreement_id: Private[Optional[str]]
     additional_basis_ids: Private[list[str]]
     subject_category_ids: Private[list[str]]
-    transfer_mechanism: Optional[str]
+    transfer_mechanism: Optional[TransferMechanism]
     frequency: Optional[str]
-    status: str = strawberry.field(description="`proposed` (planned, carries no data), `active`, `suspended` or "
-                                               "`ended`.")
+    status: FlowStatus
     since: Optional[datetime.date] = strawberry.field(description="The first day the flow carries data.")
     until: Optional[datetime.date] = strawberry.field(description="The last day the flow carries data.")
     dpia: Optional[str]
@@ -286,7 +292,7 @@ class Flow(Node):
                               "The terms are the effective ones (the flow's, else its agreement's), each with "
                               "its source.")
 class Holding:
-    holder: Holder
+    holder: SystemOrParty = strawberry.field(description="The system or party that holds the data.")
     category: DataCategory = strawberry.field(description="The category actually declared or carried.")
     declared: bool
     flow: Optional[Flow] = strawberry.field(description="The incoming flow; null for a declaration.")
@@ -298,7 +304,7 @@ class Holding:
     additional_bases: list[LegalBasis] = strawberry.field(
         description="Bases other regimes need (a GLBA exception, the NAIC authorisation).")
     additional_bases_source: Optional[TermSource]
-    transfer_mechanism: Optional[str] = strawberry.field(description="`adequacy`, `scc`, `bcr` or `derogation`.")
+    transfer_mechanism: Optional[TransferMechanism]
     transfer_mechanism_source: Optional[TermSource]
     agreement: Optional[Agreement] = strawberry.field(description="The agreement the incoming flow relies on.")
     retention: Optional[str] = strawberry.field(description="ISO 8601 retention period of a declaration.")
@@ -317,7 +323,7 @@ class LineageEdge:
     legal_basis: Optional[strawberry.ID]
     condition: Optional[strawberry.ID]
     agreement: Optional[strawberry.ID]
-    status: str = strawberry.field(description="`active`, or `proposed` for a planned flow (`includeProposed`).")
+    status: FlowStatus = strawberry.field(description="`ACTIVE`, or `PROPOSED` for a planned flow (`includeProposed`).")
     proposed: bool
 
 
@@ -342,60 +348,75 @@ class ChangeSummary:
     unchanged: int
 
 
+def _field(key: str, default=None):
+    return lambda doc: doc.get(key, default)
+
+
+def _list(key: str):
+    return lambda doc: doc.get(key, [])
+
+
+def _day(key: str):
+    return lambda doc: _date(doc.get(key))
+
+
+def _holds(doc: Doc) -> list[DeclaredHolding]:
+    return [DeclaredHolding(category_id=h["category"], purpose_ids=h.get("purposes", []),
+                            legal_basis_id=h.get("legal_basis"), condition_id=h.get("condition"),
+                            additional_basis_ids=h.get("additional_bases", []),
+                            subject_category_ids=h.get("subject_categories", []), retention=h.get("retention"),
+                            retention_from=h.get("retention_from", "end"))
+            for h in doc.get("holds", ())]
+
+
+def _automated(doc: Doc) -> AutomatedDecisionMaking | None:
+    found = doc.get("automated_decisions")
+    return AutomatedDecisionMaking(**found) if found else None
+
+
+_COMMON = {"id": _field("id"), "name": _field("name"), "description": _field("description")}
+_ENDS = {"country": _field("country"), "dpf_certified": _field("dpf_certified", False),
+         "dpf_uk_extension": _field("dpf_uk_extension", False), "declared_jurisdictions": _field("jurisdictions")}
+_TERMS = {"legal_basis_id": _field("legal_basis"), "condition_id": _field("condition"),
+          "additional_basis_ids": _list("additional_bases"), "transfer_mechanism": _field("transfer_mechanism")}
+
+_EAGER = ("id", "name")
+_STORED = {  # entity type -> how each field of its GraphQL object comes from the stored document
+    "category": lazy(DataCategory, {**_COMMON, "parent_id": _field("parent"), "special": _field("special", False),
+                                    "criminal": _field("criminal", False), "npi": _field("npi", False),
+                                    "health": _field("health", False)}, _EAGER),
+    "purpose": lazy(Purpose, {**_COMMON, "parent_id": _field("parent"),
+                              "insurance_function": _field("insurance_function", False),
+                              "consent_validity": _field("consent_validity")}, _EAGER),
+    "subject-category": lazy(SubjectCategory, _COMMON, _EAGER),
+    "legal-basis": lazy(LegalBasis, {**_COMMON, "kind": _field("kind"), "reference": _field("reference"),
+                                     "consent": _field("consent", False)}, _EAGER),
+    "system": lazy(System, {**_COMMON, **_ENDS, "owner": _field("owner"), "security_measures": _field("security_measures"),
+                            "dpia": _field("dpia"), "lia": _field("lia"), "holds": _holds,
+                            "automated_decisions": _automated}, _EAGER),
+    "party": lazy(Party, {**_COMMON, **_ENDS, "kind": _field("kind"), "role": _field("role")}, _EAGER),
+    "agreement": lazy(Agreement, {**_COMMON, **_TERMS, "kind": _field("kind"), "party_ids": _field("parties"),
+                                  "category_ids": _list("categories"), "purpose_ids": _list("purposes"),
+                                  "effective": _day("effective"), "expires": _day("expires"),
+                                  "status": _field("status", "active"), "document": _field("document")}, _EAGER),
+    "flow": lazy(Flow, {**_COMMON, **_TERMS, "from_id": _field("from"), "to_id": _field("to"),
+                        "category_ids": _field("categories"), "purpose_id": _field("purpose"),
+                        "agreement_id": _field("agreement"), "subject_category_ids": _list("subject_categories"),
+                        "frequency": _field("frequency"), "status": _field("status", "active"),
+                        "since": _day("since"), "until": _day("until"), "dpia": _field("dpia"),
+                        "lia": _field("lia"), "scope": _field("scope", "all")}, _EAGER),
+}
+
+
 def to_node(stored: Stored | None):
-    """The GraphQL object for a stored entity (None for None)."""
+    """The GraphQL object for a stored entity (None for None): its fields are read from the
+    document when first asked for (`registry.api.lazy`)."""
     if stored is None:
         return None
-    doc, common = stored.doc, dict(id=stored.doc["id"], name=stored.doc["name"],
-                                   description=stored.doc.get("description"))
-    match stored.type:
-        case "category":
-            return DataCategory(**common, special=doc.get("special", False), criminal=doc.get("criminal", False),
-                                npi=doc.get("npi", False), health=doc.get("health", False), parent_id=doc.get("parent"))
-        case "purpose":
-            return Purpose(**common, insurance_function=doc.get("insurance_function", False),
-                           parent_id=doc.get("parent"), consent_validity=doc.get("consent_validity"))
-        case "subject-category":
-            return SubjectCategory(**common)
-        case "legal-basis":
-            return LegalBasis(**common, kind=doc["kind"], reference=doc["reference"], consent=doc.get("consent", False))
-        case "system":
-            return System(**common, owner=doc.get("owner"), country=doc["country"],
-                          dpf_certified=doc.get("dpf_certified", False),
-                          dpf_uk_extension=doc.get("dpf_uk_extension", False),
-                          security_measures=doc.get("security_measures"), dpia=doc.get("dpia"), lia=doc.get("lia"),
-                          declared_jurisdictions=doc.get("jurisdictions"),
-                          automated_decisions=AutomatedDecisionMaking(**doc["automated_decisions"])
-                          if doc.get("automated_decisions") else None, holds=[
-                DeclaredHolding(category_id=h["category"], purpose_ids=h.get("purposes", []),
-                                legal_basis_id=h.get("legal_basis"), condition_id=h.get("condition"),
-                                additional_basis_ids=h.get("additional_bases", []),
-                                subject_category_ids=h.get("subject_categories", []),
-                                retention=h.get("retention"), retention_from=h.get("retention_from", "end"))
-                for h in doc.get("holds", ())])
-        case "party":
-            return Party(**common, kind=doc["kind"], country=doc["country"], role=doc["role"],
-                         dpf_certified=doc.get("dpf_certified", False),
-                         dpf_uk_extension=doc.get("dpf_uk_extension", False),
-                         declared_jurisdictions=doc.get("jurisdictions"))
-        case "agreement":
-            return Agreement(**common, kind=doc["kind"], party_ids=doc["parties"], category_ids=doc.get("categories", []),
-                             purpose_ids=doc.get("purposes", []), legal_basis_id=doc.get("legal_basis"),
-                             condition_id=doc.get("condition"), additional_basis_ids=doc.get("additional_bases", []),
-                             transfer_mechanism=doc.get("transfer_mechanism"),
-                             effective=datetime.date.fromisoformat(doc["effective"]), expires=_date(doc.get("expires")),
-                             status=doc["status"], document=doc.get("document"))
-        case "flow":
-            return Flow(**common, from_id=doc["from"], to_id=doc["to"], category_ids=doc["categories"],
-                        purpose_id=doc["purpose"], legal_basis_id=doc.get("legal_basis"),
-                        condition_id=doc.get("condition"), agreement_id=doc.get("agreement"),
-                        additional_basis_ids=doc.get("additional_bases", []),
-                        subject_category_ids=doc.get("subject_categories", []),
-                        transfer_mechanism=doc.get("transfer_mechanism"), frequency=doc.get("frequency"),
-                        status=doc.get("status", "active"), since=_date(doc.get("since")),
-                        until=_date(doc.get("until")), dpia=doc.get("dpia"), lia=doc.get("lia"),
-                        scope=doc.get("scope", "all"))
-    raise ValueError(f"unknown entity type {stored.type!r}")
+    make = _STORED.get(stored.type)
+    if make is None:
+        raise ValueError(f"unknown entity type {stored.type!r}")
+    return make(stored.doc)
 
 
 def _date(text: str | None) -> datetime.date | None:
@@ -406,24 +427,41 @@ def to_holder(stored: Stored) -> Holder:
     return Holder(id=stored.id, kind=stored.type, name=stored.doc["name"], country=stored.doc["country"])
 
 
-def _source(value: str | None) -> TermSource | None:
-    return TermSource(value) if value else None
+class _Nodes(dict):
+    """The GraphQL objects of the entities a batch of holdings names, each made once, on first use
+    (`nodes[id]`; None for None)."""
+
+    def __init__(self, entities: dict[str, Stored]):
+        super().__init__({None: None})
+        self.entities = entities
+
+    def __missing__(self, id_: str):
+        node = self[id_] = to_node(self.entities.get(id_))
+        return node
 
 
-def to_holding(view: HoldingView) -> Holding:
-    """Built whole: plain attributes resolve faster than per-field methods."""
-    h = view.holding
-    return Holding(holder=to_holder(view.entity(h.holder)), category=to_node(view.entity(h.category)),
-                   declared=h.declared, flow=to_node(view.entity(h.flow)),
-                   purposes=[to_node(view.entity(p)) for p in h.purposes],
-                   legal_basis=to_node(view.entity(h.legal_basis)), legal_basis_source=_source(h.legal_basis_source),
-                   condition=to_node(view.entity(h.condition)), condition_source=_source(h.condition_source),
-                   additional_bases=[to_node(view.entity(b)) for b in h.additional_bases],
-                   additional_bases_source=_source(h.additional_bases_source),
-                   transfer_mechanism=h.transfer_mechanism,
-                   transfer_mechanism_source=_source(h.transfer_mechanism_source),
-                   agreement=to_node(view.entity(h.agreement)), retention=h.retention,
-                   subject_categories=[to_node(view.entity(s)) for s in h.subject_categories], path=list(h.path))
+def holding_converter() -> Callable[[HoldingView], Holding]:
+    """A function that turns holding views into `Holding`s, built whole (plain attributes resolve
+    faster than per-field methods), each entity converted once however many holdings name it."""
+    nodes = _Nodes({})
+
+    def convert(view: HoldingView) -> Holding:
+        nonlocal nodes
+        if nodes.entities is not view.entities:
+            nodes = _Nodes(view.entities)
+        h, node = view.holding, nodes.__getitem__
+        return Holding(holder=node(h.holder), category=node(h.category), declared=h.flow is None,
+                       flow=node(h.flow), purposes=list(map(node, h.purposes)),
+                       legal_basis=node(h.legal_basis), legal_basis_source=h.legal_basis_source,
+                       condition=node(h.condition), condition_source=h.condition_source,
+                       additional_bases=list(map(node, h.additional_bases)),
+                       additional_bases_source=h.additional_bases_source,
+                       transfer_mechanism=h.transfer_mechanism,
+                       transfer_mechanism_source=h.transfer_mechanism_source,
+                       agreement=node(h.agreement), retention=h.retention,
+                       subject_categories=list(map(node, h.subject_categories)), path=list(h.path))
+
+    return convert
 
 
 def to_lineage(lineage: Lineage) -> LineageGraph:

@@ -8,13 +8,17 @@ adoptFragmentToken();
 
 const EXAMPLE = `# Who holds health data, and why?
 {
-  holders(category: "health") {
-    holder { id kind name }
-    category { id }
-    flow { id }
-    legalBasis { id }
-    agreement { id expires }
-    path
+  holders(category: "health", first: 50) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      holder { ... on System { id name owner } ... on Party { id name kind role country } }
+      category { id }
+      flow { id }
+      legalBasis { id }
+      agreement { id expires }
+      path
+    }
   }
 }
 `;

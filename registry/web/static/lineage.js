@@ -8,7 +8,7 @@ import {
 } from './drawing.js';
 import { categoryTree, checkboxList, readState, ticked, writeState } from './filters.js';
 import { el, flowPanel, messagePanel, nodePanel, showTooltip } from './panel.js';
-import { CATALOGUE, DRAWING, FINDINGS, FLOW, HOLDINGS } from './queries.js';
+import { CATALOGUE, DRAWING, FINDINGS, FLOW, HOLDINGS, word } from './queries.js';
 
 adoptFragmentToken();
 
@@ -47,10 +47,10 @@ function showTokenState() {
 
 async function loadCatalogue() {
   const data = await graphql(CATALOGUE);
-  page.nodes = [...data.systems, ...data.parties].sort((a, b) => a.name.localeCompare(b.name));
+  page.nodes = [...data.systems.nodes, ...data.parties.nodes].sort((a, b) => a.name.localeCompare(b.name));
   $('all-nodes').replaceChildren(...page.nodes.map((n) => el('option', { value: n.id }, n.name)));
-  categoryTree($('categories'), data.categories, page.state.categories, changed);
-  checkboxList($('purposes'), data.purposes, page.state.purposes, changed);
+  categoryTree($('categories'), data.categories.nodes, page.state.categories, changed);
+  checkboxList($('purposes'), data.purposes.nodes, page.state.purposes, changed);
 }
 
 async function loadFindings() {
@@ -58,7 +58,8 @@ async function loadFindings() {
   for (const map of [findings.byFlow, findings.byNode, findings.byAgreement]) map.clear();
   try {
     const data = await graphql(FINDINGS);
-    for (const finding of data.findings) {
+    for (const found of data.findings.nodes) {
+      const finding = { ...found, severity: word(found.severity), entityKind: word(found.entityKind) };
       const map = { flow: findings.byFlow, agreement: findings.byAgreement }[finding.entityKind] || findings.byNode;
       if (!map.has(finding.entityId)) map.set(finding.entityId, []);
       map.get(finding.entityId).push(finding);
@@ -223,7 +224,7 @@ const actions = { startFrom, selectFlow };
 async function openNode(node) {
   try {
     const data = await graphql(HOLDINGS, { holder: node.id() });
-    nodePanel($('panel'), node, data.holdings, nodeFindings(node.id()), actions);
+    nodePanel($('panel'), node, data.holdings.nodes, nodeFindings(node.id()), actions);
   } catch (error) {
     messagePanel($('panel'), explain(error, `the holdings of ${node.id()}`));
   }

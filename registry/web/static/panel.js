@@ -1,6 +1,8 @@
 // The details panel (a node's holdings and their "why"; a flow with its agreement and expiry) and
 // the findings tooltip. All text goes in as text, never as HTML.
 
+import { word } from './queries.js';
+
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
@@ -66,10 +68,10 @@ export function flowPanel(panel, flow, findings, agreementFindings, actions) {
     ['Purpose', named(flow.purpose)],
     ['Legal basis', flow.legalBasis ? `${flow.legalBasis.id}: ${flow.legalBasis.reference}` : 'none recorded'],
     ['Condition', flow.condition ? `${flow.condition.id}: ${flow.condition.reference}` : '—'],
-    ['Agreement', agreement ? `${agreement.name} (${agreement.id}), ${agreement.kind}, ${agreement.status}` : 'none'],
+    ['Agreement', agreement ? `${agreement.name} (${agreement.id}), ${word(agreement.kind)}, ${word(agreement.status)}` : 'none'],
     ['In force', agreement ? `from ${agreement.effective}, ${expiry(agreement)}` : '—'],
     ['Parties', agreement ? agreement.parties.map((p) => p.name).join(', ') : '—'],
-    ['Transfer mechanism', flow.transferMechanism || agreement?.transferMechanism || '—'],
+    ['Transfer mechanism', word(flow.transferMechanism || agreement?.transferMechanism) || '—'],
     ['Document', agreement?.document || '—'],
     ['Frequency', flow.frequency || '—'],
   ];

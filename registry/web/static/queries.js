@@ -1,11 +1,15 @@
-// The GraphQL the lineage page sends: everything it draws comes from these.
+// The GraphQL the lineage page sends: everything it draws comes from these. Lists come as pages
+// (`nodes`, all of them when no `first` is given); enum values (`REINSURANCE_TREATY`) are shown with `word`.
 
 export const CATALOGUE = `{
-  categories { id name special criminal parent { id } }
-  purposes { id name }
-  systems { id name }
-  parties { id name }
+  categories { nodes { id name special criminal parent { id } } }
+  purposes { nodes { id name } }
+  systems { nodes { id name } }
+  parties { nodes { id name } }
 }`;
+
+// An enum value as the registry's bundles write it: `REINSURANCE_TREATY` -> `reinsurance-treaty`.
+export const word = (value) => (value ? value.toLowerCase().replaceAll('_', '-') : value);
 
 // The drawing: networkx's Cytoscape JSON of the lineage (see registry/exports/cytoscape.py).
 // Only flows in force today are drawn, and with `includeProposed` the planned ones (dashed).
@@ -15,10 +19,10 @@ export const DRAWING = `query Drawing($from: ID, $direction: Direction, $depth: 
                 includeProposed: $includeProposed)
 }`;
 
-export const FINDINGS = `{ findings { rule severity message reference entityKind entityId category remedy } }`;
+export const FINDINGS = `{ findings { nodes { rule severity message reference entityKind entityId category remedy } } }`;
 
 export const HOLDINGS = `query Holdings($holder: ID!) {
-  holdings(holder: $holder) {
+  holdings(holder: $holder) { nodes {
     category { id name special criminal }
     declared
     flow { id from { id name } }
@@ -28,7 +32,7 @@ export const HOLDINGS = `query Holdings($holder: ID!) {
     agreement { id name expires status }
     retention
     path
-  }
+  } }
 }`;
 
 export const FLOW = `query Flow($id: ID!) {

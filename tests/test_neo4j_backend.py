@@ -24,6 +24,7 @@ from graph.neo4j.connection import Connection
 from graph.neo4j.model import LABELS
 from graph.neo4j.store import Neo4jStore
 from graph.store import MAX_DEPTH, StoreError, Stored
+from registry.sources import BundleInvalid
 from registry.bootstrap import open_store
 from registry.service import Registry
 from registry.settings import Settings
@@ -243,14 +244,22 @@ NASTY = ["it's", 'say "hi"', "back`tick", "new\nline", "ünï©ødé ✓ 😀", 
          "x' OR 1=1 //", "$param", "{id: 'x'}", "\\u0027"]
 
 
+def ident(text: str) -> str:
+    """`text` as an id may hold it: a character that is not printable escaped (a line break as a
+    backslash and an n)."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def test_ids_and_names_with_quotes_backticks_newlines_and_cypher_round_trip(registry):
+    """Names keep every character; ids are printable (a line break in an id is refused), so an id
+    carries the escaped form: a backslash, which Cypher must keep as it is too."""
     registry.load([("lineage.yaml", LINEAGE)], actor="alice")
     counts = {type_: len(registry.list(type_)) for type_ in LABELS}
     bundle = {
-        "categories": [{"id": f"cat {s}", "name": s, "parent": "health"} for s in NASTY],
-        "systems": [{"id": f"sys {s}", "name": s, "country": "DE", "owner": s,
-                     "holds": [{"category": f"cat {s}", "purposes": ["analytics"]}]} for s in NASTY],
-        "flows": [{"id": f"flow {s}", "name": s, "from": f"sys {s}", "to": "re", "categories": [f"cat {s}"],
+        "categories": [{"id": f"cat {ident(s)}", "name": s, "parent": "health"} for s in NASTY],
+        "systems": [{"id": f"sys {ident(s)}", "name": s, "country": "DE", "owner": s,
+                     "holds": [{"category": f"cat {ident(s)}", "purposes": ["analytics"]}]} for s in NASTY],
+        "flows": [{"id": f"flow {ident(s)}", "name": s, "from": f"sys {ident(s)}", "to": "re", "categories": [f"cat {ident(s)}"],
                    "purpose": "reinsurance", "frequency": s} for s in NASTY],
     }
     registry.load_data(bundle, source="nasty", actor=NASTY[5])
@@ -258,16 +267,24 @@ def test_ids_and_names_with_quotes_backticks_newlines_and_cypher_round_trip(regi
         assert len(registry.list(type_)) == counts[type_] + len(NASTY)
         for doc in bundle[section]:
             assert doc.items() <= registry.entity(doc["id"]).doc.items()
-    assert registry.audit(entity="flow " + NASTY[5])[0].actor == NASTY[5]
+    assert registry.audit(entity="flow " + ident(NASTY[5]))[0].actor == NASTY[5]
     for s in NASTY:
-        found = {(v.holding.holder, v.holding.category, v.holding.flow) for v in registry.holders(f"cat {s}")}
-        assert {("re", f"cat {s}", f"flow {s}"), (f"sys {s}", f"cat {s}", None)} <= found
+        found = {(v.holding.holder, v.holding.category, v.holding.flow) for v in registry.holders(f"cat {ident(s)}")}
+        assert {("re", f"cat {ident(s)}", f"flow {ident(s)}"), (f"sys {ident(s)}", f"cat {ident(s)}", None)} <= found
         assert ("re", "health", "f3") in found  # and the ancestor's holders
-        assert [(h.holding.flow, h.holding.path) for h in registry.holdings(f"sys {s}")] == [(None, ())]
-        lineage = registry.lineage(f"sys {s}", categories=[f"cat {s}"])
-        assert ([n.id for n in lineage.nodes], [e["id"] for e in lineage.edges]) == (["re", f"sys {s}"], [f"flow {s}"])
+        assert [(h.holding.flow, h.holding.path) for h in registry.holdings(f"sys {ident(s)}")] == [(None, ())]
+        lineage = registry.lineage(f"sys {ident(s)}", categories=[f"cat {ident(s)}"])
+        assert ([n.id for n in lineage.nodes], [e["id"] for e in lineage.edges]) == (["re", f"sys {ident(s)}"], [f"flow {ident(s)}"])
     assert {type_: len(registry.list(type_)) for type_ in LABELS} == {
         type_: counts[type_] + (len(NASTY) if type_ in ("category", "system", "flow") else 0) for type_ in LABELS}
+
+
+def test_an_id_with_a_line_break_is_refused_and_changes_nothing(registry):
+    registry.load([("lineage.yaml", LINEAGE)], actor="alice")
+    before = registry.export()
+    with pytest.raises(BundleInvalid, match="must be printable"):
+        registry.load_data({"categories": [{"id": "cat new\nline", "name": "x"}]}, source="nasty", actor="alice")
+    assert registry.export() == before
 
 
 # --- the graph as the docs describe it ------------------------------------------------------

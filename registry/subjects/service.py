@@ -16,7 +16,7 @@ from collections import OrderedDict
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from graph.store import Stored, SubjectRow
+from graph.store import PendingLoad, Progress, Stored, SubjectRow
 from registry.subjects import dsar, model
 from registry.subjects.model import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
@@ -37,13 +37,24 @@ class SubjectService:
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
         self._categories: tuple[int, list, CategoryTree] | None = None
 
-    def load(self, path: Path, *, principal: Principal) -> int:
-        """Load a JSON Lines or CSV subject file: all of it, or (with `SubjectsInvalid`) none of it."""
+    def load(self, path: Path, *, principal: Principal, read: Progress | None = None,
+             applied: Progress | None = None) -> int:
+        """Load a JSON Lines or CSV subject file. The file is read and validated whole before
+        anything is written: an invalid line (`SubjectsInvalid`) changes nothing. It is then applied
+        in batches (`graph.store.GraphStore.write_subjects`): all of a file of one batch or none; a
+        larger one killed half-way is completed by loading it again.
+
+        `read(bytes, file size)` and `applied(subjects, total)` report progress."""
         require(principal, SUBJECT_WRITE)
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self))
-        rows = model.rows(model.read_subjects(path), checker)
+        rows = model.rows(model.read_subjects(path, read), checker)
         return self.store.write_subjects(rows, actor=principal.name, source=path.name,
-                                         key_fingerprint=lambda: self.hasher.fingerprint)
+                                         key_fingerprint=lambda: self.hasher.fingerprint, progress=applied)
+
+    def pending_load(self, *, principal: Principal) -> PendingLoad | None:
+        """The subject load that started applying and did not finish, if any."""
+        require(principal, SUBJECT_WRITE)
+        return self.store.pending_load()
 
     def check_key(self) -> None:
         """Raise `KeyMismatch` when a secret is configured and the store's keys were hashed with another

@@ -1,7 +1,7 @@
 """Progress on long work (subject loads, large bundle loads, exports, the benchmark), on stderr.
 
 On a terminal a rich progress bar with the rate and the time left; otherwise (a pipe, a log
-file, CI) one line every `interval` seconds, and one when the work ends:
+file, CI) one line every `interval` seconds, and one when work that took longer ends:
 
     dsa-registry: applying subjects.jsonl: 40,000/100,000 (39,512/s, about 2 s left)
 
@@ -59,6 +59,8 @@ class Task:
         self._update = update
         self.done = 0
         self.total: int | None = None
+        self.name: str | None = None
+        self.started = False
 
     def __call__(self, steps: int = 1) -> None:
         self.advance(steps)
@@ -71,6 +73,15 @@ class Task:
         if total is not None:
             self.total = total
         self._update(self)
+
+    def stage(self, name: str) -> None:
+        """Work in stages (`total` of them): the next one begins; its name is shown."""
+        self.name = name
+        if self.started:
+            self.to(self.done + 1)
+        else:
+            self.started = True
+            self._update(self)
 
 
 class Reporter:
@@ -114,7 +125,9 @@ class Reporter:
             progress = self._bars()
             bar = progress.add_task(description, total=total, bytes=bytes)
             try:
-                yield Task(lambda task: progress.update(bar, completed=task.done, total=task.total or total))
+                yield Task(lambda task: progress.update(bar, completed=task.done, total=task.total or total,
+                                                        description=f"{description}: {task.name}" if task.name
+                                                        else description))
             finally:
                 progress.remove_task(bar)
                 self._open -= 1
@@ -125,6 +138,8 @@ class Reporter:
             lines = _Lines(self, description, total, bytes)
             task = Task(lines.update)
             yield task
+            if task.started:  # work in stages: the last one is done
+                task.done = task.total or total or task.done
             lines.update(task, final=True)
 
 
@@ -138,13 +153,15 @@ class _Lines:
 
     def update(self, task: Task, final: bool = False) -> None:
         now = time.monotonic()
-        if (now - self.last < self.reporter.interval and not final) or (final and task.done == self.shown):
+        if (now - self.last < self.reporter.interval and not final) or (final and task.done == self.shown) \
+                or (final and self.shown < 0 and self.reporter.interval > 0):  # quick work: no line at all
             return
         self.last, self.shown = now, task.done
         total = task.total or self.total
         rate = task.done / max(now - self.start, 1e-9)
-        left = f", about {(total - task.done) / rate:,.0f} s left" if total and rate and not final else ""
-        print(f"{self.reporter.prefix}: {self.description}: {self._amount(task.done)}"
+        left = f", about {(total - task.done) / rate:,.0f} s left" if total and rate and task.done < total else ""
+        stage = f" ({task.name})" if task.name and not final else ""
+        print(f"{self.reporter.prefix}: {self.description}{stage}: {self._amount(task.done)}"
               f"{'/' + self._amount(total) if total else ''} ({self._amount(rate)}/s{left})",
               file=self.reporter.stream, flush=True)
 

@@ -9,7 +9,7 @@ round trip per field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -66,19 +66,28 @@ class Registry:
 
     # --- changes -------------------------------------------------------------------------
 
-    def load(self, bundles: Iterable[Source | tuple[str, str]], *, actor: str, replace: bool = False) -> WriteResult:
+    def load(self, bundles: Iterable[Source | tuple[str, str]], *, actor: str, replace: bool = False,
+             stage: Callable[[str], None] | None = None) -> WriteResult:
         """Validate and apply bundles (documents, or (source name, text) pairs), all in one
         transaction.
 
         With `replace`, everything the bundles do not define is deleted (built-ins stay).
+        `stage(name)` is called as each stage begins (parsing, checking, writing).
         """
-        return self.load_items(items_of(_sources(bundles)), actor=actor, replace=replace)
+        stage = stage or (lambda name: None)
+        stage("parsing")
+        items = items_of(_sources(bundles))
+        return self.load_items(items, actor=actor, replace=replace, stage=stage)
 
     def load_data(self, data: Any, *, source: str, actor: str, replace: bool = False) -> WriteResult:
         return self.load_items(entities_in(data, Source(source)), actor=actor, replace=replace)
 
-    def load_items(self, items: list[Item], *, actor: str, replace: bool = False) -> WriteResult:
+    def load_items(self, items: list[Item], *, actor: str, replace: bool = False,
+                   stage: Callable[[str], None] | None = None) -> WriteResult:
+        stage = stage or (lambda name: None)
+        stage(f"checking {len(items):,} entities")
         docs, deletes = self._checked(items, replace)
+        stage(f"writing {len(docs):,} entities" + (f", deleting {len(deletes):,}" if deletes else ""))
         return self.store.write(docs, deletes, actor=actor)
 
     def plan(self, bundles: Iterable[Source | tuple[str, str]], *, replace: bool = False) -> LoadPlan:

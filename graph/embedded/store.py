@@ -57,7 +57,6 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_by_entity ON audit (entity, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
 CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _CHAINED = """
@@ -83,9 +82,13 @@ class EmbeddedStore(SubjectTables, TokenTable, SnapshotReads):
         try:
             _create_private(self.path)
             self._db = self._connect()
-            self._db.executescript(_SCHEMA + SUBJECT_SCHEMA + TOKEN_SCHEMA)
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # a new file: wait for its creator
+            self._db.executescript(_SCHEMA + SUBJECT_SCHEMA + TOKEN_SCHEMA)  # no writes once the tables are there
+            if self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM meta WHERE key = 'version')").fetchone()[0]:
+                self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0)")
             self._seal_legacy_log()
             self._db.executescript(_CHAINED)
+            self._db.execute(f"PRAGMA busy_timeout = {int(_POLL * 1000)}")
             self._reads = self._connect()
         except sqlite3.Error as error:
             raise StoreError(f"cannot open the store {self.path}: {error}") from None

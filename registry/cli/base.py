@@ -41,9 +41,14 @@ QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress messages o
 """The option of commands that report progress on long work."""
 
 
+PROGRESS_EVERY = 10.0
+"""Seconds between progress lines when stderr is not a terminal."""
+
+
 def reporter(quiet: bool) -> Reporter:
-    """Progress on stderr: a bar on a terminal, a line every 10 s otherwise, nothing with `quiet`."""
-    return Reporter(quiet=quiet)
+    """Progress on stderr: a bar on a terminal, a line every `PROGRESS_EVERY` seconds otherwise,
+    nothing with `quiet`."""
+    return Reporter(quiet=quiet, interval=PROGRESS_EVERY)
 
 
 class Registered(click.Group):

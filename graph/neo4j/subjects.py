@@ -50,12 +50,13 @@ _UPSERT = """
 UNWIND $rows AS row
 MERGE (s:Subject {id: row.id})
 SET s.kind = row.kind, s.records = row.records
+WITH s, row
+UNWIND row.systems AS system
+MATCH (y:System {id: system})
+CREATE (s)-[:RECORDED_IN]->(y)
 """
-_RECORDS = """
-UNWIND $rows AS row
-MATCH (s:Subject {id: row.subject}), (y:System {id: row.system})
-MERGE (s)-[:RECORDED_IN]->(y)
-"""
+"""Subjects with their records' systems (`_FORGET` removed the old ones first, and each system
+comes once per subject, so `CREATE` is right and spares a look at the system's many others)."""
 _KEYS = """
 UNWIND $rows AS row
 MATCH (s:Subject {id: row.subject})
@@ -115,7 +116,7 @@ SET m.subject_load = $pending
 """
 _PENDING = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.subject_load AS pending"
 
-_STATEMENT_ROWS = 2_000
+_STATEMENT_ROWS = 5_000
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
 
 
@@ -209,10 +210,9 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: list[SubjectRow], load: Pe
     for part in (batch[i:i + _STATEMENT_ROWS] for i in range(0, len(batch), _STATEMENT_ROWS)):
         latest = list({r.id: r for r in part}.values())  # a subject's last line wins
         tx.run(_FORGET, ids=[r.id for r in latest]).consume()
-        tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records)}
+        tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records),
+                               "systems": list(dict.fromkeys(rec["system"] for rec in r.records))}
                               for r in latest]).consume()
-        tx.run(_RECORDS, rows=[{"subject": r.id, "system": rec["system"]} for r in latest
-                               for rec in r.records]).consume()
         tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]).consume()
         tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
                                 for r in part for c in r.consents]).consume()

@@ -148,17 +148,19 @@ class _Lines:
 
     def __init__(self, reporter: Reporter, description: str, total: int | None, bytes: bool):
         self.reporter, self.description, self.total, self.bytes = reporter, description, total, bytes
-        self.start = self.last = time.monotonic()
+        self.start = self.last = self.moved = time.monotonic()
         self.shown = -1
 
     def update(self, task: Task, final: bool = False) -> None:
         now = time.monotonic()
+        if not final:
+            self.moved = now  # the rate of finished work counts until its last step, not until the line
         if (now - self.last < self.reporter.interval and not final) or (final and task.done == self.shown) \
                 or (final and self.shown < 0 and self.reporter.interval > 0):  # quick work: no line at all
             return
         self.last, self.shown = now, task.done
         total = task.total or self.total
-        rate = task.done / max(now - self.start, 1e-9)
+        rate = task.done / max((self.moved if final else now) - self.start, 1e-9)
         left = f", about {(total - task.done) / rate:,.0f} s left" if total and rate and task.done < total else ""
         stage = f" ({task.name})" if task.name and not final else ""
         print(f"{self.reporter.prefix}: {self.description}{stage}: {self._amount(task.done)}"

@@ -2,7 +2,8 @@
 
 A document equal to the stored one (same type, same canonical JSON) is unchanged and not
 audited; an upsert of a new id is a create, of a known id an update (its type may change);
-a delete of an unknown id is nothing.
+a delete of an unknown id is nothing. An update is audited with the fields it changed only
+(`Change.audited`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,18 @@ class Change:
             return []
         before, after = json.loads(self.before), json.loads(self.after)
         return sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+
+    @property
+    def audited(self) -> tuple[str | None, str | None]:
+        """What the audit log records of this change (canonical JSON before and after): the whole
+        document for a create or a delete; for an update the `id` and only the fields it changed
+        (`fields`), their old values before (a field it adds is absent) and their new ones after (a
+        field it removes is absent), so an entry grows with the change, not with the document."""
+        if self.before is None or self.after is None:
+            return self.before, self.after
+        before, after, changed = json.loads(self.before), json.loads(self.after), self.fields
+        return tuple(encode({"id": self.id, **{key: doc[key] for key in changed if key in doc}})
+                     for doc in (before, after))
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,21 @@ class ScratchStore(SnapshotReads):
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return self.base.subject_ids(systems, limit) if self.base is not None else []
 
+    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
+        return self.base.list_subjects(after=after, limit=limit, systems=systems) if self.base is not None else []
+
+    def subject_total(self) -> int:
+        return self.base.subject_total() if self.base is not None else 0
+
+    def count_disclosures(self, flows: Iterable[str], until: str | None = None) -> dict[str, int]:
+        return self.base.count_disclosures(flows, until) if self.base is not None else {}
+
+    def add_disclosure(self, id: str, disclosure: Doc, *, actor: str) -> None:
+        raise NotImplementedError("a scratch store does not record disclosures")
+
+    def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> None:
+        raise NotImplementedError("a scratch store does not erase data subjects")
+
     def log_access(self, *, actor: str, subject: str, what: str) -> None:
         if self.base is not None:
             self.base.log_access(actor=actor, subject=subject, what=what)

@@ -98,9 +98,10 @@ class Snapshot:
 
     def ancestors(self, category: str) -> list[str]:
         """`category` and its ancestors, nearest first (parent cycles are refused at load)."""
-        chain = [category]
-        while (parent := self.parent.get(chain[-1])) and parent not in chain:
+        chain, seen = [category], {category}
+        while (parent := self.parent.get(chain[-1])) and parent not in seen:
             chain.append(parent)
+            seen.add(parent)
         return chain
 
     def descendants(self, category: str) -> set[str]:

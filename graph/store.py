@@ -158,20 +158,44 @@ class Lineage:
 
 @dataclass(frozen=True)
 class SubjectRow:
-    """A data subject as stored: records (system, categories, since, source), consent events
-    (purpose, status, at, notice, channel) and HMAC hashes of its lookup keys."""
+    """A data subject as stored: records (system, categories, since, until, source), consent
+    events (purpose, status, at, notice, channel, expires), HMAC hashes of its lookup keys, and
+    the disclosures recorded on flows of scope `case` (flow, at, reference). Times are UTC,
+    ISO 8601; events come oldest first."""
 
     id: str
     kind: str
     records: list[Doc]
     consents: list[Doc]
     key_hashes: list[str] = field(default_factory=list)
+    disclosures: list[Doc] = field(default_factory=list)
 
 
-AuditAction = Literal["create", "update", "delete", "load", "read", "revoke"]
+@dataclass(frozen=True)
+class Erasure:
+    """What `erase_subject` removed, for the audit entry that proves it (no personal data in it).
 
-SUBJECT_AUDIT_TYPES = frozenset({"subject", "consent", "subject-file"})
-"""Entity types of audit entries about data subjects (reads, consents, subject loads): personal data."""
+    `systems` are those whose records went; `kept` those whose records stay because data must
+    be kept there (Art. 17(3)): with `kept` empty the whole subject went, consents, keys and
+    disclosures included."""
+
+    systems: tuple[str, ...]
+    kept: tuple[str, ...]
+    consents: int = 0
+    keys: int = 0
+    disclosures: int = 0
+
+    def proof(self, plan_date: str) -> Doc:
+        """The audit entry's document: counts and system ids, never the data."""
+        return {"erased": list(self.systems), "kept": list(self.kept), "consents": self.consents, "keys": self.keys,
+                "disclosures": self.disclosures, "plan": plan_date}
+
+
+AuditAction = Literal["create", "update", "delete", "load", "read", "revoke", "erase"]
+
+SUBJECT_AUDIT_TYPES = frozenset({"subject", "consent", "subject-file", "disclosure"})
+"""Entity types of audit entries about data subjects (reads, consents, disclosures, subject loads,
+erasures): personal data."""
 
 
 @dataclass(frozen=True)
@@ -181,8 +205,9 @@ class AuditEntry:
     `at` is UTC, ISO 8601 with microseconds (`audit_time`); `actor` who acted (`token:NAME`,
     `oidc:SUBJECT`, `os:USER` …); `type` and `id` the entity concerned (`id` is `*` for reads
     of many subjects); `before` and `after` the documents (None for a create, a delete or a
-    read). `prev` is the hash of the entry before (`graph.audit.GENESIS` for the first),
-    `hash` this entry's own (`graph.audit.entry_hash`).
+    read; for an update, the id and the fields it changed only: `graph.changes.Change.audited`).
+    `prev` is the hash of the entry before (`graph.audit.GENESIS` for the first), `hash` this
+    entry's own (`graph.audit.entry_hash`).
     """
 
     seq: int
@@ -402,6 +427,32 @@ class GraphStore(Protocol):
     def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
         """Audit a read of a subject's personal data (who looked up whom, and what for); a lookup
         that found nothing (`found` false) is audited too."""
+
+    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
+        """Up to `limit` subjects with ids greater than `after` (None: from the first), sorted by id,
+        optionally only those with a record in one of `systems`: id, kind and records (consents,
+        keys and disclosures left out)."""
+
+    def subject_total(self) -> int:
+        """How many subjects the store records."""
+
+    # --- disclosures on flows of scope `case` (`graph.embedded.disclosures`, `graph.neo4j.disclosures`) ---
+
+    def add_disclosure(self, id: str, disclosure: Doc, *, actor: str) -> None:
+        """Record one disclosure (flow, at, reference) of a subject's data, audited (type `disclosure`)."""
+
+    def count_disclosures(self, flows: Iterable[str], until: str | None = None) -> dict[str, int]:
+        """How many disclosures are recorded on each of `flows` (at or before the instant `until`,
+        when given); flows without any are left out. A disclosure refers to its flow."""
+
+    # --- erasure (`graph.embedded.erasure`, `graph.neo4j.erasure`) ---------------------------------
+
+    def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> Erasure | None:
+        """Carry out an executed erasure plan in one transaction: remove the subject's records in
+        every system but those in `keep` (where data must be kept); when `keep` names none of its
+        systems, remove the subject altogether (records, consents, keys, disclosures). Audited as
+        one `erase` entry whose document is `Erasure.proof` (no personal data). None when there
+        is no such subject."""
 
     # --- API tokens --------------------------------------------------------------------------
 

@@ -2,11 +2,11 @@
 
 Every problem is collected, not just the first: shape and type errors from the models,
 duplicate ids, redefined built-ins, ids taken by another entity type, references that do not
-resolve (in the bundle or the existing registry), category and purpose parent cycles, dates out
-of order. Each names the file, line and column, the entity (`flow 'claims-to-coral'`, or
-`flows[3]` while it has no id), the field and the reason, with a "did you mean" for a near miss;
-problems come in file order. `Definitions` says where each entity of a set of bundles is defined
-(for SARIF).
+resolve (in the bundle or the existing registry), category and purpose parent cycles and trees
+deeper than `registry.categories.MAX_DEPTH`, dates out of order. Each names the file, line and
+column, the entity (`flow 'claims-to-coral'`, or `flows[3]` while it has no id), the field and
+the reason, with a "did you mean" for a near miss; problems come in file order. `Definitions`
+says where each entity of a set of bundles is defined (for SARIF).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from graph.store import Doc, Stored
+from registry.categories import shape_problems
 from registry.legal_bases import BUILTIN_LEGAL_BASES
 from registry.model import MODELS, SECTIONS, Entity
 from registry.sources import BundleInvalid, Problem, Source, Where
@@ -267,15 +268,8 @@ def _optional(prefix: Where, doc: Doc, fields: dict[str, tuple[str, ...]]):
 
 def _parent_cycles(nodes: list[tuple[Item, Doc]], existing: dict[str, str | None]) -> list[Problem]:
     # The existing trees have no cycle, so any cycle passes through one of the bundle's categories
-    # or purposes (ids are unique across types, so both trees share one map).
+    # or purposes (ids are unique across types, so both trees share one map). Linear in the trees' size.
     parent = dict(existing)
     parent.update((doc["id"], doc.get("parent")) for _, doc in nodes)
-    problems = []
-    for item, doc in nodes:
-        chain, node = [doc["id"]], doc.get("parent")
-        while node in parent and node not in chain:
-            chain.append(node)
-            node = parent[node]
-        if node == doc["id"]:
-            problems.append(item.problem(("parent",), "parent cycle: " + " → ".join(chain + [node])))
-    return problems
+    found = shape_problems(parent, [doc["id"] for _, doc in nodes])
+    return [item.problem(("parent",), found[doc["id"]]) for item, doc in nodes if doc["id"] in found]

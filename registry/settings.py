@@ -15,8 +15,11 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 | `DSA_REGISTRY_CORS_ORIGINS` | comma-separated origins that browsers may call the API from (default none) |
 | `DSA_REGISTRY_ALLOW_ANONYMOUS_VIEWER` | callers without credentials get the `viewer` role (default no) |
 | `DSA_REGISTRY_PRODUCTION` | no introspection, no GraphiQL (default no) |
+| `DSA_REGISTRY_MAX_REQUEST_BYTES` | the largest HTTP request body the API accepts (default 16 MiB; larger: 413) |
+| `DSA_REGISTRY_MAX_QUERY_COST` | the most a GraphQL operation may cost, before it runs (default 50,000; `registry.api.cost`) |
 | `DSA_REGISTRY_CONTROLLER` | the controller's name and contact details (Art. 30, DSAR documents) |
-| `DSA_REGISTRY_DPO` | the data protection officer's name and contact details (Art. 30(1)(a)) |
+| `DSA_REGISTRY_DPO` | the data protection officer's name and contact details (Art. 30(1)(a), DSAR documents) |
+| `DSA_REGISTRY_DOCUMENT_LANGUAGE` | the language of DSAR documents when a request names none: `en` or `de`, optionally with a region (`en-GB`, `de-AT`) for the form of dates (default `en`) |
 | `DSA_REGISTRY_EU_REPRESENTATIVE` | the Art. 27 representative in the Union, for a controller outside it |
 | `DSA_REGISTRY_COUNTRIES` | a YAML file replacing the packaged EEA and adequacy lists |
 | `DSA_REGISTRY_SUBJECT_CATEGORIES` | comma-separated categories of data subjects for the Art. 30 record |
@@ -48,6 +51,7 @@ from registry.compliance.settings import DEFAULT_SUBJECT_CATEGORIES
 from registry.compliance.settings import Settings as ComplianceSettings
 from registry.compliance.transfers import Countries
 from registry.errors import InvalidArgument
+from registry.subjects.language import language
 from registry.subjects.model import KeyHasher
 
 PREFIX = "DSA_REGISTRY_"
@@ -79,9 +83,15 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ()
     allow_anonymous_viewer: bool = False
     production: bool = False
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024, le=1024 ** 3)
+    """The largest request body the API reads (`registry.api.limits`)."""
+    max_query_cost: int = Field(50_000, ge=100, le=100_000_000)
+    """The most a GraphQL operation may cost (`registry.api.cost`)."""
     controller: str | None = None
     dpo: str | None = None
     eu_representative: str | None = None
+    document_language: str = "en"
+    """The language of DSAR documents when a request names none (`registry.subjects.language`)."""
     countries: Path | None = None
     subject_categories: CommaList = DEFAULT_SUBJECT_CATEGORIES
     web_assets: Path | None = None
@@ -179,6 +189,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{value:g} seconds is not a wait; give a number of seconds above 0 and at most 3600")
         return value
 
+    @field_validator("document_language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        try:
+            return language(value).tag
+        except InvalidArgument as error:
+            raise ValueError(str(error).removeprefix("lang: ")) from None
+
     @field_validator("controller", "dpo", "eu_representative")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
@@ -190,7 +208,8 @@ class Settings(BaseSettings):
 
         Raises `SettingsError` when the countries file is unusable.
         """
-        return _compliance(self.countries, self.controller, self.subject_categories, self.dpo, self.eu_representative)
+        return _compliance(self.countries, self.controller, self.subject_categories, self.dpo, self.eu_representative,
+                           self.document_language)
 
     def key_hasher(self) -> KeyHasher:
         """The lookup-key hasher under the configured secret (`hmac_key` or the file's contents,
@@ -228,13 +247,14 @@ class Settings(BaseSettings):
 
 @functools.lru_cache(maxsize=8)
 def _compliance(countries: Path | None, controller: str | None, subject_categories: tuple[str, ...],
-                dpo: str | None, eu_representative: str | None):
+                dpo: str | None, eu_representative: str | None, document_language: str = "en"):
     try:
         loaded = Countries.load(countries)
     except InvalidArgument as error:
         raise SettingsError(f"{PREFIX}COUNTRIES: {error}") from None
     return ComplianceSettings(countries=loaded, controller=controller or ComplianceSettings.controller,
-                              subject_categories=subject_categories, dpo=dpo, eu_representative=eu_representative)
+                              subject_categories=subject_categories, dpo=dpo, eu_representative=eu_representative,
+                              document_language=document_language)
 
 
 class _FieldError(ValueError):

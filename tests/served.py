@@ -32,6 +32,7 @@ def served(tmp_path, **settings):
     SubjectService(registry, KeyHasher(SECRET.encode())).load(subjects, principal=Principal.of("os:test", "admin"))
     tokens = {role: issue(registry.store, role) for role in ROLES}
     registry.store.close()
+    settings = {"controller": "Aurora Mutual Insurance SE, Cologne, privacy@aurora.example", **settings}
     app = create_app(Settings.load(store=str(path), hmac_key=SECRET, **settings))
     with TestClient(app) as client:
         yield client, tokens

@@ -31,6 +31,8 @@ QUERIES = {  # field: (arguments, roles allowed)
     "breachImpact": ('systems: ["crm"], detectedAt: "2026-11-25T09:00:00Z"', ALL),
     "auditLog": ("", AUDIT),
     "dsar": ('subject: "C-1"', SUBJECT_READERS), "erasurePlan": ('subject: "C-1"', SUBJECT_READERS),
+    "dsarDocument": ('subject: "C-1", format: MARKDOWN, lang: "de"', SUBJECT_READERS),
+    "subjects": ("first: 1", SUBJECT_READERS),
     "apiTokens": ("", ADMIN),
 }
 MUTATIONS = {
@@ -51,6 +53,8 @@ MUTATIONS = {
     "importBundle": ('yaml: "{}"', WRITERS),
     "setConsent": ('subject: "C-1", purpose: "marketing", status: GRANTED', SUBJECT_WRITERS),
     "withdrawConsent": ('subject: "C-1", purpose: "marketing"', SUBJECT_WRITERS),
+    "recordDisclosure": ('subject: "C-1", flow: "fraud", reference: "LKA-1"', SUBJECT_WRITERS),
+    "eraseSubject": ('subject: "no-such-subject"', SUBJECT_WRITERS),
     "createApiToken": ('name: "matrix", role: "viewer"', ADMIN),
     "revokeApiToken": ('name: "no-such-token"', ADMIN),
 }

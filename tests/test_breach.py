@@ -159,9 +159,10 @@ def test_the_breach_command_prints_the_duties_with_utc_deadlines(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Breach of system us-sys, known since 2026-11-25T01:00:00+00:00 (UTC)"
-    assert "  the competent supervisory authority: by 2026-11-28T01:00:00+00:00  [GDPR Art. 33(1)]" in lines
+    # deadlines already passed (the analysis runs now, after 2026-11-28) are marked
+    assert "  the competent supervisory authority: by 2026-11-28T01:00:00+00:00  OVERDUE  [GDPR Art. 33(1)]" in lines
     assert "  the data subjects concerned: without undue delay  [GDPR Art. 34(1)]" in lines
-    assert ("  the insurance commissioner of the home state: by 2026-11-28T01:00:00+00:00  "
+    assert ("  the insurance commissioner of the home state: by 2026-11-28T01:00:00+00:00  OVERDUE  "
             "[NAIC Insurance Data Security Model Law (#668) §6]") in lines
     naive = cli("breach", "--system", "us-sys", "--detected-at", "2026-11-25T10:00:00")
     assert naive.returncode == 2 and "--detected-at" in naive.stderr and "UTC offset" in naive.stderr

@@ -84,6 +84,8 @@ def test_invalid_bundles_exit_2_with_every_problem_and_change_nothing(tmp_path, 
 
 
 def test_query_errors_exit_1_and_bad_variables_are_usage_errors(tmp_path):
+    (tmp_path / "empty.yaml").write_text("{}\n")
+    assert cli("load", "empty.yaml", cwd=tmp_path).returncode == 0  # an empty registry
     result = cli("query", '{ holders(category: "health") { declared } }', cwd=tmp_path)
     assert result.returncode == 1
     assert json.loads(result.stdout)["errors"][0]["message"] == "unknown category 'health'"
@@ -105,6 +107,6 @@ def test_help_describes_every_command(tmp_path):
 
 
 def test_an_unusable_store_is_one_line_not_a_traceback(tmp_path):
-    result = cli("--store", str(tmp_path / "no" / "such" / "dir.db"), "export", cwd=tmp_path)
+    result = cli("--store", str(tmp_path / "no" / "such" / "dir.db"), "demo", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot open the store ") and "Traceback" not in result.stderr

@@ -20,8 +20,9 @@ def test_the_command_list_shows_whole_first_sentences(tmp_path):
     listing = cli("--help", cwd=tmp_path).stdout.split("Commands:\n")[1]
     entries = dict(re.findall(r"^  (\S+)\s+(.*?)(?=^  \S|\Z)", listing, flags=re.M | re.S))
     entries = {name: " ".join(text.split()) for name, text in entries.items()}
-    assert entries["dsar"] == ("The GDPR Art. 15 report for SUBJECT (or --email): data held and why, recipients, "
-                               "sources, retention, consents, suspended flows and rights.")
+    assert entries["dsar"] == ("The GDPR Art. 15 report for SUBJECT (or --email): data held and why, recipients (and "
+                               "who may receive it in specific cases), disclosures, sources, retention, consents, "
+                               "suspended flows, automated decisions and rights.")
     assert entries["breach"].endswith("(GDPR Art. 33-34, NAIC Model #668 §6).")
     assert all(text.endswith(".") and "..." not in text for text in entries.values()), entries
     subjects = cli("subjects", "--help", cwd=tmp_path).stdout
@@ -63,8 +64,9 @@ def test_erasure_plans_come_as_json_text_or_html(workdir):  # noqa: F811
     text = cli("erasure-plan", "C-1", "--today", "2026-11-25", "--format", "text", cwd=workdir, env=ENV)
     assert text.returncode == 0
     assert text.stdout.splitlines()[:2] == ["Erasure plan for C-1 (policyholder), retention as of 2026-11-25", ""]
-    assert ("  claims: health.diagnosis, until 2034-06-01: Art. 17(3)(e): establishment, exercise or defence of "
-            "legal claims, retention P10Y from 2024-06-01") in text.stdout.splitlines()
+    assert ("  claims: health.diagnosis, until no date yet: Art. 17(3)(e): establishment, exercise or defence of "
+            "legal claims, until 10 years after the relationship ends (it has not ended yet: no date)"
+            ) in text.stdout.splitlines()
     html = cli("erasure-plan", "C-1", "--today", "2026-11-25", "--format", "html", "-o", "plan.html",
                cwd=workdir, env=ENV)
     page = (workdir / "plan.html").read_text()

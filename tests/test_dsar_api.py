@@ -67,7 +67,7 @@ def test_dsar_report_has_the_shape_a_portal_reads(loaded):
     assert report["currentConsents"] == [{"purpose": "marketing", "status": "withdrawn"}]
     assert report["sources"] == [{"party": {"id": "broker"}, "system": "claims", "categories": ["health.diagnosis"]}]
     assert [r["right"] for r in report["rights"]] == [
-        "rectification", "erasure", "restriction", "objection", "withdraw-consent", "complaint"]
+        "rectification", "erasure", "restriction", "portability", "objection", "withdraw-consent", "complaint"]
 
 
 def test_withdrawing_is_one_call_and_suspends_the_flow(loaded):
@@ -88,7 +88,9 @@ def test_erasure_plan_over_graphql(loaded):
     assert result.errors is None
     plan = result.data["erasurePlan"]
     assert [step["system"]["id"] for step in plan["erase"]] == ["actuarial", "crm", "dwh"]
-    assert plan["keep"][0]["until"] == "2034-06-01"
+    assert plan["keep"] == [{"system": "claims", "category": "health.diagnosis", "until": None, "reason": (
+        "Art. 17(3)(e): establishment, exercise or defence of legal claims, until 10 years after the relationship "
+        "ends (it has not ended yet: no date)")}]
     assert [n["party"]["id"] for n in plan["notify"]] == ["re", "re"]
 
 

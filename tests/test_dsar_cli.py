@@ -27,23 +27,63 @@ def test_load_then_report_as_json_by_email(workdir):
     report = json.loads(cli("dsar", "--email", "c1@example.org", cwd=workdir, env=ENV).stdout)
     assert report["subject"]["id"] == "C-1"
     assert [(r["party"]["id"], r["path"]) for r in report["recipients"]] == [("re", ["f1", "f2"]), ("re", ["f3"])]
-    assert report["suspendedFlows"] == [{"id": "m1", "purpose": "marketing", "categories": ["contact"]},
-                                        {"id": "w1", "purpose": "wellness", "categories": ["health.diagnosis"]}]
+    assert report["suspendedFlows"] == [
+        {"id": "m1", "purpose": "marketing", "categories": ["contact"], "expired": False},
+        {"id": "w1", "purpose": "wellness", "categories": ["health.diagnosis"], "expired": False}]
 
 
 def test_html_and_markdown_documents_name_things_and_escape_personal_data(workdir):
     cli("subjects", "load", "subjects.jsonl", cwd=workdir, env=ENV)
     html = cli("dsar", "C-1", "--format", "html", cwd=workdir, env=ENV).stdout
-    assert "<title>Access request: C-1</title>" in html and "prepared by Aurora Mutual" in html
-    assert "<td>Reinsurer (reinsurer)</td><td>US</td>" in html
-    assert "GDPR Art. 9(2)(f)" in html and "transfer safeguard: scc" in html and "@media print" in html
-    assert "Campaign audiences (Marketing): Contact details not shared" in html
+    assert "<title>Your personal data: our answer to your access request: C-1</title>" in html
+    assert "Controller: Aurora Mutual<br>" in html
+    assert "<td>Reinsurer</td><td>reinsurer</td><td>United States</td>" in html
+    assert "Legal claims (GDPR Art. 9(2)(f))" in html and "@media print" in html
+    assert "the standard data protection clauses adopted by the European Commission (GDPR Art. 46(2)(c))" in html
+    assert ("Campaign audiences (Marketing): Contact details not shared, because you have not given or have "
+            "withdrawn your consent") in html
     hostile = cli("dsar", "C-<script>", "--format", "html", cwd=workdir, env=ENV).stdout
     assert "C-&lt;script&gt;" in hostile and "<script>" not in hostile
     markdown = cli("dsar", "C-1", "--format", "markdown", "-o", "c1.md", cwd=workdir, env=ENV)
     text = (workdir / "c1.md").read_text()
-    assert markdown.returncode == 0 and text.startswith("# Your personal data: access request")
-    assert "| Claims | Diagnoses | Claims handling | gdpr-6-1-b, gdpr-9-2-f | P10Y | Broker |" in text
+    assert markdown.returncode == 0 and text.startswith("# Your personal data: our answer to your access request")
+    assert ("| Claims | Diagnoses | Claims handling | Contract (GDPR Art. 6(1)(b)); Legal claims (GDPR Art. 9(2)(f)) | "
+            "10 years after our relationship with you ends | Broker |") in text
+    german = cli("dsar", "C-1", "--format", "markdown", "--lang", "de", cwd=workdir, env=ENV).stdout
+    assert german.startswith("# Ihre personenbezogenen Daten: unsere Antwort auf Ihr Auskunftsersuchen")
+
+
+def test_a_document_without_a_configured_controller_is_one_line(workdir):
+    cli("subjects", "load", "subjects.jsonl", cwd=workdir, env=ENV)
+    result = cli("dsar", "C-1", "--format", "html", cwd=workdir, env={**ENV, "DSA_REGISTRY_CONTROLLER": ""})
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == ("error: DSA_REGISTRY_CONTROLLER is not set: a DSAR document must name the controller; "
+                             "set it to the controller's name and contact details\n")
+    french = cli("dsar", "C-1", "--format", "html", "--lang", "fr", cwd=workdir, env=ENV)
+    assert (french.returncode, french.stderr) == (
+        2, "error: lang: 'fr' is not supported; use en or de, optionally with a region (en-GB, de-AT)\n")
+
+
+def test_disclose_list_export_and_erase(workdir):
+    cli("subjects", "load", "subjects.jsonl", cwd=workdir, env=ENV)
+    disclosed = cli("disclose", "C-1", "fraud", "--at", "2026-02-01", "--reference", "LKA-7", cwd=workdir, env=ENV)
+    assert json.loads(disclosed.stdout) == {"flow": "fraud", "at": "2026-02-01T00:00:00+00:00", "reference": "LKA-7"}
+    refused = cli("disclose", "C-1", "f2", cwd=workdir, env=ENV)
+    assert refused.returncode == 2 and "flow 'f2' has scope all" in refused.stderr
+    report = json.loads(cli("dsar", "C-1", cwd=workdir, env=ENV).stdout)
+    assert ("police", "fraud") in [(r["party"]["id"], r["flow"]) for r in report["recipients"]]
+    assert report["disclosures"][0]["reference"] == "LKA-7"
+    listed = cli("subjects", "list", "--limit", "1", cwd=workdir, env=ENV)
+    assert (listed.stdout, listed.stderr) == ("C-1\tpolicyholder\tcrm, claims\n", "(more: --after C-1)\n")
+    exported = cli("subjects", "export", "C-1", "-o", "c1.jsonl", cwd=workdir, env=ENV)
+    [line] = (workdir / "c1.jsonl").read_text().splitlines()
+    assert exported.returncode == 0 and json.loads(line)["disclosures"][0]["flow"] == "fraud"
+    assert "keys" not in json.loads(line) and oct((workdir / "c1.jsonl").stat().st_mode & 0o777) == "0o600"
+    erased = cli("subjects", "erase", "C-<script>", "--today", "2026-11-25", cwd=workdir, env=ENV)
+    assert erased.stdout == "C-<script>: erased (records in crm, 2 consent event(s), 0 lookup key(s), 0 disclosure(s))\n"
+    kept = cli("subjects", "erase", "C-1", "--today", "2026-11-25", cwd=workdir, env=ENV)
+    assert kept.stdout == ("C-1: records removed from crm; kept in claims (Art. 17(3)) until their retention has run\n")
+    assert cli("subjects", "list", cwd=workdir, env=ENV).stdout == "C-1\tpolicyholder\tclaims\n"
 
 
 def test_consent_and_erasure_plan_commands(workdir):
@@ -54,10 +94,13 @@ def test_consent_and_erasure_plan_commands(workdir):
                                           "status": "granted", "channel": "phone"}
     report = json.loads(cli("dsar", "C-1", cwd=workdir, env=ENV).stdout)
     assert [f["id"] for f in report["suspendedFlows"]] == ["w1"]
+    expiring = cli("consent", "C-1", "wellness", "granted", "--at", "2026-01-01", "--expires", "2026-07-01",
+                   cwd=workdir, env=ENV)
+    assert json.loads(expiring.stdout)["expires"] == "2026-07-01T00:00:00+00:00"
     plan = json.loads(cli("erasure-plan", "C-1", "--today", "2026-11-25", cwd=workdir, env=ENV).stdout)
-    assert plan["keep"] == [{"system": "claims", "category": "health.diagnosis", "until": "2034-06-01",
+    assert plan["keep"] == [{"system": "claims", "category": "health.diagnosis", "until": None,
                              "reason": "Art. 17(3)(e): establishment, exercise or defence of legal claims, "
-                                       "retention P10Y from 2024-06-01"}]
+                                       "until 10 years after the relationship ends (it has not ended yet: no date)"}]
     assert [n["party"] for n in plan["notify"]] == ["adco", "re", "re"]
 
 

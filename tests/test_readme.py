@@ -58,3 +58,24 @@ def test_the_subject_file_examples_load_and_agree(registry, tmp_path):
     assert registry.store.subject("C-1") == from_json
     assert service.report(principal=admin, email="C1@example.org").sources == [
         ("hanse-makler", "claims", ("claims-history",))]
+
+
+def test_the_example_customer_on_the_demo_has_the_recipients_the_readme_lists(registry):
+    from registry.auth.roles import Principal
+    from registry.subjects.demo import load_demo_subjects
+    from registry.subjects.model import KeyHasher
+    from registry.subjects.service import SubjectService
+
+    registry.load([("demo", DEMO.read_text())], actor="test")
+    service = SubjectService(registry, KeyHasher(None))
+    dpo = Principal.of("test", "dpo")
+    assert load_demo_subjects(service, dpo) == 6
+    report = service.report(principal=dpo, subject="C-1", as_of=date(2026, 11, 25))
+    [shown] = [b for b in re.findall(r"```\n(\$ dsa-registry dsar C-1.*?)```", README, re.S)]
+    listed = re.split(r"^\$ .*\n", shown, flags=re.M)[1:]
+    names = lambda recipients: sorted({report.entities[r.party].doc["name"] for r in recipients})  # noqa: E731
+    assert [block.splitlines() for block in listed] == [names(report.recipients), names(report.potential_recipients)]
+    assert (len(report.holdings), len({h.system for h in report.holdings}), len(report.recipients)) == (33, 15, 13)
+    us_book = {"ct-insurance-dept", "vitalpath"}  # the US state insurance department, the US wellness partner
+    assert not {r.party for r in report.recipients} & ({"lka-nrw"} | us_book)
+    assert "lka-nrw" in {r.party for r in report.potential_recipients}

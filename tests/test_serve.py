@@ -112,7 +112,14 @@ def test_a_secret_other_than_the_stores_stops_the_server(tmp_path):
     assert "GraphiQL" not in result.stderr
 
 
+def empty_store(folder: Path) -> None:
+    """An empty registry in `folder` (serve without --demo refuses a store that does not exist)."""
+    (folder / "empty.yaml").write_text("{}\n")
+    assert cli("load", "empty.yaml", cwd=folder).returncode == 0
+
+
 def test_a_port_in_use_is_reported_before_any_url(tmp_path):
+    empty_store(tmp_path)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         result = cli("serve", "--port", str(port), cwd=tmp_path)
@@ -145,6 +152,7 @@ def self_signed(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_tls_with_a_certificate_and_its_key(tmp_path):
     certfile, keyfile = self_signed(tmp_path)
+    empty_store(tmp_path)
     server = Server("--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile), "--production", cwd=tmp_path)
     try:
         assert server.lines[-1].startswith("GraphQL: https://127.0.0.1:")

@@ -7,9 +7,11 @@ import sqlite3
 from datetime import date, timedelta
 
 from tests.test_cli import cli
+from tests.test_serve import empty_store
 
 
 def test_tokens_are_created_shown_once_listed_without_the_secret_and_revoked(tmp_path):
+    empty_store(tmp_path)
     created = cli("tokens", "create", "--role", "steward", "--name", "ci-loader", "--expires",
                   (date.today() + timedelta(days=30)).isoformat(), cwd=tmp_path)
     assert created.returncode == 0, created.stderr
@@ -35,6 +37,7 @@ def test_tokens_are_created_shown_once_listed_without_the_secret_and_revoked(tmp
 
 
 def test_bad_token_requests_are_one_line_and_only_admins_manage_tokens(tmp_path):
+    empty_store(tmp_path)
     bad = cli("tokens", "create", "--role", "editor", "--name", "x", cwd=tmp_path)
     assert (bad.returncode, bad.stderr) == (2, "error: role: unknown role(s) editor (editor is now steward); "
                                                "known: viewer, steward, dpo, auditor, admin\n")

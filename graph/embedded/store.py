@@ -28,8 +28,10 @@ from pathlib import Path
 
 from graph.audit import GENESIS, link
 from graph.changes import encode, plan
+from graph.embedded.disclosures import DisclosureTable
+from graph.embedded.erasure import ErasureTables
 from graph.embedded.subjects import SCHEMA as SUBJECT_SCHEMA
-from graph.embedded.subjects import SubjectTables
+from graph.embedded.subjects import SubjectTables, upgrade
 from graph.embedded.tokens import SCHEMA as TOKEN_SCHEMA
 from graph.embedded.tokens import TokenTable
 from graph.snapshot import Snapshot
@@ -72,7 +74,7 @@ _POLL = 0.05
 """Seconds SQLite itself waits for a busy store before `EmbeddedStore._writing` tries again."""
 
 
-class EmbeddedStore(SubjectTables, TokenTable, SnapshotReads):
+class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, SnapshotReads):
     """`busy_timeout`: how long a write waits for another process's (or thread's) write to end,
     in seconds, before it gives up with `StoreBusy`."""
 
@@ -84,6 +86,7 @@ class EmbeddedStore(SubjectTables, TokenTable, SnapshotReads):
             self._db = self._connect()
             self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # a new file: wait for its creator
             self._db.executescript(_SCHEMA + SUBJECT_SCHEMA + TOKEN_SCHEMA)  # no writes once the tables are there
+            upgrade(self._db)
             if self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM meta WHERE key = 'version')").fetchone()[0]:
                 self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0)")
             self._seal_legacy_log()
@@ -187,7 +190,7 @@ class EmbeddedStore(SubjectTables, TokenTable, SnapshotReads):
             db.executemany("DELETE FROM entity WHERE id = ?",
                            [(c.id,) for c in planned.changes if c.after is None])
             if planned.changes:
-                self._audit([NewAuditEntry(now, actor, c.action, c.type, c.id, c.before, c.after)
+                self._audit([NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited)
                              for c in planned.changes])
                 db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
         return planned.result

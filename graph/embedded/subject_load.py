@@ -9,7 +9,7 @@ carry on, and an invalid line (or anything else raised meanwhile) leaves the sto
 Then it applies `SUBJECT_BATCH` subjects per write transaction, each with one sorted
 `INSERT … SELECT` per table, so B-trees fill in key order instead of at random places (at ten
 million subjects, the difference between visiting each page once and once per row). Every
-subject is applied whole in one batch: its row, its index entries and its consents. Between
+subject is applied whole in one batch: its row, its index entries, its consents and disclosures. Between
 batches other writers get their turn, so they wait one batch at most. A file of one batch is
 one transaction; a larger one is recorded as pending (the `setting` row `subject-load`) from
 its first batch to its last, and audited when it starts applying and when it ends.
@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 
 from graph.changes import encode
+from graph.embedded import disclosures
 from graph.store import SUBJECT_BATCH, NewAuditEntry, PendingLoad, Progress, StoreError, SubjectRow, audit_time
 
 _STAGING_ROWS = 20_000
@@ -45,19 +46,21 @@ CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, rec
 CREATE TEMP TABLE load_system (seq INTEGER, system TEXT, subject TEXT, PRIMARY KEY (seq, system)) WITHOUT ROWID;
 CREATE TEMP TABLE load_key (seq INTEGER, hash TEXT, subject TEXT, PRIMARY KEY (seq, hash)) WITHOUT ROWID;
 CREATE TEMP TABLE load_consent (seq INTEGER, subject TEXT, at TEXT, purpose TEXT, status TEXT, notice TEXT,
-                                channel TEXT, PRIMARY KEY (seq, at, purpose, status)) WITHOUT ROWID;
-CREATE TEMP VIEW load (seq, id, kind, records, keys, consents) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL;
+                                channel TEXT, expires TEXT, PRIMARY KEY (seq, at, purpose, status)) WITHOUT ROWID;
+CREATE TEMP VIEW load (seq, id, kind, records, keys, consents, disclosures) AS
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL;
 CREATE TEMP TRIGGER load_rows INSTEAD OF INSERT ON load BEGIN
     INSERT INTO load_subject (seq, id, kind, records, keys) VALUES (NEW.seq, NEW.id, NEW.kind, NEW.records, NEW.keys);
     INSERT OR IGNORE INTO load_system SELECT NEW.seq, value ->> 'system', NEW.id FROM json_each(NEW.records);
     INSERT OR IGNORE INTO load_key SELECT NEW.seq, value, NEW.id FROM json_each(NEW.keys);
     INSERT OR IGNORE INTO load_consent SELECT NEW.seq, NEW.id, value ->> 'at', value ->> 'purpose', value ->> 'status',
-                                              value ->> 'notice', value ->> 'channel' FROM json_each(NEW.consents);
+                                              value ->> 'notice', value ->> 'channel', value ->> 'expires'
+                                       FROM json_each(NEW.consents);
 END;
-"""
+""" + disclosures.STAGE
 _STAGE_BATCH = """
 INSERT INTO load SELECT ? + key, value ->> 'id', value ->> 'kind', value -> 'records', value -> 'key_hashes',
-                        value -> 'consents'
+                        value -> 'consents', value -> 'disclosures'
 FROM json_each(?)"""
 _BY_ID = "CREATE INDEX temp.load_subject_by_id ON load_subject (id, seq)"
 
@@ -90,8 +93,8 @@ _INDEX_STORED = (
     """INSERT OR REPLACE INTO subject_key (hash, subject)
        SELECT k.value, s.id FROM ({ids}) b JOIN subject s USING (id), json_each(s.keys) k ORDER BY 1""",
 )
-_CONSENTS = ("INSERT OR IGNORE INTO consent SELECT subject, at, purpose, status, notice, channel FROM load_consent "
-             "WHERE {lines} ORDER BY 1, 2, 3, 4")
+_CONSENTS = ("INSERT OR IGNORE INTO consent SELECT subject, at, purpose, status, notice, channel, expires "
+             "FROM load_consent WHERE {lines} ORDER BY 1, 2, 3, 4")
 
 
 class SubjectLoad:
@@ -143,7 +146,8 @@ class SubjectLoad:
                source: str, total: int, fingerprint: str | None, progress: Progress | None) -> None:
         ids, lines = _IDS[ascending], _LINES[ascending]
         index = tuple(s.format(lines=lines, ids=ids) for s in (_INDEX_STAGED if distinct else _INDEX_STORED))
-        statements = ([s.format(ids=ids) for s in _FORGET], _SUBJECTS[ascending], index, _CONSENTS.format(lines=lines))
+        statements = ([s.format(ids=ids) for s in _FORGET], _SUBJECTS[ascending], index,
+                      [s.format(lines=lines) for s in (_CONSENTS, disclosures.INSERT_STAGED)])
         pending = PendingLoad(source=source, subjects=total, applied=0, started=audit_time(), actor=actor)
         done = 0
         for number, bound in enumerate(bounds, 1):
@@ -244,12 +248,11 @@ def _batches(db: sqlite3.Connection, ascending: bool, count: int) -> list[tuple]
 
 def _apply_batch(db: sqlite3.Connection, statements: tuple, bound: tuple) -> int:
     """Apply one batch inside the caller's transaction; return how many subjects it held."""
-    forget, subjects, index, consents = statements
+    forget, subjects, index, history = statements
     if db.execute("SELECT EXISTS (SELECT 1 FROM subject)").fetchone()[0]:
         for statement in forget:
             db.execute(statement, bound)
     size = db.execute(subjects, bound).rowcount
-    for statement in index:
+    for statement in (*index, *history):
         db.execute(statement, bound)
-    db.execute(consents, bound)
     return size

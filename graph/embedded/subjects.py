@@ -2,16 +2,19 @@
 
 `subject` holds one row per subject (kind, records and key hashes as JSON); `subject_system`
 indexes subjects by the systems that hold them (for counts and lists), `subject_key` maps
-lookup-key hashes to subjects, and `consent` keeps every consent event. All are WITHOUT ROWID
-tables keyed for the lookups they serve, so a DSAR is a handful of index probes at any size.
+lookup-key hashes to subjects, and `consent` keeps every consent event (`disclosure`, in
+`graph.embedded.disclosures`, every disclosure). All are WITHOUT ROWID tables keyed for the
+lookups they serve, so a DSAR is a handful of index probes at any size.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 
 from graph.changes import encode
+from graph.embedded import disclosures
 from graph.embedded.subject_load import SubjectLoad
 from graph.store import Doc, NewAuditEntry, SubjectRow, audit_time
 
@@ -38,11 +41,19 @@ CREATE TABLE IF NOT EXISTS consent (
     status  TEXT NOT NULL,
     notice  TEXT,
     channel TEXT,
+    expires TEXT,
     PRIMARY KEY (subject, at, purpose, status)
 ) WITHOUT ROWID;
-"""
+""" + disclosures.SCHEMA
 
-_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
+
+def upgrade(db: sqlite3.Connection) -> None:
+    """Add what earlier versions' tables lack: a consent's `expires`."""
+    if "expires" not in {row[1] for row in db.execute("PRAGMA table_info(consent)")}:
+        db.execute("ALTER TABLE consent ADD COLUMN expires TEXT")
+
+
+_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 
 class SubjectTables(SubjectLoad):
@@ -54,10 +65,12 @@ class SubjectTables(SubjectLoad):
             found = db.execute("SELECT kind, records FROM subject WHERE id = ?", (id,)).fetchone()
             if found is None:
                 return None
-            consents = db.execute("SELECT at, purpose, status, notice, channel FROM consent "
-                                        "WHERE subject = ? ORDER BY at, purpose, status", (id,)).fetchall()
+            consents = db.execute("SELECT at, purpose, status, notice, channel, expires FROM consent "
+                                  "WHERE subject = ? ORDER BY at, purpose, status", (id,)).fetchall()
+            disclosed = self.disclosures_of(id, db)
         return SubjectRow(id=id, kind=found[0], records=json.loads(found[1]),
-                          consents=[{f: v for f, v in zip(_CONSENT_FIELDS, row) if v is not None} for row in consents])
+                          consents=[{f: v for f, v in zip(_CONSENT_FIELDS, row) if v is not None} for row in consents],
+                          disclosures=disclosed)
 
     def subject_by_key(self, key_hash: str) -> str | None:
         with self._reader() as db:
@@ -66,8 +79,8 @@ class SubjectTables(SubjectLoad):
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work() -> None:
-            self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
+            self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel, expires) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
             self._audit([NewAuditEntry(audit_time(), actor, "update", "consent", id, after=encode(event))])
 
         self._in_transaction(work)
@@ -107,3 +120,19 @@ class SubjectTables(SubjectLoad):
         read = {"what": what} if found else {"what": what, "found": False}
         self._in_transaction(lambda: self._audit([NewAuditEntry(audit_time(), actor, "read", "subject", subject,
                                                                 after=encode(read))]))
+
+    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
+        if systems is None:
+            query, args = "SELECT id, kind, records FROM subject WHERE id > ? ORDER BY id LIMIT ?", (after or "", limit)
+        else:
+            query = ("SELECT id, kind, records FROM subject WHERE id IN (SELECT DISTINCT subject FROM subject_system "
+                     "WHERE system IN (SELECT value FROM json_each(?)) AND subject > ? ORDER BY subject LIMIT ?) "
+                     "ORDER BY id")
+            args = (json.dumps(sorted(set(systems))), after or "", limit)
+        with self._reader() as db:
+            rows = db.execute(query, args).fetchall()
+        return [SubjectRow(id=id_, kind=kind, records=json.loads(records), consents=[]) for id_, kind, records in rows]
+
+    def subject_total(self) -> int:
+        with self._reader() as db:
+            return db.execute("SELECT COUNT(*) FROM subject").fetchone()[0]

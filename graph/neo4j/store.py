@@ -56,6 +56,8 @@ from graph.neo4j import traversal
 from graph.neo4j.connection import Connection
 from graph.changes import plan
 from graph.neo4j.model import LABELS, properties, relationships
+from graph.neo4j.disclosures import DisclosureGraph
+from graph.neo4j.erasure import ErasureGraph
 from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph
 from graph.neo4j.tokens import TokenGraph
 from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Direction, Doc, Holding, Lineage,
@@ -69,9 +71,9 @@ BATCH = 2000
 T = TypeVar("T")
 
 
-class Neo4jStore(SubjectGraph, TokenGraph):
-    """A `GraphStore` on Neo4j; the data-subject and token methods come from `graph.neo4j.subjects`
-    and `graph.neo4j.tokens`."""
+class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
+    """A `GraphStore` on Neo4j; the data-subject, disclosure, erasure and token methods come from
+    `graph.neo4j.subjects`, `graph.neo4j.disclosures`, `graph.neo4j.erasure` and `graph.neo4j.tokens`."""
 
     def __init__(self, driver: neo4j.Driver, connection: Connection, busy_timeout: float = 10.0):
         self._driver = driver
@@ -252,7 +254,7 @@ def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[st
     _run_batched(tx, cypher.DROP_OWN_RELATIONSHIPS, ids=gone)
     _run_batched(tx, cypher.DELETE, ids=gone)
     _run_batched(tx, cypher.DROP_PLACEHOLDERS, ids=sorted(ends))
-    audit.append(tx, [NewAuditEntry(now, actor, c.action, c.type, c.id, c.before, c.after) for c in planned.changes])
+    audit.append(tx, [NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited) for c in planned.changes])
     tx.run(cypher.BUMP_VERSION).consume()
     return planned.result
 

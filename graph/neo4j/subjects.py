@@ -2,7 +2,8 @@
 
     (:Subject {id, kind, records})-[:RECORDED_IN]->(:System)
     (:SubjectKey {hash})-[:IDENTIFIES]->(:Subject)
-    (:Subject)-[:CONSENT {status, at, notice, channel}]->(:Purpose)
+    (:Subject)-[:CONSENT {status, at, notice, channel, expires}]->(:Purpose)
+    (:Subject)-[:DISCLOSED {at, reference}]->(:Flow)      (graph.neo4j.disclosures)
 
 `records` keeps the subject's records as JSON (what a DSAR starts from); the relationships
 make "whose data is in this system" and "who withdrew marketing consent" one hop. Subjects are
@@ -28,7 +29,7 @@ import neo4j
 import orjson
 
 from graph.changes import encode
-from graph.neo4j import audit
+from graph.neo4j import audit, disclosures
 from graph.store import (SUBJECT_BATCH, Doc, NewAuditEntry, PendingLoad, Progress, StoreError, SubjectRow,
                          audit_time)
 
@@ -70,15 +71,32 @@ _CONSENTS = """
 UNWIND $rows AS row
 MATCH (s:Subject {id: row.subject}), (p:Purpose {id: row.purpose})
 MERGE (s)-[c:CONSENT {at: row.at, status: row.status}]->(p)
-SET c.notice = row.notice, c.channel = row.channel
+SET c.notice = row.notice, c.channel = row.channel, c.expires = row.expires
 """
 _SUBJECT = """
 MATCH (s:Subject {id: $id})
-OPTIONAL MATCH (s)-[c:CONSENT]->(p:Purpose)
-WITH s, c, p ORDER BY c.at, p.id, c.status
-RETURN s.kind AS kind, s.records AS records,
-       [x IN collect(CASE WHEN c IS NULL THEN NULL ELSE {at: c.at, purpose: p.id, status: c.status,
-        notice: c.notice, channel: c.channel} END) WHERE x IS NOT NULL] AS consents
+CALL (s) {
+  OPTIONAL MATCH (s)-[c:CONSENT]->(p:Purpose)
+  WITH c, p ORDER BY c.at, p.id, c.status
+  RETURN [x IN collect(CASE WHEN c IS NULL THEN NULL ELSE {at: c.at, purpose: p.id, status: c.status,
+          notice: c.notice, channel: c.channel, expires: c.expires} END) WHERE x IS NOT NULL] AS consents
+}
+CALL (s) {
+  OPTIONAL MATCH (s)-[d:DISCLOSED]->(f:Entity)
+  WITH d, f ORDER BY d.at, f.id
+  RETURN [x IN collect(CASE WHEN d IS NULL THEN NULL ELSE {flow: f.id, at: d.at, reference: d.reference} END)
+          WHERE x IS NOT NULL] AS disclosures
+}
+RETURN s.kind AS kind, s.records AS records, consents, disclosures
+"""
+_LIST = """
+MATCH (s:Subject) WHERE s.id > $after
+RETURN s.id AS id, s.kind AS kind, s.records AS records ORDER BY s.id LIMIT $limit
+"""
+_LIST_IN = """
+MATCH (s:Subject)-[:RECORDED_IN]->(y:System) WHERE y.id IN $systems AND s.id > $after
+WITH DISTINCT s ORDER BY s.id LIMIT $limit
+RETURN s.id AS id, s.kind AS kind, s.records AS records
 """
 _BY_KEY = "MATCH (:SubjectKey {hash: $hash})-[:IDENTIFIES]->(s:Subject) RETURN s.id AS id"
 _COUNT = """
@@ -117,7 +135,7 @@ SET m.subject_load = $pending
 _PENDING = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.subject_load AS pending"
 
 _STATEMENT_ROWS = 5_000
-_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel")
+_CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 
 class SubjectGraph:
@@ -161,7 +179,8 @@ class SubjectGraph:
             return None
         [found] = records
         return SubjectRow(id=id, kind=found["kind"], records=json.loads(found["records"]),
-                          consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]])
+                          consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]],
+                          disclosures=[{k: v for k, v in d.items() if v is not None} for d in found["disclosures"]])
 
     def subject_by_key(self, key_hash: str) -> str | None:
         records = self._query(_BY_KEY, hash=key_hash)
@@ -216,6 +235,8 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: list[SubjectRow], load: Pe
         tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]).consume()
         tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
                                 for r in part for c in r.consents]).consume()
+        if disclosed := disclosures.rows(part):
+            tx.run(disclosures.MERGE_ROWS, rows=disclosed).consume()
     if last:
         if batched:
             tx.run(_SET_PENDING, pending=None).consume()
@@ -223,6 +244,16 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: list[SubjectRow], load: Pe
     else:
         applied = dataclasses.replace(load, applied=load.applied + len(batch))
         tx.run(_SET_PENDING, pending=json.dumps(dataclasses.asdict(applied))).consume()
+
+    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
+        if systems is None:
+            found = self._query(_LIST, after=after or "", limit=limit)
+        else:
+            found = self._query(_LIST_IN, systems=sorted(set(systems)), after=after or "", limit=limit)
+        return [SubjectRow(id=r["id"], kind=r["kind"], records=json.loads(r["records"]), consents=[]) for r in found]
+
+    def subject_total(self) -> int:
+        return self._query("MATCH (s:Subject) RETURN count(s) AS count")[0]["count"]
 
 
 def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:

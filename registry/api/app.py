@@ -9,6 +9,8 @@ secret) is checked when the app is created, the rest when it starts.
 
 Callers authenticate (`registry.api.authentication`); CORS is closed unless
 `DSA_REGISTRY_CORS_ORIGINS` names origins; with `production`, introspection and GraphiQL are off.
+Every request has a bounded cost: its size (`registry.api.limits`) and, before it runs, its
+GraphQL operation's (`registry.api.cost`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from strawberry.asgi import GraphQL
 
 from registry.api.authentication import Authentication
 from registry.api.context import Context
-from registry.api.schema import make_schema, schema
+from registry.api.cost import DEFAULT_MAX_COST
+from registry.api.limits import BodyLimit
+from registry.api.schema import make_schema
 from registry.audit import AuditTrail
 from registry.auth.callers import OidcVerifier, Verifier
 from registry.auth.roles import Principal
@@ -39,8 +43,8 @@ NOBODY = Principal("unauthenticated", frozenset())
 
 
 class RegistryGraphQL(GraphQL):
-    def __init__(self, state: dict, pages: Pages, *, production: bool = False):
-        super().__init__(make_schema(introspection=False) if production else schema,
+    def __init__(self, state: dict, pages: Pages, *, production: bool = False, max_cost: int = DEFAULT_MAX_COST):
+        super().__init__(make_schema(introspection=not production, max_cost=max_cost),
                          graphql_ide=None if production else "graphiql")
         self._state = state
         self._pages = pages
@@ -91,8 +95,9 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse({"status": "ok", "version": state["registry"].store.version()})
 
     pages = Pages(settings.web_assets)
-    graphql = RegistryGraphQL(state, pages, production=settings.production)
-    middleware = [Middleware(Authentication, verifier=lambda: state["verifier"])]
+    graphql = RegistryGraphQL(state, pages, production=settings.production, max_cost=settings.max_query_cost)
+    middleware = [Middleware(BodyLimit, max_bytes=settings.max_request_bytes),
+                  Middleware(Authentication, verifier=lambda: state["verifier"])]
     if settings.cors_origins:
         middleware.insert(0, Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                                         allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"],

@@ -20,9 +20,11 @@ class AuditEntry:
     action: str = strawberry.field(description="`create`, `update`, `delete`, `load`, `read` or `revoke`.")
     entity_type: str
     entity_id: strawberry.ID
-    before: Optional[strawberry.scalars.JSON]
+    before: Optional[strawberry.scalars.JSON] = strawberry.field(
+        description="The document before the change; for an update, its id and the fields the update changed.")
     after: Optional[strawberry.scalars.JSON] = strawberry.field(
-        description="The document after the change; for a read, what was read and whether it was found.")
+        description="The document after the change (for an update, its id and the fields it changed); for a read, "
+                    "what was read and whether it was found.")
     prev: str = strawberry.field(description="The hash of the entry before (64 zeros for the first).")
     hash: str = strawberry.field(description="SHA-256 of this entry's canonical encoding (see README).")
 

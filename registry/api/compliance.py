@@ -61,6 +61,11 @@ class BreachRecipient:
     flows: list[strawberry.ID]
 
 
+def _recipients(found) -> list[BreachRecipient]:
+    return [BreachRecipient(holder=to_holder(r.holder), flows=r.flows,
+                            categories=[to_node(Stored("category", doc)) for doc in r.categories]) for r in found]
+
+
 @strawberry.type(description="A notification a breach calls for: whom to notify, under which law, by when.")
 class NotificationDuty:
     id: str
@@ -70,6 +75,10 @@ class NotificationDuty:
         description="UTC; null where the law sets no fixed time (see `timing`).")
     timing: str
     reason: str
+    duty_of: Optional[strawberry.ID] = strawberry.field(
+        default=None, description="Whose duty it is: null for ours (the controller's); else the breached party that "
+                                  "must notify (a processor telling us, GDPR Art. 33(2); an independent controller).")
+    overdue: bool = strawberry.field(default=False, description="The deadline has already passed.")
 
 
 @strawberry.type
@@ -78,7 +87,10 @@ class BreachImpact:
     breached: list[Holder]
     high_risk: bool
     exposed: list[ExposedCategory]
-    recipients: list[BreachRecipient]
+    recipients: list[BreachRecipient] = strawberry.field(
+        description="Received exposed data: through flows of scope ALL, or CASE with a recorded disclosure.")
+    potential_recipients: list[BreachRecipient] = strawberry.field(
+        description="May have received exposed data: only through flows of scope CASE without a recorded disclosure.")
     duties: list[NotificationDuty]
     subject_count: int = strawberry.field(
         description="Data subjects with a record in the breached systems (or the systems that fed a breached party).")
@@ -230,11 +242,10 @@ class ComplianceQuery:
             high_risk=found.high_risk,
             exposed=[ExposedCategory(category=to_node(Stored("category", e.category)), high_risk=e.high_risk)
                      for e in found.exposed],
-            recipients=[BreachRecipient(holder=to_holder(r.holder), flows=r.flows,
-                                        categories=[to_node(Stored("category", doc)) for doc in r.categories])
-                        for r in found.recipients],
+            recipients=_recipients(found.recipients), potential_recipients=_recipients(found.potential_recipients),
             duties=[NotificationDuty(id=d.id, notify=d.notify, reference=d.reference, deadline=d.deadline,
-                                     timing=d.timing, reason=d.reason) for d in found.duties],
+                                     timing=d.timing, reason=d.reason, duty_of=d.duty_of, overdue=d.overdue)
+                    for d in found.duties],
             subject_count=found.subject_count, subject_systems=found.subject_systems)
 
     @strawberry.field(description="The record of processing activities (GDPR Art. 30): controller and processor "

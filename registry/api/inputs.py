@@ -27,6 +27,8 @@ class PurposeInput:
     description: Optional[str] = None
     parent: Optional[strawberry.ID] = None
     insurance_function: bool = False
+    consent_validity: Optional[str] = strawberry.field(
+        default=None, description="How long a consent to it counts (ISO 8601 duration, e.g. P24M).")
 
 
 @strawberry.input
@@ -54,7 +56,15 @@ class DeclaredHoldingInput:
     condition: Optional[strawberry.ID] = None
     additional_bases: list[strawberry.ID] = strawberry.field(default_factory=list)
     retention: Optional[str] = None
+    retention_from: str = strawberry.field(default="end", description="`end` (of the relationship) or `collection`.")
     subject_categories: list[strawberry.ID] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Decisions taken about people by automated means alone (GDPR Art. 22).")
+class AutomatedDecisionsInput:
+    description: str
+    logic: str
+    consequences: str
 
 
 @strawberry.input
@@ -71,6 +81,7 @@ class SystemInput:
     security_measures: Optional[str] = None
     dpia: Optional[str] = None
     lia: Optional[str] = None
+    automated_decisions: Optional[AutomatedDecisionsInput] = None
     holds: list[DeclaredHoldingInput] = strawberry.field(default_factory=list)
 
 
@@ -126,6 +137,8 @@ class FlowInput:
     since: Optional[datetime.date] = None
     until: Optional[datetime.date] = None
     subject_categories: list[strawberry.ID] = strawberry.field(default_factory=list)
+    scope: str = strawberry.field(default="all", description="`all` (every subject's data) or `case` (only where a "
+                                                             "disclosure is recorded).")
     dpia: Optional[str] = None
     lia: Optional[str] = None
 

@@ -13,9 +13,10 @@ import functools
 from typing import Annotated, Optional
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.tools import merge_types
 from strawberry.extensions import (AddValidationRules, DisableIntrospection, MaskErrors, MaxAliasesLimiter,
-                                   MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache)
+                                   MaxTokensLimiter, QueryDepthLimiter)
 
 from graph.store import Stored
 from registry.api.inputs import (AgreementInput, CategoryInput, FlowInput, LegalBasisInput, PartyInput, PurposeInput,
@@ -28,6 +29,10 @@ from registry.api.errors import domain_errors, should_mask
 from registry.api.execution import RegistryExecutionContext
 from registry.api.paging import page
 from registry.api.compliance import BreachImpact, ComplianceQuery
+from registry.api.cost import DEFAULT_MAX_COST, cost_limit
+from registry.api.limits import QueryCache
+from registry.api.scalars import OVERRIDES
+from registry.errors import DomainError
 from registry.api.enums import Direction
 from registry.api.exports import ExportQuery
 from registry.api.permissions import authorize
@@ -216,8 +221,17 @@ class RegistryMutation:
 class RegistrySchema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         """Log what went wrong inside, not the callers' mistakes."""
-        unexpected = [e for e in errors if not (e.extensions or {}).get("code") and e.original_error is not None]
+        unexpected = [e for e in errors if not (e.extensions or {}).get("code") and e.original_error is not None
+                      and not isinstance(_cause(e), DomainError)]
         super().process_errors(unexpected, execution_context)
+
+
+def _cause(error: GraphQLError) -> BaseException | None:
+    """What went wrong underneath the GraphQL errors that wrap it (a variable's value is wrapped twice)."""
+    cause = error.original_error
+    while isinstance(cause, GraphQLError) and cause.original_error is not None:
+        cause = cause.original_error
+    return cause
 
 
 # The limits' rule classes are made once: the validation cache is keyed by them, and limiters made
@@ -229,17 +243,19 @@ Mutation = merge_types("Mutation", (RegistryMutation, SubjectMutation, TokenMuta
 authorize(Query, Mutation, BreachImpact)
 
 
-def make_schema(*, introspection: bool = True) -> RegistrySchema:
-    """The schema with its limits; without `introspection`, `__schema` and `__type` are refused."""
+@functools.cache
+def make_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST) -> RegistrySchema:
+    """The schema with its limits (`max_cost`: `registry.api.cost`); without `introspection`,
+    `__schema` and `__type` are refused. Made once per set of arguments."""
     return RegistrySchema(
         query=Query,
         mutation=Mutation,
         types=[DataCategory, Purpose, SubjectCategory, LegalBasis, System, Party, Agreement, Flow],
         execution_context_class=RegistryExecutionContext,
+        scalar_overrides=OVERRIDES,  # dates within registry.bounds
         extensions=[  # factories: one instance per request
-            functools.partial(ParserCache, maxsize=256),  # governance tools and portals repeat their queries
-            functools.partial(ValidationCache, maxsize=256),
-            functools.partial(AddValidationRules, _LIMITS),
+            QueryCache,  # governance tools and portals repeat their (short) queries
+            functools.partial(AddValidationRules, [*_LIMITS, cost_limit(max_cost)]),
             *([] if introspection else [DisableIntrospection]),
             functools.partial(MaxTokensLimiter, max_token_count=5000),
             functools.partial(MaskErrors, should_mask_error=should_mask, error_message="internal error"),

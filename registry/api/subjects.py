@@ -1,4 +1,5 @@
-"""GraphQL for data subjects: DSAR reports, erasure plans and consents (subject-data permission).
+"""GraphQL for data subjects: DSAR reports and documents, erasure plans and erasure, consents,
+disclosures and the list of subjects (subject-data permission).
 
 Reports are flat (ids, not nested objects, where the issue's shape asks for them) so that a
 DSAR portal gets its answer in milliseconds; names come with `node(id:)` or the HTML rendering.
@@ -14,19 +15,32 @@ import strawberry
 
 from registry.subjects import dsar as domain
 from registry.api.errors import domain_errors
+from registry.compliance.settings import DEFAULT_CONTROLLER
+from registry.errors import InvalidArgument
+from registry.subjects.erasure import retention_end
+from registry.subjects.language import language
+from registry.subjects.render import NO_CONTROLLER, render
+from registry.subjects.words import Words
 from registry.api.types import Agreement, Holder, Party, to_holder, to_node
 
 
 REPORT_QUERY = """
-query ($subject: ID, $email: String) { dsar(subject: $subject, email: $email) {
-  subject { id kind records { system categories since source } }
-  holdings { system { id kind name country } category purposes legalBasis condition retention path source }
+query ($subject: ID, $email: String, $asOf: Date) { dsar(subject: $subject, email: $email, asOf: $asOf) {
+  subject { id kind records { system categories since until source } }
+  asOf
+  holdings { system { id kind name country } category purposes legalBasis condition retention retentionFrom
+             retainedUntil path source }
   recipients { party { id name kind country role } flow categories purposes legalBasis condition agreement { id name }
                transferMechanism path }
-  suspendedFlows { id purpose categories }
-  consents { purpose status at notice channel }
-  currentConsents { purpose status at notice channel }
+  potentialRecipients { party { id name kind country role } flow categories purposes legalBasis condition
+                        agreement { id name } transferMechanism path caseFlows }
+  disclosures { flow party { id name } at reference categories purpose }
+  suspendedFlows { id purpose categories expired }
+  consents { purpose status at notice channel expires }
+  currentConsents { purpose status at notice channel expires }
+  consentStates { purpose status at expires }
   sources { party { id name } system categories }
+  automatedDecisions { system description logic consequences }
   legalBases
   rights { right reference text }
   generatedAt
@@ -39,8 +53,10 @@ query ($subject: ID, $email: String) { dsar(subject: $subject, email: $email) {
 class SubjectRecord:
     system: strawberry.ID
     categories: list[strawberry.ID]
-    since: Optional[datetime.date]
+    since: Optional[datetime.date] = strawberry.field(description="When the data was collected.")
     source: Optional[strawberry.ID] = strawberry.field(description="The party that supplied the data.")
+    until: Optional[datetime.date] = strawberry.field(
+        default=None, description="When the relationship the record serves ended (contract ended, claim closed).")
 
 
 @strawberry.type(description="One consent event: granted or withdrawn, when, under which notice, through which channel.")
@@ -50,6 +66,15 @@ class ConsentEvent:
     at: datetime.datetime
     notice: Optional[str]
     channel: Optional[str]
+    expires: Optional[datetime.datetime] = strawberry.field(
+        default=None, description="When a granted consent runs out (the purpose's consentValidity may end it sooner).")
+
+
+@strawberry.type(description="A disclosure of the subject's data on a flow of scope CASE.")
+class Disclosure:
+    flow: strawberry.ID
+    at: datetime.datetime
+    reference: Optional[str] = strawberry.field(description="The case number or file reference.")
 
 
 @strawberry.type(description="A data subject: a policyholder, claimant, beneficiary, prospect …")
@@ -58,6 +83,25 @@ class DataSubject:
     kind: str
     records: list[SubjectRecord]
     consents: list[ConsentEvent] = strawberry.field(description="The whole history, oldest first (Art. 7(1)).")
+    disclosures: list[Disclosure] = strawberry.field(
+        default_factory=list, description="Disclosures on flows of scope CASE, oldest first.")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: Optional[str] = strawberry.field(description="Pass it as `after` for the next page.")
+
+
+@strawberry.type(description="A page of data subjects, by id.")
+class SubjectConnection:
+    nodes: list[DataSubject]
+    page_info: PageInfo
+
+    @strawberry.field(description="How many subjects the registry records.")
+    async def total_count(self, info: strawberry.Info) -> int:
+        context = info.context
+        return await context.call(context.subjects.total, principal=context.principal)
 
 
 @strawberry.type(description="A category of the subject's data held in a system, and why.")
@@ -70,6 +114,10 @@ class SubjectHolding:
     retention: Optional[str] = strawberry.field(description="ISO 8601 retention period (Art. 15(1)(d)).")
     path: list[strawberry.ID] = strawberry.field(description="The flows that brought it from the subject's records.")
     source: Optional[strawberry.ID] = strawberry.field(description="The party that supplied it (Art. 15(1)(g)).")
+    retention_from: str = strawberry.field(description="What retention runs from: `end` (of the relationship) or "
+                                                       "`collection`.")
+    retained_until: Optional[datetime.date] = strawberry.field(
+        description="The last day it must be kept; null while the event retention runs from is not recorded.")
 
 
 @strawberry.type(description="A party the subject's data was disclosed to through one flow (Art. 15(1)(c)).")
@@ -83,6 +131,35 @@ class Recipient:
     agreement: Optional[Agreement]
     transfer_mechanism: Optional[str] = strawberry.field(description="The Art. 46 safeguard, for a third country.")
     path: list[strawberry.ID]
+    case_flows: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="For a potential recipient: the flows of scope CASE on its path without a "
+                                          "disclosure of the subject.")
+
+
+@strawberry.type(description="A recorded disclosure of the subject's data: the accounting of disclosures.")
+class DisclosureRecord:
+    flow: strawberry.ID
+    party: Optional[Party]
+    at: datetime.datetime
+    reference: Optional[str]
+    categories: list[strawberry.ID]
+    purpose: Optional[strawberry.ID]
+
+
+@strawberry.type(description="Where the subject's consent to a purpose stands on the report's day.")
+class ConsentState:
+    purpose: strawberry.ID
+    status: str = strawberry.field(description="granted, withdrawn or expired.")
+    at: datetime.datetime = strawberry.field(description="When the deciding event happened.")
+    expires: Optional[datetime.datetime] = strawberry.field(description="When the standing or expired grant runs out.")
+
+
+@strawberry.type(description="Decisions a system takes about people by automated means alone (Art. 15(1)(h), 22).")
+class AutomatedDecision:
+    system: strawberry.ID
+    description: str
+    logic: str
+    consequences: str
 
 
 @strawberry.type(description="A flow that carries none of the subject's consent-based data: consent is not given.")
@@ -90,6 +167,7 @@ class SuspendedFlow:
     id: strawberry.ID
     purpose: strawberry.ID
     categories: list[strawberry.ID] = strawberry.field(description="The subject's categories it withholds.")
+    expired: bool = strawberry.field(description="The consent it rests on was given but has expired.")
 
 
 @strawberry.type(description="Data not collected from the subject: who supplied it, to which system.")
@@ -109,12 +187,20 @@ class Right:
 @strawberry.type(description="Everything GDPR Art. 15(1)-(2) asks for, derived from the registry.")
 class DsarReport:
     subject: DataSubject
+    as_of: datetime.date
     holdings: list[SubjectHolding]
-    recipients: list[Recipient]
+    recipients: list[Recipient] = strawberry.field(
+        description="Recipients the subject's data has reached: through flows of scope ALL and recorded disclosures.")
+    potential_recipients: list[Recipient] = strawberry.field(
+        description="Recipients reachable only through flows of scope CASE without a disclosure of the subject.")
+    disclosures: list[DisclosureRecord]
     suspended_flows: list[SuspendedFlow]
     consents: list[ConsentEvent] = strawberry.field(description="The consent history, oldest first.")
     current_consents: list[ConsentEvent] = strawberry.field(description="The latest event per purpose.")
+    consent_states: list[ConsentState] = strawberry.field(
+        description="Per purpose, whether consent stands on asOf (the purpose hierarchy and expiry applied).")
     sources: list[DataSource]
+    automated_decisions: list[AutomatedDecision]
     legal_bases: list[strawberry.ID]
     rights: list[Right]
     generated_at: datetime.datetime
@@ -142,43 +228,88 @@ class ErasurePlan:
     notify: list[Recipient] = strawberry.field(description="Recipients to tell about the erasure (Art. 19).")
 
 
+def _day(text: str | None) -> datetime.date | None:
+    return datetime.date.fromisoformat(text) if text else None
+
+
+def _moment(text: str | None) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(text) if text else None
+
+
 def to_subject(row) -> DataSubject:
     return DataSubject(
         id=row.id, kind=row.kind,
         records=[SubjectRecord(system=r["system"], categories=r["categories"], source=r.get("source"),
-                               since=datetime.date.fromisoformat(r["since"]) if r.get("since") else None)
-                 for r in row.records],
-        consents=[to_consent(e) for e in row.consents])
+                               since=_day(r.get("since")), until=_day(r.get("until"))) for r in row.records],
+        consents=[to_consent(e) for e in row.consents],
+        disclosures=[Disclosure(flow=d["flow"], at=_moment(d["at"]), reference=d.get("reference"))
+                     for d in row.disclosures])
 
 
 def to_consent(event: dict) -> ConsentEvent:
-    return ConsentEvent(purpose=event["purpose"], status=event["status"], at=datetime.datetime.fromisoformat(event["at"]),
-                        notice=event.get("notice"), channel=event.get("channel"))
+    return ConsentEvent(purpose=event["purpose"], status=event["status"], at=_moment(event["at"]),
+                        notice=event.get("notice"), channel=event.get("channel"), expires=_moment(event.get("expires")))
 
 
 def to_recipient(r: domain.Recipient, entities) -> Recipient:
     return Recipient(party=to_node(entities[r.party]), flow=r.flow, categories=list(r.categories), purposes=[r.purpose],
                      legal_basis=r.legal_basis, condition=r.condition, agreement=to_node(entities.get(r.agreement or "")),
-                     transfer_mechanism=r.transfer_mechanism, path=list(r.path))
+                     transfer_mechanism=r.transfer_mechanism, path=list(r.path), case_flows=list(r.case_flows))
+
+
+_ENGLISH = Words(language("en"))
 
 
 def to_report(report: domain.DsarReport) -> DsarReport:
     entities = report.entities
+    latest: dict[str, dict] = {}
+    for event in sorted(report.subject.consents, key=lambda e: (e["at"], e["status"])):  # equal times: withdrawn wins
+        latest[event["purpose"]] = event
     return DsarReport(
-        subject=to_subject(report.subject),
+        subject=to_subject(report.subject), as_of=report.as_of,
         holdings=[SubjectHolding(system=to_holder(entities[h.system]), category=h.category, purposes=list(h.purposes),
                                  legal_basis=h.legal_basis, condition=h.condition, retention=h.retention,
-                                 path=list(h.path), source=h.source) for h in report.holdings],
+                                 path=list(h.path), source=h.source, retention_from=h.retention_from,
+                                 retained_until=retention_end(h.retention, h.retention_from, collected=h.collected,
+                                                              ended=h.ended) if h.retention else None)
+                  for h in report.holdings],
         recipients=[to_recipient(r, entities) for r in report.recipients],
-        suspended_flows=[SuspendedFlow(id=s.flow, purpose=s.purpose, categories=list(s.categories))
+        potential_recipients=[to_recipient(r, entities) for r in report.potential_recipients],
+        disclosures=[DisclosureRecord(flow=d.flow, party=to_node(entities.get(d.party or "")), at=d.at,
+                                      reference=d.reference, categories=list(d.categories), purpose=d.purpose)
+                     for d in report.disclosures],
+        suspended_flows=[SuspendedFlow(id=s.flow, purpose=s.purpose, categories=list(s.categories), expired=s.expired)
                          for s in report.suspended],
         consents=[to_consent(e) for e in report.subject.consents],
-        current_consents=[to_consent(e) for _, e in sorted(report.consent_state.items())],
+        current_consents=[to_consent(e) for _, e in sorted(latest.items())],
+        consent_states=[ConsentState(purpose=p, status=s.status, at=_moment(s.event["at"]), expires=s.expires)
+                        for p, s in sorted(report.consents.items())],
         sources=[DataSource(party=to_node(entities[party]), system=system, categories=list(categories))
                  for party, system, categories in report.sources],
+        automated_decisions=[AutomatedDecision(system=system, **{k: entities[system].doc["automated_decisions"][k]
+                                                                 for k in ("description", "logic", "consequences")})
+                             for system in report.automated_decisions],
         legal_bases=report.legal_bases,
-        rights=[Right(right=right, reference=reference, text=text) for right, reference, text in domain.RIGHTS],
+        rights=[Right(right=right, reference=_ENGLISH.right(right)[1], text=_ENGLISH.right(right)[2])
+                for right, _reference in report.rights],
         generated_at=datetime.datetime.now(datetime.timezone.utc))
+
+
+@strawberry.enum
+class DocumentFormat(Enum):
+    HTML = "html"
+    MARKDOWN = "markdown"
+
+
+@strawberry.type(description="What erasing a subject removed from the registry (the audit log keeps the same proof).")
+class ErasureDone:
+    subject: strawberry.ID
+    erased: list[strawberry.ID] = strawberry.field(description="Systems whose records of the subject were removed.")
+    kept: list[strawberry.ID] = strawberry.field(description="Systems where data must be kept (Art. 17(3)): their "
+                                                             "records stay; empty when the whole subject went.")
+    consents: int
+    keys: int
+    disclosures: int
 
 
 @strawberry.type
@@ -192,6 +323,34 @@ class SubjectQuery:
         context = info.context
         return to_report(await context.call(context.subjects.report, principal=context.principal,
                                             subject=subject, email=email, as_of=as_of))
+
+    @strawberry.field(description="The DSAR report as the document to send (HTML or Markdown, from the same data), in "
+                                  "`lang` (en or de, optionally with a region such as de-AT; default the configured "
+                                  "document language). Needs a configured controller. Audited like `dsar`.")
+    @domain_errors
+    async def dsar_document(self, info: strawberry.Info, subject: Optional[strawberry.ID] = None,
+                            email: Optional[str] = None, as_of: Optional[datetime.date] = None,
+                            format: DocumentFormat = DocumentFormat.HTML, lang: Optional[str] = None) -> str:
+        context = info.context
+        settings = context.compliance
+        if settings.controller == DEFAULT_CONTROLLER:
+            raise InvalidArgument(NO_CONTROLLER)
+        language(lang or settings.document_language)
+        report = await context.call(context.subjects.report, principal=context.principal, subject=subject,
+                                    email=email, as_of=as_of)
+        return await context.call(render, report, context.registry.entities, format.value,
+                                  controller=settings.controller, lang=lang or settings.document_language,
+                                  dpo=settings.dpo, in_eea=settings.countries.in_eea)
+
+    @strawberry.field(description="Data subjects by id, a page at a time (`after`: the previous page's endCursor); "
+                                  "every page read is audited.")
+    @domain_errors
+    async def subjects(self, info: strawberry.Info, first: int = 100, after: Optional[str] = None
+                       ) -> SubjectConnection:
+        context = info.context
+        rows, more = await context.call(context.subjects.list, principal=context.principal, after=after, limit=first)
+        return SubjectConnection(nodes=[to_subject(row) for row in rows],
+                                 page_info=PageInfo(has_next_page=more, end_cursor=rows[-1].id if rows else None))
 
     @strawberry.field(description="What to erase where, what to keep and why, and whom to notify.")
     @domain_errors
@@ -216,15 +375,39 @@ class ConsentStatus(Enum):
 
 @strawberry.type
 class SubjectMutation:
-    @strawberry.mutation(description="Record a consent event for a subject and purpose (default time: now).")
+    @strawberry.mutation(description="Record a consent event for a subject and purpose (default time: now); a grant "
+                                     "may say when it expires.")
     @domain_errors
     async def set_consent(self, info: strawberry.Info, subject: strawberry.ID, purpose: strawberry.ID,
                           status: ConsentStatus, at: Optional[datetime.datetime] = None,
-                          notice: Optional[str] = None, channel: Optional[str] = None) -> DataSubject:
+                          notice: Optional[str] = None, channel: Optional[str] = None,
+                          expires: Optional[datetime.datetime] = None) -> DataSubject:
         context = info.context
         return to_subject(await context.call(context.subjects.set_consent, principal=context.principal,
                                              subject=subject, purpose=purpose, status=status.value, at=at,
-                                             notice=notice, channel=channel))
+                                             notice=notice, channel=channel, expires=expires))
+
+    @strawberry.mutation(description="Record a disclosure of a subject's data on a flow of scope CASE (a fraud "
+                                     "referral, a large-loss file; default time: now). Audited.")
+    @domain_errors
+    async def record_disclosure(self, info: strawberry.Info, subject: strawberry.ID, flow: strawberry.ID,
+                                at: Optional[datetime.datetime] = None, reference: Optional[str] = None) -> DataSubject:
+        context = info.context
+        return to_subject(await context.call(context.subjects.disclose, principal=context.principal,
+                                             subject=subject, flow=flow, at=at, reference=reference))
+
+    @strawberry.mutation(description="Record that a subject's erasure plan (as of `today`, default today) has been "
+                                     "carried out: the subject's records, consents, lookup keys and disclosures go "
+                                     "from the registry, except records where data must be kept (Art. 17(3)). The "
+                                     "audit log keeps a proof without personal data.")
+    @domain_errors
+    async def erase_subject(self, info: strawberry.Info, subject: strawberry.ID,
+                            today: Optional[datetime.date] = None) -> ErasureDone:
+        context = info.context
+        _plan, done = await context.call(context.subjects.erase, principal=context.principal, subject=subject,
+                                         today=today)
+        return ErasureDone(subject=subject, erased=list(done.systems), kept=list(done.kept), consents=done.consents,
+                           keys=done.keys, disclosures=done.disclosures)
 
     @strawberry.mutation(description="Withdraw a subject's consent for a purpose, now (Art. 7(3)).")
     @domain_errors

@@ -56,6 +56,9 @@ class Purpose(Node):
         description="An insurance function (claims, underwriting, reinsurance …): NAIC Model #672 lets health "
                     "information be disclosed for it without the consumer's authorisation.")
     parent_id: Private[Optional[str]]
+    consent_validity: Optional[str] = strawberry.field(
+        default=None, description="How long a consent to it counts, from when it was given (ISO 8601, e.g. P24M); "
+                                  "inherited by narrower purposes that set none.")
 
     @strawberry.field(description="The broader purpose this one refines.")
     async def parent(self, info: strawberry.Info) -> Optional[Purpose]:
@@ -94,6 +97,9 @@ class DeclaredHolding:
     additional_basis_ids: Private[list[str]]
     subject_category_ids: Private[list[str]]
     retention: Optional[str] = strawberry.field(description="ISO 8601 duration, e.g. P10Y.")
+    retention_from: str = strawberry.field(
+        default="end", description="What retention runs from: `end` (of the relationship: contract ended, claim "
+                                   "closed; the default) or `collection`.")
 
     @strawberry.field
     async def category(self, info: strawberry.Info) -> DataCategory:
@@ -120,6 +126,14 @@ class DeclaredHolding:
         return await load(info, self.condition_id)
 
 
+@strawberry.type(description="Decisions a system takes about people by automated means alone (GDPR Art. 22), as "
+                             "a DSAR report explains them (Art. 15(1)(h)).")
+class AutomatedDecisionMaking:
+    description: str = strawberry.field(description="What is decided.")
+    logic: str = strawberry.field(description="Meaningful information about the logic involved.")
+    consequences: str = strawberry.field(description="The significance and envisaged consequences for the person.")
+
+
 @strawberry.type(description="An internal system of the insurer.")
 class System(Node):
     owner: Optional[str]
@@ -133,6 +147,7 @@ class System(Node):
     lia: Optional[str] = strawberry.field(description="The legitimate interests assessment (id or URL).")
     holds: list[DeclaredHolding]
     declared_jurisdictions: Private[Optional[list[str]]]
+    automated_decisions: Optional[AutomatedDecisionMaking] = None
 
     @strawberry.field(description="The regimes governing it (`gdpr`, `uk-gdpr`, `glba`, `naic`): those set on it, "
                                   "or else its country's.")
@@ -226,12 +241,15 @@ class Flow(Node):
     until: Optional[datetime.date] = strawberry.field(description="The last day the flow carries data.")
     dpia: Optional[str]
     lia: Optional[str]
+    scope: str = strawberry.field(
+        default="all", description="`all`: it carries every subject's data its source holds; `case`: only the data "
+                                   "of subjects for whom a disclosure on it is recorded (a fraud referral).")
 
     @strawberry.field
     async def additional_bases(self, info: strawberry.Info) -> list[LegalBasis]:
         return await load_many(info, self.additional_basis_ids)
 
-    @strawberry.field(description="Whose data it carries.")
+    @strawberry.field(description="Whose data it carries (none listed: every subject's).")
     async def subject_categories(self, info: strawberry.Info) -> list[SubjectCategory]:
         return await load_many(info, self.subject_category_ids)
 
@@ -336,7 +354,7 @@ def to_node(stored: Stored | None):
                                 npi=doc.get("npi", False), health=doc.get("health", False), parent_id=doc.get("parent"))
         case "purpose":
             return Purpose(**common, insurance_function=doc.get("insurance_function", False),
-                           parent_id=doc.get("parent"))
+                           parent_id=doc.get("parent"), consent_validity=doc.get("consent_validity"))
         case "subject-category":
             return SubjectCategory(**common)
         case "legal-basis":
@@ -346,12 +364,15 @@ def to_node(stored: Stored | None):
                           dpf_certified=doc.get("dpf_certified", False),
                           dpf_uk_extension=doc.get("dpf_uk_extension", False),
                           security_measures=doc.get("security_measures"), dpia=doc.get("dpia"), lia=doc.get("lia"),
-                          declared_jurisdictions=doc.get("jurisdictions"), holds=[
+                          declared_jurisdictions=doc.get("jurisdictions"),
+                          automated_decisions=AutomatedDecisionMaking(**doc["automated_decisions"])
+                          if doc.get("automated_decisions") else None, holds=[
                 DeclaredHolding(category_id=h["category"], purpose_ids=h.get("purposes", []),
                                 legal_basis_id=h.get("legal_basis"), condition_id=h.get("condition"),
                                 additional_basis_ids=h.get("additional_bases", []),
                                 subject_category_ids=h.get("subject_categories", []),
-                                retention=h.get("retention")) for h in doc.get("holds", ())])
+                                retention=h.get("retention"), retention_from=h.get("retention_from", "end"))
+                for h in doc.get("holds", ())])
         case "party":
             return Party(**common, kind=doc["kind"], country=doc["country"], role=doc["role"],
                          dpf_certified=doc.get("dpf_certified", False),
@@ -372,7 +393,8 @@ def to_node(stored: Stored | None):
                         subject_category_ids=doc.get("subject_categories", []),
                         transfer_mechanism=doc.get("transfer_mechanism"), frequency=doc.get("frequency"),
                         status=doc.get("status", "active"), since=_date(doc.get("since")),
-                        until=_date(doc.get("until")), dpia=doc.get("dpia"), lia=doc.get("lia"))
+                        until=_date(doc.get("until")), dpia=doc.get("dpia"), lia=doc.get("lia"),
+                        scope=doc.get("scope", "all"))
     raise ValueError(f"unknown entity type {stored.type!r}")
 
 

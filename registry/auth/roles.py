@@ -9,7 +9,7 @@ can open the store file can change it anyway).
 |---|---|
 | `viewer` | read the registry: entities, holdings, lineage, findings, impact, breach analysis, RoPA |
 | `steward` | viewer + change the registry; read the audit log of registry changes |
-| `dpo` | steward + subject data: subjects, consents, DSAR, erasure plans, breach subject lists (all audited) |
+| `dpo` | steward + subject data: subjects, consents, disclosures, DSAR, erasure plans and erasure, breach subject lists (all audited) |
 | `auditor` | read everything, the whole audit log included; change nothing |
 | `admin` | everything, and manage API tokens |
 
@@ -55,7 +55,9 @@ FIELDS: dict[str, dict[str, str]] = {
                         REGISTRY_READ),
         "auditLog": AUDIT_READ,
         "dsar": SUBJECT_READ,
+        "dsarDocument": SUBJECT_READ,
         "erasurePlan": SUBJECT_READ,
+        "subjects": SUBJECT_READ,
         "apiTokens": TOKENS,
     },
     "Mutation": {
@@ -63,6 +65,8 @@ FIELDS: dict[str, dict[str, str]] = {
         "importBundle": REGISTRY_WRITE,
         "setConsent": SUBJECT_WRITE,
         "withdrawConsent": SUBJECT_WRITE,
+        "recordDisclosure": SUBJECT_WRITE,
+        "eraseSubject": SUBJECT_WRITE,
         "createApiToken": TOKENS,
         "revokeApiToken": TOKENS,
     },

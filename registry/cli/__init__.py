@@ -12,11 +12,11 @@ from registry.cli.compliance import breach, check
 from registry.cli.keys import keys
 from registry.cli.query import query
 from registry.cli.serve import serve
-from registry.cli.subjects import consent, dsar, erasure_plan, subjects
+from registry.cli.subjects import consent, disclose, dsar, erasure_plan, subjects
 from registry.cli.tokens import tokens
 
-for _command in (load, export, query, serve, demo, audit, check, breach, subjects, dsar, consent, erasure_plan,
-                 tokens, keys):
+for _command in (load, export, query, serve, demo, audit, check, breach, subjects, dsar, consent, disclose,
+                 erasure_plan, tokens, keys):
     main.add_command(_command)
 first_sentences(main)
 

@@ -20,14 +20,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import IO
 
 import click
 
 from graph.store import StoreBusy, StoreError
+from registry import bounds
 from registry.auth.roles import Principal, require
 from registry.bootstrap import open_registry, scratch_registry, store_exists  # noqa: F401  (for the commands)
 from registry.bundle import BundleInvalid, Source
-from registry.errors import DomainError
+from registry.errors import DomainError, InvalidArgument
 from registry.progress import Reporter
 from registry.service import Registry
 from registry.settings import Settings, SettingsError
@@ -75,7 +77,7 @@ class Registered(click.Group):
 
 
 class Day(click.ParamType):
-    """A date, YYYY-MM-DD; a date and time is taken as its day in UTC."""
+    """A date, YYYY-MM-DD, within `registry.bounds`; a date and time is taken as its day in UTC."""
 
     name = "DATE"
 
@@ -83,14 +85,20 @@ class Day(click.ParamType):
         if isinstance(value, date):
             return value
         try:
-            return date.fromisoformat(value)
+            return self._in_range(date.fromisoformat(value), param, ctx)
         except ValueError:
             pass
         try:
             moment = datetime.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a date such as 2026-11-25", param, ctx)
-        return (moment.astimezone(timezone.utc) if moment.utcoffset() is not None else moment).date()
+            day = (moment.astimezone(timezone.utc) if moment.utcoffset() is not None else moment).date()
+        except (ValueError, OverflowError):
+            self.fail(f"{value!r} is not a date such as 2026-11-25 (or is out of range: {bounds.RANGE})", param, ctx)
+        return self._in_range(day, param, ctx)
+
+    def _in_range(self, day: date, param, ctx) -> date:
+        if not bounds.EARLIEST <= day <= bounds.LATEST:
+            self.fail(f"{day} is out of range: {bounds.RANGE}", param, ctx)
+        return day
 
 
 class Moment(click.ParamType):
@@ -108,10 +116,13 @@ class Moment(click.ParamType):
             self.fail(f"{value!r} is not a date or an ISO 8601 date and time such as 2026-11-25 or "
                       "2026-11-25T09:30:00+01:00", param, ctx)
         if len(value.strip()) == 10:  # a date alone
-            return moment.replace(tzinfo=timezone.utc)
+            moment = moment.replace(tzinfo=timezone.utc)
         if moment.utcoffset() is None:
             self.fail(f"{value!r} has no UTC offset; give one, e.g. {value}+00:00 or {value}Z", param, ctx)
-        return moment
+        try:
+            return bounds.moment(moment)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
 
 
 def first_sentences(command: click.Command) -> None:
@@ -210,13 +221,26 @@ def session(ctx: click.Context) -> Session:
     return ctx.find_object(Session)
 
 
-def registry_of(ctx: click.Context) -> Registry:
-    """The registry the command works on, opened once and closed when the command ends."""
+def registry_of(ctx: click.Context, *, create: bool = False) -> Registry:
+    """The registry the command works on, opened once and closed when the command ends.
+
+    Only the commands that fill a registry (`load`, `demo`; `serve --demo`) pass `create`: any
+    other refuses a store that does not exist (a mistyped `--store`), with `InvalidArgument`,
+    rather than create an empty one and report on it."""
     current = session(ctx)
     if current._registry is None:
+        if not create:
+            refuse_missing_store(current.settings)
         current._registry = open_registry(current.settings)
         ctx.call_on_close(current._registry.store.close)
     return current._registry
+
+
+def refuse_missing_store(settings: Settings) -> None:
+    """`InvalidArgument` when the configured store does not exist (see `registry_of`)."""
+    if not store_exists(settings):
+        raise InvalidArgument(f"there is no registry at {settings.store} (--store or DSA_REGISTRY_STORE): check "
+                              "the path, or create one with `dsa-registry load` or `dsa-registry demo`")
 
 
 BUNDLE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -260,6 +284,12 @@ def write_output(text: str, output: Path | None) -> None:
 def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
     """Write `text` to `path`, readable and writable by its owner only (an existing regular file is
     made so first); with `exclusive`, refuse to replace an existing file. Errors as one line."""
+    with private_file(path, exclusive=exclusive) as file:
+        file.write(text)
+
+
+def private_file(path: Path, *, exclusive: bool = False) -> IO[str]:
+    """`path` opened for writing text, readable and writable by its owner only (as `write_private`)."""
     flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
     try:
         fd = os.open(path, flags, 0o600)
@@ -267,7 +297,6 @@ def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
         raise click.FileError(str(path), "it exists already; remove it first if you mean to replace it") from None
     except OSError as error:
         raise click.FileError(str(path), error.strerror) from None
-    with os.fdopen(fd, "w", encoding="utf-8") as file:
-        if os.path.isfile(path):
-            os.fchmod(fd, 0o600)
-        file.write(text)
+    if os.path.isfile(path):
+        os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8")

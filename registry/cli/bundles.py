@@ -11,11 +11,14 @@ from pathlib import Path
 import click
 import yaml
 
-from registry.auth.roles import REGISTRY_READ, REGISTRY_WRITE
+from registry.auth.roles import REGISTRY_READ, REGISTRY_WRITE, SUBJECT_WRITE
+from registry.subjects.demo import load_demo_subjects
+from registry.subjects.service import SubjectService
 from registry.cli.base import (QUIET, Day, bundle_sources, registry_of, reporter, scratch_registry, session,
                                store_exists, summary, write_output)
 
 DEMO = files("registry") / "demo" / "insurer.yaml"
+"""The demo insurer's bundle; its data subjects are `registry.subjects.demo.DEMO_SUBJECTS`."""
 
 
 @click.command()
@@ -39,7 +42,8 @@ def load(ctx, paths: tuple[Path, ...], replace: bool, dry_run: bool, format_: st
     sources = bundle_sources(paths)
     if not dry_run:
         with reporter(quiet).task(f"loading {len(sources)} bundle file(s)", 3) as task:
-            result = registry_of(ctx).load(sources, actor=session(ctx).actor, replace=replace, stage=task.stage)
+            result = registry_of(ctx, create=True).load(sources, actor=session(ctx).actor, replace=replace,
+                                                        stage=task.stage)
         click.echo(summary(result))
         return
     current = session(ctx)
@@ -158,8 +162,13 @@ def _exported(ctx, format_: str, start: str | None, direction: str | None, depth
 @click.option("--replace", is_flag=True, help="Replace the whole registry with the demo.")
 @click.pass_context
 def demo(ctx, replace: bool):
-    """Load the bundled demo insurer (Aurora Mutual)."""
-    session(ctx).require(REGISTRY_WRITE)
-    result = registry_of(ctx).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=session(ctx).actor,
+    """Load the bundled demo insurer (Aurora Mutual) and its data subjects."""
+    current = session(ctx)
+    current.require(REGISTRY_WRITE)
+    result = registry_of(ctx, create=True).load([("demo", DEMO.read_text(encoding="utf-8"))], actor=current.actor,
                                    replace=replace)
     click.echo(summary(result))
+    if current.principal.can(SUBJECT_WRITE):
+        subjects = load_demo_subjects(SubjectService(registry_of(ctx), current.settings.key_hasher()),
+                                      current.principal)
+        click.echo(f"data subjects: {subjects}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from registry.bounds import visible
 from registry.bundle import Definitions, items_of
 from registry.cli.base import (Day, Moment, bundle_sources, product_version, registry_of, scratch_registry, session,
                                store_exists)
@@ -116,13 +117,15 @@ def _counts(found) -> dict[str, int]:
 
 
 def _print_text(found, on, locate=None) -> None:
+    """Three lines a finding, every value with its control and format characters escaped
+    (`registry.bounds.visible`), so that no name or id can forge or hide a line."""
     for f in found:
         where = f"{f.entity_kind} {f.entity_id}" + (f" ({f.category})" if f.category else "")
         place = locate(f) if locate else None
-        click.echo(f"{f.severity:<8}{f.rule}  {where}" + (f"  [{f.regime}]" if f.regime else "")
-                   + (f"  at {place.uri}:{place.line}" if place else ""))
-        click.echo(f"        {f.message}")
-        click.echo(f"        {f.reference}. Remedy: {f.remedy}")
+        click.echo(visible(f"{f.severity:<8}{f.rule}  {where}" + (f"  [{f.regime}]" if f.regime else "")
+                           + (f"  at {place.uri}:{place.line}" if place else "")))
+        click.echo(f"        {visible(f.message)}")
+        click.echo(f"        {visible(f'{f.reference}. Remedy: {f.remedy}')}")
     counts = _counts(found)
     click.echo(f"{len(found)} finding(s) as of {on.isoformat()}: "
                + ", ".join(f"{counts[s]} {s}" for s in SEVERITIES))
@@ -139,11 +142,16 @@ def _breach_plain(found) -> dict:
         "breached": [{"id": n.id, "kind": n.type} for n in found.breached],
         "highRisk": found.high_risk,
         "exposed": [{"category": e.category["id"], "highRisk": e.high_risk} for e in found.exposed],
-        "recipients": [{"id": r.holder.id, "kind": r.holder.type, "categories": [c["id"] for c in r.categories],
-                        "flows": r.flows} for r in found.recipients],
+        "recipients": _plain_recipients(found.recipients),
+        "potentialRecipients": _plain_recipients(found.potential_recipients),
         "duties": found.duties,
         "subjectCount": found.subject_count,
     }
+
+
+def _plain_recipients(recipients) -> list[dict]:
+    return [{"id": r.holder.id, "kind": r.holder.type, "categories": [c["id"] for c in r.categories], "flows": r.flows}
+            for r in recipients]
 
 
 def _print_breach(found) -> None:
@@ -153,7 +161,8 @@ def _print_breach(found) -> None:
     click.echo("Notify:")
     for d in found.duties:
         due = f"by {d.deadline.isoformat()}" if d.deadline else d.timing
-        click.echo(f"  {d.notify}: {due}  [{d.reference}]")
+        whose = f"{d.duty_of} must notify " if d.duty_of else ""
+        click.echo(f"  {whose}{d.notify}: {due}{'  OVERDUE' if d.overdue else ''}  [{d.reference}]")
         click.echo(f"      {d.timing}; {d.reason}" if d.deadline else f"      {d.reason}")
     click.echo("")
     high = [e.category["id"] for e in found.exposed if e.high_risk]
@@ -161,10 +170,13 @@ def _print_breach(found) -> None:
     for e in found.exposed:
         click.echo(f"  {e.category['id']}{'  HIGH RISK' if e.high_risk else ''}")
     click.echo("")
-    click.echo(f"Recipients downstream that received exposed data ({len(found.recipients)}):")
-    for r in found.recipients:
-        click.echo(f"  {r.holder.type} {r.holder.id}: {', '.join(c['id'] for c in r.categories)} "
-                   f"(via {', '.join(r.flows)})")
-    click.echo("")
+    for title, recipients in (("Recipients downstream that received exposed data", found.recipients),
+                              ("Recipients that may have received it (case flows without a recorded disclosure)",
+                               found.potential_recipients)):
+        click.echo(f"{title} ({len(recipients)}):")
+        for r in recipients:
+            click.echo(f"  {r.holder.type} {r.holder.id}: {', '.join(c['id'] for c in r.categories)} "
+                       f"(via {', '.join(r.flows)})")
+        click.echo("")
     click.echo("Data subjects affected: "
                + str(found.subject_count))

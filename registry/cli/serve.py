@@ -21,8 +21,10 @@ import click
 
 from registry.auth.tokens import Tokens
 from registry.bootstrap import open_registry
-from registry.cli.base import session, summary
+from registry.cli.base import refuse_missing_store, session, summary
 from registry.cli.bundles import DEMO
+from registry.auth.roles import SUBJECT_WRITE
+from registry.subjects.demo import load_demo_subjects
 from registry.subjects.service import SubjectService
 
 
@@ -53,12 +55,18 @@ def serve(ctx, host: str, port: int, with_demo: bool, allow_anonymous_viewer: bo
     settings = current.settings.model_copy(update={k: v for k, v in flags.items() if v is not None})
     _check_tls(ssl_certfile, ssl_keyfile)
     app = create_app(settings)  # checks the settings the API needs before anything else
+    if not with_demo:
+        refuse_missing_store(settings)  # only `serve --demo` creates one
     registry = open_registry(settings)  # closed before serving: one store (driver) per process
     try:
-        SubjectService(registry, settings.key_hasher()).check_key()
+        subjects = SubjectService(registry, settings.key_hasher())
+        subjects.check_key()
         if with_demo and not registry.list("system"):
             loaded = registry.load([("demo", DEMO.read_text(encoding="utf-8"))], actor=current.actor)
             click.echo(f"loading the demo insurer: {summary(loaded)}", err=True)
+            if current.principal.can(SUBJECT_WRITE):
+                count = load_demo_subjects(subjects, current.principal)
+                click.echo(f"loading the demo's data subjects: {count}", err=True)
         issued = None if settings.oidc() else Tokens(registry.store).bootstrap(actor=current.actor)
     finally:
         registry.store.close()

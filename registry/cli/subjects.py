@@ -1,4 +1,5 @@
-"""CLI commands on data subjects: `subjects load`, `dsar`, `consent` and `erasure-plan`.
+"""CLI commands on data subjects: `subjects load|list|export|erase`, `dsar`, `consent`, `disclose`
+and `erasure-plan`.
 
 They act as the operator (the OS user; roles from `DSA_REGISTRY_ROLES`, default admin) and need
 the subject-data permission; every DSAR lookup is audited. The lookup-key secret is read only
@@ -8,6 +9,7 @@ by the commands that use it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from datetime import date, datetime, timezone
@@ -16,9 +18,11 @@ from pathlib import Path
 import click
 
 from registry.auth.roles import Principal
-from registry.cli.base import QUIET, Day, Moment, registry_of, reporter, session, write_output
-from registry.subjects.render import ERASURE_FORMATS, FORMATS, render, render_erasure
-from registry.subjects.service import SubjectService
+from registry.cli.base import QUIET, Day, Moment, private_file, registry_of, reporter, session, write_output
+from registry.errors import InvalidArgument
+from registry.subjects.language import language
+from registry.subjects.render import ERASURE_FORMATS, FORMATS, NO_CONTROLLER, render, render_erasure
+from registry.subjects.service import MAX_PAGE, SubjectService
 
 
 def _service(ctx: click.Context) -> tuple[SubjectService, Principal]:
@@ -57,16 +61,70 @@ def load_subjects(ctx, files: tuple[Path, ...], quiet: bool):
         click.echo(f"{path}: {count} subjects")
 
 
+@subjects.command("list")
+@click.option("--after", metavar="ID", help="Start after this subject id (the last one of the previous page).")
+@click.option("--limit", type=click.IntRange(1, MAX_PAGE), default=100, show_default=True)
+@click.pass_context
+def list_subjects(ctx, after: str | None, limit: int):
+    """Subjects by id: id, kind and the systems that hold records (audited); `--after` pages on."""
+    service, principal = _service(ctx)
+    rows, more = service.list(principal=principal, after=after, limit=limit)
+    for row in rows:
+        click.echo(f"{row.id}\t{row.kind}\t{', '.join(r['system'] for r in row.records) or '-'}")
+    if more:
+        click.echo(f"(more: --after {rows[-1].id})", err=True)
+
+
+@subjects.command("export")
+@click.argument("ids", nargs=-1, metavar="[SUBJECT]...")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout).")
+@click.pass_context
+def export_subjects(ctx, ids: tuple[str, ...], output: Path | None):
+    """The given subjects (default all) as a JSON Lines subject file: records, consents and
+    disclosures, not the lookup keys (only their hashes are stored). Loads back with `subjects
+    load`; for one subject, the machine-readable copy of GDPR Art. 20. Audited."""
+    service, principal = _service(ctx)
+    lines = service.export(principal=principal, subjects=list(ids) or None)
+    with private_file(output) if output else contextlib.nullcontext(click.get_text_stream("stdout")) as file:
+        for doc in lines:
+            file.write(json.dumps(doc, ensure_ascii=False) + "\n")
+
+
+@subjects.command("erase")
+@click.argument("subject")
+@click.option("--today", type=Day(), default=None, help="The erasure plan's date (default today, UTC).")
+@click.pass_context
+def erase(ctx, subject: str, today: date | None):
+    """Record that SUBJECT's erasure plan has been carried out: remove the subject's records from
+    the registry (all of the subject, consents, lookup keys and disclosures included, unless data
+    must be kept somewhere, Art. 17(3)). The audit log keeps a proof without personal data."""
+    service, principal = _service(ctx)
+    plan, done = service.erase(principal=principal, subject=subject, today=today)
+    if done.kept:
+        click.echo(f"{subject}: records removed from {', '.join(done.systems) or 'no system'}; kept in "
+                   f"{', '.join(done.kept)} (Art. 17(3)) until their retention has run")
+    else:
+        click.echo(f"{subject}: erased (records in {', '.join(done.systems) or 'no system'}, {done.consents} consent "
+                   f"event(s), {done.keys} lookup key(s), {done.disclosures} disclosure(s))")
+
+
 @click.command()
 @click.argument("subject", required=False)
 @click.option("--email", help="Find the subject by e-mail address instead of id.")
 @click.option("--format", "format_", type=click.Choice(["json", *FORMATS]), default="json", show_default=True)
+@click.option("--lang", help="The document's language: en or de, optionally with a region (en-GB, de-AT); "
+                             "default DSA_REGISTRY_DOCUMENT_LANGUAGE.")
+@click.option("--as-of", type=Day(), default=None, help="The day the report describes (default today, UTC).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File to write (default stdout).")
 @click.pass_context
-def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path | None):
-    """The GDPR Art. 15 report for SUBJECT (or --email): data held and why, recipients, sources,
-    retention, consents, suspended flows and rights. HTML and Markdown are for sending after review."""
+def dsar(ctx, subject: str | None, email: str | None, format_: str, lang: str | None, as_of: date | None,
+         output: Path | None):
+    """The GDPR Art. 15 report for SUBJECT (or --email): data held and why, recipients (and who may
+    receive it in specific cases), disclosures, sources, retention, consents, suspended flows,
+    automated decisions and rights. HTML and Markdown are the letter to send, after review; they
+    need DSA_REGISTRY_CONTROLLER."""
     service, principal = _service(ctx)
+    settings = session(ctx).settings
     if email is not None:
         service.hasher.load()  # an unusable secret is one line here, not an error inside the query
     if format_ == "json":  # the API's own answer, so scripts see exactly what the API serves
@@ -75,17 +133,22 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path
         from registry.api.subjects import REPORT_QUERY
 
         context = Context(registry=service.registry, subjects=service, principal=principal,
-                          compliance=session(ctx).settings.compliance())
-        result = asyncio.run(schema.execute(REPORT_QUERY, variable_values={"subject": subject, "email": email},
-                                            context_value=context))
+                          compliance=settings.compliance())
+        result = asyncio.run(schema.execute(REPORT_QUERY, variable_values={
+            "subject": subject, "email": email, "asOf": as_of.isoformat() if as_of else None}, context_value=context))
         if result.errors:
             click.echo(f"error: {result.errors[0].message}", err=True)
             sys.exit(2 if (result.errors[0].extensions or {}).get("code") else 1)
         text = json.dumps(result.data["dsar"], indent=2, ensure_ascii=False) + "\n"
     else:
-        report = service.report(principal=principal, subject=subject, email=email)
-        text = render(report, service.registry.entities, format_,
-                      controller=session(ctx).settings.controller or "the controller")
+        if not settings.controller:
+            raise InvalidArgument(NO_CONTROLLER)
+        language(lang or settings.document_language)  # an unknown language is refused before the lookup
+        report = service.report(principal=principal, subject=subject, email=email, as_of=as_of)
+        compliance = settings.compliance()
+        text = render(report, service.registry.entities, format_, controller=settings.controller,
+                      lang=lang or settings.document_language, dpo=settings.dpo,
+                      in_eea=compliance.countries.in_eea)
     write_output(text, output)
 
 
@@ -98,13 +161,35 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, output: Path
                    "start in UTC); default now.")
 @click.option("--notice", help="The version of the notice the subject saw.")
 @click.option("--channel", help="Where: web, app, phone, paper …")
+@click.option("--expires", type=Moment(), default=None,
+              help="When a granted consent runs out (as --at); the purpose's consent_validity may end it sooner.")
 @click.pass_context
-def consent(ctx, subject: str, purpose: str, status: str, at: datetime | None, notice: str | None, channel: str | None):
+def consent(ctx, subject: str, purpose: str, status: str, at: datetime | None, notice: str | None, channel: str | None,
+            expires: datetime | None):
     """Record that SUBJECT granted or withdrew consent for PURPOSE."""
     service, principal = _service(ctx)
+    at = at or datetime.now(timezone.utc)
     row = service.set_consent(principal=principal, subject=subject, purpose=purpose, status=status, at=at,
-                              notice=notice, channel=channel)
-    click.echo(json.dumps(row.consents[-1] if row.consents else {}, ensure_ascii=False))
+                              notice=notice, channel=channel, expires=expires)
+    recorded = [e for e in row.consents if (e["purpose"], e["status"], e["at"]) == (
+        purpose, status, at.astimezone(timezone.utc).isoformat())]
+    click.echo(json.dumps(recorded[-1] if recorded else {}, ensure_ascii=False))
+
+
+@click.command()
+@click.argument("subject")
+@click.argument("flow")
+@click.option("--at", type=Moment(), default=None, help="When the data was disclosed (as for `consent --at`); default now.")
+@click.option("--reference", help="The case number or file reference, e.g. the police report's.")
+@click.pass_context
+def disclose(ctx, subject: str, flow: str, at: datetime | None, reference: str | None):
+    """Record that SUBJECT's data was disclosed on FLOW, a flow of scope `case` (a fraud referral, a
+    large-loss file): its recipient becomes one of the subject's recipients. Audited."""
+    service, principal = _service(ctx)
+    at = at or datetime.now(timezone.utc)
+    row = service.disclose(principal=principal, subject=subject, flow=flow, at=at, reference=reference)
+    recorded = [d for d in row.disclosures if (d["flow"], d["at"]) == (flow, at.astimezone(timezone.utc).isoformat())]
+    click.echo(json.dumps(recorded[-1] if recorded else {}, ensure_ascii=False))
 
 
 @click.command("erasure-plan")
@@ -120,7 +205,7 @@ def erasure_plan(ctx, subject: str, today: date | None, format_: str, output: Pa
     plan = service.erasure_plan(principal=principal, subject=subject, today=today)
     if format_ != "json":
         write_output(render_erasure(plan, today, service.registry.entities, format_,
-                                    controller=session(ctx).settings.controller or "the controller"), output)
+                                    controller=session(ctx).settings.controller), output)
         return
     write_output(json.dumps({
         "subject": plan.report.subject.id,

@@ -4,7 +4,10 @@
 planned on the evaluation date), the categories and purposes they carry, the holders downstream,
 and the findings on them. `breach_impact` answers "what did a breach of these systems and parties
 expose": the categories (special and criminal-offence data flagged as high risk), the recipients
-downstream that received them through flows in force, and who must be notified by when.
+downstream that received them through flows in force, those that may have received them (only
+through flows of scope `case` without a recorded disclosure), and who must notify whom by when:
+our own duties for our systems and our processors, a processor's duty to tell us (GDPR Art.
+33(2)), and an independent controller's duty of its own.
 
 Data subjects are counted through a `SubjectCounter` the caller passes in (the seam for the
 subject registry); without one, the counts are None.
@@ -13,7 +16,7 @@ subject registry); without one, the counts are None.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from graph.store import Doc, Stored
@@ -69,6 +72,11 @@ class Duty:
     """UTC; None where the law sets no fixed time (see `timing`)."""
     timing: str
     reason: str
+    duty_of: str | None = None
+    """Whose duty it is: None for ours (the controller's); else the id of the breached party that
+    must notify (a processor telling us, Art. 33(2); an independent controller, its own)."""
+    overdue: bool = False
+    """The deadline has passed at the time of the analysis."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +86,16 @@ class Breach:
     breached: list[Stored]
     exposed: list[Exposure]
     recipients: list[Recipient]
+    """Recipients that received exposed data: through flows of scope `all`, or of scope `case` with
+    a disclosure recorded up to the breach's detection."""
     duties: list[Duty]
     subject_systems: list[str]
     subject_count: int
+    potential_recipients: list[Recipient] = ()
+    """Recipients that may have received exposed data: reached only through flows of scope `case`
+    on which no disclosure is recorded (a fraud referral, a large-loss file)."""
+    evaluated_at: datetime | None = None
+    """When the analysis was made (UTC): deadlines before it are overdue."""
 
     @property
     def high_risk(self) -> bool:
@@ -125,9 +140,11 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
 
 
 def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[str] = (), detected_at: datetime,
-                  count_subjects: SubjectCounter | None = None, as_of: date | None = None) -> Breach:
+                  count_subjects: SubjectCounter | None = None, as_of: date | None = None,
+                  now: datetime | None = None) -> Breach:
     """The breach's exposure through the flows in force on `as_of` (default: the day of
-    `detected_at`, in UTC: what was flowing when the breach became known)."""
+    `detected_at`, in UTC: what was flowing when the breach became known), with deadlines
+    before `now` (default: now) marked overdue."""
     systems, parties = sorted(set(systems)), sorted(set(parties))
     if not systems and not parties:
         raise InvalidArgument("give at least one system or party that was breached")
@@ -140,33 +157,55 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
     by_id = {doc["id"]: doc for doc in registry.list("category")}
     exposed = sorted({view.holding.category for node in breached for view in registry.holdings(node.id, as_of=on)})
     high = [c for c in exposed if tree.is_("special", c) or tree.is_("criminal", c)]
-    received = downstream(registry, tree, {node.id: set(exposed) for node in breached}, on) if exposed else {}
+    seeds = {node.id: set(exposed) for node in breached}
+    possible = downstream(registry, tree, seeds, on) if exposed else {}
+    closed = _undisclosed_case_flows(registry, possible, utc)
+    received = downstream(registry, tree, seeds, on, skip=closed) if closed else possible
     senders: set[str] = set(systems)
     for party in parties:
         upstream = registry.lineage(party, "upstream", 1, None, as_of=on)
         senders.update(stored.id for stored in upstream.nodes if stored.type == "system")
     subject_systems = sorted(senders)
+    evaluated = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+
+    def recipients(found, leave_out=()) -> list[Recipient]:
+        return [Recipient(registry.entity(id_), [by_id[c] for c in sorted(carried)], sorted(flows))
+                for id_, (carried, flows) in sorted(found.items()) if id_ not in (*systems, *parties, *leave_out)]
+
     return Breach(
         detected_at=utc, breached=breached,
         exposed=[Exposure(by_id[c], c in high) for c in exposed],
-        recipients=[Recipient(registry.entity(id_), [by_id[c] for c in sorted(carried)], sorted(flows))
-                    for id_, (carried, flows) in sorted(received.items()) if id_ not in systems + parties],
-        duties=_duties(utc, breached, high), subject_systems=subject_systems,
+        recipients=recipients(received), potential_recipients=recipients(possible, leave_out=received),
+        duties=[replace(d, overdue=d.deadline is not None and d.deadline < evaluated)
+                for d in _duties(utc, breached, high)],
+        subject_systems=subject_systems, evaluated_at=evaluated,
         subject_count=(count_subjects or registry.store.count_subjects)(subject_systems))
 
 
+def _undisclosed_case_flows(registry, reached: dict[str, tuple[set[str], set[str]]], until: datetime) -> set[str]:
+    """Among the flows that reached someone, those of scope `case` with no disclosure recorded up
+    to `until`: the data of none of the source's subjects is known to have travelled on them."""
+    used = {flow for _, flows in reached.values() for flow in flows}
+    case = {id_ for id_, stored in registry.entities(used).items() if stored.doc.get("scope") == "case"}
+    if not case:
+        return set()
+    disclosed = registry.store.count_disclosures(case, until.isoformat())
+    return {flow for flow in case if not disclosed.get(flow)}
+
+
 def downstream(registry, tree: CategoryTree, seeds: dict[str, set[str]],
-               as_of: date) -> dict[str, tuple[set[str], set[str]]]:
-    """Where data of the seed nodes' categories went through the flows in force on `as_of`: for
-    each node reached, the categories and flows that brought it. A flow passes data on when it
-    carries a category overlapping what reached its source (so a warehouse that received
+               as_of: date, skip: Collection[str] = ()) -> dict[str, tuple[set[str], set[str]]]:
+    """Where data of the seed nodes' categories went through the flows in force on `as_of` (but
+    `skip`): for each node reached, the categories and flows that brought it. A flow passes data on
+    when it carries a category overlapping what reached its source (so a warehouse that received
     diagnoses passes on diagnoses, not every category it sends); the candidate flows come from
     `Registry.lineage`."""
     out: dict[str, dict[str, Doc]] = {}
     for start, categories in seeds.items():
         if categories:
             for edge in registry.lineage(start, "downstream", None, sorted(categories), as_of=as_of).edges:
-                out.setdefault(edge["from"], {})[edge["id"]] = edge
+                if edge["id"] not in skip:
+                    out.setdefault(edge["from"], {})[edge["id"]] = edge
     reached = {node: set(categories) for node, categories in seeds.items()}
     found: dict[str, tuple[set[str], set[str]]] = {}
     todo = sorted(seeds)
@@ -187,15 +226,21 @@ def downstream(registry, tree: CategoryTree, seeds: dict[str, set[str]],
 
 
 def _duties(utc: datetime, breached: list[Stored], high: list[str]) -> list[Duty]:
-    duties = [Duty("gdpr-art-33", "the competent supervisory authority", "GDPR Art. 33(1)", utc + WITHIN_72_HOURS,
-                   "without undue delay and, where feasible, not later than 72 hours after becoming aware of it",
-                   "a personal data breach must be notified unless it is unlikely to result in a risk to the rights "
-                   "and freedoms of natural persons")]
-    if high:
-        duties.append(Duty("gdpr-art-34", "the data subjects concerned", "GDPR Art. 34(1)", None,
-                           "without undue delay",
-                           f"special-category or criminal-offence data were exposed ({', '.join(high)}): a likely "
-                           "high risk to the rights and freedoms of the people concerned"))
+    """Our duties when a system of ours, a processor acting for us or a joint controller was
+    breached; a processor's duty to tell us (Art. 33(2)); an independent controller's own duty."""
+    ours = [node for node in breached if node.type == "system" or node.doc.get("role") != "controller"]
+    duties = []
+    if ours:
+        duties.append(Duty("gdpr-art-33", "the competent supervisory authority", "GDPR Art. 33(1)",
+                           utc + WITHIN_72_HOURS,
+                           "without undue delay and, where feasible, not later than 72 hours after becoming aware of it",
+                           "a personal data breach must be notified unless it is unlikely to result in a risk to the "
+                           "rights and freedoms of natural persons"))
+        if high:
+            duties.append(Duty("gdpr-art-34", "the data subjects concerned", "GDPR Art. 34(1)", None,
+                               "without undue delay",
+                               f"special-category or criminal-offence data were exposed ({', '.join(high)}): a likely "
+                               "high risk to the rights and freedoms of the people concerned"))
     us = [node.id for node in breached if node.doc["country"] == "US"
           and (node.type == "system" or node.doc.get("role") == "processor")]
     if us:
@@ -204,4 +249,18 @@ def _duties(utc: datetime, breached: list[Stored], high: list[str]) -> list[Duty
                            "as promptly as possible and not later than 72 hours after determining that a "
                            "cybersecurity event occurred",
                            f"a cybersecurity event involving nonpublic information in the US ({', '.join(us)})"))
+    for node in breached:
+        if node.type != "party":
+            continue
+        if node.doc.get("role") == "processor":
+            duties.append(Duty("gdpr-art-33-2", "us, the controller", "GDPR Art. 33(2)", None,
+                               "without undue delay after becoming aware of the breach",
+                               f"{node.doc['name']} processes the data on our behalf: it must tell us; our own "
+                               "deadline runs from when we become aware", duty_of=node.id))
+        elif node.doc.get("role") == "controller":
+            duties.append(Duty("controller-own", "the supervisory authority competent for it, and the people "
+                               "concerned where the risk is high", "GDPR Art. 33(1), 34(1), where the GDPR applies to it",
+                               None, "as the law that governs it requires (GDPR: within 72 hours of its becoming aware)",
+                               f"{node.doc['name']} is an independent controller: notifying is its own duty; ask it to "
+                               "confirm, and give it what it needs", duty_of=node.id))
     return duties

@@ -335,9 +335,11 @@ CSV_COLUMNS = ["record", "controller", "dpo", "eu_representative", "processor", 
 
 
 def to_csv(record: Ropa) -> str:
-    """One row per activity, Art. 30(1) first, then Art. 30(2); lists joined with '; ', names with their ids."""
+    """One row per activity, Art. 30(1) first, then Art. 30(2); lists joined with '; ', names with their ids.
+    Safe to open in a spreadsheet: a cell that would start a formula is neutralised (`spreadsheet_cell`);
+    rows end in CRLF (RFC 4180), so a line break of either kind inside a cell is quoted."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer = _SpreadsheetWriter(out, CSV_COLUMNS, lineterminator="\r\n")  # RFC 4180: a cell with CR is quoted
     writer.writeheader()
     common = {"controller": record.controller, "dpo": record.dpo or "", "eu_representative": record.eu_representative or ""}
     for a in record.activities:
@@ -369,6 +371,26 @@ def to_csv(record: Ropa) -> str:
             "transfers": "; ".join(_transfer_text(t) for t in p.transfers),
             "security_measures": "; ".join(p.security_measures)})
     return out.getvalue()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP: CSV injection)."""
+
+
+def spreadsheet_cell(value: str) -> str:
+    """`value`, with a `'` before it when it starts like a formula, so that Excel, LibreOffice and
+    Google Sheets show it as text rather than run it.
+
+    >>> spreadsheet_cell("=1+2"), spreadsheet_cell("-2"), spreadsheet_cell("Claims (claims)")
+    ("'=1+2", "'-2", 'Claims (claims)')
+    """
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+class _SpreadsheetWriter(csv.DictWriter):
+    def writerow(self, rowdict):
+        return super().writerow({key: spreadsheet_cell(value) if isinstance(value, str) else value
+                                 for key, value in rowdict.items()})
 
 
 def _names(named: list[Named]) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+from registry.bounds import visible
 from registry.compliance.findings import Finding
 from registry.compliance.rules import Rule
 
@@ -100,13 +101,14 @@ def _result(finding: Finding, rule_index: int, fingerprint: str, place: FileLoca
     if place is not None:
         location["physicalLocation"] = {"artifactLocation": {"uri": place.uri},
                                         "region": {"startLine": place.line, "startColumn": place.column}}
-    location["logicalLocations"] = [{
-        "name": name, "fullyQualifiedName": f"{finding.entity_kind}/{name}", "kind": finding.entity_kind}]
+    location["logicalLocations"] = [{  # shown to people: control and format characters escaped
+        "name": visible(name), "fullyQualifiedName": visible(f"{finding.entity_kind}/{name}"),
+        "kind": finding.entity_kind}]
     return {
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
-        "message": {"text": f"{finding.message} Remedy: {finding.remedy}"},
+        "message": {"text": visible(f"{finding.message} Remedy: {finding.remedy}")},
         "locations": [location],
         "partialFingerprints": {FINGERPRINT: fingerprint, "primaryLocationLineHash": fingerprint},
         "properties": {"reference": finding.reference, "regime": finding.regime, "entityKind": finding.entity_kind,

@@ -24,6 +24,8 @@ class Settings:
     """The data protection officer's name and contact details (Art. 30(1)(a), Art. 37(7))."""
     eu_representative: str | None = None
     """The representative in the Union of a controller established outside it (Art. 27, Art. 30(1)(a))."""
+    document_language: str = "en"
+    """The language of DSAR documents when a request names none (`registry.subjects.language`)."""
 
     @classmethod
     def packaged(cls, **values) -> Settings:

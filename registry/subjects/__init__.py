@@ -1,3 +1,4 @@
-"""Data subjects: their records, consents and lookup keys (`model`), the use cases on them
-(`service`), DSAR reports and erasure plans (`dsar`) and the documents sent to them (`render`,
-`templates/`)."""
+"""Data subjects: their records, consents, disclosures and lookup keys (`model`), the use cases on
+them (`service`), whether consent stands (`consent`), DSAR reports (`dsar`), erasure plans
+(`erasure`), and the documents sent to them (`render`, `templates/`) in the reader's language
+(`language`, `words`, `locale/`); the demo's subjects (`demo`)."""

@@ -1,45 +1,57 @@
-"""DSAR reports (GDPR Art. 15) and erasure plans (Art. 17 and 19), derived from the graph.
+"""DSAR reports (GDPR Art. 15), derived from the graph for one data subject.
 
 A subject's data starts in the systems their records name (the record's categories, or what
-the system declares) and moves along flows, layer by layer, as in `graph.traversal`: a flow
-carries the subject's category X when it carries X, an ancestor or a descendant (the narrower
-of the two arrives), from a node that holds X for the subject. A flow *rests on consent* for a
-category when its effective legal basis is `gdpr-6-1-a`, or, for special-category data, when
-its effective Art. 9 condition is `gdpr-9-2-a`; without the subject's standing consent for the
-flow's purpose it carries none of that data and is reported as suspended. Each (holder,
-category) keeps the shortest chain of flows that brought it (smallest flow ids on ties); data a
-holder already holds, or holds a broader category of, does not arrive again. Every flow that
-carries some of the subject's data to a party is a disclosure to a recipient.
+the system declares) and moves along the flows in force, layer by layer, as in
+`graph.traversal`: a flow carries the subject's category X when it carries X, an ancestor or a
+descendant (the narrower of the two arrives), from a node that holds X for the subject. Each
+(holder, category) keeps the shortest chain of flows that brought it (smallest flow ids on
+ties); data a holder already holds, or holds a broader category of, does not arrive again.
+
+Which flows carry *this* subject's data:
+
+- a flow that lists `subject_categories` carries only subjects whose `kind` is one of them;
+- a flow of scope `case` carries it only where a disclosure of the subject on that flow is
+  recorded, at or before the evaluation day (a disclosure always counts: it is the record that
+  the data went; when the subject's data never reached the flow's source it carries what the
+  flow carries, as the registry records reality, gaps included). Without a disclosure, what lies
+  beyond it is reported apart: the *potential* recipients (Art. 15(1)(c): "recipients or
+  categories of recipient");
+- a flow *rests on consent* for a category when its effective legal basis (`graph.store.effective_terms`)
+  is consent (`gdpr-6-1-a`), or for special-category data its condition is explicit consent
+  (`gdpr-9-2-a`), or for health information it relies on the NAIC #672 authorisation; without
+  the subject's consent standing on the day (`registry.subjects.consent`) it carries none of that
+  data and is reported as suspended.
+
+Every flow that carries some of the subject's data to a party is a disclosure to a recipient.
+Erasure plans (`registry.subjects.erasure`) start from this report.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 
-import isodate
-
-from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow
-from registry.categories import CategoryTree
+from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow, effective_terms
+from registry.categories import CategoryTree, Tree
+from registry.subjects.consent import ConsentState, Rules
 
 CONSENT = "gdpr-6-1-a"
 EXPLICIT_CONSENT = "gdpr-9-2-a"
-KEEP_BASES = {"gdpr-6-1-c": "Art. 17(3)(b): legal obligation", "gdpr-6-1-e": "Art. 17(3)(b): public task"}
-KEEP_CONDITIONS = {"gdpr-9-2-f": "Art. 17(3)(e): establishment, exercise or defence of legal claims"}
+NAIC_AUTHORISATION = "naic-672-authorisation"
 
 RIGHTS = (
-    ("rectification", "GDPR Art. 16", "You may ask us to correct inaccurate personal data and complete incomplete data."),
-    ("erasure", "GDPR Art. 17", "You may ask us to erase your personal data where it is no longer needed, you withdraw "
-                                "consent, or you object; we keep what the law obliges us to keep."),
-    ("restriction", "GDPR Art. 18", "You may ask us to restrict processing while accuracy or lawfulness is checked."),
-    ("objection", "GDPR Art. 21", "You may object to processing based on legitimate interests or a public task, and "
-                                  "to direct marketing at any time."),
-    ("withdraw-consent", "GDPR Art. 7(3)", "Where processing rests on your consent you may withdraw it at any time; "
-                                           "this does not affect processing before the withdrawal."),
-    ("complaint", "GDPR Art. 77", "You may lodge a complaint with a supervisory authority, in particular in the member "
-                                  "state of your residence, place of work or of the alleged infringement."),
+    ("rectification", "GDPR Art. 16"),
+    ("erasure", "GDPR Art. 17"),
+    ("restriction", "GDPR Art. 18"),
+    ("portability", "GDPR Art. 20"),
+    ("objection", "GDPR Art. 21"),
+    ("withdraw-consent", "GDPR Art. 7(3)"),
+    ("human-review", "GDPR Art. 22(3)"),
+    ("complaint", "GDPR Art. 77"),
 )
+"""The rights a report explains (Art. 15(1)(e)-(f), Art. 20, Art. 22(3)); the wording is in the
+documents' catalogues (`registry.subjects.words`)."""
 
 
 @dataclass(frozen=True)
@@ -50,9 +62,16 @@ class SubjectHolding:
     legal_basis: str | None
     condition: str | None
     retention: str | None
+    """ISO 8601 duration of the declaration that covers it (Art. 15(1)(d))."""
     path: tuple[str, ...]
     source: str | None = None
     """The party that supplied the data (for data the record names, not collected from the subject)."""
+    retention_from: str = "end"
+    """What `retention` runs from: `end` (of the relationship) or `collection`."""
+    collected: date | None = None
+    """The `since` of the record the data came from."""
+    ended: date | None = None
+    """The `until` of the record the data came from: when the relationship ended (None: it goes on)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +85,9 @@ class Recipient:
     agreement: str | None
     transfer_mechanism: str | None
     path: tuple[str, ...]
+    case_flows: tuple[str, ...] = ()
+    """For a potential recipient: the flows of scope `case` on its path without a disclosure of
+    the subject (why it has not received the data)."""
 
 
 @dataclass(frozen=True)
@@ -74,20 +96,38 @@ class SuspendedFlow:
     purpose: str
     categories: tuple[str, ...]
     """The subject's categories it would have carried, withheld for want of consent."""
+    expired: bool = False
+    """The consent it rests on was given but has expired (rather than withdrawn or never given)."""
+
+
+@dataclass(frozen=True)
+class DisclosureRecord:
+    """One recorded disclosure of the subject's data: the accounting of disclosures."""
+
+    flow: str
+    party: str | None
+    """The flow's recipient (None when the flow is no longer in the registry)."""
+    at: datetime
+    reference: str | None
+    categories: tuple[str, ...]
+    """The subject's categories it carried (the flow's categories when none of the subject's data reached its source)."""
+    purpose: str | None
 
 
 @dataclass(frozen=True)
 class DsarReport:
     subject: SubjectRow
+    as_of: date
     holdings: list[SubjectHolding]
     recipients: list[Recipient]
+    """Recipients the subject's data has reached: through flows of scope `all` and recorded disclosures."""
+    potential_recipients: list[Recipient]
+    """Recipients reachable only through flows of scope `case` without a disclosure of the subject."""
     suspended: list[SuspendedFlow]
+    disclosures: list[DisclosureRecord]
+    consents: dict[str, ConsentState]
+    """Per purpose the subject gave or withdrew consent for, where it stands on `as_of`."""
     entities: dict[str, Stored] = field(repr=False)
-
-    @property
-    def consent_state(self) -> dict[str, Doc]:
-        """Purpose -> the latest consent event."""
-        return latest_consents(self.subject.consents)
 
     @property
     def sources(self) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -100,131 +140,218 @@ class DsarReport:
         found |= {b for r in self.recipients for b in (r.legal_basis, r.condition) if b}
         return sorted(found)
 
+    @property
+    def rights(self) -> list[tuple[str, str]]:
+        """(right, legal reference) the report explains; the right to human review (Art. 22(3))
+        where a system holding the subject's data decides by automated means alone."""
+        return [(right, reference) for right, reference in RIGHTS
+                if right != "human-review" or self.automated_decisions]
 
-@dataclass(frozen=True)
-class Retained:
-    system: str
-    category: str
-    reason: str
-    until: date | None
-
-
-@dataclass(frozen=True)
-class ErasurePlan:
-    report: DsarReport
-    erase: list[tuple[str, tuple[str, ...]]]
-    """(system, categories) to delete from."""
-    keep: list[Retained]
-    notify: list[Recipient]
-    """Recipients to tell about the erasure (Art. 19)."""
+    @property
+    def automated_decisions(self) -> list[str]:
+        """The systems holding the subject's data that take decisions by automated means alone (Art. 22)."""
+        return sorted({h.system for h in self.holdings
+                       if self.entities[h.system].doc.get("automated_decisions")})
 
 
-def latest_consents(events: list[Doc]) -> dict[str, Doc]:
-    latest: dict[str, Doc] = {}
-    for event in sorted(events, key=lambda e: (e["at"], e["status"])):  # on equal times, withdrawn wins
-        latest[event["purpose"]] = event
-    return latest
+Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
+"""(the chain of flows that brought the data, the last flow, the record it came from)."""
 
 
-def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree) -> DsarReport:
-    """The report for `subject`, given the flows downstream of its records and the entities they name."""
-    granted = {purpose for purpose, event in latest_consents(subject.consents).items() if event["status"] == "granted"}
-    outgoing: dict[str, list[tuple[Doc, str | None, str | None]]] = defaultdict(list)  # with basis and condition
-    for flow in sorted(flows, key=lambda f: f["id"]):
-        outgoing[flow["from"]].append((flow, *effective(flow, entities)))
+def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree, *,
+            as_of: date | None = None, rules: Rules | None = None) -> DsarReport:
+    """The report for `subject` on day `as_of` (default today, UTC), given the flows downstream of
+    its records and those its disclosures name, the entities they name, the category tree and the
+    consent rules (default: no purpose hierarchy, no validity)."""
+    on = as_of or datetime.now(timezone.utc).date()
+    rules = rules or Rules(Tree([], []), {})
+    disclosed: dict[str, list[Doc]] = defaultdict(list)
+    for disclosure in subject.disclosures:
+        if _day(disclosure["at"]) <= on:
+            disclosed[disclosure["flow"]].append(disclosure)
+    spread = _Spread(subject, flows, entities, tree, rules, on, disclosed)
+    actual = spread.run(open_cases=False)
+    potential = spread.run(open_cases=True) if spread.closed else actual
 
-    arrived: dict[tuple[str, str], tuple[tuple[str, ...], Doc | None, Doc | None]] = {}
-    for record in subject.records:
-        for category in record["categories"]:
-            arrived.setdefault((record["system"], category), ((), None, record))
-    suspended: dict[str, set[str]] = defaultdict(set)
-    disclosed: dict[tuple[str, str], dict[str, tuple[str, ...]]] = defaultdict(dict)  # (party, flow) -> category -> chain
-    frontier = dict(arrived)
-    for _ in range(MAX_DEPTH):
-        following: dict[tuple[str, str], tuple[tuple[str, ...], Doc | None, Doc | None]] = {}
-        for (node, held), (path, _, _) in sorted(frontier.items()):
-            for flow, basis, condition in outgoing.get(node, ()):
-                for carried in flow["categories"]:
-                    category = tree.narrower(held, carried)
-                    if category is None:
+    holdings = [_holding(node, category, arrival, entities, tree)
+                for (node, category), arrival in sorted(actual.arrived.items()) if entities[node].type == "system"]
+    recipients = [spread.recipient(party, flow_id, chains)
+                  for (party, flow_id), chains in sorted(actual.disclosed.items())]
+    potentials = [spread.recipient(party, flow_id, chains, potential=True)
+                  for (party, flow_id), chains in sorted(potential.disclosed.items())
+                  if (party, flow_id) not in actual.disclosed]
+    suspended = [SuspendedFlow(flow=f, purpose=entities[f].doc["purpose"], categories=tuple(sorted(categories)),
+                               expired=f in actual.expired)
+                 for f, categories in sorted(actual.suspended.items())]
+    accounting = []
+    for flow_id, events in disclosed.items():
+        flow = entities.get(flow_id)
+        carried = {c for (party, f), chains in actual.disclosed.items() if f == flow_id for c in chains}
+        carried |= {c for (node, c), (path, last, _) in actual.arrived.items() if last and last["id"] == flow_id}
+        for event in events:
+            accounting.append(DisclosureRecord(
+                flow=flow_id, party=flow.doc["to"] if flow else None, at=datetime.fromisoformat(event["at"]),
+                reference=event.get("reference"), purpose=flow.doc["purpose"] if flow else None,
+                categories=tuple(sorted(carried or (flow.doc["categories"] if flow else ())))))
+    accounting.sort(key=lambda d: (d.at, d.flow))
+    return DsarReport(subject=subject, as_of=on, holdings=holdings, recipients=recipients,
+                      potential_recipients=potentials, suspended=suspended, disclosures=accounting,
+                      consents=rules.states(subject.consents, on), entities=entities)
+
+
+@dataclass
+class _Reach:
+    arrived: dict[tuple[str, str], Arrival]
+    disclosed: dict[tuple[str, str], dict[str, tuple[str, ...]]]
+    """(party, flow) -> category -> the chain that brought it."""
+    suspended: dict[str, set[str]]
+    expired: set[str]
+
+
+class _Spread:
+    """The subject's data moving along the flows: once as it did (`open_cases` false), once as it
+    could (every flow of scope `case` open)."""
+
+    def __init__(self, subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree,
+                 rules: Rules, on: date, disclosed: dict[str, list[Doc]]):
+        self.subject, self.entities, self.tree, self.rules, self.on = subject, entities, tree, rules, on
+        self.disclosed = disclosed
+        self.outgoing: dict[str, list[tuple[Doc, dict]]] = defaultdict(list)
+        self.closed = False
+        """Whether some flow of scope `case` carries nothing for want of a disclosure."""
+        for flow in sorted(flows, key=lambda f: f["id"]):
+            if not self._for_subject(flow):
+                continue
+            agreement = entities.get(flow.get("agreement") or "")
+            terms = effective_terms(flow, agreement.doc if agreement else None)
+            self.outgoing[flow["from"]].append((flow, terms))
+            self.closed |= flow.get("scope") == "case" and flow["id"] not in disclosed
+        self._consent: dict[str, tuple[bool, bool]] = {}
+
+    def _for_subject(self, flow: Doc) -> bool:
+        """Whether the flow can carry this subject's data at all: its subject categories (a recorded
+        disclosure always counts)."""
+        kinds = flow.get("subject_categories")
+        return not kinds or self.subject.kind in kinds or flow["id"] in self.disclosed
+
+    def _consented(self, purpose: str) -> tuple[bool, bool]:
+        """(consent stands, it was given but expired) for `purpose` on the day."""
+        if purpose not in self._consent:
+            state = self.rules.state(purpose, self.subject.consents, self.on)
+            self._consent[purpose] = (state is not None and state.status == "granted",
+                                      state is not None and state.status == "expired")
+        return self._consent[purpose]
+
+    def _rests_on_consent(self, terms: dict, category: str) -> bool:
+        basis, condition = terms["legal_basis"][0], terms["condition"][0]
+        return (basis == CONSENT or (condition == EXPLICIT_CONSENT and self.tree.is_("special", category))
+                or (self.tree.is_("health", category)
+                    and NAIC_AUTHORISATION in (basis, *terms["additional_bases"][0])))
+
+    def run(self, open_cases: bool) -> _Reach:
+        reach = _Reach({}, defaultdict(dict), defaultdict(set), set())
+        for record in self.subject.records:
+            for category in record["categories"]:
+                reach.arrived.setdefault((record["system"], category), ((), None, record))
+        self._walk(reach, dict(reach.arrived), open_cases)
+        # A disclosure whose flow's source never got the subject's data: the flow carried what it carries.
+        gaps = {}
+        for flow_id in sorted(self.disclosed):
+            flow = self.entities.get(flow_id)
+            if flow is None or flow.type != "flow" or not self._for_subject(flow.doc):
+                continue
+            held = {c for (node, c) in reach.arrived if node == flow.doc["from"]}
+            if any(self.tree.overlaps(c, held) for c in flow.doc["categories"]):
+                continue
+            for category in flow.doc["categories"]:
+                self._carry(reach, gaps, flow.doc, self._terms(flow.doc), category, (), None)
+        if gaps:
+            reach.arrived.update(gaps)
+            self._walk(reach, gaps, open_cases)
+        return reach
+
+    def _terms(self, flow: Doc) -> dict:
+        agreement = self.entities.get(flow.get("agreement") or "")
+        return effective_terms(flow, agreement.doc if agreement else None)
+
+    def _walk(self, reach: _Reach, frontier: dict[tuple[str, str], Arrival], open_cases: bool) -> None:
+        for _ in range(MAX_DEPTH):
+            following: dict[tuple[str, str], Arrival] = {}
+            for (node, held), (path, _, record) in sorted(frontier.items(), key=lambda item: item[0]):
+                for flow, terms in self.outgoing.get(node, ()):
+                    if flow.get("scope") == "case" and not open_cases and flow["id"] not in self.disclosed:
                         continue
-                    if flow["purpose"] not in granted and (
-                            basis == CONSENT or (condition == EXPLICIT_CONSENT and tree.is_("special", category))):
-                        suspended[flow["id"]].add(category)
-                        continue
-                    target, chain = flow["to"], path + (flow["id"],)
-                    if entities[target].type == "party":
-                        earlier = disclosed[(target, flow["id"])].get(category)
-                        disclosed[(target, flow["id"])][category] = min(chain, earlier or chain)
-                    key = (target, category)
-                    if any((target, c) in arrived for c in tree.ancestors.get(category, (category,))):
-                        continue  # the target already holds this data, or broader data covering it
-                    if key not in following or chain < following[key][0]:
-                        following[key] = (chain, flow, None)
-        if not following:
-            break
-        arrived.update(following)
-        frontier = following
+                    for carried in flow["categories"]:
+                        category = self.tree.narrower(held, carried)
+                        if category is not None:
+                            self._carry(reach, following, flow, terms, category, path, record)
+            if not following:
+                return
+            reach.arrived.update(following)
+            frontier = following
 
-    holdings = []
-    for (node, category), (path, flow, record) in sorted(arrived.items()):
-        if entities[node].type != "system":
-            continue
-        declared = covering(entities[node].doc, category, tree)
-        flow_basis, flow_condition = effective(flow, entities) if flow else (None, None)
-        holdings.append(SubjectHolding(
-            system=node, category=category,
-            purposes=tuple(declared["purposes"]) if declared and declared.get("purposes") else
-            ((flow["purpose"],) if flow else ()),
-            legal_basis=declared.get("legal_basis") if declared else flow_basis,
-            condition=declared.get("condition") if declared else flow_condition,
-            retention=declared.get("retention") if declared else None,
-            path=path, source=record.get("source") if record else None))
-    recipients = []
-    for (party, flow_id), chains in sorted(disclosed.items()):
-        flow = entities[flow_id].doc
-        basis, condition = effective(flow, entities)
+    def _carry(self, reach: _Reach, following: dict, flow: Doc, terms: dict, category: str,
+               path: tuple[str, ...], record: Doc | None) -> None:
+        """`flow` carries `category` of the subject's data, arrived by `path`, unless consent is missing."""
+        if self._rests_on_consent(terms, category):
+            stands, expired = self._consented(flow["purpose"])
+            if not stands:
+                reach.suspended[flow["id"]].add(category)
+                if expired:
+                    reach.expired.add(flow["id"])
+                return
+        target, chain = flow["to"], path + (flow["id"],)
+        if self.entities[target].type == "party":
+            earlier = reach.disclosed[(target, flow["id"])].get(category)
+            reach.disclosed[(target, flow["id"])][category] = min(chain, earlier or chain)
+        if any((target, c) in reach.arrived for c in self.tree.ancestors.get(category, (category,))):
+            return  # the target already holds this data, or broader data covering it
+        key = (target, category)
+        if key not in following or chain < following[key][0]:
+            following[key] = (chain, flow, record)
+
+    def recipient(self, party: str, flow_id: str, chains: dict[str, tuple[str, ...]],
+                  potential: bool = False) -> Recipient:
+        flow = self.entities[flow_id].doc
+        terms = self._terms(flow)
+        path = min(chains.values())
+        cases = tuple(f for f in path if self.entities[f].doc.get("scope") == "case" and f not in self.disclosed)
+        return Recipient(party=party, flow=flow_id, categories=tuple(sorted(chains)), purpose=flow["purpose"],
+                         legal_basis=terms["legal_basis"][0], condition=terms["condition"][0],
+                         agreement=flow.get("agreement"), transfer_mechanism=terms["transfer_mechanism"][0],
+                         path=path, case_flows=cases if potential else ())
+
+
+def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Stored], tree: CategoryTree
+             ) -> SubjectHolding:
+    path, flow, record = arrival
+    declared = covering(entities[node].doc, category, tree)
+    terms = None
+    if flow is not None:
         agreement = entities.get(flow.get("agreement") or "")
-        recipients.append(Recipient(
-            party=party, flow=flow_id, categories=tuple(sorted(chains)), purpose=flow["purpose"],
-            legal_basis=basis, condition=condition, agreement=flow.get("agreement"),
-            transfer_mechanism=flow.get("transfer_mechanism") or (agreement.doc.get("transfer_mechanism") if agreement else None),
-            path=min(chains.values())))
-    return DsarReport(subject=subject, holdings=holdings, recipients=recipients,
-                      suspended=[SuspendedFlow(flow=f, purpose=entities[f].doc["purpose"], categories=tuple(sorted(cats)))
-                                 for f, cats in sorted(suspended.items())],
-                      entities=entities)
-
-
-def erasure_plan(report: DsarReport, today: date) -> ErasurePlan:
-    """What to delete where, what to keep and why, and whom to tell."""
-    since = {r["system"]: date.fromisoformat(r["since"]) for r in report.subject.records if r.get("since")}
-    erase, keep = defaultdict(list), []
-    for holding in report.holdings:
-        reason = KEEP_BASES.get(holding.legal_basis or "") or KEEP_CONDITIONS.get(holding.condition or "")
-        until = None
-        if reason and holding.retention and holding.system in since:
-            until = since[holding.system] + isodate.parse_duration(holding.retention)
-            if until < today:
-                reason = None
-        if reason:
-            keep.append(Retained(holding.system, holding.category, reason + (
-                f", retention {holding.retention} from {since[holding.system]}" if until else
-                ", until the retention period (not recorded) has run"), until))
-        else:
-            erase[holding.system].append(holding.category)
-    return ErasurePlan(report=report, erase=[(s, tuple(c)) for s, c in sorted(erase.items())], keep=keep,
-                       notify=report.recipients)
-
-
-def effective(flow: Doc, entities: dict[str, Stored]) -> tuple[str | None, str | None]:
-    """A flow's legal basis and condition: its own, or else its agreement's."""
-    agreement = entities.get(flow.get("agreement") or "")
-    terms = agreement.doc if agreement else {}
-    return flow.get("legal_basis") or terms.get("legal_basis"), flow.get("condition") or terms.get("condition")
+        terms = effective_terms(flow, agreement.doc if agreement else None)
+    return SubjectHolding(
+        system=node, category=category,
+        purposes=tuple(declared["purposes"]) if declared and declared.get("purposes") else
+        ((flow["purpose"],) if flow else ()),
+        legal_basis=declared.get("legal_basis") if declared else terms and terms["legal_basis"][0],
+        condition=declared.get("condition") if declared else terms and terms["condition"][0],
+        retention=declared.get("retention") if declared else None,
+        retention_from=declared.get("retention_from", "end") if declared else "end",
+        path=path, source=record.get("source") if record and not path else None,
+        collected=_date(record.get("since")) if record else None,
+        ended=_date(record.get("until")) if record else None)
 
 
 def covering(system: Doc, category: str, tree: CategoryTree) -> Doc | None:
     """The system's declaration nearest above (or at) `category`, if any."""
     held = {h["category"]: h for h in system.get("holds", ())}
     return next((held[c] for c in tree.ancestors.get(category, (category,)) if c in held), None)
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _day(text: str) -> date:
+    return datetime.fromisoformat(text).astimezone(timezone.utc).date()

@@ -6,7 +6,7 @@ validated (against the registry's systems, parties, categories and purposes too)
 subjects flow on to the store, and if any line is invalid the store's transaction is rolled
 back, so a file applies whole or not at all, in constant memory. A subject that comes again
 (later in the file or in a later file) is updated: kind, records and keys are replaced, and its
-consent events are added to its history.
+consent events and disclosures are added to its history.
 
 Lookup keys (e-mail, national id …) are never stored: only HMAC-SHA256 of the normalised value
 under a key from configuration (the settings `DSA_REGISTRY_HMAC_KEY`, or a file named by
@@ -22,17 +22,18 @@ import hmac
 import os
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from graph.store import SubjectRow
 from registry.sources import BundleInvalid, Problem, decode
 from registry.suggest import hint, model_message
 from registry.errors import InvalidArgument
-from registry.model import Id
+from registry import bounds
+from registry.model import Day, Id, LongText, Text
 
 KeyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 MAX_REPORTED = 100
@@ -44,8 +45,18 @@ class SubjectRecord(BaseModel):
 
     system: Id
     categories: list[Id] | None = Field(default=None, description="Default: what the system declares.")
-    since: date | None = None
+    since: Day | None = None
+    """When the data was collected (where retention runs from `collection`)."""
+    until: Day | None = None
+    """When the relationship the record serves ended (contract ended, claim closed): where
+    retention runs from `end`. None while it goes on."""
     source: Id | None = Field(default=None, description="The party that supplied the data, if not the subject.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SubjectRecord:
+        if self.since and self.until and self.until < self.since:
+            raise ValueError(f"until ({self.until}) is before since ({self.since})")
+        return self
 
 
 class ConsentEvent(BaseModel):
@@ -53,18 +64,54 @@ class ConsentEvent(BaseModel):
 
     purpose: Id
     status: Literal["granted", "withdrawn"]
-    at: AwareDatetime
-    notice: str | None = None
-    channel: str | None = None
+    at: Annotated[AwareDatetime, AfterValidator(bounds.moment)]
+    notice: LongText | None = None
+    channel: Text | None = None
+    expires: Annotated[AwareDatetime, AfterValidator(bounds.moment)] | None = None
+    """When a granted consent runs out (it no longer counts from that day on, UTC); see also the
+    purpose's `consent_validity`."""
+
+    @model_validator(mode="after")
+    def _expires_later(self) -> ConsentEvent:
+        if self.expires is not None and self.status != "granted":
+            raise ValueError("expires applies to a granted consent only")
+        if self.expires is not None and self.expires <= self.at:
+            raise ValueError(f"expires ({self.expires.isoformat()}) is not after at ({self.at.isoformat()})")
+        return self
 
     def to_doc(self) -> dict:
-        """Stored with the time in UTC, so that events order by their text on every backend."""
-        doc = {"purpose": self.purpose, "status": self.status, "at": self.at.astimezone(timezone.utc).isoformat()}
+        """Stored with the times in UTC, so that events order by their text on every backend."""
+        doc = {"purpose": self.purpose, "status": self.status, "at": _utc(self.at)}
         if self.notice is not None:
             doc["notice"] = self.notice
         if self.channel is not None:
             doc["channel"] = self.channel
+        if self.expires is not None:
+            doc["expires"] = _utc(self.expires)
         return doc
+
+
+class Disclosure(BaseModel):
+    """One disclosure of the subject's data on a flow of scope `case` (a fraud referral, a
+    large-loss file): the accounting of disclosures a DSAR reports (GDPR Art. 15(1)(c))."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    flow: Id
+    at: Annotated[AwareDatetime, AfterValidator(bounds.moment)]
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True),
+                         AfterValidator(bounds.printable)] | None = None
+    """The case number or file reference, e.g. the police report's."""
+
+    def to_doc(self) -> dict:
+        doc = {"flow": self.flow, "at": _utc(self.at)}
+        if self.reference is not None:
+            doc["reference"] = self.reference
+        return doc
+
+
+def _utc(moment) -> str:
+    return moment.astimezone(timezone.utc).isoformat()
 
 
 LEGACY_KINDS = frozenset({"policyholder", "insured", "claimant", "beneficiary", "prospect", "third-party", "other"})
@@ -80,6 +127,7 @@ class Subject(BaseModel):
     """A subject category of the registry (`subject_categories`), e.g. policyholder or claimant."""
     records: list[SubjectRecord] = Field(default_factory=list)
     consents: list[ConsentEvent] = Field(default_factory=list)
+    disclosures: list[Disclosure] = Field(default_factory=list)
     keys: dict[KeyName, Annotated[str, StringConstraints(min_length=1, max_length=512)]] = Field(default_factory=dict)
 
 
@@ -187,11 +235,13 @@ class Checker:
     """Validates raw subjects against the registry: `known` maps registry ids to entity types.
 
     A subject's `kind` must name one of the registry's subject categories; a registry that
-    defines none accepts the kinds of earlier versions (`LEGACY_KINDS`)."""
+    defines none accepts the kinds of earlier versions (`LEGACY_KINDS`). A disclosure must name
+    a flow of scope `case` (`case_flows`): a flow of scope `all` carries every subject's data."""
 
     source: str
     known: dict[str, str]
     hasher: KeyHasher
+    case_flows: frozenset[str] = frozenset()
 
     @functools.cached_property
     def kinds(self) -> frozenset[str]:
@@ -225,17 +275,25 @@ class Checker:
                 doc["categories"] = record.categories
             if record.since:
                 doc["since"] = record.since.isoformat()
+            if record.until:
+                doc["until"] = record.until.isoformat()
             if record.source:
                 doc["source"] = record.source
             records.append(doc)
         problems = []
-        if len(records) < len(subject.records) or any(known.get(c.purpose) != "purpose" for c in subject.consents):
+        if len(records) < len(subject.records) or any(known.get(c.purpose) != "purpose" for c in subject.consents) \
+                or any(d.flow not in self.case_flows for d in subject.disclosures):
             problems = [self._problem(number, where, f"unknown {' or '.join(allowed)} {target!r}"
                                       + (self._hint(target, allowed) if detailed else "")
                                       if known.get(target) is None
                                       else f"{target!r} is a {known[target]}, not a {' or '.join(allowed)}",
                                       subject.id)
                         for where, allowed, target in _references(subject) if known.get(target) not in allowed]
+            problems += [self._problem(number, f"disclosures[{i}].flow", f"flow {d.flow!r} has scope all: it carries "
+                                       "every subject's data; disclosures are recorded on flows of scope case",
+                                       subject.id)
+                         for i, d in enumerate(subject.disclosures) if known.get(d.flow) == "flow"
+                         and d.flow not in self.case_flows]
         if subject.kind not in self.kinds:
             problems.insert(0, self._problem(number, "kind", f"unknown subject category {subject.kind!r}; expected one "
                                                              f"of {', '.join(sorted(self.kinds))}"
@@ -249,7 +307,8 @@ class Checker:
         if problems:
             return None, problems
         return SubjectRow(id=subject.id, kind=subject.kind, records=records,
-                          consents=[c.to_doc() for c in subject.consents], key_hashes=hashes), []
+                          consents=[c.to_doc() for c in subject.consents], key_hashes=hashes,
+                          disclosures=[d.to_doc() for d in subject.disclosures]), []
 
     def _problem(self, number: int, field: str | None, message: str, subject: str | None = None) -> Problem:
         return Problem(self.source, message, number, entity=f"subject {subject!r}" if subject else None,
@@ -257,6 +316,17 @@ class Checker:
 
     def _hint(self, target: str, allowed: tuple[str, ...]) -> str:
         return hint(target, (id_ for id_, type_ in self.known.items() if type_ in allowed))
+
+
+def subject_doc(row: SubjectRow) -> dict:
+    """A stored subject as one line of a subject file (what `subjects export` writes): it loads
+    back as it was, except its lookup keys, of which only hashes are stored."""
+    doc: dict = {"id": row.id, "kind": row.kind, "records": row.records}
+    if row.consents:
+        doc["consents"] = row.consents
+    if row.disclosures:
+        doc["disclosures"] = row.disclosures
+    return doc
 
 
 def rows(lines: Iterable[tuple[int, object]], checker: Checker) -> Iterator[SubjectRow]:
@@ -284,11 +354,14 @@ def _references(subject: Subject) -> Iterator[tuple[str, tuple[str, ...], str]]:
             yield f"records[{i}].source", ("party",), record.source
     for i, consent in enumerate(subject.consents):
         yield f"consents[{i}].purpose", ("purpose",), consent.purpose
+    for i, disclosure in enumerate(subject.disclosures):
+        yield f"disclosures[{i}].flow", ("flow",), disclosure.flow
 
 
-_CSV_RECORD = ("system", "categories", "since", "source")
+_CSV_RECORD = ("system", "categories", "since", "until", "source")
 _CSV_CONSENT = {"consent_purpose": "purpose", "consent_status": "status", "consent_at": "at",
-                "consent_notice": "notice", "consent_channel": "channel"}
+                "consent_notice": "notice", "consent_channel": "channel", "consent_expires": "expires"}
+_CSV_DISCLOSURE = {"disclosure_flow": "flow", "disclosure_at": "at", "disclosure_reference": "reference"}
 
 
 def _csv_subjects(lines: Iterator[tuple[int, str | BundleInvalid]]) -> Iterator[tuple[int, object]]:
@@ -313,8 +386,8 @@ def _csv_subjects(lines: Iterator[tuple[int, str | BundleInvalid]]) -> Iterator[
 
 
 def _csv_rows(reader: csv.DictReader) -> Iterator[tuple[int, object]]:
-    unknown = [c for c in reader.fieldnames or () if c not in ("id", "kind", *_CSV_RECORD, *_CSV_CONSENT)
-               and not c.startswith("key:")]
+    unknown = [c for c in reader.fieldnames or () if c not in ("id", "kind", *_CSV_RECORD, *_CSV_CONSENT,
+                                                               *_CSV_DISCLOSURE) and not c.startswith("key:")]
     if unknown or "id" not in (reader.fieldnames or ()):
         if reader.fieldnames is not None:
             yield 1, ValueError(f"CSV header needs an `id` column; unknown columns: {', '.join(unknown) or 'none'}")
@@ -327,7 +400,8 @@ def _csv_rows(reader: csv.DictReader) -> Iterator[tuple[int, object]]:
         if current is None or values.get("id") != current["id"]:
             if current is not None:
                 yield first, current
-            current, first = {"id": values.get("id"), "records": [], "consents": [], "keys": {}}, number
+            current, first = {"id": values.get("id"), "records": [], "consents": [], "disclosures": [],
+                              "keys": {}}, number
         if "kind" in values:
             current["kind"] = values["kind"]
         if "system" in values:
@@ -337,6 +411,8 @@ def _csv_rows(reader: csv.DictReader) -> Iterator[tuple[int, object]]:
             current["records"].append(record)
         if any(k in values for k in _CSV_CONSENT):
             current["consents"].append({field: values[k] for k, field in _CSV_CONSENT.items() if k in values})
+        if any(k in values for k in _CSV_DISCLOSURE):
+            current["disclosures"].append({field: values[k] for k, field in _CSV_DISCLOSURE.items() if k in values})
         current["keys"].update({k.removeprefix("key:"): v for k, v in values.items() if k.startswith("key:")})
     if current is not None:
         yield first, current

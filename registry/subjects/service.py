@@ -1,4 +1,5 @@
-"""Use cases on data subjects: loading files, consents, DSAR reports and erasure plans.
+"""Use cases on data subjects: loading files, consents, disclosures, DSAR reports, erasure plans
+and erasure carried out, listing and export.
 
 Every call that reads or changes subject data passes `roles.require` first (`subject-data:read`
 or `:write`), and every DSAR or erasure-plan lookup is written to the audit log (who looked up
@@ -16,17 +17,20 @@ from collections import OrderedDict
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from graph.store import PendingLoad, Progress, Stored, SubjectRow
-from registry.subjects import dsar, model
+from collections.abc import Iterator
+
+from graph.store import Erasure, PendingLoad, Progress, Stored, SubjectRow
+from registry.subjects import dsar, erasure, model
+from registry.subjects.consent import Rules
 from registry.subjects.model import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
-from registry.categories import CategoryTree
+from registry.categories import CategoryTree, Tree
 from registry.errors import InvalidArgument, NotFound
 from registry.service import Registry
 
 _CACHE_SIZE = 4096
-
-
+MAX_PAGE = 1000
+"""The most subjects one `list` call returns."""
 
 
 class SubjectService:
@@ -36,6 +40,7 @@ class SubjectService:
         self.hasher = hasher or model.KeyHasher(None)
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
         self._categories: tuple[int, list, CategoryTree] | None = None
+        self._rules: tuple[int, Rules] | None = None
 
     def load(self, path: Path, *, principal: Principal, read: Progress | None = None,
              applied: Progress | None = None) -> int:
@@ -46,7 +51,7 @@ class SubjectService:
 
         `read(bytes, file size)` and `applied(subjects, total)` report progress."""
         require(principal, SUBJECT_WRITE)
-        checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self))
+        checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
         rows = model.rows(model.read_subjects(path, read), checker)
         return self.store.write_subjects(rows, actor=principal.name, source=path.name,
                                          key_fingerprint=lambda: self.hasher.fingerprint, progress=applied)
@@ -87,23 +92,103 @@ class SubjectService:
         self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
         return self._report(row, as_of or datetime.now(timezone.utc).date())
 
-    def erasure_plan(self, *, principal: Principal, subject: str, today: date | None = None) -> dsar.ErasurePlan:
+    def erasure_plan(self, *, principal: Principal, subject: str, today: date | None = None) -> erasure.ErasurePlan:
+        """What to erase where, what to keep and why, and whom to tell, with retention as of `today`."""
         row = self.find(principal=principal, subject=subject, what="erasure-plan")
         self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
         today = today or datetime.now(timezone.utc).date()
-        return dsar.erasure_plan(self._report(row, today), today)
+        return erasure.erasure_plan(self._report(row, today), today)
+
+    def erase(self, *, principal: Principal, subject: str, today: date | None = None
+              ) -> tuple[erasure.ErasurePlan, Erasure]:
+        """Record that the subject's erasure plan (as of `today`) has been carried out: the subject's
+        records go from the registry, except in the systems where data must be kept (Art. 17(3));
+        when nothing must be kept, the subject goes altogether (records, consents, lookup keys,
+        disclosures). One audit entry proves it (systems and counts, no personal data)."""
+        require(principal, SUBJECT_WRITE)
+        today = today or datetime.now(timezone.utc).date()
+        plan = self.erasure_plan(principal=principal, subject=subject, today=today)
+        done = self.store.erase_subject(plan.report.subject.id, keep=plan.kept_systems, actor=principal.name,
+                                        plan_date=today.isoformat())
+        if done is None:  # erased meanwhile by another caller
+            raise NotFound(f"unknown subject {subject!r}")
+        return plan, done
+
+    def disclose(self, *, principal: Principal, subject: str, flow: str, at: datetime | None = None,
+                 reference: str | None = None) -> SubjectRow:
+        """Record a disclosure of the subject's data on `flow`, a flow of scope `case` (default time:
+        now): from then on the flow's recipient is one of the subject's recipients."""
+        require(principal, SUBJECT_WRITE)
+        row = self.find(principal=principal, subject=subject, what="disclosure")
+        found = self.registry.entity(flow, "flow")
+        if found.doc.get("scope", "all") != "case":
+            raise InvalidArgument(f"flow {flow!r} has scope all: it carries every subject's data; disclosures are "
+                                  "recorded on flows of scope case")
+        try:
+            event = model.Disclosure(flow=flow, at=at or datetime.now(timezone.utc), reference=reference)
+        except ValueError as error:
+            raise InvalidArgument(_first_error(error)) from None
+        self.store.add_disclosure(row.id, event.to_doc(), actor=principal.name)
+        return self._with_declared(self.store.subject(row.id))
+
+    def list(self, *, principal: Principal, after: str | None = None, limit: int = 100
+             ) -> tuple[list[SubjectRow], bool]:
+        """Up to `limit` subjects (id, kind, records) after the id `after`, sorted by id, and whether
+        more follow; audited."""
+        require(principal, SUBJECT_READ)
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}")
+        rows = self.store.list_subjects(after=after, limit=limit + 1)
+        more, rows = len(rows) > limit, rows[:limit]
+        self.store.log_access(actor=principal.name, subject="*", what=f"list after {after or 'the start'}: "
+                                                                      f"{len(rows)} subjects")
+        return [self._with_declared(row) for row in rows], more
+
+    def total(self, *, principal: Principal) -> int:
+        """How many subjects the registry records."""
+        require(principal, SUBJECT_READ)
+        return self.store.subject_total()
+
+    def export(self, *, principal: Principal, subjects: list[str] | None = None) -> Iterator[dict]:
+        """The given subjects (default: all, by id), each as a line of a subject file (records,
+        consents, disclosures; lookup keys are stored only as hashes and are left out): the
+        structured, machine-readable copy of Art. 20, and a backup. Audited once, with the count."""
+        require(principal, SUBJECT_READ)
+        if subjects:
+            rows = [self.find(principal=principal, subject=id_, what="export") for id_ in subjects]
+            ids = [row.id for row in rows]
+        else:
+            ids = None
+        count = 0
+        try:
+            for id_ in ids if ids is not None else self._all_ids():
+                row = self.store.subject(id_)
+                if row is not None:
+                    count += 1
+                    yield model.subject_doc(row)
+        finally:
+            self.store.log_access(actor=principal.name, subject=",".join(ids) if ids else "*",
+                                  what=f"export: {count} subjects")
+
+    def _all_ids(self) -> Iterator[str]:
+        after = None
+        while rows := self.store.list_subjects(after=after, limit=MAX_PAGE):
+            yield from (row.id for row in rows)
+            after = rows[-1].id
 
     def set_consent(self, *, principal: Principal, subject: str, purpose: str, status: str,
-                    at: datetime | None = None, notice: str | None = None, channel: str | None = None) -> SubjectRow:
-        """Record that the subject granted or withdrew consent for a purpose (default: now)."""
+                    at: datetime | None = None, notice: str | None = None, channel: str | None = None,
+                    expires: datetime | None = None) -> SubjectRow:
+        """Record that the subject granted or withdrew consent for a purpose (default: now); a grant
+        may say when it `expires`."""
         require(principal, SUBJECT_WRITE)
         row = self.find(principal=principal, subject=subject, what="consent")
         self.registry.entity(purpose, "purpose")
         try:
             event = model.ConsentEvent(purpose=purpose, status=status, at=at or datetime.now(timezone.utc),
-                                          notice=notice, channel=channel)
+                                       notice=notice, channel=channel, expires=expires)
         except ValueError as error:
-            raise InvalidArgument(str(error)) from None
+            raise InvalidArgument(_first_error(error)) from None
         self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
         return self._with_declared(self.store.subject(row.id))
 
@@ -144,8 +229,17 @@ class SubjectService:
         entities: dict[str, Stored] = {}
         known = self.store.get_many(r["system"] for r in row.records)
         row = dataclasses.replace(row, records=[r for r in row.records if r["system"] in known])
-        for record in row.records:
-            nodes, edges = self._flows_from(record["system"], record["categories"], as_of)
+        starts = [(record["system"], record["categories"]) for record in row.records]
+        # A disclosure names a flow of scope `case`; what lies beyond its recipient counts too.
+        disclosed = self.store.get_many({d["flow"] for d in row.disclosures})
+        for flow in disclosed.values():
+            if flow.type == "flow":
+                flows[flow.id] = flow.doc
+                if self.store.get_many([flow.doc["to"]]):
+                    starts.append((flow.doc["to"], flow.doc["categories"]))
+                entities.update(self.store.get_many([flow.doc["from"], flow.doc["to"]]))
+        for start, categories in starts:
+            nodes, edges = self._flows_from(start, categories, as_of)
             entities.update((n.id, n) for n in nodes)
             flows.update((e["id"], e) for e in edges)
         categories, tree = self._category_tree()
@@ -153,7 +247,18 @@ class SubjectService:
         entities.update(self.store.get_many(id_ for id_ in wanted if id_))
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
-        return dsar.compute(row, list(flows.values()), entities, tree)
+        return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules())
+
+    def _consent_rules(self) -> Rules:
+        """The consent rules over the purposes, as of the store's version."""
+        version = self.store.version()
+        if self._rules is None or self._rules[0] != version:
+            purposes = self.registry.list("purpose")
+            self._rules = (version, Rules(Tree(purposes, ()), {p["id"]: p for p in purposes}))
+        return self._rules[1]
+
+    def _case_flows(self) -> frozenset[str]:
+        return frozenset(f["id"] for f in self.registry.list("flow") if f.get("scope") == "case")
 
     def _category_tree(self) -> tuple[list, CategoryTree]:
         """The categories and their tree, as of the store's version."""
@@ -175,6 +280,17 @@ class SubjectService:
                 self._downstream.popitem(last=False)
         self._downstream.move_to_end(key)
         return self._downstream[key]
+
+
+def _first_error(error: ValueError) -> str:
+    """One line for a pydantic error (its first problem, with the field), or the error's text."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        return f"{where}: {first['msg'].removeprefix('Value error, ')}" if where else first["msg"].removeprefix(
+            "Value error, ")
+    return str(error)
 
 
 class _Verified:

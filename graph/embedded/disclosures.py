@@ -1,0 +1,67 @@
+"""Disclosures in the embedded store: one row per disclosure of a subject's data on a flow of
+scope `case`, beside the subject tables.
+
+`disclosure` is keyed by (subject, flow, at) for a subject's accounting; `disclosure_by_flow`
+answers "how many disclosures on flow X", which makes a disclosure a reference to its flow. A
+subject load stages its disclosures like its consents (`STAGE`, filled by a trigger of its own on
+the load view) and adds them to the history (`INSERT_STAGED`); a subject that comes again keeps
+the disclosures recorded before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from graph.changes import encode
+from graph.store import Doc, NewAuditEntry, audit_time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS disclosure (
+    subject   TEXT NOT NULL,
+    flow      TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    reference TEXT,
+    PRIMARY KEY (subject, flow, at)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS disclosure_by_flow ON disclosure (flow, at);
+"""
+
+STAGE = """
+CREATE TEMP TABLE load_disclosure (seq INTEGER, subject TEXT, flow TEXT, at TEXT, reference TEXT,
+                                   PRIMARY KEY (seq, flow, at)) WITHOUT ROWID;
+CREATE TEMP TRIGGER load_disclosures INSTEAD OF INSERT ON load WHEN NEW.disclosures != '[]' BEGIN
+    INSERT OR IGNORE INTO load_disclosure SELECT NEW.seq, NEW.id, value ->> 'flow', value ->> 'at', value ->> 'reference'
+    FROM json_each(NEW.disclosures);
+END;
+"""
+INSERT_STAGED = ("INSERT OR IGNORE INTO disclosure SELECT subject, flow, at, reference FROM load_disclosure "
+                 "WHERE {lines} ORDER BY 1, 2, 3")
+"""The staged disclosures of one batch of a load (`graph.embedded.subject_load`: `{lines}` selects its lines)."""
+
+_FIELDS = ("flow", "at", "reference")
+
+
+class DisclosureTable:
+    """The disclosure half of `EmbeddedStore` (which provides `_db`, `_reader`, `_audit` and `_in_transaction`)."""
+
+    def add_disclosure(self, id: str, disclosure: Doc, *, actor: str) -> None:
+        def work() -> None:
+            self._db.execute("INSERT OR IGNORE INTO disclosure (subject, flow, at, reference) VALUES (?, ?, ?, ?)",
+                             (id, *(disclosure.get(f) for f in _FIELDS)))
+            self._audit([NewAuditEntry(audit_time(), actor, "create", "disclosure", id, after=encode(disclosure))])
+
+        self._in_transaction(work)
+
+    def disclosures_of(self, id: str, db) -> list[Doc]:
+        """The subject's disclosures, oldest first, read on `db` (the caller's connection, which it holds)."""
+        rows = db.execute("SELECT flow, at, reference FROM disclosure WHERE subject = ? ORDER BY at, flow",
+                                (id,)).fetchall()
+        return [{f: v for f, v in zip(_FIELDS, row) if v is not None} for row in rows]
+
+    def count_disclosures(self, flows: Iterable[str], until: str | None = None) -> dict[str, int]:
+        with self._reader() as db:
+            rows = db.execute(
+                "SELECT flow, COUNT(*) FROM disclosure WHERE flow IN (SELECT value FROM json_each(?)) "
+                "AND (? IS NULL OR at <= ?) GROUP BY flow", (json.dumps(sorted(set(flows))), until, until)).fetchall()
+        return dict(rows)

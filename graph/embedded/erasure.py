@@ -1,0 +1,49 @@
+"""Erasure carried out in the embedded store: a subject's rows removed in one transaction, with
+one audit entry that proves it and holds no personal data (`graph.store.Erasure.proof`).
+
+A partial erasure (data that must be kept in some systems, Art. 17(3)) rewrites the subject's
+records and their index entries; a full one deletes the subject's rows from every subject table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from graph.changes import encode
+from graph.store import Erasure, NewAuditEntry, audit_time
+
+class ErasureTables:
+    """The erasure half of `EmbeddedStore` (which provides `_db`, `_audit` and `_in_transaction`)."""
+
+    def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> Erasure | None:
+        kept_systems = set(keep)
+        done: list[Erasure] = []
+
+        def work() -> None:
+            db = self._db
+            found = db.execute("SELECT records, keys FROM subject WHERE id = ?", (id,)).fetchone()
+            if found is None:
+                return
+            records, keys = json.loads(found[0]), json.loads(found[1])
+            staying = [r for r in records if r["system"] in kept_systems]
+            systems = tuple(sorted({r["system"] for r in records} - kept_systems))
+            if staying:
+                db.execute("UPDATE subject SET records = ? WHERE id = ?", (json.dumps(staying), id))
+                db.executemany("DELETE FROM subject_system WHERE system = ? AND subject = ?",
+                               [(system, id) for system in systems])
+                erasure = Erasure(systems, tuple(sorted({r["system"] for r in staying})))
+            else:  # every statement uses a primary key: no scan, whatever the number of subjects
+                db.executemany("DELETE FROM subject_system WHERE system = ? AND subject = ?",
+                               [(system, id) for system in systems])
+                db.executemany("DELETE FROM subject_key WHERE hash = ? AND subject = ?", [(key, id) for key in keys])
+                consents = db.execute("DELETE FROM consent WHERE subject = ?", (id,)).rowcount
+                disclosed = db.execute("DELETE FROM disclosure WHERE subject = ?", (id,)).rowcount
+                db.execute("DELETE FROM subject WHERE id = ?", (id,))
+                erasure = Erasure(systems, (), consents=consents, keys=len(keys), disclosures=disclosed)
+            self._audit([NewAuditEntry(audit_time(), actor, "erase", "subject", id,
+                                       after=encode(erasure.proof(plan_date)))])
+            done.append(erasure)
+
+        self._in_transaction(work)
+        return done[0] if done else None

@@ -1,0 +1,65 @@
+"""Erasure carried out in the Neo4j backend: a subject's nodes and relationships removed in one
+transaction, with one audit entry that proves it and holds no personal data
+(`graph.store.Erasure.proof`).
+
+A partial erasure (data that must be kept in some systems, Art. 17(3)) rewrites the subject's
+records and drops its `RECORDED_IN` to the other systems; a full one deletes the subject with its
+consents, disclosures and lookup keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import neo4j
+
+from graph.changes import encode
+from graph.neo4j import audit
+from graph.store import Erasure, NewAuditEntry, audit_time
+
+_FIND = "MATCH (s:Subject {id: $id}) RETURN s.records AS records"
+_PARTIAL = """
+MATCH (s:Subject {id: $id})
+SET s.records = $records
+WITH s
+MATCH (s)-[r:RECORDED_IN]->(y:System) WHERE y.id IN $systems
+DELETE r
+"""
+_FULL = """
+MATCH (s:Subject {id: $id})
+CALL (s) { OPTIONAL MATCH (s)-[c:CONSENT]->() RETURN count(c) AS consents }
+CALL (s) { OPTIONAL MATCH (s)-[d:DISCLOSED]->() RETURN count(d) AS disclosures }
+CALL (s) { OPTIONAL MATCH (k:SubjectKey)-[:IDENTIFIES]->(s) DETACH DELETE k RETURN count(k) AS keys }
+DETACH DELETE s
+RETURN consents, disclosures, keys
+"""
+
+
+class ErasureGraph:
+    """The erasure half of `Neo4jStore` (which provides `_session` and `_errors`)."""
+
+    def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> Erasure | None:
+        kept_systems = set(keep)
+
+        def work(tx: neo4j.ManagedTransaction) -> Erasure | None:
+            audit.lock(tx)
+            found = tx.run(_FIND, id=id).single()
+            if found is None:
+                return None
+            records = json.loads(found["records"])
+            staying = [r for r in records if r["system"] in kept_systems]
+            systems = tuple(sorted({r["system"] for r in records} - kept_systems))
+            if staying:
+                tx.run(_PARTIAL, id=id, records=json.dumps(staying), systems=list(systems)).consume()
+                erasure = Erasure(systems, tuple(sorted({r["system"] for r in staying})))
+            else:
+                counts = tx.run(_FULL, id=id).single()
+                erasure = Erasure(systems, (), consents=counts["consents"], keys=counts["keys"],
+                                  disclosures=counts["disclosures"])
+            audit.append(tx, [NewAuditEntry(audit_time(), actor, "erase", "subject", id,
+                                            after=encode(erasure.proof(plan_date)))])
+            return erasure
+
+        with self._errors(), self._session() as session:
+            return session.execute_write(work)

@@ -1,0 +1,188 @@
+"""DSAR documents ready to send (issue 13): names, not ids; durations, bases and safeguards in
+words; dates in the reader's form; every Art. 15(1)-(2) item, Art. 20 and Art. 15(1)(h); English
+and German from Babel catalogues; HTML and Markdown from the same data, each escaped for its
+format; a configured controller required. On every backend."""
+
+import asyncio
+import json
+import re
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from markdown_it import MarkdownIt
+
+from registry.api.context import Context
+from registry.api.schema import schema
+from registry.auth.roles import Principal
+from registry.compliance.settings import Settings as ComplianceSettings
+from registry.errors import InvalidArgument
+from registry.subjects.language import catalogue
+from registry.subjects.model import KeyHasher
+from registry.subjects.render import NO_CONTROLLER, dsar_view, render
+from registry.subjects.service import SubjectService
+from registry.subjects.words import Words
+from registry.subjects.language import language
+from tests.subject_graphs import SUBJECT, bundles
+
+DPO = Principal.of("alice", "dpo")
+CONTROLLER = "Aurora Mutual Insurance SE, Cologne, privacy@aurora.example"
+NOW = datetime(2026, 11, 30, 15, 0, tzinfo=timezone.utc)
+SUBJECTS = Path(__file__).resolve().parent.parent / "registry" / "subjects"
+
+
+@pytest.fixture
+def service(registry, tmp_path):
+    registry.load(bundles(), actor="test")
+    service = SubjectService(registry, KeyHasher(b"test-secret-test-secret-test-secret"))
+    path = tmp_path / "subjects.jsonl"
+    path.write_text(json.dumps(SUBJECT) + "\n")
+    service.load(path, principal=DPO)
+    return service
+
+
+def document(service, format="markdown", lang="en", subject="C-1", **options):
+    report = service.report(principal=DPO, subject=subject, as_of=NOW.date())
+    return render(report, service.registry.entities, format, controller=options.pop("controller", CONTROLLER),
+                  lang=lang, now=NOW, in_eea=ComplianceSettings.packaged().countries.in_eea, **options)
+
+
+def test_the_english_document_uses_names_and_words_not_ids_and_codes(service):
+    text = document(service, lang="en-GB")
+    assert "| Claims | Diagnoses | Claims handling | Contract (GDPR Art. 6(1)(b)); Legal claims (GDPR Art. 9(2)(f)) " \
+           "| 10 years after our relationship with you ends | Broker |" in text
+    assert "| Reinsurer | reinsurer | United States | Diagnoses | Reinsurance | Contract (GDPR Art. 6(1)(b)); Legal " \
+           "claims (GDPR Art. 9(2)(f)) | the standard data protection clauses adopted by the European Commission " \
+           "(GDPR Art. 46(2)(c)) |" in text
+    assert "As of 30 November 2026; written 30 Nov 2026, 15:00:00 UTC" in text
+    assert "**Data portability** (GDPR Art. 20)" in text
+    assert "Some recipients are outside the European Economic Area" in text
+    for code in ("gdpr-6-1-b", "gdpr-9-2-f", "P10Y", "scc", "health.diagnosis", "claims-handling", "prepared by"):
+        assert code not in text, code
+    us_form = document(service, lang="en")
+    assert "As of November 30, 2026" in us_form
+
+
+def test_the_german_document_is_worded_in_german(service):
+    text = document(service, lang="de")
+    assert text.startswith("# Ihre personenbezogenen Daten: unsere Antwort auf Ihr Auskunftsersuchen\n")
+    assert "Stand 30. November 2026; erstellt 30.11.2026, 15:00:00 UTC" in text
+    assert "Dieses Schreiben beantwortet Ihr Ersuchen nach Art. 15 DSGVO" in text
+    assert "| Claims | Diagnoses | Claims handling | Vertrag (Art. 6 Abs. 1 lit. b DSGVO); Rechtsansprüche (Art. 9 " \
+           "Abs. 2 lit. f DSGVO) | 10 Jahre nach Ende unserer Geschäftsbeziehung mit Ihnen | Broker |" in text
+    assert "| Reinsurer | Rückversicherer | Vereinigte Staaten | Diagnoses | Reinsurance |" in text
+    assert "die von der Europäischen Kommission erlassenen Standarddatenschutzklauseln (Art. 46 Abs. 2 lit. c DSGVO)" \
+        in text
+    assert "## Ihre Rechte" in text and "**Datenübertragbarkeit** (Art. 20 DSGVO)" in text
+    assert "**Beschwerde bei einer Aufsichtsbehörde** (Art. 77 DSGVO)" in text
+    assert "| Marketing | widerrufen | 1. Mai 2025 | — |" in text
+    assert "Wir treffen keine ausschließlich auf einer automatisierten Verarbeitung" in text
+    for english in ("Your rights", "Legal basis", "years", "Contract", "withdrawn", "United States"):
+        assert english not in text, english
+
+
+def test_a_region_chooses_the_form_of_dates(service):
+    assert "Stand 30. November 2026" in document(service, lang="de-AT")
+    with pytest.raises(InvalidArgument, match="lang: 'fr' is not supported; use en or de"):
+        document(service, lang="fr")
+
+
+def test_html_and_markdown_say_the_same(service):
+    html, markdown = document(service, "html", "de"), document(service, "markdown", "de")
+    view = dsar_view(service.report(principal=DPO, subject="C-1", as_of=NOW.date()), service.registry.entities,
+                     Words(language("de")), controller=CONTROLLER, dpo=None, in_eea=None, now=NOW)
+    values = {v for section in ("holdings", "recipients", "potential", "consents", "history", "rights")
+              for row in view[section] for v in row.values() if isinstance(v, str) and v}
+    assert values
+    text = _HtmlText.of(html)
+    rendered = MarkdownIt("gfm-like").render(markdown)
+    for value in values:
+        assert value in text and value in _HtmlText.of(rendered), value
+
+
+def test_a_system_deciding_by_automated_means_alone_is_described_with_the_right_to_human_review(service):
+    claims = service.registry.entity("claims", "system").doc
+    service.registry.upsert("system", {**claims, "automated_decisions": {
+        "description": "Small claims are settled without a handler.", "logic": "Rules on cover and amount.",
+        "consequences": "Payment within two days; a handler reviews on request."}}, actor="test")
+    text = document(service, lang="en")
+    assert "**Claims**: Small claims are settled without a handler\\.  \nHow it decides: Rules on cover and amount\\." \
+           not in text  # a full stop needs no escape
+    assert "**Claims**: Small claims are settled without a handler.  \nHow it decides: Rules on cover and amount." in text
+    assert "**Human review of automated decisions** (GDPR Art. 22(3))" in text
+    assert "(GDPR Art. 22); you may ask for a person to review them." in text
+
+
+def test_names_with_html_links_and_markdown_are_shown_as_written(service):
+    hostile = '<script>alert(1)</script> [win](http://evil.example) *Re* | www.evil.example ops@evil.example'
+    reinsurer = service.registry.entity("re", "party").doc
+    service.registry.upsert("party", {**reinsurer, "name": hostile}, actor="test")
+    markdown = document(service, "markdown")
+    rendered = MarkdownIt("gfm-like").render(markdown)
+    assert "<script>" not in rendered and "<a " not in rendered and "<em>" not in rendered
+    assert hostile.replace("<", "&lt;").replace(">", "&gt;") in rendered
+    row = next(line for line in markdown.splitlines() if "alert" in line)
+    assert row.count(" | ") == 6  # the name's pipe does not split the table row
+    html = document(service, "html")
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert hostile in _HtmlText.of(html)
+
+
+def test_a_consent_event_without_a_notice_or_channel_renders(service):
+    service.set_consent(principal=DPO, subject="C-1", purpose="wellness", status="granted",
+                        at=datetime(2026, 1, 5, 9, tzinfo=timezone.utc))
+    for format in ("markdown", "html"):
+        assert "Wellness programme" in document(service, format)
+    assert "| 5 January 2026 | Wellness programme | given | — | — | — |" in document(service, lang="en-GB")
+
+
+@pytest.mark.parametrize("controller", [None, "", "  ", "(controller not configured: set DSA_REGISTRY_CONTROLLER)"])
+def test_a_document_needs_a_configured_controller(service, controller):
+    with pytest.raises(InvalidArgument) as raised:
+        document(service, controller=controller)
+    assert str(raised.value) == NO_CONTROLLER
+
+
+def test_the_document_over_graphql_in_the_language_asked_for(service):
+    def ask(compliance, lang):
+        context = Context(registry=service.registry, subjects=service, principal=DPO, compliance=compliance)
+        return asyncio.run(schema.execute(
+            'query ($lang: String) { dsarDocument(subject: "C-1", format: MARKDOWN, lang: $lang) }',
+            variable_values={"lang": lang}, context_value=context))
+
+    configured = ComplianceSettings.packaged(controller=CONTROLLER, document_language="de")
+    result = ask(configured, None)
+    assert result.errors is None and result.data["dsarDocument"].startswith("# Ihre personenbezogenen Daten")
+    assert ask(configured, "en").data["dsarDocument"].startswith("# Your personal data")
+    refused = ask(ComplianceSettings.packaged(), "en")
+    assert [(e.message, e.extensions["code"]) for e in refused.errors] == [(NO_CONTROLLER, "BAD_INPUT")]
+
+
+def test_the_german_catalogue_translates_every_message():
+    method_map = [("**/templates/dsar.*.j2", "jinja2.ext:babel_extract"), ("**/words.py", "python"),
+                  ("**/render.py", "python")]
+    found = {message for _, _, message, _, _ in extract_from_dir(str(SUBJECTS), method_map,
+                                                                 keywords={"_": None, "gettext": None})}
+    assert len(found) > 100
+    german = catalogue("de")
+    untranslated = sorted(m for m in found if german.gettext(m) == m)
+    assert untranslated == []
+
+
+class _HtmlText(HTMLParser):
+    """The text a browser shows for an HTML document (tags dropped, entities decoded)."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+    @classmethod
+    def of(cls, html: str) -> str:
+        parser = cls()
+        parser.feed(html)
+        return re.sub(r"\s+", " ", "".join(parser.parts))

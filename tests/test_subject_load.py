@@ -166,3 +166,30 @@ def test_another_writer_gets_in_between_the_batches_of_a_load(tmp_path):
     service.load(subject_file(tmp_path, 4 * SUBJECT_BATCH), principal=DPO, applied=first_batch)
     assert before_the_end == [True]  # the other write went in between two batches, not after the load
     assert registry.entity("p-during").doc["name"] == "During"
+
+
+def test_over_graphql_a_write_kept_waiting_is_the_error_busy_and_changes_nothing(tmp_path):
+    import asyncio
+
+    from registry.api.context import Context
+    from registry.api.schema import schema
+
+    path = tmp_path / "r.db"
+    registry = Registry(EmbeddedStore(path, busy_timeout=0.3))
+    registry.load(bundles(), actor="test")
+    service = SubjectService(registry, KeyHasher(SECRET))
+    (tmp_path / "one.jsonl").write_text(json.dumps(SUBJECT) + "\n")
+    service.load(tmp_path / "one.jsonl", principal=DPO)
+    before = registry.store.subject("C-1").consents
+    context = Context(registry=registry, principal=DPO, subjects=service)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process writing
+    try:
+        result = asyncio.run(schema.execute('mutation { withdrawConsent(subject: "C-1", purpose: "wellness") { id } }',
+                                            context_value=context))
+    finally:
+        other.execute("ROLLBACK")
+    [error] = result.errors
+    assert (error.message, error.extensions["code"]) == (
+        "busy: another write is in progress (waited 0.3 s); nothing was changed, retry", "BUSY")
+    assert registry.store.subject("C-1").consents == before

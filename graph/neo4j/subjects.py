@@ -212,6 +212,16 @@ class SubjectGraph:
             session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(
                 lambda tx: _audit(tx, actor, "read", "subject", subject, read)))
 
+    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
+        if systems is None:
+            found = self._query(_LIST, after=after or "", limit=limit)
+        else:
+            found = self._query(_LIST_IN, systems=sorted(set(systems)), after=after or "", limit=limit)
+        return [SubjectRow(id=r["id"], kind=r["kind"], records=json.loads(r["records"]), consents=[]) for r in found]
+
+    def subject_total(self) -> int:
+        return self._query("MATCH (s:Subject) RETURN count(s) AS count")[0]["count"]
+
 
 def _apply_batch(tx: neo4j.ManagedTransaction, batch: list[SubjectRow], load: PendingLoad, fingerprint: str | None,
                  batched: bool, first: bool, last: bool) -> None:
@@ -244,17 +254,6 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: list[SubjectRow], load: Pe
     else:
         applied = dataclasses.replace(load, applied=load.applied + len(batch))
         tx.run(_SET_PENDING, pending=json.dumps(dataclasses.asdict(applied))).consume()
-
-    def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
-        if systems is None:
-            found = self._query(_LIST, after=after or "", limit=limit)
-        else:
-            found = self._query(_LIST_IN, systems=sorted(set(systems)), after=after or "", limit=limit)
-        return [SubjectRow(id=r["id"], kind=r["kind"], records=json.loads(r["records"]), consents=[]) for r in found]
-
-    def subject_total(self) -> int:
-        return self._query("MATCH (s:Subject) RETURN count(s) AS count")[0]["count"]
-
 
 def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:
     """One audit entry, chained after the registry's own (the meta node serialises writers)."""

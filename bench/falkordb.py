@@ -368,10 +368,11 @@ class FalkorPeer:
         peer = self
 
         class Reach:  # what `downstream` asks of a registry: the category-filtered lineage
-            def lineage(self, start, direction, depth, categories):
+            def lineage(self, start, direction, depth, categories, as_of=None):
                 return Lineage(edges=peer.reach([start], categories)[0])
 
-        received = downstream(Reach(), self.tree, {s: set(exposed) for s in picks.breached}) if exposed else {}
+        received = downstream(Reach(), self.tree, {s: set(exposed) for s in picks.breached},
+                              picks.as_of) if exposed else {}
         recipients = frozenset(received) - set(picks.breached)
         [[count]] = self.query(COUNT_SUBJECTS, systems=list(picks.breached))
         return Answer(len(recipients), (recipients, count))

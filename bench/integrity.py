@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graph.embedded import EmbeddedStore
-from graph.store import GraphStore, IntegrityError
+from graph.store import SUBJECT_BATCH, GraphStore, IntegrityError
 from registry.audit import AuditTrail
 from registry.auth.roles import Principal
 from registry.bundle import BundleInvalid, references
@@ -136,14 +136,15 @@ def dangling(store: GraphStore, gone: list[str] = ()) -> list[str]:
 
 def loads_back(registry: Registry) -> bool:
     """Whether the registry's export loads into an empty registry."""
-    scratch = Registry(EmbeddedStore(":memory:"))
-    try:
-        scratch.load_data(registry.export(), source="export", actor="bench")
-        return True
-    except Exception:  # noqa: BLE001 — any failure is the finding
-        return False
-    finally:
-        scratch.store.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Registry(EmbeddedStore(Path(tmp) / "scratch.db"))
+        try:
+            scratch.load_data(registry.export(), source="export", actor="bench")
+            return True
+        except Exception:  # noqa: BLE001 — any failure is the finding
+            return False
+        finally:
+            scratch.store.close()
 
 
 # --- races ----------------------------------------------------------------------------------------
@@ -333,6 +334,9 @@ class CrashFigures:
     """Killed runs that left the state after it (the kill came after the commit)."""
     finished: int = 0
     """Runs that ended before the kill came."""
+    resumed: int = 0
+    """Killed subject loads that left whole batches applied and the load recorded as pending, which
+    running the command again completed (the state after)."""
     torn: int = 0
     """Runs that left anything else (must stay 0)."""
     unverified: int = 0
@@ -377,6 +381,8 @@ def crashes(backend: Backend, kind: str, kills: int, *, size: int, rng: random.R
                     figures.before += 1
                 elif now == after:
                     figures.after += 1
+                elif kind == "subjects load" and _resumed(backend, registry, command, size, sample, after):
+                    figures.resumed += 1
                 else:
                     figures.torn += 1
                 if not AuditTrail(registry.store).verify(principal=ADMIN).intact:
@@ -384,6 +390,18 @@ def crashes(backend: Backend, kind: str, kills: int, *, size: int, rng: random.R
         finally:
             registry.store.close()
     return figures
+
+
+def _resumed(backend: Backend, registry: Registry, command: list[str], size: int, sample: list[str],
+             after: tuple) -> bool:
+    """Whether a killed subject load left whole batches (`SUBJECT_BATCH`) recorded as pending, and
+    running it again completed it."""
+    pending = registry.store.pending_load()
+    held = registry.store.count_subjects(["crm"])
+    if pending is None or held != pending.applied or held % SUBJECT_BATCH or pending.subjects != size:
+        return False
+    _finish(cli(backend, *command))
+    return registry.store.pending_load() is None and state(registry.store, sample) == after
 
 
 def _finish(process: subprocess.Popen) -> None:
@@ -436,7 +454,8 @@ def main(argv: list[str] | None = None) -> None:
                 started = time.monotonic()
                 f = crashes(backend, kind, options.kills, size=size)
                 print(f"{name} kill -9 during {kind!r} ({size} items): {f.runs} runs: {f.before} left the state "
-                      f"before, {f.after} the state after, {f.finished} finished first, {f.torn} torn, "
+                      f"before, {f.after} the state after, {f.resumed} whole batches completed by loading again, "
+                      f"{f.finished} finished first, {f.torn} torn, "
                       f"{f.unverified} audit chains broken; {time.monotonic() - started:.1f} s", flush=True)
 
 

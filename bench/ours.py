@@ -44,9 +44,10 @@ def import_bundle(ours: Ours, bundle: dict, backend: str) -> Record:
     return once("import", backend, "direct", elapsed, result.created + result.updated + result.unchanged, rss_mb())
 
 
-def load_subjects(ours: Ours, path: Path, count: int, backend: str) -> Record:
+def load_subjects(ours: Ours, path: Path, count: int, backend: str, read=None, applied=None) -> Record:
+    """The subject load, timed; `read(bytes, size)` and `applied(subjects, total)` report its progress."""
     started = time.perf_counter()
-    loaded = ours.subjects.load(path, principal=Principal.of("bench", "admin"))
+    loaded = ours.subjects.load(path, principal=Principal.of("bench", "admin"), read=read, applied=applied)
     elapsed = time.perf_counter() - started
     return once("subject-load", backend, "direct", elapsed, loaded or count, rss_mb())
 

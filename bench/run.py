@@ -126,7 +126,11 @@ class Run:
         say(f"{backend}: loading {self.options.scale.subjects:,} subjects")
         questions = self.questions
         try:
-            self._add(our_side.load_subjects(ours, self.subjects, self.options.scale.subjects, backend) | extra())
+            with self.reporter.task(f"{backend} reading subjects", self.subjects.stat().st_size, bytes=True) as read, \
+                    self.reporter.task(f"{backend} applying subjects", self.options.scale.subjects) as applied:
+                loaded = our_side.load_subjects(ours, self.subjects, self.options.scale.subjects, backend,
+                                                read=read.to, applied=applied.to)
+            self._add(loaded | extra())
         except StoreError as error:  # e.g. a load larger than the server's transaction memory
             self.skipped[f"subject-load and {', '.join(sorted(SUBJECT_QUESTIONS))} on {backend}"] = str(error)
             say(f"{backend}: the subject load failed, subject questions skipped: {error}")

@@ -112,9 +112,9 @@ def _bench_token(store: str, hmac_key: str) -> str:
 class Neo4jServer(Process):
     """`scripts/neo4j-test-server` on a free port and a temporary directory (deleted at exit)."""
 
-    def __init__(self, timeout: float = 900, heap: str = "4g"):
-        # A subject load is one transaction, and Neo4j caps a transaction's memory at 70 % of the heap:
-        # the test server's default 1 GB heap does not hold 100 k subjects. NEO4J_TEST_SERVER_JAVA_OPTS wins.
+    def __init__(self, timeout: float = 900, heap: str = "1g"):
+        # The test server's 1 GB heap: subject loads commit every 10,000 subjects, well inside the
+        # transaction memory Neo4j allows (70 % of the heap). NEO4J_TEST_SERVER_JAVA_OPTS wins.
         env = {**os.environ, "NEO4J_TEST_SERVER_JAVA_OPTS": os.environ.get("NEO4J_TEST_SERVER_JAVA_OPTS",
                                                                              f"-Xms1g -Xmx{heap}")}
         super().__init__([str(ROOT / "scripts" / "neo4j-test-server")], "neo4j-test-server", env=env,

@@ -59,8 +59,11 @@ class ScratchStore(SnapshotReads):
 
     # --- data subjects: the base store's, read-only ---------------------------------------
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str) -> int:
+    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str, **_) -> int:
         raise NotImplementedError("a scratch store does not load data subjects")
+
+    def pending_load(self) -> None:
+        return None
 
     def subject(self, id: str) -> SubjectRow | None:
         return self.base.subject(id) if self.base is not None else None

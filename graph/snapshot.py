@@ -8,11 +8,19 @@ over systems and parties, keyed by flow id.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
 import networkx as nx
 
 from graph.store import FLOW_WINDOW, Doc, Stored, effective_terms, in_force, planned
+
+
+T = TypeVar("T")
+_MISSING = object()
+_ANSWERS = 1024
+"""Answers a snapshot keeps (`Snapshot.answer`); all are dropped when it is full."""
 
 
 class Snapshot:
@@ -35,6 +43,7 @@ class Snapshot:
         """Flows with a status or dates: the only ones that can be out of force."""
         self._excluded: dict[tuple[date, bool], frozenset[str]] = {}
         self._terms: dict[str, dict] = {}
+        self._answers: dict[tuple, object] = {}
         for stored in entities.values():
             doc = stored.doc
             if stored.type == "category":
@@ -66,6 +75,17 @@ class Snapshot:
                 flow["id"] for flow in self.conditional
                 if not (in_force(flow, on) or (include_proposed and planned(flow, on))))
         return self._excluded[key]
+
+    def answer(self, key: tuple, work: Callable[[], T]) -> T:
+        """`work()`'s answer, kept for the life of the snapshot under `key` (the question and every
+        argument it depends on): the snapshot never changes, so neither does an answer from it.
+        Callers must not change what they get, or must copy it."""
+        found = self._answers.get(key, _MISSING)
+        if found is _MISSING:
+            if len(self._answers) >= _ANSWERS:
+                self._answers.clear()
+            found = self._answers[key] = work()
+        return found
 
     def terms(self, flow: Doc) -> dict:
         """The flow's effective terms (`graph.store.effective_terms`), worked out once per snapshot."""

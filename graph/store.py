@@ -204,6 +204,16 @@ def missing_message(source: str, kind: str, type_: str, missing: list[str]) -> s
             f"(deleted meanwhile?): {shown}")
 
 
+def partly_loaded(error: IntegrityError, source: str, done: int, total: int) -> IntegrityError:
+    """`error`, raised by a batch of a subject load after `done` of `total` subjects were applied
+    in earlier batches, as one line that says so."""
+    if not done:
+        return error
+    reason = str(error).removeprefix(f"nothing of {source} was recorded: ")
+    return IntegrityError(f"{done:,} of the {total:,} subjects of {source} were loaded, then the rest was "
+                          f"refused: {reason}")
+
+
 class RegistryView(Protocol):
     """The registry as a write transaction sees it: no other writer can change it until the
     transaction ends, so what a check finds here still holds when the write commits."""
@@ -367,6 +377,38 @@ class StoreError(Exception):
     """The store cannot be opened or reached; the message never contains credentials."""
 
 
+class StoreBusy(StoreError):
+    """Another write held the store longer than the write was allowed to wait (`busy_timeout`):
+    nothing was changed, and the same write can simply be tried again."""
+
+    def __init__(self, waited: float):
+        super().__init__(f"busy: another write is in progress (waited {waited:g} s); nothing was changed, retry")
+        self.waited = waited
+
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) as long work advances: subjects applied of those in the file."""
+
+SUBJECT_BATCH = 10_000
+"""Subjects a load applies per transaction. A file of at most this many applies whole or not at
+all; a larger one is applied batch by batch (each whole), so that readers and other writers
+wait at most one batch; see `GraphStore.write_subjects`."""
+
+
+@dataclass(frozen=True)
+class PendingLoad:
+    """A subject load that started applying and has not finished (its process was killed, or a
+    batch failed): `source` the file's name, `subjects` how many it holds, `applied` how many
+    were applied, `started` when (as `audit_time` writes it) and by whom (`actor`). Loading the
+    same file again completes it: a load is idempotent."""
+
+    source: str
+    subjects: int
+    applied: int
+    started: str
+    actor: str
+
+
 class GraphStore(Protocol):
     def version(self) -> int:
         """A number that changes whenever any process commits a change."""
@@ -418,10 +460,20 @@ class GraphStore(Protocol):
     # --- data subjects: kept out of the in-memory graph, indexed on disk ----------------------
 
     def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
-                       key_fingerprint: Callable[[], str | None] | None = None) -> int:
-        """Upsert subjects in one transaction and return how many: records and keys are replaced,
-        consent events added to the history. An exception raised while `rows` is consumed rolls
-        everything back. The load is audited as one entry naming `source` and the count.
+                       key_fingerprint: Callable[[], str | None] | None = None,
+                       progress: Progress | None = None) -> int:
+        """Upsert subjects and return how many: records and keys are replaced, consent events
+        added to the history.
+
+        `rows` are consumed (parsed, validated, staged) before anything is written and without
+        holding the store's write lock: an exception raised meanwhile changes nothing. Then up
+        to `SUBJECT_BATCH` subjects are applied per write transaction, every subject whole with
+        its index entries and consents, and `progress(done, total)` is called after each. A file
+        of one batch applies whole or not at all and is audited as one entry naming `source`
+        and the count. A larger one is audited when it starts applying and when it ends; until
+        it ends the store records it as a `PendingLoad` (`pending_load`), and a load killed in
+        between leaves the batches applied so far: loading the same file again completes it.
+        Reads are never blocked by a load; another writer waits for one batch at most.
 
         Every entity the rows name (records' systems, categories and sources, consents' purposes,
         kinds where subject categories are defined) must exist, as the transaction that applies
@@ -431,6 +483,9 @@ class GraphStore(Protocol):
         names the secret they were hashed with: it is recorded if the store has none yet; a
         store that records another one refuses the load with a `StoreError` and keeps nothing.
         """
+
+    def pending_load(self) -> PendingLoad | None:
+        """The subject load that started applying and has not finished, if any."""
 
     def key_fingerprint(self) -> str | None:
         """The fingerprint of the secret the stored lookup keys were hashed with (None before any)."""

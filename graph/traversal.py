@@ -131,32 +131,51 @@ def _chains(snap: Snapshot, category: str, out: frozenset[str]) -> Chains:
     if cached is not None:
         return cached
     overlapping = snap.overlapping(category)
-    carrying = [flow for flow in _flows_carrying(snap, overlapping) if flow["id"] not in out]
-    fed = {flow["to"] for flow in carrying}
-    origins = {system for c in overlapping for system, _ in snap.declared.get(c, ())}
-    origins |= {flow["from"] for flow in carrying if flow["from"] not in fed}
-    following_flows: dict[str, list[Doc]] = {}
-    for flow in carrying:
-        following_flows.setdefault(flow["from"], []).append(flow)
-    best = dict.fromkeys(origins, ())
+    carrying = [(flow["id"], flow["from"], flow["to"]) for flow in _flows_carrying(snap, overlapping)
+                if flow["id"] not in out]
+    declaring = {system for c in overlapping for system, _ in snap.declared.get(c, ())}
+    best = best_chains(declaring, carrying)
+    if len(snap.chain_cache) > 4096:
+        snap.chain_cache.clear()
+    snap.chain_cache[key] = best
+    return best
+
+
+def best_chains(declaring: Iterable[str], carrying: Iterable[tuple[str, str, str]],
+                needed: Iterable[str] = ()) -> Chains:
+    """The best chain of flows to every node the `carrying` flows ((id, from, to) of the flows
+    carrying one category's data) reach from an origin: a node in `declaring`, or the source of
+    such a flow that none feeds. Breadth-first, so the chains are shortest; among those of a
+    layer, the smallest (flow ids compared as Python compares strings). Stops early once every
+    node in `needed` is reached (when some are given).
+
+    >>> sorted(best_chains({"a"}, [("f2", "a", "b"), ("f1", "a", "b"), ("f3", "b", "c"), ("f9", "x", "c")]).items())
+    [('a', ()), ('b', ('f1',)), ('c', ('f9',)), ('x', ())]
+    """
+    carrying = list(carrying)
+    fed = {to for _, _, to in carrying}
+    origins = set(declaring) | {source for _, source, _ in carrying if source not in fed}
+    following_flows: dict[str, list[tuple[str, str]]] = {}
+    for id_, source, target in carrying:
+        following_flows.setdefault(source, []).append((id_, target))
+    best: Chains = dict.fromkeys(sorted(origins), ())
+    needed = set(needed)
     frontier = origins
     for _ in range(MAX_DEPTH):
+        if needed and needed <= best.keys():
+            break
         following: Chains = {}
         for node in frontier:
-            for flow in following_flows.get(node, ()):
-                target = flow["to"]
+            for id_, target in following_flows.get(node, ()):
                 if target in best:
                     continue
-                chain = best[node] + (flow["id"],)
+                chain = best[node] + (id_,)
                 if target not in following or chain < following[target]:
                     following[target] = chain
         if not following:
             break
         best.update(following)
         frontier = following.keys()
-    if len(snap.chain_cache) > 4096:
-        snap.chain_cache.clear()
-    snap.chain_cache[key] = best
     return best
 
 
@@ -183,12 +202,25 @@ class SnapshotReads:
     def types_by_id(self) -> dict[str, str]:
         return {id_: stored.type for id_, stored in self.snapshot().entities.items()}
 
+    # Answers are kept per snapshot (until the next write), keyed by the flows out of force rather
+    # than the day: every day with the same flows in force has the same answer.
+
     def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
-        return holders(self.snapshot(), category, include_descendants, as_of)
+        snap = self.snapshot()
+        out = snap.excluded(as_of or today())
+        return list(snap.answer(("holders", category, include_descendants, out),
+                                lambda: tuple(holders(snap, category, include_descendants, as_of))))
 
     def holdings(self, holder: str, as_of: date | None = None) -> list[Holding]:
-        return holdings(self.snapshot(), holder, as_of)
+        snap = self.snapshot()
+        out = snap.excluded(as_of or today())
+        return list(snap.answer(("holdings", holder, out), lambda: tuple(holdings(snap, holder, as_of))))
 
     def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
                 as_of: date | None = None, include_proposed: bool = False) -> Lineage:
-        return lineage(self.snapshot(), start, direction, depth, categories, as_of, include_proposed)
+        snap = self.snapshot()
+        out = snap.excluded(as_of or today(), include_proposed)
+        found = snap.answer(("lineage", start, direction, depth, None if categories is None else frozenset(categories),
+                             out), lambda: lineage(snap, start, direction, depth, categories, as_of, include_proposed))
+        return Lineage(nodes=list(found.nodes), edges=list(found.edges), distances=dict(found.distances),
+                       truncated=found.truncated)

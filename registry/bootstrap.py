@@ -23,10 +23,10 @@ def open_store(settings: Settings) -> GraphStore:
 
         password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
         return Neo4jStore.from_uri(location, user=settings.neo4j_user, password=password,
-                                   database=settings.neo4j_database)
+                                   database=settings.neo4j_database, busy_timeout=settings.busy_timeout)
     from graph.embedded import EmbeddedStore
 
-    return EmbeddedStore(location)
+    return EmbeddedStore(location, busy_timeout=settings.busy_timeout)
 
 
 def store_exists(settings: Settings) -> bool:

@@ -10,7 +10,7 @@ round trip per field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -71,21 +71,29 @@ class Registry:
     # --- changes -------------------------------------------------------------------------
 
     def load(self, bundles: Iterable[Source | tuple[str, str]], *, actor: str, replace: bool = False,
-             force: bool = False) -> WriteResult:
+             force: bool = False, stage: Callable[[str], None] | None = None) -> WriteResult:
         """Validate and apply bundles (documents, or (source name, text) pairs), all in one
         transaction.
 
         With `replace`, everything the bundles do not define is deleted (built-ins stay); an
         entity that subject data refers to only with `force` (`InvalidArgument` otherwise).
+        `stage(name)` is called as each stage begins (parsing, checking, writing).
         """
-        return self.load_items(items_of(_sources(bundles)), actor=actor, replace=replace, force=force)
+        stage = stage or (lambda name: None)
+        stage("parsing")
+        items = items_of(_sources(bundles))
+        return self.load_items(items, actor=actor, replace=replace, force=force, stage=stage)
 
     def load_data(self, data: Any, *, source: str, actor: str, replace: bool = False,
                   force: bool = False) -> WriteResult:
         return self.load_items(entities_in(data, Source(source)), actor=actor, replace=replace, force=force)
 
-    def load_items(self, items: list[Item], *, actor: str, replace: bool = False, force: bool = False) -> WriteResult:
+    def load_items(self, items: list[Item], *, actor: str, replace: bool = False, force: bool = False,
+                   stage: Callable[[str], None] | None = None) -> WriteResult:
+        stage = stage or (lambda name: None)
+        stage(f"checking {len(items):,} entities")
         docs, deletes = self._checked(items, replace)
+        stage(f"writing {len(docs):,} entities" + (f", deleting {len(deletes):,}" if deletes else ""))
         return self._write(WriteCheck(docs, deletes, replace, force), actor=actor)
 
     def _write(self, check: WriteCheck, *, actor: str) -> WriteResult:

@@ -25,6 +25,7 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 | `DSA_REGISTRY_SUBJECT_CATEGORIES` | comma-separated categories of data subjects for the Art. 30 record |
 | `DSA_REGISTRY_WEB_ASSETS` | the directory of the pages' npm packages (default `registry/web/node_modules`) |
 | `NEO4J_USER`, `NEO4J_PASSWORD`, `NEO4J_DATABASE` | Neo4j credentials and database (the URI may carry them too) |
+| `DSA_REGISTRY_BUSY_TIMEOUT` | seconds a write waits for another write to end before it gives up as busy (default 10) |
 
 The lookup-key secret is read (and checked) only when something needs it (`key_hasher`).
 
@@ -98,6 +99,8 @@ class Settings(BaseSettings):
     neo4j_user: str | None = Field(None, validation_alias="NEO4J_USER")
     neo4j_password: SecretStr | None = Field(None, validation_alias="NEO4J_PASSWORD")
     neo4j_database: str | None = Field(None, validation_alias="NEO4J_DATABASE")
+    busy_timeout: float = 10.0
+    """Seconds a write waits for another process's write to end before it gives up (`StoreBusy`)."""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -178,6 +181,13 @@ class Settings(BaseSettings):
         if self.oidc_jwks_url and not self.oidc_jwks_url.startswith(("https://", "http://")):
             raise _FieldError("oidc_jwks_url", f"{self.oidc_jwks_url!r} is not an http(s) URL")
         return self
+
+    @field_validator("busy_timeout")
+    @classmethod
+    def _a_bounded_wait(cls, value: float) -> float:
+        if not 0 < value <= 3600:
+            raise ValueError(f"{value:g} seconds is not a wait; give a number of seconds above 0 and at most 3600")
+        return value
 
     @field_validator("document_language")
     @classmethod

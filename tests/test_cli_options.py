@@ -26,7 +26,7 @@ def test_the_command_list_shows_whole_first_sentences(tmp_path):
     assert entries["breach"].endswith("(GDPR Art. 33-34, NAIC Model #668 §6).")
     assert all(text.endswith(".") and "..." not in text for text in entries.values()), entries
     subjects = cli("subjects", "--help", cwd=tmp_path).stdout
-    assert "each file applies whole or not at all (exit code 2 with the problems, per line)." in " ".join(subjects.split())
+    assert "each file is validated whole before anything is applied (exit code 2 with the problems, per line)." in " ".join(subjects.split())
 
 
 def test_query_reads_standard_input_or_a_file(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from graph.embedded import EmbeddedStore
-from graph.store import StoreError, SubjectRow
+from graph.store import SUBJECT_BATCH, StoreError, SubjectRow
 from registry.service import Registry
 from tests.graphs import LINEAGE
 
@@ -82,7 +82,7 @@ def test_a_process_killed_during_a_large_import_leaves_the_previous_state(tmp_pa
     again.load([("lineage.yaml", LINEAGE)], actor="alice")  # and the store still takes writes
 
 
-def test_a_process_killed_while_writing_a_subject_file_leaves_the_previous_subjects(tmp_path):
+def test_a_process_killed_while_applying_a_subject_file_leaves_whole_batches_and_says_so(tmp_path):
     db = tmp_path / "r.db"
     registry = open_registry(db)
     registry.load([("lineage.yaml", LINEAGE)], actor="alice")
@@ -101,15 +101,32 @@ def test_a_process_killed_while_writing_a_subject_file_leaves_the_previous_subje
     kill_mid_transaction(script, db)
 
     again = EmbeddedStore(db)
-    assert again.count_subjects(["crm"]) == 1 and again.subject_by_key("h1") == "C-1"
-    assert again.subject("S-000000") is None
+    pending = again.pending_load()
+    applied = pending.applied if pending else 0
+    assert pending is None or (pending.source, pending.subjects) == ("bulk", 300_000)
+    assert applied % SUBJECT_BATCH == 0  # whole batches: every subject with its index entries and keys
+    assert again.count_subjects(["crm"]) == 1 + applied and again.count_subjects(["claims"]) == applied
+    assert again.subject_by_key("h1") == "C-1" and again.subject_by_key(f"{applied:064x}") is None
+    assert (again.subject(f"S-{applied - 1:06d}") is not None) == bool(applied)
+    assert again.subject(f"S-{applied:06d}") is None
+    rows = (SubjectRow(f"S-{i:06d}", "insured", [{"system": "crm"}, {"system": "claims", "source": "broker"}],
+                       [], [f"{i:064x}"]) for i in range(300_000))
+    again.write_subjects(rows, actor="bulk", source="bulk")  # loading it again completes it
+    assert again.pending_load() is None and again.count_subjects(["claims"]) == 300_000
 
 
 def test_a_load_that_runs_out_of_temporary_space_says_so_and_changes_nothing(tmp_path):
     store = EmbeddedStore(tmp_path / "r.db")
     Registry(store).load([("lineage.yaml", LINEAGE)], actor="alice")
     store.write_subjects([SubjectRow("C-1", "insured", [{"system": "crm"}], [], ["h1"])], actor="a", source="a")
-    store._db.execute("PRAGMA temp.max_page_count = 20")  # as a full disk would
+    staging = store._staging_connection
+
+    def full():  # the load's own connection stages in a temporary database that fills up, as a full disk would
+        db = staging()
+        db.execute("PRAGMA temp.max_page_count = 20")
+        return db
+
+    store._staging_connection = full
     rows = (SubjectRow(f"S-{i:06d}", "insured", [{"system": "claims"}], [], []) for i in range(50_000))
     with pytest.raises(StoreError, match=r"nothing of big.jsonl was loaded: database or disk is full \(SQLite stages"):
         store.write_subjects(rows, actor="a", source="big.jsonl")

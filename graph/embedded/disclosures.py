@@ -28,20 +28,22 @@ CREATE INDEX IF NOT EXISTS disclosure_by_flow ON disclosure (flow, at);
 """
 
 STAGE = """
-CREATE TEMP TABLE load_disclosure (subject TEXT, flow TEXT, at TEXT, reference TEXT);
+CREATE TEMP TABLE load_disclosure (seq INTEGER, subject TEXT, flow TEXT, at TEXT, reference TEXT,
+                                   PRIMARY KEY (seq, flow, at)) WITHOUT ROWID;
 CREATE TEMP TRIGGER load_disclosures INSTEAD OF INSERT ON load WHEN NEW.disclosures != '[]' BEGIN
-    INSERT INTO load_disclosure SELECT NEW.id, value ->> 'flow', value ->> 'at', value ->> 'reference'
+    INSERT OR IGNORE INTO load_disclosure SELECT NEW.seq, NEW.id, value ->> 'flow', value ->> 'at', value ->> 'reference'
     FROM json_each(NEW.disclosures);
 END;
 """
-UNSTAGE = "DROP TABLE IF EXISTS temp.load_disclosure;"
-INSERT_STAGED = "INSERT OR IGNORE INTO disclosure SELECT * FROM load_disclosure ORDER BY 1, 2, 3"
+INSERT_STAGED = ("INSERT OR IGNORE INTO disclosure SELECT subject, flow, at, reference FROM load_disclosure "
+                 "WHERE {lines} ORDER BY 1, 2, 3")
+"""The staged disclosures of one batch of a load (`graph.embedded.subject_load`: `{lines}` selects its lines)."""
 
 _FIELDS = ("flow", "at", "reference")
 
 
 class DisclosureTable:
-    """The disclosure half of `EmbeddedStore` (which provides `_db`, `_lock`, `_audit` and `_in_transaction`)."""
+    """The disclosure half of `EmbeddedStore` (which provides `_db`, `_reader`, `_audit` and `_in_transaction`)."""
 
     def add_disclosure(self, id: str, disclosure: Doc, *, actor: str) -> None:
         def work() -> None:
@@ -52,15 +54,15 @@ class DisclosureTable:
 
         self._in_transaction(work)
 
-    def disclosures_of(self, id: str) -> list[Doc]:
-        """The subject's disclosures, oldest first (the caller holds the lock)."""
-        rows = self._db.execute("SELECT flow, at, reference FROM disclosure WHERE subject = ? ORDER BY at, flow",
+    def disclosures_of(self, id: str, db) -> list[Doc]:
+        """The subject's disclosures, oldest first, read on `db` (the caller's connection, which it holds)."""
+        rows = db.execute("SELECT flow, at, reference FROM disclosure WHERE subject = ? ORDER BY at, flow",
                                 (id,)).fetchall()
         return [{f: v for f, v in zip(_FIELDS, row) if v is not None} for row in rows]
 
     def count_disclosures(self, flows: Iterable[str], until: str | None = None) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute(
+        with self._reader() as db:
+            rows = db.execute(
                 "SELECT flow, COUNT(*) FROM disclosure WHERE flow IN (SELECT value FROM json_each(?)) "
                 "AND (? IS NULL OR at <= ?) GROUP BY flow", (json.dumps(sorted(set(flows))), until, until)).fetchall()
         return dict(rows)

@@ -21,6 +21,9 @@ import json
 import os
 import sqlite3
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from graph.audit import GENESIS, link
@@ -33,8 +36,8 @@ from graph.embedded.tokens import SCHEMA as TOKEN_SCHEMA
 from graph.embedded.tokens import TokenTable
 from graph.snapshot import Snapshot
 from graph.traversal import SnapshotReads
-from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Doc, NewAuditEntry, StoreError, Stored,
-                         WriteResult)
+from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Doc, NewAuditEntry, StoreBusy,
+                         StoreError, Stored, WriteResult)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entity (
@@ -56,7 +59,6 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_by_entity ON audit (entity, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
 CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _CHAINED = """
@@ -68,38 +70,103 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 _COLUMNS = "seq, at, actor, action, type, entity, before, after, prev, hash"
+_POLL = 0.05
+"""Seconds SQLite itself waits for a busy store before `EmbeddedStore._writing` tries again."""
 
 
 class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, SnapshotReads):
-    def __init__(self, path: str | Path):
+    """`busy_timeout`: how long a write waits for another process's (or thread's) write to end,
+    in seconds, before it gives up with `StoreBusy`."""
+
+    def __init__(self, path: str | Path, busy_timeout: float = 10.0):
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         try:
             _create_private(self.path)
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA + SUBJECT_SCHEMA + TOKEN_SCHEMA)
+            self._db = self._connect()
+            self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")  # a new file: wait for its creator
+            self._db.executescript(_SCHEMA + SUBJECT_SCHEMA + TOKEN_SCHEMA)  # no writes once the tables are there
             upgrade(self._db)
+            if self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM meta WHERE key = 'version')").fetchone()[0]:
+                self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0)")
             self._seal_legacy_log()
             self._db.executescript(_CHAINED)
+            self._db.execute(f"PRAGMA busy_timeout = {int(_POLL * 1000)}")
+            self._reads = self._connect()
         except sqlite3.Error as error:
             raise StoreError(f"cannot open the store {self.path}: {error}") from None
         except OSError as error:
             raise StoreError(f"cannot open the store {self.path}: {error.strerror}") from None
         self._lock = threading.RLock()
+        """Serialises this process's writers on `_db`."""
+        self._read_lock = threading.Lock()
+        """Serialises use of `_reads`, the connection reads go through: never held while waiting for a write."""
+        self._snapshot_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._snapshot_version = -1
 
+    def _connect(self) -> sqlite3.Connection:
+        """A connection of its own to the store: writers, readers and each subject load have one, so
+        that in WAL mode reads never wait for a write. SQLite's own wait for a busy store is kept
+        short (`_POLL`): `_writing` retries until `busy_timeout`, often enough to get in between
+        the batches of a subject load."""
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=_POLL)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        with self._read_lock:
+            yield self._reads
+
+    @contextmanager
+    def _writing(self, db: sqlite3.Connection | None = None) -> Iterator[sqlite3.Connection]:
+        """A write transaction (`BEGIN IMMEDIATE`) on `db` (default the store's writer connection),
+        committed at the end and rolled back on any exception. Raises `StoreBusy` when another
+        write holds the store for longer than `busy_timeout`."""
+        own = db is None
+        db = self._db if own else db
+        deadline = time.monotonic() + self.busy_timeout
+        if own and not self._lock.acquire(timeout=self.busy_timeout):
+            raise StoreBusy(self.busy_timeout)
+        try:
+            while True:
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) and "busy" not in str(error):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise StoreBusy(self.busy_timeout) from None
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    db.execute("ROLLBACK")
+                raise
+        finally:
+            if own:
+                self._lock.release()
+
     def version(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+        with self._reader() as db:
+            return db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
 
     def snapshot(self) -> Snapshot:
         """The in-memory graph as of the latest commit of any process."""
-        with self._lock:
+        with self._snapshot_lock:
             version = self.version()
             if self._snapshot is None or version != self._snapshot_version:
-                rows = self._db.execute("SELECT type, doc FROM entity").fetchall()
+                with self._reader() as db:
+                    db.execute("BEGIN")  # the version and the documents from one state
+                    try:
+                        version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+                        rows = db.execute("SELECT type, doc FROM entity").fetchall()
+                    finally:
+                        db.execute("COMMIT")
                 entities = {}
                 for type_, text in rows:
                     doc = json.loads(text)
@@ -116,67 +183,57 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
     def write(self, upserts: list[Stored], deletes: list[str], *, actor: str,
               check: Check | None = None) -> WriteResult:
         now = audit_time()
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                current = {row[0]: (row[1], row[2]) for row in db.execute("SELECT id, type, doc FROM entity")}
-                checked = check(_View(self, current)) if check else None
-                if checked and checked.deletes is not None:
-                    deletes = checked.deletes
-                planned = plan(upserts, deletes, current)
-                db.executemany("INSERT OR REPLACE INTO entity (id, type, doc) VALUES (?, ?, ?)",
-                               [(c.id, c.type, c.after) for c in planned.changes if c.after is not None])
-                db.executemany("DELETE FROM entity WHERE id = ?",
-                               [(c.id,) for c in planned.changes if c.after is None])
-                if planned.changes:
-                    self._audit([NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited)
-                                 for c in planned.changes] + forced_entries(checked, current, now, actor))
-                    db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._writing() as db:
+            current = {row[0]: (row[1], row[2]) for row in db.execute("SELECT id, type, doc FROM entity")}
+            checked = check(_View(self, current)) if check else None
+            if checked and checked.deletes is not None:
+                deletes = checked.deletes
+            planned = plan(upserts, deletes, current)
+            db.executemany("INSERT OR REPLACE INTO entity (id, type, doc) VALUES (?, ?, ?)",
+                           [(c.id, c.type, c.after) for c in planned.changes if c.after is not None])
+            db.executemany("DELETE FROM entity WHERE id = ?",
+                           [(c.id,) for c in planned.changes if c.after is None])
+            if planned.changes:
+                self._audit([NewAuditEntry(now, actor, c.action, c.type, c.id, *c.audited)
+                             for c in planned.changes] + forced_entries(checked, current, now, actor))
+                db.execute("UPDATE meta SET value = value + 1 WHERE key = 'version'")
         return planned.result
 
-    def _audit(self, entries: list[NewAuditEntry]) -> None:
-        """Append `entries` to the chain, inside the caller's transaction."""
-        rows, head = link(self._head() or AuditHead(0, GENESIS), entries)
-        self._db.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (:seq, :at, :actor, :action, :type, :entity,"
-                             " :before, :after, :prev, :hash)", rows)
-        self._set("audit-head", f"{head.seq} {head.hash}")
+    def _audit(self, entries: list[NewAuditEntry], db: sqlite3.Connection | None = None) -> None:
+        """Append `entries` to the chain, inside the caller's transaction (on `db`, default the writer)."""
+        db = db or self._db
+        rows, head = link(self._head(db) or AuditHead(0, GENESIS), entries)
+        db.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (:seq, :at, :actor, :action, :type, :entity,"
+                       " :before, :after, :prev, :hash)", rows)
+        self._set("audit-head", f"{head.seq} {head.hash}", db)
 
     def _in_transaction(self, work) -> None:
         """Run `work()` in a write transaction of its own."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                work()
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
+        with self._writing():
+            work()
 
-    def _head(self) -> AuditHead | None:
-        found = self._setting("audit-head")
+    def _head(self, db: sqlite3.Connection | None = None) -> AuditHead | None:
+        found = self._setting("audit-head", db)
         if found is None:
             return None
         seq, digest = found.split()
         return AuditHead(int(seq), digest)
 
-    def _setting(self, key: str) -> str | None:
-        found = self._db.execute("SELECT value FROM setting WHERE key = ?", (key,)).fetchone()
+    def _setting(self, key: str, db: sqlite3.Connection | None = None) -> str | None:
+        found = (db or self._db).execute("SELECT value FROM setting WHERE key = ?", (key,)).fetchone()
         return found and found[0]
 
-    def _set(self, key: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
+    def _set(self, key: str, value: str | None, db: sqlite3.Connection | None = None) -> None:
+        if value is None:
+            (db or self._db).execute("DELETE FROM setting WHERE key = ?", (key,))
+        else:
+            (db or self._db).execute("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
 
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
         where, args = _audit_where(query)
         order = "DESC" if query.newest_first else ""
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM audit WHERE {where} "
+        with self._reader() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM audit WHERE {where} "
                                     f"ORDER BY seq {order} LIMIT ?", (*args, query.limit)).fetchall()
         return [AuditEntry(seq, at, actor, action, type_, id_, json.loads(before) if before else None,
                            json.loads(after) if after else None, prev or "", digest or "")
@@ -184,16 +241,16 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
 
     def count_audit(self, query: AuditQuery) -> int:
         where, args = _audit_where(query)
-        with self._lock:
-            return self._db.execute(f"SELECT count(*) FROM audit WHERE {where}", args).fetchone()[0]
+        with self._reader() as db:
+            return db.execute(f"SELECT count(*) FROM audit WHERE {where}", args).fetchone()[0]
 
     def audit_head(self) -> AuditHead | None:
-        with self._lock:
-            return self._head()
+        with self._reader() as db:
+            return self._head(db)
 
     def key_fingerprint(self) -> str | None:
-        with self._lock:
-            return self._setting("hmac-key-fingerprint")
+        with self._reader() as db:
+            return self._setting("hmac-key-fingerprint", db)
 
     def _seal_legacy_log(self) -> None:
         """Chain the entries of a log written before the chain existed (canonical JSON for their
@@ -219,8 +276,9 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
             raise
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
             self._db.close()
+            self._reads.close()
 
 
 class _View:
@@ -252,8 +310,11 @@ def _canonical(text: str | None) -> str | None:
 
 
 def _create_private(path: Path) -> None:
-    """Create the store file readable and writable by its owner only, unless it exists."""
-    if str(path) == ":memory:" or path.exists():
+    """Create the store file readable and writable by its owner only, unless it exists. Raises
+    `StoreError` for `:memory:`: readers, writers and loads each need a connection to the same file."""
+    if str(path) == ":memory:":
+        raise StoreError("an embedded store is a file (readers and writers open it each), not ':memory:'")
+    if path.exists():
         return
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))

@@ -9,17 +9,14 @@ lookups they serve, so a DSAR is a handful of index probes at any size.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sqlite3
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-
-import orjson
+from collections.abc import Iterable
 
 from graph.changes import encode
 from graph.embedded import disclosures
-from graph.store import (SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, StoreError, SubjectRow, audit_time,
+from graph.embedded.subject_load import SubjectLoad
+from graph.store import (SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, SubjectRow, audit_time,
                          missing_message)
 
 SCHEMA = """
@@ -57,58 +54,7 @@ def upgrade(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE consent ADD COLUMN expires TEXT")
 
 
-_BATCH = 20_000
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
-
-# A load first appends the file's subjects, their record and key index entries and their consents
-# to staging tables in the connection's temporary database (no index, no journal; one statement
-# per batch, the batch as JSON, in a thread of its own). Only once the whole file is in does it
-# touch the store, in the same transaction, with one sorted INSERT … SELECT per table: B-trees
-# then fill in key order instead of at random places, which at ten million subjects is the
-# difference between visiting each page once and once per row.
-_STAGE = """
-CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, records TEXT, keys TEXT);
-CREATE TEMP TABLE load_system (system TEXT, subject TEXT);
-CREATE TEMP TABLE load_key (hash TEXT, subject TEXT);
-CREATE TEMP TABLE load_consent (subject TEXT, at TEXT, purpose TEXT, status TEXT, notice TEXT, channel TEXT,
-                                expires TEXT);
-CREATE TEMP TABLE load_id (id TEXT PRIMARY KEY) WITHOUT ROWID;
-CREATE TEMP VIEW load (id, kind, records, keys, consents, disclosures) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL;
-CREATE TEMP TRIGGER load_rows INSTEAD OF INSERT ON load BEGIN
-    INSERT INTO load_subject (id, kind, records, keys) VALUES (NEW.id, NEW.kind, NEW.records, NEW.keys);
-    INSERT INTO load_system SELECT value ->> 'system', NEW.id FROM json_each(NEW.records);
-    INSERT INTO load_key SELECT value, NEW.id FROM json_each(NEW.keys);
-    INSERT INTO load_consent SELECT NEW.id, value ->> 'at', value ->> 'purpose', value ->> 'status', value ->> 'notice',
-                                    value ->> 'channel', value ->> 'expires' FROM json_each(NEW.consents);
-END;
-""" + disclosures.STAGE
-_UNSTAGE = "DROP VIEW IF EXISTS temp.load;" + "".join(
-    f"DROP TABLE IF EXISTS temp.{table};" for table in ("load_subject", "load_system", "load_key", "load_consent", "load_id")
-) + disclosures.UNSTAGE
-_STAGE_BATCH = """
-INSERT INTO load SELECT value ->> 'id', value ->> 'kind', value -> 'records', value -> 'key_hashes', value -> 'consents',
-                        value -> 'disclosures'
-FROM json_each(?)"""
-# Subjects loaded before lose their record and key index entries (not their consents).
-_FORGET = (
-    """DELETE FROM subject_system WHERE (system, subject) IN (
-           SELECT r.value ->> 'system', s.id FROM load_id JOIN subject s USING (id), json_each(s.records) r)""",
-    """DELETE FROM subject_key WHERE hash IN (
-           SELECT k.value FROM load_id JOIN subject s USING (id), json_each(s.keys) k)""",
-)
-_INDEX_STAGED = (
-    "INSERT OR IGNORE INTO subject_system (system, subject) SELECT system, subject FROM load_system ORDER BY 1, 2",
-    "INSERT OR REPLACE INTO subject_key (hash, subject) SELECT hash, subject FROM load_key ORDER BY 1",
-)
-# When a subject comes more than once in a file its last line wins, so its index entries come
-# from the rows as stored.
-_INDEX_STORED = (
-    """INSERT OR IGNORE INTO subject_system (system, subject)
-       SELECT r.value ->> 'system', s.id FROM load_id JOIN subject s USING (id), json_each(s.records) r ORDER BY 1, 2""",
-    """INSERT OR REPLACE INTO subject_key (hash, subject)
-       SELECT k.value, s.id FROM load_id JOIN subject s USING (id), json_each(s.keys) k ORDER BY 1""",
-)
-
 
 _IDS = "SELECT value FROM json_each(?)"
 _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for the ids given as a JSON array
@@ -121,78 +67,35 @@ _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for
     "kind": f"SELECT kind, COUNT(*) FROM subject WHERE kind IN ({_IDS}) GROUP BY 1",
     "disclosures": f"SELECT flow, COUNT(DISTINCT subject) FROM disclosure WHERE flow IN ({_IDS}) GROUP BY 1",
 }
-# What a staged load names that the registry lacks, by kind of reference (a few, for the message).
-_KNOWN = "NOT IN (SELECT id FROM entity WHERE type = ?)"
+# What one batch of a staged load (`{lines}`: `graph.embedded.subject_load`, bounds ?1 and ?2) names that the
+# registry lacks, by kind of reference (a few, for the message).
+_KNOWN = "NOT IN (SELECT id FROM entity WHERE type = ?3)"
 _UNKNOWN = {
-    "records": f"SELECT DISTINCT system FROM load_system WHERE system {_KNOWN}",
+    "records": f"SELECT DISTINCT system FROM load_system WHERE {{lines}} AND system {_KNOWN}",
     "record categories": "SELECT DISTINCT c.value FROM load_subject, json_each(records) r, "
-                         f"json_each(r.value, '$.categories') c WHERE c.value {_KNOWN}",
+                         f"json_each(r.value, '$.categories') c WHERE {{lines}} AND c.value {_KNOWN}",
     "record sources": "SELECT DISTINCT r.value ->> 'source' FROM load_subject, json_each(records) r "
-                      f"WHERE r.value ->> 'source' IS NOT NULL AND r.value ->> 'source' {_KNOWN}",
-    "consents": f"SELECT DISTINCT purpose FROM load_consent WHERE purpose {_KNOWN}",
-    "kind": f"SELECT DISTINCT kind FROM load_subject WHERE kind {_KNOWN}",
-    "disclosures": f"SELECT DISTINCT flow FROM load_disclosure WHERE flow {_KNOWN}",
+                      f"WHERE {{lines}} AND r.value ->> 'source' IS NOT NULL AND r.value ->> 'source' {_KNOWN}",
+    "consents": f"SELECT DISTINCT purpose FROM load_consent WHERE {{lines}} AND purpose {_KNOWN}",
+    "kind": f"SELECT DISTINCT kind FROM load_subject WHERE {{lines}} AND kind {_KNOWN}",
+    "disclosures": f"SELECT DISTINCT flow FROM load_disclosure WHERE {{lines}} AND flow {_KNOWN}",
 }
 
 
-class SubjectTables:
-    """The subject half of `EmbeddedStore` (which provides `_db`, `_lock`, `_audit`, `_in_transaction`,
-    `_setting` and `_set`)."""
+class SubjectTables(SubjectLoad):
+    """The subject half of `EmbeddedStore` (which provides `_db`, `_reader`, `_audit` and `_in_transaction`;
+    loads come from `graph.embedded.subject_load`)."""
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
-                       key_fingerprint: Callable[[], str | None] | None = None) -> int:
-        with self._lock:
-            db = self._db
-            db.execute("PRAGMA cache_size = -131072")  # 128 MiB while loading, for the store and for sorting
-            db.execute("PRAGMA temp.cache_size = -65536")
-            db.execute("PRAGMA threads = 2")  # sorts in two threads
-            db.executescript(_UNSTAGE + _STAGE)
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                count, ascending = self._stage(rows)
-                again = db.execute("SELECT EXISTS (SELECT 1 FROM subject)").fetchone()[0]
-                distinct = count  # ids in ascending order come once each
-                if again or not ascending:
-                    db.execute("INSERT OR IGNORE INTO load_id SELECT id FROM load_subject ORDER BY id")
-                    distinct = db.execute("SELECT changes()").fetchone()[0]
-                self._check_named(source)
-                for statement in _FORGET if again else ():
-                    db.execute(statement)
-                # The last line of a subject wins; ids in ascending order (as exports often are) need no sort.
-                db.execute("INSERT OR REPLACE INTO subject (id, kind, records, keys) "
-                           "SELECT id, kind, records, keys FROM load_subject" + ("" if ascending else " ORDER BY id, seq"))
-                for statement in _INDEX_STAGED if distinct == count else _INDEX_STORED:
-                    db.execute(statement)
-                db.execute("INSERT OR IGNORE INTO consent SELECT * FROM load_consent ORDER BY 1, 2, 3, 4")
-                db.execute(disclosures.INSERT_STAGED)
-                if db.execute("SELECT EXISTS (SELECT 1 FROM load_key)").fetchone()[0]:
-                    self._claim_fingerprint(key_fingerprint() if key_fingerprint else None)
-                self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
-                                           after=encode({"subjects": count}))])
-                db.execute("COMMIT")
-            except BaseException as error:
-                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
-                    db.execute("ROLLBACK")
-                if isinstance(error, sqlite3.Error):
-                    raise StoreError(f"nothing of {source} was loaded: {error} (SQLite stages loads in "
-                                     "SQLITE_TMPDIR, TMPDIR or /var/tmp)") from None
-                raise
-            finally:
-                db.executescript(_UNSTAGE)
-                db.execute("PRAGMA cache_size = -2000")
-                db.execute("PRAGMA temp.cache_size = -2000")
-                db.execute("PRAGMA threads = 0")
-        return count
-
-    def _check_named(self, source: str) -> None:
-        """Refuse a staged load that names an entity the registry no longer has: it was checked
-        before the transaction, and a writer may have deleted it since (`IntegrityError`)."""
-        db = self._db
+    def _check_named(self, db: sqlite3.Connection, source: str, lines: str, bound: tuple) -> None:
+        """Refuse a batch of a staged load (on the load's connection `db`, in its write transaction;
+        `lines` selects the batch's lines by `bound`) that names an entity the registry no longer has:
+        it was checked before, and a writer may have deleted it since (`IntegrityError`)."""
         for kind, type_ in SUBJECT_REFERENCES.items():
             if kind == "kind" and not db.execute("SELECT EXISTS (SELECT 1 FROM entity WHERE type = ?)",
                                                   (type_,)).fetchone()[0]:
                 continue  # a registry without subject categories takes the legacy kinds
-            missing = sorted(row[0] for row in db.execute(_UNKNOWN[kind] + " LIMIT 6", (type_,)))
+            query = _UNKNOWN[kind].format(lines=lines) + " LIMIT 6"
+            missing = sorted(row[0] for row in db.execute(query, (*bound, type_)))
             if missing:
                 raise IntegrityError(missing_message(source, kind, type_, missing))
 
@@ -212,58 +115,21 @@ class SubjectTables:
                     found.setdefault(id_, {})[kind] = count
         return found
 
-    def _claim_fingerprint(self, fingerprint: str | None) -> None:
-        """Record the key's fingerprint if none is; refuse (roll back) if another one is."""
-        if fingerprint is None:
-            return
-        recorded = self._setting("hmac-key-fingerprint")
-        if recorded is None:
-            self._set("hmac-key-fingerprint", fingerprint)
-        elif recorded != fingerprint:
-            raise StoreError(f"the lookup keys in this store were hashed with another secret (fingerprint "
-                             f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
-
-    def _stage(self, rows: Iterable[SubjectRow]) -> tuple[int, bool]:
-        """Append `rows` to the staging tables; return how many there were and whether their ids
-        ascend. SQLite stages a batch in another thread (it lets go of the GIL while it works)
-        while this one reads and validates the next. Rows are encoded one by one, so that they
-        die young: a batch of live rows costs the cyclic collector dearly."""
-        count, ids, ascending = 0, [""], True
-        with ThreadPoolExecutor(1, thread_name_prefix="subject-staging") as stager:
-            staged = None
-            iterator = iter(rows)
-            while True:
-                batch, ids = [], ids[-1:]
-                for row in itertools.islice(iterator, _BATCH):
-                    batch.append(orjson.dumps(row))
-                    ids.append(row.id)
-                if not batch:
-                    break
-                ascending = ascending and all(a < b for a, b in itertools.pairwise(ids))
-                text = (b"[" + b",".join(batch) + b"]").decode()
-                if staged:
-                    staged.result()
-                staged = stager.submit(self._db.execute, _STAGE_BATCH, (text,))
-                count += len(batch)
-            if staged:
-                staged.result()
-        return count, ascending
-
     def subject(self, id: str) -> SubjectRow | None:
-        with self._lock:
-            found = self._db.execute("SELECT kind, records FROM subject WHERE id = ?", (id,)).fetchone()
+        with self._reader() as db:
+            found = db.execute("SELECT kind, records FROM subject WHERE id = ?", (id,)).fetchone()
             if found is None:
                 return None
-            consents = self._db.execute("SELECT at, purpose, status, notice, channel, expires FROM consent "
-                                        "WHERE subject = ? ORDER BY at, purpose, status", (id,)).fetchall()
-            disclosed = self.disclosures_of(id)
+            consents = db.execute("SELECT at, purpose, status, notice, channel, expires FROM consent "
+                                  "WHERE subject = ? ORDER BY at, purpose, status", (id,)).fetchall()
+            disclosed = self.disclosures_of(id, db)
         return SubjectRow(id=id, kind=found[0], records=json.loads(found[1]),
                           consents=[{f: v for f, v in zip(_CONSENT_FIELDS, row) if v is not None} for row in consents],
                           disclosures=disclosed)
 
     def subject_by_key(self, key_hash: str) -> str | None:
-        with self._lock:
-            found = self._db.execute("SELECT subject FROM subject_key WHERE hash = ?", (key_hash,)).fetchone()
+        with self._reader() as db:
+            found = db.execute("SELECT subject FROM subject_key WHERE hash = ?", (key_hash,)).fetchone()
         return found and found[0]
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
@@ -280,18 +146,18 @@ class SubjectTables:
         if not systems:
             return 0
         marks = ",".join("?" * len(systems))
-        with self._lock:
-            return self._db.execute(f"SELECT COUNT(DISTINCT subject) FROM subject_system WHERE system IN ({marks})",
+        with self._reader() as db:
+            return db.execute(f"SELECT COUNT(DISTINCT subject) FROM subject_system WHERE system IN ({marks})",
                                     systems).fetchone()[0]
 
     def count_consenting(self, purposes: Iterable[str]) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(DISTINCT subject) FROM consent WHERE purpose IN "
+        with self._reader() as db:
+            return db.execute("SELECT COUNT(DISTINCT subject) FROM consent WHERE purpose IN "
                                     "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(purposes))),)).fetchone()[0]
 
     def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
-        with self._lock:
-            return self._db.execute("""
+        with self._reader() as db:
+            return db.execute("""
                 SELECT COUNT(DISTINCT c.subject) FROM subject_system s JOIN consent c ON c.subject = s.subject
                 WHERE s.system = ? AND c.status = 'withdrawn' AND c.purpose IN (SELECT value FROM json_each(?))
                   AND NOT EXISTS (SELECT 1 FROM consent later WHERE later.subject = c.subject
@@ -301,8 +167,8 @@ class SubjectTables:
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         systems = sorted(set(systems))
         marks = ",".join("?" * len(systems))
-        with self._lock:
-            rows = self._db.execute(f"SELECT DISTINCT subject FROM subject_system WHERE system IN ({marks}) "
+        with self._reader() as db:
+            rows = db.execute(f"SELECT DISTINCT subject FROM subject_system WHERE system IN ({marks}) "
                                     "ORDER BY subject LIMIT ?", (*systems, limit)).fetchall()
         return [row[0] for row in rows]
 
@@ -319,10 +185,10 @@ class SubjectTables:
                      "WHERE system IN (SELECT value FROM json_each(?)) AND subject > ? ORDER BY subject LIMIT ?) "
                      "ORDER BY id")
             args = (json.dumps(sorted(set(systems))), after or "", limit)
-        with self._lock:
-            rows = self._db.execute(query, args).fetchall()
+        with self._reader() as db:
+            rows = db.execute(query, args).fetchall()
         return [SubjectRow(id=id_, kind=kind, records=json.loads(records), consents=[]) for id_, kind, records in rows]
 
     def subject_total(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM subject").fetchone()[0]
+        with self._reader() as db:
+            return db.execute("SELECT COUNT(*) FROM subject").fetchone()[0]

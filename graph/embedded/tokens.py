@@ -28,7 +28,7 @@ _FIELDS = "name, role, hash, created, created_by, expires, revoked"
 
 
 class TokenTable:
-    """The token half of `EmbeddedStore` (which provides `_db`, `_lock`, `_audit` and `_in_transaction`)."""
+    """The token half of `EmbeddedStore` (which provides `_db`, `_reader`, `_audit` and `_in_transaction`)."""
 
     def add_token(self, token: TokenRow, *, actor: str) -> bool:
         def work() -> None:
@@ -45,13 +45,13 @@ class TokenTable:
         return True
 
     def tokens(self) -> list[TokenRow]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_FIELDS} FROM api_token ORDER BY created, name").fetchall()
+        with self._reader() as db:
+            rows = db.execute(f"SELECT {_FIELDS} FROM api_token ORDER BY created, name").fetchall()
         return [TokenRow(*row) for row in rows]
 
     def token(self, hash: str) -> TokenRow | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {_FIELDS} FROM api_token WHERE hash = ?", (hash,)).fetchone()
+        with self._reader() as db:
+            row = db.execute(f"SELECT {_FIELDS} FROM api_token WHERE hash = ?", (hash,)).fetchone()
         return TokenRow(*row) if row else None
 
     def revoke_token(self, name: str, *, actor: str) -> TokenRow | None:

@@ -68,38 +68,22 @@ HOLDER = "OPTIONAL MATCH (n:Entity {id: $id}) RETURN [x IN [n.doc] WHERE x IS NO
 
 FLOWS_INTO = "MATCH (f:Flow)-[:TO]->(:Entity {id: $id}) WHERE NOT f.id IN $excluded RETURN collect(f.doc) AS docs"
 
-ORIGINS = """
+CARRYING = """
 UNWIND range(0, size($sets) - 1) AS set
 CALL (set) {
-  MATCH (s:Entity)-[:HOLDS]->(c:Entity) WHERE c.id IN $sets[set]
-  RETURN s.id AS id
-  UNION
-  MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set] AND NOT f.id IN $excluded
-  WITH DISTINCT f
-  UNWIND [[f.`from`, 1], [f.to, 0]] AS end
-  WITH end[0] AS id, min(end[1]) AS only_sends WHERE only_sends = 1
-  RETURN id
+  OPTIONAL MATCH (s:Entity)-[:HOLDS]->(c:Entity) WHERE c.id IN $sets[set]
+  RETURN collect(DISTINCT s.id) AS declaring
 }
-RETURN set, collect(id) AS origins
+CALL (set) {
+  OPTIONAL MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set] AND NOT f.id IN $excluded
+  WITH DISTINCT f WHERE f IS NOT NULL
+  RETURN collect([f.id, f.`from`, f.to]) AS carrying
+}
+RETURN set, declaring, carrying
 """
-"""Per set of overlapping categories, where chains of its data start: the nodes that declare
-one of them, and the sources of flows carrying one of them that no such flow feeds."""
-
-NEXT_LAYER = """
-UNWIND range(0, size($sets) - 1) AS set
-MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $sets[set] AND NOT f.id IN $excluded
-WITH DISTINCT set, f
-WITH set, f, $frontier[toString(set) + ':' + f.`from`] AS rank
-WHERE rank IS NOT NULL AND $seen[toString(set) + ':' + f.to] IS NULL
-WITH set, f.to AS id, rank, f.id AS flow
-WITH set, id, collect([rank, flow]) AS options, min(rank) AS rank
-RETURN collect([set, id, rank, [o IN options WHERE o[0] = rank | o[1]]]) AS reached
-"""
-"""One breadth-first step for every set at once, over the flows carrying the set's data:
-the nodes first reached from `$frontier` ({"set:id": rank}; `$seen` likewise), each with the
-best predecessor rank and the flows from predecessors of that rank. Flows are found from
-their categories and followed by their `from`/`to` properties, which is cheaper than
-expanding every flow of every frontier node."""
+"""Per set of overlapping categories, in one round trip: the nodes that declare one of them, and
+the flows (id, from, to) that carry one of them; the chains are worked out from these
+(`graph.traversal.best_chains`) as the embedded backend does."""
 
 
 def _usable(flow: str, filtered: bool, excluding: bool) -> str:

@@ -61,7 +61,7 @@ from graph.neo4j.erasure import ErasureGraph
 from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph, subject_references
 from graph.neo4j.tokens import TokenGraph
 from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Direction, Doc, Holding, Lineage,
-                         NewAuditEntry, StoreError, Stored, WriteResult)
+                         NewAuditEntry, StoreBusy, StoreError, Stored, WriteResult)
 
 __all__ = ["Neo4jStore"]
 
@@ -75,14 +75,17 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
     """A `GraphStore` on Neo4j; the data-subject, disclosure, erasure and token methods come from
     `graph.neo4j.subjects`, `graph.neo4j.disclosures`, `graph.neo4j.erasure` and `graph.neo4j.tokens`."""
 
-    def __init__(self, driver: neo4j.Driver, connection: Connection):
+    def __init__(self, driver: neo4j.Driver, connection: Connection, busy_timeout: float = 10.0):
         self._driver = driver
         self._connection = connection
         self._closed = False
+        self.busy_timeout = busy_timeout
+        """Seconds a small write (a consent, an audited read) may take, waiting for locks included,
+        before it gives up with `StoreBusy`."""
 
     @classmethod
     def from_uri(cls, uri: str, *, user: str | None = None, password: str | None = None,
-                 database: str | None = None, **driver_config: Any) -> Neo4jStore:
+                 database: str | None = None, busy_timeout: float = 10.0, **driver_config: Any) -> Neo4jStore:
         """Connect, check the credentials and create the constraints and indexes if missing.
 
         `user`, `password` and `database` count where `uri` has none (`Connection.parse`).
@@ -94,7 +97,7 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
             driver = GraphDatabase.driver(connection.uri, auth=connection.auth, **driver_config)
         except (DriverError, ValueError) as error:
             raise StoreError(f"invalid Neo4j URI {connection.shown}: {error}") from None
-        store = cls(driver, connection)
+        store = cls(driver, connection, busy_timeout)
         try:
             with store._errors():
                 driver.verify_connectivity()
@@ -210,6 +213,8 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
         except (ServiceUnavailable, SessionExpired, OSError) as error:
             raise StoreError(f"cannot reach Neo4j at {shown}: {_reason(error)}") from None
         except Neo4jError as error:
+            if "TransactionTimedOut" in (error.code or ""):
+                raise StoreBusy(self.busy_timeout) from None
             raise StoreError(f"Neo4j at {shown} failed: {_reason(error)}") from None
         except DriverError as error:
             raise StoreError(f"Neo4j driver error for {shown}: {_reason(error)}") from None

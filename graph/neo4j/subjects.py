@@ -7,24 +7,36 @@
 
 `records` keeps the subject's records as JSON (what a DSAR starts from); the relationships
 make "whose data is in this system" and "who withdrew marketing consent" one hop. Subjects are
-not `Entity` nodes and do not change the registry's version. A subject file is loaded in one
-explicit transaction, batch by batch, so it applies whole or not at all. A system or purpose
-deleted with `force` while subjects refer to it stays as a bare `Entity {id}` placeholder, which
-keeps their records and consent history (reads match `:Entity`, writes the live label).
+not `Entity` nodes and do not change the registry's version.
+
+A subject file is read and validated whole first (spooled to a temporary file, in constant
+memory), then applied `SUBJECT_BATCH` subjects per transaction, which keeps each transaction
+well inside the server's transaction memory (`db.memory.transaction.total.max`) and lets other
+writers in between. A file of one batch applies whole or not at all; a larger one is recorded
+as pending on the meta node (`subject_load`) until its last batch, and loading the same file
+again completes one that was killed (`GraphStore.write_subjects`). Each batch takes the writers'
+lock and checks, in its transaction, that what it names is still in the registry.
+
+A system or purpose deleted with `force` while subjects refer to it stays as a bare `Entity {id}`
+placeholder, which keeps their records and consent history (reads match `:Entity`, writes the
+live label).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import tempfile
 from collections.abc import Callable, Iterable
 from itertools import islice
 
 import neo4j
+import orjson
 
 from graph.changes import encode
 from graph.neo4j import audit, disclosures
-from graph.store import (SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, StoreError, SubjectRow, audit_time,
-                         missing_message)
+from graph.store import (SUBJECT_BATCH, SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, PendingLoad, Progress,
+                         StoreError, SubjectRow, audit_time, missing_message, partly_loaded)
 
 SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
@@ -44,12 +56,13 @@ _UPSERT = """
 UNWIND $rows AS row
 MERGE (s:Subject {id: row.id})
 SET s.kind = row.kind, s.records = row.records
+WITH s, row
+UNWIND row.systems AS system
+MATCH (y:System {id: system})
+CREATE (s)-[:RECORDED_IN]->(y)
 """
-_RECORDS = """
-UNWIND $rows AS row
-MATCH (s:Subject {id: row.subject}), (y:System {id: row.system})
-MERGE (s)-[:RECORDED_IN]->(y)
-"""
+"""Subjects with their records' systems (`_FORGET` removed the old ones first, and each system
+comes once per subject, so `CREATE` is right and spares a look at the system's many others)."""
 _KEYS = """
 UNWIND $rows AS row
 MATCH (s:Subject {id: row.subject})
@@ -130,7 +143,14 @@ _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (row, n subjects) 
 _TYPES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) WHERE n.type IS NOT NULL RETURN collect([n.id, n.type]) AS found"
 _ANY_SUBJECT_CATEGORY = "RETURN EXISTS { (:DataSubjectCategory) } AS found"
 
-_BATCH = 2_000
+_SET_PENDING = """
+MERGE (m:RegistryMeta {key: 'registry'})
+ON CREATE SET m.version = 0, m.seq = 0
+SET m.subject_load = $pending
+"""
+_PENDING = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.subject_load AS pending"
+
+_STATEMENT_ROWS = 5_000
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 
@@ -138,38 +158,36 @@ class SubjectGraph:
     """The subject half of `Neo4jStore` (which provides `_session`, `_errors` and `_query`)."""
 
     def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
-                       key_fingerprint: Callable[[], str | None] | None = None) -> int:
-        count, keys = 0, False
-        named: dict[str, set[str]] = {kind: set() for kind in SUBJECT_REFERENCES}
-        with self._errors(), self._session() as session, session.begin_transaction() as tx:
-            audit.lock(tx)  # first: registry writers wait, so what `_check_named` finds holds at commit
-            iterator = iter(rows)
-            while batch := list(islice(iterator, _BATCH)):
-                latest = list({r.id: r for r in batch}.values())  # a subject's last line wins
-                _name(named, latest)
-                tx.run(_FORGET, ids=[r.id for r in latest]).consume()
-                tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records)}
-                                      for r in latest]).consume()
-                tx.run(_RECORDS, rows=[{"subject": r.id, "system": rec["system"]} for r in latest
-                                       for rec in r.records]).consume()
-                key_rows = [{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]
-                keys = keys or bool(key_rows)
-                tx.run(_KEYS, rows=key_rows).consume()
-                tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
-                                        for r in batch for c in r.consents]).consume()
-                if disclosed := disclosures.rows(batch):
-                    tx.run(disclosures.MERGE_ROWS, rows=disclosed).consume()
-                count += len(batch)
-            _check_named(tx, named, source)
+                       key_fingerprint: Callable[[], str | None] | None = None,
+                       progress: Progress | None = None) -> int:
+        with tempfile.TemporaryFile(prefix="dsa-subjects-") as spool:
+            count, keys = 0, False
+            for row in rows:  # read and validated whole before anything is written
+                spool.write(orjson.dumps(row) + b"\n")
+                count += 1
+                keys = keys or bool(row.key_hashes)
             fingerprint = key_fingerprint() if keys and key_fingerprint else None
-            if fingerprint is not None:
-                recorded = tx.run(_FINGERPRINT, fingerprint=fingerprint).single()["recorded"]
-                if recorded != fingerprint:
-                    raise StoreError(f"the lookup keys in this store were hashed with another secret (fingerprint "
-                                     f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
-            _audit(tx, actor, "load", "subject-file", source, {"subjects": count})
-            tx.commit()
+            spool.seek(0)
+            lines = (SubjectRow(**orjson.loads(line)) for line in spool)
+            pending = PendingLoad(source=source, subjects=count, applied=0, started=audit_time(), actor=actor)
+            done, batches = 0, max(1, -(-count // SUBJECT_BATCH))
+            for number in range(1, batches + 1):
+                batch = list(islice(lines, SUBJECT_BATCH))
+                first, last = number == 1, number == batches
+                try:
+                    with self._errors(), self._session() as session:
+                        session.execute_write(_apply_batch, batch, dataclasses.replace(pending, applied=done),
+                                              fingerprint if first else None, batches > 1, first, last)
+                except IntegrityError as error:
+                    raise partly_loaded(error, source, done, count) from None
+                done += len(batch)
+                if progress:
+                    progress(done, count)
         return count
+
+    def pending_load(self) -> PendingLoad | None:
+        found = self._query(_PENDING)[0]["pending"]
+        return PendingLoad(**json.loads(found)) if found else None
 
     def key_fingerprint(self) -> str | None:
         return self._query(_RECORDED_FINGERPRINT)[0]["recorded"]
@@ -194,7 +212,7 @@ class SubjectGraph:
             _audit(tx, actor, "update", "consent", id, event)
 
         with self._errors(), self._session() as session:
-            session.execute_write(work)
+            session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(work))
 
     def count_subjects(self, systems: Iterable[str]) -> int:
         return self._query(_COUNT, systems=sorted(set(systems)))[0]["count"]
@@ -211,7 +229,8 @@ class SubjectGraph:
     def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
         read = {"what": what} if found else {"what": what, "found": False}
         with self._errors(), self._session() as session:
-            session.execute_write(lambda tx: _audit(tx, actor, "read", "subject", subject, read))
+            session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(
+                lambda tx: _audit(tx, actor, "read", "subject", subject, read)))
 
     def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
         if systems is None:
@@ -277,6 +296,43 @@ def _check_named(tx: neo4j.Transaction | neo4j.ManagedTransaction, named: dict[s
         if missing:
             raise IntegrityError(missing_message(source, kind, type_, missing))
 
+
+def _apply_batch(tx: neo4j.ManagedTransaction, batch: list[SubjectRow], load: PendingLoad, fingerprint: str | None,
+                 batched: bool, first: bool, last: bool) -> None:
+    """One batch of a load in one transaction: its subjects whole, the fingerprint claimed with the
+    first, the pending-load record kept up to date while a file of several batches applies, the load
+    audited when such a file starts applying and when any file ends (rerun from the start when the
+    driver retries). The writers' lock comes first, so what the batch names (checked here) cannot
+    go before it commits."""
+    audit.lock(tx)
+    named: dict[str, set[str]] = {kind: set() for kind in SUBJECT_REFERENCES}
+    _name(named, batch)
+    _check_named(tx, named, load.source)
+    if fingerprint is not None:
+        recorded = tx.run(_FINGERPRINT, fingerprint=fingerprint).single()["recorded"]
+        if recorded != fingerprint:
+            raise StoreError(f"the lookup keys in this store were hashed with another secret (fingerprint "
+                             f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
+    if first and batched:
+        _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects, "state": "started"})
+    for part in (batch[i:i + _STATEMENT_ROWS] for i in range(0, len(batch), _STATEMENT_ROWS)):
+        latest = list({r.id: r for r in part}.values())  # a subject's last line wins
+        tx.run(_FORGET, ids=[r.id for r in latest]).consume()
+        tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records),
+                               "systems": list(dict.fromkeys(rec["system"] for rec in r.records))}
+                              for r in latest]).consume()
+        tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]).consume()
+        tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
+                                for r in part for c in r.consents]).consume()
+        if disclosed := disclosures.rows(part):
+            tx.run(disclosures.MERGE_ROWS, rows=disclosed).consume()
+    if last:
+        if batched:
+            tx.run(_SET_PENDING, pending=None).consume()
+        _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects})
+    else:
+        applied = dataclasses.replace(load, applied=load.applied + len(batch))
+        tx.run(_SET_PENDING, pending=json.dumps(dataclasses.asdict(applied))).consume()
 
 def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:
     """One audit entry, chained after the registry's own (the meta node serialises writers)."""

@@ -10,17 +10,14 @@ evaluation day are passed to every query as `$excluded`; the flow graph stays in
   Distances come from a breadth-first search over those flows here; when nodes lie at the
   bound, one more query (`cypher.leaves`) asks whether a usable flow goes on from them.
 - A holding's path is the smallest of the shortest chains of flows carrying data of its
-  category from an origin (see `graph.traversal`). It comes from a breadth-first search run
-  in the database one layer per query (`ORIGINS`, then `NEXT_LAYER`), for all the category
-  sets a question needs side by side: each query returns only the nodes reached for the
-  first time, each with its best predecessor, never the flows in between. The frontier is
-  ranked by chain (chains of one layer are distinct, except the origins' empty ones, which
-  share rank 0), so the smallest chain to a new node is the smallest predecessor rank, then
-  the smallest flow id among the flows from that predecessor. Flow ids are compared here,
-  in Python, because Neo4j orders strings by UTF-16 code unit and Python by code point.
-  The search stops at `MAX_DEPTH` layers, or as soon as every node a path is needed for is
-  reached. (One variable-length match cannot do this: Neo4j finds shortest paths per pair
-  of end nodes, and the origins are many.)
+  category from an origin (see `graph.traversal`). One query (`cypher.CARRYING`) returns,
+  for all the category sets a question needs, the nodes that declare them and the flows
+  that carry them as (id, from, to) triples; the breadth-first search over those runs here
+  (`graph.traversal.best_chains`, the embedded backend's own), which also compares flow ids
+  as Python does (Neo4j orders strings by UTF-16 code unit, Python by code point). One round
+  trip instead of one per layer: the triples are small, and the layers can be 64. (One
+  variable-length match cannot do this: Neo4j finds shortest paths per pair of end nodes,
+  and the origins are many.)
 """
 
 from __future__ import annotations
@@ -33,8 +30,8 @@ from datetime import date
 from graph.neo4j import cypher
 from graph.snapshot import Snapshot
 from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, effective_terms, in_force, planned, today
+from graph.traversal import best_chains, declared
 from graph.traversal import carried as carried_holding
-from graph.traversal import declared
 
 Chains = dict[str, tuple[str, ...]]
 
@@ -143,29 +140,10 @@ def _with_paths(tx, tree: Snapshot, carried: list[tuple[Doc, str]], excluded: li
 
 def _chains(tx, sets: list[frozenset[str]], needed: list[set[str]], excluded: list[str]) -> list[Chains]:
     """For each set of overlapping categories, the best chain to each of its `needed` nodes
-    (and to whatever else the search reached on the way); the sets are searched side by side."""
-    params = {"sets": [list(s) for s in sets], "excluded": excluded}
+    (and to whatever else the search reached on the way), from one query for all the sets."""
     best: list[Chains] = [{} for _ in sets]
-    for record in tx.run(cypher.ORIGINS, params):
-        best[record["set"]] = dict.fromkeys(record["origins"], ())
-    ranked: list[list[tuple[str, ...]]] = [[()] for _ in sets]  # rank -> chain, per set
-    frontier = {i: {node: 0 for node in best[i]} for i in range(len(sets))}  # node -> rank, per set
-    for _ in range(MAX_DEPTH):
-        frontier = {i: nodes for i, nodes in frontier.items() if nodes and not needed[i] <= best[i].keys()}
-        if not frontier:
-            break
-        ranks = {f"{i}:{node}": rank for i, nodes in frontier.items() for node, rank in nodes.items()}
-        seen = {f"{i}:{node}": True for i in frontier for node in best[i]}
-        [record] = tx.run(cypher.NEXT_LAYER, params, frontier=ranks, seen=seen)
-        reached: dict[int, Chains] = {}
-        for i, node, rank, flows in record["reached"]:
-            reached.setdefault(i, {})[node] = ranked[i][rank] + (min(flows),)
-        frontier = {}
-        for i, chains in reached.items():
-            best[i].update(chains)
-            order = sorted(chains, key=chains.__getitem__)
-            ranked[i] = [chains[node] for node in order]
-            frontier[i] = {node: rank for rank, node in enumerate(order)}
+    for record in tx.run(cypher.CARRYING, sets=[list(s) for s in sets], excluded=excluded):
+        best[record["set"]] = best_chains(record["declaring"], map(tuple, record["carrying"]), needed[record["set"]])
     return best
 
 

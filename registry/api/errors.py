@@ -12,6 +12,7 @@ import functools
 
 from graphql import GraphQLError
 
+from graph.store import StoreBusy
 from registry.auth.roles import Forbidden
 from registry.bundle import BundleInvalid
 from registry.errors import DomainError, InvalidArgument, NotFound
@@ -34,10 +35,13 @@ def domain_errors(resolver):
             raise GraphQLError(f"invalid input:\n{error}", extensions={"code": "BAD_INPUT", "problems": problems}) from None
         except InvalidArgument as error:
             raise GraphQLError(str(error), extensions={"code": "BAD_INPUT"}) from None
+        except StoreBusy as error:  # another write held the store too long: nothing changed, retry
+            raise GraphQLError(str(error), extensions={"code": "BUSY"}) from None
 
     return wrapper
 
 
 def should_mask(error: GraphQLError) -> bool:
     """Mask everything but GraphQL's own errors and the registry's."""
-    return error.original_error is not None and not isinstance(error.original_error, (GraphQLError, *DomainError))
+    return error.original_error is not None and not isinstance(error.original_error,
+                                                               (GraphQLError, StoreBusy, *DomainError))

@@ -24,15 +24,33 @@ from typing import IO
 
 import click
 
-from graph.store import StoreError
+from graph.store import StoreBusy, StoreError
 from registry import bounds
 from registry.auth.roles import Principal, require
 from registry.bootstrap import open_registry, scratch_registry, store_exists  # noqa: F401  (for the commands)
 from registry.bundle import BundleInvalid, Source
 from registry.errors import DomainError, InvalidArgument
+from registry.progress import Reporter
 from registry.service import Registry
 from registry.settings import Settings, SettingsError
 from registry.subjects.model import SubjectsInvalid
+
+
+BUSY = 75
+"""Exit code of a write that gave up waiting for another write (EX_TEMPFAIL: try again later)."""
+
+QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress messages on stderr.")
+"""The option of commands that report progress on long work."""
+
+
+PROGRESS_EVERY = 10.0
+"""Seconds between progress lines when stderr is not a terminal."""
+
+
+def reporter(quiet: bool) -> Reporter:
+    """Progress on stderr: a bar on a terminal, a line every `PROGRESS_EVERY` seconds otherwise,
+    nothing with `quiet`."""
+    return Reporter(quiet=quiet, interval=PROGRESS_EVERY)
 
 
 class Registered(click.Group):
@@ -50,6 +68,9 @@ class Registered(click.Group):
         except (*DomainError, SettingsError) as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(2)
+        except StoreBusy as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(BUSY)
         except StoreError as error:
             click.echo(f"error: {error}", err=True)
             sys.exit(1)

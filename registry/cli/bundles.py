@@ -14,8 +14,8 @@ import yaml
 from registry.auth.roles import REGISTRY_READ, REGISTRY_WRITE, SUBJECT_WRITE
 from registry.subjects.demo import load_demo_subjects
 from registry.subjects.service import SubjectService
-from registry.cli.base import (Day, bundle_sources, registry_of, scratch_registry, session, store_exists, summary,
-                               write_output)
+from registry.cli.base import (QUIET, Day, bundle_sources, registry_of, reporter, scratch_registry, session,
+                               store_exists, summary, write_output)
 
 DEMO = files("registry") / "demo" / "insurer.yaml"
 """The demo insurer's bundle; its data subjects are `registry.subjects.demo.DEMO_SUBJECTS`."""
@@ -31,8 +31,9 @@ DEMO = files("registry") / "demo" / "insurer.yaml"
 @click.option("--dry-run", is_flag=True, help="Print what the load would change, and change nothing.")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output of --dry-run.")
+@QUIET
 @click.pass_context
-def load(ctx, paths: tuple[Path, ...], replace: bool, force: bool, dry_run: bool, format_: str):
+def load(ctx, paths: tuple[Path, ...], replace: bool, force: bool, dry_run: bool, format_: str, quiet: bool):
     """Load YAML or JSON bundles (files, or directories of them): all validated first, then applied
     in one transaction.
 
@@ -49,8 +50,10 @@ def load(ctx, paths: tuple[Path, ...], replace: bool, force: bool, dry_run: bool
         session(ctx).require(SUBJECT_WRITE)
     sources = bundle_sources(paths)
     if not dry_run:
-        click.echo(summary(registry_of(ctx, create=True).load(sources, actor=session(ctx).actor, replace=replace,
-                                                              force=force)))
+        with reporter(quiet).task(f"loading {len(sources)} bundle file(s)", 3) as task:
+            result = registry_of(ctx, create=True).load(sources, actor=session(ctx).actor, replace=replace,
+                                                        force=force, stage=task.stage)
+        click.echo(summary(result))
         return
     current = session(ctx)
     registry = registry_of(ctx) if store_exists(current.settings) else scratch_registry()
@@ -115,9 +118,10 @@ LINEAGE_FORMATS = ("graphml", "dot", "mermaid", "cytoscape-json")
 @click.option("--as-of", type=Day(),
               help="The record (ropa-*) or the lineage (graphml, dot, mermaid, cytoscape-json) on this date "
                    "(default today, UTC).")
+@QUIET
 @click.pass_context
 def export(ctx, format_: str, start: str | None, direction: str | None, depth: int | None,
-           categories: tuple[str, ...], output: Path | None, include_proposed: bool, as_of: date | None):
+           categories: tuple[str, ...], output: Path | None, include_proposed: bool, as_of: date | None, quiet: bool):
     """Export the registry as a bundle that loads back into an identical registry (yaml, json), as
     the record of processing activities (ropa-csv, ropa-json; GDPR Art. 30) on a date, or its
     lineage for a drawing tool (graphml for Gephi and yEd, dot for Graphviz, mermaid for Markdown,
@@ -129,6 +133,18 @@ def export(ctx, format_: str, start: str | None, direction: str | None, depth: i
                                           ("--categories", wanted)) if value is not None]
         if given:
             raise click.UsageError(f"{given[0]} applies only to the lineage formats ({', '.join(LINEAGE_FORMATS)})")
+    with reporter(quiet).task(f"exporting {format_}", 2 if output else 1) as task:
+        task.stage("reading the registry")
+        text = _exported(ctx, format_, start, direction, depth, wanted, as_of, include_proposed)
+        if output:
+            task.stage(f"writing {output}")
+            write_output(text, output)
+    if not output:  # once the progress display is gone
+        write_output(text, None)
+
+
+def _exported(ctx, format_: str, start: str | None, direction: str | None, depth: int | None,
+              wanted: list[str] | None, as_of: date | None, include_proposed: bool) -> str:
     if format_ in LINEAGE_FORMATS:
         from registry.exports import export as lineage_export
 
@@ -148,7 +164,7 @@ def export(ctx, format_: str, start: str | None, direction: str | None, depth: i
         text = json.dumps(registry_of(ctx).export(), indent=2, ensure_ascii=False) + "\n"
     else:
         text = yaml.safe_dump(registry_of(ctx).export(), sort_keys=False, allow_unicode=True, width=100)
-    write_output(text, output)
+    return text
 
 
 @click.command()

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from registry.auth.roles import Principal
-from registry.cli.base import Day, Moment, private_file, registry_of, session, write_output
+from registry.cli.base import QUIET, Day, Moment, private_file, registry_of, reporter, session, write_output
 from registry.errors import InvalidArgument
 from registry.subjects.language import language
 from registry.subjects.render import ERASURE_FORMATS, FORMATS, NO_CONTROLLER, render, render_erasure
@@ -37,13 +37,28 @@ def subjects():
 
 @subjects.command("load")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@QUIET
 @click.pass_context
-def load_subjects(ctx, files: tuple[Path, ...]):
-    """Load subjects from JSON Lines (.jsonl) or CSV (.csv) files, streaming; each file applies whole or
-    not at all (exit code 2 with the problems, per line)."""
+def load_subjects(ctx, files: tuple[Path, ...], quiet: bool):
+    """Load subjects from JSON Lines (.jsonl) or CSV (.csv) files, streaming; each file is validated whole
+    before anything is applied (exit code 2 with the problems, per line).
+
+    A valid file is then applied in batches of 10,000 subjects while reads and other writes go on; a
+    larger file whose load was killed half-way is completed by loading it again. Exit code 75 when
+    another write kept the store busy too long.
+    """
     service, principal = _service(ctx)
+    progress = reporter(quiet)
+    pending = service.pending_load(principal=principal)
+    if pending is not None:
+        click.echo(f"warning: a load of {pending.source} by {pending.actor} (started {pending.started}) stopped after "
+                   f"{pending.applied:,} of {pending.subjects:,} subjects; loading {pending.source} again completes it",
+                   err=True)
     for path in files:
-        click.echo(f"{path}: {service.load(path, principal=principal)} subjects")
+        with progress.task(f"reading {path.name}", path.stat().st_size, bytes=True) as read, \
+                progress.task(f"applying {path.name}", None) as applied:
+            count = service.load(path, principal=principal, read=read.to, applied=applied.to)
+        click.echo(f"{path}: {count} subjects")
 
 
 @subjects.command("list")

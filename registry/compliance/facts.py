@@ -62,6 +62,8 @@ class Facts:
         """Per GDPR-family regime and node, the categories of data that reached it from a node under the regime."""
         self._adequacy: dict[tuple[str, str], Decision | None] = {}
         self._terms: dict[str, dict] = {}
+        self._regime: dict[str, tuple[str, list[str]] | None] = {}
+        self._third: dict[tuple[str, str], bool] = {}
 
     @classmethod
     def of(cls, registry, as_of: date, countries: Countries) -> Facts:
@@ -126,11 +128,12 @@ class Facts:
         return [c for c in flow["categories"] if self.tree.overlaps(c, held)]
 
     def flow_regime(self, flow: Doc) -> tuple[str, list[str]] | None:
-        """The first GDPR-family regime governing the flow, with the categories it governs."""
-        for regime in GDPR_FAMILY:
-            if categories := self.governed(flow, regime):
-                return regime, categories
-        return None
+        """The first GDPR-family regime governing the flow, with the categories it governs (worked
+        out once per flow: every rule asks)."""
+        if flow["id"] not in self._regime:
+            self._regime[flow["id"]] = next(((regime, categories) for regime in GDPR_FAMILY
+                                             if (categories := self.governed(flow, regime))), None)
+        return self._regime[flow["id"]]
 
     def holding_regime(self, system: str, category: str) -> str | None:
         """The first GDPR-family regime governing a declared holding: the system's, or the one
@@ -167,7 +170,11 @@ class Facts:
 
     def third_country(self, node: str, regime: str) -> bool:
         """Outside the regime's territory and without an adequacy decision covering it (Art. 45)."""
-        return self.ends[node]["country"] not in self.countries.territory(regime) and self.adequacy(node, regime) is None
+        key = (node, regime)
+        if key not in self._third:
+            self._third[key] = self.ends[node]["country"] not in self.countries.territory(regime) \
+                and self.adequacy(node, regime) is None
+        return self._third[key]
 
     # --- lineage -----------------------------------------------------------------------------
 

@@ -68,13 +68,22 @@ def spread(flows: Iterable[Doc], tree: Tree, seeds: Mapping[str, Collection[str]
         out.setdefault(flow["from"], []).append(flow)
     reached: dict[str, set[str]] = {node: set(categories) for node, categories in seeds.items()}
     todo = sorted(set(seeds) | set(everything))
+    queued = set(todo)  # a node waits at most once, with all that reached it meanwhile
+    sent_all: set[str] = set()  # nodes of `everything` pass on all they send, once is enough
     while todo:
         node = todo.pop()
-        held = reached.get(node, set())
+        queued.discard(node)
+        held, whole = reached.get(node, set()), node in everything
+        if whole:
+            if node in sent_all:
+                continue
+            sent_all.add(node)
         for flow in out.get(node, ()):
-            passed = {c for c in flow["categories"] if node in everything or tree.overlaps(c, held)}
             known = reached.setdefault(flow["to"], set())
-            if not passed <= known:
-                known |= passed
-                todo.append(flow["to"])
+            new = [c for c in flow["categories"] if c not in known and (whole or tree.overlaps(c, held))]
+            if new:
+                known.update(new)
+                if flow["to"] not in queued:
+                    queued.add(flow["to"])
+                    todo.append(flow["to"])
     return reached

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import functools
 import hmac
+import os
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timezone
@@ -191,28 +192,42 @@ def normalise(name: str, value: str) -> str:
     return value.strip().lower() if name == "email" else "".join(value.split()).upper()
 
 
-def read_subjects(path: Path) -> Iterator[tuple[int, object]]:
+def read_subjects(path: Path, progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, object]]:
     """(line number, raw subject) for every subject in a JSON Lines or CSV file, as a stream: a JSON
     line stays text (the model parses it), a CSV subject is a dict. A leading byte-order mark is
     skipped. What cannot be read (text that is not UTF-8, a CSV field over the csv module's limit
-    of 128 KiB, a NUL) comes as (line number, exception), and reading stops there."""
+    of 128 KiB, a NUL) comes as (line number, exception), and reading stops there.
+
+    `progress(bytes read, file size)` is called every `_EVERY` lines and at the end."""
     with path.open("rb") as file:
-        lines = _decoded(file, str(path))
+        lines = _decoded(file, str(path), progress)
         if path.suffix.lower() == ".csv":
             yield from _csv_subjects(lines)
         else:
             yield from ((number, line) for number, line in lines if isinstance(line, BundleInvalid) or line.strip())
 
 
-def _decoded(file, source: str) -> Iterator[tuple[int, str | BundleInvalid]]:
+_EVERY = 10_000
+
+
+def _decoded(file, source: str, progress: Callable[[int, int], None] | None = None
+             ) -> Iterator[tuple[int, str | BundleInvalid]]:
     """(line number, text) for every line of a binary file; a line that is not UTF-8 ends the
     stream with the problem."""
+    size = os.fstat(file.fileno()).st_size if progress else 0
+    done = 0
     for number, raw in enumerate(file, 1):
+        if progress:
+            done += len(raw)
+            if number % _EVERY == 0:
+                progress(done, size)
         try:
             yield number, decode(raw, source, line=number)
         except BundleInvalid as error:
             yield number, error
             return
+    if progress:
+        progress(size, size)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from collections.abc import Iterator
 
-from graph.store import Erasure, IntegrityError, Stored, SubjectRow
+from graph.store import Erasure, IntegrityError, PendingLoad, Progress, Stored, SubjectRow
 from registry.subjects import dsar, erasure, model
 from registry.subjects.consent import Rules
 from registry.subjects.model import KeyMismatch
@@ -42,16 +42,27 @@ class SubjectService:
         self._categories: tuple[int, list, CategoryTree] | None = None
         self._rules: tuple[int, Rules] | None = None
 
-    def load(self, path: Path, *, principal: Principal) -> int:
-        """Load a JSON Lines or CSV subject file: all of it, or (with `SubjectsInvalid`) none of it."""
+    def load(self, path: Path, *, principal: Principal, read: Progress | None = None,
+             applied: Progress | None = None) -> int:
+        """Load a JSON Lines or CSV subject file. The file is read and validated whole before
+        anything is written: an invalid line (`SubjectsInvalid`) changes nothing. It is then applied
+        in batches (`graph.store.GraphStore.write_subjects`): all of a file of one batch or none; a
+        larger one killed half-way is completed by loading it again.
+
+        `read(bytes, file size)` and `applied(subjects, total)` report progress."""
         require(principal, SUBJECT_WRITE)
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
-        rows = model.rows(model.read_subjects(path), checker)
-        try:  # the store checks again, in its transaction, that what the rows name still exists
+        rows = model.rows(model.read_subjects(path, read), checker)
+        try:  # the store checks again, in each batch's transaction, that what the rows name still exists
             return self.store.write_subjects(rows, actor=principal.name, source=path.name,
-                                             key_fingerprint=lambda: self.hasher.fingerprint)
+                                             key_fingerprint=lambda: self.hasher.fingerprint, progress=applied)
         except IntegrityError as error:
             raise InvalidArgument(str(error)) from None
+
+    def pending_load(self, *, principal: Principal) -> PendingLoad | None:
+        """The subject load that started applying and did not finish, if any."""
+        require(principal, SUBJECT_WRITE)
+        return self.store.pending_load()
 
     def check_key(self) -> None:
         """Raise `KeyMismatch` when a secret is configured and the store's keys were hashed with another

@@ -1,0 +1,263 @@
+"""Loading a subject file into the embedded store: staged first, then applied batch by batch.
+
+A load runs on a connection of its own. It first appends the file's subjects, their record and
+key index entries and their consents to staging tables in that connection's temporary database
+(no journal; one statement per 20,000 rows, the rows as JSON, in a thread of its own while the
+caller reads and validates the next ones). That takes no lock on the store: readers and writers
+carry on, and an invalid line (or anything else raised meanwhile) leaves the store untouched.
+
+Then it applies `SUBJECT_BATCH` subjects per write transaction, each with one sorted
+`INSERT … SELECT` per table, so B-trees fill in key order instead of at random places (at ten
+million subjects, the difference between visiting each page once and once per row). Every
+subject is applied whole in one batch: its row, its index entries, its consents and disclosures. Between
+batches other writers get their turn, so they wait one batch at most. A file of one batch is
+one transaction; a larger one is recorded as pending (the `setting` row `subject-load`) from
+its first batch to its last, and audited when it starts applying and when it ends.
+
+Ids in ascending order (as exports often are) come once each and need no sorting: a batch is a
+range of lines. Otherwise the staged lines are indexed by id and a batch is a range of ids;
+a subject that comes more than once gets the index entries of its last line (as stored).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+
+from graph.changes import encode
+from graph.embedded import disclosures
+from graph.store import (SUBJECT_BATCH, IntegrityError, NewAuditEntry, PendingLoad, Progress, StoreError, SubjectRow,
+                         audit_time, partly_loaded)
+
+_STAGING_ROWS = 20_000
+_GAP = 0.02
+"""Seconds a load pauses between batches, longer than a waiting writer's poll (`_POLL`), so it gets its turn."""
+PENDING = "subject-load"
+"""The `setting` row that records a load applying in batches (JSON of a `PendingLoad`)."""
+
+_STAGE = """
+CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, records TEXT, keys TEXT);
+CREATE TEMP TABLE load_system (seq INTEGER, system TEXT, subject TEXT, PRIMARY KEY (seq, system)) WITHOUT ROWID;
+CREATE TEMP TABLE load_key (seq INTEGER, hash TEXT, subject TEXT, PRIMARY KEY (seq, hash)) WITHOUT ROWID;
+CREATE TEMP TABLE load_consent (seq INTEGER, subject TEXT, at TEXT, purpose TEXT, status TEXT, notice TEXT,
+                                channel TEXT, expires TEXT, PRIMARY KEY (seq, at, purpose, status)) WITHOUT ROWID;
+CREATE TEMP VIEW load (seq, id, kind, records, keys, consents, disclosures) AS
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL;
+CREATE TEMP TRIGGER load_rows INSTEAD OF INSERT ON load BEGIN
+    INSERT INTO load_subject (seq, id, kind, records, keys) VALUES (NEW.seq, NEW.id, NEW.kind, NEW.records, NEW.keys);
+    INSERT OR IGNORE INTO load_system SELECT NEW.seq, value ->> 'system', NEW.id FROM json_each(NEW.records);
+    INSERT OR IGNORE INTO load_key SELECT NEW.seq, value, NEW.id FROM json_each(NEW.keys);
+    INSERT OR IGNORE INTO load_consent SELECT NEW.seq, NEW.id, value ->> 'at', value ->> 'purpose', value ->> 'status',
+                                              value ->> 'notice', value ->> 'channel', value ->> 'expires'
+                                       FROM json_each(NEW.consents);
+END;
+""" + disclosures.STAGE
+_STAGE_BATCH = """
+INSERT INTO load SELECT ? + key, value ->> 'id', value ->> 'kind', value -> 'records', value -> 'key_hashes',
+                        value -> 'consents', value -> 'disclosures'
+FROM json_each(?)"""
+_BY_ID = "CREATE INDEX temp.load_subject_by_id ON load_subject (id, seq)"
+
+# A batch is the lines `seq BETWEEN ?1 AND ?2` (ids ascending) or the subjects `id BETWEEN ?1 AND ?2`.
+_LINES = {True: "seq BETWEEN ?1 AND ?2",
+          False: "seq IN (SELECT seq FROM load_subject WHERE id BETWEEN ?1 AND ?2)"}
+_IDS = {True: "SELECT id FROM load_subject WHERE seq BETWEEN ?1 AND ?2",
+        False: "SELECT DISTINCT id FROM load_subject WHERE id BETWEEN ?1 AND ?2"}
+# Subjects loaded before lose their record and key index entries (not their consents).
+_FORGET = (
+    """DELETE FROM subject_system WHERE (system, subject) IN (
+           SELECT r.value ->> 'system', s.id FROM ({ids}) b JOIN subject s USING (id), json_each(s.records) r)""",
+    """DELETE FROM subject_key WHERE (hash, subject) IN (
+           SELECT k.value, s.id FROM ({ids}) b JOIN subject s USING (id), json_each(s.keys) k)""",
+)
+_SUBJECTS = {True: "INSERT OR REPLACE INTO subject (id, kind, records, keys) "
+                   "SELECT id, kind, records, keys FROM load_subject WHERE seq BETWEEN ?1 AND ?2",
+             False: "INSERT OR REPLACE INTO subject (id, kind, records, keys) "
+                    "SELECT id, kind, records, keys FROM load_subject WHERE id BETWEEN ?1 AND ?2 ORDER BY id, seq"}
+# Lines of distinct subjects: their index entries as staged. A subject that comes more than once:
+# those of its last line, as stored.
+_INDEX_STAGED = (
+    "INSERT OR IGNORE INTO subject_system (system, subject) SELECT system, subject FROM load_system "
+    "WHERE {lines} ORDER BY 1, 2",
+    "INSERT OR REPLACE INTO subject_key (hash, subject) SELECT hash, subject FROM load_key WHERE {lines} ORDER BY 1",
+)
+_INDEX_STORED = (
+    """INSERT OR IGNORE INTO subject_system (system, subject)
+       SELECT r.value ->> 'system', s.id FROM ({ids}) b JOIN subject s USING (id), json_each(s.records) r ORDER BY 1, 2""",
+    """INSERT OR REPLACE INTO subject_key (hash, subject)
+       SELECT k.value, s.id FROM ({ids}) b JOIN subject s USING (id), json_each(s.keys) k ORDER BY 1""",
+)
+_CONSENTS = ("INSERT OR IGNORE INTO consent SELECT subject, at, purpose, status, notice, channel, expires "
+             "FROM load_consent WHERE {lines} ORDER BY 1, 2, 3, 4")
+
+
+class SubjectLoad:
+    """The subject load of `EmbeddedStore` (which provides `_connect`, `_writing`, `_audit`,
+    `_setting` and `_set`) and of its `SubjectTables` (`_check_named`)."""
+
+    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
+                       key_fingerprint: Callable[[], str | None] | None = None,
+                       progress: Progress | None = None) -> int:
+        db = self._staging_connection()
+        try:
+            db.executescript(_STAGE)
+            count, ascending = _stage(db, rows)
+            if count == 0:
+                with self._writing() as writer:
+                    self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
+                                               after=encode({"subjects": 0}))], writer)
+                return 0
+            distinct = count if ascending else _index_by_id(db)
+            fingerprint = key_fingerprint() if key_fingerprint and _has_keys(db) else None
+            bounds = _batches(db, ascending, count)
+        except sqlite3.Error as error:
+            db.close()
+            raise StoreError(f"nothing of {source} was loaded: {error} (SQLite stages loads in "
+                             "SQLITE_TMPDIR, TMPDIR or /var/tmp)") from None
+        except BaseException:
+            db.close()
+            raise
+        try:
+            self._apply(db, bounds, ascending, distinct == count, actor=actor, source=source, total=count,
+                        fingerprint=fingerprint, progress=progress)
+        finally:
+            db.close()
+        return count
+
+    def pending_load(self) -> PendingLoad | None:
+        with self._reader() as db:
+            found = self._setting(PENDING, db)
+        return PendingLoad(**json.loads(found)) if found else None
+
+    def _staging_connection(self) -> sqlite3.Connection:
+        db = self._connect()
+        db.execute("PRAGMA cache_size = -131072")  # 128 MiB while loading, for the store and for sorting
+        db.execute("PRAGMA temp.cache_size = -65536")
+        db.execute("PRAGMA threads = 2")  # sorts in two threads
+        return db
+
+    def _apply(self, db: sqlite3.Connection, bounds: list[tuple], ascending: bool, distinct: bool, *, actor: str,
+               source: str, total: int, fingerprint: str | None, progress: Progress | None) -> None:
+        ids, lines = _IDS[ascending], _LINES[ascending]
+        index = tuple(s.format(lines=lines, ids=ids) for s in (_INDEX_STAGED if distinct else _INDEX_STORED))
+        statements = ([s.format(ids=ids) for s in _FORGET], _SUBJECTS[ascending], index,
+                      [s.format(lines=lines) for s in (_CONSENTS, disclosures.INSERT_STAGED)])
+        pending = PendingLoad(source=source, subjects=total, applied=0, started=audit_time(), actor=actor)
+        done = 0
+        for number, bound in enumerate(bounds, 1):
+            first, last = number == 1, number == len(bounds)
+            if not first:
+                time.sleep(_GAP)  # another writer's turn
+            with self._failing(source, done, total), self._writing(db):
+                if first:
+                    self._claim_fingerprint(fingerprint, db)
+                    if not last:
+                        self._audit([NewAuditEntry(pending.started, actor, "load", "subject-file", source,
+                                                   after=encode({"subjects": total, "state": "started"}))], db)
+                self._check_named(db, source, lines, bound)  # what the batch names is still there
+                size = _apply_batch(db, statements, bound)
+                done += size
+                if last:
+                    self._set(PENDING, None, db)
+                    self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
+                                               after=encode({"subjects": total}))], db)
+                else:
+                    self._set(PENDING, json.dumps({**pending.__dict__, "applied": done}), db)
+            if progress:
+                progress(done, total)
+
+    @contextmanager
+    def _failing(self, source: str, done: int, total: int) -> Iterator[None]:
+        """SQLite's errors while applying as a `StoreError` that says how much was applied; an
+        `IntegrityError` after some batches likewise."""
+        try:
+            yield
+        except IntegrityError as error:
+            raise partly_loaded(error, source, done, total) from None
+        except sqlite3.Error as error:
+            if not done:
+                raise StoreError(f"nothing of {source} was loaded: {error}") from None
+            raise StoreError(f"{done:,} of the {total:,} subjects of {source} were loaded, then: {error}; "
+                             f"load {source} again to complete it") from None
+
+    def _claim_fingerprint(self, fingerprint: str | None, db: sqlite3.Connection) -> None:
+        """Record the key's fingerprint if none is; refuse (roll back) if another one is."""
+        if fingerprint is None:
+            return
+        recorded = self._setting("hmac-key-fingerprint", db)
+        if recorded is None:
+            self._set("hmac-key-fingerprint", fingerprint, db)
+        elif recorded != fingerprint:
+            raise StoreError(f"the lookup keys in this store were hashed with another secret (fingerprint "
+                             f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
+
+
+def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow]) -> tuple[int, bool]:
+    """Append `rows` to the staging tables; return how many there were and whether their ids
+    ascend. SQLite stages a batch in another thread (it lets go of the GIL while it works)
+    while this one reads and validates the next. Rows are encoded one by one, so that they
+    die young: a batch of live rows costs the cyclic collector dearly."""
+    count, ids, ascending = 0, [""], True
+    with ThreadPoolExecutor(1, thread_name_prefix="subject-staging") as stager:
+        staged = None
+        iterator = iter(rows)
+        while True:
+            batch, ids = [], ids[-1:]
+            for row in itertools.islice(iterator, _STAGING_ROWS):
+                batch.append(orjson.dumps(row))
+                ids.append(row.id)
+            if not batch:
+                break
+            ascending = ascending and all(a < b for a, b in itertools.pairwise(ids))
+            text = (b"[" + b",".join(batch) + b"]").decode()
+            if staged:
+                staged.result()
+            staged = stager.submit(db.execute, _STAGE_BATCH, (count + 1, text))
+            count += len(batch)
+        if staged:
+            staged.result()
+    return count, ascending
+
+
+def _index_by_id(db: sqlite3.Connection) -> int:
+    """Index the staged lines by id; return how many distinct subjects they hold."""
+    db.execute(_BY_ID)
+    return db.execute("SELECT COUNT(DISTINCT id) FROM load_subject").fetchone()[0]
+
+
+def _has_keys(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT EXISTS (SELECT 1 FROM load_key)").fetchone()[0]
+
+
+def _batches(db: sqlite3.Connection, ascending: bool, count: int) -> list[tuple]:
+    """The batches' bounds (inclusive): line numbers when ids ascend, else ids, `SUBJECT_BATCH` subjects each."""
+    if ascending:
+        return [(lo, min(lo + SUBJECT_BATCH - 1, count)) for lo in range(1, count + 1, SUBJECT_BATCH)]
+    bounds, low, previous = [], None, None
+    for number, (id_,) in enumerate(db.execute("SELECT DISTINCT id FROM load_subject ORDER BY id")):
+        if number % SUBJECT_BATCH == 0:
+            if low is not None:
+                bounds.append((low, previous))
+            low = id_
+        previous = id_
+    bounds.append((low, previous))
+    return bounds
+
+
+def _apply_batch(db: sqlite3.Connection, statements: tuple, bound: tuple) -> int:
+    """Apply one batch inside the caller's transaction; return how many subjects it held."""
+    forget, subjects, index, history = statements
+    if db.execute("SELECT EXISTS (SELECT 1 FROM subject)").fetchone()[0]:
+        for statement in forget:
+            db.execute(statement, bound)
+    size = db.execute(subjects, bound).rowcount
+    for statement in (*index, *history):
+        db.execute(statement, bound)
+    return size

@@ -16,8 +16,8 @@ import strawberry
 from strawberry import Private
 
 from graph.store import Doc, Lineage, Stored
-from registry.api.enums import (AgreementKind, AgreementStatus, FlowStatus, HolderKind, LegalBasisKind, PartyKind,
-                                PartyRole, Regime, TransferMechanism)
+from registry.api.enums import (AgreementKind, AgreementStatus, FlowScope, FlowStatus, HolderKind, LegalBasisKind,
+                                PartyKind, PartyRole, Regime, RetentionFrom, TransferMechanism)
 from registry.api.lazy import lazy
 from registry.compliance.regimes import jurisdictions
 
@@ -101,9 +101,9 @@ class DeclaredHolding:
     additional_basis_ids: Private[list[str]]
     subject_category_ids: Private[list[str]]
     retention: Optional[str] = strawberry.field(description="ISO 8601 duration, e.g. P10Y.")
-    retention_from: str = strawberry.field(
-        default="end", description="What retention runs from: `end` (of the relationship: contract ended, claim "
-                                   "closed; the default) or `collection`.")
+    retention_from: RetentionFrom = strawberry.field(
+        default="end", description="What retention runs from: `END` (of the relationship: contract ended, claim "
+                                   "closed; the default) or `COLLECTION`.")
 
     @strawberry.field
     async def category(self, info: strawberry.Info) -> DataCategory:
@@ -247,8 +247,8 @@ class Flow(Node):
     until: Optional[datetime.date] = strawberry.field(description="The last day the flow carries data.")
     dpia: Optional[str]
     lia: Optional[str]
-    scope: str = strawberry.field(
-        default="all", description="`all`: it carries every subject's data its source holds; `case`: only the data "
+    scope: FlowScope = strawberry.field(
+        default="all", description="`ALL`: it carries every subject's data its source holds; `CASE`: only the data "
                                    "of subjects for whom a disclosure on it is recorded (a fraud referral).")
 
     @strawberry.field

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from itertools import groupby
+from operator import itemgetter
 
 from graph.changes import encode
 from graph.embedded import disclosures
@@ -57,6 +59,15 @@ def upgrade(db: sqlite3.Connection) -> None:
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 _IDS = "SELECT value FROM json_each(?)"
+_HISTORY_FIELDS = ("at", "purpose", "status", "expires")
+_HISTORIES = """
+    SELECT c.subject, c.at, c.purpose, c.status, c.expires
+    FROM subject_system s JOIN consent c ON c.subject = s.subject
+    WHERE s.system = ?1 AND c.purpose IN (SELECT value FROM json_each(?2))
+      AND (?3 OR EXISTS (SELECT 1 FROM consent d WHERE d.subject = c.subject
+                         AND d.purpose IN (SELECT value FROM json_each(?2))
+                         AND (d.status = 'withdrawn' OR d.expires IS NOT NULL)))
+    ORDER BY c.subject, c.at, c.purpose, c.status"""
 _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for the ids given as a JSON array
     "records": f"SELECT system, COUNT(*) FROM subject_system WHERE system IN ({_IDS}) GROUP BY 1",
     "record categories": "SELECT c.value, COUNT(DISTINCT s.id) FROM subject s, json_each(s.records) r, "
@@ -155,14 +166,12 @@ class SubjectTables(SubjectLoad):
             return db.execute("SELECT COUNT(DISTINCT subject) FROM consent WHERE purpose IN "
                                     "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(purposes))),)).fetchone()[0]
 
-    def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
+    def consent_histories(self, system: str, purposes: Iterable[str], *,
+                          every: bool = True) -> list[tuple[str, list[Doc]]]:
         with self._reader() as db:
-            return db.execute("""
-                SELECT COUNT(DISTINCT c.subject) FROM subject_system s JOIN consent c ON c.subject = s.subject
-                WHERE s.system = ? AND c.status = 'withdrawn' AND c.purpose IN (SELECT value FROM json_each(?))
-                  AND NOT EXISTS (SELECT 1 FROM consent later WHERE later.subject = c.subject
-                                  AND later.purpose = c.purpose AND later.at > c.at)""",
-                                    (system, json.dumps(sorted(set(purposes))))).fetchone()[0]
+            rows = db.execute(_HISTORIES, (system, json.dumps(sorted(set(purposes))), int(every))).fetchall()
+        return [(subject, [{f: v for f, v in zip(_HISTORY_FIELDS, row[1:]) if v is not None} for row in events])
+                for subject, events in groupby(rows, key=itemgetter(0))]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         systems = sorted(set(systems))

@@ -70,6 +70,14 @@ class Rules:
                           if purposes.get(p, {}).get("consent_validity")), None)
             self._validity[id_] = isodate.parse_duration(found) if found else None
 
+    def covering(self, purpose: str) -> tuple[str, ...]:
+        """The purposes whose events decide consent to `purpose`: it and its broader purposes."""
+        return self.tree.ancestors.get(purpose, (purpose,))
+
+    def timed(self, purposes: Iterable[str]) -> bool:
+        """Whether a grant for one of `purposes` runs out by a `consent_validity` (its own or inherited)."""
+        return any(self._validity.get(p) is not None for p in purposes)
+
     def expires(self, event: Doc) -> datetime | None:
         """When a granted event runs out: its own `expires` or `at` + the purpose's validity, the earlier."""
         ends = [datetime.fromisoformat(event["expires"])] if event.get("expires") else []
@@ -80,7 +88,7 @@ class Rules:
 
     def state(self, purpose: str, events: Iterable[Doc], on: date) -> ConsentState | None:
         """Where consent to `purpose` stands on day `on`, from the events covering it; None without any."""
-        covering = set(self.tree.ancestors.get(purpose, (purpose,)))
+        covering = set(self.covering(purpose))
         relevant = sorted((e for e in events if e["purpose"] in covering and _day(e["at"]) <= on),
                           key=lambda e: (_utc(e["at"]), e["status"] == "withdrawn"))
         if not relevant:

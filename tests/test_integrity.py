@@ -114,6 +114,29 @@ def test_a_consent_for_a_purpose_deleted_meanwhile_is_refused(loaded):
     assert [c["purpose"] for c in loaded.store.subject("C-1").consents] == ["marketing"]
 
 
+def test_a_consent_or_disclosure_whose_entity_is_deleted_between_check_and_write_is_bad_input(loaded, monkeypatch):
+    service = SubjectService(loaded)
+    loaded.upsert("purpose", {"id": "pricing", "name": "Pricing"}, actor="test")
+    checked, deleting = loaded.entity, []
+
+    def then_deleted(id_, *types):  # another writer deletes it after the service found it, before the write
+        found = checked(id_, *types)
+        if not deleting:
+            deleting.append(id_)
+            loaded.delete(found.type, id_, actor="other")
+            deleting.clear()
+        return found
+
+    monkeypatch.setattr(loaded, "entity", then_deleted)
+    with pytest.raises(InvalidArgument, match=r"^unknown purpose 'pricing': nothing was recorded$"):
+        service.set_consent(principal=ADMIN, subject="C-1", purpose="pricing", status="granted")
+    with pytest.raises(InvalidArgument, match=r"^unknown flow 'fraud': nothing was recorded$"):
+        service.disclose(principal=ADMIN, subject="C-1", flow="fraud", reference="case 9")
+    row = loaded.store.subject("C-1")
+    assert ([c["purpose"] for c in row.consents], row.disclosures) == (["marketing"], [])
+    assert loaded.store.get_many(["pricing", "fraud"]) == {} and intact(loaded)
+
+
 # --- deletes and replaces respect what refers to an entity -------------------------------------------
 
 def test_a_purpose_with_consents_cannot_be_deleted_so_withdrawal_stays_possible(loaded):

@@ -98,11 +98,30 @@ def test_a_subject_load_naming_a_system_deleted_since_its_validation_keeps_nothi
 @pytest.mark.parametrize("record, kind, type_, missing", [
     ({"system": "crm", "categories": ["gone"]}, "record categories", "category", "gone"),
     ({"system": "crm", "source": "gone"}, "record sources", "party", "gone"),
+    ({"system": "broker"}, "records", "system", "broker"),  # an id the registry has, of another type
+    ({"system": "crm", "categories": ["contact", "crm"]}, "record categories", "category", "crm"),
+    ({"system": "crm", "source": "crm"}, "record sources", "party", "crm"),
 ])
 def test_a_subject_load_naming_any_missing_entity_keeps_nothing(loaded, record, kind, type_, missing):
-    with pytest.raises(IntegrityError, match=f"its {kind} name {type_} ids .*: '{missing}'"):
+    with pytest.raises(IntegrityError, match=f"its {kind} name {type_} ids .*: '{missing}'$"):
         loaded.store.write_subjects([SubjectRow("N-1", "policyholder", [record], [])], actor="t", source="n.jsonl")
     assert loaded.store.subject("N-1") is None
+
+
+@pytest.mark.parametrize("purpose", ["gone", "crm"])
+def test_a_subject_load_with_a_consent_naming_no_purpose_keeps_nothing(loaded, purpose):
+    consent = {"purpose": purpose, "status": "granted", "at": "2024-01-10T09:00:00Z"}
+    rows = [SubjectRow(f"N-{i}", "policyholder", [{"system": "crm"}], [consent] if i == 2 else []) for i in range(4)]
+    with pytest.raises(IntegrityError, match=f"its consents name purpose ids .*: '{purpose}'$"):
+        loaded.store.write_subjects(rows, actor="t", source="n.jsonl")
+    assert all(loaded.store.subject(f"N-{i}") is None for i in range(4))
+
+
+def test_a_subject_load_lists_each_missing_id_once_in_order(loaded):
+    rows = [SubjectRow(f"N-{i}", "policyholder", [{"system": "crm"}, {"system": f"gone-{i % 3}"}], [])
+            for i in range(9)]
+    with pytest.raises(IntegrityError, match=r"its records name system ids .*: 'gone-0', 'gone-1', 'gone-2'$"):
+        loaded.store.write_subjects(rows, actor="t", source="n.jsonl")
 
 
 def test_a_consent_for_a_purpose_deleted_meanwhile_is_refused(loaded):

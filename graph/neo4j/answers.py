@@ -10,9 +10,9 @@ carries an `epoch`, a random id set when it is created, so a database emptied an
 An answer is kept only when the version read before and after computing it, in the same read
 transaction, is the same: a write that committed meanwhile could have mixed the two states.
 Subject data (loads, consents, erasures) does not change the version; nothing kept here may
-depend on it. Entity documents (`get_many`) are kept the same way, and asked for with the
-version they are kept at in one statement (`cypher.GET_MANY_KEPT`), which returns only those
-not kept when the version still holds: one round trip either way.
+depend on it. Entity documents (`get_many`) are kept the same way: one statement
+(`cypher.GET_MANY_KEPT`) sends only the ids not kept and gets them back if the version still
+holds, in one round trip; after a change, a second one asks for them all.
 
 >>> kept = Answers(size=2)
 >>> kept.get(("e", 1), "q") is MISSING

@@ -47,16 +47,29 @@ GET_MANY_KEPT = f"""
 OPTIONAL MATCH (m:{META} {{key: 'registry'}})
 WITH m.epoch AS epoch, coalesce(m.version, 0) AS version
 CALL (epoch, version) {{
-  UNWIND CASE WHEN epoch = $epoch AND version = $version THEN $missing ELSE $ids END AS id
+  UNWIND CASE WHEN epoch = $epoch AND version = $version THEN $missing ELSE [] END AS id
   MATCH (n:Entity {{id: id}}) WHERE n.doc IS NOT NULL
   RETURN collect([n.type, n.doc]) AS found
 }}
 OPTIONAL MATCH (after:{META} {{key: 'registry'}})
 RETURN epoch, version, found, after.epoch = epoch AND after.version = version AS still
 """
-"""`GET_MANY` for a store that keeps documents at version `$version` of epoch `$epoch`: when the
-registry is still there, only the `$missing` ones, else all `$ids`; with the version read
-before and whether it still held after (`graph.neo4j.answers`)."""
+"""The `$missing` documents of a store that keeps the others at version `$version` of epoch
+`$epoch`, when the registry is still at that version (else none: the store asks again for all,
+`GET_MANY_ALL`); with the version read before and whether it still held after
+(`graph.neo4j.answers`)."""
+
+GET_MANY_ALL = f"""
+OPTIONAL MATCH (m:{META} {{key: 'registry'}})
+WITH m.epoch AS epoch, coalesce(m.version, 0) AS version
+CALL () {{
+  UNWIND $ids AS id
+  MATCH (n:Entity {{id: id}}) WHERE n.doc IS NOT NULL
+  RETURN collect([n.type, n.doc]) AS found
+}}
+OPTIONAL MATCH (after:{META} {{key: 'registry'}})
+RETURN epoch, version, found, after.epoch = epoch AND after.version = version AS still
+"""
 
 LIST = {type_: f"MATCH (n:{label}) WHERE n.doc IS NOT NULL RETURN collect(n.doc) AS docs"
         for type_, label in LABELS.items()}

@@ -140,14 +140,15 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
             return {}
         kept_at = self._answers.version
         kept, missing = self._answers.docs(kept_at, ids)
-        epoch, version = kept_at or (None, None)
-        [record] = self._query(cypher.GET_MANY_KEPT, ids=ids, missing=missing, epoch=epoch, version=version)
-        found = {stored.id: stored for stored in (Stored(type_, json.loads(doc)) for type_, doc in record["found"])}
-        now = _version(record)
-        if now != kept_at:  # the registry changed since: `found` has them all
+        record = None
+        if kept_at is not None:  # only the documents not kept, if the version still holds
+            [record] = self._query(cypher.GET_MANY_KEPT, missing=missing, epoch=kept_at[0], version=kept_at[1])
+        if record is None or _version(record) != kept_at:
             kept, missing = {}, ids
+            [record] = self._query(cypher.GET_MANY_ALL, ids=ids)
+        found = {stored.id: stored for stored in (Stored(type_, json.loads(doc)) for type_, doc in record["found"])}
         if record["still"]:
-            self._answers.put_docs(now, {id_: found.get(id_) for id_ in missing})
+            self._answers.put_docs(_version(record), {id_: found.get(id_) for id_ in missing})
         every = kept | found
         return {id_: every[id_] for id_ in ids if every.get(id_) is not None}
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from graph.changes import encode, plan
 from graph.snapshot import Snapshot
-from graph.store import AuditEntry, Check, Doc, GraphStore, Stored, SubjectRow, WriteResult
+from graph.store import AuditEntry, AuditQuery, Check, Doc, GraphStore, Stored, SubjectRow, WriteResult
 from graph.traversal import SnapshotReads
 
 
@@ -54,7 +54,7 @@ class ScratchStore(SnapshotReads):
             self._snapshot = None
         return planned.result
 
-    def audit(self, *, entity: str | None = None, since: int = 0, limit: int = 100) -> list[AuditEntry]:
+    def audit(self, query: AuditQuery) -> list[AuditEntry]:
         return []
 
     # --- data subjects: the base store's, read-only ---------------------------------------
@@ -102,9 +102,9 @@ class ScratchStore(SnapshotReads):
     def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> None:
         raise NotImplementedError("a scratch store does not erase data subjects")
 
-    def log_access(self, *, actor: str, subject: str, what: str) -> None:
+    def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
         if self.base is not None:
-            self.base.log_access(actor=actor, subject=subject, what=what)
+            self.base.log_access(actor=actor, subject=subject, what=what, found=found)
 
     def close(self) -> None:
         """Nothing to close: the base store belongs to whoever opened it."""

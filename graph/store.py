@@ -204,14 +204,20 @@ def missing_message(source: str, kind: str, type_: str, missing: list[str]) -> s
             f"(deleted meanwhile?): {shown}")
 
 
-def partly_loaded(error: IntegrityError, source: str, done: int, total: int) -> IntegrityError:
+def partly_loaded(error: StoreError | IntegrityError, source: str, done: int, total: int) -> Exception:
     """`error`, raised by a batch of a subject load after `done` of `total` subjects were applied
-    in earlier batches, as one line that says so."""
+    in earlier batches, as one line of the same type that says so (a busy store: load the file
+    again to complete it)."""
     if not done:
         return error
-    reason = str(error).removeprefix(f"nothing of {source} was recorded: ")
-    return IntegrityError(f"{done:,} of the {total:,} subjects of {source} were loaded, then the rest was "
-                          f"refused: {reason}")
+    loaded = f"{done:,} of the {total:,} subjects of {source} were loaded"
+    if isinstance(error, StoreBusy):
+        return StoreBusy(error.waited, f"busy: {loaded}, then another write kept the store longer than "
+                                       f"{error.waited:g} s; load {source} again to complete it")
+    if isinstance(error, IntegrityError):
+        reason = str(error).removeprefix(f"nothing of {source} was recorded: ")
+        return IntegrityError(f"{loaded}, then the rest was refused: {reason}")
+    return StoreError(f"{loaded}, then: {error}; load {source} again to complete it")
 
 
 class RegistryView(Protocol):
@@ -379,10 +385,13 @@ class StoreError(Exception):
 
 class StoreBusy(StoreError):
     """Another write held the store longer than the write was allowed to wait (`busy_timeout`):
-    nothing was changed, and the same write can simply be tried again."""
+    nothing was changed, and the same write can simply be tried again; or, for a subject load of
+    several batches (`partly_loaded`), the batches before were applied and loading the file again
+    completes it."""
 
-    def __init__(self, waited: float):
-        super().__init__(f"busy: another write is in progress (waited {waited:g} s); nothing was changed, retry")
+    def __init__(self, waited: float, message: str | None = None):
+        super().__init__(message or f"busy: another write is in progress (waited {waited:g} s); nothing was changed, "
+                                    "retry")
         self.waited = waited
 
 
@@ -476,8 +485,9 @@ class GraphStore(Protocol):
         Reads are never blocked by a load; another writer waits for one batch at most.
 
         Every entity the rows name (records' systems, categories and sources, consents' purposes,
-        kinds where subject categories are defined) must exist, as the transaction that applies
-        them sees the registry: otherwise `IntegrityError` and nothing is kept.
+        disclosures' flows, kinds where subject categories are defined) must exist, as the
+        transaction that applies each batch sees the registry: otherwise `IntegrityError`, and
+        nothing of that batch is kept (the batches before it stay, and the message says so).
 
         When the rows carried key hashes, `key_fingerprint()` (called once they are consumed)
         names the secret they were hashed with: it is recorded if the store has none yet; a

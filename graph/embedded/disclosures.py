@@ -43,11 +43,13 @@ _FIELDS = ("flow", "at", "reference")
 
 
 class DisclosureTable:
-    """The disclosure half of `EmbeddedStore` (which provides `_db`, `_reader`, `_audit` and `_in_transaction`)."""
+    """The disclosure half of `EmbeddedStore` (which provides `_db`, `_reader`, `_audit`, `_in_transaction`,
+    `_require` and `_require_subject`)."""
 
     def add_disclosure(self, id: str, disclosure: Doc, *, actor: str) -> None:
         def work() -> None:
-            self._require(disclosure["flow"], "flow")  # in the transaction: the flow cannot go meanwhile
+            self._require_subject(id)  # in the transaction: neither the subject nor the flow can go meanwhile
+            self._require(disclosure["flow"], "flow")
             self._db.execute("INSERT OR IGNORE INTO disclosure (subject, flow, at, reference) VALUES (?, ?, ?, ?)",
                              (id, *(disclosure.get(f) for f in _FIELDS)))
             self._audit([NewAuditEntry(audit_time(), actor, "create", "disclosure", id, after=encode(disclosure))])

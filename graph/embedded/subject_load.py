@@ -33,12 +33,13 @@ import orjson
 
 from graph.changes import encode
 from graph.embedded import disclosures
-from graph.store import (SUBJECT_BATCH, IntegrityError, NewAuditEntry, PendingLoad, Progress, StoreError, SubjectRow,
-                         audit_time, partly_loaded)
+from graph.store import (SUBJECT_BATCH, IntegrityError, NewAuditEntry, PendingLoad, Progress, StoreBusy, StoreError,
+                         SubjectRow, audit_time, partly_loaded)
 
 _STAGING_ROWS = 20_000
 _GAP = 0.02
-"""Seconds a load pauses between batches, longer than a waiting writer's poll (`_POLL`), so it gets its turn."""
+"""Seconds a load pauses between batches, so that a waiting writer gets its turn: SQLite's busy handler
+retries a waiting `BEGIN IMMEDIATE` every few milliseconds within each `_POLL`."""
 PENDING = "subject-load"
 """The `setting` row that records a load applying in batches (JSON of a `PendingLoad`)."""
 
@@ -94,8 +95,12 @@ _INDEX_STORED = (
     """INSERT OR REPLACE INTO subject_key (hash, subject)
        SELECT k.value, s.id FROM ({ids}) b JOIN subject s USING (id), json_each(s.keys) k ORDER BY 1""",
 )
-_CONSENTS = ("INSERT OR IGNORE INTO consent SELECT subject, at, purpose, status, notice, channel, expires "
-             "FROM load_consent WHERE {lines} ORDER BY 1, 2, 3, 4")
+CONSENT_CONFLICT = (" ON CONFLICT (subject, at, purpose, status) DO UPDATE SET notice = excluded.notice, "
+                    "channel = excluded.channel, expires = excluded.expires")
+"""An event recorded again (same subject, time, purpose and status) takes the notice, channel and
+expiry given last, as on Neo4j."""
+_CONSENTS = ("INSERT INTO consent SELECT subject, at, purpose, status, notice, channel, expires "
+             "FROM load_consent WHERE {lines} ORDER BY 1, 2, 3, 4" + CONSENT_CONFLICT)
 
 
 class SubjectLoad:
@@ -175,17 +180,16 @@ class SubjectLoad:
 
     @contextmanager
     def _failing(self, source: str, done: int, total: int) -> Iterator[None]:
-        """SQLite's errors while applying as a `StoreError` that says how much was applied; an
-        `IntegrityError` after some batches likewise."""
+        """A batch's failure (SQLite's errors as a `StoreError`, a refusal, a busy store) as one line
+        that says how much of the file was applied before (`graph.store.partly_loaded`)."""
         try:
             yield
-        except IntegrityError as error:
+        except (IntegrityError, StoreBusy) as error:
             raise partly_loaded(error, source, done, total) from None
         except sqlite3.Error as error:
             if not done:
                 raise StoreError(f"nothing of {source} was loaded: {error}") from None
-            raise StoreError(f"{done:,} of the {total:,} subjects of {source} were loaded, then: {error}; "
-                             f"load {source} again to complete it") from None
+            raise partly_loaded(StoreError(str(error)), source, done, total) from None
 
     def _claim_fingerprint(self, fingerprint: str | None, db: sqlite3.Connection) -> None:
         """Record the key's fingerprint if none is; refuse (roll back) if another one is."""

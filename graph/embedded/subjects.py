@@ -17,7 +17,7 @@ from operator import itemgetter
 
 from graph.changes import encode
 from graph.embedded import disclosures
-from graph.embedded.subject_load import SubjectLoad
+from graph.embedded.subject_load import CONSENT_CONFLICT, SubjectLoad
 from graph.store import (SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, SubjectRow, audit_time,
                          missing_message)
 
@@ -118,6 +118,12 @@ class SubjectTables(SubjectLoad):
         if self._db.execute("SELECT type FROM entity WHERE id = ?", (id_,)).fetchone() != (type_,):
             raise IntegrityError(f"unknown {type_} {id_!r}: nothing was recorded")
 
+    def _require_subject(self, id_: str) -> None:
+        """Refuse (`IntegrityError`) an event for a subject the store does not hold (erased by another
+        writer since the caller looked it up), inside the caller's write transaction."""
+        if self._db.execute("SELECT 1 FROM subject WHERE id = ?", (id_,)).fetchone() is None:
+            raise IntegrityError(f"unknown data subject {id_!r} (erased meanwhile?): nothing was recorded")
+
     def _subject_references(self, typed: dict[str, str]) -> dict[str, dict[str, int]]:
         """`RegistryView.subject_references` for ids with their types, inside the caller's transaction."""
         found: dict[str, dict[str, int]] = {}
@@ -130,12 +136,16 @@ class SubjectTables(SubjectLoad):
 
     def subject(self, id: str) -> SubjectRow | None:
         with self._reader() as db:
-            found = db.execute("SELECT kind, records FROM subject WHERE id = ?", (id,)).fetchone()
-            if found is None:
-                return None
-            consents = db.execute("SELECT at, purpose, status, notice, channel, expires FROM consent "
-                                  "WHERE subject = ? ORDER BY at, purpose, status", (id,)).fetchall()
-            disclosed = self.disclosures_of(id, db)
+            db.execute("BEGIN")  # the row, its consents and its disclosures from one state
+            try:
+                found = db.execute("SELECT kind, records FROM subject WHERE id = ?", (id,)).fetchone()
+                if found is None:
+                    return None
+                consents = db.execute("SELECT at, purpose, status, notice, channel, expires FROM consent "
+                                      "WHERE subject = ? ORDER BY at, purpose, status", (id,)).fetchall()
+                disclosed = self.disclosures_of(id, db)
+            finally:
+                db.execute("COMMIT")
         return SubjectRow(id=id, kind=found[0], records=json.loads(found[1]),
                           consents=[{f: v for f, v in zip(_CONSENT_FIELDS, row) if v is not None} for row in consents],
                           disclosures=disclosed)
@@ -147,9 +157,10 @@ class SubjectTables(SubjectLoad):
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work() -> None:
+            self._require_subject(id)
             self._require(event["purpose"], "purpose")
-            self._db.execute("INSERT OR IGNORE INTO consent (subject, at, purpose, status, notice, channel, expires) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (id, *(event.get(f) for f in _CONSENT_FIELDS)))
+            self._db.execute("INSERT INTO consent (subject, at, purpose, status, notice, channel, expires) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)" + CONSENT_CONFLICT, (id, *(event.get(f) for f in _CONSENT_FIELDS)))
             self._audit([NewAuditEntry(audit_time(), actor, "update", "consent", id, after=encode(event))])
 
         self._in_transaction(work)

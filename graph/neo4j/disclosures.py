@@ -43,10 +43,11 @@ class DisclosureGraph:
     """The disclosure half of `Neo4jStore` (which provides `_session`, `_errors` and `_query`)."""
 
     def add_disclosure(self, id: str, disclosure: Doc, *, actor: str) -> None:
-        from graph.neo4j.subjects import require  # subjects imports this module
+        from graph.neo4j.subjects import require, require_subject  # subjects imports this module
 
         def work(tx: neo4j.ManagedTransaction) -> None:
-            require(tx, disclosure["flow"], "flow")  # the flow cannot go before this commits
+            require(tx, disclosure["flow"], "flow")  # neither the flow nor the subject can go before this commits
+            require_subject(tx, id)
             tx.run(MERGE_ROWS, rows=[{"subject": id, "reference": disclosure.get("reference"),
                                       "flow": disclosure["flow"], "at": disclosure["at"]}]).consume()
             audit.append(tx, [NewAuditEntry(audit_time(), actor, "create", "disclosure", id,

@@ -23,7 +23,7 @@ _PARTIAL = """
 MATCH (s:Subject {id: $id})
 SET s.records = $records
 WITH s
-MATCH (s)-[r:RECORDED_IN]->(y:System) WHERE y.id IN $systems
+MATCH (s)-[r:RECORDED_IN]->(y:Entity) WHERE y.id IN $systems
 DELETE r
 """
 _FULL = """

@@ -178,7 +178,7 @@ class SubjectGraph:
                     with self._errors(), self._session() as session:
                         session.execute_write(_apply_batch, batch, dataclasses.replace(pending, applied=done),
                                               fingerprint if first else None, batches > 1, first, last)
-                except IntegrityError as error:
+                except (IntegrityError, StoreError) as error:  # a refusal, a busy or failing server
                     raise partly_loaded(error, source, done, count) from None
                 done += len(batch)
                 if progress:
@@ -208,6 +208,7 @@ class SubjectGraph:
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:
             require(tx, event["purpose"], "purpose")
+            require_subject(tx, id)
             tx.run(_CONSENTS, rows=[{"subject": id, **{f: event.get(f) for f in _CONSENT_FIELDS}}]).consume()
             _audit(tx, actor, "update", "consent", id, event)
 
@@ -251,6 +252,13 @@ def require(tx: neo4j.ManagedTransaction, id_: str, type_: str) -> None:
     audit.lock(tx)
     if tx.run(_TYPES, ids=[id_]).single()["found"] != [[id_, type_]]:
         raise IntegrityError(f"unknown {type_} {id_!r}: nothing was recorded")
+
+
+def require_subject(tx: neo4j.ManagedTransaction, id_: str) -> None:
+    """Refuse (`IntegrityError`) an event for a subject the store does not hold (erased since the
+    caller looked it up); call after `require`, which takes the writers' lock."""
+    if tx.run("MATCH (s:Subject {id: $id}) RETURN count(s) AS n", id=id_).single()["n"] == 0:
+        raise IntegrityError(f"unknown data subject {id_!r} (erased meanwhile?): nothing was recorded")
 
 
 def subject_references(tx: neo4j.ManagedTransaction, typed: dict[str, str]) -> dict[str, dict[str, int]]:

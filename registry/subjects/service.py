@@ -13,6 +13,7 @@ secret its keys were hashed with, and a lookup or load with another secret is re
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
@@ -40,6 +41,7 @@ class SubjectService:
         self.store = registry.store
         self.hasher = hasher or model.KeyHasher(None)
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
+        self._downstream_lock = threading.Lock()
         self._categories: tuple[int, list, CategoryTree] | None = None
         self._rules: tuple[int, Rules] | None = None
 
@@ -273,14 +275,18 @@ class SubjectService:
         """Nodes and flows in force on `as_of` downstream of `system` carrying data of `categories`
         (memoised per store version and day)."""
         key = (self.store.version(), as_of, system, tuple(sorted(categories)))
-        if key not in self._downstream:
-            found = self.registry.lineage(system, "downstream", None, list(categories) or None,
-                                          as_of=as_of) if categories else None
-            self._downstream[key] = (found.nodes, found.edges) if found else (self.store.get_many([system]).values(), [])
+        with self._downstream_lock:  # API requests run in threads
+            if key in self._downstream:
+                self._downstream.move_to_end(key)
+                return self._downstream[key]
+        found = self.registry.lineage(system, "downstream", None, list(categories) or None,
+                                      as_of=as_of) if categories else None
+        answer = (found.nodes, found.edges) if found else (self.store.get_many([system]).values(), [])
+        with self._downstream_lock:
+            self._downstream[key] = answer
             if len(self._downstream) > _CACHE_SIZE:
                 self._downstream.popitem(last=False)
-        self._downstream.move_to_end(key)
-        return self._downstream[key]
+        return answer
 
 
 @contextmanager

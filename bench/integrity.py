@@ -286,7 +286,7 @@ def _unchecked(on: bool) -> Iterator[None]:
     from graph.embedded import subjects as embedded_subjects
     saved = Registry._write, embedded_subjects.SubjectTables._check_named
     Registry._write = lambda self, check, *, actor: self.store.write(check.upserts, check.deletes, actor=actor)
-    embedded_subjects.SubjectTables._check_named = lambda self, source: None
+    embedded_subjects.SubjectTables._check_named = lambda self, *batch: None
     try:
         yield
     finally:

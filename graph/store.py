@@ -506,9 +506,14 @@ class GraphStore(Protocol):
     def count_consenting(self, purposes: Iterable[str]) -> int:
         """How many distinct subjects have a consent event (granted or withdrawn) for any of `purposes`."""
 
-    def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
-        """How many subjects with a record in `system` withdrew consent for one of `purposes`
-        (their latest event for it is a withdrawal; on equal times a withdrawal counts as later)."""
+    def consent_histories(self, system: str, purposes: Iterable[str], *,
+                          every: bool = True) -> list[tuple[str, list[Doc]]]:
+        """The consent histories of the subjects with a record in `system`, limited to `purposes`:
+        per subject with an event for one of them, sorted by id, its id and those events (`at`,
+        `purpose`, `status`, and `expires` where set), oldest first. With `every` false, only the
+        subjects among whose events is a withdrawal or an `expires`: the only ones whose consent
+        can have ended when no purpose sets a `consent_validity`. Whether a consent stands is
+        `registry.subjects.consent`'s to decide, not the store's."""
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         """Up to `limit` ids of subjects with a record in any of `systems`, sorted."""

@@ -121,6 +121,34 @@ def test_mutations_validate_apply_and_audit_with_the_callers_identity(loaded):
     assert result.errors is None and loaded.store.get_many(["f7"]) == {}
 
 
+def test_flow_scope_and_retention_from_are_enums_stored_as_bundles_write_them(loaded):
+    result = run(loaded, """mutation {
+        archive: upsertSystem(input: {id: "archive", name: "Archive", country: "DE", holds: [
+            {category: "contact", purposes: ["underwriting"], retention: "P6Y", retentionFrom: COLLECTION},
+            {category: "health", purposes: ["claims-handling"], retention: "P10Y"}]}) {
+          holds { category { id } retention retentionFrom } }
+        referral: upsertFlow(input: {id: "f7", name: "Referrals", from: "claims", to: "re", categories: ["health"],
+            purpose: "reinsurance", agreement: "treaty", scope: CASE}) { scope }
+        feed: upsertFlow(input: {id: "f8", name: "Feed", from: "crm", to: "dwh", categories: ["contact"],
+            purpose: "analytics"}) { scope } }""")
+    assert result.errors is None
+    assert result.data == {
+        "archive": {"holds": [{"category": {"id": "contact"}, "retention": "P6Y", "retentionFrom": "COLLECTION"},
+                              {"category": {"id": "health"}, "retention": "P10Y", "retentionFrom": "END"}]},
+        "referral": {"scope": "CASE"}, "feed": {"scope": "ALL"}}
+    assert [h.get("retention_from", "end") for h in loaded.entity("archive").doc["holds"]] == ["collection", "end"]
+    assert loaded.entity("f7").doc["scope"] == "case"
+    assert loaded.entity("f8").doc.get("scope", "all") == "all"
+    stored = run(loaded, """{ f1: node(id: "f1") { ... on Flow { scope } } f7: node(id: "f7") { ... on Flow { scope } }
+                              claims: node(id: "claims") { ... on System { holds { retentionFrom } } } }""")
+    assert stored.errors is None
+    assert stored.data == {"f1": {"scope": "ALL"}, "f7": {"scope": "CASE"}, "claims": {"holds": [{"retentionFrom": "END"}]}}
+    refused = run(loaded, """mutation { upsertFlow(input: {id: "f9", name: "F9", from: "crm", to: "dwh",
+        categories: ["contact"], purpose: "analytics", scope: "case"}) { id } }""")
+    assert "Enum 'FlowScope' cannot represent non-enum value: \"case\"" in refused.errors[0].message
+    assert loaded.store.get_many(["f9"]) == {}
+
+
 def test_invalid_mutations_report_every_problem_and_change_nothing(loaded):
     before = loaded.export()
     result = run(loaded, """mutation { upsertAgreement(input: {id: "a", name: "A", kind: DSA, parties: ["crm"],

@@ -3,7 +3,7 @@ counts, and the DPO's list of affected subjects. On every backend."""
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 
@@ -85,3 +85,101 @@ def test_impact_and_breach_count_subjects_and_the_dpo_sees_who(service, registry
     assert denied.errors[0].extensions["code"] == "FORBIDDEN"
     [read] = [e for e in registry.audit(limit=1000) if e.action == "read"]
     assert (read.actor, read.after) == ("carol", {"what": "subjects in crm, mkt: 4"})
+
+
+# --- consent that ran out, and the purpose hierarchy (as DSARs decide: registry.subjects.consent) ----------
+
+LAPSING = """
+categories:
+  - {id: contact, name: Contact details}
+purposes:
+  - {id: marketing, name: Marketing}
+  - {id: marketing.newsletter, name: Newsletter, parent: marketing}
+  - {id: marketing.offers, name: Personalised offers, parent: marketing, consent_validity: P24M}
+  - {id: wellness, name: Wellness programme}
+systems:
+  - id: crm
+    name: CRM
+    country: DE
+    holds: [{category: contact, purposes: [marketing], legal_basis: gdpr-6-1-b}]
+  - {id: mailer, name: Newsletter platform, country: DE}
+  - {id: offers, name: Offers engine, country: DE}
+flows:
+  - {id: news, name: Newsletter, from: crm, to: mailer, categories: [contact], purpose: marketing.newsletter, legal_basis: gdpr-6-1-a}
+  - {id: offer, name: Offers, from: crm, to: offers, categories: [contact], purpose: marketing.offers, legal_basis: gdpr-6-1-a}
+"""
+
+
+def consented(id_, system, *events):
+    return {"id": id_, "kind": "policyholder", "records": [{"system": system}],
+            "consents": [{"purpose": purpose, "status": status, "at": at, **({"expires": expires} if expires else {})}
+                         for purpose, status, at, expires in events]}
+
+
+LAPSING_SUBJECTS = [
+    # mailer (marketing.newsletter, no validity), evaluated on 2026-06-01
+    consented("N-expired", "mailer", ("marketing.newsletter", "granted", "2025-01-01T00:00:00Z", "2026-05-31T00:00:00Z")),
+    consented("N-valid", "mailer", ("marketing.newsletter", "granted", "2025-01-01T00:00:00Z", "2026-06-02T00:00:00Z")),
+    consented("N-withdrawn", "mailer", ("marketing.newsletter", "granted", "2024-01-01T00:00:00Z", None),
+              ("marketing.newsletter", "withdrawn", "2025-01-01T00:00:00Z", None)),
+    # withdrawing marketing withdraws its newsletter too; a later consent to marketing covers the newsletter again
+    consented("N-parent-withdrawn", "mailer", ("marketing.newsletter", "granted", "2024-01-01T00:00:00Z", None),
+              ("marketing", "withdrawn", "2025-01-01T00:00:00Z", None)),
+    consented("N-parent-granted", "mailer", ("marketing.newsletter", "withdrawn", "2024-06-01T00:00:00Z", None),
+              ("marketing", "granted", "2025-01-01T00:00:00Z", None)),
+    consented("N-unrelated", "mailer", ("marketing.newsletter", "granted", "2024-01-01T00:00:00Z", None),
+              ("wellness", "withdrawn", "2025-01-01T00:00:00Z", None)),
+    consented("N-later", "mailer", ("marketing.newsletter", "granted", "2024-01-01T00:00:00Z", None),
+              ("marketing.newsletter", "withdrawn", "2026-07-01T00:00:00Z", None)),
+    # offers (marketing.offers, consent valid P24M from when it was given)
+    consented("O-old", "offers", ("marketing.offers", "granted", "2024-05-01T00:00:00Z", None)),
+    consented("O-recent", "offers", ("marketing.offers", "granted", "2024-06-15T00:00:00Z", None)),
+    consented("O-parent", "offers", ("marketing", "granted", "2024-01-01T00:00:00Z", None)),  # marketing sets no validity
+]
+LAPSED = "consent-withdrawn-data-still-flowing"
+
+
+@pytest.fixture
+def lapsing(registry, tmp_path):
+    registry.load([("lapsing.yaml", LAPSING)], actor="test")
+    path = tmp_path / "subjects.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in LAPSING_SUBJECTS))
+    SubjectService(registry, KeyHasher(b"secret")).load(path, principal=ADMIN)
+    return registry
+
+
+def test_expired_and_parent_withdrawn_consents_count_as_not_given(lapsing):
+    found = findings(lapsing, rule=LAPSED, as_of=date(2026, 6, 1))
+    assert [(f.entity_id, f.subject_count, f.message) for f in found] == [
+        ("mailer", 3, "2 data subject(s) withdrew consent for marketing.newsletter and the consent of 1 data "
+                      "subject(s) for marketing.newsletter expired, yet system mailer, which receives data only "
+                      "through consent-based flows (news), still holds their data."),
+        ("offers", 1, "The consent of 1 data subject(s) for marketing.offers expired, yet system offers, which "
+                      "receives data only through consent-based flows (offer), still holds their data.")]
+
+
+@pytest.mark.parametrize("day, expected", [
+    # the day before N-expired's `expires` it still counts; O-old's P24M ran out on 2026-05-01
+    (date(2026, 5, 30), [("mailer", 2), ("offers", 1)]),
+    (date(2026, 4, 30), [("mailer", 2)]),
+    # N-later's withdrawal of 2026-07-01 counts from that day on; N-valid's consent ran out on 2026-06-02, and
+    # O-recent's P24M on 2026-06-15
+    (date(2026, 7, 1), [("mailer", 5), ("offers", 2)]),
+])
+def test_what_has_ended_depends_on_the_evaluation_day(lapsing, day, expected):
+    assert [(f.entity_id, f.subject_count) for f in findings(lapsing, rule=LAPSED, as_of=day)] == expected
+
+
+def test_consent_histories_give_the_events_that_decide_and_can_leave_out_subjects_whose_consent_cannot_end(lapsing):
+    store = lapsing.store
+    every = store.consent_histories("mailer", ["marketing", "marketing.newsletter"])
+    assert [subject for subject, _ in every] == ["N-expired", "N-later", "N-parent-granted", "N-parent-withdrawn",
+                                                 "N-unrelated", "N-valid", "N-withdrawn"]
+    assert dict(every)["N-expired"] == [{"at": "2025-01-01T00:00:00+00:00", "purpose": "marketing.newsletter",
+                                         "status": "granted", "expires": "2026-05-31T00:00:00+00:00"}]
+    assert dict(every)["N-unrelated"] == [{"at": "2024-01-01T00:00:00+00:00", "purpose": "marketing.newsletter",
+                                           "status": "granted"}]  # the wellness event is not asked for
+    ending = store.consent_histories("mailer", ["marketing", "marketing.newsletter"], every=False)
+    assert [subject for subject, _ in ending] == ["N-expired", "N-later", "N-parent-granted", "N-parent-withdrawn",
+                                                  "N-valid", "N-withdrawn"]
+    assert store.consent_histories("crm", ["marketing"]) == []

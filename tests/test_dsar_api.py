@@ -17,7 +17,7 @@ from tests.subject_graphs import SUBJECT, bundles
 
 DSAR = """query ($email: String) { dsar(email: $email) {
   subject { id kind }
-  holdings { system { id name } category purposes legalBasis condition retention path source }
+  holdings { system { id name } category purposes legalBasis condition retention retentionFrom path source }
   recipients { party { id name kind country } categories purposes legalBasis agreement { id } transferMechanism path }
   suspendedFlows { id purpose }
   consents { purpose status at notice channel }
@@ -52,7 +52,8 @@ def test_dsar_report_has_the_shape_a_portal_reads(loaded):
     assert report["subject"] == {"id": "C-1", "kind": "policyholder"}
     assert report["holdings"][2] == {
         "system": {"id": "claims", "name": "Claims"}, "category": "health.diagnosis", "purposes": ["claims-handling"],
-        "legalBasis": "gdpr-6-1-b", "condition": "gdpr-9-2-f", "retention": "P10Y", "path": [], "source": "broker"}
+        "legalBasis": "gdpr-6-1-b", "condition": "gdpr-9-2-f", "retention": "P10Y", "retentionFrom": "END", "path": [],
+        "source": "broker"}
     assert report["recipients"] == [
         {"party": {"id": "re", "name": "Reinsurer", "kind": "REINSURER", "country": "US"},
          "categories": ["health.diagnosis"], "purposes": ["reinsurance"], "legalBasis": "gdpr-6-1-b",

@@ -98,11 +98,30 @@ def test_a_subject_load_naming_a_system_deleted_since_its_validation_keeps_nothi
 @pytest.mark.parametrize("record, kind, type_, missing", [
     ({"system": "crm", "categories": ["gone"]}, "record categories", "category", "gone"),
     ({"system": "crm", "source": "gone"}, "record sources", "party", "gone"),
+    ({"system": "broker"}, "records", "system", "broker"),  # an id the registry has, of another type
+    ({"system": "crm", "categories": ["contact", "crm"]}, "record categories", "category", "crm"),
+    ({"system": "crm", "source": "crm"}, "record sources", "party", "crm"),
 ])
 def test_a_subject_load_naming_any_missing_entity_keeps_nothing(loaded, record, kind, type_, missing):
-    with pytest.raises(IntegrityError, match=f"its {kind} name {type_} ids .*: '{missing}'"):
+    with pytest.raises(IntegrityError, match=f"its {kind} name {type_} ids .*: '{missing}'$"):
         loaded.store.write_subjects([SubjectRow("N-1", "policyholder", [record], [])], actor="t", source="n.jsonl")
     assert loaded.store.subject("N-1") is None
+
+
+@pytest.mark.parametrize("purpose", ["gone", "crm"])
+def test_a_subject_load_with_a_consent_naming_no_purpose_keeps_nothing(loaded, purpose):
+    consent = {"purpose": purpose, "status": "granted", "at": "2024-01-10T09:00:00Z"}
+    rows = [SubjectRow(f"N-{i}", "policyholder", [{"system": "crm"}], [consent] if i == 2 else []) for i in range(4)]
+    with pytest.raises(IntegrityError, match=f"its consents name purpose ids .*: '{purpose}'$"):
+        loaded.store.write_subjects(rows, actor="t", source="n.jsonl")
+    assert all(loaded.store.subject(f"N-{i}") is None for i in range(4))
+
+
+def test_a_subject_load_lists_each_missing_id_once_in_order(loaded):
+    rows = [SubjectRow(f"N-{i}", "policyholder", [{"system": "crm"}, {"system": f"gone-{i % 3}"}], [])
+            for i in range(9)]
+    with pytest.raises(IntegrityError, match=r"its records name system ids .*: 'gone-0', 'gone-1', 'gone-2'$"):
+        loaded.store.write_subjects(rows, actor="t", source="n.jsonl")
 
 
 def test_a_consent_for_a_purpose_deleted_meanwhile_is_refused(loaded):
@@ -112,6 +131,29 @@ def test_a_consent_for_a_purpose_deleted_meanwhile_is_refused(loaded):
         loaded.store.add_consent("C-1", {"purpose": "pricing", "status": "granted", "at": "2025-01-01T00:00:00Z"},
                                  actor="test")
     assert [c["purpose"] for c in loaded.store.subject("C-1").consents] == ["marketing"]
+
+
+def test_a_consent_or_disclosure_whose_entity_is_deleted_between_check_and_write_is_bad_input(loaded, monkeypatch):
+    service = SubjectService(loaded)
+    loaded.upsert("purpose", {"id": "pricing", "name": "Pricing"}, actor="test")
+    checked, deleting = loaded.entity, []
+
+    def then_deleted(id_, *types):  # another writer deletes it after the service found it, before the write
+        found = checked(id_, *types)
+        if not deleting:
+            deleting.append(id_)
+            loaded.delete(found.type, id_, actor="other")
+            deleting.clear()
+        return found
+
+    monkeypatch.setattr(loaded, "entity", then_deleted)
+    with pytest.raises(InvalidArgument, match=r"^unknown purpose 'pricing': nothing was recorded$"):
+        service.set_consent(principal=ADMIN, subject="C-1", purpose="pricing", status="granted")
+    with pytest.raises(InvalidArgument, match=r"^unknown flow 'fraud': nothing was recorded$"):
+        service.disclose(principal=ADMIN, subject="C-1", flow="fraud", reference="case 9")
+    row = loaded.store.subject("C-1")
+    assert ([c["purpose"] for c in row.consents], row.disclosures) == (["marketing"], [])
+    assert loaded.store.get_many(["pricing", "fraud"]) == {} and intact(loaded)
 
 
 # --- deletes and replaces respect what refers to an entity -------------------------------------------
@@ -128,7 +170,8 @@ def test_a_purpose_with_consents_cannot_be_deleted_so_withdrawal_stays_possible(
         loaded.delete("purpose", "marketing", actor="test")
     # Art. 7(3): the subject can still withdraw
     SubjectService(loaded).set_consent(principal=ADMIN, subject="C-1", purpose="marketing", status="withdrawn")
-    assert loaded.store.count_withdrawn("crm", ["marketing"]) == 1
+    [(subject, events)] = loaded.store.consent_histories("crm", ["marketing"])
+    assert (subject, [e["status"] for e in events]) == ("C-1", ["granted", "withdrawn"])
 
 
 def test_a_forced_delete_keeps_the_subject_data_and_is_audited_with_the_count(loaded):

@@ -130,6 +130,42 @@ def test_answers_equal_the_embedded_backends_on_random_graphs(neo4j_store, tmp_p
         embedded.close()
 
 
+def _small_registry(suffix: str) -> list[Stored]:
+    """A category, a purpose, two systems and a flow between them; `suffix` names the receiver."""
+    return [Stored("category", {"id": "c", "name": "C"}), Stored("purpose", {"id": "p", "name": "P"}),
+            Stored("system", {"id": "a", "name": "A", "holds": [{"category": "c"}]}),
+            Stored("system", {"id": f"b{suffix}", "name": "B"}),
+            Stored("flow", {"id": "f", "from": "a", "to": f"b{suffix}", "categories": ["c"], "purpose": "p"})]
+
+
+def test_answers_kept_by_one_store_follow_writes_made_through_another(neo4j_store, neo4j_uri):
+    neo4j_store.write(_small_registry("1"), [], actor="t")
+    assert [h.holder for h in neo4j_store.holders("c")] == ["a", "b1"]
+    assert [n.id for n in neo4j_store.lineage("a", "downstream", None, None).nodes] == ["a", "b1"]
+    assert neo4j_store.get_many(["f"])["f"].doc["to"] == "b1"
+    other = Neo4jStore.from_uri(neo4j_uri, **credentials())  # another API server, the CLI …
+    try:
+        other.write(_small_registry("2"), ["b1"], actor="t")
+    finally:
+        other.close()
+    assert [h.holder for h in neo4j_store.holders("c")] == ["a", "b2"]
+    assert [h.holder for h in neo4j_store.holdings("b1")] == []
+    assert [n.id for n in neo4j_store.lineage("a", "downstream", None, None).nodes] == ["a", "b2"]
+    assert neo4j_store.get_many(["f", "b1"]) == {"f": Stored("flow", _small_registry("2")[-1].doc)}
+
+
+def test_answers_kept_are_not_served_for_a_database_emptied_and_filled_again(neo4j_store, neo4j_uri, _neo4j_wiper):
+    neo4j_store.write(_small_registry("1"), [], actor="t")
+    version = neo4j_store.version()
+    assert [h.holder for h in neo4j_store.holders("c")] == ["a", "b1"]
+    assert set(neo4j_store.get_many(["b1", "b2"])) == {"b1"}
+    _neo4j_wiper()
+    neo4j_store.write(_small_registry("2"), [], actor="t")  # the same version number, another registry
+    assert neo4j_store.version() == version
+    assert [h.holder for h in neo4j_store.holders("c")] == ["a", "b2"]
+    assert set(neo4j_store.get_many(["b1", "b2"])) == {"b2"}
+
+
 def test_chains_longer_than_the_depth_cap_are_cut_like_the_embedded_ones(neo4j_store, tmp_path):
     length = MAX_DEPTH + 3
     docs = [Stored("purpose", {"id": "p", "name": "P"}), Stored("category", {"id": "c", "name": "C"}),

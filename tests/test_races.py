@@ -26,3 +26,9 @@ def test_no_interleaving_of_writers_leaves_a_dangling_reference(backend, pair):
     assert figures.broken == 0  # `race` also raises at the first broken round, naming it
     assert figures.rounds == figures.both + figures.refused
     assert set(figures.errors) <= {"InvalidArgument", "NotFound", "BundleInvalid", "SubjectsInvalid"}
+
+
+def test_without_the_in_transaction_checks_the_races_run_to_the_end_and_count_what_broke(tmp_path):
+    """`python -m bench.integrity --unchecked` measures what the checks prevent: it must run."""
+    figures = race(Backend(path=tmp_path / "registry.db"), "deleteSystem | subjects load", 4, unchecked=True)
+    assert figures.rounds == 4 == figures.both + figures.refused + figures.broken

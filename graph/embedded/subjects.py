@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
+from itertools import groupby
+from operator import itemgetter
 
 from graph.changes import encode
 from graph.embedded import disclosures
@@ -57,6 +59,15 @@ def upgrade(db: sqlite3.Connection) -> None:
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 _IDS = "SELECT value FROM json_each(?)"
+_HISTORY_FIELDS = ("at", "purpose", "status", "expires")
+_HISTORIES = """
+    SELECT c.subject, c.at, c.purpose, c.status, c.expires
+    FROM subject_system s JOIN consent c ON c.subject = s.subject
+    WHERE s.system = ?1 AND c.purpose IN (SELECT value FROM json_each(?2))
+      AND (?3 OR EXISTS (SELECT 1 FROM consent d WHERE d.subject = c.subject
+                         AND d.purpose IN (SELECT value FROM json_each(?2))
+                         AND (d.status = 'withdrawn' OR d.expires IS NOT NULL)))
+    ORDER BY c.subject, c.at, c.purpose, c.status"""
 _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for the ids given as a JSON array
     "records": f"SELECT system, COUNT(*) FROM subject_system WHERE system IN ({_IDS}) GROUP BY 1",
     "record categories": "SELECT c.value, COUNT(DISTINCT s.id) FROM subject s, json_each(s.records) r, "
@@ -68,18 +79,20 @@ _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for
     "disclosures": f"SELECT flow, COUNT(DISTINCT subject) FROM disclosure WHERE flow IN ({_IDS}) GROUP BY 1",
 }
 # What one batch of a staged load (`{lines}`: `graph.embedded.subject_load`, bounds ?1 and ?2) names that the
-# registry lacks, by kind of reference (a few, for the message).
-_KNOWN = "NOT IN (SELECT id FROM entity WHERE type = ?3)"
-_UNKNOWN = {
-    "records": f"SELECT DISTINCT system FROM load_system WHERE {{lines}} AND system {_KNOWN}",
-    "record categories": "SELECT DISTINCT c.value FROM load_subject, json_each(records) r, "
-                         f"json_each(r.value, '$.categories') c WHERE {{lines}} AND c.value {_KNOWN}",
-    "record sources": "SELECT DISTINCT r.value ->> 'source' FROM load_subject, json_each(records) r "
-                      f"WHERE {{lines}} AND r.value ->> 'source' IS NOT NULL AND r.value ->> 'source' {_KNOWN}",
-    "consents": f"SELECT DISTINCT purpose FROM load_consent WHERE {{lines}} AND purpose {_KNOWN}",
-    "kind": f"SELECT DISTINCT kind FROM load_subject WHERE {{lines}} AND kind {_KNOWN}",
-    "disclosures": f"SELECT DISTINCT flow FROM load_disclosure WHERE {{lines}} AND flow {_KNOWN}",
-}
+# registry lacks, by kind of reference (a few, for the message). Each distinct id is one probe of the entity
+# table's primary key: a scan of `entity` by type would read every document, for every batch.
+_UNKNOWN = {kind: f"SELECT named FROM ({distinct}) "
+                  "WHERE NOT EXISTS (SELECT 1 FROM entity WHERE id = named AND type = ?3) ORDER BY 1"
+            for kind, distinct in {
+    "records": "SELECT DISTINCT system AS named FROM load_system WHERE {lines}",
+    "record categories": "SELECT DISTINCT c.value AS named FROM load_subject, json_each(records) r, "
+                         "json_each(r.value, '$.categories') c WHERE {lines}",
+    "record sources": "SELECT DISTINCT r.value ->> 'source' AS named FROM load_subject, json_each(records) r "
+                      "WHERE {lines} AND r.value ->> 'source' IS NOT NULL",
+    "consents": "SELECT DISTINCT purpose AS named FROM load_consent WHERE {lines}",
+    "kind": "SELECT DISTINCT kind AS named FROM load_subject WHERE {lines}",
+    "disclosures": "SELECT DISTINCT flow AS named FROM load_disclosure WHERE {lines}",
+}.items()}
 
 
 class SubjectTables(SubjectLoad):
@@ -95,7 +108,7 @@ class SubjectTables(SubjectLoad):
                                                   (type_,)).fetchone()[0]:
                 continue  # a registry without subject categories takes the legacy kinds
             query = _UNKNOWN[kind].format(lines=lines) + " LIMIT 6"
-            missing = sorted(row[0] for row in db.execute(query, (*bound, type_)))
+            missing = [row[0] for row in db.execute(query, (*bound, type_))]
             if missing:
                 raise IntegrityError(missing_message(source, kind, type_, missing))
 
@@ -155,14 +168,12 @@ class SubjectTables(SubjectLoad):
             return db.execute("SELECT COUNT(DISTINCT subject) FROM consent WHERE purpose IN "
                                     "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(purposes))),)).fetchone()[0]
 
-    def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
+    def consent_histories(self, system: str, purposes: Iterable[str], *,
+                          every: bool = True) -> list[tuple[str, list[Doc]]]:
         with self._reader() as db:
-            return db.execute("""
-                SELECT COUNT(DISTINCT c.subject) FROM subject_system s JOIN consent c ON c.subject = s.subject
-                WHERE s.system = ? AND c.status = 'withdrawn' AND c.purpose IN (SELECT value FROM json_each(?))
-                  AND NOT EXISTS (SELECT 1 FROM consent later WHERE later.subject = c.subject
-                                  AND later.purpose = c.purpose AND later.at > c.at)""",
-                                    (system, json.dumps(sorted(set(purposes))))).fetchone()[0]
+            rows = db.execute(_HISTORIES, (system, json.dumps(sorted(set(purposes))), int(every))).fetchall()
+        return [(subject, [{f: v for f, v in zip(_HISTORY_FIELDS, row[1:]) if v is not None} for row in events])
+                for subject, events in groupby(rows, key=itemgetter(0))]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         systems = sorted(set(systems))

@@ -9,7 +9,6 @@ chain existed are sealed once, when a store is opened (`seal_legacy`).
 from __future__ import annotations
 
 import json
-from itertools import islice
 
 import neo4j
 
@@ -22,7 +21,7 @@ BATCH = 2000
 
 LOCK = f"""
 MERGE (m:{META} {{key: 'registry'}})
-ON CREATE SET m.version = 0, m.seq = 0
+ON CREATE SET m.version = 0, m.seq = 0, m.epoch = randomUUID()
 SET m.version = m.version
 RETURN m.seq AS seq, m.head AS head
 """
@@ -30,6 +29,8 @@ RETURN m.seq AS seq, m.head AS head
 
 _APPEND = f"UNWIND $rows AS row CREATE (e:{AUDIT}) SET e = row"
 _SET_HEAD = f"MATCH (m:{META} {{key: 'registry'}}) SET m.seq = $seq, m.head = $head"
+_APPEND_LAST = f"{_APPEND} WITH count(*) AS appended {_SET_HEAD}"
+"""The last rows and the new head in one statement (one round trip: an audited read writes one entry)."""
 HEAD = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN m.seq AS seq, m.head AS head"
 _UNSEALED = f"MATCH (e:{AUDIT}) WHERE e.hash IS NULL RETURN count(e) > 0 AS unsealed"
 _ALL = f"MATCH (e:{AUDIT}) RETURN e {{.*}} AS entry ORDER BY e.seq"
@@ -59,10 +60,10 @@ def lock(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> AuditHead:
 def append(tx: neo4j.ManagedTransaction | neo4j.Transaction, entries: list[NewAuditEntry]) -> None:
     """Append `entries` to the chain, inside the caller's transaction (taking the lock if it has not)."""
     rows, head = link(lock(tx), entries)
-    iterator = iter(rows)
-    while batch := list(islice(iterator, BATCH)):
+    batches = [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)] or [[]]
+    for batch in batches[:-1]:
         tx.run(_APPEND, rows=batch).consume()
-    tx.run(_SET_HEAD, seq=head.seq, head=head.hash).consume()
+    tx.run(_APPEND_LAST, rows=batches[-1], seq=head.seq, head=head.hash).consume()
 
 
 def seal_legacy(session: neo4j.Session) -> None:

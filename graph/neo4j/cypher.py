@@ -34,7 +34,8 @@ SCHEMA_NAMES = "SHOW INDEXES YIELD name RETURN collect(name) AS names"
 
 # --- reads -----------------------------------------------------------------------------------
 
-VERSION = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN coalesce(m.version, 0) AS version"
+VERSION = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN coalesce(m.version, 0) AS version, m.epoch AS epoch"
+"""The registry's version and epoch (`graph.neo4j.answers`): answers kept at them are still right."""
 
 GET_MANY = """
 UNWIND $ids AS id
@@ -42,12 +43,40 @@ MATCH (n:Entity {id: id}) WHERE n.doc IS NOT NULL
 RETURN collect([n.type, n.doc]) AS found
 """
 
+GET_MANY_KEPT = f"""
+OPTIONAL MATCH (m:{META} {{key: 'registry'}})
+WITH m.epoch AS epoch, coalesce(m.version, 0) AS version
+CALL (epoch, version) {{
+  UNWIND CASE WHEN epoch = $epoch AND version = $version THEN $missing ELSE [] END AS id
+  MATCH (n:Entity {{id: id}}) WHERE n.doc IS NOT NULL
+  RETURN collect([n.type, n.doc]) AS found
+}}
+OPTIONAL MATCH (after:{META} {{key: 'registry'}})
+RETURN epoch, version, found, after.epoch = epoch AND after.version = version AS still
+"""
+"""The `$missing` documents of a store that keeps the others at version `$version` of epoch
+`$epoch`, when the registry is still at that version (else none: the store asks again for all,
+`GET_MANY_ALL`); with the version read before and whether it still held after
+(`graph.neo4j.answers`)."""
+
+GET_MANY_ALL = f"""
+OPTIONAL MATCH (m:{META} {{key: 'registry'}})
+WITH m.epoch AS epoch, coalesce(m.version, 0) AS version
+CALL () {{
+  UNWIND $ids AS id
+  MATCH (n:Entity {{id: id}}) WHERE n.doc IS NOT NULL
+  RETURN collect([n.type, n.doc]) AS found
+}}
+OPTIONAL MATCH (after:{META} {{key: 'registry'}})
+RETURN epoch, version, found, after.epoch = epoch AND after.version = version AS still
+"""
+
 LIST = {type_: f"MATCH (n:{label}) WHERE n.doc IS NOT NULL RETURN collect(n.doc) AS docs"
         for type_, label in LABELS.items()}
 
 TYPES_BY_ID = "MATCH (n:Entity) WHERE n.type IS NOT NULL RETURN collect([n.id, n.type]) AS types"
 
-CATEGORY_TREE = "MATCH (c:DataCategory) RETURN c.id AS id, c.parent AS parent"
+CATEGORY_TREE = "MATCH (c:DataCategory) RETURN collect([c.id, c.parent]) AS categories"
 
 DECLARERS = """
 MATCH (s:Entity)-[:HOLDS]->(c:Entity) WHERE c.id IN $categories
@@ -201,4 +230,5 @@ SET r = row.props
 """ for type_ in RELATIONSHIP_TYPES}
 """A missing end becomes a placeholder `Entity {id}` that its document fills in when it arrives."""
 
-BUMP_VERSION = f"MATCH (m:{META} {{key: 'registry'}}) SET m.version = m.version + 1"
+BUMP_VERSION = f"MATCH (m:{META} {{key: 'registry'}}) SET m.version = m.version + 1, m.epoch = coalesce(m.epoch, randomUUID())"
+"""Every change to the registry: the answers kept at the version before are stale (`graph.neo4j.answers`)."""

@@ -32,9 +32,10 @@ property list.
 
 Writes run in one managed transaction that first locks the meta node, so writers queue as
 they do on the embedded backend and a failure anywhere (the server, the client, a
-constraint) leaves the previous state. Reads run in read transactions, which a cluster
-routes to its readers. The traversals live in `graph.neo4j.traversal`, the Cypher in
-`graph.neo4j.cypher`.
+constraint) leaves the previous state. Reads go to a cluster's readers, each statement in an
+auto-commit transaction (one round trip instead of two). Holdings, lineages and documents are
+kept per registry version (`graph.neo4j.answers`): asking again costs one small read. The
+traversals live in `graph.neo4j.traversal`, the Cypher in `graph.neo4j.cypher`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 
 from graph.neo4j import audit, cypher
 from graph.neo4j import traversal
+from graph.neo4j.answers import MISSING, Answers, Version
 from graph.neo4j.connection import Connection
 from graph.changes import forced_entries, plan
 from graph.neo4j.model import LABELS, properties, relationships
@@ -61,7 +63,7 @@ from graph.neo4j.erasure import ErasureGraph
 from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph, subject_references
 from graph.neo4j.tokens import TokenGraph
 from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Direction, Doc, Holding, Lineage,
-                         NewAuditEntry, StoreBusy, StoreError, Stored, WriteResult)
+                         NewAuditEntry, StoreBusy, StoreError, Stored, WriteResult, today)
 
 __all__ = ["Neo4jStore"]
 
@@ -79,6 +81,7 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
         self._driver = driver
         self._connection = connection
         self._closed = False
+        self._answers = Answers()
         self.busy_timeout = busy_timeout
         """Seconds a small write (a consent, an audited read) may take, waiting for locks included,
         before it gives up with `StoreBusy`."""
@@ -132,7 +135,22 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
         return self._read_one(cypher.VERSION)["version"]
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
-        return {stored.id: stored for stored in self._read(traversal.get_many, list(ids))}
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        kept_at = self._answers.version
+        kept, missing = self._answers.docs(kept_at, ids)
+        record = None
+        if kept_at is not None:  # only the documents not kept, if the version still holds
+            [record] = self._query(cypher.GET_MANY_KEPT, missing=missing, epoch=kept_at[0], version=kept_at[1])
+        if record is None or _version(record) != kept_at:
+            kept, missing = {}, ids
+            [record] = self._query(cypher.GET_MANY_ALL, ids=ids)
+        found = {stored.id: stored for stored in (Stored(type_, json.loads(doc)) for type_, doc in record["found"])}
+        if record["still"]:
+            self._answers.put_docs(_version(record), {id_: found.get(id_) for id_ in missing})
+        every = kept | found
+        return {id_: every[id_] for id_ in ids if every.get(id_) is not None}
 
     def list(self, type: str) -> list[Doc]:
         if type not in cypher.LIST:
@@ -156,15 +174,63 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
         [record] = self._query(audit.HEAD)
         return AuditHead(record["seq"], record["head"]) if record["head"] else None
 
+    # Answers are kept per registry version (`graph.neo4j.answers`), keyed by the day they are for.
+
     def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
-        return self._read(traversal.holders, category, include_descendants, as_of)
+        day = as_of or today()
+        return list(self._answer(("holders", category, include_descendants, day), lambda tx, known: tuple(
+            traversal.holders(tx, known, category, include_descendants, day))))
 
     def holdings(self, holder: str, as_of: date | None = None) -> list[Holding]:
-        return self._read(traversal.holdings, holder, as_of)
+        day = as_of or today()
+        return list(self._answer(("holdings", holder, day),
+                                 lambda tx, known: tuple(traversal.holdings(tx, known, holder, day))))
 
     def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
                 as_of: date | None = None, include_proposed: bool = False) -> Lineage:
-        return self._read(traversal.lineage, start, direction, depth, categories, as_of, include_proposed)
+        day = as_of or today()
+        found = self._answer(("lineage", start, direction, depth, None if categories is None else tuple(categories),
+                              day, include_proposed),
+                             lambda tx, known: traversal.lineage(tx, known, start, direction, depth, categories, day,
+                                                                 include_proposed))
+        return Lineage(nodes=list(found.nodes), edges=list(found.edges), distances=dict(found.distances),
+                       truncated=found.truncated)
+
+    def _answer(self, key: tuple, compute: Callable[[Any, traversal.Fixed], T]) -> T:
+        """The answer kept for `key` at the registry's version (one round trip), else
+        `compute(statements, fixed)`'s, kept when the version still holds after it."""
+        at = _version(self._read_one(cypher.VERSION))
+        found = self._answers.get(at, key)
+        if found is not MISSING:
+            return found
+
+        def work(tx) -> tuple:
+            known = self._answers.get(at, "fixed")
+            if known is MISSING:
+                known = traversal.fixed(tx)
+            answer = compute(tx, known)
+            [record] = tx.run(cypher.VERSION)
+            return known, answer, _version(record)
+
+        known, answer, after = self._checked_read(work)
+        if after == at:
+            self._answers.put(at, "fixed", known)
+            self._answers.put(at, key, answer)
+        return answer
+
+    def _checked_read(self, work: Callable[[Any], T]) -> T:
+        """`work(statements)`, each statement in an auto-commit transaction of its own (one round
+        trip, no BEGIN or COMMIT): for reads that check the registry version before and after
+        themselves, so that a write between two statements cannot go unnoticed. What fails in a
+        way the driver would retry runs again in a managed read transaction, which it retries."""
+        with self._errors():
+            try:
+                with self._reader() as session:
+                    return work(_Statements(session))
+            except (Neo4jError, DriverError) as error:
+                if not error.is_retryable():
+                    raise
+        return self._read(work)
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -192,8 +258,21 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
         with self._errors(), self._session() as session:
             return session.execute_read(work, *args)
 
+    def _reader(self) -> neo4j.Session:
+        return self._driver.session(database=self._connection.database, default_access_mode=neo4j.READ_ACCESS,
+                                    bookmark_manager=self._driver.execute_query_bookmark_manager)
+
     def _query(self, query: str, **params: Any) -> list[neo4j.Record]:
+        """The records of one read statement, in one round trip: an auto-commit transaction on a
+        reader (a managed one costs a second round trip for its COMMIT). What fails in a way the
+        driver would retry runs again as a managed transaction, which it retries."""
         with self._errors():
+            try:
+                with self._reader() as session:
+                    return list(session.run(query, params))
+            except (Neo4jError, DriverError) as error:
+                if not error.is_retryable():
+                    raise
             return self._driver.execute_query(query, params, routing_=RoutingControl.READ,
                                               database_=self._connection.database).records
 
@@ -265,6 +344,16 @@ def _write(tx: neo4j.ManagedTransaction, upserts: list[Stored], deletes: list[st
     return planned.result
 
 
+class _Statements:
+    """Read statements run one by one in a session, each an auto-commit transaction (`Neo4jStore._checked_read`)."""
+
+    def __init__(self, session: neo4j.Session):
+        self._session = session
+
+    def run(self, query: str, parameters: dict | None = None, **kwargs: Any) -> list[neo4j.Record]:
+        return list(self._session.run(query, parameters, **kwargs))
+
+
 class _View:
     """The registry inside a Neo4j write transaction that holds the writers' lock
     (`graph.store.RegistryView`)."""
@@ -297,6 +386,11 @@ def _batches(rows: list[T]) -> Iterator[list[T]]:
     it = iter(rows)
     while batch := list(islice(it, BATCH)):
         yield batch
+
+
+def _version(record: neo4j.Record) -> Version | None:
+    """(epoch, version) from a `cypher.VERSION` record; None before the registry's first write."""
+    return (record["epoch"], record["version"]) if record["epoch"] else None
 
 
 def _audit_params(query: AuditQuery) -> dict[str, Any]:

@@ -116,13 +116,13 @@ _IDS = """
 MATCH (s:Subject)-[:RECORDED_IN]->(y:Entity) WHERE y.id IN $systems
 RETURN DISTINCT s.id AS id ORDER BY id LIMIT $limit
 """
-_WITHDRAWN = """
+_HISTORIES = """
 MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: $system})
 MATCH (s)-[c:CONSENT]->(p:Entity) WHERE p.id IN $purposes
-WITH s, p, c ORDER BY c.at DESC, c.status DESC
-WITH s, p, head(collect(c.status)) AS latest
-WHERE latest = 'withdrawn'
-RETURN count(DISTINCT s) AS count
+WITH s, c, p ORDER BY s.id, c.at, p.id, c.status
+WITH s, collect({at: c.at, purpose: p.id, status: c.status, expires: c.expires}) AS events
+WHERE $every OR any(e IN events WHERE e.status = 'withdrawn' OR e.expires IS NOT NULL)
+RETURN s.id AS id, events ORDER BY id
 """
 _FINGERPRINT = """
 MERGE (m:RegistryMeta {key: 'registry'})
@@ -220,8 +220,10 @@ class SubjectGraph:
     def count_consenting(self, purposes: Iterable[str]) -> int:
         return self._query(_CONSENTING, purposes=sorted(set(purposes)))[0]["count"]
 
-    def count_withdrawn(self, system: str, purposes: Iterable[str]) -> int:
-        return self._query(_WITHDRAWN, system=system, purposes=sorted(set(purposes)))[0]["count"]
+    def consent_histories(self, system: str, purposes: Iterable[str], *,
+                          every: bool = True) -> list[tuple[str, list[Doc]]]:
+        found = self._query(_HISTORIES, system=system, purposes=sorted(set(purposes)), every=every)
+        return [(r["id"], [{k: v for k, v in e.items() if v is not None} for e in r["events"]]) for r in found]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]

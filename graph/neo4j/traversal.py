@@ -3,7 +3,8 @@
 Each function runs inside one read transaction `tx`. The category tree (tens to hundreds of
 rows) is read whole, so ancestors and descendants mean what they mean in `graph.snapshot`;
 so are the flows with a status or dates (`conditional`), and the ones out of force on the
-evaluation day are passed to every query as `$excluded`; the flow graph stays in the database:
+evaluation day are passed to every query as `$excluded`. Both come in a `Fixed`, which the
+store keeps per registry version (`graph.neo4j.answers`). The flow graph stays in the database:
 
 - Lineage is one bounded variable-length match per direction (`cypher.reach`) that
   Neo4j prunes to a breadth-first search, then one hop for the flows out of the nodes found.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from graph.neo4j import cypher
@@ -36,9 +38,32 @@ from graph.traversal import carried as carried_holding
 Chains = dict[str, tuple[str, ...]]
 
 
-def holders(tx, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
-    tree = category_tree(tx)
-    excluded = out_of_force(tx, as_of or today())
+@dataclass(frozen=True)
+class Fixed:
+    """What one version of the registry fixes for every traversal: the category tree (a snapshot
+    of the categories alone, for ancestors, descendants and overlaps) and the flows with a status
+    or dates, the only ones that can be out of force on a day."""
+
+    tree: Snapshot
+    conditional: tuple[Doc, ...]
+
+    def out_of_force(self, on: date, include_proposed: bool = False) -> list[str]:
+        """The ids of the flows that carry no data on day `on` (nor, with `include_proposed`, are planned then)."""
+        return sorted(flow["id"] for flow in self.conditional
+                      if not (in_force(flow, on) or (include_proposed and planned(flow, on))))
+
+
+def fixed(tx) -> Fixed:
+    """The `Fixed` of the registry as `tx` sees it."""
+    [record] = tx.run(cypher.CATEGORY_TREE)
+    tree = Snapshot({id_: Stored("category", {"id": id_, "parent": parent}) for id_, parent in record["categories"]})
+    return Fixed(tree, tuple(_docs(tx, cypher.CONDITIONAL_FLOWS)))
+
+
+def holders(tx, known: Fixed, category: str, include_descendants: bool = True,
+            as_of: date | None = None) -> list[Holding]:
+    tree = known.tree
+    excluded = known.out_of_force(as_of or today())
     wanted = set(tree.ancestors(category))
     wanted |= tree.descendants(category) if include_descendants else {category}
     found = [declared(doc["id"], held)
@@ -50,24 +75,23 @@ def holders(tx, category: str, include_descendants: bool = True, as_of: date | N
     return sorted(found, key=Holding.sort_key)
 
 
-def holdings(tx, holder: str, as_of: date | None = None) -> list[Holding]:
+def holdings(tx, known: Fixed, holder: str, as_of: date | None = None) -> list[Holding]:
     [doc] = _docs(tx, cypher.HOLDER, id=holder) or [{}]
     found = [declared(holder, held) for held in doc.get("holds", ())]
-    excluded = out_of_force(tx, as_of or today())
+    excluded = known.out_of_force(as_of or today())
     carried = [(flow, c) for flow in _docs(tx, cypher.FLOWS_INTO, id=holder, excluded=excluded)
                for c in flow["categories"]]
     if carried:
-        found.extend(_with_paths(tx, category_tree(tx), carried, excluded))
+        found.extend(_with_paths(tx, known.tree, carried, excluded))
     return sorted(found, key=Holding.sort_key)
 
 
-def lineage(tx, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
+def lineage(tx, known: Fixed, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
             as_of: date | None = None, include_proposed: bool = False) -> Lineage:
     relevant = None
     if categories is not None:
-        tree = category_tree(tx)
-        relevant = frozenset().union(*(tree.overlapping(c) for c in categories))
-    excluded = out_of_force(tx, as_of or today(), include_proposed)
+        relevant = frozenset().union(*(known.tree.overlapping(c) for c in categories))
+    excluded = known.out_of_force(as_of or today(), include_proposed)
     params = dict(start=start, relevant=list(relevant or ()), excluded=excluded)
     filtered, excluding = relevant is not None, bool(excluded)
     depth = MAX_DEPTH if depth is None else depth
@@ -91,12 +115,6 @@ def lineage(tx, start: str, direction: Direction, depth: int | None, categories:
                    distances={n: distances[n] for n in order}, truncated=truncated)
 
 
-def out_of_force(tx, on: date, include_proposed: bool = False) -> list[str]:
-    """The ids of the flows that carry no data on day `on` (nor, with `include_proposed`, are planned then)."""
-    return sorted(flow["id"] for flow in _docs(tx, cypher.CONDITIONAL_FLOWS)
-                  if not (in_force(flow, on) or (include_proposed and planned(flow, on))))
-
-
 def _distances(start: str, flows: list[Doc], downstream: bool) -> dict[str, int]:
     """Each node's distance from `start` over `flows`: all the usable flows within the bound, so
     a breadth-first search over them finds the true distances up to the bound."""
@@ -117,12 +135,6 @@ def _distances(start: str, flows: list[Doc], downstream: bool) -> dict[str, int]
 def get_many(tx, ids: Iterable[str]) -> list[Stored]:
     [record] = tx.run(cypher.GET_MANY, ids=list(ids))
     return [Stored(type_, json.loads(doc)) for type_, doc in record["found"]]
-
-
-def category_tree(tx) -> Snapshot:
-    """A snapshot of the categories alone: their tree, for ancestors, descendants and overlaps."""
-    return Snapshot({r["id"]: Stored("category", {"id": r["id"], "parent": r["parent"]})
-                     for r in tx.run(cypher.CATEGORY_TREE)})
 
 
 def _with_paths(tx, tree: Snapshot, carried: list[tuple[Doc, str]], excluded: list[str]) -> list[Holding]:

@@ -19,15 +19,17 @@ from graph.store import AuditAction as AuditActions
 from registry.auth.roles import ROLES
 from registry.compliance.findings import SEVERITIES
 from registry.model import Agreement as AgreementModel
+from registry.model import FlowScope as FlowScopes
 from registry.model import FlowStatus as FlowStatuses
 from registry.model import LegalBasis as LegalBasisModel
 from registry.model import Party as PartyModel
 from registry.model import Regime as Regimes
+from registry.model import RetentionFrom as RetentionFroms
 from registry.model import TransferMechanism as TransferMechanisms
 
-__all__ = ["AgreementKind", "AgreementStatus", "AuditAction", "Direction", "FindingEntityKind", "FlowStatus",
-           "HolderKind", "LegalBasisKind", "LineageFormat", "PartyKind", "PartyRole", "Regime", "Role", "Severity",
-           "TransferMechanism", "from_literal", "value_of"]
+__all__ = ["AgreementKind", "AgreementStatus", "AuditAction", "Direction", "FindingEntityKind", "FlowScope",
+           "FlowStatus", "HolderKind", "LegalBasisKind", "LineageFormat", "PartyKind", "PartyRole", "Regime",
+           "RetentionFrom", "Role", "Severity", "TransferMechanism", "from_literal", "value_of"]
 
 
 def _values(model, field: str) -> tuple[str, ...]:
@@ -60,6 +62,13 @@ LegalBasisKind = from_literal("LegalBasisKind", _values(LegalBasisModel, "kind")
                               "An Art. 6(1) lawful basis, an Art. 9(2) / 10 condition, or a GLBA exception.")
 FlowStatus = from_literal("FlowStatus", get_args(FlowStatuses),
                           "`PROPOSED` (planned, carries no data), `ACTIVE`, `SUSPENDED` or `ENDED`.")
+FlowScope = from_literal("FlowScope", get_args(FlowScopes),
+                         "Whose data a flow carries: `ALL` (every subject's data its source holds, e.g. a nightly "
+                         "feed) or `CASE` (only the data of subjects for whom a disclosure on it is recorded, e.g. "
+                         "a fraud referral).")
+RetentionFrom = from_literal("RetentionFrom", get_args(RetentionFroms),
+                             "What a retention period runs from: `END` (of the relationship: contract ended, claim "
+                             "closed; the safe default) or `COLLECTION` (when the data was collected).")
 TransferMechanism = from_literal("TransferMechanism", get_args(TransferMechanisms),
                                  "The safeguard of a transfer to a third country (GDPR Art. 45-49).")
 Regime = from_literal("Regime", get_args(Regimes), "A privacy regime: EU GDPR, UK GDPR, GLBA Title V, NAIC #672.")

@@ -9,8 +9,8 @@ from typing import Any, Optional
 import strawberry
 
 from registry import filters
-from registry.api.enums import (AgreementKind, AgreementStatus, FlowStatus, LegalBasisKind, PartyKind, PartyRole,
-                                Regime, TransferMechanism, value_of)
+from registry.api.enums import (AgreementKind, AgreementStatus, FlowScope, FlowStatus, LegalBasisKind, PartyKind,
+                                PartyRole, Regime, RetentionFrom, TransferMechanism, value_of)
 
 
 @strawberry.input
@@ -61,7 +61,8 @@ class DeclaredHoldingInput:
     condition: Optional[strawberry.ID] = None
     additional_bases: list[strawberry.ID] = strawberry.field(default_factory=list)
     retention: Optional[str] = None
-    retention_from: str = strawberry.field(default="end", description="`end` (of the relationship) or `collection`.")
+    retention_from: RetentionFrom = strawberry.field(default=RetentionFrom.END,
+                                                     description="`END` (of the relationship) or `COLLECTION`.")
     subject_categories: list[strawberry.ID] = strawberry.field(default_factory=list)
 
 
@@ -142,8 +143,8 @@ class FlowInput:
     since: Optional[datetime.date] = None
     until: Optional[datetime.date] = None
     subject_categories: list[strawberry.ID] = strawberry.field(default_factory=list)
-    scope: str = strawberry.field(default="all", description="`all` (every subject's data) or `case` (only where a "
-                                                             "disclosure is recorded).")
+    scope: FlowScope = strawberry.field(default=FlowScope.ALL, description="`ALL` (every subject's data) or `CASE` "
+                                                                       "(only where a disclosure is recorded).")
     dpia: Optional[str] = None
     lia: Optional[str] = None
 

@@ -21,9 +21,9 @@ from strawberry.extensions import (AddValidationRules, DisableIntrospection, Mas
 from graph.store import Stored
 from registry.api.inputs import (AgreementInput, CategoryInput, FlowFilter, FlowInput, LegalBasisInput, PartyInput,
                                  PurposeInput, SubjectCategoryInput, SystemInput, to_raw)
-from registry.api.types import (Agreement, ChangeSummary, DataCategory, Flow, Holding, LegalBasis,
-                                LineageGraph, Node, Party, Purpose, SubjectCategory, System, holding_converter,
-                                to_lineage, to_node)
+from registry.api.answers import ChangeSummary, Holding, LineageGraph, holding_converter, to_lineage
+from registry.api.types import (Agreement, DataCategory, Flow, LegalBasis, Node, Party, Purpose, SubjectCategory,
+                                System, to_node)
 from registry.api.audit import AuditQuery
 from registry.api.errors import domain_errors, should_mask
 from registry.api.execution import RegistryExecutionContext

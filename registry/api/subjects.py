@@ -15,6 +15,7 @@ import strawberry
 
 from registry.subjects import dsar as domain
 from registry import paging
+from registry.api.enums import RetentionFrom
 from registry.api.errors import domain_errors
 from registry.api.paging import PageInfo
 from registry.compliance.settings import DEFAULT_CONTROLLER
@@ -110,8 +111,8 @@ class SubjectHolding:
     retention: Optional[str] = strawberry.field(description="ISO 8601 retention period (Art. 15(1)(d)).")
     path: list[strawberry.ID] = strawberry.field(description="The flows that brought it from the subject's records.")
     source: Optional[strawberry.ID] = strawberry.field(description="The party that supplied it (Art. 15(1)(g)).")
-    retention_from: str = strawberry.field(description="What retention runs from: `end` (of the relationship) or "
-                                                       "`collection`.")
+    retention_from: RetentionFrom = strawberry.field(description="What retention runs from: `END` (of the "
+                                                                 "relationship) or `COLLECTION`.")
     retained_until: Optional[datetime.date] = strawberry.field(
         description="The last day it must be kept; null while the event retention runs from is not recorded.")
 

@@ -1,4 +1,5 @@
-"""GraphQL object types, built from stored documents.
+"""GraphQL object types of the registry's entities, built from stored documents (answers derived
+from them, holdings and lineage, are in `registry.api.answers`).
 
 References between entities (a flow's purpose, a category's parent) resolve through the
 per-request `EntityLoader` in the context, so a response fetches each entity at most once.
@@ -9,20 +10,16 @@ which serialise as the enum's values (`reinsurance-treaty` as `REINSURANCE_TREAT
 from __future__ import annotations
 
 import datetime
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Callable, Optional, Union
+from typing import Annotated, Optional, Union
 
 import strawberry
 from strawberry import Private
 
-from graph.store import Doc, Lineage, Stored
-from registry.api.enums import (AgreementKind, AgreementStatus, FlowStatus, HolderKind, LegalBasisKind, PartyKind,
-                                PartyRole, Regime, TransferMechanism)
+from graph.store import Doc, Stored
+from registry.api.enums import (AgreementKind, AgreementStatus, FlowScope, FlowStatus, HolderKind, LegalBasisKind,
+                                PartyKind, PartyRole, Regime, RetentionFrom, TransferMechanism)
 from registry.api.lazy import lazy
 from registry.compliance.regimes import jurisdictions
-
-if TYPE_CHECKING:
-    from registry.service import HoldingView
 
 
 async def load(info: strawberry.Info, id_: str | None):
@@ -74,13 +71,6 @@ class SubjectCategory(Node):
     pass
 
 
-@strawberry.enum(description="Where a holding's term comes from.")
-class TermSource(Enum):
-    DECLARATION = "declaration"
-    FLOW = "flow"
-    AGREEMENT = "agreement"
-
-
 def _regimes(info: strawberry.Info, country: str, declared: list[str] | None) -> list[Regime]:
     return list(jurisdictions({"country": country, "jurisdictions": declared}, info.context.compliance.countries))
 
@@ -101,9 +91,9 @@ class DeclaredHolding:
     additional_basis_ids: Private[list[str]]
     subject_category_ids: Private[list[str]]
     retention: Optional[str] = strawberry.field(description="ISO 8601 duration, e.g. P10Y.")
-    retention_from: str = strawberry.field(
-        default="end", description="What retention runs from: `end` (of the relationship: contract ended, claim "
-                                   "closed; the default) or `collection`.")
+    retention_from: RetentionFrom = strawberry.field(
+        default="end", description="What retention runs from: `END` (of the relationship: contract ended, claim "
+                                   "closed; the default) or `COLLECTION`.")
 
     @strawberry.field
     async def category(self, info: strawberry.Info) -> DataCategory:
@@ -247,8 +237,8 @@ class Flow(Node):
     until: Optional[datetime.date] = strawberry.field(description="The last day the flow carries data.")
     dpia: Optional[str]
     lia: Optional[str]
-    scope: str = strawberry.field(
-        default="all", description="`all`: it carries every subject's data its source holds; `case`: only the data "
+    scope: FlowScope = strawberry.field(
+        default="all", description="`ALL`: it carries every subject's data its source holds; `CASE`: only the data "
                                    "of subjects for whom a disclosure on it is recorded (a fraud referral).")
 
     @strawberry.field
@@ -286,66 +276,6 @@ class Flow(Node):
     @strawberry.field
     async def agreement(self, info: strawberry.Info) -> Optional[Agreement]:
         return await load(info, self.agreement_id)
-
-
-@strawberry.type(description="Why a holder holds a category: its own declaration, or an incoming flow in force. "
-                              "The terms are the effective ones (the flow's, else its agreement's), each with "
-                              "its source.")
-class Holding:
-    holder: SystemOrParty = strawberry.field(description="The system or party that holds the data.")
-    category: DataCategory = strawberry.field(description="The category actually declared or carried.")
-    declared: bool
-    flow: Optional[Flow] = strawberry.field(description="The incoming flow; null for a declaration.")
-    purposes: list[Purpose]
-    legal_basis: Optional[LegalBasis]
-    legal_basis_source: Optional[TermSource]
-    condition: Optional[LegalBasis] = strawberry.field(description="The Art. 9(2) / Art. 10 condition.")
-    condition_source: Optional[TermSource]
-    additional_bases: list[LegalBasis] = strawberry.field(
-        description="Bases other regimes need (a GLBA exception, the NAIC authorisation).")
-    additional_bases_source: Optional[TermSource]
-    transfer_mechanism: Optional[TransferMechanism]
-    transfer_mechanism_source: Optional[TermSource]
-    agreement: Optional[Agreement] = strawberry.field(description="The agreement the incoming flow relies on.")
-    retention: Optional[str] = strawberry.field(description="ISO 8601 retention period of a declaration.")
-    subject_categories: list[SubjectCategory] = strawberry.field(description="Whose data it is.")
-    path: list[strawberry.ID] = strawberry.field(
-        description="Flow ids of one shortest chain carrying the data from its origin, ending with `flow`.")
-
-
-@strawberry.type
-class LineageEdge:
-    id: strawberry.ID
-    from_: strawberry.ID = strawberry.field(name="from")
-    to: strawberry.ID
-    categories: list[strawberry.ID]
-    purpose: strawberry.ID
-    legal_basis: Optional[strawberry.ID]
-    condition: Optional[strawberry.ID]
-    agreement: Optional[strawberry.ID]
-    status: FlowStatus = strawberry.field(description="`ACTIVE`, or `PROPOSED` for a planned flow (`includeProposed`).")
-    proposed: bool
-
-
-@strawberry.type(description="A system or party in a lineage, with its distance from the start.")
-class LineageNode(Holder):
-    distance: int = strawberry.field(description="The fewest flows between the start and this node (0: the start).")
-
-
-@strawberry.type(description="Nodes and edges reached from a system or party: the shape a visualisation draws.")
-class LineageGraph:
-    nodes: list[LineageNode]
-    edges: list[LineageEdge]
-    truncated: bool = strawberry.field(description="The depth bound (or the 64-flow cap) cut the answer: flows go "
-                                                   "on beyond its farthest nodes.")
-
-
-@strawberry.type(description="What a change did.")
-class ChangeSummary:
-    created: int
-    updated: int
-    deleted: int
-    unchanged: int
 
 
 def _field(key: str, default=None):
@@ -425,54 +355,3 @@ def _date(text: str | None) -> datetime.date | None:
 
 def to_holder(stored: Stored) -> Holder:
     return Holder(id=stored.id, kind=stored.type, name=stored.doc["name"], country=stored.doc["country"])
-
-
-class _Nodes(dict):
-    """The GraphQL objects of the entities a batch of holdings names, each made once, on first use
-    (`nodes[id]`; None for None)."""
-
-    def __init__(self, entities: dict[str, Stored]):
-        super().__init__({None: None})
-        self.entities = entities
-
-    def __missing__(self, id_: str):
-        node = self[id_] = to_node(self.entities.get(id_))
-        return node
-
-
-def holding_converter() -> Callable[[HoldingView], Holding]:
-    """A function that turns holding views into `Holding`s, built whole (plain attributes resolve
-    faster than per-field methods), each entity converted once however many holdings name it."""
-    nodes = _Nodes({})
-
-    def convert(view: HoldingView) -> Holding:
-        nonlocal nodes
-        if nodes.entities is not view.entities:
-            nodes = _Nodes(view.entities)
-        h, node = view.holding, nodes.__getitem__
-        return Holding(holder=node(h.holder), category=node(h.category), declared=h.flow is None,
-                       flow=node(h.flow), purposes=list(map(node, h.purposes)),
-                       legal_basis=node(h.legal_basis), legal_basis_source=h.legal_basis_source,
-                       condition=node(h.condition), condition_source=h.condition_source,
-                       additional_bases=list(map(node, h.additional_bases)),
-                       additional_bases_source=h.additional_bases_source,
-                       transfer_mechanism=h.transfer_mechanism,
-                       transfer_mechanism_source=h.transfer_mechanism_source,
-                       agreement=node(h.agreement), retention=h.retention,
-                       subject_categories=list(map(node, h.subject_categories)), path=list(h.path))
-
-    return convert
-
-
-def to_lineage(lineage: Lineage) -> LineageGraph:
-    return LineageGraph(
-        nodes=[LineageNode(id=node.id, kind=node.type, name=node.doc["name"], country=node.doc["country"],
-                           distance=lineage.distances[node.id]) for node in lineage.nodes],
-        edges=[to_edge(doc) for doc in lineage.edges], truncated=lineage.truncated)
-
-
-def to_edge(doc: Doc) -> LineageEdge:
-    status = doc.get("status", "active")
-    return LineageEdge(id=doc["id"], from_=doc["from"], to=doc["to"], categories=doc["categories"],
-                       purpose=doc["purpose"], legal_basis=doc.get("legal_basis"), condition=doc.get("condition"),
-                       agreement=doc.get("agreement"), status=status, proposed=status == "proposed")

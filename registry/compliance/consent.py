@@ -1,10 +1,17 @@
-"""The rule that needs data subjects: consent withdrawn, data still held.
+"""The rule that needs data subjects: consent withdrawn or expired, data still held.
 
 A system *rests on consent* when everything it holds came through flows in force whose effective
 legal basis is consent (`gdpr-6-1-a`) and it declares nothing on another basis: without consent
-it should hold nothing. The rule applies where the GDPR or the UK GDPR governs those flows. For each such system, the subjects with a record there whose latest
-consent event for one of those flows' purposes is a withdrawal are counted (GDPR Art. 7(3),
-17(1)(b)): their data should be erased, or another basis recorded.
+it should hold nothing. The rule applies where the GDPR or the UK GDPR governs those flows. For
+each such system, the subjects with a record there whose consent to one of those flows' purposes
+no longer stands on the evaluation day are counted (GDPR Art. 7(3), 17(1)(b)): their data should
+be erased, or another basis recorded.
+
+Whether a consent stands is decided as for DSARs and the flows they suspend
+(`registry.subjects.consent`): a consent to a broader purpose covers the narrower ones, and so
+does a withdrawal; a consent that ran out (its `expires`, or the purpose's `consent_validity`)
+counts as not given; events after the evaluation day do not count. A subject who never gave nor
+withdrew consent to a purpose is not counted here.
 """
 
 from __future__ import annotations
@@ -14,18 +21,20 @@ from collections.abc import Iterator
 
 from registry.compliance.facts import Facts
 from registry.compliance.rules import GDPR, Hit, Rule
+from registry.subjects.consent import Rules
 
 CONSENT = "gdpr-6-1-a"
 RULE_ID = "consent-withdrawn-data-still-flowing"
 
 
 def consent_withdrawn_rule(store) -> Rule:
-    """The rule, counting subjects in `store` (any backend's `count_withdrawn`)."""
+    """The rule, reading the subjects' consent histories from `store` (any backend's `consent_histories`)."""
 
     def check(facts: Facts) -> Iterator[Hit]:
         incoming: dict[str, list[dict]] = defaultdict(list)
         for flow in facts.live:
             incoming[flow["to"]].append(flow)
+        rules = None
         for system, flows in sorted(incoming.items()):
             if system not in facts.systems or any(facts.basis(flow) != CONSENT for flow in flows):
                 continue
@@ -34,15 +43,37 @@ def consent_withdrawn_rule(store) -> Rule:
                 continue
             if any(held.get("legal_basis") != CONSENT for held in facts.systems[system].get("holds", ())):
                 continue
+            rules = rules or Rules(facts.purpose_tree, facts.purposes)
             purposes = sorted({flow["purpose"] for flow in flows})
-            count = store.count_withdrawn(system, purposes)
-            if count:
-                yield Hit("system", system, f"{count} data subject(s) withdrew consent for {', '.join(purposes)}, yet "
-                                            f"system {system}, which receives data only through consent-based flows "
-                                            f"({', '.join(sorted(f['id'] for f in flows))}), still holds their data.",
-                          subject_count=count, regime=regime)
+            withdrawn, expired = ended(store, rules, system, purposes, facts)
+            if withdrawn or expired:
+                yield Hit("system", system, _message(system, purposes, flows, withdrawn, expired),
+                          subject_count=withdrawn + expired, regime=regime)
 
     return Rule(RULE_ID, "info", "GDPR Art. 7(3), Art. 17(1)(b)",
-                "Subjects withdrew consent, yet a system that holds their data only on consent still has it.",
-                "Erase the withdrawn subjects' data there (and stop the flows for them), or record another basis.",
+                "Subjects withdrew consent (or it expired), yet a system that holds their data only on consent "
+                "still has it.",
+                "Erase those subjects' data there (and stop the flows for them), or record another basis.",
                 GDPR, check)
+
+
+def ended(store, rules: Rules, system: str, purposes: list[str], facts: Facts) -> tuple[int, int]:
+    """How many subjects with a record in `system` no longer consent to one of `purposes` on the
+    facts' day: (withdrew it, saw it expire). A subject counts once, as withdrawn if it withdrew one."""
+    covering = sorted({p for purpose in purposes for p in rules.covering(purpose)})
+    withdrawn = expired = 0
+    for _, events in store.consent_histories(system, covering, every=rules.timed(covering)):
+        states = {state.status for purpose in purposes
+                  if (state := rules.state(purpose, events, facts.as_of)) is not None}
+        withdrawn += "withdrawn" in states
+        expired += "expired" in states and "withdrawn" not in states
+    return withdrawn, expired
+
+
+def _message(system: str, purposes: list[str], flows: list[dict], withdrawn: int, expired: int) -> str:
+    named = ", ".join(purposes)
+    who = [f"{withdrawn} data subject(s) withdrew consent for {named}"] if withdrawn else []
+    who += [f"the consent of {expired} data subject(s) for {named} expired"] if expired else []
+    who[0] = who[0][0].upper() + who[0][1:]
+    return (f"{' and '.join(who)}, yet system {system}, which receives data only through consent-based flows "
+            f"({', '.join(sorted(f['id'] for f in flows))}), still holds their data.")

@@ -70,25 +70,41 @@ class Rules:
                           if purposes.get(p, {}).get("consent_validity")), None)
             self._validity[id_] = isodate.parse_duration(found) if found else None
 
+    def covering(self, purpose: str) -> tuple[str, ...]:
+        """The purposes whose events decide consent to `purpose`: it and its broader purposes."""
+        return self.tree.ancestors.get(purpose, (purpose,))
+
+    def timed(self, purposes: Iterable[str]) -> bool:
+        """Whether a grant for one of `purposes` runs out by a `consent_validity` (its own or inherited)."""
+        return any(self._validity.get(p) is not None for p in purposes)
+
     def expires(self, event: Doc) -> datetime | None:
         """When a granted event runs out: its own `expires` or `at` + the purpose's validity, the earlier."""
-        ends = [datetime.fromisoformat(event["expires"])] if event.get("expires") else []
+        return self._ends(event, _utc(event["at"]))
+
+    def _ends(self, event: Doc, at: datetime) -> datetime | None:
+        ends = [_utc(event["expires"])] if event.get("expires") else []
         validity = self._validity.get(event["purpose"])
         if validity is not None:
-            ends.append(datetime.fromisoformat(event["at"]) + validity)
+            ends.append(at + validity)
         return min(ends) if ends else None
 
     def state(self, purpose: str, events: Iterable[Doc], on: date) -> ConsentState | None:
         """Where consent to `purpose` stands on day `on`, from the events covering it; None without any."""
-        covering = set(self.tree.ancestors.get(purpose, (purpose,)))
-        relevant = sorted((e for e in events if e["purpose"] in covering and _day(e["at"]) <= on),
-                          key=lambda e: (_utc(e["at"]), e["status"] == "withdrawn"))
+        covering = self.covering(purpose)
+        relevant = []  # (when, is a withdrawal, event), each time parsed once
+        for event in events:
+            if event["purpose"] in covering:
+                at = _utc(event["at"])
+                if at.astimezone(timezone.utc).date() <= on:
+                    relevant.append((at, event["status"] == "withdrawn", event))
         if not relevant:
             return None
-        withdrawn = [e for e in relevant if e["status"] == "withdrawn"]
-        after = _utc(withdrawn[-1]["at"]) if withdrawn else None
-        grants = [e for e in relevant if e["status"] == "granted" and (after is None or _utc(e["at"]) > after)]
-        standing = [(e, self.expires(e)) for e in grants]
+        relevant.sort(key=lambda found: found[:2])  # on equal times a withdrawal comes later: it wins
+        withdrawn = [(at, event) for at, withdrawal, event in relevant if withdrawal]
+        after = withdrawn[-1][0] if withdrawn else None
+        standing = [(event, self._ends(event, at)) for at, _, event in relevant
+                    if event["status"] == "granted" and (after is None or at > after)]
         valid = [(e, end) for e, end in standing if end is None or end.astimezone(timezone.utc).date() > on]
         if valid:
             event, end = valid[-1]
@@ -96,7 +112,7 @@ class Rules:
         if standing:
             event, end = standing[-1]
             return ConsentState(purpose, "expired", event, end)
-        return ConsentState(purpose, "withdrawn", withdrawn[-1])
+        return ConsentState(purpose, "withdrawn", withdrawn[-1][1])
 
     def stands(self, purpose: str, events: Iterable[Doc], on: date) -> bool:
         found = self.state(purpose, events, on)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -53,11 +54,10 @@ class SubjectService:
         require(principal, SUBJECT_WRITE)
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
         rows = model.rows(model.read_subjects(path, read), checker)
-        try:  # the store checks again, in each batch's transaction, that what the rows name still exists
+        # the store checks again, in each batch's transaction, that what the rows name still exists
+        with _refused_as_invalid():
             return self.store.write_subjects(rows, actor=principal.name, source=path.name,
                                              key_fingerprint=lambda: self.hasher.fingerprint, progress=applied)
-        except IntegrityError as error:
-            raise InvalidArgument(str(error)) from None
 
     def pending_load(self, *, principal: Principal) -> PendingLoad | None:
         """The subject load that started applying and did not finish, if any."""
@@ -127,14 +127,10 @@ class SubjectService:
         if found.doc.get("scope", "all") != "case":
             raise InvalidArgument(f"flow {flow!r} has scope all: it carries every subject's data; disclosures are "
                                   "recorded on flows of scope case")
-        try:
+        with _validated():
             event = model.Disclosure(flow=flow, at=at or datetime.now(timezone.utc), reference=reference)
-        except ValueError as error:
-            raise InvalidArgument(_first_error(error)) from None
-        try:
+        with _refused_as_invalid():  # the flow may have been deleted meanwhile
             self.store.add_disclosure(row.id, event.to_doc(), actor=principal.name)
-        except IntegrityError as error:  # the flow was deleted meanwhile
-            raise InvalidArgument(str(error)) from None
         return self._with_declared(self.store.subject(row.id))
 
     def list(self, *, principal: Principal, after: str | None = None, limit: int = 100
@@ -190,15 +186,11 @@ class SubjectService:
         require(principal, SUBJECT_WRITE)
         row = self.find(principal=principal, subject=subject, what="consent")
         self.registry.entity(purpose, "purpose")
-        try:
+        with _validated():
             event = model.ConsentEvent(purpose=purpose, status=status, at=at or datetime.now(timezone.utc),
                                        notice=notice, channel=channel, expires=expires)
-        except ValueError as error:
-            raise InvalidArgument(_first_error(error)) from None
-        try:
+        with _refused_as_invalid():  # the purpose may have been deleted meanwhile
             self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
-        except IntegrityError as error:  # the purpose was deleted meanwhile
-            raise InvalidArgument(str(error)) from None
         return self._with_declared(self.store.subject(row.id))
 
     def affected(self, *, principal: Principal, systems: list[str], limit: int = 1000) -> list[str]:
@@ -289,6 +281,25 @@ class SubjectService:
                 self._downstream.popitem(last=False)
         self._downstream.move_to_end(key)
         return self._downstream[key]
+
+
+@contextmanager
+def _refused_as_invalid() -> Iterator[None]:
+    """Answer a write the store refused (`IntegrityError`: what it names no longer exists, deleted
+    by another writer meanwhile; nothing was written) as the caller's `InvalidArgument`, one line."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise InvalidArgument(str(error)) from None
+
+
+@contextmanager
+def _validated() -> Iterator[None]:
+    """Answer an invalid value (a model's `ValueError`) as an `InvalidArgument` naming its first problem."""
+    try:
+        yield
+    except ValueError as error:
+        raise InvalidArgument(_first_error(error)) from None
 
 
 def _first_error(error: ValueError) -> str:

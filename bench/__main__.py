@@ -51,6 +51,8 @@ def _names(known, what: str):
 @click.option("--throughput-seconds", type=click.FloatRange(0.1), default=5.0, show_default=True,
               help="How long each concurrency level runs.")
 @click.option("--no-http", is_flag=True, help="Leave out the HTTP layer and the throughput.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes of the API server for the HTTP layer (`serve --workers`).")
 @click.option("--token", envvar="DSA_BENCH_TOKEN", help="API token sent as `Authorization: Bearer …` (also DSA_BENCH_TOKEN).")
 @click.option("--features", default="", callback=_names(FEATURES, "feature"),
               help=f"Model features to generate, once the model accepts them: {', '.join(FEATURES)}.")
@@ -63,15 +65,15 @@ def _names(known, what: str):
 @click.option("--workdir", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Where the temporary stores and the subject file go (default: the system's temporary directory).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress messages.")
-def main(scale, backends, questions, runs, seconds, throughput_seconds, no_http, token, features, systems, parties,
-         flows, subjects, json_path, workdir, quiet):
+def main(scale, backends, questions, runs, seconds, throughput_seconds, no_http, workers, token, features, systems,
+         parties, flows, subjects, json_path, workdir, quiet):
     chosen = scale_of(scale, systems=systems, parties=parties, flows=flows, subjects=subjects)
     if chosen.systems // chosen.subsidiaries < 4:
         chosen = scale_of(scale, systems=systems, parties=parties, flows=flows, subjects=subjects,
                           subsidiaries=max(2, chosen.systems // 4))
     options = Options(scale=chosen, backends=backends, questions=questions, budget=Budget(runs, seconds),
                       http=not no_http, throughput_seconds=throughput_seconds, token=token, features=features or (),
-                      workdir=workdir)
+                      workdir=workdir, workers=workers)
     run = Run(options, Reporter(quiet=quiet))
     try:
         records = run()

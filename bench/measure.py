@@ -56,9 +56,18 @@ def summary(times: list[float]) -> dict[str, float]:
             "p99_ms": round(percentile(times, 99), 3)}
 
 
-def rss_mb(pid: int | None = None) -> float:
-    """The resident memory of process `pid` (this one by default), in MB (10^6 bytes)."""
-    return round(psutil.Process(pid).memory_info().rss / 1e6, 1)
+def rss_mb(pid: int | None = None, children: bool = False) -> float:
+    """The resident memory of process `pid` (this one by default), with `children` that of all its
+    descendants too (a server's worker processes), in MB (10^6 bytes)."""
+    process = psutil.Process(pid)
+    family = [process, *(process.children(recursive=True) if children else ())]
+    total = 0
+    for member in family:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:  # a worker that ended meanwhile
+            pass
+    return round(total / 1e6, 1)
 
 
 def _schedule(budget: Budget) -> Iterator[int]:

@@ -58,11 +58,11 @@ def markdown(records: list[Record], *, title: str, skipped: dict[str, str] | Non
                          f"{r['per_s'] or 0:,} | {r['rss_mb']:,.0f} |")
     rates = [r for r in records if "clients" in r]
     if rates:
-        lines += ["", "| question (HTTP) | backend | clients | requests/s | p50 ms | p95 ms |",
-                  "|---|---|---:|---:|---:|---:|"]
+        lines += ["", "| question (HTTP) | backend | server processes | clients | requests/s | p50 ms | p95 ms |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
         for r in rates:
-            lines.append(f"| {r['question']} | {r['backend']} | {r['clients']} | {r['requests_per_s']:,.1f} | "
-                         f"{_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} |")
+            lines.append(f"| {r['question']} | {r['backend']} | {r.get('workers', 1)} | {r['clients']} | "
+                         f"{r['requests_per_s']:,.1f} | {_ms(r['p50_ms'])} | {_ms(r['p95_ms'])} |")
     memory = _memory(records)
     if memory:
         lines += ["", "| backend | process | peak resident MB seen |", "|---|---|---:|"]

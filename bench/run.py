@@ -49,6 +49,8 @@ class Options:
     token: str | None = None
     features: Sequence[str] = ()
     workdir: Path | None = None
+    workers: int = 1
+    """Processes of the API server (`serve --workers`)."""
 
 
 @dataclass
@@ -150,21 +152,23 @@ class Run:
     def _http(self, backend: str, location: str, extra, questions: list[Question]) -> None:
         options, budget = self.options, self.options.budget
         self.reporter.say(f"{backend}: starting the API server (uvicorn on 127.0.0.1)")
-        server = ApiServer(location, HMAC_KEY)
+        server = ApiServer(location, HMAC_KEY, workers=options.workers)
         try:
             http = our_side.Http(server, options.token or server.token)
             for question in questions:
                 with self._tick(f"{backend} http {question.name}", budget.runs) as advance:
                     sample = http.latency(question, self.picks, budget, lambda: advance(1))
-                self._add(record(question.name, backend, "http", sample, rss_mb(server.pid)) | extra())
+                self._add(record(question.name, backend, "http", sample, rss_mb(server.pid, children=True),
+                                 workers=options.workers) | extra())
             for question in questions:
                 if question.name not in options.throughput:
                     continue
                 for clients in options.clients:
                     self.reporter.say(f"{backend}: {question.name} with {clients} concurrent HTTP client(s)")
                     sample, rate = http.throughput(question, self.picks, clients, options.throughput_seconds)
-                    self._add(record(question.name, backend, "http", sample, rss_mb(server.pid), clients=clients,
-                                     requests_per_s=round(rate, 1)) | extra())
+                    self._add(record(question.name, backend, "http", sample, rss_mb(server.pid, children=True),
+                                     clients=clients, workers=options.workers, requests_per_s=round(rate, 1))
+                              | extra())
         finally:
             server.stop()
 

@@ -79,13 +79,15 @@ def wait_until(ready, process: Process, timeout: float, what: str) -> None:
 
 
 class ApiServer(Process):
-    """`registry.api.app.create_app` under uvicorn on 127.0.0.1 (see `bench.api_server`)."""
+    """`registry.api.app.create_app` under uvicorn on 127.0.0.1 (see `bench.api_server`), in
+    `workers` processes."""
 
-    def __init__(self, store: str, hmac_key: str, timeout: float = 120):
+    def __init__(self, store: str, hmac_key: str, timeout: float = 120, workers: int = 1):
         self.token = _bench_token(store, hmac_key)
         self.port = free_port()
         super().__init__([sys.executable, "-m", "bench.api_server", "--store", store, "--port", str(self.port),
-                          "--hmac-key", hmac_key], "api-server", env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          "--hmac-key", hmac_key, "--workers", str(workers)], "api-server",
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
         self.url = f"http://127.0.0.1:{self.port}"
         import httpx2
 

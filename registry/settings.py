@@ -26,6 +26,7 @@ anything, with one line that names the variable and the reason (`SettingsError`)
 | `DSA_REGISTRY_WEB_ASSETS` | the directory of the pages' npm packages (default `registry/web/node_modules`) |
 | `NEO4J_USER`, `NEO4J_PASSWORD`, `NEO4J_DATABASE` | Neo4j credentials and database (the URI may carry them too) |
 | `DSA_REGISTRY_BUSY_TIMEOUT` | seconds a write waits for another write to end before it gives up as busy (default 10) |
+| `DSA_REGISTRY_WORKERS` | server processes `serve` starts on its port (default 1; `--workers` overrides it) |
 
 The lookup-key secret is read (and checked) only when something needs it (`key_hasher`).
 
@@ -58,6 +59,8 @@ PREFIX = "DSA_REGISTRY_"
 CommaList = Annotated[tuple[str, ...], NoDecode]
 MIN_KEY_BYTES = 32
 """The shortest lookup-key secret accepted: 256 bits, as HMAC-SHA256 wants (RFC 2104 §3)."""
+MAX_WORKERS = 64
+"""The most server processes `serve` starts (each holds the registry in memory)."""
 
 
 class SettingsError(ValueError):
@@ -101,6 +104,8 @@ class Settings(BaseSettings):
     neo4j_database: str | None = Field(None, validation_alias="NEO4J_DATABASE")
     busy_timeout: float = 10.0
     """Seconds a write waits for another process's write to end before it gives up (`StoreBusy`)."""
+    workers: int = 1
+    """Server processes `serve` runs on its port (`registry.api.workers`)."""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -187,6 +192,14 @@ class Settings(BaseSettings):
     def _a_bounded_wait(cls, value: float) -> float:
         if not 0 < value <= 3600:
             raise ValueError(f"{value:g} seconds is not a wait; give a number of seconds above 0 and at most 3600")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _a_number_of_processes(cls, value: int) -> int:
+        if not 1 <= value <= MAX_WORKERS:
+            raise ValueError(f"{value} is not a number of server processes; give 1 to {MAX_WORKERS} "
+                             "(about one per core)")
         return value
 
     @field_validator("document_language")

@@ -93,6 +93,8 @@ def stat_mode(path: Path) -> int:
     ({"DSA_REGISTRY_HMAC_KEY_FILE": "missing.key"}, "error: DSA_REGISTRY_HMAC_KEY_FILE: cannot read missing.key"),
     ({"DSA_REGISTRY_PRODUCTION": "maybe"}, "error: DSA_REGISTRY_PRODUCTION: Input should be a valid boolean"),
     ({"DSA_REGISTRY_CORS_ORIGINS": "*.example.com"}, "error: DSA_REGISTRY_CORS_ORIGINS: '*.example.com' is not an origin"),
+    ({"DSA_REGISTRY_WORKERS": "0"}, "error: DSA_REGISTRY_WORKERS: 0 is not a number of server processes; give 1 to 64"),
+    ({"DSA_REGISTRY_WORKERS": "two"}, "error: DSA_REGISTRY_WORKERS: Input should be a valid integer"),
 ])
 def test_bad_configuration_stops_the_server_in_one_line_before_it_listens(tmp_path, env, message):
     result = cli("serve", "--port", "0", cwd=tmp_path, env=env)

@@ -23,6 +23,7 @@ from registry.auth.tokens import Tokens
 from registry.bootstrap import open_registry
 from registry.cli.base import refuse_missing_store, session, summary
 from registry.cli.bundles import DEMO
+from registry.settings import MAX_WORKERS
 from registry.auth.roles import SUBJECT_WRITE
 from registry.subjects.demo import load_demo_subjects
 from registry.subjects.service import SubjectService
@@ -39,19 +40,20 @@ from registry.subjects.service import SubjectService
 @click.option("--ssl-certfile", type=click.Path(dir_okay=False, path_type=Path), help="Serve HTTPS with this "
               "certificate chain (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(dir_okay=False, path_type=Path), help="The certificate's private key (PEM).")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
+              help="Server processes on the port (about one per core). Also DSA_REGISTRY_WORKERS; default 1.")
 @click.pass_context
 def serve(ctx, host: str, port: int, with_demo: bool, allow_anonymous_viewer: bool | None, production: bool | None,
-          ssl_certfile: Path | None, ssl_keyfile: Path | None):
+          ssl_certfile: Path | None, ssl_keyfile: Path | None, workers: int | None):
     """Serve the GraphQL API (GraphiQL in a browser) at http://HOST:PORT/graphql and the lineage page
     at http://HOST:PORT/; callers authenticate with API tokens (`dsa-registry tokens`) or the identity
     provider's tokens."""
-    import uvicorn
-
     from registry.api.app import create_app
+    from registry.api.workers import run
     from registry.web import Pages, page_url
 
     current = session(ctx)
-    flags = {"allow_anonymous_viewer": allow_anonymous_viewer, "production": production}
+    flags = {"allow_anonymous_viewer": allow_anonymous_viewer, "production": production, "workers": workers}
     settings = current.settings.model_copy(update={k: v for k, v in flags.items() if v is not None})
     _check_tls(ssl_certfile, ssl_keyfile)
     app = create_app(settings)  # checks the settings the API needs before anything else
@@ -80,14 +82,14 @@ def serve(ctx, host: str, port: int, with_demo: bool, allow_anonymous_viewer: bo
     link = functools.partial(page_url, host, listening.getsockname()[1], token=token, scheme=scheme)
     if issued is not None:
         click.echo(f"created the admin token {issued.row.name!r} (shown once, keep it safe): {issued.token}", err=True)
+    if settings.workers > 1:
+        click.echo(f"Serving with {settings.workers} processes", err=True)
     click.echo(f"Lineage page: {link()}", err=True)
     if settings.production:
         click.echo(f"GraphQL: {link(path='graphql', token=None)}", err=True)
     else:
         click.echo(f"GraphiQL: {link(path='graphql')}", err=True)
-    config = uvicorn.Config(app, log_level="info", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-                            server_header=False)
-    uvicorn.Server(config).run(sockets=[listening])
+    run(settings, listening, log_level="info", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, server_header=False)
 
 
 def _check_tls(certfile: Path | None, keyfile: Path | None) -> None:

@@ -24,7 +24,7 @@ from functools import cached_property
 
 from graph.store import ENTITY_TYPES, Doc, effective_terms, in_force, planned
 from registry.categories import CategoryTree, Tree
-from registry.compliance.regimes import GDPR_FAMILY, jurisdictions, spread
+from registry.compliance.regimes import GDPR_FAMILY, Bits, Network, jurisdictions
 from registry.compliance.transfers import Countries, Decision
 
 ART_6 = frozenset({"lawful-basis"})
@@ -54,16 +54,24 @@ class Facts:
         self.regimes: dict[str, tuple[str, ...]] = {id_: jurisdictions(doc, countries) for id_, doc in self.ends.items()}
         self.declared: dict[str, set[str]] = {
             id_: {held["category"] for held in doc.get("holds", ())} for id_, doc in self.systems.items()}
-        self.fed = spread(self.live, self.tree, self.declared, set(self.parties))
-        """Per node, the categories it receives through a chain starting at a declaration or a party."""
-        self.regime_data: dict[str, dict[str, set[str]]] = {
-            regime: spread(self.live, self.tree, {}, {id_ for id_, found in self.regimes.items() if regime in found})
+        self.bits = Bits(self.tree, [c for flow in docs["flow"] for c in flow["categories"]]
+                         + [c for held in self.declared.values() for c in held])
+        """The categories as bits: the tree's, and any other a flow or declaration names."""
+        network = Network(self.live, self.bits)
+        self.fed = network.spread({id_: self.bits.of(held) for id_, held in self.declared.items()}, set(self.parties))
+        """Per node, the categories (`bits`) it declares or receives through a chain starting at a declaration or a party."""
+        self.regime_data: dict[str, dict[str, int]] = {
+            regime: network.spread({}, {id_ for id_, found in self.regimes.items() if regime in found})
             for regime in GDPR_FAMILY}
-        """Per GDPR-family regime and node, the categories of data that reached it from a node under the regime."""
-        self._adequacy: dict[tuple[str, str], Decision | None] = {}
+        """Per GDPR-family regime and node, the categories (`bits`) that reached it from a node under the regime."""
+        self._adequacy: dict[tuple[str, bool, bool, str], Decision | None] = {}
+        """Per country, certifications and regime: the decision (many ends share a country)."""
         self._terms: dict[str, dict] = {}
+        self._recorded: dict[str, tuple[str | None, str | None, tuple[str, ...]]] = {}
         self._regime: dict[str, tuple[str, list[str]] | None] = {}
-        self._third: dict[tuple[str, str], bool] = {}
+        self._third: dict[str, frozenset[str]] = {}
+        self.territory: dict[str, frozenset[str]] = {regime: countries.territory(regime) for regime in GDPR_FAMILY}
+        """Per GDPR-family regime, the countries of its territory (`Countries.territory`)."""
 
     @classmethod
     def of(cls, registry, as_of: date, countries: Countries) -> Facts:
@@ -95,8 +103,12 @@ class Facts:
     def recorded(self, doc: Doc, flow: bool = True) -> tuple[str | None, str | None, tuple[str, ...]]:
         """(legal basis, condition, additional bases) of a flow (effective) or of a declaration."""
         if flow:
-            terms = self.terms(doc)
-            return terms["legal_basis"][0], terms["condition"][0], terms["additional_bases"][0]
+            found = self._recorded.get(doc["id"])
+            if found is None:
+                terms = self.terms(doc)
+                found = self._recorded[doc["id"]] = (terms["legal_basis"][0], terms["condition"][0],
+                                                     terms["additional_bases"][0])
+            return found
         return doc.get("legal_basis"), doc.get("condition"), tuple(doc.get("additional_bases", ()))
 
     def kind(self, basis: str | None) -> str | None:
@@ -124,8 +136,14 @@ class Facts:
         under it, else those that came from a node under it."""
         if self.under(flow["from"], regime) or self.under(flow["to"], regime):
             return list(flow["categories"])
-        held = self.regime_data[regime].get(flow["from"], set())
-        return [c for c in flow["categories"] if self.tree.overlaps(c, held)]
+        return self._reached(flow, self.regime_data[regime].get(flow["from"], 0))
+
+    def _reached(self, flow: Doc, held: int) -> list[str]:
+        """The flow's categories whose data overlaps `held` (`bits`)."""
+        if not held:
+            return []
+        overlap = self.bits.overlap
+        return [c for c in flow["categories"] if overlap[c] & held]
 
     def flow_regime(self, flow: Doc) -> tuple[str, list[str]] | None:
         """The first GDPR-family regime governing the flow, with the categories it governs (worked
@@ -135,12 +153,18 @@ class Facts:
                                              if (categories := self.governed(flow, regime))), None)
         return self._regime[flow["id"]]
 
+    @cached_property
+    def gdpr_flows(self) -> list[tuple[Doc, str, list[str]]]:
+        """(flow, regime, categories it governs) for every checked flow the GDPR or the UK GDPR
+        governs (`flow_regime`), in the order of `flows`: worked out once, every GDPR rule walks it."""
+        return [(flow, *found) for flow in self.flows if (found := self.flow_regime(flow))]
+
     def holding_regime(self, system: str, category: str) -> str | None:
         """The first GDPR-family regime governing a declared holding: the system's, or the one
         that data of the category came from."""
         return next((regime for regime in GDPR_FAMILY
                      if self.under(system, regime)
-                     or self.tree.overlaps(category, self.regime_data[regime].get(system, set()))), None)
+                     or self.bits.overlap[category] & self.regime_data[regime].get(system, 0)), None)
 
     # --- transfers ---------------------------------------------------------------------------
 
@@ -148,12 +172,11 @@ class Facts:
         """The categories a flow takes out of `regime`'s territory while the regime governs them
         (its Art. 44 transfer, onward transfers included): data its sender holds under the regime,
         going to an end located outside the territory."""
-        if self.ends[flow["to"]]["country"] in self.countries.territory(regime):
+        if self.ends[flow["to"]]["country"] in self.territory[regime]:
             return []
         if self.under(flow["from"], regime):
             return list(flow["categories"])
-        held = self.regime_data[regime].get(flow["from"], set())
-        return [c for c in flow["categories"] if self.tree.overlaps(c, held)]
+        return self._reached(flow, self.regime_data[regime].get(flow["from"], 0))
 
     def onward(self, flow: Doc, regime: str) -> bool:
         """Whether the flow passes on, from a sender not under the regime, data it received under it."""
@@ -161,28 +184,31 @@ class Facts:
 
     def adequacy(self, node: str, regime: str) -> Decision | None:
         """The adequacy decision of `regime` covering an end on the evaluation date, if any."""
-        key = (node, regime)
+        doc = self.ends[node]
+        key = (doc["country"], bool(doc.get("dpf_certified")), bool(doc.get("dpf_uk_extension")), regime)
         if key not in self._adequacy:
-            doc = self.ends[node]
             certified = [flag for flag in ("dpf_certified", "dpf_uk_extension") if doc.get(flag)]
             self._adequacy[key] = self.countries.decision_for(doc["country"], self.as_of, certified, regime)
         return self._adequacy[key]
 
     def third_country(self, node: str, regime: str) -> bool:
         """Outside the regime's territory and without an adequacy decision covering it (Art. 45)."""
-        key = (node, regime)
-        if key not in self._third:
-            self._third[key] = self.ends[node]["country"] not in self.countries.territory(regime) \
-                and self.adequacy(node, regime) is None
-        return self._third[key]
+        return node in self.third_countries(regime)
+
+    def third_countries(self, regime: str) -> frozenset[str]:
+        """The systems and parties that are in a third country for `regime` (`third_country`)."""
+        if regime not in self._third:
+            self._third[regime] = frozenset(
+                node for node, doc in self.ends.items()
+                if doc["country"] not in self.territory[regime] and self.adequacy(node, regime) is None)
+        return self._third[regime]
 
     # --- lineage -----------------------------------------------------------------------------
 
     def holds_data_of(self, node: str, category: str) -> bool:
         """Whether `node` declares data of `category` (it, an ancestor or a descendant), or
         receives it through a chain of live flows that starts at a declaration or a party."""
-        return (self.tree.overlaps(category, self.declared.get(node, set()))
-                or self.tree.overlaps(category, self.fed.get(node, set())))
+        return bool(self.bits.overlap[category] & self.fed.get(node, 0))
 
     def is_party(self, node: str) -> bool:
         return node in self.parties

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from graph.store import Doc
 from registry.compliance.facts import Facts
@@ -34,9 +34,9 @@ GDPR = "https://eur-lex.europa.eu/eli/reg/2016/679/oj"
 EXPIRING_WITHIN = timedelta(days=90)
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One thing a rule found: the entity concerned, what is wrong with it, and under which regime."""
+class Hit(NamedTuple):
+    """One thing a rule found: the entity concerned, what is wrong with it, and under which regime.
+    (A named tuple: rules make tens of thousands of them on a large registry.)"""
 
     entity_kind: str
     entity_id: str
@@ -83,9 +83,7 @@ def _but(basis: str | None) -> str:
 
 def gdpr_flows(facts: Facts) -> Iterator[tuple[Doc, str, list[str]]]:
     """(flow, regime, categories it governs) for every checked flow the GDPR or the UK GDPR governs."""
-    for flow in facts.flows:
-        if found := facts.flow_regime(flow):
-            yield flow, *found
+    return iter(facts.gdpr_flows)
 
 
 def gdpr_holdings(facts: Facts) -> Iterator[tuple[str, Doc, str]]:
@@ -312,8 +310,9 @@ def agreement_purpose_out_of_scope(facts: Facts) -> Iterator[Hit]:
       "under the Data Privacy Framework is `dpf_certified: true` (`dpf_uk_extension: true` for its UK Extension).")
 def transfer_without_safeguard(facts: Facts) -> Iterator[Hit]:
     for regime in GDPR_FAMILY:
+        third = facts.third_countries(regime)
         for flow in facts.flows:
-            if not facts.third_country(flow["to"], regime) or not facts.exported(flow, regime):
+            if flow["to"] not in third or not facts.exported(flow, regime):
                 continue
             mechanism = facts.mechanism(flow)
             if mechanism and mechanism != "adequacy":

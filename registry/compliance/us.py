@@ -25,9 +25,9 @@ consent to the disclosure, which 6802(e)(2) accepts."""
 
 def _us_disclosures(facts: Facts, regime: str) -> Iterator[Doc]:
     """Checked flows from a sender under `regime` (`glba`, `naic`) to a nonaffiliated party (kind not `affiliate`)."""
+    nonaffiliated = {id_ for id_, party in facts.parties.items() if party["kind"] != "affiliate"}
     for flow in facts.flows:
-        party = facts.parties.get(flow["to"])
-        if facts.under(flow["from"], regime) and party is not None and party["kind"] != "affiliate":
+        if flow["to"] in nonaffiliated and facts.under(flow["from"], regime):
             yield flow
 
 

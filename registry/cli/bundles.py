@@ -26,8 +26,8 @@ DEMO = files("registry") / "demo" / "insurer.yaml"
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--replace", is_flag=True, help="Replace the whole registry with these bundles.")
 @click.option("--force", is_flag=True,
-              help="With --replace: delete entities that data subjects' data (records, consents …) refers to (the subject "
-                   "data is kept; audited with the counts; needs the subject-data:write permission).")
+              help="With --replace: delete entities that subject data (records, consents, disclosures …) refers to "
+                   "(the subject data is kept; audited with the counts; needs the subject-data:write permission).")
 @click.option("--dry-run", is_flag=True, help="Print what the load would change, and change nothing.")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output of --dry-run.")

@@ -42,8 +42,8 @@ class HoldingView:
 @dataclass(frozen=True)
 class LoadPlan:
     """What a load would do: the changes in the order the store would apply them, how many
-    documents are unchanged, and the subject data that refers to deleted entities, which the load
-    refuses to delete without `force`: deleted id -> kind of reference
+    documents are unchanged, and the subject data that refers to deleted entities (or to ones a
+    replace gives another type), which the load refuses without `force`: id -> kind of reference
     (`graph.store.SUBJECT_REFERENCES`: records, record categories, record sources, consents,
     kind, disclosures) -> how many subjects."""
 
@@ -105,7 +105,8 @@ class Registry:
         current = {id_: (stored.type, encode(stored.doc))
                    for id_, stored in self.store.get_many([stored.id for stored in docs] + deletes).items()}
         planned = plan(docs, deletes, current)
-        gone = {change.id: change.type for change in planned.changes if change.action == "delete"}
+        gone = {change.id: current[change.id][0] for change in planned.changes  # deleted, or given another type
+                if change.id in current and (change.action == "delete" or current[change.id][0] != change.type)}
         taken = self.store.subject_references(gone) if gone else {}
         return LoadPlan(planned.changes, planned.unchanged, dict(sorted(taken.items())))
 

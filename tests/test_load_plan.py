@@ -219,3 +219,31 @@ def test_the_cli_plan_names_the_kind_and_count_of_any_subject_reference(tmp_path
     checked = cli("--store", "registry.db", "check", "--replace", "extra.yaml", "next.yaml", cwd=tmp_path)
     assert checked.returncode == 2 and "party 'broker' cannot be deleted: still referenced by the record " \
         "sources of 1 data subject(s)" in checked.stderr
+
+
+def test_a_replace_giving_a_referenced_entity_another_type_is_planned_and_refused_like_its_delete(subjects):
+    bundle, _ = without(subjects.export(), "broker")
+    bundle["systems"].append({"id": "broker", "name": "Broker portal", "country": "DE"})
+    planned = subjects.plan([("next.json", json.dumps(bundle))], replace=True)
+    assert [(c.action, c.type, c.id) for c in planned.changes if c.id in ("broker", "b1")] == [
+        ("update", "system", "broker"), ("delete", "flow", "b1")]
+    assert planned.taken == {"broker": {"record sources": 1}}
+    before = subjects.export()
+    with pytest.raises(InvalidArgument, match=r"^party 'broker' cannot become a system: still referenced by the record "
+                                              r"sources of 1 data subject\(s\) \(force deletes it anyway"):
+        subjects.load_data(bundle, source="next.json", actor="test", replace=True)
+    assert subjects.export() == before
+    subjects.load_data(bundle, source="next.json", actor="dpo", replace=True, force=True)
+    [forced] = [e for e in subjects.audit(limit=1000) if e.action == "force"]
+    assert (forced.actor, forced.type, forced.id, forced.after) == ("dpo", "party", "broker",
+                                                                    {"subjects": {"record sources": 1}})
+
+
+def test_a_replace_giving_an_entity_no_subject_data_names_another_type_goes_ahead(subjects):
+    bundle = subjects.export()
+    bundle["subject_categories"] = [c for c in bundle["subject_categories"] if c["id"] != "claimant"]
+    bundle["purposes"].append({"id": "claimant", "name": "Claimant outreach"})
+    planned = subjects.plan([("next.json", json.dumps(bundle))], replace=True)
+    assert ([(c.action, c.type, c.id) for c in planned.changes], planned.taken) == (
+        [("update", "purpose", "claimant")], {})
+    assert subjects.load_data(bundle, source="next.json", actor="test", replace=True).updated == 1

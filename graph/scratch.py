@@ -74,6 +74,9 @@ class ScratchStore(SnapshotReads):
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         raise NotImplementedError("a scratch store does not record consents")
 
+    def subject_references(self, typed: dict[str, str]) -> dict[str, dict[str, int]]:
+        return self.base.subject_references(typed) if self.base is not None else {}
+
     def count_subjects(self, systems: Iterable[str]) -> int:
         return self.base.count_subjects(systems) if self.base is not None else 0
 
@@ -112,8 +115,7 @@ class ScratchStore(SnapshotReads):
 
 class _View:
     """The copy as a write's check sees it (`graph.store.RegistryView`); subject data is the base
-    store's: its records per system, consents per purpose and disclosures per flow (counted as
-    disclosures, not subjects)."""
+    store's, counted by its own rule (`GraphStore.subject_references`) for the copy's entities."""
 
     def __init__(self, store: ScratchStore):
         self._store = store
@@ -128,12 +130,5 @@ class _View:
         return list(self._store._entities.values())
 
     def subject_references(self, ids) -> dict[str, dict[str, int]]:
-        found: dict[str, dict[str, int]] = {}
-        for id_ in ids:
-            type_ = self._store._entities[id_].type if id_ in self._store._entities else None
-            kind, count = ("records", self._store.count_subjects([id_])) if type_ == "system" else \
-                ("consents", self._store.count_consenting([id_])) if type_ == "purpose" else \
-                ("disclosures", self._store.count_disclosures([id_]).get(id_, 0)) if type_ == "flow" else (None, 0)
-            if count:
-                found[id_] = {kind: count}
-        return found
+        entities = self._store._entities
+        return self._store.subject_references({id_: entities[id_].type for id_ in ids if id_ in entities})

@@ -510,6 +510,14 @@ class GraphStore(Protocol):
         """Append one consent event to a subject's history, audited; `IntegrityError` when its
         purpose does not exist as the write sees the registry."""
 
+    def subject_references(self, typed: dict[str, str]) -> dict[str, dict[str, int]]:
+        """What subject data refers to, as a delete's check counts it (`RegistryView.subject_references`),
+        read outside any write: `typed` maps ids to the entity types to count them as (an id is
+        counted by the kinds of `SUBJECT_REFERENCES` that name its type); the answer maps each id
+        that subject data refers to -> kind of reference -> how many subjects (ids nothing refers
+        to, and kinds with no subject, are left out). A dry run (`Registry.plan`) reports with it
+        what a write would refuse."""
+
     def count_subjects(self, systems: Iterable[str]) -> int:
         """How many distinct subjects have a record in any of `systems`."""
 

@@ -60,11 +60,12 @@ class WriteCheck:
         problems = self._unresolved(existing, new, gone) + _cycles(view, self.upserts, gone)
         if problems:
             raise IntegrityError(f"the registry changed meanwhile: {_joined(problems)}; nothing was changed")
-        held = _still_referenced(view, existing, gone, set(new))
+        retyped = {id_ for id_, type_ in new.items() if existing.get(id_, type_) != type_}  # only a replace may
+        held = _still_referenced(view, existing, gone, set(new), retyped)
         refused = {id_: (users, subjects) for id_, (users, subjects) in held.items()
                    if users or (subjects and not self.force)}
         if refused:
-            raise IntegrityError(_refusal(refused, existing, self.force))
+            raise IntegrityError(_refusal(refused, existing, new, self.force))
         forced = {id_: subjects for id_, (_, subjects) in held.items() if subjects}
         return Checked(deletes if self.replace else None, forced)
 
@@ -82,11 +83,12 @@ class WriteCheck:
         return problems
 
 
-def _still_referenced(view: RegistryView, existing: dict[str, str], gone: set[str],
-                      upserted: set[str]) -> dict[str, tuple[list[str], dict[str, int]]]:
+def _still_referenced(view: RegistryView, existing: dict[str, str], gone: set[str], upserted: set[str],
+                      retyped: set[str] = frozenset()) -> dict[str, tuple[list[str], dict[str, int]]]:
     """Per deleted id that anything still refers to: the documents that do (`flow 'f' (purpose)`,
-    in entity-type order) and the subject data (kind -> subjects)."""
-    if not gone:
+    in entity-type order) and the subject data (kind -> subjects). An id a replace gives another
+    type is gone as the entity subject data names (its documents are checked as upserts)."""
+    if not gone and not retyped:
         return {}
     users: dict[str, list[tuple[int, str, str]]] = {}
     order = {type_: n for n, type_ in enumerate(ENTITY_TYPES)}
@@ -97,17 +99,20 @@ def _still_referenced(view: RegistryView, existing: dict[str, str], gone: set[st
             if target in gone:
                 users.setdefault(target, []).append((order.get(stored.type, 99), stored.id,
                                                      f"{stored.type} {stored.id!r} ({dotted(where)})"))
-    subjects = view.subject_references(gone)
+    subjects = view.subject_references(gone | retyped)
     return {id_: ([text for *_, text in sorted(users.get(id_, ()))], subjects.get(id_, {}))
-            for id_ in sorted(gone) if id_ in users or id_ in subjects}
+            for id_ in sorted(gone | retyped) if id_ in users or id_ in subjects}
 
 
-def _refusal(refused: dict[str, tuple[list[str], dict[str, int]]], existing: dict[str, str], force: bool) -> str:
-    """One line naming, per refused delete, what still refers to the entity and how many subjects."""
+def _refusal(refused: dict[str, tuple[list[str], dict[str, int]]], existing: dict[str, str], new: dict[str, str],
+             force: bool) -> str:
+    """One line naming, per refused delete (or change of type), what still refers to the entity and
+    how many subjects."""
     parts, by_subjects_only = [], True
     for id_, (users, subjects) in refused.items():
         whom = users + [f"the {kind} of {n} data subject(s)" for kind, n in subjects.items()]
-        parts.append(f"{existing.get(id_, 'entity')} {id_!r} cannot be deleted: still referenced by {', '.join(whom)}")
+        change = f"become a {new[id_]}" if id_ in new else "be deleted"
+        parts.append(f"{existing.get(id_, 'entity')} {id_!r} cannot {change}: still referenced by {', '.join(whom)}")
         by_subjects_only = by_subjects_only and not users
     advice = " (change those documents first)" if not by_subjects_only else \
         "" if force else " (force deletes it anyway, keeping the subject data, audited)"

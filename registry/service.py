@@ -40,23 +40,16 @@ class HoldingView:
 
 
 @dataclass(frozen=True)
-class Taken:
-    """The subject data that refers to a removed entity (a load refuses to remove it without
-    `force`): subjects with records in a removed system, subjects with consent events for a
-    removed purpose."""
-
-    records: int = 0
-    consents: int = 0
-
-
-@dataclass(frozen=True)
 class LoadPlan:
     """What a load would do: the changes in the order the store would apply them, how many
-    documents are unchanged, and what removed entities take with them (by id)."""
+    documents are unchanged, and the subject data that refers to deleted entities (or to ones a
+    replace gives another type), which the load refuses without `force`: id -> kind of reference
+    (`graph.store.SUBJECT_REFERENCES`: records, record categories, record sources, consents,
+    kind, disclosures) -> how many subjects."""
 
     changes: list[Change]
     unchanged: int
-    taken: dict[str, Taken] = field(default_factory=dict)
+    taken: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def _sources(bundles: Iterable[Source | tuple[str, str]]) -> list[Source]:
@@ -105,20 +98,17 @@ class Registry:
 
     def plan(self, bundles: Iterable[Source | tuple[str, str]], *, replace: bool = False) -> LoadPlan:
         """What loading the bundles would change, as the store would apply it
-        (`graph.changes.plan`), and the subject data that refers to each removed system or
-        purpose. Changes nothing; raises `BundleInvalid` like `load`."""
+        (`graph.changes.plan`), and the subject data that refers to each deleted entity, counted
+        as the write's check counts it (`GraphStore.subject_references`). Changes nothing; raises
+        `BundleInvalid` like `load`."""
         docs, deletes = self._checked(items_of(_sources(bundles)), replace)
         current = {id_: (stored.type, encode(stored.doc))
                    for id_, stored in self.store.get_many([stored.id for stored in docs] + deletes).items()}
         planned = plan(docs, deletes, current)
-        taken = {}
-        for change in planned.changes:
-            before, after = current.get(change.id, (None,))[0], change.type if change.after else None
-            records = self.store.count_subjects([change.id]) if before == "system" != after else 0
-            consents = self.store.count_consenting([change.id]) if before == "purpose" != after else 0
-            if records or consents:
-                taken[change.id] = Taken(records, consents)
-        return LoadPlan(planned.changes, planned.unchanged, taken)
+        gone = {change.id: current[change.id][0] for change in planned.changes  # deleted, or given another type
+                if change.id in current and (change.action == "delete" or current[change.id][0] != change.type)}
+        taken = self.store.subject_references(gone) if gone else {}
+        return LoadPlan(planned.changes, planned.unchanged, dict(sorted(taken.items())))
 
     def _checked(self, items: list[Item], replace: bool) -> tuple[list[Stored], list[str]]:
         """The validated documents and (with `replace`) the ids to delete."""

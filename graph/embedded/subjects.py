@@ -124,15 +124,21 @@ class SubjectTables(SubjectLoad):
         if self._db.execute("SELECT 1 FROM subject WHERE id = ?", (id_,)).fetchone() is None:
             raise IntegrityError(f"unknown data subject {id_!r} (erased meanwhile?): nothing was recorded")
 
-    def _subject_references(self, typed: dict[str, str]) -> dict[str, dict[str, int]]:
-        """`RegistryView.subject_references` for ids with their types, inside the caller's transaction."""
+    def _subject_references(self, typed: dict[str, str], db: sqlite3.Connection | None = None) -> dict[str, dict[str, int]]:
+        """`RegistryView.subject_references` for ids with their types, on `db` (default the writer,
+        inside the caller's transaction)."""
+        db = db or self._db
         found: dict[str, dict[str, int]] = {}
         for kind, type_ in SUBJECT_REFERENCES.items():
             ids = sorted(id_ for id_, t in typed.items() if t == type_)
             if ids:
-                for id_, count in self._db.execute(_REFERENCES[kind], (json.dumps(ids),)):
+                for id_, count in db.execute(_REFERENCES[kind], (json.dumps(ids),)):
                     found.setdefault(id_, {})[kind] = count
         return found
+
+    def subject_references(self, typed: dict[str, str]) -> dict[str, dict[str, int]]:
+        with self._reader() as db:
+            return self._subject_references(typed, db)
 
     def subject(self, id: str) -> SubjectRow | None:
         with self._reader() as db:

@@ -155,7 +155,7 @@ _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 
 class SubjectGraph:
-    """The subject half of `Neo4jStore` (which provides `_session`, `_errors` and `_query`)."""
+    """The subject half of `Neo4jStore` (which provides `_session`, `_reader`, `_errors` and `_query`)."""
 
     def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
@@ -215,6 +215,10 @@ class SubjectGraph:
         with self._errors(), self._session() as session:
             session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(work))
 
+    def subject_references(self, typed: dict[str, str]) -> dict[str, dict[str, int]]:
+        with self._errors(), self._reader() as session:
+            return session.execute_read(subject_references, typed)
+
     def count_subjects(self, systems: Iterable[str]) -> int:
         return self._query(_COUNT, systems=sorted(set(systems)))[0]["count"]
 
@@ -262,7 +266,8 @@ def require_subject(tx: neo4j.ManagedTransaction, id_: str) -> None:
 
 
 def subject_references(tx: neo4j.ManagedTransaction, typed: dict[str, str]) -> dict[str, dict[str, int]]:
-    """`RegistryView.subject_references` for ids with their types, inside the caller's transaction."""
+    """`RegistryView.subject_references` for ids with their types, inside the caller's transaction
+    (a write's, or the read transaction of `GraphStore.subject_references`)."""
     found: dict[str, dict[str, int]] = {}
     for kind, type_ in SUBJECT_REFERENCES.items():
         rows = [_reference_row(id_) for id_, t in sorted(typed.items()) if t == type_]

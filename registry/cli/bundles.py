@@ -26,8 +26,8 @@ DEMO = files("registry") / "demo" / "insurer.yaml"
                 type=click.Path(exists=True, path_type=Path))
 @click.option("--replace", is_flag=True, help="Replace the whole registry with these bundles.")
 @click.option("--force", is_flag=True,
-              help="With --replace: delete entities that data subjects' records or consents refer to (the subject "
-                   "data is kept; audited with the counts; needs the subject-data:write permission).")
+              help="With --replace: delete entities that subject data (records, consents, disclosures …) refers to "
+                   "(the subject data is kept; audited with the counts; needs the subject-data:write permission).")
 @click.option("--dry-run", is_flag=True, help="Print what the load would change, and change nothing.")
 @click.option("--format", "format_", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Output of --dry-run.")
@@ -39,7 +39,9 @@ def load(ctx, paths: tuple[Path, ...], replace: bool, force: bool, dry_run: bool
 
     Exit code 2, with every problem listed and nothing changed, when any bundle is invalid. With
     --dry-run, print the plan instead: each entity created, updated (with the fields that change)
-    or deleted, and the subject data that refers to a deleted system or purpose.
+    or deleted, and the subject data that refers to a deleted entity (records in a system, a
+    category or a source party they name, consents for a purpose, subjects of a subject category,
+    disclosures on a flow), with the number of subjects: the load refuses those without --force.
 
     A replace that would delete an entity that subject data refers to (a system with subject
     records, a purpose with consents …) is refused, naming it and the number of subjects, unless
@@ -71,8 +73,7 @@ def _plan_plain(planned) -> dict:
         if change.action == "update":
             row["fields"] = change.fields
         if change.id in planned.taken:
-            taken = planned.taken[change.id]
-            row["takes"] = {"subjectRecords": taken.records, "subjectConsents": taken.consents}
+            row["takes"] = planned.taken[change.id]
         changes.append(row)
     return {"changes": changes, "counts": {**_counts(planned), "unchanged": planned.unchanged}}
 
@@ -86,11 +87,9 @@ def _print_plan(planned) -> None:
         line = f"{change.action:<7} {change.type:<12} {change.id}"
         if change.action == "update":
             line += ": " + ", ".join(change.fields)
-        taken = planned.taken.get(change.id)
-        if taken:
-            what = [f"the records of {taken.records} data subject(s)"] * bool(taken.records)
-            what += [f"the consents of {taken.consents} data subject(s)"] * bool(taken.consents)
-            line += f"  ({' and '.join(what)} refer to it: refused without --force)"
+        if taken := planned.taken.get(change.id):
+            what = [f"the {kind} of {n} data subject(s)" for kind, n in taken.items()]
+            line += f"  ({', '.join(what)} refer to it: refused without --force)"
         click.echo(line)
     counts = _counts(planned)
     click.echo(f"would create {counts['create']}, update {counts['update']}, delete {counts['delete']}; "

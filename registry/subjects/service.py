@@ -154,13 +154,15 @@ class SubjectService:
     def export(self, *, principal: Principal, subjects: list[str] | None = None) -> Iterator[dict]:
         """The given subjects (default: all, by id), each as a line of a subject file (records,
         consents, disclosures; lookup keys are stored only as hashes and are left out): the
-        structured, machine-readable copy of Art. 20, and a backup. Audited once, with the count."""
+        structured, machine-readable copy of Art. 20, and a backup. Audited once, with the count.
+
+        The permission and every given id are checked here, before the first line is asked for
+        (`Forbidden`, `NotFound`), so a caller can refuse before it opens its output."""
         require(principal, SUBJECT_READ)
-        if subjects:
-            rows = [self.find(principal=principal, subject=id_, what="export") for id_ in subjects]
-            ids = [row.id for row in rows]
-        else:
-            ids = None
+        ids = [self.find(principal=principal, subject=id_, what="export").id for id_ in subjects] if subjects else None
+        return self._exported(principal, ids)
+
+    def _exported(self, principal: Principal, ids: list[str] | None) -> Iterator[dict]:
         count = 0
         try:
             for id_ in ids if ids is not None else self._all_ids():

@@ -13,6 +13,7 @@ the CLI writes are created readable by their owner only (0600): they may hold pe
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pwd
 import re
@@ -316,6 +317,8 @@ def private_file(path: Path, *, exclusive: bool = False) -> Iterator[IO[str]]:
         with os.fdopen(_opened(path, os.O_WRONLY), "w", encoding="utf-8") as file:
             yield file
         return
+    if target.exists() and not os.access(target, os.W_OK):  # as open() would: a file kept read-only stays
+        raise click.FileError(str(path), os.strerror(errno.EACCES))
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name[:200]}.", suffix=".part", dir=target.parent)
     except OSError as error:

@@ -65,13 +65,16 @@ class AuditTrail:
     def entries(self, *, principal: Principal, entity: str | None = None, actor: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 tail: int | None = None) -> Iterator[AuditEntry]:
-        """Every matching entry, oldest first (the last `tail` only, when given), read in batches."""
+        """Every matching entry, oldest first (the last `tail` only, when given), read in batches.
+        The permission and the arguments are checked here, before the first entry is asked for."""
         query = self._query(principal, entity=entity, actor=actor, since=since, until=until)
         if tail is not None:
             if tail < 1:
                 raise InvalidArgument("tail must be 1 or more")
-            yield from reversed(self.store.audit(AuditQuery(**query, newest_first=True, limit=tail)))
-            return
+            return reversed(self.store.audit(AuditQuery(**query, newest_first=True, limit=tail)))
+        return self._batches(query)
+
+    def _batches(self, query: dict) -> Iterator[AuditEntry]:
         after = 0
         while batch := self.store.audit(AuditQuery(**query, after=after, limit=_BATCH)):
             yield from batch

@@ -91,6 +91,33 @@ def test_a_load_stopped_between_batches_is_recorded_and_loading_the_file_again_c
     assert len(store.subject("B-000000").consents) == 1  # the same event once, not twice
 
 
+def test_no_subject_is_erased_while_a_load_is_pending_for_finishing_it_would_bring_the_subject_back(
+        service, store, tmp_path):
+    count = SUBJECT_BATCH + 10
+    path = subject_file(tmp_path, count, system="crm")  # nothing there must be kept (Art. 17(3))
+
+    def stop(done, total):
+        raise Stop
+
+    with pytest.raises(Stop):
+        service.load(path, principal=DPO, applied=stop)
+    pending = store.pending_load()
+    for subject in ("B-000000", "C-1"):  # one the pending file holds, one it does not: the store cannot tell
+        with pytest.raises(InvalidArgument) as refused:
+            service.erase(principal=DPO, subject=subject)
+        assert str(refused.value) == (
+            f"subject {subject!r} cannot be erased while a subject load is pending: the load of many.jsonl by alice "
+            f"(started {pending.started}) stopped after 10,000 of 10,010 subjects, and finishing it would re-create "
+            "erased subjects; load many.jsonl again to finish it, then erase")
+    assert store.subject("B-000000") is not None and store.subject("C-1") is not None  # nothing changed
+    assert store.pending_load() == pending
+
+    assert service.load(path, principal=DPO) == count
+    _plan, done = service.erase(principal=DPO, subject="B-000000")  # once the load is finished, erasure goes on
+    assert (done.systems, done.kept, done.consents, done.keys) == (("crm",), (), 1, 1)
+    assert store.subject("B-000000") is None and store.pending_load() is None
+
+
 def test_a_batch_naming_a_system_deleted_since_the_load_began_is_refused_and_says_how_much_was_loaded(
         service, registry, store, tmp_path):
     registry.upsert("system", {"id": "archive", "name": "Archive", "country": "DE"}, actor="test")

@@ -12,10 +12,14 @@ the CLI writes are created readable by their owner only (0600): they may hold pe
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import pwd
 import re
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -274,7 +278,8 @@ def summary(result) -> str:
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write a command's document to `output` (created or made 0600), or to stdout when none is given."""
+    """Write a command's document to `output` (as `private_file`: 0600, replaced only once whole), or
+    to stdout when none is given."""
     if output:
         write_private(output, text)
     else:
@@ -282,21 +287,60 @@ def write_output(text: str, output: Path | None) -> None:
 
 
 def write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
-    """Write `text` to `path`, readable and writable by its owner only (an existing regular file is
-    made so first); with `exclusive`, refuse to replace an existing file. Errors as one line."""
+    """Write `text` to `path`, readable and writable by its owner only, as `private_file` does."""
     with private_file(path, exclusive=exclusive) as file:
         file.write(text)
 
 
-def private_file(path: Path, *, exclusive: bool = False) -> IO[str]:
-    """`path` opened for writing text, readable and writable by its owner only (as `write_private`)."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+@contextlib.contextmanager
+def private_file(path: Path, *, exclusive: bool = False) -> Iterator[IO[str]]:
+    """`path` opened for writing text, readable and writable by its owner only (mode 0600).
+
+    The text goes to a temporary file beside `path` (in the same directory, 0600) that replaces it
+    (`os.replace`, atomic) only when the block ends without an exception: a command refused or
+    failing half-way leaves an existing file byte for byte as it was, and no temporary file behind.
+    A symbolic link keeps pointing at the file, which is replaced; a path that is not a regular file
+    (a FIFO, `/dev/stdout`) is written directly. With `exclusive`, refuse a `path` that exists and
+    remove what was written when the block fails. Errors as one line (`click.FileError`)."""
+    if exclusive:
+        fd = _opened(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                yield file
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        return
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():  # nothing to replace: a FIFO or a device
+        with os.fdopen(_opened(path, os.O_WRONLY), "w", encoding="utf-8") as file:
+            yield file
+        return
+    if target.exists() and not os.access(target, os.W_OK):  # as open() would: a file kept read-only stays
+        raise click.FileError(str(path), os.strerror(errno.EACCES))
     try:
-        fd = os.open(path, flags, 0o600)
+        fd, temporary = tempfile.mkstemp(prefix=f".{target.name[:200]}.", suffix=".part", dir=target.parent)
+    except OSError as error:
+        raise click.FileError(str(path), error.strerror) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.replace(temporary, target)
+        except OSError as error:
+            raise click.FileError(str(path), error.strerror) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def _opened(path: Path, flags: int) -> int:
+    try:
+        return os.open(path, flags, 0o600)
     except FileExistsError:
         raise click.FileError(str(path), "it exists already; remove it first if you mean to replace it") from None
     except OSError as error:
         raise click.FileError(str(path), error.strerror) from None
-    if os.path.isfile(path):
-        os.fchmod(fd, 0o600)
-    return os.fdopen(fd, "w", encoding="utf-8")

@@ -111,6 +111,7 @@ class SubjectService:
         when nothing must be kept, the subject goes altogether (records, consents, lookup keys,
         disclosures). One audit entry proves it (systems and counts, no personal data)."""
         require(principal, SUBJECT_WRITE)
+        self._refuse_while_loading(subject)
         today = today or datetime.now(timezone.utc).date()
         plan = self.erasure_plan(principal=principal, subject=subject, today=today)
         done = self.store.erase_subject(plan.report.subject.id, keep=plan.kept_systems, actor=principal.name,
@@ -118,6 +119,17 @@ class SubjectService:
         if done is None:  # erased meanwhile by another caller
             raise NotFound(f"unknown subject {subject!r}")
         return plan, done
+
+    def _refuse_while_loading(self, subject: str) -> None:
+        """`InvalidArgument` while a subject load is pending: finishing it (loading its file again)
+        would write back the subjects of its file, an erased one too (Art. 17 erasure undone)."""
+        pending = self.store.pending_load()
+        if pending is not None:
+            raise InvalidArgument(
+                f"subject {subject!r} cannot be erased while a subject load is pending: the load of {pending.source} "
+                f"by {pending.actor} (started {pending.started}) stopped after {pending.applied:,} of "
+                f"{pending.subjects:,} subjects, and finishing it would re-create erased subjects; load "
+                f"{pending.source} again to finish it, then erase")
 
     def disclose(self, *, principal: Principal, subject: str, flow: str, at: datetime | None = None,
                  reference: str | None = None) -> SubjectRow:
@@ -156,13 +168,15 @@ class SubjectService:
     def export(self, *, principal: Principal, subjects: list[str] | None = None) -> Iterator[dict]:
         """The given subjects (default: all, by id), each as a line of a subject file (records,
         consents, disclosures; lookup keys are stored only as hashes and are left out): the
-        structured, machine-readable copy of Art. 20, and a backup. Audited once, with the count."""
+        structured, machine-readable copy of Art. 20, and a backup. Audited once, with the count.
+
+        The permission and every given id are checked here, before the first line is asked for
+        (`Forbidden`, `NotFound`), so a caller can refuse before it opens its output."""
         require(principal, SUBJECT_READ)
-        if subjects:
-            rows = [self.find(principal=principal, subject=id_, what="export") for id_ in subjects]
-            ids = [row.id for row in rows]
-        else:
-            ids = None
+        ids = [self.find(principal=principal, subject=id_, what="export").id for id_ in subjects] if subjects else None
+        return self._exported(principal, ids)
+
+    def _exported(self, principal: Principal, ids: list[str] | None) -> Iterator[dict]:
         count = 0
         try:
             for id_ in ids if ids is not None else self._all_ids():

@@ -56,7 +56,7 @@ def serve(ctx, host: str, port: int, with_demo: bool, allow_anonymous_viewer: bo
     flags = {"allow_anonymous_viewer": allow_anonymous_viewer, "production": production, "workers": workers}
     settings = current.settings.model_copy(update={k: v for k, v in flags.items() if v is not None})
     _check_tls(ssl_certfile, ssl_keyfile)
-    app = create_app(settings)  # checks the settings the API needs before anything else
+    create_app(settings)  # checks the settings the API needs before anything else
     if not with_demo:
         refuse_missing_store(settings)  # only `serve --demo` creates one
     registry = open_registry(settings)  # closed before serving: one store (driver) per process

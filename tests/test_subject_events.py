@@ -3,33 +3,20 @@ erased meanwhile is refused inside the write transaction and records nothing (no
 entry); an event recorded again with corrected details keeps the corrected ones on both backends;
 a subject load kept waiting after some batches says how much it applied."""
 
-import json
 import sqlite3
 
 import pytest
 
 from graph.embedded import EmbeddedStore
 from graph.store import SUBJECT_BATCH, AuditQuery, IntegrityError, StoreBusy
-from registry.auth.roles import Principal
 from registry.service import Registry
 from registry.subjects.model import KeyHasher
 from registry.subjects.service import SubjectService
-from tests.subject_graphs import SUBJECT, bundles
+from tests.subject_graphs import bundles
+from tests.test_subject_load import DPO, SECRET, service, subject_file  # noqa: F401 — service: the fixture
 
-DPO = Principal.of("alice", "dpo")
-SECRET = b"test-secret-test-secret-test-secret"
 CONSENT = {"at": "2026-01-05T10:00:00Z", "purpose": "marketing", "status": "granted", "notice": "v4",
            "channel": "web", "expires": "2027-01-05T10:00:00Z"}
-
-
-@pytest.fixture
-def service(registry, tmp_path):
-    registry.load(bundles(), actor="test")
-    service = SubjectService(registry, KeyHasher(SECRET))
-    path = tmp_path / "one.jsonl"
-    path.write_text(json.dumps(SUBJECT) + "\n")
-    service.load(path, principal=DPO)
-    return service
 
 
 def everything(store) -> tuple:
@@ -37,7 +24,7 @@ def everything(store) -> tuple:
         len(store.audit(AuditQuery(limit=10_000)))
 
 
-def test_a_consent_or_disclosure_for_a_subject_erased_meanwhile_records_nothing(service, store):
+def test_a_consent_or_disclosure_for_a_subject_erased_meanwhile_records_nothing(service, store):  # noqa: F811
     assert store.erase_subject("C-1", keep=[], actor="dpo", plan_date="2026-01-01") is not None
     before = everything(store)
     with pytest.raises(IntegrityError, match=r"^unknown data subject 'C-1' \(erased meanwhile\?\): nothing was "
@@ -48,14 +35,14 @@ def test_a_consent_or_disclosure_for_a_subject_erased_meanwhile_records_nothing(
     assert everything(store) == before == (None, 0, {}, before[3])
 
 
-def test_a_near_miss_an_event_for_a_subject_still_held_is_recorded(service, store):
+def test_a_near_miss_an_event_for_a_subject_still_held_is_recorded(service, store):  # noqa: F811
     store.add_consent("C-1", CONSENT, actor="alice")
     store.add_disclosure("C-1", {"flow": "fraud", "at": "2026-01-05T10:00:00Z", "reference": "F-1"}, actor="alice")
     assert store.subject("C-1").consents[-1] == CONSENT
     assert store.count_disclosures(["fraud"]) == {"fraud": 1}
 
 
-def test_an_event_recorded_again_with_corrected_details_keeps_the_corrected_ones(service, store):
+def test_an_event_recorded_again_with_corrected_details_keeps_the_corrected_ones(service, store):  # noqa: F811
     store.add_consent("C-1", CONSENT, actor="alice")
     corrected = {**CONSENT, "notice": "v5", "expires": "2028-01-05T10:00:00Z"}
     store.add_consent("C-1", corrected, actor="alice")
@@ -69,11 +56,9 @@ def test_a_load_kept_waiting_after_some_batches_says_how_much_it_applied(tmp_pat
     store = EmbeddedStore(path, busy_timeout=0.3)
     registry = Registry(store)
     registry.load(bundles(), actor="test")
-    service = SubjectService(registry, KeyHasher(SECRET))
-    subjects = tmp_path / "many.jsonl"
+    loader = SubjectService(registry, KeyHasher(SECRET))
     count = SUBJECT_BATCH + 5
-    subjects.write_text("".join(json.dumps({"id": f"B-{i:06d}", "kind": "insured", "records": [{"system": "claims"}]})
-                                + "\n" for i in range(count)))
+    subjects = subject_file(tmp_path, count)
     other = sqlite3.connect(path, isolation_level=None)
 
     def hold(done, total):  # another process starts a long write right after the first batch
@@ -84,9 +69,9 @@ def test_a_load_kept_waiting_after_some_batches_says_how_much_it_applied(tmp_pat
         with pytest.raises(StoreBusy, match=rf"^busy: {SUBJECT_BATCH:,} of the {count:,} subjects of many.jsonl were "
                                             r"loaded, then another write kept the store longer than 0.3 s; load "
                                             r"many.jsonl again to complete it$"):
-            service.load(subjects, principal=DPO, applied=hold)
+            loader.load(subjects, principal=DPO, applied=hold)
     finally:
         other.execute("ROLLBACK")
     assert store.pending_load().applied == SUBJECT_BATCH == store.count_subjects(["claims"])
-    assert service.load(subjects, principal=DPO) == count
+    assert loader.load(subjects, principal=DPO) == count
     assert store.pending_load() is None and store.count_subjects(["claims"]) == count

@@ -27,11 +27,13 @@ graph.store.IntegrityError: purpose 'p' cannot be deleted: still referenced by f
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from graph.store import ENTITY_TYPES, Checked, IntegrityError, RegistryView, Stored
 from registry.bundle import dotted, references
+from registry.errors import InvalidArgument
 from registry.legal_bases import BUILTIN_LEGAL_BASES
 
 __all__ = ["WriteCheck"]
@@ -146,3 +148,13 @@ def _joined(parts: Iterable[str]) -> str:
     parts = list(parts)
     more = f"; and {len(parts) - SHOWN} more" if len(parts) > SHOWN else ""
     return "; ".join(parts[:SHOWN]) + more
+
+
+@contextmanager
+def refused_as_invalid() -> Iterator[None]:
+    """Answer a write the store refused (`IntegrityError`: what it names no longer exists, or is
+    still referred to; nothing was written) as the caller's `InvalidArgument`, one line."""
+    try:
+        yield
+    except IntegrityError as error:
+        raise InvalidArgument(str(error)) from None

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from graph.store import (MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding, IntegrityError,
+from graph.store import (MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding,
                          Lineage, Stored, WriteResult, today)
 from graph.changes import Change, encode, plan
 from registry.bundle import Item, Source, entities_in, items_of, section_of, validate
 from registry.errors import InvalidArgument, NotFound
 from registry.filters import FlowFilter, InEea, Matcher
-from registry.integrity import WriteCheck
+from registry.integrity import WriteCheck, refused_as_invalid
 from registry.legal_bases import BUILTIN_LEGAL_BASES
 from registry.model import MODELS
 
@@ -91,10 +91,8 @@ class Registry:
 
     def _write(self, check: WriteCheck, *, actor: str) -> WriteResult:
         """Apply a checked change; the store runs `check` again inside its transaction."""
-        try:
+        with refused_as_invalid():
             return self.store.write(check.upserts, check.deletes, actor=actor, check=check)
-        except IntegrityError as error:
-            raise InvalidArgument(str(error)) from None
 
     def plan(self, bundles: Iterable[Source | tuple[str, str]], *, replace: bool = False) -> LoadPlan:
         """What loading the bundles would change, as the store would apply it

@@ -21,13 +21,14 @@ from pathlib import Path
 
 from collections.abc import Iterator
 
-from graph.store import Erasure, IntegrityError, PendingLoad, Progress, Stored, SubjectRow
+from graph.store import Erasure, PendingLoad, Progress, Stored, SubjectRow
 from registry.subjects import dsar, erasure, model
 from registry.subjects.consent import Rules
 from registry.subjects.model import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
 from registry.categories import CategoryTree, Tree
 from registry.errors import InvalidArgument, NotFound
+from registry.integrity import refused_as_invalid
 from registry.service import Registry
 
 _CACHE_SIZE = 4096
@@ -57,7 +58,7 @@ class SubjectService:
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
         rows = model.rows(model.read_subjects(path, read), checker)
         # the store checks again, in each batch's transaction, that what the rows name still exists
-        with _refused_as_invalid():
+        with refused_as_invalid():
             return self.store.write_subjects(rows, actor=principal.name, source=path.name,
                                              key_fingerprint=lambda: self.hasher.fingerprint, progress=applied)
 
@@ -143,7 +144,7 @@ class SubjectService:
                                   "recorded on flows of scope case")
         with _validated():
             event = model.Disclosure(flow=flow, at=at or datetime.now(timezone.utc), reference=reference)
-        with _refused_as_invalid():  # the flow may have been deleted meanwhile
+        with refused_as_invalid():  # the flow may have been deleted meanwhile
             self.store.add_disclosure(row.id, event.to_doc(), actor=principal.name)
         return self._with_declared(self.store.subject(row.id))
 
@@ -205,7 +206,7 @@ class SubjectService:
         with _validated():
             event = model.ConsentEvent(purpose=purpose, status=status, at=at or datetime.now(timezone.utc),
                                        notice=notice, channel=channel, expires=expires)
-        with _refused_as_invalid():  # the purpose may have been deleted meanwhile
+        with refused_as_invalid():  # the purpose may have been deleted meanwhile
             self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
         return self._with_declared(self.store.subject(row.id))
 
@@ -301,16 +302,6 @@ class SubjectService:
             if len(self._downstream) > _CACHE_SIZE:
                 self._downstream.popitem(last=False)
         return answer
-
-
-@contextmanager
-def _refused_as_invalid() -> Iterator[None]:
-    """Answer a write the store refused (`IntegrityError`: what it names no longer exists, deleted
-    by another writer meanwhile; nothing was written) as the caller's `InvalidArgument`, one line."""
-    try:
-        yield
-    except IntegrityError as error:
-        raise InvalidArgument(str(error)) from None
 
 
 @contextmanager

@@ -52,7 +52,9 @@ def test_consent_withdrawn_data_still_flowing_counts_subjects_in_consent_only_sy
 
 
 def test_a_later_grant_clears_the_finding_and_times_compare_in_utc(service, registry):
-    # 2025-01-01T09:00Z is after the withdrawal at 2025-01-01T10:00+02:00 (08:00Z).
+    # 2025-01-01T09:00Z is after the withdrawal at 2025-01-01T10:00+02:00 (08:00Z). Asked before and
+    # after: the registry's documents are unchanged, the subjects' consent is not, and the answer follows it.
+    assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1
     service.set_consent(principal=ADMIN, subject="S-1", purpose="marketing", status="granted",
                         at=datetime(2025, 1, 1, 9, 0, tzinfo=timezone.utc))
     assert findings(registry, rule="consent-withdrawn-data-still-flowing") == []
@@ -60,6 +62,7 @@ def test_a_later_grant_clears_the_finding_and_times_compare_in_utc(service, regi
 
 
 def test_a_system_that_also_declares_data_on_another_basis_is_not_consent_only(service, registry):
+    assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1
     registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE",
                                "holds": [{"category": "contact", "purposes": ["marketing"], "legal_basis": "gdpr-6-1-f"}]},
                     actor="test")

@@ -358,6 +358,21 @@ def test_expiry_is_judged_on_the_evaluation_date(registry, as_of, expected):
     assert found(registry, EXPIRY, as_of=as_of) == expected
 
 
+def test_findings_asked_again_follow_every_change_and_each_day(registry):
+    """The same question asked again after a write, or for another day, gets the new answer (the
+    facts behind it are kept between questions only while the registry's documents are the same)."""
+    assert found(registry, "") == []
+    assert found(registry, EXPIRY) == [("agreement-expiring", "agreement", "short", None)]
+    assert found(registry, EXPIRY, as_of=date(2027, 1, 1)) == [("agreement-expired", "flow", "f1", None)]
+    assert found(registry, EXPIRY.replace("expires: 2026-12-31}", "expires: 2027-06-30}")) == []
+    registry.upsert("flow", {"id": "f1", "name": "F1", "from": "claims-sys", "to": "re", "categories": ["health"],
+                             "purpose": "reinsurance", "agreement": "short"}, actor="test")
+    assert [(f.rule, f.entity_id) for f in findings(registry, as_of=TODAY)] == [
+        ("agreement-category-out-of-scope", "f1"), ("special-category-without-condition", "f1")]
+    assert [(f.rule, f.entity_id) for f in findings(registry, as_of=date(2027, 1, 1))] == [
+        ("agreement-category-out-of-scope", "f1"), ("special-category-without-condition", "f1")]
+
+
 BRAZIL = """
 parties:
   - {id: br-tpa, name: Brazilian TPA, kind: tpa, country: BR, role: controller}

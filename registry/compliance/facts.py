@@ -18,6 +18,8 @@ from them is too. Everything is as of one day (`as_of`):
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from functools import cached_property
@@ -73,9 +75,32 @@ class Facts:
         self.territory: dict[str, frozenset[str]] = {regime: countries.territory(regime) for regime in GDPR_FAMILY}
         """Per GDPR-family regime, the countries of its territory (`Countries.territory`)."""
 
+        self.kept: dict[object, object] = {}
+        """Answers derived from these facts alone, by whoever derives them (`registry.compliance.findings`
+        keeps each built-in rule's findings here): they last as long as the facts."""
+
     @classmethod
     def of(cls, registry, as_of: date, countries: Countries) -> Facts:
-        return cls({type_: registry.list(type_) for type_ in ENTITY_TYPES}, as_of, countries)
+        """The facts of `registry`'s documents as of `as_of`. Facts are a function of the documents,
+        the day and the country lists alone, so the last few are kept: when `Registry.list` gives
+        back the very same document objects as before (a store that keeps an unchanging snapshot
+        in memory hands out its documents until a write replaces it), the facts built from them
+        are reused. A store that reads new documents each time gets new facts each time."""
+        docs = {type_: registry.list(type_) for type_ in ENTITY_TYPES}
+        key = (as_of, id(countries))  # the entry keeps `countries` alive, so its id stays its own
+        with _KEPT_LOCK:
+            kept = _KEPT.get(key)
+            if kept is not None:
+                _KEPT.move_to_end(key)
+        if kept is not None and kept[0] is countries and _same(kept[1], docs):
+            return kept[2]
+        facts = cls(docs, as_of, countries)
+        with _KEPT_LOCK:
+            _KEPT[key] = (countries, docs, facts)
+            _KEPT.move_to_end(key)
+            while len(_KEPT) > _KEPT_SIZE:
+                _KEPT.popitem(last=False)
+        return facts
 
     # --- terms ---------------------------------------------------------------------------
 
@@ -228,6 +253,21 @@ class Facts:
     def in_eea(self) -> frozenset[str]:
         """The systems and parties located in the EEA."""
         return frozenset(id_ for id_, doc in self.ends.items() if self.countries.in_eea(doc["country"]))
+
+
+_KEPT_SIZE = 2
+"""Facts kept (`Facts.of`): a day or two of one registry, or today's of two (a large registry's are tens of MB)."""
+_KEPT: OrderedDict[tuple[date, int], tuple[Countries, dict[str, list[Doc]], Facts]] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+
+
+def _same(kept: Mapping[str, list[Doc]], docs: Mapping[str, list[Doc]]) -> bool:
+    """Whether every list in `docs` holds the very objects of `kept`'s, in the same order."""
+    for type_, found in docs.items():
+        before = kept.get(type_)
+        if before is None or len(before) != len(found) or any(a is not b for a, b in zip(before, found)):
+            return False
+    return len(kept) == len(docs)
 
 
 def _by_id(docs: list[Doc]) -> dict[str, Doc]:

@@ -69,10 +69,23 @@ PROPOSED = (" The flow is proposed: it carries no data yet, so this is a warning
 
 
 def evaluate(facts: Facts, rules: Iterable[Rule]) -> list[Finding]:
-    found = [_finding(r, hit, hit.entity_kind == "flow" and hit.entity_id in facts.proposed)
-             for r in rules for hit in r.check(facts)]
+    found = [finding for r in rules for finding in _of(facts, r)]
     return sorted(found, key=lambda f: (SEVERITIES.index(f.severity), f.rule, f.entity_kind, f.entity_id,
                                         f.category or "", f.regime or "", f.message))
+
+
+def _of(facts: Facts, rule: Rule) -> list[Finding]:
+    """The findings of one rule. A built-in rule (the very one in `RULES`) is a function of the facts
+    alone, so its findings are kept with them (`Facts.kept`) for the next question on the same
+    facts; other rules (the data-subject rule, `extra_rules`) read more than the facts and run each time."""
+    pure = RULES.get(rule.id) is rule
+    if pure and (kept := facts.kept.get(("findings", rule))) is not None:
+        return kept
+    found = [_finding(rule, hit, hit.entity_kind == "flow" and hit.entity_id in facts.proposed)
+             for hit in rule.check(facts)]
+    if pure:
+        facts.kept[("findings", rule)] = found
+    return found
 
 
 def _finding(rule: Rule, hit: Hit, proposed: bool) -> Finding:

@@ -35,6 +35,8 @@ ART_6 = frozenset({"lawful-basis"})
 class Facts:
     def __init__(self, docs: Mapping[str, list[Doc]], as_of: date, countries: Countries):
         self.as_of = as_of
+        self.day = as_of.isoformat()
+        """`as_of` as ISO 8601 text, as documents write dates."""
         self.countries = countries
         self.tree = CategoryTree(docs["category"])
         self.purpose_tree = Tree(docs["purpose"], ["insurance_function"])
@@ -72,6 +74,7 @@ class Facts:
         self._recorded: dict[str, tuple[str | None, str | None, tuple[str, ...]]] = {}
         self._regime: dict[str, tuple[str, list[str]] | None] = {}
         self._third: dict[str, frozenset[str]] = {}
+        self._carrying: dict[str, list[tuple[Doc, str, list[str]]]] = {}
         self.territory: dict[str, frozenset[str]] = {regime: countries.territory(regime) for regime in GDPR_FAMILY}
         """Per GDPR-family regime, the countries of its territory (`Countries.territory`)."""
 
@@ -129,10 +132,12 @@ class Facts:
         """(legal basis, condition, additional bases) of a flow (effective) or of a declaration."""
         if flow:
             found = self._recorded.get(doc["id"])
-            if found is None:
-                terms = self.terms(doc)
-                found = self._recorded[doc["id"]] = (terms["legal_basis"][0], terms["condition"][0],
-                                                     terms["additional_bases"][0])
+            if found is None:  # `terms` without their sources, which every rule asks for (tens of thousands of flows)
+                agreement = self.agreement(doc) or {}
+                additional = doc.get("additional_bases") or agreement.get("additional_bases")
+                found = self._recorded[doc["id"]] = (doc.get("legal_basis") or agreement.get("legal_basis") or None,
+                                                     doc.get("condition") or agreement.get("condition") or None,
+                                                     tuple(additional) if additional else ())
             return found
         return doc.get("legal_basis"), doc.get("condition"), tuple(doc.get("additional_bases", ()))
 
@@ -182,7 +187,39 @@ class Facts:
     def gdpr_flows(self) -> list[tuple[Doc, str, list[str]]]:
         """(flow, regime, categories it governs) for every checked flow the GDPR or the UK GDPR
         governs (`flow_regime`), in the order of `flows`: worked out once, every GDPR rule walks it."""
-        return [(flow, *found) for flow in self.flows if (found := self.flow_regime(flow))]
+        regimes, overlap, known = self.regimes, self.bits.overlap, self._regime
+        reached = [(regime, self.regime_data[regime]) for regime in GDPR_FAMILY]
+        found = []
+        for flow in self.flows:  # `flow_regime` for each, inlined: it is most of the cost of a first evaluation
+            if flow["id"] in known:
+                if (regime_of := known[flow["id"]]) is not None:
+                    found.append((flow, *regime_of))
+                continue
+            sender, ends, regime_of = flow["from"], regimes.get(flow["from"], ()) + regimes.get(flow["to"], ()), None
+            for regime, data in reached:
+                if regime in ends:
+                    categories = list(flow["categories"])
+                else:
+                    held = data.get(sender, 0)
+                    categories = [c for c in flow["categories"] if overlap[c] & held] if held else []
+                if categories:
+                    regime_of = (regime, categories)
+                    break
+            known[flow["id"]] = regime_of
+            if regime_of is not None:
+                found.append((flow, *regime_of))
+        return found
+
+    def gdpr_carrying(self, flag: str) -> list[tuple[Doc, str, list[str]]]:
+        """(flow, regime, the categories it governs that carry `flag`) for each flow of `gdpr_flows`
+        that carries any (`carried`): worked out once per flag, for the rules on special-category
+        and criminal-offence data, which only such flows can break."""
+        if flag not in self._carrying:
+            flagged = self.tree.flagged[flag]
+            self._carrying[flag] = [(flow, regime, found) for flow, regime, governed in self.gdpr_flows
+                                    if not flagged.isdisjoint(governed)
+                                    and (found := [c for c in governed if c in flagged])]
+        return self._carrying[flag]
 
     def holding_regime(self, system: str, category: str) -> str | None:
         """The first GDPR-family regime governing a declared holding: the system's, or the one
@@ -247,7 +284,8 @@ class Facts:
     def carried(self, flow: Doc, flag: str, among: Iterable[str] | None = None) -> list[str]:
         """The flow's categories (or those of `among`) that carry `flag` (`special`, `criminal`,
         `npi`, `health`), inherited included."""
-        return [c for c in (flow["categories"] if among is None else among) if self.tree.is_(flag, c)]
+        flagged = self.tree.flagged[flag]
+        return [c for c in (flow["categories"] if among is None else among) if c in flagged]
 
     @cached_property
     def in_eea(self) -> frozenset[str]:

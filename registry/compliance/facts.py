@@ -161,12 +161,23 @@ class Facts:
     def under(self, node: str, regime: str) -> bool:
         return regime in self.regimes.get(node, ())
 
-    def governed(self, flow: Doc, regime: str) -> list[str]:
-        """The flow's categories that `regime` (GDPR family) governs: all of them where an end is
-        under it, else those that came from a node under it."""
-        if self.under(flow["from"], regime) or self.under(flow["to"], regime):
-            return list(flow["categories"])
-        return self._reached(flow, self.regime_data[regime].get(flow["from"], 0))
+    def flow_regime(self, flow: Doc) -> tuple[str, list[str]] | None:
+        """The first GDPR-family regime governing the flow, with the categories it governs: all of
+        them where an end is under it, else those that came from a node under it (worked out once
+        per flow: every rule asks)."""
+        found = self._regime.get(flow["id"], _UNKNOWN)
+        if found is _UNKNOWN:
+            found = self._regime[flow["id"]] = self._first_regime(flow)
+        return found
+
+    def _first_regime(self, flow: Doc) -> tuple[str, list[str]] | None:
+        ends = self.regimes.get(flow["from"], ()) + self.regimes.get(flow["to"], ())
+        for regime in GDPR_FAMILY:
+            categories = (list(flow["categories"]) if regime in ends
+                          else self._reached(flow, self.regime_data[regime].get(flow["from"], 0)))
+            if categories:
+                return regime, categories
+        return None
 
     def _reached(self, flow: Doc, held: int) -> list[str]:
         """The flow's categories whose data overlaps `held` (`bits`)."""
@@ -175,40 +186,11 @@ class Facts:
         overlap = self.bits.overlap
         return [c for c in flow["categories"] if overlap[c] & held]
 
-    def flow_regime(self, flow: Doc) -> tuple[str, list[str]] | None:
-        """The first GDPR-family regime governing the flow, with the categories it governs (worked
-        out once per flow: every rule asks)."""
-        if flow["id"] not in self._regime:
-            self._regime[flow["id"]] = next(((regime, categories) for regime in GDPR_FAMILY
-                                             if (categories := self.governed(flow, regime))), None)
-        return self._regime[flow["id"]]
-
     @cached_property
     def gdpr_flows(self) -> list[tuple[Doc, str, list[str]]]:
         """(flow, regime, categories it governs) for every checked flow the GDPR or the UK GDPR
         governs (`flow_regime`), in the order of `flows`: worked out once, every GDPR rule walks it."""
-        regimes, overlap, known = self.regimes, self.bits.overlap, self._regime
-        reached = [(regime, self.regime_data[regime]) for regime in GDPR_FAMILY]
-        found = []
-        for flow in self.flows:  # `flow_regime` for each, inlined: it is most of the cost of a first evaluation
-            if flow["id"] in known:
-                if (regime_of := known[flow["id"]]) is not None:
-                    found.append((flow, *regime_of))
-                continue
-            sender, ends, regime_of = flow["from"], regimes.get(flow["from"], ()) + regimes.get(flow["to"], ()), None
-            for regime, data in reached:
-                if regime in ends:
-                    categories = list(flow["categories"])
-                else:
-                    held = data.get(sender, 0)
-                    categories = [c for c in flow["categories"] if overlap[c] & held] if held else []
-                if categories:
-                    regime_of = (regime, categories)
-                    break
-            known[flow["id"]] = regime_of
-            if regime_of is not None:
-                found.append((flow, *regime_of))
-        return found
+        return [(flow, *found) for flow in self.flows if (found := self.flow_regime(flow))]
 
     def gdpr_carrying(self, flag: str) -> list[tuple[Doc, str, list[str]]]:
         """(flow, regime, the categories it governs that carry `flag`) for each flow of `gdpr_flows`
@@ -292,6 +274,8 @@ class Facts:
         """The systems and parties located in the EEA."""
         return frozenset(id_ for id_, doc in self.ends.items() if self.countries.in_eea(doc["country"]))
 
+
+_UNKNOWN = object()
 
 _KEPT_SIZE = 2
 """Facts kept (`Facts.of`): a day or two of one registry, or today's of two (a large registry's are tens of MB)."""

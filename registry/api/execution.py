@@ -31,8 +31,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from graphql import (GraphQLBoolean, GraphQLID, GraphQLString, Undefined, is_abstract_type, is_leaf_type, is_list_type,
-                     is_non_null_type, is_object_type)
+from graphql import (GraphQLBoolean, GraphQLID, GraphQLString, Undefined, is_abstract_type, is_enum_type, is_leaf_type,
+                     is_list_type, is_non_null_type, is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 __all__ = ["RegistryExecutionContext"]
@@ -243,9 +243,12 @@ def _ids(value):
 
 @functools.cache
 def _leaf(type_, required: bool = True) -> Plan:
-    """Serialise a value of a scalar or enum; abandon what it refuses (and a null when `required`)."""
+    """Serialise a value of a scalar or enum; abandon what it refuses (and a null when `required`).
+    An enum's name for each text value it accepted is kept (its members are few, and each of tens of
+    thousands of findings names its severity and entity kind)."""
     serialize = type_.serialize
     text = type_ in _TEXT
+    names: dict[str, Any] | None = {} if is_enum_type(type_) else None
 
     def complete(value):
         if text and type(value) is str:
@@ -254,11 +257,15 @@ def _leaf(type_, required: bool = True) -> Plan:
             if required:
                 raise _Abandon
             return None
+        if names is not None and type(value) is str and (name := names.get(value)) is not None:
+            return name
         try:
             serialized = serialize(value)
         except Exception:  # noqa: BLE001 - graphql-core's path reports it properly
             raise _Abandon from None
         if serialized is None or serialized is Undefined:
             raise _Abandon
+        if names is not None and type(value) is str:
+            names[value] = serialized
         return serialized
     return complete

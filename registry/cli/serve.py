@@ -106,17 +106,12 @@ def _check_tls(certfile: Path | None, keyfile: Path | None) -> None:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, before any URL is printed: a port in use is one line and exit code 1.
+    """The listening socket (`registry.api.workers.listen`), before any URL is printed: a port in
+    use is one line and exit code 1."""
+    from registry.api.workers import listen
 
-    Its connections send without Nagle's delay (`TCP_NODELAY`, which they inherit from it): asyncio
-    sets that only on sockets it made itself, and without it the second and later responses on a
-    kept-alive connection waited some 40 ms for the client's delayed acknowledgement of their
-    headers before their body went out."""
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        listening = socket.create_server((host, port), family=family, backlog=2048)
-        listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return listening
+        return listen(host, port)
     except OSError as error:
         reason = (error.strerror if isinstance(error, socket.gaierror) else
                   os.strerror(error.errno) if error.errno else str(error))

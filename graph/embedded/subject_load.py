@@ -35,8 +35,6 @@ from graph.store import (SUBJECT_BATCH, EncodedSubject, IntegrityError, NewAudit
                          StoreError, SubjectRow, audit_time, encoded_subject, partly_loaded)
 
 _STAGING_ROWS = 20_000
-_CHECKPOINT_PAGES = 16_384
-"""The load's WAL checkpoints when it holds this many pages (64 MiB at 4 KiB), not SQLite's default 1,000."""
 _GAP = 0.02
 """Seconds a load pauses between batches, so that a waiting writer gets its turn: SQLite's busy handler
 retries a waiting `BEGIN IMMEDIATE` every few milliseconds within each `_POLL`."""
@@ -146,9 +144,6 @@ class SubjectLoad:
         db.execute("PRAGMA cache_size = -131072")  # 128 MiB while loading, for the store and for sorting
         db.execute("PRAGMA temp.cache_size = -65536")
         db.execute("PRAGMA threads = 2")  # sorts in two threads
-        # Index pages that many batches change are copied into the database once per checkpoint,
-        # not once per batch.
-        db.execute(f"PRAGMA wal_autocheckpoint = {_CHECKPOINT_PAGES}")
         return db
 
     def _apply(self, db: sqlite3.Connection, bounds: list[tuple], ascending: bool, distinct: bool, *, actor: str,

@@ -2,11 +2,13 @@
 store gets, and every refusal, are exactly those of the check in one process."""
 
 import json
+import os
+import signal
 
 import orjson
 import pytest
 
-from graph.store import AuditQuery
+from graph.store import AuditQuery, StoreError
 from registry.auth.roles import Principal
 from registry.subjects import model, parallel
 from registry.subjects.model import KeyHasher, KeyMismatch, SubjectsInvalid
@@ -50,6 +52,10 @@ def small_chunks(monkeypatch):
 def write(path, lines: list) -> object:
     path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines))
     return path
+
+
+def _die(chunk, detailed, checker=None):
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def checker(service, path) -> model.Checker:
@@ -130,3 +136,12 @@ def test_the_example_subject_loads_the_same_either_way(service, store, tmp_path)
     path = write(tmp_path / "one.jsonl", [SUBJECT])
     assert service.load(path, principal=DPO, workers=2) == 1
     assert store.subject("C-1").records[1]["source"] == "broker"
+
+
+def test_a_worker_that_dies_stops_the_load_in_one_line_and_nothing_is_loaded(service, store, tmp_path,
+                                                                              small_chunks, monkeypatch):
+    monkeypatch.setattr(parallel, "_check", _die)  # pickled by name: the workers run `_die`
+    path = write(tmp_path / "varied.jsonl", [varied(i) for i in range(300)])
+    with pytest.raises(StoreError, match=r"^nothing of .*varied.jsonl was loaded: a process checking it stopped"):
+        service.load(path, principal=DPO, workers=2)
+    assert store.subject("V-00000") is None

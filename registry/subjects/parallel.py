@@ -23,11 +23,12 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 
 import orjson
 
-from graph.store import EncodedSubject
+from graph.store import EncodedSubject, StoreError
 from registry.sources import Problem
 from registry.subjects import model
 
@@ -56,7 +57,8 @@ def workers_for(size: int) -> int:
 def rows(lines: Iterable[tuple[int, object]], checker: model.Checker, workers: int,
          verify: Callable[[], None] = lambda: None) -> Iterator[EncodedSubject]:
     """`model.rows(lines, checker)` checked by `workers` processes: the rows as `EncodedSubject`s;
-    raises `model.SubjectsInvalid` at the end if any line was invalid. `checker` must be one a
+    raises `model.SubjectsInvalid` at the end if any line was invalid, and `StoreError` if a worker
+    dies. `checker` must be one a
     worker can use (`model.Checker.portable`); `verify()` is called before the first row whose
     lookup keys were hashed (it raises `model.KeyMismatch` for a secret the store was not hashed
     with)."""
@@ -80,7 +82,11 @@ def rows(lines: Iterable[tuple[int, object]], checker: model.Checker, workers: i
                 if not pending:
                     break
                 done = pending.popleft()
-                encoded, found, more, hashed = done.result() if isinstance(done, Future) else done
+                try:
+                    encoded, found, more, hashed = done.result() if isinstance(done, Future) else done
+                except BrokenProcessPool:
+                    raise StoreError(f"nothing of {checker.source} was loaded: a process checking it stopped "
+                                     "(killed, or out of memory?)") from None
                 if hashed and not verified:  # as the caller's checker would on its first hash
                     verify()
                     verified = True

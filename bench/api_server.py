@@ -11,10 +11,9 @@ subject data). With `--workers N`, N server processes share the port (`registry.
 from __future__ import annotations
 
 import argparse
-import socket
 
 from registry.api.app import create_app
-from registry.api.workers import run
+from registry.api.workers import listen, run
 from registry.settings import Settings
 
 
@@ -27,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.load(store=args.store, hmac_key=args.hmac_key, workers=args.workers)
     create_app(settings)  # checks the settings here, before any worker starts
-    run(settings, socket.create_server(("127.0.0.1", args.port)), log_level="warning", access_log=False)
+    run(settings, listen("127.0.0.1", args.port), log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 
 from graph.changes import encode, plan
 from graph.snapshot import Snapshot
-from graph.store import AuditEntry, AuditQuery, Check, Doc, GraphStore, Stored, SubjectRow, WriteResult
+from graph.store import (AuditEntry, AuditQuery, Check, Doc, EncodedSubject, GraphStore, Stored, SubjectRow,
+                         WriteResult)
 from graph.traversal import SnapshotReads
 
 
@@ -59,7 +60,7 @@ class ScratchStore(SnapshotReads):
 
     # --- data subjects: the base store's, read-only ---------------------------------------
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str, **_) -> int:
+    def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str, **_) -> int:
         raise NotImplementedError("a scratch store does not load data subjects")
 
     def pending_load(self) -> None:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Protocol
 
+import orjson
+
 Doc = dict[str, Any]
 
 ENTITY_TYPES = ("category", "purpose", "subject-category", "legal-basis", "system", "party", "agreement", "flow")
@@ -174,6 +176,26 @@ class SubjectRow:
     consents: list[Doc]
     key_hashes: list[str] = field(default_factory=list)
     disclosures: list[Doc] = field(default_factory=list)
+
+
+class EncodedSubject(NamedTuple):
+    """A `SubjectRow` already encoded (by a process that checked it): `json` is the JSON object of
+    its fields, as `orjson.dumps(row)` gives it."""
+
+    id: str
+    json: bytes
+    keyed: bool
+    """Whether it carries key hashes."""
+
+
+def encoded_subject(row: SubjectRow | EncodedSubject) -> bytes:
+    """The JSON object of a subject row's fields (UTF-8)."""
+    return row.json if type(row) is EncodedSubject else orjson.dumps(row)
+
+
+def keyed(row: SubjectRow | EncodedSubject) -> bool:
+    """Whether a subject row carries key hashes."""
+    return row.keyed if type(row) is EncodedSubject else bool(row.key_hashes)
 
 
 SUBJECT_REFERENCES: Mapping[str, str] = {
@@ -468,11 +490,11 @@ class GraphStore(Protocol):
 
     # --- data subjects: kept out of the in-memory graph, indexed on disk ----------------------
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
+    def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
-                       progress: Progress | None = None) -> int:
+                       progress: Progress | None = None, checked_at: int | None = None) -> int:
         """Upsert subjects and return how many: records and keys are replaced, consent events
-        added to the history.
+        added to the history. A row may come encoded (`EncodedSubject`).
 
         `rows` are consumed (parsed, validated, staged) before anything is written and without
         holding the store's write lock: an exception raised meanwhile changes nothing. Then up
@@ -488,6 +510,8 @@ class GraphStore(Protocol):
         disclosures' flows, kinds where subject categories are defined) must exist, as the
         transaction that applies each batch sees the registry: otherwise `IntegrityError`, and
         nothing of that batch is kept (the batches before it stay, and the message says so).
+        `checked_at`: the `version` at which the caller checked that (from before it read the
+        registry); a batch applied while the registry is still at that version may skip the check.
 
         When the rows carried key hashes, `key_fingerprint()` (called once they are consumed)
         names the secret they were hashed with: it is recorded if the store has none yet; a

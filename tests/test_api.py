@@ -238,3 +238,15 @@ def test_queries_with_too_many_aliases_are_refused(client):
         assert client.post("/graphql", json={"query": query}).json()["errors"][0]["message"] == \
             "31 aliases found. Allowed: 30"
     assert client.post("/graphql", json={"query": query.replace("a30: ", "")}).json()["data"]["a29"] == {"id": "f2"}
+
+
+def test_holdings_asked_again_are_the_same_and_follow_a_change(loaded):
+    """The GraphQL objects of a kept answer are made once (`registry.api.answers._Converted`): asking
+    again gives the same answer, and a change to an entity it names shows in the next one."""
+    first, again = run(loaded, HOLDERS, category="health"), run(loaded, HOLDERS, category="health")
+    assert first.errors is None and again.data == first.data
+    loaded.load([("lineage.yaml", LINEAGE.replace("name: Reinsurer,", "name: Reinsurer AG,"))], actor="test")
+    changed = run(loaded, HOLDERS, category="health")
+    names = {h["holder"]["name"] for h in changed.data["holders"]["nodes"] if h["holder"]["id"] == "re"}
+    assert names == {"Reinsurer AG"}
+    assert changed.data["holders"]["totalCount"] == first.data["holders"]["totalCount"]

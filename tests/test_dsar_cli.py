@@ -32,6 +32,14 @@ def test_load_then_report_as_json_by_email(workdir):
         {"id": "w1", "purpose": "wellness", "categories": ["health.diagnosis"], "expired": False}]
 
 
+def test_load_checked_by_worker_processes_from_the_command_line(workdir):
+    loaded = cli("subjects", "load", "--workers", "2", "subjects.jsonl", cwd=workdir, env=ENV)
+    assert (loaded.returncode, loaded.stdout) == (0, "subjects.jsonl: 2 subjects\n")
+    assert json.loads(cli("dsar", "--email", "c1@example.org", cwd=workdir, env=ENV).stdout)["subject"]["id"] == "C-1"
+    refused = cli("subjects", "load", "--workers", "99", "subjects.jsonl", cwd=workdir, env=ENV)
+    assert refused.returncode == 2 and "--workers" in refused.stderr and "99" in refused.stderr
+
+
 def test_html_and_markdown_documents_name_things_and_escape_personal_data(workdir):
     cli("subjects", "load", "subjects.jsonl", cwd=workdir, env=ENV)
     html = cli("dsar", "C-1", "--format", "html", cwd=workdir, env=ENV).stdout

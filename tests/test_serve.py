@@ -169,3 +169,16 @@ def test_tls_with_a_certificate_and_its_key(tmp_path):
     assert bad.returncode == 2 and "cannot load" in bad.stderr and "Traceback" not in bad.stderr
     half = cli("serve", "--ssl-certfile", str(certfile), cwd=tmp_path)
     assert half.returncode == 2 and "give both --ssl-certfile and --ssl-keyfile" in half.stderr
+
+
+def test_connections_send_without_nagles_delay():
+    """Without TCP_NODELAY a kept-alive connection's later responses waited ~40 ms for the client's
+    delayed acknowledgement of their headers; asyncio sets it only on sockets it made itself."""
+    from registry.cli.serve import _listen
+
+    listening = _listen("127.0.0.1", 0)
+    with listening, socket.create_connection(listening.getsockname()[:2]) as client:
+        accepted, _ = listening.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0  # not a default of the system

@@ -29,12 +29,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 
-import orjson
-
 from graph.changes import encode
 from graph.embedded import disclosures
-from graph.store import (SUBJECT_BATCH, IntegrityError, NewAuditEntry, PendingLoad, Progress, StoreBusy, StoreError,
-                         SubjectRow, audit_time, partly_loaded)
+from graph.store import (SUBJECT_BATCH, EncodedSubject, IntegrityError, NewAuditEntry, PendingLoad, Progress, StoreBusy,
+                         StoreError, SubjectRow, audit_time, encoded_subject, partly_loaded)
 
 _STAGING_ROWS = 20_000
 _GAP = 0.02
@@ -107,9 +105,9 @@ class SubjectLoad:
     """The subject load of `EmbeddedStore` (which provides `_connect`, `_writing`, `_audit`,
     `_setting` and `_set`) and of its `SubjectTables` (`_check_named`)."""
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
+    def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
-                       progress: Progress | None = None) -> int:
+                       progress: Progress | None = None, checked_at: int | None = None) -> int:
         db = self._staging_connection()
         try:
             db.executescript(_STAGE)
@@ -131,7 +129,7 @@ class SubjectLoad:
             raise
         try:
             self._apply(db, bounds, ascending, distinct == count, actor=actor, source=source, total=count,
-                        fingerprint=fingerprint, progress=progress)
+                        fingerprint=fingerprint, progress=progress, checked_at=checked_at)
         finally:
             db.close()
         return count
@@ -149,7 +147,8 @@ class SubjectLoad:
         return db
 
     def _apply(self, db: sqlite3.Connection, bounds: list[tuple], ascending: bool, distinct: bool, *, actor: str,
-               source: str, total: int, fingerprint: str | None, progress: Progress | None) -> None:
+               source: str, total: int, fingerprint: str | None, progress: Progress | None,
+               checked_at: int | None = None) -> None:
         ids, lines = _IDS[ascending], _LINES[ascending]
         index = tuple(s.format(lines=lines, ids=ids) for s in (_INDEX_STAGED if distinct else _INDEX_STORED))
         statements = ([s.format(ids=ids) for s in _FORGET], _SUBJECTS[ascending], index,
@@ -160,13 +159,19 @@ class SubjectLoad:
             first, last = number == 1, number == len(bounds)
             if not first:
                 time.sleep(_GAP)  # another writer's turn
+            # A batch before the last is committed without waiting for the disk: a power loss may
+            # take it back, to the batch before, which the pending load records (loading the file
+            # again completes it). The last is committed as every write is, which makes the
+            # batches before it durable too.
+            db.execute(f"PRAGMA synchronous = {'FULL' if last else 'NORMAL'}")
             with self._failing(source, done, total), self._writing(db):
                 if first:
                     self._claim_fingerprint(fingerprint, db)
                     if not last:
                         self._audit([NewAuditEntry(pending.started, actor, "load", "subject-file", source,
                                                    after=encode({"subjects": total, "state": "started"}))], db)
-                self._check_named(db, source, lines, bound)  # what the batch names is still there
+                if checked_at is None or _version(db) != checked_at:  # the registry changed since it was checked
+                    self._check_named(db, source, lines, bound)  # what the batch names is still there
                 size = _apply_batch(db, statements, bound)
                 done += size
                 if last:
@@ -203,7 +208,7 @@ class SubjectLoad:
                              f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
 
 
-def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow]) -> tuple[int, bool]:
+def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow | EncodedSubject]) -> tuple[int, bool]:
     """Append `rows` to the staging tables; return how many there were and whether their ids
     ascend. SQLite stages a batch in another thread (it lets go of the GIL while it works)
     while this one reads and validates the next. Rows are encoded one by one, so that they
@@ -215,7 +220,7 @@ def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow]) -> tuple[int, boo
         while True:
             batch, ids = [], ids[-1:]
             for row in itertools.islice(iterator, _STAGING_ROWS):
-                batch.append(orjson.dumps(row))
+                batch.append(encoded_subject(row))
                 ids.append(row.id)
             if not batch:
                 break
@@ -228,6 +233,10 @@ def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow]) -> tuple[int, boo
         if staged:
             staged.result()
     return count, ascending
+
+
+def _version(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
 
 
 def _index_by_id(db: sqlite3.Connection) -> int:

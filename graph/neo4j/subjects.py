@@ -35,8 +35,9 @@ import orjson
 
 from graph.changes import encode
 from graph.neo4j import audit, disclosures
-from graph.store import (SUBJECT_BATCH, SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, PendingLoad, Progress,
-                         StoreError, SubjectRow, audit_time, missing_message, partly_loaded)
+from graph.store import (SUBJECT_BATCH, SUBJECT_REFERENCES, Doc, EncodedSubject, IntegrityError, NewAuditEntry,
+                         PendingLoad, Progress, StoreError, SubjectRow, audit_time, encoded_subject, keyed,
+                         missing_message, partly_loaded)
 
 SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
@@ -157,15 +158,15 @@ _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 class SubjectGraph:
     """The subject half of `Neo4jStore` (which provides `_session`, `_reader`, `_errors` and `_query`)."""
 
-    def write_subjects(self, rows: Iterable[SubjectRow], *, actor: str, source: str,
+    def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
-                       progress: Progress | None = None) -> int:
+                       progress: Progress | None = None, checked_at: int | None = None) -> int:
         with tempfile.TemporaryFile(prefix="dsa-subjects-") as spool:
             count, keys = 0, False
             for row in rows:  # read and validated whole before anything is written
-                spool.write(orjson.dumps(row) + b"\n")
+                spool.write(encoded_subject(row) + b"\n")
                 count += 1
-                keys = keys or bool(row.key_hashes)
+                keys = keys or keyed(row)
             fingerprint = key_fingerprint() if keys and key_fingerprint else None
             spool.seek(0)
             lines = (SubjectRow(**orjson.loads(line)) for line in spool)

@@ -106,10 +106,12 @@ def _check_tls(certfile: Path | None, keyfile: Path | None) -> None:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, before any URL is printed: a port in use is one line and exit code 1."""
+    """The listening socket (`registry.api.workers.listen`), before any URL is printed: a port in
+    use is one line and exit code 1."""
+    from registry.api.workers import listen
+
     try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        return socket.create_server((host, port), family=family, backlog=2048)
+        return listen(host, port)
     except OSError as error:
         reason = (error.strerror if isinstance(error, socket.gaierror) else
                   os.strerror(error.errno) if error.errno else str(error))

@@ -20,6 +20,7 @@ import click
 from registry.auth.roles import Principal
 from registry.cli.base import QUIET, Day, Moment, private_file, registry_of, reporter, session, write_output
 from registry.errors import InvalidArgument
+from registry.subjects import parallel
 from registry.subjects.language import language
 from registry.subjects.render import ERASURE_FORMATS, FORMATS, NO_CONTROLLER, render, render_erasure
 from registry.subjects.service import MAX_PAGE, SubjectService
@@ -37,9 +38,11 @@ def subjects():
 
 @subjects.command("load")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--workers", type=click.IntRange(0, parallel.MAX_WORKERS), default=None,
+              help="Processes that check a file (0: this one). Default: one per CPU for files of 8 MiB or more.")
 @QUIET
 @click.pass_context
-def load_subjects(ctx, files: tuple[Path, ...], quiet: bool):
+def load_subjects(ctx, files: tuple[Path, ...], workers: int | None, quiet: bool):
     """Load subjects from JSON Lines (.jsonl) or CSV (.csv) files, streaming; each file is validated whole
     before anything is applied (exit code 2 with the problems, per line).
 
@@ -57,7 +60,7 @@ def load_subjects(ctx, files: tuple[Path, ...], quiet: bool):
     for path in files:
         with progress.task(f"reading {path.name}", path.stat().st_size, bytes=True) as read, \
                 progress.task(f"applying {path.name}", None) as applied:
-            count = service.load(path, principal=principal, read=read.to, applied=applied.to)
+            count = service.load(path, principal=principal, read=read.to, applied=applied.to, workers=workers)
         click.echo(f"{path}: {count} subjects")
 
 

@@ -161,6 +161,10 @@ class KeyHasher:
         self._key()
         return self
 
+    def __reduce__(self):
+        """Pickled (for a worker process) with its secret, read now."""
+        return KeyHasher, (self._key(),)
+
     def hash(self, name: str, value: str) -> str:
         secret = self._key()
         if not secret:

@@ -22,7 +22,7 @@ from pathlib import Path
 from collections.abc import Iterator
 
 from graph.store import Erasure, PendingLoad, Progress, Stored, SubjectRow
-from registry.subjects import dsar, erasure, model
+from registry.subjects import dsar, erasure, model, parallel
 from registry.subjects.consent import Rules
 from registry.subjects.model import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
@@ -47,20 +47,37 @@ class SubjectService:
         self._rules: tuple[int, Rules] | None = None
 
     def load(self, path: Path, *, principal: Principal, read: Progress | None = None,
-             applied: Progress | None = None) -> int:
+             applied: Progress | None = None, workers: int | None = None) -> int:
         """Load a JSON Lines or CSV subject file. The file is read and validated whole before
         anything is written: an invalid line (`SubjectsInvalid`) changes nothing. It is then applied
         in batches (`graph.store.GraphStore.write_subjects`): all of a file of one batch or none; a
         larger one killed half-way is completed by loading it again.
 
-        `read(bytes, file size)` and `applied(subjects, total)` report progress."""
+        A large file is checked by `workers` processes (default: `parallel.workers_for` its size; 0
+        checks it in this one). `read(bytes, file size)` and `applied(subjects, total)` report progress."""
         require(principal, SUBJECT_WRITE)
+        checked_at = self.store.version()  # read first: the entities checked against are as new or newer
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
-        rows = model.rows(model.read_subjects(path, read), checker)
+        lines = model.read_subjects(path, read)
+        workers = parallel.workers_for(path.stat().st_size) if workers is None else workers
+        if workers and self._readable_secret():
+            rows = parallel.rows(lines, dataclasses.replace(checker, hasher=self.hasher), workers, self.check_key)
+        else:
+            rows = model.rows(lines, checker)
         # the store checks again, in each batch's transaction, that what the rows name still exists
         with refused_as_invalid():
             return self.store.write_subjects(rows, actor=principal.name, source=path.name,
-                                             key_fingerprint=lambda: self.hasher.fingerprint, progress=applied)
+                                             key_fingerprint=lambda: self.hasher.fingerprint, progress=applied,
+                                             checked_at=checked_at)
+
+    def _readable_secret(self) -> bool:
+        """Whether the lookup-key secret (if any) can be read now, to go to worker processes; when it
+        cannot, the load checks in this process and reports the problem where a key is hashed."""
+        try:
+            self.hasher.load()
+        except Exception:  # noqa: BLE001 - the same error comes again, in its place, on the other path
+            return False
+        return True
 
     def pending_load(self, *, principal: Principal) -> PendingLoad | None:
         """The subject load that started applying and did not finish, if any."""

@@ -6,7 +6,7 @@ types filled in by the resolver, whose fields are attributes (no resolver, no ex
 arguments). graphql-core builds a resolve-info object for every field of every object and
 completes every list item as a value of its own, which is most of the time such an answer
 takes (about 20 µs a field on a busy machine). So a value whose whole selection is plain is
-completed by a *plan*, made once per selection and request:
+completed by a *plan*, made once per selection and kept for the requests that repeat its query:
 
 - a plan applies to a value whose selection (fragments, aliases, `__typename`, `@skip` and
   `@include`, resolved by graphql-core's own field collection) reaches only plain fields, while
@@ -14,11 +14,15 @@ completed by a *plan*, made once per selection and request:
 - it reads the attributes with one generated function per object type (`_object_plan`), checks
   each object's type as graphql-core does (`is_type_of`; a union's member by the object's class),
   serialises leaves with their scalar or enum, passes lists of ids through, and reuses the dict it
-  made for an object met again (a category many holdings name);
+  made for an object met again in the same request (a category many holdings name): that memo is
+  the request's own (`memo`, passed down the plan), so a plan keeps no answer alive after its request;
 - anything it does not expect (a null where the type forbids one, a value a scalar refuses, an
   object of the wrong type) abandons the plan for that value, which then takes graphql-core's own
   path and gets the usual result or error. Reading plain attributes has no side effects, so
   abandoning loses nothing but time.
+
+A plan is the same for every request with the same query text, the same selection in it and
+the same values of the variables its directives read: `registry.api.plan_cache` keeps them.
 
 A field a plan cannot take (a resolver, arguments) leaves its value to graphql-core, whose
 completion of the values below it tries plans again; plain leaves there are read directly too.
@@ -27,7 +31,9 @@ completion of the values below it tries plans again; plain leaves there are read
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -35,12 +41,16 @@ from graphql import (GraphQLBoolean, GraphQLID, GraphQLString, Undefined, is_abs
                      is_non_null_type, is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from registry.api.plan_cache import MISSING, PLANS, KeptPlans, place
+
 __all__ = ["RegistryExecutionContext"]
 
 _TEXT = (GraphQLID, GraphQLString)
 _SAME = {GraphQLID: str, GraphQLString: str, GraphQLBoolean: bool}
 """Scalars whose values of this Python type serialise to themselves (a plan copies them as they are)."""
-Plan = Callable[[Any], Any]
+Plan = Callable[[Any, dict], Any]
+"""`plan(value, memo)`: the completed value; `memo` is the request's (objects met again, per object plan)."""
+_slots = itertools.count()
 
 
 class _Abandon(Exception):
@@ -67,8 +77,10 @@ def _plain(field_def, node) -> str | None:
 class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._plans: dict[tuple, Plan | None] = {}
+        self._plans: dict[tuple, Plan | None] = {}  # this request's, by selection list identity
         self._kept: list = []  # the selections planned, alive while their ids key `_plans`
+        self._memo: collections.defaultdict = collections.defaultdict(dict)  # objects completed, per object plan
+        self._kept_plans: KeptPlans | None | bool = False  # this query's, across requests (False: not looked up)
 
     @property
     def _wrapped(self) -> bool:
@@ -82,7 +94,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan = self._plan(return_type, field_details_list)
             if plan is not None:
                 try:
-                    return plan(result)
+                    return plan(result, self._memo)
                 except _Abandon:
                     pass
         return super().complete_value(return_type, field_details_list, info, path, result, position_context)
@@ -98,13 +110,26 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         while is_non_null_type(named) or is_list_type(named):
             named = named.of_type
         if not is_leaf_type(named) and not self._wrapped:
-            try:
-                plan = self._compile(type_, field_details_list)
-            except _NoPlan:
-                plan = None
+            kept = self._kept_for_query()
+            where = place(type_, field_details_list) if kept is not None else None
+            plan = kept.get(where) if where is not None else MISSING
+            if plan is MISSING:
+                try:
+                    plan = self._compile(type_, field_details_list)
+                except _NoPlan:
+                    plan = None
+                if where is not None:
+                    kept.keep(where, plan)
         self._plans[key] = plan
         self._kept.append(field_details_list)
         return plan
+
+    def _kept_for_query(self) -> KeptPlans | None:
+        """The plans kept for this request's query text and its directives' variable values; None
+        when they cannot be kept (`registry.api.plan_cache`)."""
+        if self._kept_plans is False:
+            self._kept_plans = PLANS.plans(self.operation, self.fragments, self.variable_values.coerced)
+        return self._kept_plans
 
     def _compile(self, type_, selection) -> Plan:
         """The plan of a value of `type_`: it refuses (abandons) a null when `type_` is non-null."""
@@ -114,11 +139,11 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             item = self._compile(named.of_type, selection)
             text = _text_list(named.of_type)
 
-            def items(value):
+            def items(value, memo):
                 if type(value) is list or type(value) is tuple:
                     if text and all(type(one) is str for one in value):  # ids, paths: themselves
                         return list(value)
-                    return [item(one) for one in value]
+                    return [item(one, memo) for one in value]
                 if value is None and not required:
                     return None
                 raise _Abandon
@@ -159,7 +184,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             origins[definition.origin] = self._object(member, selection, required)
         by_class: dict[type, Plan] = {}
 
-        def complete(value):
+        def complete(value, memo):
             plan = by_class.get(type(value))
             if plan is None:  # the member the value's class is, or derives from (as strawberry resolves it)
                 if value is None:
@@ -170,7 +195,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if len(matching) != 1:
                     raise _Abandon
                 plan = by_class[type(value)] = matching[0]
-            return plan(value)
+            return plan(value, memo)
         return complete
 
     # --- graphql-core's path: plain leaves and lists of ids read directly ----------------------
@@ -201,12 +226,14 @@ def _object_plan(check, steps, required: bool) -> Plan:
     from names the schema and graphql-core's parser vouch for: response keys are GraphQL names,
     attributes Python identifiers), since a loop over the fields costs twice as much.
 
-    An object met again (a category or purpose that many holdings name) gets the dict made the
-    first time: the plan keeps the object with it, so its id cannot be reused while the plan lives."""
-    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "done": {}}
-    lines = ["def complete(value):",
+    An object met again in the request (a category or purpose that many holdings name) gets the
+    dict made the first time: the request's `memo` keeps the object with it (under this plan's
+    slot), so its id cannot be reused while the request lasts."""
+    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "slot": next(_slots)}
+    lines = ["def complete(value, memo):",
              "    if value is None:",
              "        raise _Abandon" if required else "        return None",
+             "    done = memo[slot]",
              "    again = done.get(id(value))",
              "    if again is not None and again[0] is value:",
              "        return again[1]",
@@ -221,8 +248,8 @@ def _object_plan(check, steps, required: bool) -> Plan:
             continue
         env[f"plan{i}"], env[f"same{i}"] = plan, same
         lines.append(f"    v{i} = value.{attribute}")
-        entries.append(f"{key!r}: v{i} if type(v{i}) is same{i} else plan{i}(v{i})" if same is not None
-                       else f"{key!r}: plan{i}(v{i})")
+        entries.append(f"{key!r}: v{i} if type(v{i}) is same{i} else plan{i}(v{i}, memo)" if same is not None
+                       else f"{key!r}: plan{i}(v{i}, memo)")
     lines.append("    completed = done[id(value)] = (value, {" + ", ".join(entries) + "})")
     lines.append("    return completed[1]")
     exec(_code("\n".join(lines)), env)  # noqa: S102 - generated from checked names only, see above
@@ -247,7 +274,7 @@ def _leaf(type_, required: bool = True) -> Plan:
     serialize = type_.serialize
     text = type_ in _TEXT
 
-    def complete(value):
+    def complete(value, memo=None):
         if text and type(value) is str:
             return value
         if value is None:
@@ -262,3 +289,4 @@ def _leaf(type_, required: bool = True) -> Plan:
             raise _Abandon
         return serialized
     return complete
+

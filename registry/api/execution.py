@@ -48,6 +48,10 @@ __all__ = ["RegistryExecutionContext"]
 _TEXT = (GraphQLID, GraphQLString)
 _SAME = {GraphQLID: str, GraphQLString: str, GraphQLBoolean: bool}
 """Scalars whose values of this Python type serialise to themselves (a plan copies them as they are)."""
+_STR = frozenset({str})
+"""`set(map(type, value)) <= _STR`: every item of `value` is a string (twice as fast as `all(...)`)."""
+_IDS = object()
+"""A step's `same` for a list of ids or strings: a list of strings is the answer as it is."""
 Plan = Callable[[Any, dict], Any]
 """`plan(value, memo)`: the completed value; `memo` is the request's (objects met again, per object plan)."""
 _slots = itertools.count()
@@ -141,7 +145,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
             def items(value, memo):
                 if type(value) is list or type(value) is tuple:
-                    if text and all(type(one) is str for one in value):  # ids, paths: themselves
+                    if text and set(map(type, value)) <= _STR:  # ids, paths: themselves
                         return list(value)
                     return [item(one, memo) for one in value]
                 if value is None and not required:
@@ -160,19 +164,21 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         fields, defers, _ = self.collect_subfields(type_, selection)
         if defers:
             raise _NoPlan
-        steps = []  # (response key, attribute or None for __typename, type copied as is, plan)
+        steps = []  # (response key, attribute or None for __typename, type copied as is, nullable, plan)
         for key, field_details_list in fields.items():
             node = field_details_list[0].node
             name = node.name.value
             if name == "__typename":
-                steps.append((key, None, None, type_.name))
+                steps.append((key, None, None, False, type_.name))
                 continue
             field_def = type_.fields.get(name)
             attribute = _plain(field_def, node) if field_def is not None else None
             if attribute is None or not attribute.isidentifier():
                 raise _NoPlan
             named = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
-            steps.append((key, attribute, _SAME.get(named), self._compile(field_def.type, field_details_list)))
+            same = _IDS if is_list_type(named) and _text_list(named.of_type) else _SAME.get(named)
+            steps.append((key, attribute, same, not is_non_null_type(field_def.type),
+                          self._compile(field_def.type, field_details_list)))
         return _object_plan(type_.is_type_of, steps, required)
 
     def _abstract(self, type_, selection, required: bool) -> Plan:
@@ -216,7 +222,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def complete_list_value(self, return_type, field_details_list, info, path, result, position_context):
-        if type(result) is list and _text_list(return_type.of_type) and all(type(item) is str for item in result):
+        if type(result) is list and _text_list(return_type.of_type) and set(map(type, result)) <= _STR:
             return result
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
 
@@ -229,12 +235,12 @@ def _object_plan(check, steps, required: bool) -> Plan:
     An object met again in the request (a category or purpose that many holdings name) gets the
     dict made the first time: the request's `memo` keeps the object with it (under this plan's
     slot), so its id cannot be reused while the request lasts."""
-    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "slot": next(_slots)}
+    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "slot": next(_slots), "STR": _STR}
     lines = ["def complete(value, memo):",
              "    if value is None:",
              "        raise _Abandon" if required else "        return None",
-             "    done = memo[slot]",
-             "    again = done.get(id(value))",
+             "    done, key = memo[slot], id(value)",
+             "    again = done.get(key)",
              "    if again is not None and again[0] is value:",
              "        return again[1]",
              "    if type(value) not in checked:  # strawberry's is_type_of depends on the class alone",
@@ -242,15 +248,22 @@ def _object_plan(check, steps, required: bool) -> Plan:
              "            raise _Abandon",
              "        checked.add(type(value))"]
     entries = []
-    for i, (key, attribute, same, plan) in enumerate(steps):
+    for i, (key, attribute, same, nullable, plan) in enumerate(steps):
         if attribute is None:
             entries.append(f"{key!r}: {plan!r}")
             continue
         env[f"plan{i}"], env[f"same{i}"] = plan, same
         lines.append(f"    v{i} = value.{attribute}")
-        entries.append(f"{key!r}: v{i} if type(v{i}) is same{i} else plan{i}(v{i}, memo)" if same is not None
-                       else f"{key!r}: plan{i}(v{i}, memo)")
-    lines.append("    completed = done[id(value)] = (value, {" + ", ".join(entries) + "})")
+        if same is _IDS:  # a list of strings as it is (as graphql-core's path gives it, `complete_list_value`)
+            entries.append(f"{key!r}: v{i} if type(v{i}) is list and set(map(type, v{i})) <= STR "
+                           f"else plan{i}(v{i}, memo)")
+        elif same is not None:  # a null where the type allows one is itself too
+            null = f" or v{i} is None" if nullable else ""
+            entries.append(f"{key!r}: v{i} if type(v{i}) is same{i}{null} else plan{i}(v{i}, memo)")
+        else:
+            entries.append(f"{key!r}: None if v{i} is None else plan{i}(v{i}, memo)" if nullable
+                           else f"{key!r}: plan{i}(v{i}, memo)")
+    lines.append("    completed = done[key] = (value, {" + ", ".join(entries) + "})")
     lines.append("    return completed[1]")
     exec(_code("\n".join(lines)), env)  # noqa: S102 - generated from checked names only, see above
     return env["complete"]
@@ -263,7 +276,7 @@ def _code(source: str):
 
 
 def _ids(value):
-    if type(value) is list and all(type(item) is str for item in value):
+    if type(value) is list and set(map(type, value)) <= _STR:
         return value
     raise _Abandon
 

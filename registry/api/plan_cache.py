@@ -9,7 +9,7 @@ most `PLANNED_TEXTS` operations (the least recently used goes first) of texts up
 selection under `@defer` gets plans for its request only. Safe across threads
 (`schema.execute_sync` may run in several at once).
 
-Plans hold schema types and classes, never answers: what a request completes stays in its own
+Plans hold schema types and classes, never answers: what a completion meets stays in its own
 memo (`RegistryExecutionContext`).
 """
 

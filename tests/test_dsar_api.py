@@ -71,6 +71,30 @@ def test_dsar_report_has_the_shape_a_portal_reads(loaded):
         "rectification", "erasure", "restriction", "portability", "objection", "withdraw-consent", "complaint"]
 
 
+def test_a_dsar_and_its_context_go_when_the_request_ends_without_the_garbage_collector(loaded, monkeypatch):
+    """Nothing of a request waits in a reference cycle: the collector's pauses grow with what waits."""
+    import gc
+    import weakref
+
+    from registry.api import subjects
+
+    answers = []
+    monkeypatch.setattr(subjects, "to_report", lambda report, convert=subjects.to_report: answers.append(
+        weakref.ref(made := convert(report))) or made)
+    gc.collect()
+    gc.disable()
+    try:
+        context = Context(registry=loaded, principal=Principal.of("alice", "dpo"), subjects=SubjectService(loaded, HASHER))
+        unused = weakref.ref(Context(registry=loaded, principal=Principal.of("bob", "dpo")))
+        assert unused() is None
+        result = asyncio.run(schema.execute(DSAR, variable_values={"email": "c1@example.org"}, context_value=context))
+        assert result.errors is None and result.data["dsar"]["subject"]["id"] == "C-1"
+        del result
+        assert len(answers) == 1 and answers[0]() is None
+    finally:
+        gc.enable()
+
+
 def test_withdrawing_is_one_call_and_suspends_the_flow(loaded):
     result = run(loaded, 'mutation { setConsent(subject: "C-1", purpose: "wellness", status: GRANTED, '
                          'notice: "v1", channel: "app") { id } }')

@@ -189,3 +189,127 @@ def test_an_object_met_twice_is_completed_once():
     shared = [node["leaves"][0] for node in result.data["nodes"] if node and node["leaves"]]
     assert len(shared) == 6 and all(leaf is shared[0] for leaf in shared)
     assert shared[0] == {"id": "shared", "label": "S"}
+
+
+# --- plans kept across requests ------------------------------------------------------------------
+
+KEEPING = strawberry.Schema(query=Graph, execution_context_class=RegistryExecutionContext)
+"""One schema for several requests: plans are kept per schema type, so a schema made per request
+would never find one."""
+
+
+def ask(query, operation_name=None, **variables):
+    return asyncio.run(KEEPING.execute(query, variable_values=variables or None, operation_name=operation_name))
+
+
+def same(fast, plain) -> None:
+    assert fast.data == plain.data
+    assert sorted((e.message, tuple(e.path)) for e in fast.errors or ()) == \
+           sorted((e.message, tuple(e.path)) for e in plain.errors or ())
+
+
+def compiled(monkeypatch) -> list:
+    made = []
+    original = RegistryExecutionContext._compile
+    monkeypatch.setattr(RegistryExecutionContext, "_compile",
+                        lambda self, type_, selection: made.append(type_) or original(self, type_, selection))
+    return made
+
+
+def test_a_query_asked_again_takes_the_plan_made_the_first_time(monkeypatch):
+    made = compiled(monkeypatch)
+    query = PLAIN + " "  # a text of this test's own: no plan kept for it yet
+    first = ask(query)
+    assert made, "the first request makes its plans"
+    made.clear()
+    again = ask(query)
+    assert made == []
+    same(again, first)
+    same(again, execute(query))
+
+
+@pytest.mark.parametrize("order", [(True, False, True), (False, True, False)])
+def test_the_same_query_with_other_include_values_gets_its_own_shape(order):
+    query = f"query ($with: Boolean!) {{ nodes {{ id leaf @include(if: $with) {{ id }} path @skip(if: $with) }} }} # {order}"
+    for with_ in order:
+        fast = ask(query, **{"with": with_})
+        same(fast, execute(query, **{"with": with_}))
+        assert {frozenset(node) for node in fast.data["nodes"] if node} == \
+               {frozenset({"id", "leaf"} if with_ else {"id", "path"})}
+
+
+def test_include_values_inside_fragments_count_too():
+    query = ("query ($with: Boolean!) { nodes { ...N } } "
+             "fragment N on Node { id leaf @include(if: $with) { label } again: leaf { id } }")
+    for with_ in (True, False, True):
+        same(ask(query, **{"with": with_}), execute(query, **{"with": with_}))
+
+
+def test_queries_sharing_a_beginning_do_not_share_plans():
+    one, other = "{ nodes { id colour } }", "{ nodes { id path   } }"  # as long, `nodes` at the same offset
+    for query in (one, other, one, other):
+        same(ask(query), execute(query))
+    assert {frozenset(node) for node in ask(one).data["nodes"] if node} == {frozenset({"id", "colour"})}
+    assert {frozenset(node) for node in ask(other).data["nodes"] if node} == {frozenset({"id", "path"})}
+
+
+def test_each_operation_of_a_document_has_its_own_plans():
+    document = "query A { nodes { id } } query B { nodes { path } }"
+    for name in ("A", "B", "A"):
+        expected = {"id"} if name == "A" else {"path"}
+        assert {frozenset(node) for node in ask(document, name).data["nodes"] if node} == {frozenset(expected)}
+
+
+def test_a_kept_plan_keeps_no_answer_alive():
+    import gc
+    import weakref
+
+    made = []
+
+    @strawberry.type
+    class Fresh:
+        @strawberry.field
+        def leaves(self) -> list[Leaf]:
+            leaf = Leaf(id="x", label="fresh")
+            made.append(weakref.ref(leaf))
+            return [leaf, leaf]
+
+    schema = strawberry.Schema(query=Fresh, execution_context_class=RegistryExecutionContext)
+    gc.disable()  # nor does the request keep it in a reference cycle: it goes when the request ends
+    try:
+        for _ in range(2):
+            result = asyncio.run(schema.execute("{ leaves { id label } }"))
+            assert result.data == {"leaves": [{"id": "x", "label": "fresh"}] * 2}
+        del result
+        assert len(made) == 2 and all(ref() is None for ref in made)
+    finally:
+        gc.enable()
+
+
+def test_plans_are_shared_safely_between_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = [(query, with_) for query in SHAPES for with_ in (True, False)] * 8
+    expected = {(query, with_): execute(query, **{"with": with_}).data for query, with_ in set(queries)}
+
+    def ask(pair):
+        query, with_ = pair
+        return KEEPING.execute_sync(query, variable_values={"with": with_} if "$with" in query else None).data
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(ask, queries))
+    assert answers == [expected[pair] for pair in queries]
+
+
+def test_plans_are_kept_for_a_bounded_number_of_texts(monkeypatch):
+    from registry.api import plan_cache
+
+    monkeypatch.setattr(plan_cache, "PLANNED_TEXTS", 3)
+    for i in range(6):
+        query = f"{{ nodes {{ id }} }} # {i}"
+        same(ask(query), execute(query))
+    assert len(plan_cache.PLANS.operations) <= 3
+    assert [text for text, _ in plan_cache.PLANS.operations][-1] == "{ nodes { id } } # 5"
+    long = "{ nodes { id } } #" + " " * plan_cache.PLANNED_CHARS
+    same(ask(long), execute(long))
+    assert all(text != long for text, _ in plan_cache.PLANS.operations)

@@ -135,6 +135,24 @@ def test_long_query_texts_are_parsed_but_not_cached_and_overlong_ones_refused(ap
                                             f"{MAX_QUERY_CHARS:,}: pass large values as variables")
 
 
+def test_a_repeated_text_is_validated_once_and_keeps_its_errors(monkeypatch):
+    import asyncio
+
+    validated = []
+    original = limits.validate_document
+    monkeypatch.setattr(limits, "validate_document",
+                        lambda schema_, document, rules: validated.append(document) or original(schema_, document, rules))
+    limits._validated.cache_clear()
+    wrong = "{ systems { nodes { id nosuchfield } } } # validated once"
+    for _ in range(3):
+        result = asyncio.run(schema.execute(wrong))
+        assert [e.message for e in result.errors] == ["Cannot query field 'nosuchfield' on type 'System'."]
+    assert len(validated) == 1
+    other = wrong.replace("once", "once more")  # another text, equal document: validated on its own
+    assert asyncio.run(schema.execute(other)).errors[0].message.startswith("Cannot query field 'nosuchfield'")
+    assert len(validated) == 2
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))

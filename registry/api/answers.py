@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import strawberry
 
-from graph.store import Doc, Lineage, Stored
+from graph.store import Doc, Lineage
 from registry.api.enums import FlowStatus, TransferMechanism
-from registry.api.types import (Agreement, DataCategory, Flow, Holder, LegalBasis, Purpose, SubjectCategory,
-                                SystemOrParty, to_node)
+from registry.api.types import (Agreement, DataCategory, Flow, Holder, LegalBasis, Nodes, Purpose, SubjectCategory,
+                                SystemOrParty)
 
 if TYPE_CHECKING:
     from registry.service import HoldingView
@@ -87,19 +87,6 @@ class ChangeSummary:
     unchanged: int
 
 
-class _Nodes(dict):
-    """The GraphQL objects of the entities a batch of holdings names, each made once, on first use
-    (`nodes[id]`; None for None)."""
-
-    def __init__(self, entities: dict[str, Stored]):
-        super().__init__({None: None})
-        self.entities = entities
-
-    def __missing__(self, id_: str):
-        node = self[id_] = to_node(self.entities.get(id_))
-        return node
-
-
 class _Converted:
     """The `Holding`s made before, by the identity of the stored answer's holding they were made
     from. A store keeps its answers per snapshot (until the next write), so a question asked again
@@ -125,7 +112,7 @@ def holding_converter() -> Callable[[HoldingView], Holding]:
     """A function that turns holding views into `Holding`s, built whole (plain attributes resolve
     faster than per-field methods), each entity converted once however many holdings name it, and
     each holding once while the store keeps it (`_Converted`)."""
-    nodes = _Nodes({})
+    nodes = Nodes({})
 
     def convert(view: HoldingView) -> Holding:
         made = _CONVERTED.get(view.holding)
@@ -137,7 +124,7 @@ def holding_converter() -> Callable[[HoldingView], Holding]:
     def make(view: HoldingView) -> Holding:
         nonlocal nodes
         if nodes.entities is not view.entities:
-            nodes = _Nodes(view.entities)
+            nodes = Nodes(view.entities)
         h, node = view.holding, nodes.__getitem__
         return Holding(holder=node(h.holder), category=node(h.category), declared=h.flow is None,
                        flow=node(h.flow), purposes=list(map(node, h.purposes)),

@@ -4,6 +4,7 @@ compliance settings, and a loader that batches entity lookups."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
@@ -46,12 +47,15 @@ class Context:
         if self.tokens is None:
             self.tokens = Tokens(self.registry.store)
 
-        async def fetch(ids: list[str]) -> list[Stored | None]:
-            found = await self.call(self.registry.entities, ids)
-            return [found.get(id_) for id_ in ids]
-
-        self.entities = DataLoader(load_fn=fetch)
+        # The loader knows the registry, not the context: a context that its own loader refers to
+        # is a reference cycle, and all a request made would wait for the garbage collector.
+        self.entities = DataLoader(load_fn=functools.partial(_fetch, self.registry))
 
     async def call(self, function: Callable[..., T], *args, **kwargs) -> T:
         """Run a (blocking) registry call off the event loop."""
         return await run_in_threadpool(function, *args, **kwargs)
+
+
+async def _fetch(registry: Registry, ids: list[str]) -> list[Stored | None]:
+    found = await run_in_threadpool(registry.entities, ids)
+    return [found.get(id_) for id_ in ids]

@@ -6,7 +6,7 @@ types filled in by the resolver, whose fields are attributes (no resolver, no ex
 arguments). graphql-core builds a resolve-info object for every field of every object and
 completes every list item as a value of its own, which is most of the time such an answer
 takes (about 20 µs a field on a busy machine). So a value whose whole selection is plain is
-completed by a *plan*, made once per selection and request:
+completed by a *plan*, made once per selection and kept for the requests that repeat its query:
 
 - a plan applies to a value whose selection (fragments, aliases, `__typename`, `@skip` and
   `@include`, resolved by graphql-core's own field collection) reaches only plain fields, while
@@ -14,11 +14,15 @@ completed by a *plan*, made once per selection and request:
 - it reads the attributes with one generated function per object type (`_object_plan`), checks
   each object's type as graphql-core does (`is_type_of`; a union's member by the object's class),
   serialises leaves with their scalar or enum, passes lists of ids through, and reuses the dict it
-  made for an object met again (a category many holdings name);
+  made for an object met again in the request (a category many holdings name): that memo is the
+  request's own (`memo`, passed down the plan), so a plan keeps no answer alive after its request;
 - anything it does not expect (a null where the type forbids one, a value a scalar refuses, an
   object of the wrong type) abandons the plan for that value, which then takes graphql-core's own
   path and gets the usual result or error. Reading plain attributes has no side effects, so
   abandoning loses nothing but time.
+
+A plan is the same for every request with the same query text, the same selection in it and
+the same values of the variables its directives read: `registry.api.plan_cache` keeps them.
 
 A field a plan cannot take (a resolver, arguments) leaves its value to graphql-core, whose
 completion of the values below it tries plans again; plain leaves there are read directly too.
@@ -27,7 +31,9 @@ completion of the values below it tries plans again; plain leaves there are read
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -35,12 +41,20 @@ from graphql import (GraphQLBoolean, GraphQLID, GraphQLString, Undefined, is_abs
                      is_list_type, is_non_null_type, is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from registry.api.plan_cache import MISSING, PLANS, KeptPlans, place
+
 __all__ = ["RegistryExecutionContext"]
 
 _TEXT = (GraphQLID, GraphQLString)
 _SAME = {GraphQLID: str, GraphQLString: str, GraphQLBoolean: bool}
 """Scalars whose values of this Python type serialise to themselves (a plan copies them as they are)."""
-Plan = Callable[[Any], Any]
+_STR = frozenset({str})
+"""`set(map(type, value)) <= _STR`: every item of `value` is a string (twice as fast as `all(...)`)."""
+_IDS = object()
+"""A step's `same` for a list of ids or strings: a list of strings is the answer as it is."""
+Plan = Callable[[Any, dict], Any]
+"""`plan(value, memo)`: the completed value; `memo` is the request's (objects met again, per object plan)."""
+_slots = itertools.count()
 
 
 class _Abandon(Exception):
@@ -67,13 +81,24 @@ def _plain(field_def, node) -> str | None:
 class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._plans: dict[tuple, Plan | None] = {}
+        self._plans: dict[tuple, Plan | None] = {}  # this request's, by selection list identity
         self._kept: list = []  # the selections planned, alive while their ids key `_plans`
+        self._memo: collections.defaultdict = collections.defaultdict(dict)  # objects completed, per object plan
+        self._kept_plans: KeptPlans | None | bool = False  # this query's, across requests (False: not looked up)
 
     @property
     def _wrapped(self) -> bool:
         middleware = self.middleware_manager
         return middleware is not None and bool(middleware.middlewares)
+
+    def build_response(self, data):
+        """The response, once the answer is complete: the memo goes then, since graphql-core's
+        execution context is in a reference cycle (its `async_helpers` are its own bound methods)
+        and all it still held, the whole answer, would wait for the garbage collector (each
+        collection then walking it: 5-15 ms pauses on large DSARs). Deferred parts completed
+        later start a new memo."""
+        self._memo = collections.defaultdict(dict)
+        return super().build_response(data)
 
     # --- the plain path ----------------------------------------------------------------------
 
@@ -82,7 +107,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             plan = self._plan(return_type, field_details_list)
             if plan is not None:
                 try:
-                    return plan(result)
+                    return plan(result, self._memo)
                 except _Abandon:
                     pass
         return super().complete_value(return_type, field_details_list, info, path, result, position_context)
@@ -98,13 +123,26 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         while is_non_null_type(named) or is_list_type(named):
             named = named.of_type
         if not is_leaf_type(named) and not self._wrapped:
-            try:
-                plan = self._compile(type_, field_details_list)
-            except _NoPlan:
-                plan = None
+            kept = self._kept_for_query()
+            where = place(type_, field_details_list) if kept is not None else None
+            plan = kept.get(where) if where is not None else MISSING
+            if plan is MISSING:
+                try:
+                    plan = self._compile(type_, field_details_list)
+                except _NoPlan:
+                    plan = None
+                if where is not None:
+                    kept.keep(where, plan)
         self._plans[key] = plan
         self._kept.append(field_details_list)
         return plan
+
+    def _kept_for_query(self) -> KeptPlans | None:
+        """The plans kept for this request's query text and its directives' variable values; None
+        when they cannot be kept (`registry.api.plan_cache`)."""
+        if self._kept_plans is False:
+            self._kept_plans = PLANS.plans(self.operation, self.fragments, self.variable_values.coerced)
+        return self._kept_plans
 
     def _compile(self, type_, selection) -> Plan:
         """The plan of a value of `type_`: it refuses (abandons) a null when `type_` is non-null."""
@@ -114,11 +152,11 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             item = self._compile(named.of_type, selection)
             text = _text_list(named.of_type)
 
-            def items(value):
+            def items(value, memo):
                 if type(value) is list or type(value) is tuple:
-                    if text and all(type(one) is str for one in value):  # ids, paths: themselves
+                    if text and set(map(type, value)) <= _STR:  # ids, paths: themselves
                         return list(value)
-                    return [item(one) for one in value]
+                    return [item(one, memo) for one in value]
                 if value is None and not required:
                     return None
                 raise _Abandon
@@ -135,19 +173,21 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         fields, defers, _ = self.collect_subfields(type_, selection)
         if defers:
             raise _NoPlan
-        steps = []  # (response key, attribute or None for __typename, type copied as is, plan)
+        steps = []  # (response key, attribute or None for __typename, type copied as is, nullable, plan)
         for key, field_details_list in fields.items():
             node = field_details_list[0].node
             name = node.name.value
             if name == "__typename":
-                steps.append((key, None, None, type_.name))
+                steps.append((key, None, None, False, type_.name))
                 continue
             field_def = type_.fields.get(name)
             attribute = _plain(field_def, node) if field_def is not None else None
             if attribute is None or not attribute.isidentifier():
                 raise _NoPlan
             named = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
-            steps.append((key, attribute, _SAME.get(named), self._compile(field_def.type, field_details_list)))
+            same = _IDS if is_list_type(named) and _text_list(named.of_type) else _SAME.get(named)
+            steps.append((key, attribute, same, not is_non_null_type(field_def.type),
+                          self._compile(field_def.type, field_details_list)))
         return _object_plan(type_.is_type_of, steps, required)
 
     def _abstract(self, type_, selection, required: bool) -> Plan:
@@ -159,7 +199,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             origins[definition.origin] = self._object(member, selection, required)
         by_class: dict[type, Plan] = {}
 
-        def complete(value):
+        def complete(value, memo):
             plan = by_class.get(type(value))
             if plan is None:  # the member the value's class is, or derives from (as strawberry resolves it)
                 if value is None:
@@ -170,7 +210,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if len(matching) != 1:
                     raise _Abandon
                 plan = by_class[type(value)] = matching[0]
-            return plan(value)
+            return plan(value, memo)
         return complete
 
     # --- graphql-core's path: plain leaves and lists of ids read directly ----------------------
@@ -191,7 +231,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def complete_list_value(self, return_type, field_details_list, info, path, result, position_context):
-        if type(result) is list and _text_list(return_type.of_type) and all(type(item) is str for item in result):
+        if type(result) is list and _text_list(return_type.of_type) and set(map(type, result)) <= _STR:
             return result
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
 
@@ -201,13 +241,15 @@ def _object_plan(check, steps, required: bool) -> Plan:
     from names the schema and graphql-core's parser vouch for: response keys are GraphQL names,
     attributes Python identifiers), since a loop over the fields costs twice as much.
 
-    An object met again (a category or purpose that many holdings name) gets the dict made the
-    first time: the plan keeps the object with it, so its id cannot be reused while the plan lives."""
-    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "done": {}}
-    lines = ["def complete(value):",
+    An object met again in the request (a category or purpose that many holdings name) gets the
+    dict made the first time: the request's `memo` keeps the object with it (under this plan's
+    slot), so its id cannot be reused while the request lasts."""
+    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "slot": next(_slots), "STR": _STR}
+    lines = ["def complete(value, memo):",
              "    if value is None:",
              "        raise _Abandon" if required else "        return None",
-             "    again = done.get(id(value))",
+             "    done, key = memo[slot], id(value)",
+             "    again = done.get(key)",
              "    if again is not None and again[0] is value:",
              "        return again[1]",
              "    if type(value) not in checked:  # strawberry's is_type_of depends on the class alone",
@@ -215,15 +257,22 @@ def _object_plan(check, steps, required: bool) -> Plan:
              "            raise _Abandon",
              "        checked.add(type(value))"]
     entries = []
-    for i, (key, attribute, same, plan) in enumerate(steps):
+    for i, (key, attribute, same, nullable, plan) in enumerate(steps):
         if attribute is None:
             entries.append(f"{key!r}: {plan!r}")
             continue
         env[f"plan{i}"], env[f"same{i}"] = plan, same
         lines.append(f"    v{i} = value.{attribute}")
-        entries.append(f"{key!r}: v{i} if type(v{i}) is same{i} else plan{i}(v{i})" if same is not None
-                       else f"{key!r}: plan{i}(v{i})")
-    lines.append("    completed = done[id(value)] = (value, {" + ", ".join(entries) + "})")
+        if same is _IDS:  # a list of strings as it is (as graphql-core's path gives it, `complete_list_value`)
+            entries.append(f"{key!r}: v{i} if type(v{i}) is list and set(map(type, v{i})) <= STR "
+                           f"else plan{i}(v{i}, memo)")
+        elif same is not None:  # a null where the type allows one is itself too
+            null = f" or v{i} is None" if nullable else ""
+            entries.append(f"{key!r}: v{i} if type(v{i}) is same{i}{null} else plan{i}(v{i}, memo)")
+        else:
+            entries.append(f"{key!r}: None if v{i} is None else plan{i}(v{i}, memo)" if nullable
+                           else f"{key!r}: plan{i}(v{i}, memo)")
+    lines.append("    completed = done[key] = (value, {" + ", ".join(entries) + "})")
     lines.append("    return completed[1]")
     exec(_code("\n".join(lines)), env)  # noqa: S102 - generated from checked names only, see above
     return env["complete"]
@@ -236,7 +285,7 @@ def _code(source: str):
 
 
 def _ids(value):
-    if type(value) is list and all(type(item) is str for item in value):
+    if type(value) is list and set(map(type, value)) <= _STR:
         return value
     raise _Abandon
 
@@ -250,7 +299,7 @@ def _leaf(type_, required: bool = True) -> Plan:
     text = type_ in _TEXT
     names: dict[str, Any] | None = {} if is_enum_type(type_) else None
 
-    def complete(value):
+    def complete(value, memo=None):
         if text and type(value) is str:
             return value
         if value is None:
@@ -269,3 +318,4 @@ def _leaf(type_, required: bool = True) -> Plan:
             names[value] = serialized
         return serialized
     return complete
+

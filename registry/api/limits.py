@@ -88,13 +88,17 @@ def _parsed(query: str, max_tokens: int | None):
 
 
 @functools.lru_cache(maxsize=CACHE_ENTRIES)
-def _validated(schema, document, rules):
-    return validate_document(schema, document, rules)
+def _validated(schema, query: str, max_tokens: int | None, rules) -> tuple[GraphQLError, ...]:
+    """The errors of the text `_parsed` caches, keyed by the text as that cache is: a document's own
+    hash walks its whole tree (graphql-core's nodes are frozen dataclasses), 100 calls a DSAR query."""
+    return tuple(validate_document(schema, _parsed(query, max_tokens), rules))
 
 
 class QueryCache(SchemaExtension):
     """Parse and validate short query texts once (see the module docstring); pass the class, or a
     factory: the caches live at module level, shared by every request."""
+
+    _key: tuple[str, int | None] | None = None  # the parse cache's key of this request's document
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
@@ -104,14 +108,15 @@ class QueryCache(SchemaExtension):
                                f"{MAX_QUERY_CHARS:,}: pass large values as variables",
                                extensions={"code": "QUERY_TOO_LARGE", "limit": MAX_QUERY_CHARS})
         if len(query) <= CACHED_QUERY_CHARS and set(context.parse_options) <= {"max_tokens"}:
-            context.graphql_document = _parsed(query, context.parse_options.get("max_tokens"))
+            self._key = (query, context.parse_options.get("max_tokens"))
+            context.graphql_document = self._document = _parsed(*self._key)
         yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if len(context.query or "") <= CACHED_QUERY_CHARS and context.graphql_document is not None:
-            context.pre_execution_errors = _validated(context.schema._schema, context.graphql_document,
-                                                      tuple(context.validation_rules))
+        if self._key is not None and context.graphql_document is self._document:
+            context.pre_execution_errors = list(_validated(context.schema._schema, *self._key,
+                                                           tuple(context.validation_rules)))
         yield
 
     @staticmethod

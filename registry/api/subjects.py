@@ -8,6 +8,7 @@ DSAR portal gets its answer in milliseconds; names come with `node(id:)` or the 
 from __future__ import annotations
 
 import datetime
+import functools
 from enum import Enum
 from typing import Optional
 
@@ -24,7 +25,7 @@ from registry.subjects.erasure import retention_end
 from registry.subjects.language import language
 from registry.subjects.render import NO_CONTROLLER, render
 from registry.subjects.words import Words
-from registry.api.types import Agreement, Holder, Party, to_holder, to_node
+from registry.api.types import Agreement, Holder, Nodes, Party, to_holder
 
 
 REPORT_QUERY = """
@@ -248,10 +249,17 @@ def to_consent(event: dict) -> ConsentEvent:
                         notice=event.get("notice"), channel=event.get("channel"), expires=_moment(event.get("expires")))
 
 
-def to_recipient(r: domain.Recipient, entities) -> Recipient:
-    return Recipient(party=to_node(entities[r.party]), flow=r.flow, categories=list(r.categories), purposes=[r.purpose],
-                     legal_basis=r.legal_basis, condition=r.condition, agreement=to_node(entities.get(r.agreement or "")),
+def to_recipient(r: domain.Recipient, nodes: Nodes) -> Recipient:
+    return Recipient(party=nodes[r.party], flow=r.flow, categories=list(r.categories), purposes=[r.purpose],
+                     legal_basis=r.legal_basis, condition=r.condition, agreement=nodes[r.agreement],
                      transfer_mechanism=r.transfer_mechanism, path=list(r.path), case_flows=list(r.case_flows))
+
+
+@functools.cache
+def _right(right: str) -> Right:
+    """A right's entry in English (the same for every report, so made once; read, never changed)."""
+    _title, reference, text = _ENGLISH.right(right)
+    return Right(right=right, reference=reference, text=text)
 
 
 _ENGLISH = Words(language("en"))
@@ -259,21 +267,22 @@ _ENGLISH = Words(language("en"))
 
 def to_report(report: domain.DsarReport) -> DsarReport:
     entities = report.entities
+    nodes, holders = Nodes(entities), Nodes(entities, to_holder)
     latest: dict[str, dict] = {}
     for event in sorted(report.subject.consents, key=lambda e: (e["at"], e["status"])):  # equal times: withdrawn wins
         latest[event["purpose"]] = event
     return DsarReport(
         subject=to_subject(report.subject), as_of=report.as_of,
-        holdings=[SubjectHolding(system=to_holder(entities[h.system]), category=h.category, purposes=list(h.purposes),
+        holdings=[SubjectHolding(system=holders[h.system], category=h.category, purposes=list(h.purposes),
                                  legal_basis=h.legal_basis, condition=h.condition, retention=h.retention,
                                  path=list(h.path), source=h.source, retention_from=h.retention_from,
                                  retained_until=retention_end(h.retention, h.retention_from, collected=h.collected,
                                                               ended=h.ended) if h.retention else None)
                   for h in report.holdings],
-        recipients=[to_recipient(r, entities) for r in report.recipients],
-        potential_recipients=[to_recipient(r, entities) for r in report.potential_recipients],
-        disclosures=[DisclosureRecord(flow=d.flow, party=to_node(entities.get(d.party or "")), at=d.at,
-                                      reference=d.reference, categories=list(d.categories), purpose=d.purpose)
+        recipients=[to_recipient(r, nodes) for r in report.recipients],
+        potential_recipients=[to_recipient(r, nodes) for r in report.potential_recipients],
+        disclosures=[DisclosureRecord(flow=d.flow, party=nodes[d.party], at=d.at, reference=d.reference,
+                                      categories=list(d.categories), purpose=d.purpose)
                      for d in report.disclosures],
         suspended_flows=[SuspendedFlow(id=s.flow, purpose=s.purpose, categories=list(s.categories), expired=s.expired)
                          for s in report.suspended],
@@ -281,14 +290,13 @@ def to_report(report: domain.DsarReport) -> DsarReport:
         current_consents=[to_consent(e) for _, e in sorted(latest.items())],
         consent_states=[ConsentState(purpose=p, status=s.status, at=_moment(s.event["at"]), expires=s.expires)
                         for p, s in sorted(report.consents.items())],
-        sources=[DataSource(party=to_node(entities[party]), system=system, categories=list(categories))
+        sources=[DataSource(party=nodes[party], system=system, categories=list(categories))
                  for party, system, categories in report.sources],
         automated_decisions=[AutomatedDecision(system=system, **{k: entities[system].doc["automated_decisions"][k]
                                                                  for k in ("description", "logic", "consequences")})
                              for system in report.automated_decisions],
         legal_bases=report.legal_bases,
-        rights=[Right(right=right, reference=_ENGLISH.right(right)[1], text=_ENGLISH.right(right)[2])
-                for right, _reference in report.rights],
+        rights=[_right(right) for right, _reference in report.rights],
         generated_at=datetime.datetime.now(datetime.timezone.utc))
 
 
@@ -359,11 +367,12 @@ class SubjectQuery:
         plan = await context.call(context.subjects.erasure_plan, principal=context.principal, subject=subject,
                                   today=today)
         entities = plan.report.entities
+        nodes = Nodes(entities)
         return ErasurePlan(subject=to_subject(plan.report.subject),
                            erase=[ErasureStep(system=to_holder(entities[s]), categories=list(c)) for s, c in plan.erase],
                            keep=[RetainedData(system=k.system, category=k.category, reason=k.reason, until=k.until)
                                  for k in plan.keep],
-                           notify=[to_recipient(r, entities) for r in plan.notify])
+                           notify=[to_recipient(r, nodes) for r in plan.notify])
 
 
 @strawberry.enum

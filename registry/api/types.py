@@ -10,7 +10,8 @@ which serialise as the enum's values (`reinsurance-treaty` as `REINSURANCE_TREAT
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Optional, Union
+from collections.abc import Callable
+from typing import Annotated, Any, Optional, Union
 
 import strawberry
 from strawberry import Private
@@ -355,3 +356,19 @@ def _date(text: str | None) -> datetime.date | None:
 
 def to_holder(stored: Stored) -> Holder:
     return Holder(id=stored.id, kind=stored.type, name=stored.doc["name"], country=stored.doc["country"])
+
+
+class Nodes(dict):
+    """The GraphQL objects of the entities an answer names (`entities`: id -> `Stored`), each made
+    once, on first use, by `make` (`to_node`, `to_holder`): `nodes[id]`, None for None or for an id
+    `entities` lacks. A system that holds ten of a subject's categories is then one object, which
+    the answer completes once."""
+
+    def __init__(self, entities: dict[str, Stored], make: Callable[[Stored], Any] = to_node):
+        super().__init__({None: None})
+        self.entities, self.make = entities, make
+
+    def __missing__(self, id_: str):
+        stored = self.entities.get(id_)
+        node = self[id_] = self.make(stored) if stored is not None else None
+        return node

@@ -153,7 +153,12 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
 
     def version(self) -> int:
         with self._reader() as db:
-            return db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+            return self._version_in(db)
+
+    @staticmethod
+    def _version_in(db: sqlite3.Connection) -> int:
+        """The registry's version as `db` sees it (inside its transaction, if it is in one)."""
+        return db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
 
     def snapshot(self) -> Snapshot:
         """The in-memory graph as of the latest commit of any process."""
@@ -163,7 +168,7 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
                 with self._reader() as db:
                     db.execute("BEGIN")  # the version and the documents from one state
                     try:
-                        version = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
+                        version = self._version_in(db)
                         rows = db.execute("SELECT type, doc FROM entity").fetchall()
                     finally:
                         db.execute("COMMIT")

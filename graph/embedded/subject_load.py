@@ -103,7 +103,7 @@ _CONSENTS = ("INSERT INTO consent SELECT subject, at, purpose, status, notice, c
 
 class SubjectLoad:
     """The subject load of `EmbeddedStore` (which provides `_connect`, `_writing`, `_audit`,
-    `_setting` and `_set`) and of its `SubjectTables` (`_check_named`)."""
+    `_setting`, `_set` and `_version_in`) and of its `SubjectTables` (`_check_named`)."""
 
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
@@ -170,7 +170,7 @@ class SubjectLoad:
                     if not last:
                         self._audit([NewAuditEntry(pending.started, actor, "load", "subject-file", source,
                                                    after=encode({"subjects": total, "state": "started"}))], db)
-                if checked_at is None or _version(db) != checked_at:  # the registry changed since it was checked
+                if checked_at is None or self._version_in(db) != checked_at:  # the registry changed since it was checked
                     self._check_named(db, source, lines, bound)  # what the batch names is still there
                 size = _apply_batch(db, statements, bound)
                 done += size
@@ -233,10 +233,6 @@ def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow | EncodedSubject]) 
         if staged:
             staged.result()
     return count, ascending
-
-
-def _version(db: sqlite3.Connection) -> int:
-    return db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()[0]
 
 
 def _index_by_id(db: sqlite3.Connection) -> int:

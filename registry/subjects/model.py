@@ -333,20 +333,44 @@ def subject_doc(row: SubjectRow) -> dict:
     return doc
 
 
+class Reported:
+    """The problems of a file as they are reported: the first `MAX_REPORTED` kept, the rest counted."""
+
+    def __init__(self):
+        self.problems: list[Problem] = []
+        self.count = 0
+
+    @property
+    def detailed(self) -> bool:
+        """Whether the next problems are still reported (so worth a "did you mean")."""
+        return len(self.problems) < MAX_REPORTED
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.problems)
+
+    def add(self, found: list[Problem], more: int = 0) -> None:
+        """Add problems in order, and `more` counted but not kept."""
+        self.count += len(found) + more
+        self.problems.extend(found[:max(0, MAX_REPORTED - len(self.problems))])
+
+    def raise_any(self) -> None:
+        """`SubjectsInvalid` when there was a problem."""
+        if self.count:
+            raise SubjectsInvalid(self.problems, self.more)
+
+
 def rows(lines: Iterable[tuple[int, object]], checker: Checker) -> Iterator[SubjectRow]:
     """Validated store rows for raw subjects, in order; raises `SubjectsInvalid` at the end if any
     line was invalid (after the first problem no more rows come, but every line is still checked)."""
-    problems: list[Problem] = []
-    count = 0
+    reported = Reported()
     for number, raw in lines:
-        row, found = checker.check(number, raw, detailed=len(problems) < MAX_REPORTED)
+        row, found = checker.check(number, raw, detailed=reported.detailed)
         if found:
-            count += len(found)
-            problems.extend(found[:max(0, MAX_REPORTED - len(problems))])
-        elif not count:
+            reported.add(found)
+        elif not reported.count:
             yield row
-    if count:
-        raise SubjectsInvalid(problems, count - len(problems))
+    reported.raise_any()
 
 
 def _references(subject: Subject) -> Iterator[tuple[str, tuple[str, ...], str]]:

@@ -29,7 +29,6 @@ from itertools import islice
 import orjson
 
 from graph.store import EncodedSubject, StoreError
-from registry.sources import Problem
 from registry.subjects import model
 
 __all__ = ["CHUNK", "MAX_WORKERS", "PARALLEL_BYTES", "rows", "workers_for"]
@@ -58,14 +57,12 @@ def rows(lines: Iterable[tuple[int, object]], checker: model.Checker, workers: i
          verify: Callable[[], None] = lambda: None) -> Iterator[EncodedSubject]:
     """`model.rows(lines, checker)` checked by `workers` processes: the rows as `EncodedSubject`s;
     raises `model.SubjectsInvalid` at the end if any line was invalid, and `StoreError` if a worker
-    dies. `checker` must be one a
-    worker can use (`model.Checker.portable`); `verify()` is called before the first row whose
-    lookup keys were hashed (it raises `model.KeyMismatch` for a secret the store was not hashed
-    with)."""
+    dies. `checker` goes to the workers, so its hasher must be a `model.KeyHasher` (which travels
+    with its secret); `verify()` is called when a worker first reports that it hashed a key (it
+    raises `model.KeyMismatch` for a secret the store's keys were not hashed with)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["registry.subjects.parallel"])
-    problems: list[Problem] = []
-    count, verified = 0, False
+    reported, verified = model.Reported(), False
     local = _flagged(checker)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(checker,)) as pool:
         pending: deque[Future | tuple] = deque()
@@ -77,30 +74,28 @@ def rows(lines: Iterable[tuple[int, object]], checker: model.Checker, workers: i
                     if chunk is None:
                         break
                     readable = all(not isinstance(raw, Exception) for _, raw in chunk)
-                    pending.append(pool.submit(_check, chunk, len(problems) < model.MAX_REPORTED) if readable
-                                   else _check(chunk, len(problems) < model.MAX_REPORTED, local))
+                    pending.append(pool.submit(_check, chunk, reported.detailed) if readable
+                                   else _check(chunk, reported.detailed, local))
                 if not pending:
                     break
                 done = pending.popleft()
                 try:
-                    encoded, found, more, hashed = done.result() if isinstance(done, Future) else done
+                    encoded, found, hashed = done.result() if isinstance(done, Future) else done
                 except BrokenProcessPool:
                     raise StoreError(f"nothing of {checker.source} was loaded: a process checking it stopped "
                                      "(killed, or out of memory?)") from None
                 if hashed and not verified:  # as the caller's checker would on its first hash
                     verify()
                     verified = True
-                if found or more:
-                    count += len(found) + more
-                    problems.extend(found[:max(0, model.MAX_REPORTED - len(problems))])
-                elif not count:
+                if found.count:
+                    reported.add(found.problems, found.more)
+                elif not reported.count:
                     yield from encoded
         finally:
             for future in pending:
                 if isinstance(future, Future):
                     future.cancel()
-    if count:
-        raise model.SubjectsInvalid(problems, count - len(problems))
+    reported.raise_any()
 
 
 def _chunks(lines: Iterator[tuple[int, object]]) -> Iterator[list[tuple[int, object]]]:
@@ -129,20 +124,17 @@ def _start(checker: model.Checker) -> None:
 
 
 def _check(chunk: list[tuple[int, object]], detailed: bool, checker: model.Checker | None = None
-           ) -> tuple[list[EncodedSubject], list[Problem], int, bool]:
-    """(encoded rows, the first `model.MAX_REPORTED` problems, how many more, whether a key was
-    hashed) for one chunk; the rows stop at its first invalid line."""
+           ) -> tuple[list[EncodedSubject], model.Reported, bool]:
+    """(encoded rows, the chunk's problems as reported, whether a key was hashed) for one chunk;
+    the rows stop at its first invalid line."""
     checker = checker or _checker
     checker.hasher.used = False
     encoded: list[EncodedSubject] = []
-    problems: list[Problem] = []
-    more = 0
+    reported = model.Reported()
     for number, raw in chunk:
-        row, found = checker.check(number, raw, detailed=detailed and len(problems) < model.MAX_REPORTED)
+        row, found = checker.check(number, raw, detailed=detailed and reported.detailed)
         if found:
-            kept = found[:max(0, model.MAX_REPORTED - len(problems))]
-            problems.extend(kept)
-            more += len(found) - len(kept)
-        elif not problems:
+            reported.add(found)
+        elif not reported.count:
             encoded.append(EncodedSubject(row.id, orjson.dumps(row), bool(row.key_hashes)))
-    return encoded, problems, more, checker.hasher.used
+    return encoded, reported, checker.hasher.used

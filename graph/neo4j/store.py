@@ -220,8 +220,8 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
 
     def _checked_read(self, work: Callable[[Any], T]) -> T:
         """`work(statements)`, each statement in an auto-commit transaction of its own (one round
-        trip, no BEGIN or COMMIT): for reads that check the registry version before and after
-        themselves, so that a write between two statements cannot go unnoticed. What fails in a
+        trip, no BEGIN or COMMIT): for one statement, or for reads that check the registry version
+        before and after themselves, so that a write between two statements cannot go unnoticed. What fails in a
         way the driver would retry runs again in a managed read transaction, which it retries."""
         with self._errors():
             try:
@@ -263,18 +263,9 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
                                     bookmark_manager=self._driver.execute_query_bookmark_manager)
 
     def _query(self, query: str, **params: Any) -> list[neo4j.Record]:
-        """The records of one read statement, in one round trip: an auto-commit transaction on a
-        reader (a managed one costs a second round trip for its COMMIT). What fails in a way the
-        driver would retry runs again as a managed transaction, which it retries."""
-        with self._errors():
-            try:
-                with self._reader() as session:
-                    return list(session.run(query, params))
-            except (Neo4jError, DriverError) as error:
-                if not error.is_retryable():
-                    raise
-            return self._driver.execute_query(query, params, routing_=RoutingControl.READ,
-                                              database_=self._connection.database).records
+        """The records of one read statement, in one round trip (`_checked_read`: an auto-commit
+        transaction on a reader; a managed one costs a second round trip for its COMMIT)."""
+        return self._checked_read(lambda statements: list(statements.run(query, params)))
 
     def _read_one(self, query: str) -> neo4j.Record:
         [record] = self._query(query)

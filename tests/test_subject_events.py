@@ -7,13 +7,10 @@ import sqlite3
 
 import pytest
 
-from graph.embedded import EmbeddedStore
 from graph.store import SUBJECT_BATCH, AuditQuery, IntegrityError, StoreBusy
-from registry.service import Registry
 from registry.subjects.model import KeyHasher
 from registry.subjects.service import SubjectService
-from tests.subject_graphs import bundles
-from tests.test_subject_load import DPO, SECRET, service, subject_file  # noqa: F401 — service: the fixture
+from tests.test_subject_load import DPO, SECRET, embedded_registry, service, subject_file  # noqa: F401 — service: the fixture
 
 CONSENT = {"at": "2026-01-05T10:00:00Z", "purpose": "marketing", "status": "granted", "notice": "v4",
            "channel": "web", "expires": "2027-01-05T10:00:00Z"}
@@ -53,10 +50,8 @@ def test_an_event_recorded_again_with_corrected_details_keeps_the_corrected_ones
 
 def test_a_load_kept_waiting_after_some_batches_says_how_much_it_applied(tmp_path):
     path = tmp_path / "r.db"
-    store = EmbeddedStore(path, busy_timeout=0.3)
-    registry = Registry(store)
-    registry.load(bundles(), actor="test")
-    loader = SubjectService(registry, KeyHasher(SECRET))
+    registry = embedded_registry(path, busy_timeout=0.3)
+    store, loader = registry.store, SubjectService(registry, KeyHasher(SECRET))
     count = SUBJECT_BATCH + 5
     subjects = subject_file(tmp_path, count)
     other = sqlite3.connect(path, isolation_level=None)

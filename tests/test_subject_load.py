@@ -41,6 +41,13 @@ def subject_file(tmp_path, count: int, name: str = "many.jsonl", system: str = "
     return path
 
 
+def embedded_registry(path, busy_timeout: float) -> Registry:
+    """The test bundles' registry on an embedded store at `path` whose writes wait `busy_timeout` s for another."""
+    registry = Registry(EmbeddedStore(path, busy_timeout=busy_timeout))
+    registry.load(bundles(), actor="test")
+    return registry
+
+
 def loads(store, source):
     return [e.after for e in store.audit(AuditQuery(entity=source, limit=100))]
 
@@ -195,9 +202,7 @@ def test_reads_and_writes_go_on_while_a_file_is_read_and_validated(service, stor
 
 def test_a_write_that_waits_too_long_for_another_says_busy(tmp_path):
     path = tmp_path / "r.db"
-    store = EmbeddedStore(path, busy_timeout=0.3)
-    registry = Registry(store)
-    registry.load(bundles(), actor="test")
+    registry = embedded_registry(path, busy_timeout=0.3)
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process writing
     try:
@@ -213,9 +218,7 @@ def test_a_write_that_waits_too_long_for_another_says_busy(tmp_path):
 
 def test_another_writer_gets_in_between_the_batches_of_a_load(tmp_path):
     path = tmp_path / "r.db"
-    store = EmbeddedStore(path, busy_timeout=5)
-    registry = Registry(store)
-    registry.load(bundles(), actor="test")
+    registry = embedded_registry(path, busy_timeout=5)
     service = SubjectService(registry, KeyHasher(SECRET))
     writer = EmbeddedStore(path, busy_timeout=5)  # another process's connection, as a server has
     written, before_the_end = [], []
@@ -241,8 +244,7 @@ def test_over_graphql_a_write_kept_waiting_is_the_error_busy_and_changes_nothing
     from registry.api.schema import schema
 
     path = tmp_path / "r.db"
-    registry = Registry(EmbeddedStore(path, busy_timeout=0.3))
-    registry.load(bundles(), actor="test")
+    registry = embedded_registry(path, busy_timeout=0.3)
     service = SubjectService(registry, KeyHasher(SECRET))
     (tmp_path / "one.jsonl").write_text(json.dumps(SUBJECT) + "\n")
     service.load(tmp_path / "one.jsonl", principal=DPO)

@@ -7,6 +7,13 @@ writers in between. A file of one batch applies whole or not at all; a larger on
 as pending on the meta node (`subject_load`) until its last batch, and loading the same file
 again completes one that was killed (`GraphStore.write_subjects`). Each batch takes the writers'
 lock and checks, in its transaction, that what it names is still in the registry.
+
+Most lines of most files are subjects the store does not hold yet, with keys it does not hold:
+those a batch creates in one statement (`_CREATE`: `CREATE` only, no `Eager`, every row a plain
+list), after asking which of its subjects and keys the store holds. The other lines (subjects it
+holds, keys that move, a subject or a key that comes twice in the batch) are merged as before
+(`_merge`), which costs the server about twice as much. While the server applies one batch, a
+thread decodes the next from the spool and encodes its rows.
 """
 
 from __future__ import annotations
@@ -14,8 +21,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
+from typing import NamedTuple
 
 import neo4j
 import orjson
@@ -54,6 +64,31 @@ OPTIONAL MATCH (k)-[old:IDENTIFIES]->()
 DELETE old
 MERGE (k)-[:IDENTIFIES]->(s)
 """
+_STORED = """
+CALL () { UNWIND $ids AS id MATCH (s:Subject {id: id}) RETURN collect(id) AS subjects }
+CALL () { UNWIND $hashes AS hash MATCH (k:SubjectKey {hash: hash}) RETURN collect(hash) AS keys }
+RETURN subjects, keys
+"""
+"""Which of the given subject ids and key hashes the store holds."""
+_CREATE = """
+UNWIND $rows AS row
+CREATE (s:Subject {id: row[0], kind: row[1], records: row[2]})
+WITH s, row
+CALL (s, row) { UNWIND row[3] AS system MATCH (y:System {id: system}) CREATE (s)-[:RECORDED_IN]->(y) }
+CALL (s, row) { UNWIND row[4] AS hash CREATE (:SubjectKey {hash: hash})-[:IDENTIFIES]->(s) }
+CALL (s, row) {
+  UNWIND row[5] AS c MATCH (p:Purpose {id: c[0]})
+  CREATE (s)-[:CONSENT {at: c[1], status: c[2], notice: c[3], channel: c[4], expires: c[5]}]->(p)
+}
+CALL (s, row) {
+  UNWIND row[6] AS d MATCH (f:Flow {id: d[0]})
+  CREATE (s)-[:DISCLOSED {at: d[1], reference: d[2]}]->(f)
+}
+"""
+"""Subjects new to the store, with keys new to it, whole in one statement: rows of
+[id, kind, records (JSON), systems, key hashes, consents as [purpose, at, status, notice, channel,
+expires], disclosures as [flow, at, reference]] (`_create_row`). What `_merge` would leave, with
+`CREATE` where it looks for what to replace or merge with."""
 _FINGERPRINT = """
 MERGE (m:RegistryMeta {key: 'registry'})
 ON CREATE SET m.version = 0, m.seq = 0
@@ -75,7 +110,8 @@ class SubjectLoad:
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
                        progress: Progress | None = None, checked_at: int | None = None) -> int:
-        with tempfile.TemporaryFile(prefix="dsa-subjects-") as spool:
+        with tempfile.TemporaryFile(prefix="dsa-subjects-") as spool, \
+                ThreadPoolExecutor(1, thread_name_prefix="subject-batch") as preparer:
             count, keys = 0, False
             for row in rows:  # read and validated whole before anything is written
                 spool.write(encoded_subject(row) + b"\n")
@@ -83,35 +119,80 @@ class SubjectLoad:
                 keys = keys or keyed(row)
             fingerprint = key_fingerprint() if keys and key_fingerprint else None
             spool.seek(0)
-            lines = (SubjectRow(**orjson.loads(line)) for line in spool)
+            lines = iter(spool)
             pending = PendingLoad(source=source, subjects=count, applied=0, started=audit_time(), actor=actor)
             done, batches = 0, max(1, -(-count // SUBJECT_BATCH))
+            prepared = preparer.submit(_prepare, list(islice(lines, SUBJECT_BATCH)))
             for number in range(1, batches + 1):
-                batch = list(islice(lines, SUBJECT_BATCH))
+                batch = prepared.result()
                 first, last = number == 1, number == batches
+                if not last:  # the next batch is decoded and encoded while the server applies this one
+                    prepared = preparer.submit(_prepare, list(islice(lines, SUBJECT_BATCH)))
                 try:
                     with self._errors(), self._session() as session:
                         session.execute_write(_apply_batch, batch, dataclasses.replace(pending, applied=done),
                                               fingerprint if first else None, batches > 1, first, last)
                 except (IntegrityError, StoreError) as error:  # a refusal, a busy or failing server
                     raise partly_loaded(error, source, done, count) from None
-                done += len(batch)
+                done += batch.size
                 if progress:
                     progress(done, count)
         return count
 
 
-def _name(named: dict[str, set[str]], rows: list[SubjectRow]) -> None:
-    """Add what `rows` refer to, by kind of reference, to `named`."""
-    for r in rows:
-        named["kind"].add(r.kind)
-        for record in r.records:
+class _Batch(NamedTuple):
+    """One batch of a load, decoded and encoded for the server before its transaction starts.
+
+    `named`: what its subjects refer to, by kind of reference (`SUBJECT_REFERENCES`). `single`:
+    the subjects whose line is the only one in the batch and whose key hashes no other line has,
+    each as (its row as a dict, its `_CREATE` row); they are created in one statement when the store
+    holds neither the subject nor its keys (which the transaction asks), else merged like `others`:
+    the lines of subjects that come more than once, each as a `SubjectRow`, in file order."""
+
+    size: int
+    named: dict[str, set[str]]
+    single: list[tuple[dict, list]]
+    others: list[SubjectRow]
+
+
+def _prepare(lines: list[bytes]) -> _Batch:
+    """Decode a batch's spooled lines (`encoded_subject`) and encode them as `_CREATE` rows."""
+    docs = [orjson.loads(line) for line in lines]
+    named: dict[str, set[str]] = {kind: set() for kind in SUBJECT_REFERENCES}
+    _name(named, docs)
+    ids = Counter(d["id"] for d in docs)
+    hashes = Counter(h for d in docs for h in d["key_hashes"])
+    single, others = [], []
+    for d in docs:
+        if ids[d["id"]] == 1 and all(hashes[h] == 1 for h in d["key_hashes"]):
+            single.append((d, _create_row(d)))
+        else:
+            others.append(SubjectRow(**d))
+    return _Batch(len(docs), named, single, others)
+
+
+def _create_row(d: dict) -> list:
+    """A `_CREATE` row: what `_merge` would leave for a subject new to the store (an event
+    recorded twice, same time, purpose and status, once with the fields given last; a
+    disclosure recorded twice on a flow at the same time, once with the reference given last)."""
+    consents = {(c["at"], c["purpose"], c["status"]): [c["purpose"], c["at"], c["status"], c.get("notice"),
+                                                       c.get("channel"), c.get("expires")] for c in d["consents"]}
+    disclosed = {(x["flow"], x["at"]): [x["flow"], x["at"], x.get("reference")] for x in d["disclosures"]}
+    return [d["id"], d["kind"], json.dumps(d["records"]), list(dict.fromkeys(r["system"] for r in d["records"])),
+            d["key_hashes"], list(consents.values()), list(disclosed.values())]
+
+
+def _name(named: dict[str, set[str]], docs: list[dict]) -> None:
+    """Add what `docs` (subject rows as dicts) refer to, by kind of reference, to `named`."""
+    for d in docs:
+        named["kind"].add(d["kind"])
+        for record in d["records"]:
             named["records"].add(record["system"])
             named["record categories"].update(record.get("categories") or ())
             if record.get("source"):
                 named["record sources"].add(record["source"])
-        named["consents"].update(c["purpose"] for c in r.consents)
-        named["disclosures"].update(d["flow"] for d in r.disclosures)
+        named["consents"].update(c["purpose"] for c in d["consents"])
+        named["disclosures"].update(x["flow"] for x in d["disclosures"])
 
 
 def _check_named(tx: neo4j.Transaction | neo4j.ManagedTransaction, named: dict[str, set[str]], source: str) -> None:
@@ -127,17 +208,15 @@ def _check_named(tx: neo4j.Transaction | neo4j.ManagedTransaction, named: dict[s
             raise IntegrityError(missing_message(source, kind, type_, missing))
 
 
-def _apply_batch(tx: neo4j.ManagedTransaction, batch: list[SubjectRow], load: PendingLoad, fingerprint: str | None,
+def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad, fingerprint: str | None,
                  batched: bool, first: bool, last: bool) -> None:
     """One batch of a load in one transaction: its subjects whole, the fingerprint claimed with the
     first, the pending-load record kept up to date while a file of several batches applies, the load
     audited when such a file starts applying and when any file ends (rerun from the start when the
-    driver retries). The writers' lock comes first, so what the batch names (checked here) cannot
-    go before it commits."""
+    driver retries). The writers' lock comes first, so what the batch names (checked here) and
+    which of its subjects and keys the store holds cannot change before it commits."""
     audit.lock(tx)
-    named: dict[str, set[str]] = {kind: set() for kind in SUBJECT_REFERENCES}
-    _name(named, batch)
-    _check_named(tx, named, load.source)
+    _check_named(tx, batch.named, load.source)
     if fingerprint is not None:
         recorded = tx.run(_FINGERPRINT, fingerprint=fingerprint).single()["recorded"]
         if recorded != fingerprint:
@@ -145,21 +224,48 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: list[SubjectRow], load: Pe
                              f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
     if first and batched:
         _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects, "state": "started"})
-    for part in (batch[i:i + _STATEMENT_ROWS] for i in range(0, len(batch), _STATEMENT_ROWS)):
-        latest = list({r.id: r for r in part}.values())  # a subject's last line wins
-        tx.run(_FORGET, ids=[r.id for r in latest]).consume()
-        tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records),
-                               "systems": list(dict.fromkeys(rec["system"] for rec in r.records))}
-                              for r in latest]).consume()
-        tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]).consume()
-        tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
-                                for r in part for c in r.consents]).consume()
-        if disclosed := disclosures.rows(part):
-            tx.run(disclosures.MERGE_ROWS, rows=disclosed).consume()
+    new, merged = _split(tx, batch)
+    if new:
+        tx.run(_CREATE, rows=new).consume()
+    for part in (merged[i:i + _STATEMENT_ROWS] for i in range(0, len(merged), _STATEMENT_ROWS)):
+        _merge(tx, part)
     if last:
         if batched:
             tx.run(_SET_PENDING, pending=None).consume()
         _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects})
     else:
-        applied = dataclasses.replace(load, applied=load.applied + len(batch))
+        applied = dataclasses.replace(load, applied=load.applied + batch.size)
         tx.run(_SET_PENDING, pending=json.dumps(dataclasses.asdict(applied))).consume()
+
+
+def _split(tx: neo4j.ManagedTransaction, batch: _Batch) -> tuple[list[list], list[SubjectRow]]:
+    """The batch's `_CREATE` rows for subjects the store holds neither of, nor any of their keys;
+    every other line as a `SubjectRow` to merge. A line of `single` does not share its subject or
+    its keys with any other line of the batch, so the order between the two does not matter."""
+    if not batch.single:
+        return [], batch.others
+    found = tx.run(_STORED, ids=[d["id"] for d, _ in batch.single],
+                   hashes=[h for d, _ in batch.single for h in d["key_hashes"]]).single()
+    stored, keys = set(found["subjects"]), set(found["keys"])
+    new, merged = [], list(batch.others)
+    for d, row in batch.single:
+        if d["id"] in stored or not keys.isdisjoint(d["key_hashes"]):
+            merged.append(SubjectRow(**d))
+        else:
+            new.append(row)
+    return new, merged
+
+
+def _merge(tx: neo4j.ManagedTransaction, part: list[SubjectRow]) -> None:
+    """Apply lines the store may already hold subjects or keys of: each subject's records and keys
+    replaced by its last line's, consents and disclosures merged into those recorded."""
+    latest = list({r.id: r for r in part}.values())  # a subject's last line wins
+    tx.run(_FORGET, ids=[r.id for r in latest]).consume()
+    tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records),
+                           "systems": list(dict.fromkeys(rec["system"] for rec in r.records))}
+                          for r in latest]).consume()
+    tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]).consume()
+    tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
+                            for r in part for c in r.consents]).consume()
+    if disclosed := disclosures.rows(part):
+        tx.run(disclosures.MERGE_ROWS, rows=disclosed).consume()

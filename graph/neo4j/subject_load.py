@@ -71,10 +71,11 @@ RETURN subjects, keys
 """
 """Which of the given subject ids and key hashes the store holds."""
 _CREATE = """
+CALL () { UNWIND $systems AS id OPTIONAL MATCH (y:System {id: id}) RETURN collect([y]) AS systems }
 UNWIND $rows AS row
 CREATE (s:Subject {id: row[0], kind: row[1], records: row[2]})
-WITH s, row
-CALL (s, row) { UNWIND row[3] AS system MATCH (y:System {id: system}) CREATE (s)-[:RECORDED_IN]->(y) }
+WITH s, row, systems
+CALL (s, row, systems) { UNWIND row[3] AS i WITH systems[i][0] AS y CREATE (s)-[:RECORDED_IN]->(y) }
 CALL (s, row) { UNWIND row[4] AS hash CREATE (:SubjectKey {hash: hash})-[:IDENTIFIES]->(s) }
 CALL (s, row) {
   UNWIND row[5] AS c MATCH (p:Purpose {id: c[0]})
@@ -86,9 +87,12 @@ CALL (s, row) {
 }
 """
 """Subjects new to the store, with keys new to it, whole in one statement: rows of
-[id, kind, records (JSON), systems, key hashes, consents as [purpose, at, status, notice, channel,
-expires], disclosures as [flow, at, reference]] (`_create_row`). What `_merge` would leave, with
-`CREATE` where it looks for what to replace or merge with."""
+[id, kind, records (JSON), systems (positions in `$systems`, the batch's distinct systems), key
+hashes, consents as [purpose, at, status, notice, channel, expires], disclosures as [flow, at,
+reference]] (`_create_row`). What `_merge` would leave, with `CREATE` where it looks for what to
+replace or merge with; each system is looked up once per batch, not once per record (a system
+the registry lacks, which `_check_named` refuses first, stays in its place as null and fails the
+statement)."""
 _FINGERPRINT = """
 MERGE (m:RegistryMeta {key: 'registry'})
 ON CREATE SET m.version = 0, m.seq = 0
@@ -152,6 +156,8 @@ class _Batch(NamedTuple):
     size: int
     named: dict[str, set[str]]
     single: list[tuple[dict, list]]
+    systems: list[str]
+    """The systems that `single`'s `_CREATE` rows refer to by position."""
     others: list[SubjectRow]
 
 
@@ -162,23 +168,24 @@ def _prepare(lines: list[bytes]) -> _Batch:
     _name(named, docs)
     ids = Counter(d["id"] for d in docs)
     hashes = Counter(h for d in docs for h in d["key_hashes"])
-    single, others = [], []
+    single, others, systems = [], [], {}
     for d in docs:
         if ids[d["id"]] == 1 and all(hashes[h] == 1 for h in d["key_hashes"]):
-            single.append((d, _create_row(d)))
+            single.append((d, _create_row(d, systems)))
         else:
             others.append(SubjectRow(**d))
-    return _Batch(len(docs), named, single, others)
+    return _Batch(size=len(docs), named=named, single=single, systems=list(systems), others=others)
 
 
-def _create_row(d: dict) -> list:
+def _create_row(d: dict, systems: dict[str, int]) -> list:
     """A `_CREATE` row: what `_merge` would leave for a subject new to the store (an event
     recorded twice, same time, purpose and status, once with the fields given last; a
     disclosure recorded twice on a flow at the same time, once with the reference given last)."""
     consents = {(c["at"], c["purpose"], c["status"]): [c["purpose"], c["at"], c["status"], c.get("notice"),
                                                        c.get("channel"), c.get("expires")] for c in d["consents"]}
     disclosed = {(x["flow"], x["at"]): [x["flow"], x["at"], x.get("reference")] for x in d["disclosures"]}
-    return [d["id"], d["kind"], json.dumps(d["records"]), list(dict.fromkeys(r["system"] for r in d["records"])),
+    held = [systems.setdefault(system, len(systems)) for system in dict.fromkeys(r["system"] for r in d["records"])]
+    return [d["id"], d["kind"], json.dumps(d["records"]), held,
             d["key_hashes"], list(consents.values()), list(disclosed.values())]
 
 
@@ -226,7 +233,7 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
         _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects, "state": "started"})
     new, merged = _split(tx, batch)
     if new:
-        tx.run(_CREATE, rows=new).consume()
+        tx.run(_CREATE, rows=new, systems=batch.systems).consume()
     for part in (merged[i:i + _STATEMENT_ROWS] for i in range(0, len(merged), _STATEMENT_ROWS)):
         _merge(tx, part)
     if last:
@@ -264,8 +271,16 @@ def _merge(tx: neo4j.ManagedTransaction, part: list[SubjectRow]) -> None:
     tx.run(_UPSERT, rows=[{"id": r.id, "kind": r.kind, "records": json.dumps(r.records),
                            "systems": list(dict.fromkeys(rec["system"] for rec in r.records))}
                           for r in latest]).consume()
-    tx.run(_KEYS, rows=[{"subject": r.id, "hash": h} for r in latest for h in r.key_hashes]).consume()
+    tx.run(_KEYS, rows=[{"subject": id_, "hash": h} for h, id_ in _key_owners(part).items()]).consume()
     tx.run(_CONSENTS, rows=[{"subject": r.id, **{f: c.get(f) for f in _CONSENT_FIELDS}}
                             for r in part for c in r.consents]).consume()
     if disclosed := disclosures.rows(part):
         tx.run(disclosures.MERGE_ROWS, rows=disclosed).consume()
+
+
+def _key_owners(part: list[SubjectRow]) -> dict[str, str]:
+    """Key hash -> the subject whose last line names it last. One row per hash: `_KEYS` deletes a
+    key's old `IDENTIFIES` for every row before it merges any (an `Eager` between), so two rows
+    of one hash would leave it identifying both subjects."""
+    last = {r.id: r for r in part}
+    return {h: r.id for r in part if last[r.id] is r for h in r.key_hashes}

@@ -35,6 +35,7 @@ import orjson
 
 from graph.changes import encode
 from graph.neo4j import audit, disclosures
+from graph.neo4j.answers import version_of
 from graph.store import (SUBJECT_BATCH, SUBJECT_REFERENCES, Doc, EncodedSubject, IntegrityError, NewAuditEntry,
                          PendingLoad, Progress, StoreError, SubjectRow, audit_time, encoded_subject, keyed,
                          missing_message, partly_loaded)
@@ -93,8 +94,12 @@ CALL (s) {
   RETURN [x IN collect(CASE WHEN d IS NULL THEN NULL ELSE {flow: f.id, at: d.at, reference: d.reference} END)
           WHERE x IS NOT NULL] AS disclosures
 }
-RETURN s.kind AS kind, s.records AS records, consents, disclosures
+OPTIONAL MATCH (m:RegistryMeta {key: 'registry'})
+RETURN s.kind AS kind, s.records AS records, consents, disclosures,
+       coalesce(m.version, 0) AS version, m.epoch AS epoch
 """
+"""A subject with its consents and disclosures, and the registry's version (which a `pinned`
+scope's first read pins: a DSAR then reads the registry facts it keeps without asking again)."""
 _LIST = """
 MATCH (s:Subject) WHERE s.id > $after
 RETURN s.id AS id, s.kind AS kind, s.records AS records ORDER BY s.id LIMIT $limit
@@ -156,7 +161,7 @@ _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 
 class SubjectGraph:
-    """The subject half of `Neo4jStore` (which provides `_session`, `_reader`, `_errors` and `_query`)."""
+    """The subject half of `Neo4jStore` (which provides `_session`, `_reader`, `_errors`, `_query` and `_pins`)."""
 
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
@@ -198,6 +203,7 @@ class SubjectGraph:
         if not records:
             return None
         [found] = records
+        self._pins.learn(version_of(found), found["version"])
         return SubjectRow(id=id, kind=found["kind"], records=json.loads(found["records"]),
                           consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]],
                           disclosures=[{k: v for k, v in d.items() if v is not None} for d in found["disclosures"]])

@@ -110,17 +110,22 @@ class SubjectService:
 
     def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None,
                as_of: date | None = None) -> dsar.DsarReport:
-        """The subject's report, following the flows in force on `as_of` (default today, UTC)."""
-        row = self.find(principal=principal, subject=subject, email=email, what="dsar")
-        self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
-        return self._report(row, as_of or datetime.now(timezone.utc).date())
+        """The subject's report, following the flows in force on `as_of` (default today, UTC).
+
+        The registry is read as of one version (`GraphStore.pinned`): on Neo4j the subject, the
+        audit entry and the registry facts not kept yet at that version are the only round trips."""
+        with self.store.pinned():
+            row = self.find(principal=principal, subject=subject, email=email, what="dsar")
+            self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
+            return self._report(row, as_of or datetime.now(timezone.utc).date())
 
     def erasure_plan(self, *, principal: Principal, subject: str, today: date | None = None) -> erasure.ErasurePlan:
         """What to erase where, what to keep and why, and whom to tell, with retention as of `today`."""
-        row = self.find(principal=principal, subject=subject, what="erasure-plan")
-        self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
-        today = today or datetime.now(timezone.utc).date()
-        return erasure.erasure_plan(self._report(row, today), today)
+        with self.store.pinned():
+            row = self.find(principal=principal, subject=subject, what="erasure-plan")
+            self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
+            today = today or datetime.now(timezone.utc).date()
+            return erasure.erasure_plan(self._report(row, today), today)
 
     def erase(self, *, principal: Principal, subject: str, today: date | None = None
               ) -> tuple[erasure.ErasurePlan, Erasure]:

@@ -195,13 +195,13 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
 
     def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
         day = as_of or today()
-        return list(self._answer(("holders", category, include_descendants, day), lambda tx, known: tuple(
-            traversal.holders(tx, known, category, include_descendants, day))))
+        return list(self._answer(("holders", category, include_descendants, day), lambda tx, known: (tuple(
+            traversal.holders(tx, known, category, include_descendants, day)), MISSING)))
 
     def holdings(self, holder: str, as_of: date | None = None) -> list[Holding]:
         day = as_of or today()
         return list(self._answer(("holdings", holder, day),
-                                 lambda tx, known: tuple(traversal.holdings(tx, known, holder, day))))
+                                 lambda tx, known: (tuple(traversal.holdings(tx, known, holder, day)), MISSING)))
 
     def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
                 as_of: date | None = None, include_proposed: bool = False) -> Lineage:
@@ -213,9 +213,11 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
         return Lineage(nodes=list(found.nodes), edges=list(found.edges), distances=dict(found.distances),
                        truncated=found.truncated)
 
-    def _answer(self, key: tuple, compute: Callable[[Any, traversal.Fixed], T]) -> T:
+    def _answer(self, key: tuple, compute: Callable[[Any, traversal.Fixed], tuple[T, Any]]) -> T:
         """The answer kept for `key` at the registry's version (one round trip, none in a `pinned`
-        scope), else `compute(statements, fixed)`'s, kept when the version still holds after it."""
+        scope), else the one `compute(statements, fixed)` returns with the version its last
+        statement saw at its end (or `MISSING`: then one more statement reads it), kept when that is
+        the version it started from."""
         at = self._now()[0]
         found = self._answers.get(at, key)
         if found is not MISSING:
@@ -225,9 +227,11 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
             known = self._answers.get(at, "fixed")
             if known is MISSING:
                 known = traversal.fixed(tx)
-            answer = compute(tx, known)
-            [record] = tx.run(cypher.VERSION)
-            return known, answer, version_of(record)
+            answer, after = compute(tx, known)
+            if after is MISSING:
+                [record] = tx.run(cypher.VERSION)
+                after = version_of(record)
+            return known, answer, after
 
         known, answer, after = self._checked_read(work)
         if after == at:

@@ -267,7 +267,9 @@ class SubjectService:
     def _report(self, row: SubjectRow, as_of: date) -> dsar.DsarReport:
         flows: dict[str, dict] = {}
         entities: dict[str, Stored] = {}
-        known = self.store.get_many(r["system"] for r in row.records)
+        systems = {r["system"] for r in row.records}
+        # the categories too, in the same read: each lineage below checks that they exist
+        known = self.store.get_many(systems | {c for r in row.records for c in r.get("categories", ())})
         row = dataclasses.replace(row, records=[r for r in row.records if r["system"] in known])
         starts = [(record["system"], record["categories"]) for record in row.records]
         # A disclosure names a flow of scope `case`; what lies beyond its recipient counts too.

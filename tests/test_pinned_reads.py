@@ -11,6 +11,7 @@ import neo4j
 import pytest
 
 from graph.neo4j.store import Neo4jStore
+from registry.audit import AuditTrail
 from registry.auth.roles import Principal
 from registry.service import Registry
 from registry.subjects.model import KeyHasher
@@ -121,7 +122,27 @@ def test_a_repeated_dsar_reads_the_subject_and_writes_its_audit_entry_only(neo4j
     neo4j_service.report(principal=DPO, subject="C-1")
     statements.clear()
     neo4j_service.report(principal=DPO, subject="C-1")
-    assert len(statements) == 3  # the subject (with the version), the writers' lock, the audit entry
+    assert len(statements) == 2  # the subject (with the version and the audit head), the audit entry
+
+
+def test_dsar_audit_entries_stay_chained_when_other_writers_move_the_head_between_them(neo4j_service, other):
+    """The entry of a lookup is chained to the head its subject read saw; when another store
+    writes in between (a registry change, another lookup), it goes in under the lock instead."""
+    store = neo4j_service.store
+    other_service = SubjectService(other, KeyHasher(SECRET))
+    for i in range(3):
+        store.log_access(actor="alice", subject="C-1", what="dsar")
+        neo4j_service.report(principal=DPO, subject="C-1")
+        other_service.report(principal=DPO, subject="C-1")  # moves the head the first store saw
+        other.upsert("system", {**other.entity("crm", "system").doc, "name": f"CRM {i}"}, actor="worker-2")
+        store.log_access(actor="alice", subject="C-1", what="dsar")  # after a head it has not seen
+    trail = AuditTrail(store)
+    found = trail.verify(principal=Principal.of("os:auditor", "auditor"))
+    entries = neo4j_service.registry.audit(limit=1000)
+    assert found.intact and found.entries == len(entries)
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    reads = [e for e in entries if e.action == "read"]
+    assert [(e.actor, e.id) for e in reads] == [("alice", "C-1")] * 12
 
 
 def test_a_repeated_holders_answer_is_one_statement(neo4j_service, statements):

@@ -32,11 +32,12 @@ from itertools import islice
 
 import neo4j
 import orjson
+from neo4j.exceptions import DriverError, Neo4jError
 
 from graph.changes import encode
 from graph.neo4j import audit, disclosures
 from graph.neo4j.answers import version_of
-from graph.store import (SUBJECT_BATCH, SUBJECT_REFERENCES, Doc, EncodedSubject, IntegrityError, NewAuditEntry,
+from graph.store import (SUBJECT_BATCH, AuditHead, SUBJECT_REFERENCES, Doc, EncodedSubject, IntegrityError, NewAuditEntry,
                          PendingLoad, Progress, StoreError, SubjectRow, audit_time, encoded_subject, keyed,
                          missing_message, partly_loaded)
 
@@ -96,10 +97,11 @@ CALL (s) {
 }
 OPTIONAL MATCH (m:RegistryMeta {key: 'registry'})
 RETURN s.kind AS kind, s.records AS records, consents, disclosures,
-       coalesce(m.version, 0) AS version, m.epoch AS epoch
+       coalesce(m.version, 0) AS version, m.epoch AS epoch, m.seq AS seq, m.head AS head
 """
-"""A subject with its consents and disclosures, and the registry's version (which a `pinned`
-scope's first read pins: a DSAR then reads the registry facts it keeps without asking again)."""
+"""A subject with its consents and disclosures, the registry's version (which a `pinned` scope's
+first read pins: a DSAR then reads the registry facts it keeps without asking again) and the
+audit log's head (which the audit entry of the lookup is chained to, `log_access`)."""
 _LIST = """
 MATCH (s:Subject) WHERE s.id > $after
 RETURN s.id AS id, s.kind AS kind, s.records AS records ORDER BY s.id LIMIT $limit
@@ -163,6 +165,9 @@ _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 class SubjectGraph:
     """The subject half of `Neo4jStore` (which provides `_session`, `_reader`, `_errors`, `_query` and `_pins`)."""
 
+    _audit_head: AuditHead | None = None
+    """The audit log's head as this store last saw it (`log_access` chains its entry to it)."""
+
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
                        progress: Progress | None = None, checked_at: int | None = None) -> int:
@@ -204,6 +209,8 @@ class SubjectGraph:
             return None
         [found] = records
         self._pins.learn(version_of(found), found["version"])
+        if found["head"]:
+            self._audit_head = AuditHead(found["seq"], found["head"])
         return SubjectRow(id=id, kind=found["kind"], records=json.loads(found["records"]),
                           consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]],
                           disclosures=[{k: v for k, v in d.items() if v is not None} for d in found["disclosures"]])
@@ -241,10 +248,23 @@ class SubjectGraph:
         return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]
 
     def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
+        """The entry goes after the audit head last seen (`audit.append_after`: one round trip),
+        or, when another writer has moved the head since, in a transaction that takes the lock first."""
         read = {"what": what} if found else {"what": what, "found": False}
+        entry = NewAuditEntry(audit_time(), actor, "read", "subject", subject, after=encode(read))
         with self._errors(), self._session() as session:
-            session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(
-                lambda tx: _audit(tx, actor, "read", "subject", subject, read)))
+            head = self._audit_head
+            if head is not None:
+                try:
+                    head = audit.append_after(session, head, entry, self.busy_timeout)
+                except (Neo4jError, DriverError) as error:
+                    if not error.is_retryable():
+                        raise
+                    head = None
+            if head is None:
+                head = session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(
+                    lambda tx: audit.append(tx, [entry])))
+            self._audit_head = head
 
     def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
         if systems is None:

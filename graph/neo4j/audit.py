@@ -14,7 +14,7 @@ import neo4j
 
 from graph.audit import GENESIS, link
 from graph.changes import encode
-from graph.store import AuditHead, NewAuditEntry
+from graph.store import AuditEntry, AuditHead, AuditQuery, NewAuditEntry
 
 META, AUDIT = "RegistryMeta", "AuditEntry"
 BATCH = 2000
@@ -59,6 +59,21 @@ READ = {
     for entity in (False, True) for newest in (False, True)
 }
 COUNT = {entity: _MATCH[entity] + _FILTERS + "RETURN count(e) AS count" for entity in (False, True)}
+
+
+def query_params(query: AuditQuery) -> dict:
+    """The parameters of `READ` and `COUNT` for `query` (filters not given are null)."""
+    return dict(entity=query.entity, actor=query.actor, since=query.since, until=query.until,
+                after=query.after if query.after is not None else 0,
+                before=query.before if query.before is not None else 2 ** 62, exclude=sorted(query.exclude_types))
+
+
+def entry(found: dict) -> AuditEntry:
+    """The `AuditEntry` of an `(:AuditEntry)` node's properties."""
+    before, after = found.get("before"), found.get("after")
+    return AuditEntry(found["seq"], found["at"], found["actor"], found["action"], found["type"], found["entity"],
+                      json.loads(before) if before else None, json.loads(after) if after else None,
+                      found.get("prev") or "", found.get("hash") or "")
 
 
 def lock(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> AuditHead:

@@ -179,12 +179,12 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
         return dict(self._read_one(cypher.TYPES_BY_ID)["types"])
 
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
-        records = self._query(audit.READ[query.entity is not None, query.newest_first], **_audit_params(query),
+        records = self._query(audit.READ[query.entity is not None, query.newest_first], **audit.query_params(query),
                               limit=query.limit)
-        return [_audit_entry(record["entry"]) for record in records]
+        return [audit.entry(record["entry"]) for record in records]
 
     def count_audit(self, query: AuditQuery) -> int:
-        [record] = self._query(audit.COUNT[query.entity is not None], **_audit_params(query))
+        [record] = self._query(audit.COUNT[query.entity is not None], **audit.query_params(query))
         return record["count"]
 
     def audit_head(self) -> AuditHead | None:
@@ -399,20 +399,6 @@ def _batches(rows: list[T]) -> Iterator[list[T]]:
     it = iter(rows)
     while batch := list(islice(it, BATCH)):
         yield batch
-
-
-
-def _audit_params(query: AuditQuery) -> dict[str, Any]:
-    return dict(entity=query.entity, actor=query.actor, since=query.since, until=query.until,
-                after=query.after if query.after is not None else 0,
-                before=query.before if query.before is not None else 2 ** 62, exclude=sorted(query.exclude_types))
-
-
-def _audit_entry(entry: dict[str, Any]) -> AuditEntry:
-    before, after = entry.get("before"), entry.get("after")
-    return AuditEntry(entry["seq"], entry["at"], entry["actor"], entry["action"], entry["type"], entry["entity"],
-                      json.loads(before) if before else None, json.loads(after) if after else None,
-                      entry.get("prev") or "", entry.get("hash") or "")
 
 
 def _reason(error: BaseException) -> str:

@@ -241,7 +241,7 @@ def test_queries_with_too_many_aliases_are_refused(client):
 
 
 def test_holdings_asked_again_are_the_same_and_follow_a_change(loaded):
-    """The GraphQL objects of a kept answer are made once (`registry.api.answers._Converted`): asking
+    """The GraphQL objects of a kept answer are made once (`registry.api.kept`): asking
     again gives the same answer, and a change to an entity it names shows in the next one."""
     first, again = run(loaded, HOLDERS, category="health"), run(loaded, HOLDERS, category="health")
     assert first.errors is None and again.data == first.data

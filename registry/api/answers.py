@@ -72,6 +72,7 @@ class LineageNode(Holder):
     distance: int = strawberry.field(description="The fewest flows between the start and this node (0: the start).")
 
 
+@kept
 @strawberry.type(description="Nodes and edges reached from a system or party: the shape a visualisation draws.")
 class LineageGraph:
     nodes: list[LineageNode]
@@ -119,7 +120,16 @@ def holding_converter() -> Callable[[HoldingView], Holding]:
     return convert
 
 
+_LINEAGES: ByIdentity = ByIdentity()
+
+
 def to_lineage(lineage: Lineage) -> LineageGraph:
+    """The GraphQL graph of `lineage`: made once while the stored lineage lives (a store keeps its
+    lineages until the next write, `registry.api.kept`)."""
+    return _LINEAGES.get(lineage, _lineage_graph, lineage)
+
+
+def _lineage_graph(lineage: Lineage) -> LineageGraph:
     return LineageGraph(
         nodes=[LineageNode(id=node.id, kind=node.type, name=node.doc["name"], country=node.doc["country"],
                            distance=lineage.distances[node.id]) for node in lineage.nodes],

@@ -155,12 +155,25 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if is_list_type(named):
             item = self._compile(named.of_type, selection)
             text = _text_list(named.of_type)
+            kept = getattr(item, "kept", None)
+            if kept is not None:  # items completed in an earlier request are looked up here, without a call
+                found = kept.get
+
+                def completed(value, memo):
+                    done = []
+                    for one in value:
+                        again = found(id(one))
+                        done.append(again[1] if again is not None and again[0]() is one else item(one, memo))
+                    return done
+            else:
+                def completed(value, memo):
+                    return [item(one, memo) for one in value]
 
             def items(value, memo):
                 if type(value) is list or type(value) is tuple:
                     if text and set(map(type, value)) <= _STR:  # ids, paths: themselves
                         return list(value)
-                    return [item(one, memo) for one in value]
+                    return completed(value, memo)
                 if value is None and not required:
                     return None
                 raise _Abandon
@@ -306,7 +319,10 @@ def _object_plan(check, steps, required: bool, keep: bool = False) -> Plan:
         lines.append("    done[key] = (value, completed)")
     lines.append("    return completed")
     exec(_code("\n".join(lines)), env)  # noqa: S102 - generated from checked names only, see above
-    return env["complete"]
+    complete = env["complete"]
+    if keep:
+        complete.kept = kept  # for the plan of a list of them (`_compile`)
+    return complete
 
 
 @functools.lru_cache(maxsize=1024)

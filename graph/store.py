@@ -155,6 +155,9 @@ class Lineage:
     `distances` gives each node's distance from the start in flows (the fewest, in either
     direction asked for; 0 for the start). `truncated` says the depth bound (or the 64-flow cap)
     cut the answer: a flow leaves (downstream) or enters (upstream) a node at the bound.
+
+    Read-only: a store may return the lineage it keeps for the question (until the next write),
+    and so the same object to every caller that asks it again.
     """
 
     nodes: list[Stored] = field(default_factory=list)

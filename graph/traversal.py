@@ -226,7 +226,5 @@ class SnapshotReads:
                 as_of: date | None = None, include_proposed: bool = False) -> Lineage:
         snap = self.snapshot()
         out = snap.excluded(as_of or today(), include_proposed)
-        found = snap.answer(("lineage", start, direction, depth, None if categories is None else frozenset(categories),
-                             out), lambda: lineage(snap, start, direction, depth, categories, as_of, include_proposed))
-        return Lineage(nodes=list(found.nodes), edges=list(found.edges), distances=dict(found.distances),
-                       truncated=found.truncated)
+        return snap.answer(("lineage", start, direction, depth, None if categories is None else frozenset(categories),
+                            out), lambda: lineage(snap, start, direction, depth, categories, as_of, include_proposed))

@@ -45,6 +45,7 @@ class SubjectService:
         self._downstream_lock = threading.Lock()
         self._categories: tuple[int, list, CategoryTree] | None = None
         self._rules: tuple[int, Rules] | None = None
+        self._terms: tuple[int, dict[str, tuple]] | None = None
 
     def load(self, path: Path, *, principal: Principal, read: Progress | None = None,
              applied: Progress | None = None, workers: int | None = None) -> int:
@@ -289,7 +290,8 @@ class SubjectService:
         entities.update(self.store.get_many(id_ for id_ in wanted if id_))
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
-        return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules())
+        return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules(),
+                            terms=self._flow_terms())
 
     def _consent_rules(self) -> Rules:
         """The consent rules over the purposes, as of the store's version."""
@@ -298,6 +300,14 @@ class SubjectService:
             purposes = self.registry.list("purpose")
             self._rules = (version, Rules(Tree(purposes, ()), {p["id"]: p for p in purposes}))
         return self._rules[1]
+
+    def _flow_terms(self) -> dict[str, tuple]:
+        """Flows' effective terms for `dsar.compute` to fill in and reuse, started afresh at each
+        version of the store (so that documents no longer current are let go)."""
+        version = self.store.version()
+        if self._terms is None or self._terms[0] != version:
+            self._terms = (version, {})
+        return self._terms[1]
 
     def _case_flows(self) -> frozenset[str]:
         return frozenset(f["id"] for f in self.registry.list("flow") if f.get("scope") == "case")

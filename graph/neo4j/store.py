@@ -206,12 +206,10 @@ class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
     def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
                 as_of: date | None = None, include_proposed: bool = False) -> Lineage:
         day = as_of or today()
-        found = self._answer(("lineage", start, direction, depth, None if categories is None else tuple(categories),
+        return self._answer(("lineage", start, direction, depth, None if categories is None else tuple(categories),
                               day, include_proposed),
-                             lambda tx, known: traversal.lineage(tx, known, start, direction, depth, categories, day,
-                                                                 include_proposed))
-        return Lineage(nodes=list(found.nodes), edges=list(found.edges), distances=dict(found.distances),
-                       truncated=found.truncated)
+                            lambda tx, known: traversal.lineage(tx, known, start, direction, depth, categories, day,
+                                                                include_proposed))  # kept, read-only (`Lineage`)
 
     def _answer(self, key: tuple, compute: Callable[[Any, traversal.Fixed], tuple[T, Any]]) -> T:
         """The answer kept for `key` at the registry's version (one round trip, none in a `pinned`

@@ -456,8 +456,10 @@ class GraphStore(Protocol):
         of asking whether it changed at every read: one service call that reads several times
         (a DSAR, holders and the entities they name) then sees one state, as of a moment during
         the call, and a store whose version check costs a round trip (Neo4j) pays it once. A
-        registry `write` inside the scope ends the pin (the next read looks again); subject data
-        is not part of it. Scopes nest (the outer one counts); other threads are not affected."""
+        registry `write` inside the scope ends the pin (the next read looks again). Subject data
+        is not pinned, except that a subject found by `subject_by_key` may be read with that lookup
+        and given to the scope's `subject` call for it. Scopes nest (the outer one counts); other
+        threads are not affected."""
 
     def list(self, type: str) -> list[Doc]:
         """All documents of one entity type, sorted by id."""

@@ -150,3 +150,14 @@ def test_a_repeated_holders_answer_is_one_statement(neo4j_service, statements):
     statements.clear()
     holders(neo4j_service.registry, "contact")
     assert len(statements) == 1  # the version (the category, answer and documents are kept)
+
+
+def test_a_repeated_dsar_by_email_finds_and_reads_the_subject_in_one_statement(neo4j_service, statements):
+    email = SUBJECT["keys"]["email"]
+    assert neo4j_service.report(principal=DPO, email=email).subject.id == "C-1"
+    statements.clear()
+    report = neo4j_service.report(principal=DPO, email=email.strip().lower())
+    assert report.subject.id == "C-1" and ("re", "f3") in recipients(report)
+    # the lookup-key fingerprint (the secret is the store's), the subject by its key (with the
+    # version and the audit head), the audit entry
+    assert len(statements) == 3

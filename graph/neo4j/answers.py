@@ -135,6 +135,8 @@ class Pin:
     at: Version | None = None
     number: int = 0
     known: bool = False
+    subject: Any = None
+    """The `SubjectRow` a lookup by key read in the scope (`subject_by_key`), for the scope's `subject`."""
 
 
 class Pins:

@@ -96,12 +96,14 @@ CALL (s) {
           WHERE x IS NOT NULL] AS disclosures
 }
 OPTIONAL MATCH (m:RegistryMeta {key: 'registry'})
-RETURN s.kind AS kind, s.records AS records, consents, disclosures,
+RETURN s.id AS id, s.kind AS kind, s.records AS records, consents, disclosures,
        coalesce(m.version, 0) AS version, m.epoch AS epoch, m.seq AS seq, m.head AS head
 """
 """A subject with its consents and disclosures, the registry's version (which a `pinned` scope's
 first read pins: a DSAR then reads the registry facts it keeps without asking again) and the
 audit log's head (which the audit entry of the lookup is chained to, `log_access`)."""
+_SUBJECT_BY_KEY = _SUBJECT.replace("MATCH (s:Subject {id: $id})", "MATCH (:SubjectKey {hash: $hash})-[:IDENTIFIES]->(s:Subject)", 1)
+"""`_SUBJECT` for the subject a lookup key identifies (in a `pinned` scope: a lookup by e-mail in one round trip)."""
 _LIST = """
 MATCH (s:Subject) WHERE s.id > $after
 RETURN s.id AS id, s.kind AS kind, s.records AS records ORDER BY s.id LIMIT $limit
@@ -204,20 +206,33 @@ class SubjectGraph:
         return self._query(_RECORDED_FINGERPRINT)[0]["recorded"]
 
     def subject(self, id: str) -> SubjectRow | None:
+        pin = self._pins.current()
+        if pin is not None and pin.subject is not None and pin.subject.id == id:
+            return pin.subject  # read with its lookup by key, in this scope
         records = self._query(_SUBJECT, id=id)
+        return self._subject_row(records[0]) if records else None
+
+    def subject_by_key(self, key_hash: str) -> str | None:
+        """The id of the subject `key_hash` identifies; in a `pinned` scope the subject itself is
+        read in the same statement and kept for the scope's `subject` call."""
+        pin = self._pins.current()
+        if pin is None:
+            records = self._query(_BY_KEY, hash=key_hash)
+            return records[0]["id"] if records else None
+        records = self._query(_SUBJECT_BY_KEY, hash=key_hash)
         if not records:
             return None
-        [found] = records
+        pin.subject = self._subject_row(records[0])
+        return pin.subject.id
+
+    def _subject_row(self, found: neo4j.Record) -> SubjectRow:
+        """The row of a `_SUBJECT` record; the version and audit head it read are noted (a pin's, `log_access`'s)."""
         self._pins.learn(version_of(found), found["version"])
         if found["head"]:
             self._audit_head = AuditHead(found["seq"], found["head"])
-        return SubjectRow(id=id, kind=found["kind"], records=json.loads(found["records"]),
+        return SubjectRow(id=found["id"], kind=found["kind"], records=json.loads(found["records"]),
                           consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]],
                           disclosures=[{k: v for k, v in d.items() if v is not None} for d in found["disclosures"]])
-
-    def subject_by_key(self, key_hash: str) -> str | None:
-        records = self._query(_BY_KEY, hash=key_hash)
-        return records[0]["id"] if records else None
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:

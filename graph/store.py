@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Protocol
+from typing import Any, Callable, ContextManager, Iterable, Literal, Mapping, NamedTuple, Protocol
 
 import orjson
 
@@ -449,6 +449,17 @@ class GraphStore(Protocol):
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
         """The stored entities among `ids` (unknown ids are left out)."""
+
+    def pinned(self) -> ContextManager[None]:
+        """A scope in which the registry reads of this thread (documents, lists, traversals,
+        `version`) may be answered as of one version of the registry, read once on entry, instead
+        of asking whether it changed at every read: one service call that reads several times
+        (a DSAR, holders and the entities they name) then sees one state, as of a moment during
+        the call, and a store whose version check costs a round trip (Neo4j) pays it once. A
+        registry `write` inside the scope ends the pin (the next read looks again). Subject data
+        is not pinned, except that a subject found by `subject_by_key` may be read with that lookup
+        and given to the scope's `subject` call for it. Scopes nest (the outer one counts); other
+        threads are not affected."""
 
     def list(self, type: str) -> list[Doc]:
         """All documents of one entity type, sorted by id."""

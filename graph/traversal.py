@@ -18,7 +18,9 @@ cut it: a usable flow leaves (or, upstream, enters) a node at the bound.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from datetime import date
+from typing import ContextManager
 
 from graph.snapshot import Snapshot
 from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, today
@@ -191,6 +193,10 @@ class SnapshotReads:
 
     def snapshot(self) -> Snapshot:
         raise NotImplementedError
+
+    def pinned(self) -> ContextManager[None]:
+        """`GraphStore.pinned`: nothing to save here, a snapshot's version check is a local read."""
+        return nullcontext()
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
         entities = self.snapshot().entities

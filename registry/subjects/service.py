@@ -111,17 +111,22 @@ class SubjectService:
 
     def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None,
                as_of: date | None = None) -> dsar.DsarReport:
-        """The subject's report, following the flows in force on `as_of` (default today, UTC)."""
-        row = self.find(principal=principal, subject=subject, email=email, what="dsar")
-        self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
-        return self._report(row, as_of or datetime.now(timezone.utc).date())
+        """The subject's report, following the flows in force on `as_of` (default today, UTC).
+
+        The registry is read as of one version (`GraphStore.pinned`): on Neo4j the subject, the
+        audit entry and the registry facts not kept yet at that version are the only round trips."""
+        with self.store.pinned():
+            row = self.find(principal=principal, subject=subject, email=email, what="dsar")
+            self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
+            return self._report(row, as_of or datetime.now(timezone.utc).date())
 
     def erasure_plan(self, *, principal: Principal, subject: str, today: date | None = None) -> erasure.ErasurePlan:
         """What to erase where, what to keep and why, and whom to tell, with retention as of `today`."""
-        row = self.find(principal=principal, subject=subject, what="erasure-plan")
-        self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
-        today = today or datetime.now(timezone.utc).date()
-        return erasure.erasure_plan(self._report(row, today), today)
+        with self.store.pinned():
+            row = self.find(principal=principal, subject=subject, what="erasure-plan")
+            self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
+            today = today or datetime.now(timezone.utc).date()
+            return erasure.erasure_plan(self._report(row, today), today)
 
     def erase(self, *, principal: Principal, subject: str, today: date | None = None
               ) -> tuple[erasure.ErasurePlan, Erasure]:
@@ -263,7 +268,9 @@ class SubjectService:
     def _report(self, row: SubjectRow, as_of: date) -> dsar.DsarReport:
         flows: dict[str, dict] = {}
         entities: dict[str, Stored] = {}
-        known = self.store.get_many(r["system"] for r in row.records)
+        systems = {r["system"] for r in row.records}
+        # the categories too, in the same read: each lineage below checks that they exist
+        known = self.store.get_many(systems | {c for r in row.records for c in r.get("categories", ())})
         row = dataclasses.replace(row, records=[r for r in row.records if r["system"] in known])
         starts = [(record["system"], record["categories"]) for record in row.records]
         # A disclosure names a flow of scope `case`; what lies beyond its recipient counts too.

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple, Protocol
+from typing import Any, Callable, ContextManager, Iterable, Literal, Mapping, NamedTuple, Protocol
 
 import orjson
 
@@ -155,6 +155,9 @@ class Lineage:
     `distances` gives each node's distance from the start in flows (the fewest, in either
     direction asked for; 0 for the start). `truncated` says the depth bound (or the 64-flow cap)
     cut the answer: a flow leaves (downstream) or enters (upstream) a node at the bound.
+
+    Read-only: a store may return the lineage it keeps for the question (until the next write),
+    and so the same object to every caller that asks it again.
     """
 
     nodes: list[Stored] = field(default_factory=list)
@@ -446,6 +449,17 @@ class GraphStore(Protocol):
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
         """The stored entities among `ids` (unknown ids are left out)."""
+
+    def pinned(self) -> ContextManager[None]:
+        """A scope in which the registry reads of this thread (documents, lists, traversals,
+        `version`) may be answered as of one version of the registry, read once on entry, instead
+        of asking whether it changed at every read: one service call that reads several times
+        (a DSAR, holders and the entities they name) then sees one state, as of a moment during
+        the call, and a store whose version check costs a round trip (Neo4j) pays it once. A
+        registry `write` inside the scope ends the pin (the next read looks again). Subject data
+        is not pinned, except that a subject found by `subject_by_key` may be read with that lookup
+        and given to the scope's `subject` call for it. Scopes nest (the outer one counts); other
+        threads are not affected."""
 
     def list(self, type: str) -> list[Doc]:
         """All documents of one entity type, sorted by id."""

@@ -18,7 +18,9 @@ cut it: a usable flow leaves (or, upstream, enters) a node at the bound.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from datetime import date
+from typing import ContextManager
 
 from graph.snapshot import Snapshot
 from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, today
@@ -192,6 +194,10 @@ class SnapshotReads:
     def snapshot(self) -> Snapshot:
         raise NotImplementedError
 
+    def pinned(self) -> ContextManager[None]:
+        """`GraphStore.pinned`: nothing to save here, a snapshot's version check is a local read."""
+        return nullcontext()
+
     def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
         entities = self.snapshot().entities
         return {id_: entities[id_] for id_ in ids if id_ in entities}
@@ -220,7 +226,5 @@ class SnapshotReads:
                 as_of: date | None = None, include_proposed: bool = False) -> Lineage:
         snap = self.snapshot()
         out = snap.excluded(as_of or today(), include_proposed)
-        found = snap.answer(("lineage", start, direction, depth, None if categories is None else frozenset(categories),
-                             out), lambda: lineage(snap, start, direction, depth, categories, as_of, include_proposed))
-        return Lineage(nodes=list(found.nodes), edges=list(found.edges), distances=dict(found.distances),
-                       truncated=found.truncated)
+        return snap.answer(("lineage", start, direction, depth, None if categories is None else frozenset(categories),
+                            out), lambda: lineage(snap, start, direction, depth, categories, as_of, include_proposed))

@@ -183,27 +183,30 @@ class Registry:
         """Who holds `category` (its ancestors, and optionally its descendants) on day `as_of`
         (default today, UTC): declarations, and flows in force that day; with `wanted`, the
         holdings it keeps (`registry.filters`, as `flows`)."""
-        self.entity(category, "category")
-        matcher = Matcher(self, wanted, in_eea) if wanted is not None and wanted.given else None
-        views = self._views(self.store.holders(category, include_descendants, as_of or today()))
-        return views if matcher is None else [view for view in views if matcher.holding(view)]
+        with self.store.pinned():  # one version check for the whole answer (`GraphStore.pinned`)
+            self.entity(category, "category")
+            matcher = Matcher(self, wanted, in_eea) if wanted is not None and wanted.given else None
+            views = self._views(self.store.holders(category, include_descendants, as_of or today()))
+            return views if matcher is None else [view for view in views if matcher.holding(view)]
 
     def holdings(self, holder: str, as_of: date | None = None) -> list[HoldingView]:
         """Everything one system or party holds on day `as_of` (default today, UTC)."""
-        self.entity(holder, "system", "party")
-        return self._views(self.store.holdings(holder, as_of or today()))
+        with self.store.pinned():
+            self.entity(holder, "system", "party")
+            return self._views(self.store.holdings(holder, as_of or today()))
 
     def lineage(self, start: str, direction: Direction = "downstream", depth: int | None = None,
                 categories: list[str] | None = None, as_of: date | None = None,
                 include_proposed: bool = False) -> Lineage:
         """The flows reached from `start` on day `as_of` (default today, UTC), with the planned
         ones too when `include_proposed` (their documents say `status: proposed`)."""
-        self.entity(start, "system", "party")
-        if depth is not None and not 0 <= depth <= MAX_DEPTH:
-            raise InvalidArgument(f"depth must be between 0 and {MAX_DEPTH}")
-        for category in categories or ():
-            self.entity(category, "category")
-        return self.store.lineage(start, direction, depth, categories, as_of or today(), include_proposed)
+        with self.store.pinned():
+            self.entity(start, "system", "party")
+            if depth is not None and not 0 <= depth <= MAX_DEPTH:
+                raise InvalidArgument(f"depth must be between 0 and {MAX_DEPTH}")
+            for category in categories or ():
+                self.entity(category, "category")
+            return self.store.lineage(start, direction, depth, categories, as_of or today(), include_proposed)
 
     def _views(self, holdings: list[Holding]) -> list[HoldingView]:
         ids = {id_ for h in holdings for id_ in (h.holder, h.category, h.flow, h.legal_basis, h.condition,

@@ -240,8 +240,21 @@ def test_queries_with_too_many_aliases_are_refused(client):
     assert client.post("/graphql", json={"query": query.replace("a30: ", "")}).json()["data"]["a29"] == {"id": "f2"}
 
 
+def test_lineage_asked_again_is_the_same_and_follows_a_change(loaded):
+    """A store's kept lineage and its GraphQL graph are reused while the registry is unchanged
+    (`registry.api.kept`); a write shows in the next answer."""
+    query = "{ lineage(from: \"claims\") { nodes { id name distance } edges { id to } truncated } }"
+    first, again = run(loaded, query), run(loaded, query)
+    assert first.errors is None and again.data == first.data
+    assert {(n["id"], n["name"]) for n in first.data["lineage"]["nodes"]} >= {("re", "Reinsurer")}
+    loaded.load([("lineage.yaml", LINEAGE.replace("name: Reinsurer,", "name: Reinsurer AG,"))], actor="test")
+    changed = run(loaded, query).data["lineage"]
+    assert {n["name"] for n in changed["nodes"] if n["id"] == "re"} == {"Reinsurer AG"}
+    assert changed["edges"] == first.data["lineage"]["edges"]
+
+
 def test_holdings_asked_again_are_the_same_and_follow_a_change(loaded):
-    """The GraphQL objects of a kept answer are made once (`registry.api.answers._Converted`): asking
+    """The GraphQL objects of a kept answer are made once (`registry.api.kept`): asking
     again gives the same answer, and a change to an entity it names shows in the next one."""
     first, again = run(loaded, HOLDERS, category="health"), run(loaded, HOLDERS, category="health")
     assert first.errors is None and again.data == first.data

@@ -61,6 +61,24 @@ def test_a_later_grant_clears_the_finding_and_times_compare_in_utc(service, regi
     assert service.store.subject("S-1").consents[1]["at"] == "2025-01-01T08:00:00+00:00"
 
 
+def test_the_consent_finding_follows_a_change_of_basis_and_takes_its_place_among_the_others(service, registry):
+    """Which systems rest on consent is kept with the registry's facts; the counts are read each time."""
+    def consent_findings():
+        return [(f.entity_id, f.subject_count) for f in findings(registry, rule="consent-withdrawn-data-still-flowing")]
+
+    assert consent_findings() == [("mkt", 1)]
+    m2 = registry.entity("m2", "flow").doc
+    registry.upsert("flow", {**m2, "legal_basis": "gdpr-6-1-f"}, actor="test")
+    assert consent_findings() == []
+    registry.upsert("flow", m2, actor="test")
+    assert consent_findings() == [("mkt", 1)]
+    every = findings(registry)
+    order = [(["error", "warning", "info"].index(f.severity), f.rule, f.entity_kind, f.entity_id, f.category or "",
+              f.regime or "", f.message) for f in every]
+    assert order == sorted(order) and len(every) > 1
+    assert sum(f.rule == "consent-withdrawn-data-still-flowing" for f in every) == 1
+
+
 def test_a_system_that_also_declares_data_on_another_basis_is_not_consent_only(service, registry):
     assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1
     registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE",

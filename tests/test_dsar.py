@@ -61,6 +61,20 @@ def test_a_record_without_categories_follows_what_its_system_declares(service, r
     assert ("crm", "health", (), None) in holdings(report)
 
 
+def test_a_report_after_a_change_of_terms_gives_the_new_terms(service, registry):
+    """Flows' terms are kept between reports only for the very same flow and agreement documents."""
+    def terms():
+        return [(r.flow, r.legal_basis, r.condition) for r in service.report(principal=DPO, subject="C-1").recipients]
+
+    assert terms() == [("f2", "gdpr-6-1-b", "gdpr-9-2-f"), ("f3", "gdpr-6-1-b", "gdpr-9-2-f")]
+    treaty = registry.entity("treaty", "agreement").doc
+    registry.upsert("agreement", {**treaty, "legal_basis": "gdpr-6-1-c"}, actor="test")
+    assert terms() == [("f2", "gdpr-6-1-b", "gdpr-9-2-f"), ("f3", "gdpr-6-1-c", "gdpr-9-2-f")]
+    f2 = registry.entity("f2", "flow").doc
+    registry.upsert("flow", {**f2, "condition": "gdpr-9-2-c"}, actor="test")
+    assert terms() == [("f2", "gdpr-6-1-b", "gdpr-9-2-c"), ("f3", "gdpr-6-1-c", "gdpr-9-2-f")]
+
+
 def test_report_gives_purposes_bases_retention_safeguards_and_sources(service):
     report = service.report(principal=DPO, subject="C-1")
     claims = next(h for h in report.holdings if h.system == "claims")

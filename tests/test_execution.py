@@ -10,6 +10,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from registry.api.execution import RegistryExecutionContext
+from registry.api.kept import kept
 
 
 @strawberry.enum
@@ -313,3 +314,98 @@ def test_plans_are_kept_for_a_bounded_number_of_texts(monkeypatch):
     long = "{ nodes { id } } #" + " " * plan_cache.PLANNED_CHARS
     same(ask(long), execute(long))
     assert all(text != long for text, _ in plan_cache.PLANS.operations)
+
+
+# --- completions kept across requests (`registry.api.kept`) ------------------------------------
+
+@kept
+@strawberry.type
+class Card:
+    id: strawberry.ID
+    colour: Colour
+    leaf: Optional[Leaf]
+    path: list[strawberry.ID]
+
+
+class Shelf:
+    """A store's kept answer: the same objects until a write replaces them."""
+    cards: list = []
+
+    @classmethod
+    def write(cls, *cards) -> None:
+        cls.cards = list(cards)
+
+
+@strawberry.type
+class Cards:
+    @strawberry.field
+    def cards(self) -> list[Optional[Card]]:
+        return list(Shelf.cards)
+
+
+CARDS = strawberry.Schema(query=Cards, execution_context_class=RegistryExecutionContext)
+
+
+def cards(query: str):
+    return asyncio.run(CARDS.execute(query))
+
+
+def plainly(query: str):
+    return asyncio.run(strawberry.Schema(query=Cards).execute(query))
+
+
+def card(id_, colour=Colour.RED, label="L"):
+    return Card(id=id_, colour=colour, leaf=Leaf(id=f"leaf-{id_}", label=label), path=[f"f-{id_}"])
+
+
+def test_a_kept_object_is_completed_once_for_every_request_while_it_lives():
+    Shelf.write(card("a"), card("b"))
+    query = "{ cards { id colour leaf { label } path } } # once"
+    first, again = cards(query), cards(query)
+    same(first, plainly(query))
+    assert first.data == {"cards": [{"id": "a", "colour": "RED", "leaf": {"label": "L"}, "path": ["f-a"]},
+                                    {"id": "b", "colour": "RED", "leaf": {"label": "L"}, "path": ["f-b"]}]}
+    assert all(one is other for one, other in zip(first.data["cards"], again.data["cards"]))
+
+
+def test_a_written_answer_is_completed_afresh_and_the_old_one_is_let_go():
+    import gc
+    import weakref
+
+    query = "{ cards { id leaf { label } } } # rewritten"
+    Shelf.write(card("a", label="before"))
+    old = weakref.ref(Shelf.cards[0])
+    assert cards(query).data == {"cards": [{"id": "a", "leaf": {"label": "before"}}]}
+    gc.disable()  # the kept completion holds its object weakly: it goes with the store's answer
+    try:
+        Shelf.write(card("a", label="after"))
+        assert old() is None
+        assert cards(query).data == {"cards": [{"id": "a", "leaf": {"label": "after"}}]}
+    finally:
+        gc.enable()
+
+
+def test_each_selection_keeps_its_own_completions():
+    Shelf.write(card("a"), card("b"))
+    one, other = "{ cards { id colour } } # own", "{ cards { id path   } } # own"
+    for query in (one, other, one, other):
+        same(cards(query), plainly(query))
+    assert cards(one).data["cards"][0] == {"id": "a", "colour": "RED"}
+    assert cards(other).data["cards"][0] == {"id": "a", "path": ["f-a"]}
+
+
+def test_a_kept_object_that_fails_is_reported_the_same_way_every_time():
+    Shelf.write(card("a"), Card(id="bad", colour="purple", leaf=None, path=[]), card("c"))
+    query = "{ cards { id colour } } # failing"
+    for _ in range(3):
+        result = cards(query)
+        same(result, plainly(query))
+        assert result.data["cards"][1] is None and len(result.errors) == 1
+
+
+def test_objects_of_types_not_kept_are_completed_per_request():
+    query = "{ nodes { id leaves { id label } } } # per request"
+    first, again = ask(query), ask(query)
+    same(first, execute(query))
+    assert first.data == again.data
+    assert first.data["nodes"][0]["leaves"][0] is not again.data["nodes"][0]["leaves"][0]

@@ -463,6 +463,24 @@ def test_findings_over_graphql(demo):
     assert {f["severity"] for f in result.data["findings"]["nodes"]} == {"ERROR", "WARNING"}
 
 
+def test_findings_over_graphql_asked_again_follow_a_change(registry):
+    """Findings' GraphQL objects and their completed values are kept while the findings are
+    (`registry.api.kept`): the same answer again, and after a write the new one."""
+    query = '{ findings(asOf: "2026-11-25") { totalCount nodes { rule entityId message } } }'
+    registry.load([("base.yaml", BASE), ("case.yaml", EXPIRY)], actor="test")
+    first, again = run(registry, query), run(registry, query)
+    assert first.errors is None and again.data == first.data
+    assert [(f["rule"], f["entityId"]) for f in first.data["findings"]["nodes"]] == [("agreement-expiring", "short")]
+    registry.load([("base.yaml", BASE), ("case.yaml", EXPIRY.replace("expires: 2026-12-31}", "expires: 2027-06-30}"))],
+                  actor="test")
+    assert run(registry, query).data == {"findings": {"totalCount": 0, "nodes": []}}
+    registry.load([("base.yaml", BASE), ("case.yaml", EXPIRY.replace("expires: 2026-12-31}", "expires: 2026-12-20}"))],
+                  actor="test")
+    [changed] = run(registry, query).data["findings"]["nodes"]
+    assert changed["rule"] == "agreement-expiring" and "2026-12-20" in changed["message"]
+    assert changed["message"] != first.data["findings"]["nodes"][0]["message"]
+
+
 def test_extra_rules_run_alongside_and_can_count_subjects(registry):
     """The seam for rules that need more than the registry's documents (data subjects)."""
     counted = Rule("consent-withdrawn-data-still-flowing", "info", "GDPR Art. 7(3)", "Counts.", "Stop the flow.",

@@ -14,7 +14,7 @@ import neo4j
 
 from graph.audit import GENESIS, link
 from graph.changes import encode
-from graph.store import AuditHead, NewAuditEntry
+from graph.store import AuditEntry, AuditHead, AuditQuery, NewAuditEntry
 
 META, AUDIT = "RegistryMeta", "AuditEntry"
 BATCH = 2000
@@ -31,6 +31,16 @@ _APPEND = f"UNWIND $rows AS row CREATE (e:{AUDIT}) SET e = row"
 _SET_HEAD = f"MATCH (m:{META} {{key: 'registry'}}) SET m.seq = $seq, m.head = $head"
 _APPEND_LAST = f"{_APPEND} WITH count(*) AS appended {_SET_HEAD}"
 """The last rows and the new head in one statement (one round trip: an audited read writes one entry)."""
+_APPEND_AFTER = f"""
+MATCH (m:{META} {{key: 'registry'}})
+SET m.version = m.version
+WITH m WHERE m.seq = $seq AND m.head = $head
+CREATE (e:{AUDIT}) SET e = $row
+SET m.seq = $row.seq, m.head = $row.hash
+RETURN count(e) AS appended
+"""
+"""One entry chained after `$seq`/`$head`, written only if they are still the head once the
+writers' lock is taken (`append_after`)."""
 HEAD = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN m.seq AS seq, m.head AS head"
 _UNSEALED = f"MATCH (e:{AUDIT}) WHERE e.hash IS NULL RETURN count(e) > 0 AS unsealed"
 _ALL = f"MATCH (e:{AUDIT}) RETURN e {{.*}} AS entry ORDER BY e.seq"
@@ -51,19 +61,48 @@ READ = {
 COUNT = {entity: _MATCH[entity] + _FILTERS + "RETURN count(e) AS count" for entity in (False, True)}
 
 
+def query_params(query: AuditQuery) -> dict:
+    """The parameters of `READ` and `COUNT` for `query` (filters not given are null)."""
+    return dict(entity=query.entity, actor=query.actor, since=query.since, until=query.until,
+                after=query.after if query.after is not None else 0,
+                before=query.before if query.before is not None else 2 ** 62, exclude=sorted(query.exclude_types))
+
+
+def entry(found: dict) -> AuditEntry:
+    """The `AuditEntry` of an `(:AuditEntry)` node's properties."""
+    before, after = found.get("before"), found.get("after")
+    return AuditEntry(found["seq"], found["at"], found["actor"], found["action"], found["type"], found["entity"],
+                      json.loads(before) if before else None, json.loads(after) if after else None,
+                      found.get("prev") or "", found.get("hash") or "")
+
+
 def lock(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> AuditHead:
     """Take the writers' lock; the head as it stands."""
     [record] = list(tx.run(LOCK))
     return AuditHead(record["seq"] or 0, record["head"] or GENESIS)
 
 
-def append(tx: neo4j.ManagedTransaction | neo4j.Transaction, entries: list[NewAuditEntry]) -> None:
-    """Append `entries` to the chain, inside the caller's transaction (taking the lock if it has not)."""
+def append(tx: neo4j.ManagedTransaction | neo4j.Transaction, entries: list[NewAuditEntry]) -> AuditHead:
+    """Append `entries` to the chain, inside the caller's transaction (taking the lock if it has
+    not); the new head."""
     rows, head = link(lock(tx), entries)
     batches = [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)] or [[]]
     for batch in batches[:-1]:
         tx.run(_APPEND, rows=batch).consume()
     tx.run(_APPEND_LAST, rows=batches[-1], seq=head.seq, head=head.hash).consume()
+    return head
+
+
+def append_after(session: neo4j.Session, head: AuditHead, entry: NewAuditEntry, timeout: float) -> AuditHead | None:
+    """Append `entry` after `head` in one auto-commit statement (one round trip, the commit
+    included, where a transaction of its own takes four), if `head` is still the chain's head once
+    the writers' lock is taken: the new head; None when the chain has moved on, and nothing was
+    written (append under the lock then, `append`). An error the driver would retry raises."""
+    [row], new = link(head, [entry])
+    result = session.run(neo4j.Query(_APPEND_AFTER, timeout=timeout), seq=head.seq, head=head.hash, row=row)
+    [record] = list(result)
+    result.consume()  # the commit's outcome
+    return new if record["appended"] else None
 
 
 def seal_legacy(session: neo4j.Session) -> None:

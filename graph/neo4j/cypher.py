@@ -115,6 +115,11 @@ the flows (id, from, to) that carry one of them; the chains are worked out from 
 (`graph.traversal.best_chains`) as the embedded backend does."""
 
 
+_AFTER = f"""OPTIONAL MATCH (meta:{META} {{key: 'registry'}})
+WITH *, coalesce(meta.version, 0) AS version, meta.epoch AS epoch"""
+"""The registry's version and epoch at the end of a statement, for a traversal's check that it held."""
+
+
 def _usable(flow: str, filtered: bool, excluding: bool) -> str:
     """The condition on a flow variable that a lineage follows it: in force (not in `$excluded`)
     and carrying one of `$relevant`."""
@@ -125,7 +130,9 @@ def _usable(flow: str, filtered: bool, excluding: bool) -> str:
 
 @cache
 def reach(downstream: bool, depth: int, filtered: bool, excluding: bool = False) -> str:
-    """Flows out of (or into) every node within `depth` - 1 flows of `$start`, with their far ends.
+    """Flows out of (or into) every node within `depth` - 1 flows of `$start`, with their far ends
+    (id, type, document), the start's type and document, and the registry's version after: a
+    lineage's one round trip per direction (`graph.neo4j.answers` keeps it if the version held).
 
     The inner variable-length pattern visits System/Party and Flow nodes alternately, so `depth`
     flows are 2 * `depth` relationships; `DISTINCT n` lets Neo4j prune it to a breadth-first search.
@@ -146,7 +153,10 @@ MATCH p = (s){inner.format(2 * (depth - 1))}(n)
 WITH DISTINCT n WHERE NOT n:Flow
 MATCH {step}
 {on_edge}
-RETURN collect([f.doc, m.id]) AS reached
+WITH collect([f.doc, m.id, m.type, m.doc]) AS reached
+{_AFTER}
+OPTIONAL MATCH (start:Entity {{id: $start}})
+RETURN reached, start.type AS type, start.doc AS doc, version, epoch
 """
 
 
@@ -159,7 +169,9 @@ def leaves(downstream: bool, filtered: bool, excluding: bool) -> str:
 UNWIND $ids AS id
 MATCH {step}
 {f"WHERE {_usable('f', filtered, excluding)}" if usable else ""}
-RETURN count(f) > 0 AS found
+WITH count(f) > 0 AS found
+{_AFTER}
+RETURN found, version, epoch
 """
 
 

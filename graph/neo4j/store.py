@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, ContextManager, TypeVar
 
 import neo4j
 from neo4j import GraphDatabase, RoutingControl
@@ -54,7 +54,7 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 
 from graph.neo4j import audit, cypher
 from graph.neo4j import traversal
-from graph.neo4j.answers import MISSING, Answers, Version
+from graph.neo4j.answers import MISSING, Answers, Pins, Version, version_of
 from graph.neo4j.connection import Connection
 from graph.changes import forced_entries, plan
 from graph.neo4j.model import LABELS, properties, relationships
@@ -84,6 +84,7 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
         self._connection = connection
         self._closed = False
         self._answers = Answers()
+        self._pins = Pins()
         self.busy_timeout = busy_timeout
         """Seconds a small write (a consent, an audited read) may take, waiting for locks included,
         before it gives up with `StoreBusy`."""
@@ -134,7 +135,19 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
     # --- reads -----------------------------------------------------------------------------
 
     def version(self) -> int:
-        return self._read_one(cypher.VERSION)["version"]
+        return self._now()[1]
+
+    def pinned(self) -> ContextManager[None]:
+        return self._pins.scope()
+
+    def _now(self) -> tuple[Version | None, int]:
+        """The registry's (epoch, version) (None before its first write) and version number: the
+        pinned ones in a `pinned` scope that knows them, else read (one round trip)."""
+        pin = self._pins.current()
+        if pin is None or not pin.known:
+            record = self._read_one(cypher.VERSION)
+            pin = self._pins.learn(version_of(record), record["version"])
+        return pin.at, pin.number
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:
         ids = list(dict.fromkeys(ids))
@@ -142,15 +155,19 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
             return {}
         kept_at = self._answers.version
         kept, missing = self._answers.docs(kept_at, ids)
+        pin = self._pins.current()
+        if not missing and pin is not None and pin.known and pin.at == kept_at:
+            return {id_: kept[id_] for id_ in ids if kept[id_] is not None}
         record = None
         if kept_at is not None:  # only the documents not kept, if the version still holds
             [record] = self._query(cypher.GET_MANY_KEPT, missing=missing, epoch=kept_at[0], version=kept_at[1])
-        if record is None or _version(record) != kept_at:
+        if record is None or version_of(record) != kept_at:
             kept, missing = {}, ids
             [record] = self._query(cypher.GET_MANY_ALL, ids=ids)
+        self._pins.learn(version_of(record), record["version"])  # a scope's first read pins what it read
         found = {stored.id: stored for stored in (Stored(type_, json.loads(doc)) for type_, doc in record["found"])}
         if record["still"]:
-            self._answers.put_docs(_version(record), {id_: found.get(id_) for id_ in missing})
+            self._answers.put_docs(version_of(record), {id_: found.get(id_) for id_ in missing})
         every = kept | found
         return {id_: every[id_] for id_ in ids if every.get(id_) is not None}
 
@@ -164,12 +181,12 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
         return dict(self._read_one(cypher.TYPES_BY_ID)["types"])
 
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
-        records = self._query(audit.READ[query.entity is not None, query.newest_first], **_audit_params(query),
+        records = self._query(audit.READ[query.entity is not None, query.newest_first], **audit.query_params(query),
                               limit=query.limit)
-        return [_audit_entry(record["entry"]) for record in records]
+        return [audit.entry(record["entry"]) for record in records]
 
     def count_audit(self, query: AuditQuery) -> int:
-        [record] = self._query(audit.COUNT[query.entity is not None], **_audit_params(query))
+        [record] = self._query(audit.COUNT[query.entity is not None], **audit.query_params(query))
         return record["count"]
 
     def audit_head(self) -> AuditHead | None:
@@ -180,28 +197,28 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
 
     def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
         day = as_of or today()
-        return list(self._answer(("holders", category, include_descendants, day), lambda tx, known: tuple(
-            traversal.holders(tx, known, category, include_descendants, day))))
+        return list(self._answer(("holders", category, include_descendants, day), lambda tx, known: (tuple(
+            traversal.holders(tx, known, category, include_descendants, day)), MISSING)))
 
     def holdings(self, holder: str, as_of: date | None = None) -> list[Holding]:
         day = as_of or today()
         return list(self._answer(("holdings", holder, day),
-                                 lambda tx, known: tuple(traversal.holdings(tx, known, holder, day))))
+                                 lambda tx, known: (tuple(traversal.holdings(tx, known, holder, day)), MISSING)))
 
     def lineage(self, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
                 as_of: date | None = None, include_proposed: bool = False) -> Lineage:
         day = as_of or today()
-        found = self._answer(("lineage", start, direction, depth, None if categories is None else tuple(categories),
+        return self._answer(("lineage", start, direction, depth, None if categories is None else tuple(categories),
                               day, include_proposed),
-                             lambda tx, known: traversal.lineage(tx, known, start, direction, depth, categories, day,
-                                                                 include_proposed))
-        return Lineage(nodes=list(found.nodes), edges=list(found.edges), distances=dict(found.distances),
-                       truncated=found.truncated)
+                            lambda tx, known: traversal.lineage(tx, known, start, direction, depth, categories, day,
+                                                                include_proposed))  # kept, read-only (`Lineage`)
 
-    def _answer(self, key: tuple, compute: Callable[[Any, traversal.Fixed], T]) -> T:
-        """The answer kept for `key` at the registry's version (one round trip), else
-        `compute(statements, fixed)`'s, kept when the version still holds after it."""
-        at = _version(self._read_one(cypher.VERSION))
+    def _answer(self, key: tuple, compute: Callable[[Any, traversal.Fixed], tuple[T, Any]]) -> T:
+        """The answer kept for `key` at the registry's version (one round trip, none in a `pinned`
+        scope), else the one `compute(statements, fixed)` returns with the version its last
+        statement saw at its end (or `MISSING`: then one more statement reads it), kept when that is
+        the version it started from."""
+        at = self._now()[0]
         found = self._answers.get(at, key)
         if found is not MISSING:
             return found
@@ -210,9 +227,11 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
             known = self._answers.get(at, "fixed")
             if known is MISSING:
                 known = traversal.fixed(tx)
-            answer = compute(tx, known)
-            [record] = tx.run(cypher.VERSION)
-            return known, answer, _version(record)
+            answer, after = compute(tx, known)
+            if after is MISSING:
+                [record] = tx.run(cypher.VERSION)
+                after = version_of(record)
+            return known, answer, after
 
         known, answer, after = self._checked_read(work)
         if after == at:
@@ -242,6 +261,7 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
         if unknown:
             raise ValueError(f"unknown entity type(s): {', '.join(sorted(unknown))}")
         now = audit_time()
+        self._pins.drop()
         with self._errors(), self._session() as session:
             return session.execute_write(_write, upserts, deletes, actor, now, check)
 
@@ -379,24 +399,6 @@ def _batches(rows: list[T]) -> Iterator[list[T]]:
     it = iter(rows)
     while batch := list(islice(it, BATCH)):
         yield batch
-
-
-def _version(record: neo4j.Record) -> Version | None:
-    """(epoch, version) from a `cypher.VERSION` record; None before the registry's first write."""
-    return (record["epoch"], record["version"]) if record["epoch"] else None
-
-
-def _audit_params(query: AuditQuery) -> dict[str, Any]:
-    return dict(entity=query.entity, actor=query.actor, since=query.since, until=query.until,
-                after=query.after if query.after is not None else 0,
-                before=query.before if query.before is not None else 2 ** 62, exclude=sorted(query.exclude_types))
-
-
-def _audit_entry(entry: dict[str, Any]) -> AuditEntry:
-    before, after = entry.get("before"), entry.get("after")
-    return AuditEntry(entry["seq"], entry["at"], entry["actor"], entry["action"], entry["type"], entry["entity"],
-                      json.loads(before) if before else None, json.loads(after) if after else None,
-                      entry.get("prev") or "", entry.get("hash") or "")
 
 
 def _reason(error: BaseException) -> str:

@@ -22,10 +22,12 @@ import json
 from collections.abc import Iterable
 
 import neo4j
+from neo4j.exceptions import DriverError, Neo4jError
 
 from graph.changes import encode
 from graph.neo4j import audit
-from graph.store import (SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, PendingLoad, SubjectRow,
+from graph.neo4j.answers import version_of
+from graph.store import (SUBJECT_REFERENCES, AuditHead, Doc, IntegrityError, NewAuditEntry, PendingLoad, SubjectRow,
                          audit_time)
 
 SUBJECT_SCHEMA = (
@@ -53,8 +55,15 @@ CALL (s) {
   RETURN [x IN collect(CASE WHEN d IS NULL THEN NULL ELSE {flow: f.id, at: d.at, reference: d.reference} END)
           WHERE x IS NOT NULL] AS disclosures
 }
-RETURN s.kind AS kind, s.records AS records, consents, disclosures
+OPTIONAL MATCH (m:RegistryMeta {key: 'registry'})
+RETURN s.id AS id, s.kind AS kind, s.records AS records, consents, disclosures,
+       coalesce(m.version, 0) AS version, m.epoch AS epoch, m.seq AS seq, m.head AS head
 """
+"""A subject with its consents and disclosures, the registry's version (which a `pinned` scope's
+first read pins: a DSAR then reads the registry facts it keeps without asking again) and the
+audit log's head (which the audit entry of the lookup is chained to, `log_access`)."""
+_SUBJECT_BY_KEY = _SUBJECT.replace("MATCH (s:Subject {id: $id})", "MATCH (:SubjectKey {hash: $hash})-[:IDENTIFIES]->(s:Subject)", 1)
+"""`_SUBJECT` for the subject a lookup key identifies (in a `pinned` scope: a lookup by e-mail in one round trip)."""
 _LIST = """
 MATCH (s:Subject) WHERE s.id > $after
 RETURN s.id AS id, s.kind AS kind, s.records AS records ORDER BY s.id LIMIT $limit
@@ -104,8 +113,11 @@ _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 
 class SubjectGraph:
-    """The subject half of `Neo4jStore` (which provides `_session`, `_reader`, `_errors` and `_query`);
+    """The subject half of `Neo4jStore` (which provides `_session`, `_reader`, `_errors`, `_query` and `_pins`);
     the load is `graph.neo4j.subject_load.SubjectLoad`."""
+
+    _audit_head: AuditHead | None = None
+    """The audit log's head as this store last saw it (`log_access` chains its entry to it)."""
 
     def pending_load(self) -> PendingLoad | None:
         found = self._query(_PENDING)[0]["pending"]
@@ -115,17 +127,33 @@ class SubjectGraph:
         return self._query(_RECORDED_FINGERPRINT)[0]["recorded"]
 
     def subject(self, id: str) -> SubjectRow | None:
+        pin = self._pins.current()
+        if pin is not None and pin.subject is not None and pin.subject.id == id:
+            return pin.subject  # read with its lookup by key, in this scope
         records = self._query(_SUBJECT, id=id)
-        if not records:
-            return None
-        [found] = records
-        return SubjectRow(id=id, kind=found["kind"], records=json.loads(found["records"]),
-                          consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]],
-                          disclosures=[{k: v for k, v in d.items() if v is not None} for d in found["disclosures"]])
+        return self._subject_row(records[0]) if records else None
 
     def subject_by_key(self, key_hash: str) -> str | None:
-        records = self._query(_BY_KEY, hash=key_hash)
-        return records[0]["id"] if records else None
+        """The id of the subject `key_hash` identifies; in a `pinned` scope the subject itself is
+        read in the same statement and kept for the scope's `subject` call."""
+        pin = self._pins.current()
+        if pin is None:
+            records = self._query(_BY_KEY, hash=key_hash)
+            return records[0]["id"] if records else None
+        records = self._query(_SUBJECT_BY_KEY, hash=key_hash)
+        if not records:
+            return None
+        pin.subject = self._subject_row(records[0])
+        return pin.subject.id
+
+    def _subject_row(self, found: neo4j.Record) -> SubjectRow:
+        """The row of a `_SUBJECT` record; the version and audit head it read are noted (a pin's, `log_access`'s)."""
+        self._pins.learn(version_of(found), found["version"])
+        if found["head"]:
+            self._audit_head = AuditHead(found["seq"], found["head"])
+        return SubjectRow(id=found["id"], kind=found["kind"], records=json.loads(found["records"]),
+                          consents=[{f: c[f] for f in _CONSENT_FIELDS if c[f] is not None} for c in found["consents"]],
+                          disclosures=[{k: v for k, v in d.items() if v is not None} for d in found["disclosures"]])
 
     def add_consent(self, id: str, event: Doc, *, actor: str) -> None:
         def work(tx: neo4j.ManagedTransaction) -> None:
@@ -156,10 +184,23 @@ class SubjectGraph:
         return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]
 
     def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
+        """The entry goes after the audit head last seen (`audit.append_after`: one round trip),
+        or, when another writer has moved the head since, in a transaction that takes the lock first."""
         read = {"what": what} if found else {"what": what, "found": False}
+        entry = NewAuditEntry(audit_time(), actor, "read", "subject", subject, after=encode(read))
         with self._errors(), self._session() as session:
-            session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(
-                lambda tx: _audit(tx, actor, "read", "subject", subject, read)))
+            head = self._audit_head
+            if head is not None:
+                try:
+                    head = audit.append_after(session, head, entry, self.busy_timeout)
+                except (Neo4jError, DriverError) as error:
+                    if not error.is_retryable():
+                        raise
+                    head = None
+            if head is None:
+                head = session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(
+                    lambda tx: audit.append(tx, [entry])))
+            self._audit_head = head
 
     def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
         if systems is None:

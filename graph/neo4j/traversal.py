@@ -6,7 +6,8 @@ so are the flows with a status or dates (`conditional`), and the ones out of for
 evaluation day are passed to every query as `$excluded`. Both come in a `Fixed`, which the
 store keeps per registry version (`graph.neo4j.answers`). The flow graph stays in the database:
 
-- Lineage is one bounded variable-length match per direction (`cypher.reach`) that
+- Lineage is one bounded variable-length match per direction (`cypher.reach`, which brings the
+  nodes' documents and the registry's version after it too, so a lineage is one round trip) that
   Neo4j prunes to a breadth-first search, then one hop for the flows out of the nodes found.
   Distances come from a breadth-first search over those flows here; when nodes lie at the
   bound, one more query (`cypher.leaves`) asks whether a usable flow goes on from them.
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from graph.neo4j import cypher
+from graph.neo4j.answers import MISSING, Version, version_of
 from graph.snapshot import Snapshot
 from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, effective_terms, in_force, planned, today
 from graph.traversal import best_chains, declared
@@ -87,7 +89,10 @@ def holdings(tx, known: Fixed, holder: str, as_of: date | None = None) -> list[H
 
 
 def lineage(tx, known: Fixed, start: str, direction: Direction, depth: int | None, categories: list[str] | None,
-            as_of: date | None = None, include_proposed: bool = False) -> Lineage:
+            as_of: date | None = None, include_proposed: bool = False) -> tuple[Lineage, Version | None]:
+    """The lineage, and the registry's version as its last statement saw it at its end (`MISSING`
+    when it ran none). Each direction is one statement that brings the nodes' documents too, and
+    one more when the bound cuts it; depth 0 reads the start's document alone."""
     relevant = None
     if categories is not None:
         relevant = frozenset().union(*(known.tree.overlapping(c) for c in categories))
@@ -96,11 +101,17 @@ def lineage(tx, known: Fixed, start: str, direction: Direction, depth: int | Non
     filtered, excluding = relevant is not None, bool(excluded)
     depth = MAX_DEPTH if depth is None else depth
     distances, edges, truncated = {start: 0}, {}, False
+    docs: dict[str, Stored] = {}
+    after = MISSING
     for downstream in {"downstream": (True,), "upstream": (False,), "both": (True, False)}[direction]:
         found: list[Doc] = []
         if depth > 0:
             [record] = tx.run(cypher.reach(downstream, depth, filtered, excluding), params)
-            found = [json.loads(text) for text, _ in record["reached"]]
+            found = [json.loads(text) for text, _, _, _ in record["reached"]]
+            docs.update((id_, Stored(type_, json.loads(doc))) for _, id_, type_, doc in record["reached"] if doc)
+            if record["doc"]:
+                docs[start] = Stored(record["type"], json.loads(record["doc"]))
+            after = version_of(record)
         edges.update((flow["id"], flow) for flow in found)
         reached = _distances(start, found, downstream)
         for node, distance in reached.items():
@@ -108,11 +119,14 @@ def lineage(tx, known: Fixed, start: str, direction: Direction, depth: int | Non
         last = sorted(node for node, distance in reached.items() if distance == depth)
         if last and not truncated:
             [record] = tx.run(cypher.leaves(downstream, filtered, excluding), params, ids=last)
-            truncated = record["found"]
-    nodes = {stored.id: stored for stored in get_many(tx, distances)}
+            truncated, after = record["found"], version_of(record)
+    # every node within the bound is the start or the far end of a flow the statements brought
+    nodes = docs
+    if depth == 0:
+        nodes, after = {stored.id: stored for stored in get_many(tx, distances)}, MISSING  # read after it
     order = [n for n in sorted(distances) if n in nodes]
     return Lineage(nodes=[nodes[n] for n in order], edges=[edges[f] for f in sorted(edges)],
-                   distances={n: distances[n] for n in order}, truncated=truncated)
+                   distances={n: distances[n] for n in order}, truncated=truncated), after
 
 
 def _distances(start: str, flows: list[Doc], downstream: bool) -> dict[str, int]:

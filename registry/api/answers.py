@@ -5,7 +5,6 @@ flat node and edge list, and what a change did. The entities they name are the o
 
 from __future__ import annotations
 
-import weakref
 from enum import Enum
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -13,6 +12,7 @@ import strawberry
 
 from graph.store import Doc, Lineage
 from registry.api.enums import FlowStatus, TransferMechanism
+from registry.api.kept import ByIdentity, kept
 from registry.api.types import (Agreement, DataCategory, Flow, Holder, LegalBasis, Nodes, Purpose, SubjectCategory,
                                 SystemOrParty)
 
@@ -27,6 +27,7 @@ class TermSource(Enum):
     AGREEMENT = "agreement"
 
 
+@kept
 @strawberry.type(description="Why a holder holds a category: its own declaration, or an incoming flow in force. "
                               "The terms are the effective ones (the flow's, else its agreement's), each with "
                               "its source.")
@@ -71,6 +72,7 @@ class LineageNode(Holder):
     distance: int = strawberry.field(description="The fewest flows between the start and this node (0: the start).")
 
 
+@kept
 @strawberry.type(description="Nodes and edges reached from a system or party: the shape a visualisation draws.")
 class LineageGraph:
     nodes: list[LineageNode]
@@ -87,39 +89,17 @@ class ChangeSummary:
     unchanged: int
 
 
-class _Converted:
-    """The `Holding`s made before, by the identity of the stored answer's holding they were made
-    from. A store keeps its answers per snapshot (until the next write), so a question asked again
-    gets the same holdings, and their GraphQL objects need not be made again; an entry goes when
-    its holding does (a weak reference), so this keeps nothing the store has let go of."""
-
-    def __init__(self):
-        self._made: dict[int, tuple[weakref.ref, Holding]] = {}
-
-    def get(self, holding) -> Holding | None:
-        made = self._made.get(id(holding))
-        return made[1] if made is not None and made[0]() is holding else None
-
-    def put(self, holding, made: Holding) -> None:
-        key = id(holding)
-        self._made[key] = (weakref.ref(holding, lambda _, key=key: self._made.pop(key, None)), made)
-
-
-_CONVERTED = _Converted()
+_HOLDINGS: ByIdentity = ByIdentity()
 
 
 def holding_converter() -> Callable[[HoldingView], Holding]:
     """A function that turns holding views into `Holding`s, built whole (plain attributes resolve
     faster than per-field methods), each entity converted once however many holdings name it, and
-    each holding once while the store keeps it (`_Converted`)."""
+    each holding once while the store keeps it (`registry.api.kept`)."""
     nodes = Nodes({})
 
     def convert(view: HoldingView) -> Holding:
-        made = _CONVERTED.get(view.holding)
-        if made is None:
-            made = make(view)
-            _CONVERTED.put(view.holding, made)
-        return made
+        return _HOLDINGS.get(view.holding, make, view)
 
     def make(view: HoldingView) -> Holding:
         nonlocal nodes
@@ -140,7 +120,16 @@ def holding_converter() -> Callable[[HoldingView], Holding]:
     return convert
 
 
+_LINEAGES: ByIdentity = ByIdentity()
+
+
 def to_lineage(lineage: Lineage) -> LineageGraph:
+    """The GraphQL graph of `lineage`: made once while the stored lineage lives (a store keeps its
+    lineages until the next write, `registry.api.kept`)."""
+    return _LINEAGES.get(lineage, _lineage_graph, lineage)
+
+
+def _lineage_graph(lineage: Lineage) -> LineageGraph:
     return LineageGraph(
         nodes=[LineageNode(id=node.id, kind=node.type, name=node.doc["name"], country=node.doc["country"],
                            distance=lineage.distances[node.id]) for node in lineage.nodes],

@@ -17,11 +17,13 @@ from graph.store import Stored
 from registry import compliance
 from registry.api.errors import domain_errors
 from registry.api.enums import FindingEntityKind, PartyKind, PartyRole, Regime, Severity, value_of
+from registry.api.kept import ByIdentity, kept
 from registry.api.paging import After, Connection, First, to_connection
 from registry.api.types import DataCategory, Flow, Holder, Node, Purpose, to_holder, to_node
 from registry.paging import list_id, paginate
 
 
+@kept
 @strawberry.type(description="A compliance finding: what is wrong, where, why it matters, and how to fix it.")
 class Finding:
     rule: str = strawberry.field(description="The rule's stable id, e.g. `missing-legal-basis`.")
@@ -286,5 +288,14 @@ def _finding_key(finding: compliance.Finding) -> str:
                  finding.message))
 
 
+_FINDINGS: ByIdentity = ByIdentity()
+
+
 def to_finding(finding: compliance.Finding) -> Finding:
+    """The GraphQL object of `finding`: made once while the finding lives (a rule's findings are
+    kept until the next write, `registry.api.kept`)."""
+    return _FINDINGS.get(finding, _made, finding)
+
+
+def _made(finding: compliance.Finding) -> Finding:
     return Finding(**vars(finding))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,7 @@ from graphql import (GraphQLBoolean, GraphQLID, GraphQLString, Undefined, is_abs
                      is_list_type, is_non_null_type, is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from registry.api.kept import KEPT
 from registry.api.plan_cache import MISSING, PLANS, KeptPlans, place
 
 __all__ = ["RegistryExecutionContext"]
@@ -85,6 +87,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._kept: list = []  # the selections planned, alive while their ids key `_plans`
         self._memo: collections.defaultdict = collections.defaultdict(dict)  # objects completed, per object plan
         self._kept_plans: KeptPlans | None | bool = False  # this query's, across requests (False: not looked up)
+        self._keeping = False  # whether the plan being compiled is kept across requests
 
     @property
     def _wrapped(self) -> bool:
@@ -127,6 +130,7 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             where = place(type_, field_details_list) if kept is not None else None
             plan = kept.get(where) if where is not None else MISSING
             if plan is MISSING:
+                self._keeping = where is not None
                 try:
                     plan = self._compile(type_, field_details_list)
                 except _NoPlan:
@@ -151,12 +155,25 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if is_list_type(named):
             item = self._compile(named.of_type, selection)
             text = _text_list(named.of_type)
+            kept = getattr(item, "kept", None)
+            if kept is not None:  # items completed in an earlier request are looked up here, without a call
+                found = kept.get
+
+                def completed(value, memo):
+                    done = []
+                    for one in value:
+                        again = found(id(one))
+                        done.append(again[1] if again is not None and again[0]() is one else item(one, memo))
+                    return done
+            else:
+                def completed(value, memo):
+                    return [item(one, memo) for one in value]
 
             def items(value, memo):
                 if type(value) is list or type(value) is tuple:
                     if text and set(map(type, value)) <= _STR:  # ids, paths: themselves
                         return list(value)
-                    return [item(one, memo) for one in value]
+                    return completed(value, memo)
                 if value is None and not required:
                     return None
                 raise _Abandon
@@ -188,7 +205,9 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             same = _IDS if is_list_type(named) and _text_list(named.of_type) else _SAME.get(named)
             steps.append((key, attribute, same, not is_non_null_type(field_def.type),
                           self._compile(field_def.type, field_details_list)))
-        return _object_plan(type_.is_type_of, steps, required)
+        definition = (type_.extensions or {}).get("strawberry-definition")
+        keep = self._keeping and getattr(getattr(definition, "origin", None), KEPT, False)
+        return _object_plan(type_.is_type_of, steps, required, keep)
 
     def _abstract(self, type_, selection, required: bool) -> Plan:
         origins = {}
@@ -236,26 +255,45 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
 
 
-def _object_plan(check, steps, required: bool) -> Plan:
+class _Ref(weakref.ref):
+    """A weak reference to a completed object, knowing its key in the plan's `kept`."""
+    __slots__ = ("key",)
+
+
+def _object_plan(check, steps, required: bool, keep: bool = False) -> Plan:
     """The plan of an object: one straight-line function reading each attribute (made with `exec`
     from names the schema and graphql-core's parser vouch for: response keys are GraphQL names,
     attributes Python identifiers), since a loop over the fields costs twice as much.
 
     An object met again in the request (a category or purpose that many holdings name) gets the
     dict made the first time: the request's `memo` keeps the object with it (under this plan's
-    slot), so its id cannot be reused while the request lasts."""
-    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "slot": next(_slots), "STR": _STR}
+    slot), so its id cannot be reused while the request lasts. With `keep` (a plan kept across
+    requests, of a type marked `registry.api.kept.kept`), the dict is kept in the plan instead,
+    for as long as the object lives (a weak reference), and later requests get it too."""
+    kept: dict[int, tuple[_Ref, dict]] = {}
+
+    def forget(ref: _Ref) -> None:
+        kept.pop(ref.key, None)
+
+    env = {"_Abandon": _Abandon, "check": check, "checked": set(), "slot": next(_slots), "STR": _STR,
+           "kept": kept, "Ref": _Ref, "forget": forget}
     lines = ["def complete(value, memo):",
              "    if value is None:",
-             "        raise _Abandon" if required else "        return None",
-             "    done, key = memo[slot], id(value)",
-             "    again = done.get(key)",
-             "    if again is not None and again[0] is value:",
-             "        return again[1]",
-             "    if type(value) not in checked:  # strawberry's is_type_of depends on the class alone",
-             "        if check is not None and not check(value, None):",
-             "            raise _Abandon",
-             "        checked.add(type(value))"]
+             "        raise _Abandon" if required else "        return None"]
+    if keep:
+        lines += ["    key = id(value)",
+                  "    again = kept.get(key)",
+                  "    if again is not None and again[0]() is value:",
+                  "        return again[1]"]
+    else:
+        lines += ["    done, key = memo[slot], id(value)",
+                  "    again = done.get(key)",
+                  "    if again is not None and again[0] is value:",
+                  "        return again[1]"]
+    lines += ["    if type(value) not in checked:  # strawberry's is_type_of depends on the class alone",
+              "        if check is not None and not check(value, None):",
+              "            raise _Abandon",
+              "        checked.add(type(value))"]
     entries = []
     for i, (key, attribute, same, nullable, plan) in enumerate(steps):
         if attribute is None:
@@ -272,10 +310,19 @@ def _object_plan(check, steps, required: bool) -> Plan:
         else:
             entries.append(f"{key!r}: None if v{i} is None else plan{i}(v{i}, memo)" if nullable
                            else f"{key!r}: plan{i}(v{i}, memo)")
-    lines.append("    completed = done[key] = (value, {" + ", ".join(entries) + "})")
-    lines.append("    return completed[1]")
+    lines.append("    completed = {" + ", ".join(entries) + "}")
+    if keep:
+        lines += ["    ref = Ref(value, forget)",
+                  "    ref.key = key",
+                  "    kept[key] = (ref, completed)"]
+    else:
+        lines.append("    done[key] = (value, completed)")
+    lines.append("    return completed")
     exec(_code("\n".join(lines)), env)  # noqa: S102 - generated from checked names only, see above
-    return env["complete"]
+    complete = env["complete"]
+    if keep:
+        complete.kept = kept  # for the plan of a list of them (`_compile`)
+    return complete
 
 
 @functools.lru_cache(maxsize=1024)

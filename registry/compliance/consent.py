@@ -31,20 +31,9 @@ def consent_withdrawn_rule(store) -> Rule:
     """The rule, reading the subjects' consent histories from `store` (any backend's `consent_histories`)."""
 
     def check(facts: Facts) -> Iterator[Hit]:
-        incoming: dict[str, list[dict]] = defaultdict(list)
-        for flow in facts.live:
-            incoming[flow["to"]].append(flow)
         rules = None
-        for system, flows in sorted(incoming.items()):
-            if system not in facts.systems or any(facts.basis(flow) != CONSENT for flow in flows):
-                continue
-            regime = next((found[0] for flow in flows if (found := facts.flow_regime(flow))), None)
-            if regime is None:
-                continue
-            if any(held.get("legal_basis") != CONSENT for held in facts.systems[system].get("holds", ())):
-                continue
+        for system, purposes, flows, regime in resting_on_consent(facts):
             rules = rules or Rules(facts.purpose_tree, facts.purposes)
-            purposes = sorted({flow["purpose"] for flow in flows})
             withdrawn, expired = ended(store, rules, system, purposes, facts)
             if withdrawn or expired:
                 yield Hit("system", system, _message(system, purposes, flows, withdrawn, expired),
@@ -55,6 +44,30 @@ def consent_withdrawn_rule(store) -> Rule:
                 "still has it.",
                 "Erase those subjects' data there (and stop the flows for them), or record another basis.",
                 GDPR, check)
+
+
+def resting_on_consent(facts: Facts) -> list[tuple[str, list[str], list[dict], str]]:
+    """The systems that rest on consent where the GDPR or the UK GDPR governs: (system, the
+    purposes of its incoming flows, those flows, the regime), by system. A function of the facts
+    alone, so kept with them (`Facts.kept`): only the subjects' consents are read each time."""
+    kept = facts.kept.get(RULE_ID)
+    if kept is not None:
+        return kept
+    incoming: dict[str, list[dict]] = defaultdict(list)
+    for flow in facts.live:
+        incoming[flow["to"]].append(flow)
+    resting = []
+    for system, flows in sorted(incoming.items()):
+        if system not in facts.systems or any(facts.basis(flow) != CONSENT for flow in flows):
+            continue
+        regime = next((found[0] for flow in flows if (found := facts.flow_regime(flow))), None)
+        if regime is None:
+            continue
+        if any(held.get("legal_basis") != CONSENT for held in facts.systems[system].get("holds", ())):
+            continue
+        resting.append((system, sorted({flow["purpose"] for flow in flows}), flows, regime))
+    facts.kept[RULE_ID] = resting
+    return resting
 
 
 def ended(store, rules: Rules, system: str, purposes: list[str], facts: Facts) -> tuple[int, int]:

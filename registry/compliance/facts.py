@@ -18,6 +18,8 @@ from them is too. Everything is as of one day (`as_of`):
 
 from __future__ import annotations
 
+import operator
+
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -287,7 +289,7 @@ def _same(kept: Mapping[str, list[Doc]], docs: Mapping[str, list[Doc]]) -> bool:
     """Whether every list in `docs` holds the very objects of `kept`'s, in the same order."""
     for type_, found in docs.items():
         before = kept.get(type_)
-        if before is None or len(before) != len(found) or any(a is not b for a, b in zip(before, found)):
+        if before is None or len(before) != len(found) or not all(map(operator.is_, before, found)):
             return False
     return len(kept) == len(docs)
 

@@ -9,6 +9,8 @@ first, then by rule, entity, category and regime.
 
 from __future__ import annotations
 
+import bisect
+
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -69,9 +71,23 @@ PROPOSED = (" The flow is proposed: it carries no data yet, so this is a warning
 
 
 def evaluate(facts: Facts, rules: Iterable[Rule]) -> list[Finding]:
-    found = [finding for r in rules for finding in _of(facts, r)]
-    return sorted(found, key=lambda f: (SEVERITIES.index(f.severity), f.rule, f.entity_kind, f.entity_id,
-                                        f.category or "", f.regime or "", f.message))
+    """The rules' findings, most severe first, then by rule, entity, category, regime and message.
+    The built-in rules' findings come sorted from `Facts.kept` once sorted for the same rules; the
+    few of the other rules are placed among them."""
+    rules = list(rules)
+    pure = tuple(r for r in rules if RULES.get(r.id) is r)
+    ordered = facts.kept.get(("sorted", pure))
+    if ordered is None:
+        ordered = facts.kept[("sorted", pure)] = sorted((f for r in pure for f in _of(facts, r)), key=_order)
+    found = list(ordered)
+    for finding in sorted((f for r in rules if RULES.get(r.id) is not r for f in _of(facts, r)), key=_order):
+        bisect.insort(found, finding, key=_order)
+    return found
+
+
+def _order(finding: Finding) -> tuple:
+    return (SEVERITIES.index(finding.severity), finding.rule, finding.entity_kind, finding.entity_id,
+            finding.category or "", finding.regime or "", finding.message)
 
 
 def _of(facts: Facts, rule: Rule) -> list[Finding]:

@@ -29,6 +29,7 @@ Erasure plans (`registry.subjects.erasure`) start from this report.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -159,21 +160,26 @@ Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
 
 
 def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree, *,
-            as_of: date | None = None, rules: Rules | None = None) -> DsarReport:
+            as_of: date | None = None, rules: Rules | None = None, terms: dict[str, tuple] | None = None
+            ) -> DsarReport:
     """The report for `subject` on day `as_of` (default today, UTC), given the flows downstream of
     its records and those its disclosures name, the entities they name, the category tree and the
-    consent rules (default: no purpose hierarchy, no validity)."""
+    consent rules (default: no purpose hierarchy, no validity).
+
+    `terms`: flows' effective terms (`graph.store.effective_terms`) by flow id, each with the flow
+    and agreement documents it comes from, filled in as they are needed: a caller may pass the
+    same dict to later reports (an entry is used only for the very same documents)."""
     on = as_of or datetime.now(timezone.utc).date()
     rules = rules or Rules(Tree([], []), {})
     disclosed: dict[str, list[Doc]] = defaultdict(list)
     for disclosure in subject.disclosures:
         if _day(disclosure["at"]) <= on:
             disclosed[disclosure["flow"]].append(disclosure)
-    spread = _Spread(subject, flows, entities, tree, rules, on, disclosed)
+    spread = _Spread(subject, flows, entities, tree, rules, on, disclosed, {} if terms is None else terms)
     actual = spread.run(open_cases=False)
     potential = spread.run(open_cases=True) if spread.closed else actual
 
-    holdings = [_holding(node, category, arrival, entities, tree)
+    holdings = [_holding(node, category, arrival, entities, tree, spread.terms_of)
                 for (node, category), arrival in sorted(actual.arrived.items()) if entities[node].type == "system"]
     recipients = [spread.recipient(party, flow_id, chains)
                   for (party, flow_id), chains in sorted(actual.disclosed.items())]
@@ -213,18 +219,16 @@ class _Spread:
     could (every flow of scope `case` open)."""
 
     def __init__(self, subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree,
-                 rules: Rules, on: date, disclosed: dict[str, list[Doc]]):
+                 rules: Rules, on: date, disclosed: dict[str, list[Doc]], terms: dict[str, tuple]):
         self.subject, self.entities, self.tree, self.rules, self.on = subject, entities, tree, rules, on
-        self.disclosed = disclosed
+        self.disclosed, self.terms = disclosed, terms
         self.outgoing: dict[str, list[tuple[Doc, dict]]] = defaultdict(list)
         self.closed = False
         """Whether some flow of scope `case` carries nothing for want of a disclosure."""
         for flow in sorted(flows, key=lambda f: f["id"]):
             if not self._for_subject(flow):
                 continue
-            agreement = entities.get(flow.get("agreement") or "")
-            terms = effective_terms(flow, agreement.doc if agreement else None)
-            self.outgoing[flow["from"]].append((flow, terms))
+            self.outgoing[flow["from"]].append((flow, self.terms_of(flow)))
             self.closed |= flow.get("scope") == "case" and flow["id"] not in disclosed
         self._consent: dict[str, tuple[bool, bool]] = {}
 
@@ -264,15 +268,21 @@ class _Spread:
             if any(self.tree.overlaps(c, held) for c in flow.doc["categories"]):
                 continue
             for category in flow.doc["categories"]:
-                self._carry(reach, gaps, flow.doc, self._terms(flow.doc), category, (), None)
+                self._carry(reach, gaps, flow.doc, self.terms_of(flow.doc), category, (), None)
         if gaps:
             reach.arrived.update(gaps)
             self._walk(reach, gaps, open_cases)
         return reach
 
-    def _terms(self, flow: Doc) -> dict:
+    def terms_of(self, flow: Doc) -> dict:
+        """The flow's effective terms, kept in `terms` with the flow and agreement documents they
+        come from (a document changed since is another object: its terms are worked out again)."""
         agreement = self.entities.get(flow.get("agreement") or "")
-        return effective_terms(flow, agreement.doc if agreement else None)
+        agreement = agreement.doc if agreement else None
+        found = self.terms.get(flow["id"])
+        if found is None or found[0] is not flow or found[1] is not agreement:
+            found = self.terms[flow["id"]] = (flow, agreement, effective_terms(flow, agreement))
+        return found[2]
 
     def _walk(self, reach: _Reach, frontier: dict[tuple[str, str], Arrival], open_cases: bool) -> None:
         for _ in range(MAX_DEPTH):
@@ -313,7 +323,7 @@ class _Spread:
     def recipient(self, party: str, flow_id: str, chains: dict[str, tuple[str, ...]],
                   potential: bool = False) -> Recipient:
         flow = self.entities[flow_id].doc
-        terms = self._terms(flow)
+        terms = self.terms_of(flow)
         path = min(chains.values())
         cases = tuple(f for f in path if self.entities[f].doc.get("scope") == "case" and f not in self.disclosed)
         return Recipient(party=party, flow=flow_id, categories=tuple(sorted(chains)), purpose=flow["purpose"],
@@ -322,14 +332,11 @@ class _Spread:
                          path=path, case_flows=cases if potential else ())
 
 
-def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Stored], tree: CategoryTree
-             ) -> SubjectHolding:
+def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Stored], tree: CategoryTree,
+             terms_of: Callable[[Doc], dict]) -> SubjectHolding:
     path, flow, record = arrival
     declared = covering(entities[node].doc, category, tree)
-    terms = None
-    if flow is not None:
-        agreement = entities.get(flow.get("agreement") or "")
-        terms = effective_terms(flow, agreement.doc if agreement else None)
+    terms = terms_of(flow) if flow is not None else None
     return SubjectHolding(
         system=node, category=category,
         purposes=tuple(declared["purposes"]) if declared and declared.get("purposes") else

@@ -45,6 +45,7 @@ class SubjectService:
         self._downstream_lock = threading.Lock()
         self._categories: tuple[int, list, CategoryTree] | None = None
         self._rules: tuple[int, Rules] | None = None
+        self._terms: tuple[int, dict[str, tuple]] | None = None
 
     def load(self, path: Path, *, principal: Principal, read: Progress | None = None,
              applied: Progress | None = None, workers: int | None = None) -> int:
@@ -110,17 +111,22 @@ class SubjectService:
 
     def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None,
                as_of: date | None = None) -> dsar.DsarReport:
-        """The subject's report, following the flows in force on `as_of` (default today, UTC)."""
-        row = self.find(principal=principal, subject=subject, email=email, what="dsar")
-        self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
-        return self._report(row, as_of or datetime.now(timezone.utc).date())
+        """The subject's report, following the flows in force on `as_of` (default today, UTC).
+
+        The registry is read as of one version (`GraphStore.pinned`): on Neo4j the subject, the
+        audit entry and the registry facts not kept yet at that version are the only round trips."""
+        with self.store.pinned():
+            row = self.find(principal=principal, subject=subject, email=email, what="dsar")
+            self.store.log_access(actor=principal.name, subject=row.id, what="dsar")
+            return self._report(row, as_of or datetime.now(timezone.utc).date())
 
     def erasure_plan(self, *, principal: Principal, subject: str, today: date | None = None) -> erasure.ErasurePlan:
         """What to erase where, what to keep and why, and whom to tell, with retention as of `today`."""
-        row = self.find(principal=principal, subject=subject, what="erasure-plan")
-        self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
-        today = today or datetime.now(timezone.utc).date()
-        return erasure.erasure_plan(self._report(row, today), today)
+        with self.store.pinned():
+            row = self.find(principal=principal, subject=subject, what="erasure-plan")
+            self.store.log_access(actor=principal.name, subject=row.id, what="erasure-plan")
+            today = today or datetime.now(timezone.utc).date()
+            return erasure.erasure_plan(self._report(row, today), today)
 
     def erase(self, *, principal: Principal, subject: str, today: date | None = None
               ) -> tuple[erasure.ErasurePlan, Erasure]:
@@ -262,7 +268,9 @@ class SubjectService:
     def _report(self, row: SubjectRow, as_of: date) -> dsar.DsarReport:
         flows: dict[str, dict] = {}
         entities: dict[str, Stored] = {}
-        known = self.store.get_many(r["system"] for r in row.records)
+        systems = {r["system"] for r in row.records}
+        # the categories too, in the same read: each lineage below checks that they exist
+        known = self.store.get_many(systems | {c for r in row.records for c in r.get("categories", ())})
         row = dataclasses.replace(row, records=[r for r in row.records if r["system"] in known])
         starts = [(record["system"], record["categories"]) for record in row.records]
         # A disclosure names a flow of scope `case`; what lies beyond its recipient counts too.
@@ -282,7 +290,8 @@ class SubjectService:
         entities.update(self.store.get_many(id_ for id_ in wanted if id_))
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
-        return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules())
+        return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules(),
+                            terms=self._flow_terms())
 
     def _consent_rules(self) -> Rules:
         """The consent rules over the purposes, as of the store's version."""
@@ -291,6 +300,14 @@ class SubjectService:
             purposes = self.registry.list("purpose")
             self._rules = (version, Rules(Tree(purposes, ()), {p["id"]: p for p in purposes}))
         return self._rules[1]
+
+    def _flow_terms(self) -> dict[str, tuple]:
+        """Flows' effective terms for `dsar.compute` to fill in and reuse, started afresh at each
+        version of the store (so that documents no longer current are let go)."""
+        version = self.store.version()
+        if self._terms is None or self._terms[0] != version:
+            self._terms = (version, {})
+        return self._terms[1]
 
     def _case_flows(self) -> frozenset[str]:
         return frozenset(f["id"] for f in self.registry.list("flow") if f.get("scope") == "case")

@@ -1,0 +1,163 @@
+"""Reads in a pinned scope (`GraphStore.pinned`): a service call (a DSAR, holders) reads the
+registry's version once and serves what the store keeps at that version without asking again.
+The answers still follow every write: one made in the scope, and one made through another store
+object on the same Neo4j server (another API worker, the CLI) before the call. On Neo4j a repeated
+DSAR or holders answer costs only the statements it must run (counted, not timed)."""
+
+from __future__ import annotations
+
+import json
+import neo4j
+import pytest
+
+from graph.neo4j.store import Neo4jStore
+from registry.audit import AuditTrail
+from registry.auth.roles import Principal
+from registry.service import Registry
+from registry.subjects.model import KeyHasher
+from registry.subjects.service import SubjectService
+from tests.neo4j_server import credentials
+from tests.subject_graphs import SUBJECT, bundles
+
+DPO = Principal.of("alice", "dpo")
+SECRET = b"test-secret-test-secret-test-secret"
+
+
+def _service(registry: Registry, tmp_path) -> SubjectService:
+    registry.load(bundles(), actor="test")
+    service = SubjectService(registry, KeyHasher(SECRET))
+    path = tmp_path / "subjects.jsonl"
+    path.write_text(json.dumps(SUBJECT) + "\n")
+    assert service.load(path, principal=DPO) == 1
+    return service
+
+
+@pytest.fixture
+def service(registry, tmp_path) -> SubjectService:
+    return _service(registry, tmp_path)
+
+
+@pytest.fixture
+def neo4j_service(neo4j_store, tmp_path) -> SubjectService:
+    return _service(Registry(neo4j_store), tmp_path)
+
+
+@pytest.fixture
+def other(neo4j_uri) -> Registry:
+    """The registry through a second store object on the same server."""
+    store = Neo4jStore.from_uri(neo4j_uri, **credentials())
+    yield Registry(store)
+    store.close()
+
+
+def recipients(report) -> list[tuple[str, str]]:
+    return [(r.party, r.flow) for r in report.recipients]
+
+
+def holders(registry: Registry, category: str) -> list[tuple[str, str, str]]:
+    return [(view.holding.holder, view.entity(view.holding.holder).doc["name"], view.holding.flow or "")
+            for view in registry.holders(category)]
+
+
+def _suspended(registry: Registry, flow: str) -> dict:
+    return {**registry.entity(flow, "flow").doc, "status": "suspended"}
+
+
+def test_a_registry_write_inside_a_pinned_scope_is_seen_by_the_next_read_in_it(service):
+    registry = service.registry
+    with registry.store.pinned():
+        assert ("re", "f3") in recipients(service.report(principal=DPO, subject="C-1"))
+        registry.upsert("flow", _suspended(registry, "f3"), actor="test")
+        assert ("re", "f3") not in recipients(service.report(principal=DPO, subject="C-1"))
+        with registry.store.pinned():  # an inner scope keeps the outer one's pin
+            assert registry.store.version() == registry.store.version()
+
+
+def test_pinned_scopes_nest_and_end(registry):
+    registry.load(bundles(), actor="test")
+    with registry.store.pinned():
+        with registry.store.pinned():
+            before = holders(registry, "contact")
+        assert holders(registry, "contact") == before
+    registry.upsert("system", {**registry.entity("crm", "system").doc, "name": "CRM 2"}, actor="test")
+    assert ("crm", "CRM 2", "") in holders(registry, "contact")
+
+
+def test_a_dsar_follows_a_registry_write_made_through_another_store(neo4j_service, other):
+    assert ("re", "f3") in recipients(neo4j_service.report(principal=DPO, subject="C-1"))
+    assert ("re", "f3") in recipients(neo4j_service.report(principal=DPO, subject="C-1"))  # kept now
+    other.upsert("flow", _suspended(other, "f3"), actor="worker-2")
+    assert ("re", "f3") not in recipients(neo4j_service.report(principal=DPO, subject="C-1"))
+
+
+def test_holders_follow_a_registry_write_made_through_another_store(neo4j_service, other):
+    registry = neo4j_service.registry
+    assert ("crm", "CRM", "") in holders(registry, "contact")
+    assert holders(registry, "contact") == holders(registry, "contact")  # the second from what is kept
+    other.upsert("system", {**other.entity("crm", "system").doc, "name": "CRM 2"}, actor="worker-2")
+    assert ("crm", "CRM 2", "") in holders(registry, "contact")
+    assert ("crm", "CRM", "") not in holders(registry, "contact")
+
+
+@pytest.fixture
+def statements(monkeypatch) -> list[str]:
+    """The Cypher statements sent from now on (auto-commit reads and those of write transactions)."""
+    sent: list[str] = []
+    session_run, tx_run = neo4j.Session.run, neo4j.ManagedTransaction.run
+
+    def counted_session(self, query, *args, **kwargs):
+        sent.append(query)
+        return session_run(self, query, *args, **kwargs)
+
+    def counted_tx(self, query, *args, **kwargs):
+        sent.append(query)
+        return tx_run(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(neo4j.Session, "run", counted_session)
+    monkeypatch.setattr(neo4j.ManagedTransaction, "run", counted_tx)
+    return sent
+
+
+def test_a_repeated_dsar_reads_the_subject_and_writes_its_audit_entry_only(neo4j_service, statements):
+    neo4j_service.report(principal=DPO, subject="C-1")
+    statements.clear()
+    neo4j_service.report(principal=DPO, subject="C-1")
+    assert len(statements) == 2  # the subject (with the version and the audit head), the audit entry
+
+
+def test_dsar_audit_entries_stay_chained_when_other_writers_move_the_head_between_them(neo4j_service, other):
+    """The entry of a lookup is chained to the head its subject read saw; when another store
+    writes in between (a registry change, another lookup), it goes in under the lock instead."""
+    store = neo4j_service.store
+    other_service = SubjectService(other, KeyHasher(SECRET))
+    for i in range(3):
+        store.log_access(actor="alice", subject="C-1", what="dsar")
+        neo4j_service.report(principal=DPO, subject="C-1")
+        other_service.report(principal=DPO, subject="C-1")  # moves the head the first store saw
+        other.upsert("system", {**other.entity("crm", "system").doc, "name": f"CRM {i}"}, actor="worker-2")
+        store.log_access(actor="alice", subject="C-1", what="dsar")  # after a head it has not seen
+    trail = AuditTrail(store)
+    found = trail.verify(principal=Principal.of("os:auditor", "auditor"))
+    entries = neo4j_service.registry.audit(limit=1000)
+    assert found.intact and found.entries == len(entries)
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    reads = [e for e in entries if e.action == "read"]
+    assert [(e.actor, e.id) for e in reads] == [("alice", "C-1")] * 12
+
+
+def test_a_repeated_holders_answer_is_one_statement(neo4j_service, statements):
+    holders(neo4j_service.registry, "contact")
+    statements.clear()
+    holders(neo4j_service.registry, "contact")
+    assert len(statements) == 1  # the version (the category, answer and documents are kept)
+
+
+def test_a_repeated_dsar_by_email_finds_and_reads_the_subject_in_one_statement(neo4j_service, statements):
+    email = SUBJECT["keys"]["email"]
+    assert neo4j_service.report(principal=DPO, email=email).subject.id == "C-1"
+    statements.clear()
+    report = neo4j_service.report(principal=DPO, email=email.strip().lower())
+    assert report.subject.id == "C-1" and ("re", "f3") in recipients(report)
+    # the lookup-key fingerprint (the secret is the store's), the subject by its key (with the
+    # version and the audit head), the audit entry
+    assert len(statements) == 3

@@ -147,9 +147,10 @@ class _Batch(NamedTuple):
 
     `named`: what its subjects refer to, by kind of reference (`SUBJECT_REFERENCES`). `single`:
     the subjects whose line is the only one in the batch and whose key hashes no other line has,
-    each as (its row as a dict, its `_CREATE` row); they are created in one statement when the store
-    holds neither the subject nor its keys (which the transaction asks), else merged like `others`:
-    the lines of subjects that come more than once, each as a `SubjectRow`, in file order."""
+    each as (its row as a dict, its `_create_row`); `_CREATE` creates them when the store holds
+    neither the subject nor its keys (which the transaction asks), else they are merged like
+    `others`: the lines of subjects that come more than once or share a key hash with another
+    line, each as a `SubjectRow`, in file order."""
 
     size: int
     named: dict[str, set[str]]

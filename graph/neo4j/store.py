@@ -60,6 +60,7 @@ from graph.changes import forced_entries, plan
 from graph.neo4j.model import LABELS, properties, relationships
 from graph.neo4j.disclosures import DisclosureGraph
 from graph.neo4j.erasure import ErasureGraph
+from graph.neo4j.subject_load import SubjectLoad
 from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph, subject_references
 from graph.neo4j.tokens import TokenGraph
 from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Direction, Doc, Holding, Lineage,
@@ -73,9 +74,10 @@ BATCH = 2000
 T = TypeVar("T")
 
 
-class Neo4jStore(SubjectGraph, DisclosureGraph, ErasureGraph, TokenGraph):
-    """A `GraphStore` on Neo4j; the data-subject, disclosure, erasure and token methods come from
-    `graph.neo4j.subjects`, `graph.neo4j.disclosures`, `graph.neo4j.erasure` and `graph.neo4j.tokens`."""
+class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, TokenGraph):
+    """A `GraphStore` on Neo4j; the data-subject, subject-load, disclosure, erasure and token methods come
+    from `graph.neo4j.subjects`, `graph.neo4j.subject_load`, `graph.neo4j.disclosures`, `graph.neo4j.erasure`
+    and `graph.neo4j.tokens`."""
 
     def __init__(self, driver: neo4j.Driver, connection: Connection, busy_timeout: float = 10.0):
         self._driver = driver

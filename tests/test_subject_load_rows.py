@@ -92,3 +92,19 @@ def test_index_entries_follow_each_subjects_last_line(loaded):
     assert loaded.count_subjects(["claims"]) == 7  # A (once, for two records), B, N1, N2, D, N4, E
     assert loaded.count_consenting(["marketing"]) == 4  # A, N1, D, N4
     assert loaded.count_disclosures(["fraud"]) == {"fraud": 2}
+
+
+@pytest.mark.parametrize("lines", [
+    [{"id": "R", "kind": "insured", "records": [{"system": "crm"}],
+      "consents": [granted("2025-01-01T00:00:00+00:00", "v1"), granted("2025-01-01T00:00:00+00:00", "v2")]}],
+    [{"id": "R", "kind": "insured", "records": [{"system": "crm"}], "consents": [granted("2025-01-01T00:00:00+00:00", "v1")]},
+     {"id": "R", "kind": "insured", "records": [{"system": "crm"}], "consents": [granted("2025-01-01T00:00:00+00:00", "v2")]}],
+], ids=["in-one-line", "on-two-lines"])
+def test_a_consent_event_given_twice_keeps_what_was_given_last(registry, store, tmp_path, lines):
+    """The same event (time, purpose, status) again: one event, with the notice, channel and expiry
+    given last, within a line as across lines (`CONSENT_CONFLICT`)."""
+    registry.load(bundles(), actor="test")
+    path = tmp_path / "again.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert SubjectService(registry, KeyHasher(SECRET)).load(path, principal=DPO) == len(lines)
+    assert store.subject("R").consents == [granted("2025-01-01T00:00:00+00:00", "v2")]

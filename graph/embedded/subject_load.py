@@ -53,7 +53,7 @@ CREATE TEMP TRIGGER load_rows INSTEAD OF INSERT ON load BEGIN
     INSERT INTO load_subject (seq, id, kind, records, keys) VALUES (NEW.seq, NEW.id, NEW.kind, NEW.records, NEW.keys);
     INSERT OR IGNORE INTO load_system SELECT NEW.seq, value ->> 'system', NEW.id FROM json_each(NEW.records);
     INSERT OR IGNORE INTO load_key SELECT NEW.seq, value, NEW.id FROM json_each(NEW.keys);
-    INSERT OR IGNORE INTO load_consent SELECT NEW.seq, NEW.id, value ->> 'at', value ->> 'purpose', value ->> 'status',
+    INSERT OR REPLACE INTO load_consent SELECT NEW.seq, NEW.id, value ->> 'at', value ->> 'purpose', value ->> 'status',
                                               value ->> 'notice', value ->> 'channel', value ->> 'expires'
                                        FROM json_each(NEW.consents);
 END;
@@ -98,7 +98,7 @@ CONSENT_CONFLICT = (" ON CONFLICT (subject, at, purpose, status) DO UPDATE SET n
 """An event recorded again (same subject, time, purpose and status) takes the notice, channel and
 expiry given last, as on Neo4j."""
 _CONSENTS = ("INSERT INTO consent SELECT subject, at, purpose, status, notice, channel, expires "
-             "FROM load_consent WHERE {lines} ORDER BY 1, 2, 3, 4" + CONSENT_CONFLICT)
+             "FROM load_consent WHERE {lines} ORDER BY 1, 2, 3, 4, seq" + CONSENT_CONFLICT)
 
 
 class SubjectLoad:

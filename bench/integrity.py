@@ -368,7 +368,11 @@ def crashes(backend: Backend, kind: str, kills: int, *, size: int, rng: random.R
                 time.sleep(rng.uniform(0.2, full * 1.1))
                 if process.poll() is None:
                     process.send_signal(signal.SIGKILL)
-                    process.communicate()
+                    try:  # a helper process that outlived the command would keep its output open
+                        process.communicate(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        raise RuntimeError(f"{kind} killed with -9 left processes behind that keep its output "
+                                           "open after 60 s") from None
                     ended = "killed"
                 else:
                     process.communicate()

@@ -145,3 +145,53 @@ def test_a_worker_that_dies_stops_the_load_in_one_line_and_nothing_is_loaded(ser
     with pytest.raises(StoreError, match=r"^nothing of .*varied.jsonl was loaded: a process checking it stopped"):
         service.load(path, principal=DPO, workers=2)
     assert store.subject("V-00000") is None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as found:
+            return [int(child) for child in found.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_a_load_killed_while_workers_check_leaves_no_process_behind(tmp_path):
+    """`kill -9` of `subjects load` while its workers check the file: the workers and their fork
+    server end too, so nothing keeps the command's output open (a shell or supervisor waiting for
+    it returns) or goes on using the CPU."""
+    import subprocess
+    import time
+
+    from bench.integrity import Backend, _fresh, cli, subject_file
+
+    backend = Backend(path=tmp_path / "store.db")
+    _fresh(backend, str(tmp_path)).store.close()
+    path = subject_file(tmp_path, "crm", 60_000, purpose="service")
+    process = cli(backend, "subjects", "load", "--workers", "2", str(path))
+    deadline, helpers = time.monotonic() + 60, []
+    while time.monotonic() < deadline and process.poll() is None:  # until a worker checks lines
+        helpers = [(server, _children(server)) for server in _children(process.pid)]
+        if any(workers for _, workers in helpers):
+            break
+        time.sleep(0.05)
+    assert process.poll() is None and any(workers for _, workers in helpers), "no worker started"
+    process.send_signal(signal.SIGKILL)
+    try:
+        process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.stdout.close()
+        process.stderr.close()
+        pytest.fail("the killed load's workers kept its output open")
+    left = {pid for server, workers in helpers for pid in (server, *workers)}
+    while left and time.monotonic() < deadline:
+        left = {pid for pid in left if _running(pid)}
+        time.sleep(0.05)
+    assert not left

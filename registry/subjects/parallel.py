@@ -20,11 +20,13 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
+from multiprocessing.connection import Connection
 
 import orjson
 
@@ -64,7 +66,9 @@ def rows(lines: Iterable[tuple[int, object]], checker: model.Checker, workers: i
     context.set_forkserver_preload(["registry.subjects.parallel"])
     reported, verified = model.Reported(), False
     local = _flagged(checker)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(checker,)) as pool:
+    lifeline, held = context.Pipe(duplex=False)  # each worker gets the reading end; only this process writes
+    with lifeline, held, ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                                             initargs=(checker, lifeline)) as pool:
         pending: deque[Future | tuple] = deque()
         chunks = _chunks(iter(lines))
         try:
@@ -118,9 +122,21 @@ def _flagged(checker: model.Checker) -> model.Checker:
     return dataclasses.replace(checker, hasher=_Flagged(checker.hasher))
 
 
-def _start(checker: model.Checker) -> None:
+def _start(checker: model.Checker, lifeline: Connection) -> None:
     global _checker
     _checker = _flagged(checker)
+    threading.Thread(target=_end_with_caller, args=(lifeline,), name="lifeline", daemon=True).start()
+
+
+def _end_with_caller(lifeline: Connection) -> None:
+    """Exit when the caller is gone: its end of `lifeline` closes when it ends in any way, `kill -9`
+    too. Without this a worker would wait for work forever (it holds its own task queue's writing
+    end) and, with the fork server, keep the caller's standard output and error open."""
+    try:
+        lifeline.recv()
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
 
 
 def _check(chunk: list[tuple[int, object]], detailed: bool, checker: model.Checker | None = None

@@ -34,7 +34,6 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +41,7 @@ from graphql import (GraphQLBoolean, GraphQLID, GraphQLString, Undefined, is_abs
                      is_list_type, is_non_null_type, is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from registry.api.kept import KEPT
+from registry.api.kept import KEPT, ByIdentity
 from registry.api.plan_cache import MISSING, PLANS, KeptPlans, place
 
 __all__ = ["RegistryExecutionContext"]
@@ -255,11 +254,6 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_list_value(return_type, field_details_list, info, path, result, position_context)
 
 
-class _Ref(weakref.ref):
-    """A weak reference to a completed object, knowing its key in the plan's `kept`."""
-    __slots__ = ("key",)
-
-
 def _object_plan(check, steps, required: bool, keep: bool = False) -> Plan:
     """The plan of an object: one straight-line function reading each attribute (made with `exec`
     from names the schema and graphql-core's parser vouch for: response keys are GraphQL names,
@@ -269,14 +263,10 @@ def _object_plan(check, steps, required: bool, keep: bool = False) -> Plan:
     dict made the first time: the request's `memo` keeps the object with it (under this plan's
     slot), so its id cannot be reused while the request lasts. With `keep` (a plan kept across
     requests, of a type marked `registry.api.kept.kept`), the dict is kept in the plan instead,
-    for as long as the object lives (a weak reference), and later requests get it too."""
-    kept: dict[int, tuple[_Ref, dict]] = {}
-
-    def forget(ref: _Ref) -> None:
-        kept.pop(ref.key, None)
-
+    for as long as the object lives (`registry.api.kept.ByIdentity`), and later requests get it too."""
+    completions: ByIdentity = ByIdentity()
     env = {"_Abandon": _Abandon, "check": check, "checked": set(), "slot": next(_slots), "STR": _STR,
-           "kept": kept, "Ref": _Ref, "forget": forget}
+           "kept": completions.made, "keep": completions.keep}
     lines = ["def complete(value, memo):",
              "    if value is None:",
              "        raise _Abandon" if required else "        return None"]
@@ -312,16 +302,14 @@ def _object_plan(check, steps, required: bool, keep: bool = False) -> Plan:
                            else f"{key!r}: plan{i}(v{i}, memo)")
     lines.append("    completed = {" + ", ".join(entries) + "}")
     if keep:
-        lines += ["    ref = Ref(value, forget)",
-                  "    ref.key = key",
-                  "    kept[key] = (ref, completed)"]
+        lines.append("    keep(value, completed)")
     else:
         lines.append("    done[key] = (value, completed)")
     lines.append("    return completed")
     exec(_code("\n".join(lines)), env)  # noqa: S102 - generated from checked names only, see above
     complete = env["complete"]
     if keep:
-        complete.kept = kept  # for the plan of a list of them (`_compile`)
+        complete.kept = completions.made  # for the plan of a list of them (`_compile`)
     return complete
 
 

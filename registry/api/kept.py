@@ -37,6 +37,11 @@ def kept(cls: C) -> C:
     return cls
 
 
+class _Ref(weakref.ref):
+    """A weak reference to a stored object, knowing its key in `ByIdentity.made`."""
+    __slots__ = ("key",)
+
+
 class ByIdentity(Generic[S, T]):
     """What was made from each stored object, by the stored object's identity, while it lives.
 
@@ -44,16 +49,26 @@ class ByIdentity(Generic[S, T]):
     object again for as long as `source` lives; an entry goes when its source does, so this keeps
     nothing the store has let go of. `source` must allow weak references (a dataclass without
     `__slots__` does). Safe across threads: two threads converting the same source at once may
-    each make an object, and one of them is kept."""
+    each make an object, and one of them is kept.
+
+    `made` (id of the source -> (weak reference to it, what was made)) is there to be read in a
+    hot loop: an entry is the source's only if its reference still gives the source itself."""
 
     def __init__(self):
-        self._made: dict[int, tuple[weakref.ref, T]] = {}
+        self.made: dict[int, tuple[_Ref, T]] = {}
 
     def get(self, source: S, make: Callable[[A], T], argument: A) -> T:
-        found = self._made.get(id(source))
+        found = self.made.get(id(source))
         if found is not None and found[0]() is source:
             return found[1]
-        made = make(argument)
-        key = id(source)
-        self._made[key] = (weakref.ref(source, lambda _, key=key: self._made.pop(key, None)), made)
+        return self.keep(source, make(argument))
+
+    def keep(self, source: S, made: T) -> T:
+        """Keep `made` for `source` while it lives; `made`."""
+        ref = _Ref(source, self._forget)
+        ref.key = id(source)
+        self.made[ref.key] = (ref, made)
         return made
+
+    def _forget(self, ref: _Ref) -> None:
+        self.made.pop(ref.key, None)

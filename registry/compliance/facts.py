@@ -19,7 +19,6 @@ from them is too. Everything is as of one day (`as_of`):
 from __future__ import annotations
 
 import operator
-
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping

@@ -10,7 +10,6 @@ first, then by rule, entity, category and regime.
 from __future__ import annotations
 
 import bisect
-
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date

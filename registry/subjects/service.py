@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from graph.store import Erasure, PendingLoad, Progress, Stored, SubjectRow
 from registry.subjects import dsar, erasure, model, parallel
@@ -31,6 +32,7 @@ from registry.errors import InvalidArgument, NotFound
 from registry.integrity import refused_as_invalid
 from registry.service import Registry
 
+T = TypeVar("T")
 _CACHE_SIZE = 4096
 MAX_PAGE = 1000
 """The most subjects one `list` call returns."""
@@ -43,9 +45,7 @@ class SubjectService:
         self.hasher = hasher or model.KeyHasher(None)
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
         self._downstream_lock = threading.Lock()
-        self._categories: tuple[int, list, CategoryTree] | None = None
-        self._rules: tuple[int, Rules] | None = None
-        self._terms: tuple[int, dict[str, tuple]] | None = None
+        self._per_version: dict[str, tuple[int, Any]] = {}  # `_at_version`'s
 
     def load(self, path: Path, *, principal: Principal, read: Progress | None = None,
              applied: Progress | None = None, workers: int | None = None) -> int:
@@ -293,32 +293,35 @@ class SubjectService:
         return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules(),
                             terms=self._flow_terms())
 
+    def _at_version(self, name: str, make: Callable[[], T]) -> T:
+        """What `make()` gives, kept under `name` until the store's version changes."""
+        version = self.store.version()
+        found = self._per_version.get(name)
+        if found is None or found[0] != version:
+            found = self._per_version[name] = (version, make())
+        return found[1]
+
     def _consent_rules(self) -> Rules:
         """The consent rules over the purposes, as of the store's version."""
-        version = self.store.version()
-        if self._rules is None or self._rules[0] != version:
+        def make() -> Rules:
             purposes = self.registry.list("purpose")
-            self._rules = (version, Rules(Tree(purposes, ()), {p["id"]: p for p in purposes}))
-        return self._rules[1]
+            return Rules(Tree(purposes, ()), {p["id"]: p for p in purposes})
+        return self._at_version("consent rules", make)
 
     def _flow_terms(self) -> dict[str, tuple]:
         """Flows' effective terms for `dsar.compute` to fill in and reuse, started afresh at each
         version of the store (so that documents no longer current are let go)."""
-        version = self.store.version()
-        if self._terms is None or self._terms[0] != version:
-            self._terms = (version, {})
-        return self._terms[1]
+        return self._at_version("flow terms", dict)
 
     def _case_flows(self) -> frozenset[str]:
         return frozenset(f["id"] for f in self.registry.list("flow") if f.get("scope") == "case")
 
     def _category_tree(self) -> tuple[list, CategoryTree]:
         """The categories and their tree, as of the store's version."""
-        version = self.store.version()
-        if self._categories is None or self._categories[0] != version:
+        def make() -> tuple[list, CategoryTree]:
             categories = self.registry.list("category")
-            self._categories = (version, categories, CategoryTree(categories))
-        return self._categories[1:]
+            return categories, CategoryTree(categories)
+        return self._at_version("categories", make)
 
     def _flows_from(self, system: str, categories: list[str], as_of: date):
         """Nodes and flows in force on `as_of` downstream of `system` carrying data of `categories`

@@ -1,6 +1,7 @@
 """The executor's shortcuts (`registry.api.execution`) answer exactly as graphql-core does, errors included."""
 
 import asyncio
+import dataclasses
 import datetime
 from enum import Enum
 from typing import Annotated, Optional, Union
@@ -10,7 +11,7 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 
 from registry.api.execution import RegistryExecutionContext
-from registry.api.kept import kept
+from registry.api.kept import KeptList, SameItems, kept
 
 
 @strawberry.enum
@@ -336,11 +337,20 @@ class Shelf:
         cls.cards = list(cards)
 
 
+SHELF_LISTS = SameItems()
+
+
 @strawberry.type
 class Cards:
     @strawberry.field
     def cards(self) -> list[Optional[Card]]:
         return list(Shelf.cards)
+
+    @strawberry.field
+    def kept_cards(self) -> list[Optional[Card]]:
+        """The same list while the same cards are on the shelf, as a page of findings is: made of
+        objects of their own, as findings' GraphQL objects are."""
+        return SHELF_LISTS.get(Shelf.cards, lambda shelved: [dataclasses.replace(one) for one in shelved])
 
 
 CARDS = strawberry.Schema(query=Cards, execution_context_class=RegistryExecutionContext)
@@ -409,3 +419,61 @@ def test_objects_of_types_not_kept_are_completed_per_request():
     same(first, execute(query))
     assert first.data == again.data
     assert first.data["nodes"][0]["leaves"][0] is not again.data["nodes"][0]["leaves"][0]
+
+
+def test_a_list_kept_whole_is_completed_once_while_its_items_live():
+    import gc
+    import weakref
+
+    Shelf.write(card("a"), card("b", label="B"))
+    query = "{ keptCards { id leaf { label } } } # whole"
+    first, again = cards(query), cards(query)
+    same(first, plainly(query))
+    assert first.data == {"keptCards": [{"id": "a", "leaf": {"label": "L"}}, {"id": "b", "leaf": {"label": "B"}}]}
+    assert again.data["keptCards"] is first.data["keptCards"]
+    old = weakref.ref(SHELF_LISTS.get(Shelf.cards, lambda shelved: 1 / 0))  # the one kept
+    gc.disable()  # what is kept goes with the items, without waiting for the cycle collector
+    try:
+        Shelf.write(card("a"), card("b", label="changed"))
+        assert old() is None
+        changed = cards(query)
+        assert changed.data == {"keptCards": [{"id": "a", "leaf": {"label": "L"}},
+                                              {"id": "b", "leaf": {"label": "changed"}}]}
+        same(changed, plainly(query))
+    finally:
+        gc.enable()
+
+
+def test_same_items_give_the_same_list_and_equal_items_do_not():
+    a, b = card("a"), card("b")
+    same_items, made = SameItems(size=2), []
+
+    def make(items):
+        made.append([one.id for one in items])
+        return made[-1]
+
+    first = same_items.get([a, b], make)
+    assert type(first) is KeptList and first == ["a", "b"]
+    assert same_items.get((a, b), make) is first  # the very same objects, in another sequence
+    assert same_items.get([a, card("b")], make) == ["a", "b"] and len(made) == 2  # equal is not the same
+    assert same_items.get([b, a], make) == ["b", "a"]  # order counts
+    assert same_items.get([a, b], make) is not first and len(made) == 4  # three lists since: the oldest went
+    assert same_items.get([], make) == [] and same_items.get([], make) == [] and len(made) == 5
+
+
+def test_same_items_let_go_of_a_list_when_one_of_its_items_goes():
+    import gc
+    import weakref
+
+    a, b = card("a"), card("b")
+    same_items = SameItems()
+    ids = lambda items: [one.id for one in items]  # noqa: E731 (refers to no item)
+    kept_list = weakref.ref(same_items.get([a, b], ids))
+    assert kept_list() is not None
+    gc.disable()
+    try:
+        del b
+        assert kept_list() is None
+        assert same_items.get([a, card("b")], ids) == ["a", "b"]
+    finally:
+        gc.enable()

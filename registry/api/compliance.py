@@ -17,7 +17,7 @@ from graph.store import Stored
 from registry import compliance
 from registry.api.errors import domain_errors
 from registry.api.enums import FindingEntityKind, PartyKind, PartyRole, Regime, Severity, value_of
-from registry.api.kept import ByIdentity, kept
+from registry.api.kept import ByIdentity, SameItems, kept
 from registry.api.paging import After, Connection, First, to_connection
 from registry.api.types import DataCategory, Flow, Holder, Node, Purpose, to_holder, to_node
 from registry.paging import list_id, paginate
@@ -217,7 +217,7 @@ class ComplianceQuery:
                                         rule=rule, settings=info.context.compliance)
         page = paginate(found, first=first, after=after, key=_finding_key,
                         list_id=list_id("findings", severity=severity, rule=rule, as_of=as_of))
-        return to_connection(page, to_finding)
+        return to_connection(page, to_finding, _FINDING_PAGES)
 
     @strawberry.field(description="What depends on exactly one of `agreement`, `party` or `system`.")
     @domain_errors
@@ -289,6 +289,8 @@ def _finding_key(finding: compliance.Finding) -> str:
 
 
 _FINDINGS: ByIdentity = ByIdentity()
+_FINDING_PAGES: SameItems = SameItems()
+"""Pages of findings asked again (a governance tool polling `findings`) get the same list."""
 
 
 def to_finding(finding: compliance.Finding) -> Finding:

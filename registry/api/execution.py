@@ -41,7 +41,7 @@ from graphql import (GraphQLBoolean, GraphQLID, GraphQLString, Undefined, is_abs
                      is_list_type, is_non_null_type, is_object_type)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from registry.api.kept import KEPT, ByIdentity
+from registry.api.kept import KEPT, ByIdentity, KeptList
 from registry.api.plan_cache import MISSING, PLANS, KeptPlans, place
 
 __all__ = ["RegistryExecutionContext"]
@@ -156,20 +156,25 @@ class RegistryExecutionContext(StrawberryGraphQLCoreExecutionContext):
             text = _text_list(named.of_type)
             kept = getattr(item, "kept", None)
             if kept is not None:  # items completed in an earlier request are looked up here, without a call
-                found = kept.get
+                found, lists = kept.get, ByIdentity()
 
-                def completed(value, memo):
+                def each(value, memo):
                     done = []
                     for one in value:
                         again = found(id(one))
                         done.append(again[1] if again is not None and again[0]() is one else item(one, memo))
                     return done
+
+                def completed(value, memo):  # a list kept whole (`SameItems`): completed once too
+                    if type(value) is KeptList:
+                        return lists.get(value, lambda value: each(value, memo), value)
+                    return each(value, memo)
             else:
                 def completed(value, memo):
                     return [item(one, memo) for one in value]
 
             def items(value, memo):
-                if type(value) is list or type(value) is tuple:
+                if type(value) is list or type(value) is tuple or type(value) is KeptList:
                     if text and set(map(type, value)) <= _STR:  # ids, paths: themselves
                         return list(value)
                     return completed(value, memo)

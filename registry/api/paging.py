@@ -15,6 +15,7 @@ from typing import Annotated, Generic, Optional, TypeVar
 
 import strawberry
 
+from registry.api.kept import SameItems
 from registry.paging import Page
 
 __all__ = ["After", "Connection", "First", "PageInfo", "to_connection"]
@@ -43,8 +44,16 @@ class Connection(Generic[T]):
     page_info: PageInfo
 
 
-def to_connection(page: Page, convert: Callable[[object], T] | None = None) -> Connection[T]:
-    """A `Connection` of `page`, its items passed through `convert` (as they are when None)."""
-    items = page.items if convert is None else [convert(item) for item in page.items]
+def to_connection(page: Page, convert: Callable[[object], T] | None = None,
+                  same: SameItems | None = None) -> Connection[T]:
+    """A `Connection` of `page`, its items passed through `convert` (as they are when None); with
+    `same`, a page of the very same items as a page converted before gets the same list
+    (`registry.api.kept.SameItems`: for items the store keeps, such as findings)."""
+    if convert is None:
+        items = page.items
+    elif same is None:
+        items = [convert(item) for item in page.items]
+    else:
+        items = same.get(page.items, lambda found: [convert(item) for item in found])
     return Connection(nodes=items, total_count=page.total,
                       page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor))

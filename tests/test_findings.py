@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from graph.embedded import EmbeddedStore
 from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
@@ -14,6 +15,7 @@ from registry.cli import DEMO
 from registry.compliance import RULES, Finding, Rule, findings
 from registry.compliance.rules import Hit
 from registry.errors import InvalidArgument
+from registry.service import Registry
 from tests.compliance_graphs import BASE
 
 TODAY = date(2026, 11, 25)
@@ -492,6 +494,30 @@ def test_extra_rules_run_alongside_and_can_count_subjects(registry):
         "consent-withdrawn-data-still-flowing", "info", "f-re", 3)
     assert findings(registry, as_of=TODAY, extra_rules=[counted], severity="warning") == []
     assert len(findings(registry, as_of=TODAY, extra_rules=[counted], rule="consent-withdrawn-data-still-flowing")) == 1
+
+
+def test_a_rule_reading_more_than_the_documents_gives_the_same_finding_while_its_answer_stays(tmp_path):
+    """A rule over data subjects runs at every question; on a store that keeps its documents
+    between writes (the embedded one), an unchanged finding is the very object made before (so a
+    page of findings asked again is the same page: `registry.api.kept`), a changed one is new,
+    and the built-in rules' findings stay as they were."""
+    registry = Registry(EmbeddedStore(tmp_path / "registry.db"))
+    count = [3]
+    counted = Rule("subjects-counted", "info", "GDPR Art. 7(3)", "Counts.", "Stop the flow.",
+                   "https://eur-lex.europa.eu/eli/reg/2016/679/oj",
+                   lambda facts: [Hit("flow", "f-re", f"{count[0]} subjects withdrew consent.",
+                                      subject_count=count[0])])
+    registry.load([("base.yaml", BASE), ("case.yaml", EXPIRY)], actor="test")
+    first = findings(registry, as_of=TODAY, extra_rules=[counted])
+    again = findings(registry, as_of=TODAY, extra_rules=[counted])
+    assert [f.rule for f in first] == ["agreement-expiring", "subjects-counted"]
+    assert all(one is other for one, other in zip(first, again))
+    count[0] = 4
+    changed = findings(registry, as_of=TODAY, extra_rules=[counted])
+    assert changed[0] is first[0] and changed[1] is not first[1]
+    assert (changed[1].subject_count, changed[1].message) == (4, "4 subjects withdrew consent.")
+    count[0] = 3
+    assert findings(registry, as_of=TODAY, extra_rules=[counted])[1] is first[1]
 
 
 def test_findings_page_with_cursors(demo):

@@ -92,7 +92,8 @@ def _order(finding: Finding) -> tuple:
 def _of(facts: Facts, rule: Rule) -> list[Finding]:
     """The findings of one rule. A built-in rule (the very one in `RULES`) is a function of the facts
     alone, so its findings are kept with them (`Facts.kept`) for the next question on the same
-    facts; other rules (the data-subject rule, `extra_rules`) read more than the facts and run each time."""
+    facts; other rules (the data-subject rule, `extra_rules`) read more than the facts and run each
+    time, and a finding equal to one they made before on the same facts is that one."""
     pure = RULES.get(rule.id) is rule
     if pure and (kept := facts.kept.get(("findings", rule))) is not None:
         return kept
@@ -100,7 +101,17 @@ def _of(facts: Facts, rule: Rule) -> list[Finding]:
              for hit in rule.check(facts)]
     if pure:
         facts.kept[("findings", rule)] = found
+    else:  # the same finding as last time is the same object: a page of findings asked again is the same page
+        made = facts.kept.setdefault(_MADE, {})
+        if len(made) > _MADE_AT_MOST:
+            made.clear()
+        found = [made.setdefault(finding, finding) for finding in found]
     return found
+
+
+_MADE = "findings of other rules"
+"""`Facts.kept`'s: the findings other rules made on these facts, each by itself (equal is the same)."""
+_MADE_AT_MOST = 10_000
 
 
 def _finding(rule: Rule, hit: Hit, proposed: bool) -> Finding:

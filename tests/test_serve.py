@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -47,6 +48,13 @@ class Server:
         self.process.wait(30)
         self.process.stdout.close()
         self.process.stderr.close()
+
+    def stop_reading_output(self) -> None:
+        """Stop the server and keep all it wrote (access log on standard output, the rest on standard
+        error) in `output`."""
+        self.process.terminate()
+        out, err = self.process.communicate(timeout=30)
+        self.output = "\n".join([*self.lines, err, out])
 
 
 def post(url: str, query: str, token: str | None = None, context=None) -> tuple[int, dict]:
@@ -182,3 +190,21 @@ def test_connections_send_without_nagles_delay():
         with accepted:
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
             assert client.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0  # not a default of the system
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_access_log_keeps_no_query_string(tmp_path, workers):
+    """A GET carries the query and its variables in the query string (here an e-mail address,
+    personal data): the access log names the path and the status, never the query string."""
+    server = Server("--demo", "--workers", workers, cwd=tmp_path)
+    try:
+        token = next(line.split()[-1] for line in server.lines if line.startswith("created the admin token"))
+        address = urllib.parse.urlencode({"query": 'query ($e: String) { dsar(email: $e) { subject { id } } }',
+                                          "variables": json.dumps({"e": "anna.mueller@example.org"})})
+        request = urllib.request.Request(f"{server.url}?{address}", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200 and "errors" in json.loads(response.read())  # no such customer
+    finally:
+        server.stop_reading_output()
+    assert '"GET /graphql?… HTTP/1.1" 200' in server.output
+    assert "example.org" not in server.output and "dsar" not in server.output and "%40" not in server.output

@@ -19,6 +19,7 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from registry.api.access_log import LOG_CONFIG
 from registry.settings import Settings
 
 __all__ = ["WorkerConfig", "listen", "run"]
@@ -57,6 +58,7 @@ def listen(host: str, port: int) -> socket.socket:
 def run(settings: Settings, listening: socket.socket, **options) -> None:
     """Serve on `listening` with `settings.workers` processes until a signal stops them;
     `options` go to `uvicorn.Config` (TLS files, log level …)."""
+    options.setdefault("log_config", LOG_CONFIG)  # no query strings in the access log: they may carry e-mail addresses
     config = WorkerConfig(settings, workers=settings.workers, **options)
     if settings.workers == 1:
         uvicorn.Server(config).run(sockets=[listening])

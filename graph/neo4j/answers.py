@@ -43,12 +43,23 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Hashable
 
-__all__ = ["Answers", "MISSING", "Pin", "Pins", "Version", "version_of"]
+__all__ = ["Answers", "MISSING", "Pin", "Pins", "Version", "numbered", "version_of"]
 
 Version = tuple[str, int]
 """(epoch, version) of the registry as the meta node says."""
 
 MISSING: Any = object()
+
+
+def numbered(version: Version) -> int:
+    """`GraphStore.version()` of (epoch, version): the version in the low 32 bits, 21 bits of the
+    epoch (a UUID's hex digits) above them.
+
+    >>> numbered(("1f3c2b7e-0000-4000-8000-000000000000", 7)) == (0x1f3c2b7e >> 11) << 32 | 7
+    True
+    """
+    epoch, number = version
+    return (int(epoch.replace("-", "")[:8], 16) >> 11) << 32 | number & 0xFFFFFFFF
 
 
 def version_of(record: Mapping[str, Any]) -> Version | None:

@@ -54,7 +54,7 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 
 from graph.neo4j import audit, cypher
 from graph.neo4j import traversal
-from graph.neo4j.answers import MISSING, Answers, Pins, Version, version_of
+from graph.neo4j.answers import MISSING, Answers, Pins, Version, numbered, version_of
 from graph.neo4j.connection import Connection
 from graph.changes import forced_entries, plan
 from graph.neo4j.model import LABELS, properties, relationships
@@ -135,7 +135,13 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
     # --- reads -----------------------------------------------------------------------------
 
     def version(self) -> int:
-        return self._now()[1]
+        """The meta node's version number in the low 32 bits and 21 bits of the registry's epoch (the
+        random id the meta node gets when the database is first written) above them: a database
+        emptied and filled again starts counting at 0 again, and its versions must not repeat the
+        earlier ones for the callers that keep what they derived per version (one chance in about
+        two million that an epoch's bits repeat). Below 2**53, exact in JSON."""
+        at, number = self._now()
+        return number if at is None else numbered(at)
 
     def pinned(self) -> ContextManager[None]:
         return self._pins.scope()

@@ -15,8 +15,8 @@ depend on it. Entity documents (`get_many`) are kept the same way: one statement
 holds, in one round trip; after a change, a second one asks for them all.
 
 Each of those reads still costs the round trip that asks for the version. Inside a
-`GraphStore.pinned` scope (`Pins`) the version is read once, on the scope's first read, and
-the kept answers and documents of that version are served without asking again: the reads of
+`GraphStore.pinned` scope the version is read once, on the scope's first read, and
+the kept answers and documents of that version are served without asking again (`graph.pins`): the reads of
 one service call see the registry as of that moment, which lies within the call, so a write
 committed by another process before the call is seen, and one committed during it may or may not
 be (as with any read that overlaps a write). A registry write in the scope ends the pin.
@@ -37,13 +37,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Hashable
 
-__all__ = ["Answers", "MISSING", "Pin", "Pins", "Version", "numbered", "version_of"]
+__all__ = ["Answers", "MISSING", "Version", "numbered", "version_of"]
 
 Version = tuple[str, int]
 """(epoch, version) of the registry as the meta node says."""
@@ -136,63 +133,3 @@ class Answers:
             self._version = version
             self._kept.clear()
             self._docs.clear()
-
-
-@dataclass
-class Pin:
-    """The version one `pinned` scope reads at: `at` (None before the registry's first write) and
-    the version number, once `known`."""
-
-    at: Version | None = None
-    number: int = 0
-    known: bool = False
-    subject: Any = None
-    """The `SubjectRow` a lookup by key read in the scope (`subject_by_key`), for the scope's `subject`."""
-
-
-class Pins:
-    """The `Pin` of each thread's (each context's) `pinned` scope, if it is in one.
-
-    >>> pins = Pins()
-    >>> pins.current() is None
-    True
-    >>> with pins.scope():
-    ...     pins.current().known, pins.learn(("e", 3), 3).number
-    (False, 3)
-    >>> pins.current() is None
-    True
-    """
-
-    def __init__(self) -> None:
-        self._current: ContextVar[Pin | None] = ContextVar(f"pin-{id(self)}", default=None)
-
-    def current(self) -> Pin | None:
-        return self._current.get()
-
-    @contextmanager
-    def scope(self) -> Iterator[None]:
-        """A pin for this context until the scope ends; an inner scope keeps the outer pin."""
-        if self._current.get() is not None:
-            yield
-            return
-        token = self._current.set(Pin())
-        try:
-            yield
-        finally:
-            self._current.reset(token)
-
-    def learn(self, at: Version | None, number: int) -> Pin:
-        """Pin the version just read, if in a scope whose version is not known yet; the pin (a
-        throwaway one outside a scope)."""
-        pin = self._current.get()
-        if pin is None:
-            return Pin(at, number, True)
-        if not pin.known:
-            pin.at, pin.number, pin.known = at, number, True
-        return pin
-
-    def drop(self) -> None:
-        """Forget the pinned version (a registry write in the scope): the next read looks again."""
-        pin = self._current.get()
-        if pin is not None:
-            pin.known = False

@@ -54,9 +54,10 @@ from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavaila
 
 from graph.neo4j import audit, cypher
 from graph.neo4j import traversal
-from graph.neo4j.answers import MISSING, Answers, Pins, Version, numbered, version_of
+from graph.neo4j.answers import MISSING, Answers, Version, numbered, version_of
 from graph.neo4j.connection import Connection
 from graph.changes import forced_entries, plan
+from graph.pins import Pins
 from graph.neo4j.model import LABELS, properties, relationships
 from graph.neo4j.disclosures import DisclosureGraph
 from graph.neo4j.erasure import ErasureGraph

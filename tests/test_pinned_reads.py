@@ -10,6 +10,7 @@ import json
 import neo4j
 import pytest
 
+from graph.embedded import EmbeddedStore
 from graph.neo4j.store import Neo4jStore
 from registry.audit import AuditTrail
 from registry.auth.roles import Principal
@@ -161,3 +162,38 @@ def test_a_repeated_dsar_by_email_finds_and_reads_the_subject_in_one_statement(n
     # the lookup-key fingerprint (the secret is the store's), the subject by its key (with the
     # version and the audit head), the audit entry
     assert len(statements) == 3
+
+
+# --- the embedded store: the version is a query on the reads' connection, asked once per scope ----
+
+@pytest.fixture
+def embedded_service(tmp_path) -> SubjectService:
+    return _service(Registry(EmbeddedStore(tmp_path / "registry.db")), tmp_path)
+
+
+@pytest.fixture
+def embedded_other(embedded_service) -> Registry:
+    """The registry through a second store object on the same file (another API worker, the CLI)."""
+    store = EmbeddedStore(embedded_service.registry.store.path)
+    yield Registry(store)
+    store.close()
+
+
+def test_an_embedded_dsar_follows_a_registry_write_made_through_another_store(embedded_service, embedded_other):
+    assert ("re", "f3") in recipients(embedded_service.report(principal=DPO, subject="C-1"))
+    embedded_other.upsert("flow", _suspended(embedded_other, "f3"), actor="worker-2")
+    assert ("re", "f3") not in recipients(embedded_service.report(principal=DPO, subject="C-1"))
+    assert ("crm", "CRM", "") in holders(embedded_service.registry, "contact")
+    embedded_other.upsert("system", {**embedded_other.entity("crm", "system").doc, "name": "CRM 2"}, actor="w")
+    assert ("crm", "CRM 2", "") in holders(embedded_service.registry, "contact")
+
+
+def test_an_embedded_dsar_reads_the_registry_version_once(embedded_service):
+    store, asked = embedded_service.registry.store, []
+    embedded_service.report(principal=DPO, subject="C-1")
+    store._reads.set_trace_callback(lambda sql: asked.append(sql) if "FROM meta" in sql else None)
+    try:
+        embedded_service.report(principal=DPO, subject="C-1")
+    finally:
+        store._reads.set_trace_callback(None)
+    assert len(asked) == 1

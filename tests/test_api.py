@@ -1,6 +1,7 @@
 """The GraphQL API: queries through the schema on every backend, and what crosses the wire over HTTP."""
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -208,6 +209,15 @@ def test_http_post_answers_queries_and_errors_are_not_500s(client):
     assert response.status_code == 200
     assert response.json()["errors"][0]["message"] == "unknown system or party 'nobody'"
     assert client.post("/graphql", json={"query": "{ nosuchfield }"}).status_code == 200
+
+
+def test_http_answers_are_utf8_json_whatever_the_language(client):
+    """Names as written (a German insurer's systems), in UTF-8 JSON that any reader takes back."""
+    mutation = 'mutation { upsertPurpose(input: {id: "kuendigung", name: "Kündigungsprüfung – Straße"}) { name } }'
+    response = client.post("/graphql", json={"query": mutation})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/json")
+    assert response.content == '{"data":{"upsertPurpose":{"name":"Kündigungsprüfung – Straße"}}}'.encode()
+    assert json.loads(response.content) == {"data": {"upsertPurpose": {"name": "Kündigungsprüfung – Straße"}}}
 
 
 def test_graphiql_is_served_to_browsers_and_health_is_reported(client):

@@ -2,6 +2,7 @@
 as exact finding sets on every backend; the demo shows each rule once; filters and errors."""
 
 import asyncio
+import importlib
 from collections import Counter
 from datetime import date
 
@@ -518,6 +519,37 @@ def test_a_rule_reading_more_than_the_documents_gives_the_same_finding_while_its
     assert (changed[1].subject_count, changed[1].message) == (4, "4 subjects withdrew consent.")
     count[0] = 3
     assert findings(registry, as_of=TODAY, extra_rules=[counted])[1] is first[1]
+
+
+def test_the_same_page_of_findings_is_completed_once_while_its_findings_live(tmp_path):
+    """A governance tool polling `findings`: the same answer is the same completed page (no
+    finding converted or completed again), and after a write the new answer."""
+    registry = Registry(EmbeddedStore(tmp_path / "registry.db"))
+    registry.load([("base.yaml", BASE), ("case.yaml", EXPIRY)], actor="test")
+    query = '{ findings(asOf: "2026-11-25") { totalCount nodes { rule entityId message } } }'
+    first, again = run(registry, query), run(registry, query)
+    assert first.data["findings"]["nodes"] == [{"rule": "agreement-expiring", "entityId": "short",
+                                                "message": first.data["findings"]["nodes"][0]["message"]}]
+    assert again.data["findings"]["nodes"] is first.data["findings"]["nodes"]
+    registry.load([("base.yaml", BASE), ("case.yaml", EXPIRY.replace("expires: 2026-12-31}", "expires: 2026-12-20}"))],
+                  actor="test")
+    changed = run(registry, query).data["findings"]["nodes"]
+    assert changed is not first.data["findings"]["nodes"] and "2026-12-20" in changed[0]["message"]
+
+
+def test_findings_of_other_rules_past_the_cap_are_answered_all_the_same(tmp_path):
+    module = importlib.import_module("registry.compliance.findings")
+
+    many = Rule("subjects-counted", "info", "GDPR Art. 7(3)", "Counts.", "Stop the flow.",
+                "https://eur-lex.europa.eu/eli/reg/2016/679/oj",
+                lambda facts: [Hit("system", f"s{i:05d}", "Counted.") for i in range(module._MADE_AT_MOST + 1)])
+    few = Rule("few-counted", "info", "GDPR Art. 7(3)", "Counts.", "Stop the flow.",
+               "https://eur-lex.europa.eu/eli/reg/2016/679/oj", lambda facts: [Hit("flow", "f-re", "Counted.")])
+    registry = Registry(EmbeddedStore(tmp_path / "registry.db"))
+    registry.load([("base.yaml", BASE)], actor="test")
+    first = findings(registry, as_of=TODAY, extra_rules=[many, few], rule="few-counted")
+    assert len(findings(registry, as_of=TODAY, extra_rules=[many, few])) == module._MADE_AT_MOST + 2
+    assert findings(registry, as_of=TODAY, extra_rules=[many, few], rule="few-counted")[0] is first[0]
 
 
 def test_findings_page_with_cursors(demo):

@@ -197,3 +197,22 @@ def test_an_embedded_dsar_reads_the_registry_version_once(embedded_service):
     finally:
         store._reads.set_trace_callback(None)
     assert len(asked) == 1
+
+
+def test_an_embedded_scope_reports_the_version_of_what_it_reads(embedded_service, embedded_other):
+    """A write committed during a scope, whose snapshot another thread has already taken: the
+    scope may read it, and then its version is that one (what it keeps per version is right)."""
+    import threading
+
+    store, registry = embedded_service.registry.store, embedded_service.registry
+    with store.pinned():
+        before = store.version()
+        assert registry.entity("crm", "system").doc["name"] == "CRM"
+        embedded_other.upsert("system", {**embedded_other.entity("crm", "system").doc, "name": "CRM 2"}, actor="w")
+        reader = threading.Thread(target=store.snapshot)  # another request, outside any scope
+        reader.start()
+        reader.join()
+        assert store.version() == before  # pinned: not asked again
+        name = registry.entity("crm", "system").doc["name"]
+        assert (name, store.version()) in {("CRM", before), ("CRM 2", before + 1)}
+    assert registry.entity("crm", "system").doc["name"] == "CRM 2" and store.version() == before + 1

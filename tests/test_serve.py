@@ -204,7 +204,13 @@ def test_the_access_log_keeps_no_query_string(tmp_path, workers):
         request = urllib.request.Request(f"{server.url}?{address}", headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.status == 200 and "errors" in json.loads(response.read())  # no such customer
+        where = urllib.parse.urlsplit(server.url)
+        with socket.create_connection((where.hostname, where.port), timeout=30) as handshake:  # a WebSocket's
+            handshake.sendall(f"GET {where.path}?{address} HTTP/1.1\r\nHost: {where.netloc}\r\nConnection: Upgrade\r\n"
+                              "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())
+            assert handshake.recv(100).startswith(b"HTTP/1.1 401")  # no token: refused, as plain HTTP
     finally:
         server.stop_reading_output()
-    assert '"GET /graphql?… HTTP/1.1" 200' in server.output
+    assert '"GET /graphql?… HTTP/1.1" 200' in server.output and '"GET /graphql?… HTTP/1.1" 401' in server.output
     assert "example.org" not in server.output and "dsar" not in server.output and "%40" not in server.output

@@ -158,14 +158,19 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         pin = self._pins.current()
         if pin is not None and pin.known:
             return pin.number
-        with self._reader() as db:
-            number = self._version_in(db)
-        self._pins.learn(number, number)
+        number = self._stored_version()
+        if pin is not None:
+            self._pins.learn(number, number)
         return number
+
+    def _stored_version(self) -> int:
+        with self._reader() as db:
+            return self._version_in(db)
 
     def pinned(self) -> ContextManager[None]:
         """`GraphStore.pinned`: the version is read once per scope (a query on the reads'
-        connection, under its lock, each time otherwise: a DSAR asked it about fifteen times)."""
+        connection, under its lock, each time otherwise: a DSAR asked it about fifteen times).
+        Once the scope has read the snapshot, its version is the snapshot's: what it reads."""
         return self._pins.scope()
 
     @staticmethod
@@ -177,9 +182,9 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         """The in-memory graph as of the latest commit of any process."""
         with self._snapshot_lock:
             pin = self._pins.current()
-            if pin is not None and pin.known and self._snapshot is not None and pin.number <= self._snapshot_version:
-                return self._snapshot  # as new as the scope's version, or newer: written during the call
-            version = self.version()
+            if pin is not None and pin.known and self._snapshot is not None and pin.number == self._snapshot_version:
+                return self._snapshot
+            version = self._stored_version()
             if self._snapshot is None or version != self._snapshot_version:
                 with self._reader() as db:
                     db.execute("BEGIN")  # the version and the documents from one state
@@ -199,6 +204,8 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
                 self._snapshot, self._snapshot_version = Snapshot(entities), version
                 gc.collect()
                 gc.freeze()
+            if pin is not None:  # the scope reads this snapshot: its version is the scope's from now on
+                pin.number, pin.known = self._snapshot_version, True
             return self._snapshot
 
     def write(self, upserts: list[Stored], deletes: list[str], *, actor: str,

@@ -56,7 +56,7 @@ def numbered(version: Version) -> int:
     True
     """
     epoch, number = version
-    return (int(epoch.replace("-", "")[:8], 16) >> 11) << 32 | number & 0xFFFFFFFF
+    return (int(epoch[:8], 16) >> 11) << 32 | number & 0xFFFFFFFF  # a version past 2**32 writes wraps
 
 
 def version_of(record: Mapping[str, Any]) -> Version | None:

@@ -4,7 +4,9 @@ A `GET /graphql` carries its query and variables in the query string: a DSAR by 
 customer's e-mail address there, which is personal data, and access logs are kept, shipped and
 read far more widely than the registry. uvicorn logs each request as (client, method, path with
 query string, HTTP version, status); `WithoutQuery` keeps the path and puts `?…` in place of the
-query string, on every handler of the `uvicorn.access` logger. `LOG_CONFIG` is uvicorn's default
+query string, as a filter on the `uvicorn.access` logger (whatever its handlers). The server
+speaks no WebSocket (`registry.api.workers`), whose handshakes uvicorn logs elsewhere, with
+their query strings. `LOG_CONFIG` is uvicorn's default
 logging configuration with that filter on the access logger.
 """
 

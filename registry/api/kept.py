@@ -86,8 +86,9 @@ class SameItems(Generic[S, T]):
     from items that are, one by one, the very objects of `items` (compared by identity, in C:
     about 40 ns an item), and all of them still live: then it is the list made then. An entry
     goes when any of its items does, so an address reused by a new object cannot match it, and
-    it keeps no item alive unless what `make` made refers to it (then for as long as the entry is
-    among the last `size`); the items must allow weak references. The lists made are shared by every caller that gets them:
+    it keeps no item alive unless what `make` made refers to it (then until the cycle collector
+    frees the entry, once it is no longer among the last `size`); the items must allow weak
+    references. Use one `SameItems` per way of making lists: it compares the items only. The lists made are shared by every caller that gets them:
     read-only. Safe across threads, as `ByIdentity` is."""
 
     def __init__(self, size: int = 4):
@@ -122,4 +123,4 @@ class _Made:
         self._refs = [weakref.ref(item, end) for item in items]
 
     def _end(self, _ref: weakref.ref) -> None:
-        self.live, self.made, self._refs = False, KeptList(), []
+        self.live, self.made, self._refs = False, None, []

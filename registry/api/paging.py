@@ -48,7 +48,7 @@ def to_connection(page: Page, convert: Callable[[object], T] | None = None,
                   same: SameItems | None = None) -> Connection[T]:
     """A `Connection` of `page`, its items passed through `convert` (as they are when None); with
     `same`, a page of the very same items as a page converted before gets the same list
-    (`registry.api.kept.SameItems`: for items the store keeps, such as findings)."""
+    (`registry.api.kept.SameItems`, one per `convert`: for items the store keeps, such as findings)."""
     if convert is None:
         items = page.items
     elif same is None:

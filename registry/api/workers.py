@@ -59,6 +59,7 @@ def run(settings: Settings, listening: socket.socket, **options) -> None:
     """Serve on `listening` with `settings.workers` processes until a signal stops them;
     `options` go to `uvicorn.Config` (TLS files, log level …)."""
     options.setdefault("log_config", LOG_CONFIG)  # no query strings in the access log: they may carry e-mail addresses
+    options.setdefault("ws", "none")  # no subscriptions; uvicorn would log a WebSocket handshake's query string
     config = WorkerConfig(settings, workers=settings.workers, **options)
     if settings.workers == 1:
         uvicorn.Server(config).run(sockets=[listening])

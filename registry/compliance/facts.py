@@ -81,7 +81,8 @@ class Facts:
 
         self.kept: dict[object, object] = {}
         """Answers derived from these facts alone, by whoever derives them (`registry.compliance.findings`
-        keeps each built-in rule's findings here): they last as long as the facts."""
+        keeps each built-in rule's findings here), and the findings other rules made on them (each kept
+        as the one object for its value): they last as long as the facts."""
 
     @classmethod
     def of(cls, registry, as_of: date, countries: Countries) -> Facts:

@@ -101,9 +101,9 @@ def _of(facts: Facts, rule: Rule) -> list[Finding]:
              for hit in rule.check(facts)]
     if pure:
         facts.kept[("findings", rule)] = found
-    else:  # the same finding as last time is the same object: a page of findings asked again is the same page
+    elif len(found) <= _MADE_AT_MOST:  # the same finding as before is the same object: the same page again
         made = facts.kept.setdefault(_MADE, {})
-        if len(made) > _MADE_AT_MOST:
+        if len(made) + len(found) > _MADE_AT_MOST:
             made.clear()
         found = [made.setdefault(finding, finding) for finding in found]
     return found
@@ -112,6 +112,7 @@ def _of(facts: Facts, rule: Rule) -> list[Finding]:
 _MADE = "findings of other rules"
 """`Facts.kept`'s: the findings other rules made on these facts, each by itself (equal is the same)."""
 _MADE_AT_MOST = 10_000
+"""Findings kept in `_MADE` at most (the rules' answers change as subjects' data does)."""
 
 
 def _finding(rule: Rule, hit: Hit, proposed: bool) -> Finding:

@@ -88,8 +88,9 @@ class SameItems(Generic[S, T]):
     goes when any of its items does, so an address reused by a new object cannot match it, and
     it keeps no item alive unless what `make` made refers to it (then until the cycle collector
     frees the entry, once it is no longer among the last `size`); the items must allow weak
-    references. Use one `SameItems` per way of making lists: it compares the items only. The lists made are shared by every caller that gets them:
-    read-only. Safe across threads, as `ByIdentity` is."""
+    references. Use one `SameItems` per way of making lists: it compares the items only. The
+    lists made are shared by every caller that gets them: read-only. Safe across threads, as
+    `ByIdentity` is."""
 
     def __init__(self, size: int = 4):
         self._recent: collections.deque[_Made] = collections.deque(maxlen=size)

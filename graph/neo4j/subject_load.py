@@ -32,7 +32,7 @@ import neo4j
 import orjson
 
 from graph.neo4j import audit, disclosures
-from graph.neo4j.subjects import _ANY_SUBJECT_CATEGORY, _CONSENT_FIELDS, _CONSENTS, _TYPES, _audit
+from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _TYPES, _audit
 from graph.store import (SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject, IntegrityError, PendingLoad, Progress,
                          StoreError, SubjectRow, audit_time, encoded_subject, keyed, missing_message, partly_loaded)
 
@@ -103,6 +103,7 @@ ON CREATE SET m.version = 0, m.seq = 0
 SET m.subject_load = $pending
 """
 
+_ANY_SUBJECT_CATEGORY = "RETURN EXISTS { (:DataSubjectCategory) } AS found"
 _STATEMENT_ROWS = 5_000
 
 

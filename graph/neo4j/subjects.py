@@ -105,7 +105,6 @@ _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (row, n subjects) 
     "disclosures": "MATCH (s:Subject)-[:DISCLOSED]->(:Entity {id: row.id}) WITH row, count(DISTINCT s) AS n",
 }
 _TYPES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) WHERE n.type IS NOT NULL RETURN collect([n.id, n.type]) AS found"
-_ANY_SUBJECT_CATEGORY = "RETURN EXISTS { (:DataSubjectCategory) } AS found"
 
 _PENDING = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.subject_load AS pending"
 

@@ -195,7 +195,8 @@ class SnapshotReads:
         raise NotImplementedError
 
     def pinned(self) -> ContextManager[None]:
-        """`GraphStore.pinned`: nothing to save here, a snapshot's version check is a local read."""
+        """`GraphStore.pinned`: nothing to save for a store whose version is an attribute (the
+        scratch copy); the embedded store, whose version is a query, pins its own."""
         return nullcontext()
 
     def get_many(self, ids: Iterable[str]) -> dict[str, Stored]:

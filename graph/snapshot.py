@@ -35,6 +35,11 @@ class Snapshot:
         self.carried: dict[str, list[Doc]] = defaultdict(list)
         """category -> flows that carry exactly that category."""
         self.flows = nx.MultiDiGraph()
+        self.out_flows: dict[str, list[Doc]] = defaultdict(list)
+        """node -> the flows that leave it, in flow-id order: what a walk downstream reads (the
+        graph's views cost more to make than the step they take)."""
+        self.in_flows: dict[str, list[Doc]] = defaultdict(list)
+        """node -> the flows that reach it, in flow-id order."""
         self._overlapping: dict[str, frozenset[str]] = {}
         self.chain_cache: dict[tuple[str, frozenset[str]], dict[str, tuple[str, ...]]] = {}
         """Per category and set of flows out of force, the best chain of flows to each node (see
@@ -59,6 +64,8 @@ class Snapshot:
             if stored.type == "flow":
                 doc = stored.doc
                 self.flows.add_edge(doc["from"], doc["to"], key=doc["id"], doc=doc)
+                self.out_flows[doc["from"]].append(doc)
+                self.in_flows[doc["to"]].append(doc)
                 for category in doc["categories"]:
                     self.carried[category].append(doc)
                 if any(key in doc for key in FLOW_WINDOW):

@@ -45,7 +45,7 @@ def holdings(snap: Snapshot, holder: str, as_of: date | None = None) -> list[Hol
     out = snap.excluded(as_of or today())
     doc = snap.entities[holder].doc
     found = [declared(holder, held) for held in doc.get("holds", ())]
-    for _, _, flow in snap.flows.in_edges(holder, data="doc"):
+    for flow in snap.in_flows.get(holder, ()):
         if flow["id"] not in out:
             found.extend(carried(flow, c, _chains(snap, c, out), snap.terms(flow)) for c in flow["categories"])
     return sorted(found, key=Holding.sort_key)
@@ -80,22 +80,22 @@ def _walk(snap: Snapshot, start: str, downstream: bool, depth: int,
     """Breadth-first from `start` over usable flows: each node reached with its distance, the
     flows followed, and whether a usable flow leaves the last layer (the bound cut the walk)."""
     seen, frontier, edges = {start: 0}, [start], {}
-    step = snap.flows.out_edges if downstream else snap.flows.in_edges
+    step, end = (snap.out_flows, "to") if downstream else (snap.in_flows, "from")
     for level in range(1, depth + 1):
         following = []
         for node in frontier:
-            for source, target, flow in step(node, data="doc"):
+            for flow in step.get(node, ()):
                 if not usable(flow):
                     continue
                 edges[flow["id"]] = flow
-                other = target if downstream else source
+                other = flow[end]
                 if other not in seen:
                     seen[other] = level
                     following.append(other)
         if not following:
             return seen, edges, False
         frontier = following
-    return seen, edges, any(usable(flow) for node in frontier for *_, flow in step(node, data="doc"))
+    return seen, edges, any(usable(flow) for node in frontier for flow in step.get(node, ()))
 
 
 def declared(system: str, held: Doc) -> Holding:

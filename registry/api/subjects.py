@@ -18,6 +18,7 @@ from registry.subjects import dsar as domain
 from registry import paging
 from registry.api.enums import RetentionFrom
 from registry.api.errors import domain_errors
+from registry.api.lazy import lazy
 from registry.api.paging import PageInfo
 from registry.compliance.settings import DEFAULT_CONTROLLER
 from registry.errors import InvalidArgument
@@ -265,39 +266,69 @@ def _right(right: str) -> Right:
 _ENGLISH = Words(language("en"))
 
 
-def to_report(report: domain.DsarReport) -> DsarReport:
-    entities = report.entities
-    nodes, holders = Nodes(entities), Nodes(entities, to_holder)
+class _Parts:
+    """What a report's fields are made from: the domain report, its latest consent event per
+    purpose, and the GraphQL objects of the entities it names, each made once."""
+
+    __slots__ = ("report", "nodes", "holders")
+
+    def __init__(self, report: domain.DsarReport):
+        self.report = report
+        self.nodes, self.holders = Nodes(report.entities), Nodes(report.entities, to_holder)
+
+
+def _latest(report: domain.DsarReport) -> list[ConsentEvent]:
     latest: dict[str, dict] = {}
     for event in sorted(report.subject.consents, key=lambda e: (e["at"], e["status"])):  # equal times: withdrawn wins
         latest[event["purpose"]] = event
-    return DsarReport(
-        subject=to_subject(report.subject), as_of=report.as_of,
-        holdings=[SubjectHolding(system=holders[h.system], category=h.category, purposes=list(h.purposes),
-                                 legal_basis=h.legal_basis, condition=h.condition, retention=h.retention,
-                                 path=list(h.path), source=h.source, retention_from=h.retention_from,
-                                 retained_until=retention_end(h.retention, h.retention_from, collected=h.collected,
-                                                              ended=h.ended) if h.retention else None)
-                  for h in report.holdings],
-        recipients=[to_recipient(r, nodes) for r in report.recipients],
-        potential_recipients=[to_recipient(r, nodes) for r in report.potential_recipients],
-        disclosures=[DisclosureRecord(flow=d.flow, party=nodes[d.party], at=d.at, reference=d.reference,
-                                      categories=list(d.categories), purpose=d.purpose)
-                     for d in report.disclosures],
-        suspended_flows=[SuspendedFlow(id=s.flow, purpose=s.purpose, categories=list(s.categories), expired=s.expired)
-                         for s in report.suspended],
-        consents=[to_consent(e) for e in report.subject.consents],
-        current_consents=[to_consent(e) for _, e in sorted(latest.items())],
-        consent_states=[ConsentState(purpose=p, status=s.status, at=_moment(s.event["at"]), expires=s.expires)
-                        for p, s in sorted(report.consents.items())],
-        sources=[DataSource(party=nodes[party], system=system, categories=list(categories))
-                 for party, system, categories in report.sources],
-        automated_decisions=[AutomatedDecision(system=system, **{k: entities[system].doc["automated_decisions"][k]
-                                                                 for k in ("description", "logic", "consequences")})
-                             for system in report.automated_decisions],
-        legal_bases=report.legal_bases,
-        rights=[_right(right) for right, _reference in report.rights],
-        generated_at=datetime.datetime.now(datetime.timezone.utc))
+    return [to_consent(e) for _, e in sorted(latest.items())]
+
+
+def _holdings(parts: _Parts) -> list[SubjectHolding]:
+    holders = parts.holders
+    return [SubjectHolding(system=holders[h.system], category=h.category, purposes=list(h.purposes),
+                           legal_basis=h.legal_basis, condition=h.condition, retention=h.retention,
+                           path=list(h.path), source=h.source, retention_from=h.retention_from,
+                           retained_until=retention_end(h.retention, h.retention_from, collected=h.collected,
+                                                        ended=h.ended) if h.retention else None)
+            for h in parts.report.holdings]
+
+
+def _automated(report: domain.DsarReport) -> list[AutomatedDecision]:
+    return [AutomatedDecision(system=system, **{k: report.entities[system].doc["automated_decisions"][k]
+                                                for k in ("description", "logic", "consequences")})
+            for system in report.automated_decisions]
+
+
+_REPORT = lazy(DsarReport, {
+    "subject": lambda p: to_subject(p.report.subject),
+    "as_of": lambda p: p.report.as_of,
+    "holdings": _holdings,
+    "recipients": lambda p: [to_recipient(r, p.nodes) for r in p.report.recipients],
+    "potential_recipients": lambda p: [to_recipient(r, p.nodes) for r in p.report.potential_recipients],
+    "disclosures": lambda p: [DisclosureRecord(flow=d.flow, party=p.nodes[d.party], at=d.at, reference=d.reference,
+                                               categories=list(d.categories), purpose=d.purpose)
+                              for d in p.report.disclosures],
+    "suspended_flows": lambda p: [SuspendedFlow(id=s.flow, purpose=s.purpose, categories=list(s.categories),
+                                                expired=s.expired) for s in p.report.suspended],
+    "consents": lambda p: [to_consent(e) for e in p.report.subject.consents],
+    "current_consents": lambda p: _latest(p.report),
+    "consent_states": lambda p: [ConsentState(purpose=purpose, status=s.status, at=_moment(s.event["at"]),
+                                              expires=s.expires) for purpose, s in sorted(p.report.consents.items())],
+    "sources": lambda p: [DataSource(party=p.nodes[party], system=system, categories=list(categories))
+                          for party, system, categories in p.report.sources],
+    "automated_decisions": lambda p: _automated(p.report),
+    "legal_bases": lambda p: p.report.legal_bases,
+    "rights": lambda p: [_right(right) for right, _reference in p.report.rights],
+    "generated_at": lambda p: datetime.datetime.now(datetime.timezone.utc),
+}, eager=("generated_at",))
+
+
+def to_report(report: domain.DsarReport) -> DsarReport:
+    """The GraphQL report: each field is made when first asked for (`registry.api.lazy`), so a
+    query that asks for the holdings and recipients does not convert the rest; `generatedAt`
+    is the time it was made."""
+    return _REPORT(_Parts(report))
 
 
 @strawberry.enum

@@ -95,6 +95,23 @@ def test_a_dsar_and_its_context_go_when_the_request_ends_without_the_garbage_col
         gc.enable()
 
 
+def test_a_dsar_makes_only_the_fields_the_query_asks_for(loaded, monkeypatch):
+    """A portal asks for a few of the report's fields; converting the rest is work at every DSAR."""
+    from registry.api import subjects
+
+    made = []
+    monkeypatch.setattr(subjects, "to_report", lambda report, convert=subjects.to_report: made.append(
+        answer := convert(report)) or answer)
+    result = run(loaded, 'query { dsar(subject: "C-1") { subject { id } recipients { path } } }')
+    assert result.errors is None
+    assert result.data["dsar"] == {"subject": {"id": "C-1"}, "recipients": [{"path": ["f1", "f2"]}, {"path": ["f3"]}]}
+    report = made[0]
+    assert {"subject", "recipients", "generated_at"} <= vars(report).keys()
+    assert not {"holdings", "potential_recipients", "consents", "consent_states", "rights"} & vars(report).keys()
+    assert [r.right for r in report.rights][-1] == "complaint"  # made when first read
+    assert "rights" in vars(report)
+
+
 def test_withdrawing_is_one_call_and_suspends_the_flow(loaded):
     result = run(loaded, 'mutation { setConsent(subject: "C-1", purpose: "wellness", status: GRANTED, '
                          'notice: "v1", channel: "app") { id } }')

@@ -267,8 +267,8 @@ _ENGLISH = Words(language("en"))
 
 
 class _Parts:
-    """What a report's fields are made from: the domain report, its latest consent event per
-    purpose, and the GraphQL objects of the entities it names, each made once."""
+    """What a GraphQL report's fields are made from (its "document" for `lazy`): the domain
+    report and the GraphQL objects of the entities it names, each made once for all its fields."""
 
     __slots__ = ("report", "nodes", "holders")
 

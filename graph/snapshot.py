@@ -1,12 +1,15 @@
 """An immutable in-memory view of the registry: documents, the category tree and the flow graph.
 
 The embedded backend rebuilds one from disk whenever the store's version changes; the
-traversals in `graph.traversal` read it. Flows are the edges of a networkx `MultiDiGraph`
-over systems and parties, keyed by flow id.
+traversals in `graph.traversal` read it. They walk each node's flows from plain lists
+(`out_flows`, `in_flows`); `flows` is the same graph as a networkx `MultiDiGraph` over systems
+and parties, keyed by flow id, built on first use (none of the traversals needs it, and building
+it costs most of what a snapshot costs to make).
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
@@ -34,10 +37,9 @@ class Snapshot:
         """category -> (system id, holds entry) for every declaration of exactly that category."""
         self.carried: dict[str, list[Doc]] = defaultdict(list)
         """category -> flows that carry exactly that category."""
-        self.flows = nx.MultiDiGraph()
         self.out_flows: dict[str, list[Doc]] = defaultdict(list)
-        """node -> the flows that leave it, in flow-id order: what a walk downstream reads (the
-        graph's views cost more to make than the step they take)."""
+        """node -> the flows that leave it, in flow-id order: what a walk downstream reads (a
+        networkx edge view costs more to make than the step it takes)."""
         self.in_flows: dict[str, list[Doc]] = defaultdict(list)
         """node -> the flows that reach it, in flow-id order."""
         self._overlapping: dict[str, frozenset[str]] = {}
@@ -56,20 +58,30 @@ class Snapshot:
                 if doc.get("parent"):
                     self.children[doc["parent"]].append(doc["id"])
             elif stored.type in ("system", "party"):
-                self.flows.add_node(doc["id"], type=stored.type)
                 for held in doc.get("holds", ()):
                     self.declared[held["category"]].append((doc["id"], held))
         for stored in sorted(entities.values(), key=lambda s: s.id):
             self.by_type[stored.type].append(stored.doc)
             if stored.type == "flow":
                 doc = stored.doc
-                self.flows.add_edge(doc["from"], doc["to"], key=doc["id"], doc=doc)
                 self.out_flows[doc["from"]].append(doc)
                 self.in_flows[doc["to"]].append(doc)
                 for category in doc["categories"]:
                     self.carried[category].append(doc)
                 if any(key in doc for key in FLOW_WINDOW):
                     self.conditional.append(doc)
+
+    @functools.cached_property
+    def flows(self) -> nx.MultiDiGraph:
+        """The flows as a networkx graph: a node per system and party (attribute `type`), an edge
+        per flow keyed by its id (attribute `doc`), added in id order."""
+        graph = nx.MultiDiGraph()
+        for stored in self.entities.values():
+            if stored.type in ("system", "party"):
+                graph.add_node(stored.id, type=stored.type)
+        for doc in self.by_type.get("flow", ()):
+            graph.add_edge(doc["from"], doc["to"], key=doc["id"], doc=doc)
+        return graph
 
     def excluded(self, on: date, include_proposed: bool = False) -> frozenset[str]:
         """The ids of the flows that carry no data on day `on` (and, with `include_proposed`, are

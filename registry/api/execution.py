@@ -18,8 +18,9 @@ completed by a *plan*, made once per selection and kept for the requests that re
   request's own (`memo`, passed down the plan), so a plan keeps no answer alive after its request;
 - anything it does not expect (a null where the type forbids one, a value a scalar refuses, an
   object of the wrong type) abandons the plan for that value, which then takes graphql-core's own
-  path and gets the usual result or error. Reading plain attributes has no side effects, so
-  abandoning loses nothing but time.
+  path and gets the usual result or error. Reading plain attributes has no side effects (a
+  `registry.api.lazy` object makes a field on its first read and keeps it), so abandoning loses
+  nothing but time.
 
 A plan is the same for every request with the same query text, the same selection in it and
 the same values of the variables its directives read: `registry.api.plan_cache` keeps them.

@@ -26,10 +26,11 @@ from typing import Any, TypeVar
 __all__ = ["lazy"]
 
 T = TypeVar("T")
-Getter = Callable[[dict], Any]
+Getter = Callable[[Any], Any]
+"""Reads one field from what an instance is made from (a stored document, or any object)."""
 
 
-def lazy(cls: type[T], getters: dict[str, Getter], eager: tuple[str, ...] = ()) -> Callable[[dict], T]:
+def lazy(cls: type[T], getters: dict[str, Getter], eager: tuple[str, ...] = ()) -> Callable[[Any], T]:
     """A constructor of `cls` instances whose attributes named in `getters` come from a document:
     those in `eager` (the ones nearly every query asks for) when the instance is made, the others
     on first access.
@@ -54,7 +55,7 @@ def lazy(cls: type[T], getters: dict[str, Getter], eager: tuple[str, ...] = ()) 
     new = object.__new__
     first = [(name, getters[name]) for name in eager]
 
-    def make(doc: dict) -> T:
+    def make(doc: Any) -> T:
         instance = new(subclass)
         values = instance.__dict__
         values["_doc"] = doc

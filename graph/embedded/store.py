@@ -199,7 +199,8 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
                     entities[doc["id"]] = Stored(type_, doc)
                 # The snapshot is large and never changes: keep it out of the cyclic collector's
                 # scans, which otherwise add tens of milliseconds to random requests. Unfreeze
-                # first, so that the replaced snapshot (its networkx graph, if built, holds cycles) is collected.
+                # first, so that the replaced snapshot is collected (its networkx graph, if one
+                # was made, holds cycles).
                 gc.unfreeze()
                 self._snapshot, self._snapshot_version = Snapshot(entities), version
                 gc.collect()

@@ -1,21 +1,17 @@
-"""An immutable in-memory view of the registry: documents, the category tree and the flow graph.
+"""An immutable in-memory view of the registry: documents, the category tree and the flows.
 
 The embedded backend rebuilds one from disk whenever the store's version changes; the
 traversals in `graph.traversal` read it. They walk each node's flows from plain lists
-(`out_flows`, `in_flows`); `flows` is the same graph as a networkx `MultiDiGraph` over systems
-and parties, keyed by flow id, built on first use (none of the traversals needs it, and building
-it costs most of what a snapshot costs to make).
+(`out_flows`, `in_flows`): a networkx graph of them cost more to make than the rest of the
+snapshot, and its edge views more than the step a walk takes.
 """
 
 from __future__ import annotations
 
-import functools
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
-
-import networkx as nx
 
 from graph.store import FLOW_WINDOW, Doc, Stored, effective_terms, in_force, planned
 
@@ -38,8 +34,7 @@ class Snapshot:
         self.carried: dict[str, list[Doc]] = defaultdict(list)
         """category -> flows that carry exactly that category."""
         self.out_flows: dict[str, list[Doc]] = defaultdict(list)
-        """node -> the flows that leave it, in flow-id order: what a walk downstream reads (a
-        networkx edge view costs more to make than the step it takes)."""
+        """node -> the flows that leave it, in flow-id order: what a walk downstream reads."""
         self.in_flows: dict[str, list[Doc]] = defaultdict(list)
         """node -> the flows that reach it, in flow-id order."""
         self._overlapping: dict[str, frozenset[str]] = {}
@@ -70,18 +65,6 @@ class Snapshot:
                     self.carried[category].append(doc)
                 if any(key in doc for key in FLOW_WINDOW):
                     self.conditional.append(doc)
-
-    @functools.cached_property
-    def flows(self) -> nx.MultiDiGraph:
-        """The flows as a networkx graph: a node per system and party (attribute `type`), an edge
-        per flow keyed by its id (attribute `doc`), added in id order."""
-        graph = nx.MultiDiGraph()
-        for stored in self.entities.values():
-            if stored.type in ("system", "party"):
-                graph.add_node(stored.id, type=stored.type)
-        for doc in self.by_type.get("flow", ()):
-            graph.add_edge(doc["from"], doc["to"], key=doc["id"], doc=doc)
-        return graph
 
     def excluded(self, on: date, include_proposed: bool = False) -> frozenset[str]:
         """The ids of the flows that carry no data on day `on` (and, with `include_proposed`, are

@@ -1,5 +1,4 @@
-"""The snapshot's adjacency lists, which the walks read, and its networkx graph, built on first use,
-hold the same flows."""
+"""The snapshot's adjacency lists, which the walks read."""
 
 from graph.snapshot import Snapshot
 from graph.store import Stored
@@ -23,15 +22,3 @@ def test_each_node_lists_its_flows_in_and_out_in_id_order():
         "claims": ["f0", "f1", "f2"], "re": ["f3"]}
     assert "idle" not in snap.out_flows and "idle" not in snap.in_flows
 
-
-def test_the_networkx_graph_is_made_on_first_use_with_the_same_flows():
-    snap = _snapshot()
-    assert "flows" not in vars(snap)
-    graph = snap.flows
-    assert snap.flows is graph
-    assert dict(graph.nodes(data="type")) == {"crm": "system", "claims": "system", "idle": "system", "re": "party"}
-    assert sorted((u, v, k) for u, v, k in graph.edges(keys=True)) == [
-        ("claims", "claims", "f0"), ("claims", "re", "f3"), ("crm", "claims", "f1"), ("crm", "claims", "f2")]
-    for node in graph:
-        assert sorted(k for _, _, k in graph.out_edges(node, keys=True)) == [f["id"] for f in snap.out_flows.get(node, ())]
-        assert sorted(k for _, _, k in graph.in_edges(node, keys=True)) == [f["id"] for f in snap.in_flows.get(node, ())]

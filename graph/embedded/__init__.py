@@ -1,4 +1,4 @@
-"""The embedded backend: SQLite on local disk as the system of record, networkx in memory for queries."""
+"""The embedded backend: SQLite on local disk as the system of record, a snapshot in memory for queries."""
 
 from graph.embedded.store import EmbeddedStore
 

@@ -1,4 +1,4 @@
-"""The embedded backend: SQLite on local disk as the system of record, networkx in memory for queries.
+"""The embedded backend: SQLite on local disk as the system of record, a snapshot in memory for queries.
 
 One file holds the documents, the audit log and a version counter. Every write runs in one
 `BEGIN IMMEDIATE` transaction and bumps the counter; every read first compares the counter
@@ -199,8 +199,7 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
                     entities[doc["id"]] = Stored(type_, doc)
                 # The snapshot is large and never changes: keep it out of the cyclic collector's
                 # scans, which otherwise add tens of milliseconds to random requests. Unfreeze
-                # first, so that the replaced snapshot is collected (its networkx graph, if one
-                # was made, holds cycles).
+                # first, so that the replaced snapshot is collected.
                 gc.unfreeze()
                 self._snapshot, self._snapshot_version = Snapshot(entities), version
                 gc.collect()

@@ -112,6 +112,8 @@ MATCH (m:Holder {id: $start})-[f:FLOW]->(t:Holder)
 RETURN collect(DISTINCT [t.id, labels(t), t.name]) AS nodes,
        collect([f.id, m.id, t.id, f.categories, f.purpose]) AS edges
 """
+WHOLE_NODES = "MATCH (n:Holder) RETURN n.id, labels(n), n.name"
+WHOLE_EDGES = "MATCH (a:Holder)-[f:FLOW]->(b:Holder) RETURN f.id, a.id, b.id, f.categories, f.purpose"
 
 LAYER = """
 UNWIND $frontier AS id
@@ -300,6 +302,12 @@ class FalkorPeer:
                                              frozenset(e["id"] for e in found.edges)))
         return answer
 
+    def whole_lineage(self, picks: Picks, i: int) -> Answer:
+        """Every system and party, and every flow between them: the whole group as one node and edge list."""
+        nodes = self.query(WHOLE_NODES)
+        edges = self.query(WHOLE_EDGES)
+        return Answer(len(edges), (frozenset(id_ for id_, _labels, _name in nodes), frozenset(e[0] for e in edges)))
+
     def reach(self, starts: Iterable[str], categories: Iterable[str]) -> tuple[list[Doc], dict[str, Stored]]:
         """The flows downstream of `starts` that carry data of `categories` (overlapping), one
         breadth-first layer per query, with the nodes they reach and the agreements they name."""
@@ -380,6 +388,7 @@ class FalkorPeer:
     def answers(self) -> dict[str, Callable[[Picks, int], Answer]]:
         return {"holders": self.holders, "holders-page": self.holders_page, "holdings": self.holdings,
                 "lineage-depth-3": self.lineage_answer(3), "lineage": self.lineage_answer(None),
+                "lineage-whole": self.whole_lineage,
                 "dsar": self.dsar, "dsar-email": self.dsar_email, "findings": self.findings, "breach": self.breach}
 
 

@@ -16,8 +16,9 @@ from datetime import date
 from typing import Any
 
 from graph.store import (MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding,
-                         Lineage, Stored, WriteResult, today)
+                         Lineage, Stored, WriteResult, in_force, planned, today)
 from graph.changes import Change, encode, plan
+from registry.categories import CategoryTree
 from registry.bundle import Item, Source, entities_in, items_of, section_of, validate
 from registry.errors import InvalidArgument, NotFound
 from registry.filters import FlowFilter, InEea, Matcher
@@ -195,18 +196,45 @@ class Registry:
             self.entity(holder, "system", "party")
             return self._views(self.store.holdings(holder, as_of or today()))
 
-    def lineage(self, start: str, direction: Direction = "downstream", depth: int | None = None,
+    def lineage(self, start: str | None, direction: Direction | None = None, depth: int | None = None,
                 categories: list[str] | None = None, as_of: date | None = None,
                 include_proposed: bool = False) -> Lineage:
-        """The flows reached from `start` on day `as_of` (default today, UTC), with the planned
-        ones too when `include_proposed` (their documents say `status: proposed`)."""
+        """The flows reached from `start` on day `as_of` (default today, UTC): `direction`
+        (default downstream), within `depth` flows, following flows that carry data of one of
+        `categories`; with the planned flows too when `include_proposed` (their documents say
+        `status: proposed`). Without `start`, the whole registry as one flat node and edge list:
+        every system and party and every such flow (with `categories`, the flows carrying data of
+        one of them, their ends and the systems that declare such data), without distances.
+
+        Raises `NotFound` for an unknown start or category, `InvalidArgument` for a bad depth or
+        for `direction` or `depth` without `start`."""
         with self.store.pinned():
-            self.entity(start, "system", "party")
+            if start is None and (direction is not None or depth is not None):
+                raise InvalidArgument(f"{'direction' if direction is not None else 'depth'}: only with a start "
+                                      "node (from); without one the lineage is the whole registry")
+            if start is not None:
+                self.entity(start, "system", "party")
             if depth is not None and not 0 <= depth <= MAX_DEPTH:
                 raise InvalidArgument(f"depth must be between 0 and {MAX_DEPTH}")
             for category in categories or ():
                 self.entity(category, "category")
-            return self.store.lineage(start, direction, depth, categories, as_of or today(), include_proposed)
+            if start is None:
+                return self._whole(categories, as_of or today(), include_proposed)
+            return self.store.lineage(start, direction or "downstream", depth, categories, as_of or today(),
+                                      include_proposed)
+
+    def _whole(self, categories: list[str] | None, on: date, include_proposed: bool) -> Lineage:
+        ends = sorted((Stored(type_, doc) for type_ in ("system", "party") for doc in self.store.list(type_)),
+                      key=lambda end: end.id)
+        flows = [flow for flow in self.store.list("flow") if in_force(flow, on) or (include_proposed and planned(flow, on))]
+        if categories is not None:
+            tree = CategoryTree(self.store.list("category"))
+            wanted = frozenset().union(*(tree.overlapping[c] for c in categories))
+            flows = [flow for flow in flows if not wanted.isdisjoint(flow["categories"])]
+            touched = {end for flow in flows for end in (flow["from"], flow["to"])}
+            ends = [end for end in ends if end.id in touched or end.type == "system"
+                    and any(h["category"] in wanted for h in end.doc.get("holds", ()))]
+        return Lineage(nodes=ends, edges=sorted(flows, key=lambda flow: flow["id"]))
 
     def _views(self, holdings: list[Holding]) -> list[HoldingView]:
         ids = {id_ for h in holdings for id_ in (h.holder, h.category, h.flow, h.legal_basis, h.condition,

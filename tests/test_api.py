@@ -83,6 +83,24 @@ def test_lineage_is_a_flat_graph_for_visualisations(loaded):
     }
 
 
+def test_lineage_without_from_is_the_whole_registry_as_one_flat_graph(loaded):
+    result = run(loaded, """{ lineage { nodes { id kind distance } edges { id from to } truncated } }""")
+    assert result.errors is None
+    graph = result.data["lineage"]
+    assert graph["nodes"] == [{"id": "actuarial", "kind": "SYSTEM", "distance": None},
+                              {"id": "broker", "kind": "PARTY", "distance": None},
+                              {"id": "claims", "kind": "SYSTEM", "distance": None},
+                              {"id": "crm", "kind": "SYSTEM", "distance": None},
+                              {"id": "dwh", "kind": "SYSTEM", "distance": None},
+                              {"id": "re", "kind": "PARTY", "distance": None}]
+    assert [(e["id"], e["from"], e["to"]) for e in graph["edges"]] == [
+        ("b1", "broker", "crm"), ("f1", "claims", "dwh"), ("f2", "dwh", "re"), ("f3", "claims", "re"),
+        ("f4", "dwh", "actuarial"), ("f5", "actuarial", "dwh"), ("f6", "crm", "dwh")]
+    assert graph["truncated"] is False
+    started = run(loaded, '{ lineage(from: "claims") { nodes { id distance } } }').data["lineage"]["nodes"]
+    assert started[1] == {"id": "claims", "distance": 0}  # from a start, distances as before
+
+
 def test_lists_and_node_lookups_resolve_references(loaded):
     result = run(loaded, """{
         flows { nodes { id } }
@@ -106,6 +124,8 @@ def test_lists_and_node_lookups_resolve_references(loaded):
     ('{ holdings(holder: "contact") { totalCount } }', "unknown system or party 'contact'"),
     ('{ lineage(from: "ghost") { nodes { id } } }', "unknown system or party 'ghost'"),
     ('{ lineage(from: "crm", depth: 1000) { nodes { id } } }', "depth must be between 0 and 64"),
+    ('{ lineage(direction: UPSTREAM) { nodes { id } } }',
+     "direction: only with a start node (from); without one the lineage is the whole registry"),
 ])
 def test_bad_arguments_give_graphql_errors(loaded, query, message):
     result = run(loaded, query)

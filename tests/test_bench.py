@@ -27,7 +27,7 @@ def records(tmp_path_factory):
 def test_every_question_is_asked_through_every_layer(records):
     found, _ = records
     latency = {(r["question"], r["layer"]) for r in found if "clients" not in r}
-    for question in ("holders", "holders-page", "holdings", "lineage-depth-3", "lineage", "dsar", "dsar-email",
+    for question in ("holders", "holders-page", "holdings", "lineage-depth-3", "lineage", "lineage-whole", "dsar", "dsar-email",
                      "findings", "breach"):
         assert {(question, layer) for layer in ("direct", "execute", "http")} <= latency, question
     assert {("import", "direct"), ("subject-load", "direct")} <= latency

@@ -1,5 +1,7 @@
 """Lineage: the part of the flow graph reached from a node, on every backend."""
 
+import datetime
+
 import pytest
 
 from graph.store import MAX_DEPTH
@@ -52,12 +54,44 @@ def test_edges_carry_what_a_visualisation_draws(lineage_registry):
     assert nodes == {"claims": "system", "dwh": "system", "re": "party"}
 
 
+def test_without_a_start_the_lineage_is_the_whole_registry(lineage_registry):
+    whole = lineage_registry.lineage(None)
+    assert shape(whole) == (["actuarial", "broker", "claims", "crm", "dwh", "re"],
+                            ["b1", "f1", "f2", "f3", "f4", "f5", "f6"])
+    assert (whole.distances, whole.truncated) == ({}, False)
+
+
+@pytest.mark.parametrize("categories, nodes, edges", [
+    # contact: the flows carrying it, their ends, and crm, which declares it
+    (["contact"], ["actuarial", "broker", "crm", "dwh"], ["b1", "f4", "f6"]),
+    # oncology overlaps its ancestors (diagnoses, health): every health flow; claims declares health
+    (["health.diagnosis.oncology"], ["actuarial", "claims", "dwh", "re"], ["f1", "f2", "f3", "f4", "f5"]),
+])
+def test_the_whole_registry_filtered_by_categories(lineage_registry, categories, nodes, edges):
+    assert shape(lineage_registry.lineage(None, categories=categories)) == (nodes, edges)
+
+
+def test_the_whole_registry_on_a_day_leaves_out_flows_not_in_force_unless_planned_ones_are_asked_for(
+        lineage_registry):
+    lineage_registry.upsert("flow", {"id": "f7", "name": "Planned", "from": "crm", "to": "re", "categories": ["contact"],
+                                     "purpose": "analytics", "status": "proposed"}, actor="test")
+    lineage_registry.upsert("flow", {"id": "f8", "name": "Ended", "from": "crm", "to": "re", "categories": ["contact"],
+                                     "purpose": "analytics", "until": "2026-01-31"}, actor="test")
+    on = datetime.date(2026, 6, 1)
+    assert shape(lineage_registry.lineage(None, as_of=on))[1] == ["b1", "f1", "f2", "f3", "f4", "f5", "f6"]
+    assert shape(lineage_registry.lineage(None, as_of=on, include_proposed=True))[1][-1] == "f7"
+    assert "f8" in shape(lineage_registry.lineage(None, as_of=datetime.date(2026, 1, 31)))[1]  # its last day
+
+
 @pytest.mark.parametrize("kwargs, error", [
     ({"start": "nope"}, NotFound),
     ({"start": "health"}, NotFound),
     ({"start": "crm", "categories": ["nope"]}, NotFound),
     ({"start": "crm", "depth": -1}, InvalidArgument),
     ({"start": "crm", "depth": MAX_DEPTH + 1}, InvalidArgument),
+    ({"start": None, "direction": "upstream"}, InvalidArgument),
+    ({"start": None, "depth": 2}, InvalidArgument),
+    ({"start": None, "categories": ["nope"]}, NotFound),
 ])
 def test_bad_arguments_are_reported(lineage_registry, kwargs, error):
     with pytest.raises(error):

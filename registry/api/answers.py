@@ -69,11 +69,13 @@ class LineageEdge:
 
 @strawberry.type(description="A system or party in a lineage, with its distance from the start.")
 class LineageNode(Holder):
-    distance: int = strawberry.field(description="The fewest flows between the start and this node (0: the start).")
+    distance: Optional[int] = strawberry.field(description="The fewest flows between the start and this node (0: the "
+                                                           "start); null in the whole registry (no start).")
 
 
 @kept
-@strawberry.type(description="Nodes and edges reached from a system or party: the shape a visualisation draws.")
+@strawberry.type(description="Nodes and edges reached from a system or party, or the whole registry: the shape a "
+                              "visualisation draws.")
 class LineageGraph:
     nodes: list[LineageNode]
     edges: list[LineageEdge]
@@ -132,7 +134,7 @@ def to_lineage(lineage: Lineage) -> LineageGraph:
 def _lineage_graph(lineage: Lineage) -> LineageGraph:
     return LineageGraph(
         nodes=[LineageNode(id=node.id, kind=node.type, name=node.doc["name"], country=node.doc["country"],
-                           distance=lineage.distances[node.id]) for node in lineage.nodes],
+                           distance=lineage.distances.get(node.id)) for node in lineage.nodes],
         edges=[to_edge(doc) for doc in lineage.edges], truncated=lineage.truncated)
 
 

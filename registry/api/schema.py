@@ -34,7 +34,7 @@ from registry.api.cost import DEFAULT_MAX_COST, cost_limit
 from registry.api.limits import QueryCache
 from registry.api.scalars import OVERRIDES
 from registry.errors import DomainError
-from registry.api.enums import Direction
+from registry.api.enums import Direction, value_of
 from registry.api.exports import ExportQuery
 from registry.api.permissions import authorize
 from registry.api.subjects import SubjectMutation, SubjectQuery
@@ -148,15 +148,19 @@ class RegistryQuery:
         return to_connection(found, holding_converter())
 
     @strawberry.field(description="The flows in force on day `asOf` (default today, UTC) reached from a system or "
-                                  "party, within `depth` flows, following only flows that carry one of `categories` "
-                                  "(an ancestor or a descendant of one); with `includeProposed`, the planned flows "
-                                  "too (`proposed: true`).")
+                                  "party (`from`; `direction` default DOWNSTREAM), within `depth` flows, following "
+                                  "only flows that carry one of `categories` (an ancestor or a descendant of one); "
+                                  "with `includeProposed`, the planned flows too (`proposed: true`). Without `from`, "
+                                  "the whole registry as one flat node and edge list: every system and party and "
+                                  "every such flow (with `categories`, the flows carrying one of them, their ends "
+                                  "and the systems that declare such data), without distances.")
     @domain_errors
-    async def lineage(self, info: strawberry.Info, from_: Annotated[strawberry.ID, strawberry.argument(name="from")],
-                      direction: Direction = Direction.DOWNSTREAM, depth: Optional[int] = None,
+    async def lineage(self, info: strawberry.Info,
+                      from_: Annotated[Optional[strawberry.ID], strawberry.argument(name="from")] = None,
+                      direction: Optional[Direction] = None, depth: Optional[int] = None,
                       categories: Optional[list[strawberry.ID]] = None, as_of: Optional[datetime.date] = None,
                       include_proposed: bool = False) -> LineageGraph:
-        found = await info.context.call(info.context.registry.lineage, from_, direction.value, depth, categories,
+        found = await info.context.call(info.context.registry.lineage, from_, value_of(direction), depth, categories,
                                         as_of, include_proposed)
         return to_lineage(found)
 

@@ -28,10 +28,9 @@ from datetime import date
 
 import networkx as nx
 
-from graph.store import Direction, Doc, Stored, in_force, planned, today
+from graph.store import Direction, Doc, Stored, today
 from registry.categories import CategoryTree
 from registry.compliance.transfers import Countries
-from registry.errors import InvalidArgument
 
 
 def lineage_graph(registry, countries: Countries, *, start: str | None = None, direction: Direction | None = None,
@@ -47,16 +46,9 @@ def lineage_graph(registry, countries: Countries, *, start: str | None = None, d
     Raises `NotFound` for an unknown start or category, `InvalidArgument` for a bad depth or
     for `direction` / `depth` without `start`.
     """
+    found = registry.lineage(start, direction, depth, categories, as_of, include_proposed)
+    nodes, flows, distances, truncated = found.nodes, found.edges, found.distances, found.truncated
     tree = CategoryTree(registry.list("category"))
-    if start is None:
-        if direction is not None or depth is not None:
-            raise InvalidArgument(f"{'direction' if direction is not None else 'depth'}: only with a start node "
-                                  "(from); without one the whole registry is drawn")
-        nodes, flows = _whole(registry, tree, categories, as_of or today(), include_proposed)
-        distances, truncated = {}, None
-    else:
-        found = registry.lineage(start, direction or "downstream", depth, categories, as_of, include_proposed)
-        nodes, flows, distances, truncated = found.nodes, found.edges, found.distances, found.truncated
     agreements = {doc["id"]: doc for doc in registry.list("agreement")}
     graph = nx.MultiDiGraph(**_present(start=start, direction=(direction or "downstream") if start else None,
                                        depth=depth, categories=tuple(categories) if categories else None,
@@ -67,21 +59,6 @@ def lineage_graph(registry, countries: Countries, *, start: str | None = None, d
     for flow in flows:
         graph.add_edge(flow["from"], flow["to"], key=flow["id"], **_edge(flow, agreements.get(flow.get("agreement")), tree))
     return graph
-
-
-def _whole(registry, tree: CategoryTree, categories: list[str] | None, on: date,
-           include_proposed: bool) -> tuple[list[Stored], list[Doc]]:
-    ends = [Stored(type_, doc) for type_ in ("system", "party") for doc in registry.list(type_)]
-    flows = [flow for flow in registry.list("flow") if in_force(flow, on) or (include_proposed and planned(flow, on))]
-    if categories is None:
-        return sorted(ends, key=lambda s: s.id), flows
-    for category in categories:
-        registry.entity(category, "category")
-    wanted = frozenset().union(*(tree.overlapping[c] for c in categories))
-    flows = [flow for flow in flows if not wanted.isdisjoint(flow["categories"])]
-    touched = {end for flow in flows for end in (flow["from"], flow["to"])}
-    touched |= {s.id for s in ends if s.type == "system" and any(h["category"] in wanted for h in s.doc.get("holds", ()))}
-    return sorted((s for s in ends if s.id in touched), key=lambda s: s.id), flows
 
 
 def _node(node: Stored, countries: Countries, start: str | None) -> dict:

@@ -140,12 +140,18 @@ def test_a_subject_file_may_not_record_a_disclosure_on_a_flow_of_scope_all(servi
         service.load(path, principal=DPO)
 
 
+def on(service, day: date) -> date:
+    """Make `day` today for `service` (an erasure is carried out as of today or earlier)."""
+    service.clock = lambda: day
+    return day
+
+
 def test_erasure_keeps_what_must_be_kept_then_removes_everything_but_the_proof(service, registry, store):
-    plan, done = service.erase(principal=DPO, subject="P-1", today=date(2031, 1, 10))
+    plan, done = service.erase(principal=DPO, subject="P-1", today=on(service, date(2031, 1, 10)))
     assert (done.systems, done.kept) == (("crm",), ("claims",))
     assert [r["system"] for r in store.subject("P-1").records] == ["claims"]
     assert plan.kept_systems == ["claims"]
-    plan, done = service.erase(principal=DPO, subject="K-1", today=date(2030, 2, 1))
+    plan, done = service.erase(principal=DPO, subject="K-1", today=on(service, date(2030, 2, 1)))
     assert (done.systems, done.kept, done.consents, done.keys, done.disclosures) == (("claims", "crm"), (), 1, 0, 0)
     assert store.subject("K-1") is None
     with pytest.raises(NotFound):
@@ -156,13 +162,26 @@ def test_erasure_keeps_what_must_be_kept_then_removes_everything_but_the_proof(s
     assert [s.id for s in service.list(principal=DPO)[0]] == ["P-1"]
 
 
+def test_an_erasure_is_not_carried_out_as_of_a_day_still_to_come(service, store):
+    on(service, date(2026, 12, 1))
+    # On 2031-01-10 P-1's crm data (P6Y from its collection on 2024-01-15) would be erasable; today it is not.
+    ahead = service.erasure_plan(principal=DPO, subject="P-1", today=date(2031, 1, 10))  # a plan may look ahead
+    assert [k.system for k in ahead.keep] == ["claims"]
+    with pytest.raises(InvalidArgument, match=r"^today: 2031-01-10 is after today \(2026-12-01, UTC\); an erasure is "
+                                              r"carried out as of today or an earlier day"):
+        service.erase(principal=DPO, subject="P-1", today=date(2031, 1, 10))
+    assert [r["system"] for r in store.subject("P-1").records] == ["claims", "crm"]  # nothing changed
+    _, done = service.erase(principal=DPO, subject="P-1", today=date(2026, 12, 1))  # today itself is fine
+    assert done.kept == ("claims", "crm")
+
+
 def test_erasure_removes_lookup_keys_and_disclosures(service, store, tmp_path):
     path = tmp_path / "more.jsonl"
     path.write_text(json.dumps({"id": "X-1", "kind": "claimant", "records": [{"system": "crm", "since": "2020-01-01"}],
                                 "keys": {"email": "x1@example.org"},
                                 "disclosures": [{"flow": "lka-referral", "at": "2025-01-01T00:00:00Z"}]}) + "\n")
     service.load(path, principal=DPO)
-    _, done = service.erase(principal=DPO, subject="X-1", today=date(2040, 1, 1))
+    _, done = service.erase(principal=DPO, subject="X-1", today=on(service, date(2040, 1, 1)))
     assert (done.systems, done.kept, done.keys, done.disclosures) == (("crm",), (), 1, 1)
     with pytest.raises(NotFound, match="no subject with that e-mail address"):
         service.report(principal=DPO, email="x1@example.org")

@@ -39,8 +39,11 @@ MAX_PAGE = 1000
 
 
 class SubjectService:
-    def __init__(self, registry: Registry, hasher: model.KeyHasher | None = None):
+    def __init__(self, registry: Registry, hasher: model.KeyHasher | None = None,
+                 clock: Callable[[], date] = lambda: datetime.now(timezone.utc).date()):
+        """`clock()` gives today (UTC): the latest day an erasure may be carried out as of."""
         self.registry = registry
+        self.clock = clock
         self.store = registry.store
         self.hasher = hasher or model.KeyHasher(None)
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
@@ -133,10 +136,16 @@ class SubjectService:
         """Record that the subject's erasure plan (as of `today`) has been carried out: the subject's
         records go from the registry, except in the systems where data must be kept (Art. 17(3));
         when nothing must be kept, the subject goes altogether (records, consents, lookup keys,
-        disclosures). One audit entry proves it (systems and counts, no personal data)."""
+        disclosures). One audit entry proves it (systems and counts, no personal data). `today`
+        (default today, UTC) may not be a later day: `InvalidArgument`."""
         require(principal, SUBJECT_WRITE)
         self._refuse_while_loading(subject)
-        today = today or datetime.now(timezone.utc).date()
+        now = self.clock()
+        if today is not None and today > now:  # retention would seem to have run: an erasure nothing can undo
+            raise InvalidArgument(f"today: {today.isoformat()} is after today ({now.isoformat()}, UTC); an erasure "
+                                  "is carried out as of today or an earlier day, never ahead of the retention it "
+                                  "must respect (an erasure plan may look ahead)")
+        today = today or now
         plan = self.erasure_plan(principal=principal, subject=subject, today=today)
         done = self.store.erase_subject(plan.report.subject.id, keep=plan.kept_systems, actor=principal.name,
                                         plan_date=today.isoformat())

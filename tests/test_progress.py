@@ -45,7 +45,11 @@ def test_a_subject_load_not_on_a_terminal_says_how_far_it_is_in_lines_on_stderr(
     assert [line.split(": ")[2].split(" (")[0] for line in applying] == ["10,000/25,000", "20,000/25,000",
                                                                         "25,000/25,000"]
     assert all(line.endswith(" left)") for line in applying[:-1]) and applying[-1].endswith("/s)")
-    assert any(line.startswith("dsa-registry: reading subjects.jsonl: ") and " MB/" in line for line in lines)
+    reading = [number for number, line in enumerate(lines) if line.startswith("dsa-registry: reading subjects.jsonl: ")]
+    assert reading and " MB/" in lines[reading[-1]]
+    # Reading ends before applying starts (the whole file is checked first): its last line comes
+    # first, and the applying lines' rate and time left count the applying alone.
+    assert reading[-1] < lines.index(applying[0])
     assert all(line.startswith("dsa-registry: ") for line in lines)
 
 
@@ -85,3 +89,21 @@ def test_a_write_kept_waiting_by_another_exits_75_with_one_line(workdir):
         other.execute("ROLLBACK")
     assert (result.returncode, result.stderr) == (
         75, "error: busy: another write is in progress (waited 0.5 s); nothing was changed, retry\n")
+
+
+def test_the_applying_rate_counts_the_applying_alone_not_the_reading_before_it(tmp_path, monkeypatch):
+    from registry.cli.subjects import _stages
+    now = [1000.0]
+    monkeypatch.setattr("registry.progress.time.monotonic", lambda: now[0])
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"x" * 2_000_000)
+    out = io.StringIO()
+    with _stages(Reporter(terminal=False, interval=0, stream=out), path) as (read, applied):
+        now[0] += 100  # reading and checking the file take 100 s
+        read(2_000_000, 2_000_000)
+        now[0] += 2  # then the first batch of 10,000 takes 2 s
+        applied(10_000, 30_000)
+    assert out.getvalue().splitlines() == [
+        "dsa-registry: reading s.jsonl: 2.0 MB/2.0 MB (0.0 MB/s)",
+        "dsa-registry: applying s.jsonl: 10,000/30,000 (5,000/s, about 4 s left)",
+    ]

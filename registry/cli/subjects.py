@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import click
 from registry.auth.roles import Principal
 from registry.cli.base import QUIET, Day, Moment, private_file, registry_of, reporter, session, write_output
 from registry.errors import InvalidArgument
+from registry.progress import Reporter, Task
 from registry.subjects import parallel
 from registry.subjects.language import language
 from registry.subjects.render import ERASURE_FORMATS, FORMATS, NO_CONTROLLER, render, render_erasure
@@ -58,10 +61,37 @@ def load_subjects(ctx, files: tuple[Path, ...], workers: int | None, quiet: bool
                    f"{pending.applied:,} of {pending.subjects:,} subjects; loading {pending.source} again completes it",
                    err=True)
     for path in files:
-        with progress.task(f"reading {path.name}", path.stat().st_size, bytes=True) as read, \
-                progress.task(f"applying {path.name}", None) as applied:
-            count = service.load(path, principal=principal, read=read.to, applied=applied.to, workers=workers)
+        with _stages(progress, path) as (read, applied):
+            count = service.load(path, principal=principal, read=read, applied=applied, workers=workers)
         click.echo(f"{path}: {count} subjects")
+
+
+@contextmanager
+def _stages(progress: Reporter, path: Path) -> Iterator[tuple[Callable[[int, int], None], Callable[[int, int], None]]]:
+    """The progress of reading `path`, then of applying it: (read, applied) callbacks. A file is
+    read and checked whole before anything is applied, so the reading task ends (with its last
+    line) when the file has been read or the first batch is applied, and only then does the
+    applying task start: its rate and time left count the applying alone."""
+    with ExitStack() as tasks:
+        reading = tasks.enter_context(ExitStack())
+        read = reading.enter_context(progress.task(f"reading {path.name}", path.stat().st_size, bytes=True))
+        applying: list[Task] = []
+
+        def start_applying() -> None:
+            if not applying:
+                reading.close()
+                applying.append(tasks.enter_context(progress.task(f"applying {path.name}", None)))
+
+        def on_read(done: int, total: int) -> None:
+            read.to(done, total)
+            if done >= total:
+                start_applying()
+
+        def on_applied(done: int, total: int) -> None:
+            start_applying()
+            applying[0].to(done, total)
+
+        yield on_read, on_applied
 
 
 @subjects.command("list")

@@ -597,10 +597,12 @@ class GraphStore(Protocol):
 
     # --- erasure (`graph.embedded.erasure`, `graph.neo4j.erasure`) ---------------------------------
 
-    def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> Erasure | None:
+    def erase_subject(self, id: str, *, keep: Iterable[str], add: Iterable[Doc] = (), actor: str,
+                      plan_date: str) -> Erasure | None:
         """Carry out an executed erasure plan in one transaction: remove the subject's records in
-        every system but those in `keep` (where data must be kept); when `keep` names none of its
-        systems, remove the subject altogether (records, consents, keys, disclosures). Audited as
+        every system but those in `keep` (where data must be kept), and give it the records `add`
+        (in systems of `keep`: data kept there that came from the removed records); when neither
+        leaves it a record, remove the subject altogether (records, consents, keys, disclosures). Audited as
         one `erase` entry whose document is `Erasure.proof` (no personal data). None when there
         is no such subject."""
 

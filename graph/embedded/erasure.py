@@ -16,7 +16,9 @@ from graph.store import Erasure, NewAuditEntry, audit_time
 class ErasureTables:
     """The erasure half of `EmbeddedStore` (which provides `_db`, `_audit` and `_in_transaction`)."""
 
-    def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> Erasure | None:
+    def erase_subject(self, id: str, *, keep: Iterable[str], add: Iterable[dict] = (), actor: str,
+                      plan_date: str) -> Erasure | None:
+        added = list(add)
         kept_systems = set(keep)
         done: list[Erasure] = []
 
@@ -26,12 +28,14 @@ class ErasureTables:
             if found is None:
                 return
             records, keys = json.loads(found[0]), json.loads(found[1])
-            staying = [r for r in records if r["system"] in kept_systems]
+            staying = [r for r in records if r["system"] in kept_systems] + added
             systems = tuple(sorted({r["system"] for r in records} - kept_systems))
             if staying:
                 db.execute("UPDATE subject SET records = ? WHERE id = ?", (json.dumps(staying), id))
                 db.executemany("DELETE FROM subject_system WHERE system = ? AND subject = ?",
                                [(system, id) for system in systems])
+                db.executemany("INSERT OR IGNORE INTO subject_system (system, subject) VALUES (?, ?)",
+                               [(r["system"], id) for r in added])
                 erasure = Erasure(systems, tuple(sorted({r["system"] for r in staying})))
             else:  # every statement uses a primary key: no scan, whatever the number of subjects
                 db.executemany("DELETE FROM subject_system WHERE system = ? AND subject = ?",

@@ -3,7 +3,8 @@ transaction, with one audit entry that proves it and holds no personal data
 (`graph.store.Erasure.proof`).
 
 A partial erasure (data that must be kept in some systems, Art. 17(3)) rewrites the subject's
-records and drops its `RECORDED_IN` to the other systems; a full one deletes the subject with its
+records (adding those of kept data that came from the records removed) and drops its
+`RECORDED_IN` to the other systems; a full one deletes the subject with its
 consents, disclosures and lookup keys.
 """
 
@@ -26,6 +27,12 @@ WITH s
 MATCH (s)-[r:RECORDED_IN]->(y:Entity) WHERE y.id IN $systems
 DELETE r
 """
+_ADD = """
+MATCH (s:Subject {id: $id})
+UNWIND $systems AS system
+MATCH (y:System {id: system})
+MERGE (s)-[:RECORDED_IN]->(y)
+"""
 _FULL = """
 MATCH (s:Subject {id: $id})
 CALL (s) { OPTIONAL MATCH (s)-[c:CONSENT]->() RETURN count(c) AS consents }
@@ -39,8 +46,9 @@ RETURN consents, disclosures, keys
 class ErasureGraph:
     """The erasure half of `Neo4jStore` (which provides `_session` and `_errors`)."""
 
-    def erase_subject(self, id: str, *, keep: Iterable[str], actor: str, plan_date: str) -> Erasure | None:
-        kept_systems = set(keep)
+    def erase_subject(self, id: str, *, keep: Iterable[str], add: Iterable[dict] = (), actor: str,
+                      plan_date: str) -> Erasure | None:
+        kept_systems, added = set(keep), list(add)
 
         def work(tx: neo4j.ManagedTransaction) -> Erasure | None:
             audit.lock(tx)
@@ -48,10 +56,12 @@ class ErasureGraph:
             if found is None:
                 return None
             records = json.loads(found["records"])
-            staying = [r for r in records if r["system"] in kept_systems]
+            staying = [r for r in records if r["system"] in kept_systems] + added
             systems = tuple(sorted({r["system"] for r in records} - kept_systems))
             if staying:
                 tx.run(_PARTIAL, id=id, records=json.dumps(staying), systems=list(systems)).consume()
+                if added:
+                    tx.run(_ADD, id=id, systems=sorted({r["system"] for r in added})).consume()
                 erasure = Erasure(systems, tuple(sorted({r["system"] for r in staying})))
             else:
                 counts = tx.run(_FULL, id=id).single()

@@ -29,7 +29,7 @@ Erasure plans (`registry.subjects.erasure`) start from this report.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
@@ -179,7 +179,8 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
     actual = spread.run(open_cases=False)
     potential = spread.run(open_cases=True) if spread.closed else actual
 
-    holdings = [_holding(node, category, arrival, entities, tree, spread.terms_of)
+    dates = _retention_dates(spread, actual)
+    holdings = [_holding(node, category, arrival, entities, tree, spread.terms_of, dates.get((node, category)))
                 for (node, category), arrival in sorted(actual.arrived.items()) if entities[node].type == "system"]
     recipients = [spread.recipient(party, flow_id, chains)
                   for (party, flow_id), chains in sorted(actual.disclosed.items())]
@@ -252,9 +253,10 @@ class _Spread:
                 or (self.tree.is_("health", category)
                     and NAIC_AUTHORISATION in (basis, *terms["additional_bases"][0])))
 
-    def run(self, open_cases: bool) -> _Reach:
+    def run(self, open_cases: bool, records: list[Doc] | None = None) -> _Reach:
+        """Where the data of `records` (default: all the subject's) goes."""
         reach = _Reach({}, defaultdict(dict), defaultdict(set), set())
-        for record in self.subject.records:
+        for record in self.subject.records if records is None else records:
             for category in record["categories"]:
                 reach.arrived.setdefault((record["system"], category), ((), None, record))
         self._walk(reach, dict(reach.arrived), open_cases)
@@ -332,9 +334,40 @@ class _Spread:
                          path=path, case_flows=cases if potential else ())
 
 
+def _retention_dates(spread: _Spread, actual: _Reach) -> dict[tuple[str, str], tuple[date | None, date | None]]:
+    """(collected, ended) of the data each (system, category) holds, over every record it came
+    from: the latest `since` and the latest `until`, None where any of them has none (a
+    relationship that goes on, a collection not recorded). A system may get the same data from
+    two contracts, one ended and one not: retention runs from the later end, so that the data
+    never becomes erasable earlier than its retention allows. Only worked out (one walk per
+    record) for a subject whose records do not all carry the same dates; otherwise every
+    arrival's record gives the same answer and the map is empty."""
+    records = spread.subject.records
+    if len({(r.get("since"), r.get("until")) for r in records}) < 2:
+        return {}
+    sources: dict[tuple[str, str], list[Doc | None]] = defaultdict(list)
+    for record in records:
+        for key, (_path, _flow, source) in spread.run(open_cases=False, records=[record]).arrived.items():
+            if key in actual.arrived:
+                sources[key].append(source)
+    return {key: (_latest(r.get("since") if r else None for r in found),
+                  _latest(r.get("until") if r else None for r in found)) for key, found in sources.items()}
+
+
+def _latest(days: Iterable[str | None]) -> date | None:
+    """The latest of `days` (ISO dates), None if any is None."""
+    found = list(days)
+    return None if not found or None in found else date.fromisoformat(max(found))
+
+
 def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Stored], tree: CategoryTree,
-             terms_of: Callable[[Doc], dict]) -> SubjectHolding:
+             terms_of: Callable[[Doc], dict], dates: tuple[date | None, date | None] | None = None
+             ) -> SubjectHolding:
+    """`dates`: (collected, ended) over every record the data came from (`_retention_dates`),
+    when they differ from the arrival's record's."""
     path, flow, record = arrival
+    if dates is None:
+        dates = (_date(record.get("since")), _date(record.get("until"))) if record else (None, None)
     declared = covering(entities[node].doc, category, tree)
     terms = terms_of(flow) if flow is not None else None
     return SubjectHolding(
@@ -346,8 +379,7 @@ def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Sto
         retention=declared.get("retention") if declared else None,
         retention_from=declared.get("retention_from", "end") if declared else "end",
         path=path, source=record.get("source") if record and not path else None,
-        collected=_date(record.get("since")) if record else None,
-        ended=_date(record.get("until")) if record else None)
+        collected=dates[0], ended=dates[1])
 
 
 def covering(system: Doc, category: str, tree: CategoryTree) -> Doc | None:

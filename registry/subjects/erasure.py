@@ -65,6 +65,33 @@ class ErasurePlan:
         """The systems where some of the subject's data must stay (their records stay in the registry)."""
         return sorted({k.system for k in self.keep})
 
+    @property
+    def added_records(self) -> list[dict]:
+        """The records the subject gets when the plan is carried out, one per system that must keep
+        data which reached it by flows from records that go (claims history a reporting system
+        keeps for ten years after the contract ends): the categories kept there, with the latest
+        `since` and `until` of the records the data came from (left out where one of them has
+        none). Without them, erasing those records would leave nothing in the registry that says
+        the kept data is there, and a later access request (Art. 15) would not find it."""
+        staying = set(self.kept_systems)
+        moved: dict[str, list] = defaultdict(list)
+        held = {(h.system, h.category): h for h in self.report.holdings}
+        for kept in self.keep:
+            holding = held.get((kept.system, kept.category))
+            if holding is None or not holding.path:  # the subject's own record there: it stays
+                continue
+            origin = self.report.entities[holding.path[0]].doc["from"]
+            if origin not in staying:
+                moved[kept.system].append(holding)
+        records = []
+        for system, holdings in sorted(moved.items()):
+            record = {"system": system, "categories": sorted({h.category for h in holdings})}
+            for field, days in (("since", [h.collected for h in holdings]), ("until", [h.ended for h in holdings])):
+                if None not in days:
+                    record[field] = max(days).isoformat()
+            records.append(record)
+        return records
+
 
 def retention_end(retention: str, starts_from: str, *, collected: date | None, ended: date | None) -> date | None:
     """The last day data with `retention` (ISO 8601) must be kept, running from the end of the

@@ -134,7 +134,9 @@ class SubjectService:
     def erase(self, *, principal: Principal, subject: str, today: date | None = None
               ) -> tuple[erasure.ErasurePlan, Erasure]:
         """Record that the subject's erasure plan (as of `today`) has been carried out: the subject's
-        records go from the registry, except in the systems where data must be kept (Art. 17(3));
+        records go from the registry, except in the systems where data must be kept (Art. 17(3)),
+        which get a record of what they keep where it came from records that go
+        (`ErasurePlan.added_records`);
         when nothing must be kept, the subject goes altogether (records, consents, lookup keys,
         disclosures). One audit entry proves it (systems and counts, no personal data). `today`
         (default today, UTC) may not be a later day: `InvalidArgument`."""
@@ -147,8 +149,8 @@ class SubjectService:
                                   "must respect (an erasure plan may look ahead)")
         today = today or now
         plan = self.erasure_plan(principal=principal, subject=subject, today=today)
-        done = self.store.erase_subject(plan.report.subject.id, keep=plan.kept_systems, actor=principal.name,
-                                        plan_date=today.isoformat())
+        done = self.store.erase_subject(plan.report.subject.id, keep=plan.kept_systems, add=plan.added_records,
+                                        actor=principal.name, plan_date=today.isoformat())
         if done is None:  # erased meanwhile by another caller
             raise NotFound(f"unknown subject {subject!r}")
         return plan, done

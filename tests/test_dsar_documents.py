@@ -46,7 +46,7 @@ def service(registry, tmp_path):
 def document(service, format="markdown", lang="en", subject="C-1", **options):
     report = service.report(principal=DPO, subject=subject, as_of=NOW.date())
     return render(report, service.registry.entities, format, controller=options.pop("controller", CONTROLLER),
-                  lang=lang, now=NOW, in_eea=ComplianceSettings.packaged().countries.in_eea, **options)
+                  lang=lang, now=NOW, countries=ComplianceSettings.packaged().countries, **options)
 
 
 def test_the_english_document_uses_names_and_words_not_ids_and_codes(service):
@@ -92,7 +92,7 @@ def test_a_region_chooses_the_form_of_dates(service):
 def test_html_and_markdown_say_the_same(service):
     html, markdown = document(service, "html", "de"), document(service, "markdown", "de")
     view = dsar_view(service.report(principal=DPO, subject="C-1", as_of=NOW.date()), service.registry.entities,
-                     Words(language("de")), controller=CONTROLLER, dpo=None, in_eea=None, now=NOW)
+                     Words(language("de")), controller=CONTROLLER, dpo=None, countries=None, now=NOW)
     values = {v for section in ("holdings", "recipients", "potential", "consents", "history", "rights")
               for row in view[section] for v in row.values() if isinstance(v, str) and v}
     assert values
@@ -186,3 +186,19 @@ class _HtmlText(HTMLParser):
         parser = cls()
         parser.feed(html)
         return re.sub(r"\s+", " ", "".join(parser.parts))
+
+
+def test_a_transfer_an_adequacy_decision_covers_says_so_and_one_nothing_covers_says_none(service):
+    registry = service.registry
+    for id_, certified in (("stratus", True), ("nimbus", False)):  # two US cloud processors, one DPF-certified
+        registry.upsert("party", {"id": id_, "name": id_.title(), "kind": "processor", "country": "US",
+                                  "role": "processor", **({"dpf_certified": True} if certified else {})}, actor="test")
+        registry.upsert("flow", {"id": f"crm-to-{id_}", "name": "Hosting", "from": "crm", "to": id_,
+                                 "categories": ["contact"], "purpose": "underwriting", "legal_basis": "gdpr-6-1-b"},
+                        actor="test")
+    rows = {line.split(" | ")[0].lstrip("| "): line.rstrip(" |").split(" | ")[-1]
+            for line in document(service).splitlines() if line.startswith(("| Stratus ", "| Nimbus "))}
+    assert rows == {"Stratus": "an adequacy decision of the European Commission (GDPR Art. 45)",
+                    "Nimbus": "none recorded"}
+    german = document(service, lang="de")
+    assert "Angemessenheitsbeschluss" in next(line for line in german.splitlines() if line.startswith("| Stratus "))

@@ -376,7 +376,7 @@ class SubjectQuery:
                                     email=email, as_of=as_of)
         return await context.call(render, report, context.registry.entities, format.value,
                                   controller=settings.controller, lang=lang or settings.document_language,
-                                  dpo=settings.dpo, in_eea=settings.countries.in_eea)
+                                  dpo=settings.dpo, countries=settings.countries)
 
     @strawberry.field(description="Data subjects by id, a page at a time (`after`: the previous page's endCursor); "
                                   "every page read is audited.")

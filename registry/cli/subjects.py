@@ -181,7 +181,7 @@ def dsar(ctx, subject: str | None, email: str | None, format_: str, lang: str | 
         compliance = settings.compliance()
         text = render(report, service.registry.entities, format_, controller=settings.controller,
                       lang=lang or settings.document_language, dpo=settings.dpo,
-                      in_eea=compliance.countries.in_eea)
+                      countries=compliance.countries)
     write_output(text, output)
 
 

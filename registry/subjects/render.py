@@ -14,6 +14,7 @@ write one when none is configured.
 from __future__ import annotations
 
 import re
+import typing
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 
@@ -21,11 +22,15 @@ import jinja2
 
 from graph.store import Stored
 from registry.compliance.settings import DEFAULT_CONTROLLER
+from registry.compliance.transfers import Certification, Countries
 from registry.errors import InvalidArgument
 from registry.subjects.dsar import DsarReport
 from registry.subjects.erasure import ErasurePlan, retention_end
 from registry.subjects.language import Language, language
 from registry.subjects.words import Words
+
+CERTIFICATIONS = typing.get_args(Certification)
+"""What a recipient's document may say it is certified under (`dpf_certified: true` …)."""
 
 FORMATS = ("html", "markdown")
 ERASURE_FORMATS = ("text", "html")
@@ -81,9 +86,10 @@ def _environment(format: str, lang: Language) -> jinja2.Environment:
 
 def render(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored]], format: str, *,
            controller: str | None, lang: str = "en", dpo: str | None = None,
-           in_eea: Callable[[str], bool] | None = None, now: datetime | None = None) -> str:
+           countries: Countries | None = None, now: datetime | None = None) -> str:
     """The report as `format` ("html" or "markdown") in language `lang`; `lookup` fetches entities
-    by id for their names; `in_eea` says whether a country is in the EEA (for Art. 15(2));
+    by id for their names; `countries` says which countries are in the EEA and which decisions
+    find a third country adequate (the safeguards of Art. 15(2), Art. 45 and 46);
     `now` is when it is written (default now). `InvalidArgument` without a controller, or for an
     unknown format or language."""
     if format not in FORMATS:
@@ -91,14 +97,14 @@ def render(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored]],
     if not controller or not controller.strip() or controller == DEFAULT_CONTROLLER:
         raise InvalidArgument(NO_CONTROLLER)
     chosen = language(lang)
-    view = dsar_view(report, lookup, Words(chosen), controller=controller, dpo=dpo, in_eea=in_eea,
+    view = dsar_view(report, lookup, Words(chosen), controller=controller, dpo=dpo, countries=countries,
                      now=now or datetime.now(timezone.utc))
     template = _environment(format, chosen).get_template(f"dsar.{'html' if format == 'html' else 'md'}.j2")
     return template.render(doc=view, lang=chosen.locale.language)
 
 
 def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored]], words: Words, *,
-              controller: str, dpo: str | None, in_eea: Callable[[str], bool] | None, now: datetime) -> dict:
+              controller: str, dpo: str | None, countries: Countries | None, now: datetime) -> dict:
     """What the documents say, every value a string in the reader's language (GDPR Art. 15(1)-(3),
     Art. 20, Art. 22): the same data for HTML and Markdown."""
     _ = words.gettext
@@ -125,7 +131,15 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     def party(id_: str) -> dict:
         doc = entities[id_].doc if id_ in entities else {"country": ""}
         return {"name": name(id_), "kind": words.kind(doc.get("kind")), "country": words.country(doc.get("country", "")),
-                "outside": bool(in_eea and doc.get("country") and not in_eea(doc["country"]))}
+                "outside": bool(countries and doc.get("country") and not countries.in_eea(doc["country"]))}
+
+    def adequate(id_: str) -> bool:
+        """An adequacy decision covers the recipient on the report's day (Art. 45), with the
+        certification it requires where it requires one (the EU-US Data Privacy Framework)."""
+        doc = entities[id_].doc if id_ in entities else {}
+        certified = {c for c in CERTIFICATIONS if doc.get(c)}
+        return bool(countries and doc.get("country")
+                    and countries.decision_for(doc["country"], report.as_of, certified) is not None)
 
     holdings = [{"system": name(h.system), "data": name(h.category), "purposes": names(h.purposes),
                  "basis": basis(h.legal_basis, h.condition),
@@ -139,7 +153,7 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
                    "safeguard": words.safeguard(r.transfer_mechanism) or ""} for r in report.recipients]
     for row, r in zip(recipients, report.recipients):
         if row["outside"] and not row["safeguard"]:
-            row["safeguard"] = _("none recorded")
+            row["safeguard"] = words.safeguard("adequacy") if adequate(r.party) else _("none recorded")
     potential = [{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
                   "cases": names(r.case_flows)} for r in report.potential_recipients]
     disclosures = [{"date": words.date(d.at), "recipient": name(d.party) if d.party else name(d.flow),

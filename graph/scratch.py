@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from graph.changes import encode, plan
 from graph.snapshot import Snapshot
-from graph.store import (AuditEntry, AuditQuery, Check, Doc, EncodedSubject, GraphStore, Stored, SubjectRow,
+from graph.store import (AuditEntry, AuditQuery, Check, Concerned, Doc, EncodedSubject, GraphStore, Stored, SubjectRow,
                          WriteResult)
 from graph.traversal import SnapshotReads
 
@@ -90,6 +90,12 @@ class ScratchStore(SnapshotReads):
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return self.base.subject_ids(systems, limit) if self.base is not None else []
+
+    def count_concerned(self, concerned: Concerned) -> int:
+        return self.base.count_concerned(concerned) if self.base is not None else 0
+
+    def concerned_ids(self, concerned: Concerned, limit: int) -> list[str]:
+        return self.base.concerned_ids(concerned, limit) if self.base is not None else []
 
     def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
         return self.base.list_subjects(after=after, limit=limit, systems=systems) if self.base is not None else []

@@ -279,6 +279,24 @@ Check = Callable[[RegistryView], "Checked | None"]
 
 
 @dataclass(frozen=True)
+class Concerned:
+    """The data subjects whose data a place may hold, as the flows could have brought it there:
+    those with a record in one of `systems`, of one of the kinds a system maps to (None: of any
+    kind), and those with a disclosure recorded on one of `disclosed` (flows of scope `case`) at
+    or before the instant `until` (ISO 8601; None: any time)."""
+
+    systems: Mapping[str, frozenset[str] | None]
+    disclosed: tuple[str, ...] = ()
+    until: str | None = None
+
+    def parts(self) -> tuple[list[str], list[list[str]], list[str]]:
+        """(systems for every kind, [system, kind] pairs, flows), sorted: what a store's query takes."""
+        every = sorted(system for system, kinds in self.systems.items() if kinds is None)
+        pairs = sorted([system, kind] for system, kinds in self.systems.items() if kinds is not None for kind in kinds)
+        return every, pairs, sorted(set(self.disclosed))
+
+
+@dataclass(frozen=True)
 class Erasure:
     """What `erase_subject` removed, for the audit entry that proves it (no personal data in it).
 
@@ -573,6 +591,12 @@ class GraphStore(Protocol):
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         """Up to `limit` ids of subjects with a record in any of `systems`, sorted."""
+
+    def count_concerned(self, concerned: Concerned) -> int:
+        """How many distinct subjects `concerned` describes."""
+
+    def concerned_ids(self, concerned: Concerned, limit: int) -> list[str]:
+        """Up to `limit` ids of the subjects `concerned` describes, sorted."""
 
     def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
         """Audit a read of a subject's personal data (who looked up whom, and what for); a lookup

@@ -113,10 +113,11 @@ def test_exposed_categories_and_the_recipients_that_received_them(loaded):
 def test_a_breached_party_exposes_what_it_received_and_counts_the_subjects_of_its_sources(loaded):
     asked = []
     found = breach_impact(loaded, parties=["re"], detected_at=at("2026-11-25T09:00:00+01:00"),
-                          count_subjects=lambda systems: asked.append(sorted(systems)) or 42)
+                          count_subjects=lambda concerned: asked.append(concerned) or 42)
     assert [(e.category["id"], e.high_risk) for e in found.exposed] == [("contact", False), ("health.diagnosis", True)]
     assert found.recipients == []
-    assert (found.subject_systems, found.subject_count, asked) == (["claims-sys"], 42, [["claims-sys"]])
+    assert (found.subject_systems, found.subject_count) == (["claims-sys"], 42)
+    assert asked == [found.concerned] and found.concerned.disclosed == ()
 
 
 @pytest.mark.parametrize("arguments, error, message", [

@@ -105,7 +105,7 @@ def test_impact_and_breach_count_subjects_and_the_dpo_sees_who(service, registry
     assert denied.data is None or denied.data["breachImpact"] is None
     assert denied.errors[0].extensions["code"] == "FORBIDDEN"
     [read] = [e for e in registry.audit(limit=1000) if e.action == "read"]
-    assert (read.actor, read.after) == ("carol", {"what": "subjects in crm, mkt: 4"})
+    assert (read.actor, read.after) == ("carol", {"what": "subjects concerned (crm, mkt): 4"})
 
 
 # --- consent that ran out, and the purpose hierarchy (as DSARs decide: registry.subjects.consent) ----------

@@ -18,8 +18,8 @@ from operator import itemgetter
 from graph.changes import encode
 from graph.embedded import disclosures
 from graph.embedded.subject_load import CONSENT_CONFLICT, SubjectLoad
-from graph.store import (SUBJECT_REFERENCES, Doc, IntegrityError, NewAuditEntry, SubjectRow, audit_time,
-                         missing_message)
+from graph.store import (SUBJECT_REFERENCES, Concerned, Doc, IntegrityError, NewAuditEntry, SubjectRow,
+                         audit_time, missing_message)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject (
@@ -60,6 +60,23 @@ _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 _IDS = "SELECT value FROM json_each(?)"
 _HISTORY_FIELDS = ("at", "purpose", "status", "expires")
+_CONCERNED = """
+SELECT subject FROM subject_system WHERE system IN (SELECT value FROM json_each(?1))
+UNION
+SELECT r.subject FROM json_each(?2) p JOIN subject_system r ON r.system = p.value ->> 0
+                 JOIN subject s ON s.id = r.subject AND s.kind = p.value ->> 1
+UNION
+SELECT subject FROM disclosure WHERE flow IN (SELECT value FROM json_each(?3)) AND (?4 IS NULL OR at <= ?4)
+"""
+"""The subjects a `Concerned` describes (?1 systems for every kind, ?2 [system, kind] pairs, ?3
+flows, ?4 until), each once."""
+
+
+def _concerned(concerned: Concerned) -> tuple[str, str, str, str | None]:
+    every, pairs, flows = concerned.parts()
+    return json.dumps(every), json.dumps(pairs), json.dumps(flows), concerned.until
+
+
 _HISTORIES = """
     SELECT c.subject, c.at, c.purpose, c.status, c.expires
     FROM subject_system s JOIN consent c ON c.subject = s.subject
@@ -198,6 +215,16 @@ class SubjectTables(SubjectLoad):
         with self._reader() as db:
             rows = db.execute(f"SELECT DISTINCT subject FROM subject_system WHERE system IN ({marks}) "
                                     "ORDER BY subject LIMIT ?", (*systems, limit)).fetchall()
+        return [row[0] for row in rows]
+
+    def count_concerned(self, concerned: Concerned) -> int:
+        with self._reader() as db:
+            return db.execute(f"SELECT COUNT(*) FROM ({_CONCERNED})", _concerned(concerned)).fetchone()[0]
+
+    def concerned_ids(self, concerned: Concerned, limit: int) -> list[str]:
+        with self._reader() as db:
+            rows = db.execute(f"SELECT subject FROM ({_CONCERNED}) ORDER BY subject LIMIT ?5",
+                              (*_concerned(concerned), limit)).fetchall()
         return [row[0] for row in rows]
 
     def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:

@@ -27,8 +27,8 @@ from neo4j.exceptions import DriverError, Neo4jError
 from graph.changes import encode
 from graph.neo4j import audit
 from graph.neo4j.answers import version_of
-from graph.store import (SUBJECT_REFERENCES, AuditHead, Doc, IntegrityError, NewAuditEntry, PendingLoad, SubjectRow,
-                         audit_time)
+from graph.store import (SUBJECT_REFERENCES, AuditHead, Concerned, Doc, IntegrityError, NewAuditEntry, PendingLoad,
+                         SubjectRow, audit_time)
 
 SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
@@ -86,6 +86,17 @@ _IDS = """
 MATCH (s:Subject)-[:RECORDED_IN]->(y:Entity) WHERE y.id IN $systems
 RETURN DISTINCT s.id AS id ORDER BY id LIMIT $limit
 """
+_CONCERNED = """
+CALL () {
+  UNWIND $systems AS system MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: system}) RETURN s
+  UNION
+  UNWIND $pairs AS pair MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: pair[0]}) WHERE s.kind = pair[1] RETURN s
+  UNION
+  UNWIND $flows AS flow MATCH (s:Subject)-[d:DISCLOSED]->(:Entity {id: flow}) WHERE $until IS NULL OR d.at <= $until
+  RETURN s
+}
+"""
+"""The subjects a `Concerned` describes, each once (`UNION`)."""
 _HISTORIES = """
 MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: $system})
 MATCH (s)-[c:CONSENT]->(p:Entity) WHERE p.id IN $purposes
@@ -181,6 +192,17 @@ class SubjectGraph:
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]
+
+    def count_concerned(self, concerned: Concerned) -> int:
+        every, pairs, flows = concerned.parts()
+        return self._query(_CONCERNED + "RETURN count(s) AS count", systems=every, pairs=pairs, flows=flows,
+                           until=concerned.until)[0]["count"]
+
+    def concerned_ids(self, concerned: Concerned, limit: int) -> list[str]:
+        every, pairs, flows = concerned.parts()
+        return [record["id"] for record in self._query(_CONCERNED + "RETURN s.id AS id ORDER BY id LIMIT $limit",
+                                                       systems=every, pairs=pairs, flows=flows,
+                                                       until=concerned.until, limit=limit)]
 
     def log_access(self, *, actor: str, subject: str, what: str, found: bool = True) -> None:
         """The entry goes after the audit head last seen (`audit.append_after`: one round trip),

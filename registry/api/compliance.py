@@ -13,7 +13,7 @@ from typing import Optional
 import strawberry
 from strawberry import Private
 
-from graph.store import Stored
+from graph.store import Concerned, Stored
 from registry import compliance
 from registry.api.errors import domain_errors
 from registry.api.enums import FindingEntityKind, PartyKind, PartyRole, Regime, Severity, value_of
@@ -95,15 +95,19 @@ class BreachImpact:
         description="May have received exposed data: only through flows of scope CASE without a recorded disclosure.")
     duties: list[NotificationDuty]
     subject_count: int = strawberry.field(
-        description="Data subjects with a record in the breached systems (or the systems that fed a breached party).")
-    subject_systems: Private[list[str]]
+        description="Data subjects whose data the breached systems and parties may hold, as the flows in force "
+                    "brought it: those with a record in a breached system or in a system upstream of one (of the "
+                    "subject categories the flows on the way carry), and those with a disclosure recorded on a flow "
+                    "of scope CASE on the way before the breach was detected.")
+    concerned: Private[Concerned]
 
-    @strawberry.field(description="The ids of the affected data subjects (subject-data permission; audited).")
+    @strawberry.field(description="The ids of the data subjects concerned, as `subjectCount` counts them "
+                                  "(subject-data permission; audited).")
     @domain_errors
     async def subjects(self, info: strawberry.Info, limit: int = 1000) -> list[strawberry.ID]:
         context = info.context
         return await context.call(context.subjects.affected, principal=context.principal,
-                                  systems=self.subject_systems, limit=limit)
+                                  concerned=self.concerned, limit=limit)
 
 
 @strawberry.type(description="An entity's id next to its name (the id is null for a subject category from the "
@@ -251,7 +255,7 @@ class ComplianceQuery:
             duties=[NotificationDuty(id=d.id, notify=d.notify, reference=d.reference, deadline=d.deadline,
                                      timing=d.timing, reason=d.reason, duty_of=d.duty_of, overdue=d.overdue)
                     for d in found.duties],
-            subject_count=found.subject_count, subject_systems=found.subject_systems)
+            subject_count=found.subject_count, concerned=found.concerned)
 
     @strawberry.field(description="The record of processing activities (GDPR Art. 30): controller and processor "
                                   "view, from the flows in force on `asOf` (default today, UTC).")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
-from graph.store import Doc, Stored
+from graph.store import Concerned, Doc, Stored
 from registry.categories import CategoryTree
 from registry.compliance.facts import Facts
 from registry.compliance.findings import Finding, evaluate, today
@@ -29,6 +29,8 @@ from registry.errors import InvalidArgument
 
 SubjectCounter = Callable[[Collection[str]], int]
 """How many distinct data subjects have a record in any of the given systems."""
+ConcernedCounter = Callable[[Concerned], int]
+"""How many distinct data subjects a `graph.store.Concerned` describes."""
 
 WITHIN_72_HOURS = timedelta(hours=72)
 
@@ -89,7 +91,8 @@ class Breach:
     """Recipients that received exposed data: through flows of scope `all`, or of scope `case` with
     a disclosure recorded up to the breach's detection."""
     duties: list[Duty]
-    subject_systems: list[str]
+    concerned: Concerned
+    """Whose data the breached systems and parties may hold (`concerned`)."""
     subject_count: int
     potential_recipients: list[Recipient] = ()
     """Recipients that may have received exposed data: reached only through flows of scope `case`
@@ -100,6 +103,11 @@ class Breach:
     @property
     def high_risk(self) -> bool:
         return any(exposure.high_risk for exposure in self.exposed)
+
+    @property
+    def subject_systems(self) -> list[str]:
+        """The systems whose data subjects (all of them, or those of some kinds) are concerned."""
+        return sorted(self.concerned.systems)
 
 
 def impact(registry, *, agreement: str | None = None, party: str | None = None, system: str | None = None,
@@ -140,7 +148,7 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
 
 
 def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[str] = (), detected_at: datetime,
-                  count_subjects: SubjectCounter | None = None, as_of: date | None = None,
+                  count_subjects: ConcernedCounter | None = None, as_of: date | None = None,
                   now: datetime | None = None) -> Breach:
     """The breach's exposure through the flows in force on `as_of` (default: the day of
     `detected_at`, in UTC: what was flowing when the breach became known), with deadlines
@@ -161,11 +169,7 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
     possible = downstream(registry, tree, seeds, on) if exposed else {}
     closed = _undisclosed_case_flows(registry, possible, utc)
     received = downstream(registry, tree, seeds, on, skip=closed) if closed else possible
-    senders: set[str] = set(systems)
-    for party in parties:
-        upstream = registry.lineage(party, "upstream", 1, None, as_of=on)
-        senders.update(stored.id for stored in upstream.nodes if stored.type == "system")
-    subject_systems = sorted(senders)
+    whose = concerned(registry, tree, breached, exposed, on, utc.isoformat())
     evaluated = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
 
     def recipients(found, leave_out=()) -> list[Recipient]:
@@ -178,8 +182,55 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
         recipients=recipients(received), potential_recipients=recipients(possible, leave_out=received),
         duties=[replace(d, overdue=d.deadline is not None and d.deadline < evaluated)
                 for d in _duties(utc, breached, high)],
-        subject_systems=subject_systems, evaluated_at=evaluated,
-        subject_count=(count_subjects or registry.store.count_subjects)(subject_systems))
+        concerned=whose, evaluated_at=evaluated,
+        subject_count=(count_subjects or registry.store.count_concerned)(whose))
+
+
+def concerned(registry, tree: CategoryTree, breached: list[Stored], categories: list[str], on: date,
+              until: str) -> Concerned:
+    """Whose data the `breached` systems and parties may hold, as the flows in force on `on` brought
+    it there. Walking upstream from each over flows that carry data overlapping what it holds
+    (`categories`, as `downstream` follows them the other way): the subjects with a record in a
+    breached system, or in a system the walk reaches, of the subject categories every flow on the
+    way allows (its `subject_categories`); where the way passes a flow of scope `case`, the
+    subjects with a disclosure recorded on it up to `until` (no one else's data travelled on it).
+    Consent is not looked at: what a flow carried while consent stood is still where it went.
+    Where two ways bring different categories for different subject categories, both count: a
+    notification (GDPR Art. 33(3)(a), 34) may count a person too many, never one too few."""
+    types = {node.id: node.type for node in breached}
+    into: dict[str, dict[str, Doc]] = {}
+    if categories:
+        for node in breached:
+            found = registry.lineage(node.id, "upstream", None, categories, as_of=on)
+            types.update((stored.id, stored.type) for stored in found.nodes)
+            for edge in found.edges:
+                into.setdefault(edge["to"], {})[edge["id"]] = edge
+    wanted: dict[str, set[str]] = {node.id: set(categories) for node in breached}
+    kinds: dict[str, frozenset[str] | None] = {node.id: None for node in breached}
+    disclosed: set[str] = set()
+    todo = sorted(wanted)
+    while todo:
+        node = todo.pop()
+        for edge in into.get(node, {}).values():
+            carried = {c for c in edge["categories"] if tree.overlaps(c, wanted[node])}
+            if not carried:
+                continue
+            if edge.get("scope") == "case":
+                disclosed.add(edge["id"])
+                continue
+            allowed = edge.get("subject_categories")
+            passing = kinds[node] if not allowed else frozenset(allowed) & (kinds[node] or frozenset(allowed))
+            if passing is not None and not passing:
+                continue
+            source = edge["from"]
+            before = (frozenset(wanted.get(source, ())), kinds.get(source, frozenset()))
+            wanted.setdefault(source, set()).update(carried)
+            known = kinds.get(source, frozenset())
+            kinds[source] = None if known is None or passing is None else known | passing
+            if (frozenset(wanted[source]), kinds[source]) != before:
+                todo.append(source)
+    return Concerned(systems={node: found for node, found in sorted(kinds.items()) if types.get(node) == "system"},
+                     disclosed=tuple(sorted(disclosed)), until=until)
 
 
 def _undisclosed_case_flows(registry, reached: dict[str, tuple[set[str], set[str]]], until: datetime) -> set[str]:

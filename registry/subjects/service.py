@@ -22,7 +22,7 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from graph.store import Erasure, PendingLoad, Progress, Stored, SubjectRow
+from graph.store import Concerned, Erasure, PendingLoad, Progress, Stored, SubjectRow
 from registry.subjects import dsar, erasure, model, parallel
 from registry.subjects.consent import Rules
 from registry.subjects.model import KeyMismatch
@@ -244,13 +244,16 @@ class SubjectService:
             self.store.add_consent(row.id, event.to_doc(), actor=principal.name)
         return self._with_declared(self.store.subject(row.id))
 
-    def affected(self, *, principal: Principal, systems: list[str], limit: int = 1000) -> list[str]:
-        """The subjects with a record in `systems` (a breach's), for those who may see subject data."""
+    def affected(self, *, principal: Principal, concerned: Concerned, limit: int = 1000) -> list[str]:
+        """Up to `limit` ids of the subjects `concerned` describes (a breach's), for those who may
+        see subject data; audited."""
         require(principal, SUBJECT_READ)
         if not 1 <= limit <= 100_000:
-            raise InvalidArgument("limit must be between 1 and 100000")
-        ids = self.store.subject_ids(systems, limit)
-        self.store.log_access(actor=principal.name, subject="*", what=f"subjects in {', '.join(systems)}: {len(ids)}")
+            raise InvalidArgument(f"limit must be between 1 and 100000 (got {limit})")
+        ids = self.store.concerned_ids(concerned, limit)
+        where = ", ".join(concerned.systems) + (f"; disclosed on {', '.join(concerned.disclosed)}"
+                                                if concerned.disclosed else "")
+        self.store.log_access(actor=principal.name, subject="*", what=f"subjects concerned ({where}): {len(ids)}")
         return ids
 
     def _checked_hasher(self) -> model.KeyHasher:

@@ -257,6 +257,8 @@ class _Spread:
         """Where the data of `records` (default: all the subject's) goes."""
         reach = _Reach({}, defaultdict(dict), defaultdict(set), set())
         for record in self.subject.records if records is None else records:
+            if record.get("since") and date.fromisoformat(record["since"]) > self.on:
+                continue  # collected after the report's day: not held then
             for category in record["categories"]:
                 reach.arrived.setdefault((record["system"], category), ((), None, record))
         self._walk(reach, dict(reach.arrived), open_cases)
@@ -329,7 +331,8 @@ class _Spread:
         path = min(chains.values())
         cases = tuple(f for f in path if self.entities[f].doc.get("scope") == "case" and f not in self.disclosed)
         return Recipient(party=party, flow=flow_id, categories=tuple(sorted(chains)), purpose=flow["purpose"],
-                         legal_basis=terms["legal_basis"][0], condition=terms["condition"][0],
+                         legal_basis=terms["legal_basis"][0], condition=condition_for(terms["condition"][0], chains,
+                                                                                      self.tree),
                          agreement=flow.get("agreement"), transfer_mechanism=terms["transfer_mechanism"][0],
                          path=path, case_flows=cases if potential else ())
 
@@ -375,11 +378,25 @@ def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Sto
         purposes=tuple(declared["purposes"]) if declared and declared.get("purposes") else
         ((flow["purpose"],) if flow else ()),
         legal_basis=declared.get("legal_basis") if declared else terms and terms["legal_basis"][0],
-        condition=declared.get("condition") if declared else terms and terms["condition"][0],
+        condition=condition_for(declared.get("condition") if declared else terms and terms["condition"][0],
+                                (category,), tree),
         retention=declared.get("retention") if declared else None,
         retention_from=declared.get("retention_from", "end") if declared else "end",
         path=path, source=record.get("source") if record and not path else None,
         collected=dates[0], ended=dates[1])
+
+
+def condition_for(condition: str | None, categories: Iterable[str], tree: CategoryTree) -> str | None:
+    """`condition` where it governs data of `categories`: an Art. 9(2) condition special-category
+    data (GDPR Art. 9(1)), the Art. 10 basis criminal-offence data, another condition either;
+    None for data that is neither. A flow or an agreement names its condition for the special
+    data it may carry: a report must not tell a person that their contact details were shared on
+    explicit consent or as criminal-offence data."""
+    if condition is None:
+        return None
+    flags = ("criminal",) if condition == "gdpr-10" else ("special",) if condition.startswith("gdpr-9-") \
+        else ("special", "criminal")
+    return condition if any(tree.is_(flag, c) for c in categories for flag in flags) else None
 
 
 def covering(system: Doc, category: str, tree: CategoryTree) -> Doc | None:

@@ -318,6 +318,10 @@ class Erasure:
 
 AuditAction = Literal["create", "update", "delete", "load", "read", "revoke", "erase", "force"]
 
+AUDIT_TYPES = ENTITY_TYPES + ("subject", "consent", "subject-file", "disclosure", "token")
+"""What an audit entry can be about: the registry's entities, a data subject (a read, an erasure),
+a consent, a subject file (a load), a disclosure, an API token."""
+
 SUBJECT_AUDIT_TYPES = frozenset({"subject", "consent", "subject-file", "disclosure"})
 """Entity types of audit entries about data subjects (reads, consents, disclosures, subject loads,
 erasures): personal data."""

@@ -251,7 +251,7 @@ def test_http_mutations_are_audited_with_the_callers_token_name(client):
     assert response.json() == {"data": {"upsertPurpose": {"id": "pricing"}}}
     response = client.post("/graphql", json={"query": '{ auditLog(entity: "pricing") { nodes { actor action entityType after } } }'})
     assert response.json()["data"]["auditLog"]["nodes"] == [
-        {"actor": "token:governance-sync", "action": "CREATE", "entityType": "purpose",
+        {"actor": "token:governance-sync", "action": "CREATE", "entityType": "PURPOSE",
          "after": {"id": "pricing", "name": "Pricing"}}]
 
 

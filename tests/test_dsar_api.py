@@ -22,6 +22,7 @@ DSAR = """query ($email: String) { dsar(email: $email) {
   suspendedFlows { id purpose }
   consents { purpose status at notice channel }
   currentConsents { purpose status }
+  consentStates { purpose status }
   sources { party { id } system categories }
   rights { right reference }
 } }"""
@@ -57,15 +58,16 @@ def test_dsar_report_has_the_shape_a_portal_reads(loaded):
     assert report["recipients"] == [
         {"party": {"id": "re", "name": "Reinsurer", "kind": "REINSURER", "country": "US"},
          "categories": ["health.diagnosis"], "purposes": ["reinsurance"], "legalBasis": "gdpr-6-1-b",
-         "agreement": {"id": "treaty"}, "transferMechanism": "scc", "path": ["f1", "f2"]},
+         "agreement": {"id": "treaty"}, "transferMechanism": "SCC", "path": ["f1", "f2"]},
         {"party": {"id": "re", "name": "Reinsurer", "kind": "REINSURER", "country": "US"},
          "categories": ["health.diagnosis"], "purposes": ["reinsurance"], "legalBasis": "gdpr-6-1-b",
-         "agreement": {"id": "treaty"}, "transferMechanism": "scc", "path": ["f3"]}]
+         "agreement": {"id": "treaty"}, "transferMechanism": "SCC", "path": ["f3"]}]
     assert report["suspendedFlows"] == [{"id": "m1", "purpose": "marketing"}, {"id": "w1", "purpose": "wellness"}]
     assert report["consents"] == [
-        {"purpose": "marketing", "status": "granted", "at": "2024-01-10T09:00:00+00:00", "notice": "v2", "channel": "web"},
-        {"purpose": "marketing", "status": "withdrawn", "at": "2025-05-01T09:00:00+00:00", "notice": "v3", "channel": "web"}]
-    assert report["currentConsents"] == [{"purpose": "marketing", "status": "withdrawn"}]
+        {"purpose": "marketing", "status": "GRANTED", "at": "2024-01-10T09:00:00+00:00", "notice": "v2", "channel": "web"},
+        {"purpose": "marketing", "status": "WITHDRAWN", "at": "2025-05-01T09:00:00+00:00", "notice": "v3", "channel": "web"}]
+    assert report["currentConsents"] == [{"purpose": "marketing", "status": "WITHDRAWN"}]
+    assert report["consentStates"] == [{"purpose": "marketing", "status": "WITHDRAWN"}]
     assert report["sources"] == [{"party": {"id": "broker"}, "system": "claims", "categories": ["health.diagnosis"]}]
     assert [r["right"] for r in report["rights"]] == [
         "rectification", "erasure", "restriction", "portability", "objection", "withdraw-consent", "complaint"]
@@ -118,7 +120,7 @@ def test_withdrawing_is_one_call_and_suspends_the_flow(loaded):
     assert run(loaded, DSAR, email="c1@example.org").data["dsar"]["suspendedFlows"] == [{"id": "m1", "purpose": "marketing"}]
     result = run(loaded, 'mutation { withdrawConsent(subject: "C-1", purpose: "wellness", channel: "phone") '
                          '{ consents { purpose status channel } } }')
-    assert result.data["withdrawConsent"]["consents"][-1] == {"purpose": "wellness", "status": "withdrawn", "channel": "phone"}
+    assert result.data["withdrawConsent"]["consents"][-1] == {"purpose": "wellness", "status": "WITHDRAWN", "channel": "phone"}
     assert [f["id"] for f in run(loaded, DSAR, email="c1@example.org").data["dsar"]["suspendedFlows"]] == ["m1", "w1"]
     assert [e.actor for e in loaded.audit(entity="C-1") if e.type == "consent"] == ["alice", "alice"]
 
@@ -177,3 +179,14 @@ def test_over_http_subject_data_goes_only_to_roles_with_the_permission(tmp_path,
         for role in ("dpo", "auditor"):
             assert client.post("/graphql", json=query, headers=bearer(tokens[role])).json() == {
                 "data": {"dsar": {"subject": {"id": "C-1"}}}}
+
+
+def test_every_kind_of_audit_entry_has_its_entity_type_in_the_schema(loaded):
+    """A bundle load, a subject file, a consent and a subject read: the log lists each with its enum."""
+    assert run(loaded, 'mutation { withdrawConsent(subject: "C-1", purpose: "wellness") { id } }').errors is None
+    assert run(loaded, DSAR, email="c1@example.org").errors is None
+    result = run(loaded, "{ auditLog(first: 1000) { nodes { action entityType } } }")
+    assert result.errors is None
+    seen = {(e["action"], e["entityType"]) for e in result.data["auditLog"]["nodes"]}
+    assert {("LOAD", "SUBJECT_FILE"), ("UPDATE", "CONSENT"), ("READ", "SUBJECT"), ("CREATE", "FLOW"),
+            ("CREATE", "LEGAL_BASIS"), ("CREATE", "SYSTEM")} <= seen

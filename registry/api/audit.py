@@ -9,7 +9,7 @@ from typing import Optional
 import strawberry
 
 from graph.store import AuditEntry as StoredEntry
-from registry.api.enums import AuditAction
+from registry.api.enums import AuditAction, AuditEntityType
 from registry.api.errors import domain_errors
 from registry.api.paging import After, Connection, to_connection
 
@@ -20,7 +20,7 @@ class AuditEntry:
     at: datetime.datetime = strawberry.field(description="When, in UTC.")
     actor: str = strawberry.field(description="`token:NAME`, `oidc:SUBJECT`, `os:USER` (CLI) or `dsa-registry`.")
     action: AuditAction
-    entity_type: str
+    entity_type: AuditEntityType
     entity_id: strawberry.ID
     before: Optional[strawberry.scalars.JSON] = strawberry.field(
         description="The document before the change; for an update, its id and the fields the update changed.")

@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 import strawberry
 
+from graph.store import AUDIT_TYPES
 from graph.store import AuditAction as AuditActions
 from registry.auth.roles import ROLES
 from registry.compliance.findings import SEVERITIES
@@ -27,7 +28,7 @@ from registry.model import Regime as Regimes
 from registry.model import RetentionFrom as RetentionFroms
 from registry.model import TransferMechanism as TransferMechanisms
 
-__all__ = ["AgreementKind", "AgreementStatus", "AuditAction", "Direction", "FindingEntityKind", "FlowScope",
+__all__ = ["AgreementKind", "AgreementStatus", "AuditAction", "AuditEntityType", "ConsentStatus", "ConsentState", "Direction", "FindingEntityKind", "FlowScope",
            "FlowStatus", "HolderKind", "LegalBasisKind", "LineageFormat", "PartyKind", "PartyRole", "Regime",
            "RetentionFrom", "Role", "Severity", "TransferMechanism", "from_literal", "value_of"]
 
@@ -77,6 +78,13 @@ FindingEntityKind = from_literal("FindingEntityKind", ("flow", "holding", "agree
                                  "What a finding is about (`HOLDING`: a system's declared holding).")
 HolderKind = from_literal("HolderKind", ("system", "party"), "An internal system or an outside party.")
 AuditAction = from_literal("AuditAction", get_args(AuditActions), "What an audit entry records.")
+AuditEntityType = from_literal("AuditEntityType", AUDIT_TYPES,
+                               "What an audit entry is about: an entity of the registry, a data subject, a consent, "
+                               "a subject file, a disclosure or an API token.")
+ConsentStatus = from_literal("ConsentStatus", ("granted", "withdrawn"), "A consent event: given or withdrawn.")
+ConsentState = from_literal("ConsentStandingStatus", ("granted", "withdrawn", "expired"),
+                            "Where a consent stands on a day: `GRANTED`, `WITHDRAWN`, or `EXPIRED` (its `expires` "
+                            "or the purpose's consentValidity has run out).")
 Role = from_literal("Role", tuple(ROLES), "An API caller's role (see README, Roles).")
 
 

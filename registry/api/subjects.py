@@ -16,7 +16,8 @@ import strawberry
 
 from registry.subjects import dsar as domain
 from registry import paging
-from registry.api.enums import RetentionFrom
+from registry.api.enums import ConsentState as ConsentStanding
+from registry.api.enums import ConsentStatus, RetentionFrom, TransferMechanism
 from registry.api.errors import domain_errors
 from registry.api.lazy import lazy
 from registry.api.paging import PageInfo
@@ -67,7 +68,7 @@ class SubjectRecord:
 @strawberry.type(description="One consent event: granted or withdrawn, when, under which notice, through which channel.")
 class ConsentEvent:
     purpose: strawberry.ID
-    status: str
+    status: ConsentStatus
     at: datetime.datetime
     notice: Optional[str]
     channel: Optional[str]
@@ -128,7 +129,8 @@ class Recipient:
     legal_basis: Optional[strawberry.ID]
     condition: Optional[strawberry.ID]
     agreement: Optional[Agreement]
-    transfer_mechanism: Optional[str] = strawberry.field(description="The Art. 46 safeguard, for a third country.")
+    transfer_mechanism: Optional[TransferMechanism] = strawberry.field(
+        description="The safeguard of a transfer to a third country (Art. 45-49).")
     path: list[strawberry.ID]
     case_flows: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="For a potential recipient: the flows of scope CASE on its path without a "
@@ -148,7 +150,7 @@ class DisclosureRecord:
 @strawberry.type(description="Where the subject's consent to a purpose stands on the report's day.")
 class ConsentState:
     purpose: strawberry.ID
-    status: str = strawberry.field(description="granted, withdrawn or expired.")
+    status: ConsentStanding
     at: datetime.datetime = strawberry.field(description="When the deciding event happened.")
     expires: Optional[datetime.datetime] = strawberry.field(description="When the standing or expired grant runs out.")
 
@@ -404,12 +406,6 @@ class SubjectQuery:
                            keep=[RetainedData(system=k.system, category=k.category, reason=k.reason, until=k.until)
                                  for k in plan.keep],
                            notify=[to_recipient(r, nodes) for r in plan.notify])
-
-
-@strawberry.enum
-class ConsentStatus(Enum):
-    GRANTED = "granted"
-    WITHDRAWN = "withdrawn"
 
 
 @strawberry.type

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from graph.store import StoreError
-from registry.api.schema import schema
 from registry.subjects.model import KeyHasher
 
 from bench import ours as our_side
+from bench.ours import schema
 from bench.falkordb import PEER_RULES, FalkorPeer, timed
 from bench.measure import Budget, Record, once, record, repeat, rss_mb
 from bench.progress import Reporter
-from bench.questions import QUESTIONS, SUBJECT_QUESTIONS, Picks, Question, lineage_export, picks
+from bench.questions import QUESTIONS, SUBJECT_QUESTIONS, Question, lineage_export, picks
 from bench.servers import ApiServer, FalkorDBServer, Neo4jServer
 from bench.synthetic import Scale, synthetic_bundle, write_subjects
 

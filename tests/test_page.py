@@ -60,6 +60,12 @@ def lineage(base: str, **arguments) -> tuple[list[str], list[str]]:
     return sorted(n["id"] for n in answer["nodes"]), sorted(e["id"] for e in answer["edges"])
 
 
+FINDINGS_HELD = """() => {
+    const held = window.lineagePage.findings;
+    return [held.byFlow, held.byNode, held.byAgreement].reduce((n, map) => n + [...map.values()].flat().length, 0);
+}"""
+
+
 def open_page(page, url: str):
     page.tab.goto(url)
     page.tab.wait_for_selector("body[data-state=ready]", timeout=60_000)
@@ -164,7 +170,6 @@ def assert_apart(boxes: list[list[float]]) -> None:
 def assert_legible(drawing: dict) -> None:
     """Each caption lies within its node, no flow passes through a node other than its ends, and
     captions are drawn at 9 px or more."""
-    node = drawing["node"]
     for n in drawing["nodes"]:
         assert inside(n["caption"], n["body"], slack=3), n["id"]
         assert n["font"] * drawing["zoom"] >= 9, (n["id"], n["font"], drawing["zoom"])
@@ -395,11 +400,14 @@ def test_a_registry_of_500_systems_and_parties_is_drawn_whole_layered_and_legibl
     bundle = synthetic_bundle(scale_of("small", systems=400, parties=100, flows=1200, subsidiaries=10))
     registry.load_data(bundle, source="synthetic", actor="test")
     admit(registry.store, "dsa_t")
+    admit(registry.store, TOKEN)
     registry.store.close()
     with live_server(create_app(Settings.load(store=str(tmp_path / "registry.db")))) as base:
         open_page(page, f"{base}/#token=dsa_t")
         nodes, edges = drawn(page)
         assert len(nodes) == 500 and len(edges) == len(bundle["flows"])
+        findings = graphql(base, "{ findings(first: 1) { totalCount } }")["findings"]["totalCount"]
+        assert page.tab.evaluate(FINDINGS_HELD) == findings > 1000  # more than one page of them
         assert page.tab.evaluate("window.lineagePage.cy.edges('.quiet').length") == len(edges)  # labels on hover
         drawing = geometry(page)
         assert_layered_left_to_right(drawing)

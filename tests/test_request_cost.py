@@ -5,11 +5,9 @@ memory the parser and validation caches may hold. Refusals are exact; work is co
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import subprocess
-import sys
-import time
 import urllib.request
 
 import pytest
@@ -89,7 +87,7 @@ def test_four_aliases_of_holders_are_answered(api):
 
 
 def test_a_named_operation_is_named_and_a_first_argument_lowers_the_cost(tmp_path):
-    query = "query Everything { systems { nodes { id holds { category purposes } } } }"
+    query = "query Everything { systems { nodes { id holds { retention purposes { id } } } } }"
     assert operation_cost(schema._schema, parse(query)) == 1 + 1 + 100 * (1 + (1 + 10 * (1 + (1 + 10))))
     paged = '{ a: holders(category: "contact", first: 5) { totalCount nodes { holder { ... on System { id } } path } } }'
     assert operation_cost(schema._schema, parse(paged)) == COMPUTATION + 1 + 1 + 1 + 5 * 13
@@ -199,3 +197,56 @@ def test_many_distinct_large_queries_leave_the_servers_memory_bounded(tmp_path):
     assert (statuses.count("answered"), statuses.count("QUERY_TOO_LARGE"), statuses.count("413")) == (40, 40, 5)
     print(f"\nRSS grew by {grown / 1024:.1f} MB after 85 large requests")
     assert grown < 150 * 1024, f"the server grew by {grown // 1024} MB"
+
+
+def test_a_size_given_as_a_variable_is_charged_with_the_requests_value_or_its_default(api):
+    client, auth = api
+    query = ('query Page($n: Int) { holders(category: "contact", first: $n) '
+             '{ nodes { holder { ... on System { id } } path } } }')
+    body = client.post("/graphql", json={"query": query, "variables": {"n": 1_000_000}}, headers=auth).json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {"code": "QUERY_TOO_COSTLY", "cost": 13_010_002, "limit": DEFAULT_MAX_COST}
+    assert body["errors"][0]["message"].startswith("operation 'Page' would cost 13,010,002, over the limit of 50,000")
+    body = client.post("/graphql", json={"query": query, "variables": {"n": 5}}, headers=auth).json()
+    assert "errors" not in body
+    defaulted = query.replace("$n: Int)", "$n: Int = 1000000)")
+    body = client.post("/graphql", json={"query": defaulted}, headers=auth).json()
+    assert body["errors"][0]["extensions"]["cost"] == 13_010_002
+    assert "errors" not in client.post("/graphql", json={"query": defaulted, "variables": {"n": 2}}, headers=auth).json()
+    assert operation_cost(schema._schema, parse(query), variables={"n": 5}) == COMPUTATION + 1 + 1 + 5 * 13
+
+
+def _systems(count: int) -> dict:
+    return {"systems": [{"id": f"s{n:04}", "name": f"System {n}", "country": "DE"} for n in range(count)]}
+
+
+def test_a_root_list_without_first_is_charged_for_every_item_it_really_has(tmp_path):
+    """Estimated at 100 items before it runs; 300 systems found take it over the limit, nothing converted."""
+    from registry.api.schema import make_schema
+    from registry.api.context import Context
+    from registry.auth.roles import Principal
+    from registry.service import Registry
+    from graph.embedded import EmbeddedStore
+
+    registry = Registry(EmbeddedStore(tmp_path / "r.db"))
+    registry.load_data(_systems(300), source="systems.yaml", actor="test")
+    strict = make_schema(max_cost=5_000)
+    query = "{ systems { totalCount nodes { id name owner } } }"
+    assert operation_cost(strict._schema, parse(query)) == 1 + 1 + 1 + 100 * 3 == 303
+
+    def run(text):
+        context = Context(registry=registry, principal=Principal.of("alice", "admin"))
+        return asyncio.run(strict.execute(text, context_value=context))
+
+    heavy = query.replace("owner", "owner country jurisdictions dpfCertified securityMeasures description dpia lia "
+                                   "holds { retention }")  # 31 a system
+    assert operation_cost(strict._schema, parse(heavy)) == 3 + 100 * 31
+    result = run(heavy)
+    assert result.data is None
+    [error] = result.errors
+    assert error.extensions == {"code": "QUERY_TOO_COSTLY", "cost": 3 + 300 * 31, "limit": 5_000}
+    assert error.message.startswith("the operation would cost 9,303 with the 300 items of `systems`, over the limit")
+    result = run(query)
+    assert result.errors is None and len(result.data["systems"]["nodes"]) == 300
+    paged = run(heavy.replace("systems", "systems(first: 100)"))
+    assert paged.errors is None and len(paged.data["systems"]["nodes"]) == 100

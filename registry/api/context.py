@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from graph.store import Stored
+from registry.api.cost import Budget
 from registry.audit import AuditTrail
 from registry.auth.roles import Principal
 from registry.auth.tokens import Tokens
@@ -33,6 +34,8 @@ class Context:
     response: Any = None
     audit: AuditTrail | None = None
     tokens: Tokens | None = None
+    budget: Budget | None = field(default=None, init=False)
+    """What the request's operation may still cost (`registry.api.cost`), set as it starts."""
     entities: DataLoader[str, Stored | None] = field(init=False)
 
     @property

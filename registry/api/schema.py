@@ -30,7 +30,7 @@ from registry.api.execution import RegistryExecutionContext
 from registry.api.paging import After, Connection, First, to_connection
 from registry.paging import list_id, paginate
 from registry.api.compliance import BreachImpact, ComplianceQuery
-from registry.api.cost import DEFAULT_MAX_COST, cost_limit
+from registry.api.cost import DEFAULT_MAX_COST, cost_limit, size_lists
 from registry.api.limits import QueryCache
 from registry.api.scalars import OVERRIDES
 from registry.errors import DomainError
@@ -310,6 +310,7 @@ _LIMITS = [*QueryDepthLimiter(max_depth=12).validation_rules, *MaxAliasesLimiter
 Query = merge_types("Query", (RegistryQuery, SubjectQuery, ComplianceQuery, ExportQuery, AuditQuery, TokenQuery))
 Mutation = merge_types("Mutation", (RegistryMutation, SubjectMutation, TokenMutation))
 authorize(Query, Mutation, BreachImpact)
+size_lists(Query)
 
 
 @functools.cache
@@ -324,7 +325,8 @@ def make_schema(*, introspection: bool = True, max_cost: int = DEFAULT_MAX_COST)
         scalar_overrides=OVERRIDES,  # dates within registry.bounds
         extensions=[  # factories: one instance per request
             QueryCache,  # governance tools and portals repeat their (short) queries
-            functools.partial(AddValidationRules, [*_LIMITS, cost_limit(max_cost)]),
+            functools.partial(AddValidationRules, _LIMITS),
+            cost_limit(max_cost),  # with the request's variables, once they are known
             *([] if introspection else [DisableIntrospection]),
             functools.partial(MaxTokensLimiter, max_token_count=5000),
             functools.partial(MaskErrors, should_mask_error=should_mask, error_message="internal error"),

@@ -57,13 +57,17 @@ async function loadFindings() {
   const findings = page.findings;
   for (const map of [findings.byFlow, findings.byNode, findings.byAgreement]) map.clear();
   try {
-    const data = await graphql(FINDINGS);
-    for (const found of data.findings.nodes) {
-      const finding = { ...found, severity: word(found.severity), entityKind: word(found.entityKind) };
-      const map = { flow: findings.byFlow, agreement: findings.byAgreement }[finding.entityKind] || findings.byNode;
-      if (!map.has(finding.entityId)) map.set(finding.entityId, []);
-      map.get(finding.entityId).push(finding);
-    }
+    let after = null;
+    do {
+      const { findings: batch } = await graphql(FINDINGS, { after });
+      for (const found of batch.nodes) {
+        const finding = { ...found, severity: word(found.severity), entityKind: word(found.entityKind) };
+        const map = { flow: findings.byFlow, agreement: findings.byAgreement }[finding.entityKind] || findings.byNode;
+        if (!map.has(finding.entityId)) map.set(finding.entityId, []);
+        map.get(finding.entityId).push(finding);
+      }
+      after = batch.pageInfo.hasNextPage ? batch.pageInfo.endCursor : null;
+    } while (after);
     findings.available = true;
   } catch (error) {
     findings.available = false;

@@ -19,7 +19,15 @@ export const DRAWING = `query Drawing($from: ID, $direction: Direction, $depth: 
                 includeProposed: $includeProposed)
 }`;
 
-export const FINDINGS = `{ findings { nodes { rule severity message reference entityKind entityId category remedy } } }`;
+// Findings come a page at a time: a whole group's (tens of thousands) in one answer would cost
+// more than the API allows one request (DSA_REGISTRY_MAX_QUERY_COST).
+export const FINDINGS_PAGE = 1000;
+export const FINDINGS = `query Findings($after: String) {
+  findings(first: ${FINDINGS_PAGE}, after: $after) {
+    nodes { rule severity message reference entityKind entityId category remedy }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
 
 export const HOLDINGS = `query Holdings($holder: ID!) {
   holdings(holder: $holder) { nodes {

@@ -80,3 +80,25 @@ def test_the_breach_over_graphql(loaded):
     assert [r["holder"]["id"] for r in answer["potentialRecipients"]] == ["fac-re", "lka", "retro-re"]
     assert answer["duties"] == [{"id": "gdpr-art-33", "dutyOf": None, "overdue": True},
                                 {"id": "gdpr-art-33-2", "dutyOf": "mailer", "overdue": False}]
+
+
+SURVEY_FILES = """
+flows:
+  - {id: survey-files, name: Disputed claims to Survey Co, from: claims, to: surveyco, categories: [CARRIED],
+     purpose: claims-handling, legal_basis: gdpr-6-1-f, scope: case}
+"""
+
+
+def test_a_recipient_that_received_some_exposed_data_may_still_have_received_more_in_a_case(loaded):
+    loaded.load([("survey-files.yaml", SURVEY_FILES.replace("CARRIED", "claim"))], actor="test")
+    found = breach_impact(loaded, systems=["claims"], detected_at=at("2026-11-25T09:00:00Z"))
+    assert [(r.holder.id, [c["id"] for c in r.categories], r.flows) for r in found.recipients
+            if r.holder.id == "surveyco"] == [("surveyco", ["contact"], ["survey"])]
+    assert [(r.holder.id, [c["id"] for c in r.categories], r.flows) for r in found.potential_recipients] == [
+        ("lka", ["claim"], ["lka-referral"]), ("surveyco", ["claim"], ["survey-files"])]
+
+
+def test_a_case_flow_carrying_only_what_its_recipient_received_anyway_adds_no_potential_recipient(loaded):
+    loaded.load([("survey-files.yaml", SURVEY_FILES.replace("CARRIED", "contact"))], actor="test")
+    found = breach_impact(loaded, systems=["claims"], detected_at=at("2026-11-25T09:00:00Z"))
+    assert holders(found.potential_recipients) == [("lka", ["lka-referral"])]

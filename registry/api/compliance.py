@@ -92,7 +92,8 @@ class BreachImpact:
     recipients: list[BreachRecipient] = strawberry.field(
         description="Received exposed data: through flows of scope ALL, or CASE with a recorded disclosure.")
     potential_recipients: list[BreachRecipient] = strawberry.field(
-        description="May have received exposed data: only through flows of scope CASE without a recorded disclosure.")
+        description="May have received exposed data, or more of it than `recipients` says: the categories that "
+                    "reach them only through flows of scope CASE without a recorded disclosure.")
     duties: list[NotificationDuty]
     subject_count: int = strawberry.field(
         description="Data subjects whose data the breached systems and parties may hold, as the flows in force "

@@ -95,8 +95,9 @@ class Breach:
     """Whose data the breached systems and parties may hold (`concerned`)."""
     subject_count: int
     potential_recipients: list[Recipient] = ()
-    """Recipients that may have received exposed data: reached only through flows of scope `case`
-    on which no disclosure is recorded (a fraud referral, a large-loss file)."""
+    """Recipients that may have received exposed data, or more of it than `recipients` says: the
+    categories that reach them only through flows of scope `case` on which no disclosure is
+    recorded (a fraud referral, a large-loss file)."""
     evaluated_at: datetime | None = None
     """When the analysis was made (UTC): deadlines before it are overdue."""
 
@@ -172,18 +173,30 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
     whose = concerned(registry, tree, breached, exposed, on, utc.isoformat())
     evaluated = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
 
-    def recipients(found, leave_out=()) -> list[Recipient]:
+    def recipients(found) -> list[Recipient]:
         return [Recipient(registry.entity(id_), [by_id[c] for c in sorted(carried)], sorted(flows))
-                for id_, (carried, flows) in sorted(found.items()) if id_ not in (*systems, *parties, *leave_out)]
+                for id_, (carried, flows) in sorted(found.items()) if carried and id_ not in (*systems, *parties)]
 
     return Breach(
         detected_at=utc, breached=breached,
         exposed=[Exposure(by_id[c], c in high) for c in exposed],
-        recipients=recipients(received), potential_recipients=recipients(possible, leave_out=received),
+        recipients=recipients(received), potential_recipients=recipients(_beyond(tree, possible, received)),
         duties=[replace(d, overdue=d.deadline is not None and d.deadline < evaluated)
                 for d in _duties(utc, breached, high)],
         concerned=whose, evaluated_at=evaluated,
         subject_count=(count_subjects or registry.store.count_concerned)(whose))
+
+
+def _beyond(tree: CategoryTree, possible: dict[str, tuple[set[str], set[str]]],
+            received: dict[str, tuple[set[str], set[str]]]) -> dict[str, tuple[set[str], set[str]]]:
+    """What each node may have received beyond what it did: the categories `possible` brought it
+    that `received` does not cover (a party that gets contact details every night may still get
+    claim files in a case), with the flows only `possible` took."""
+    beyond = {}
+    for id_, (carried, flows) in possible.items():
+        got, through = received.get(id_, ((), ()))
+        beyond[id_] = ({c for c in carried if not tree.covered(c, got)}, flows - set(through))
+    return beyond
 
 
 def concerned(registry, tree: CategoryTree, breached: list[Stored], categories: list[str], on: date,

@@ -25,7 +25,7 @@ from registry.subjects.render import NO_CONTROLLER, dsar_view, render
 from registry.subjects.service import SubjectService
 from registry.subjects.words import Words
 from registry.subjects.language import language
-from tests.subject_graphs import SUBJECT, bundles
+from tests.subject_graphs import CASE_SUBJECTS, CASES, SUBJECT, bundles
 
 DPO = Principal.of("alice", "dpo")
 CONTROLLER = "Aurora Mutual Insurance SE, Cologne, privacy@aurora.example"
@@ -202,3 +202,28 @@ def test_a_transfer_an_adequacy_decision_covers_says_so_and_one_nothing_covers_s
                     "Nimbus": "none recorded"}
     german = document(service, lang="de")
     assert "Angemessenheitsbeschluss" in next(line for line in german.splitlines() if line.startswith("| Stratus "))
+
+
+@pytest.fixture
+def cases(registry, tmp_path):
+    registry.load([("cases.yaml", CASES)], actor="test")
+    service = SubjectService(registry, KeyHasher(None))
+    path = tmp_path / "subjects.jsonl"
+    path.write_text("".join(json.dumps(s) + "\n" for s in CASE_SUBJECTS))
+    service.load(path, principal=DPO)
+    return service
+
+
+def test_the_cases_a_potential_recipient_waits_for_are_not_said_unrecorded_when_others_are(cases):
+    # P-1: a large loss went to Facultative Re (a recorded disclosure); no fraud referral to the police.
+    english, german = (document(cases, subject="P-1", lang=lang) for lang in ("en", "de"))
+    assert "| State criminal police office | law enforcement authority | Germany | Claim files | Fraud prevention " \
+           "| Fraud referrals |" in english
+    assert "| March 1, 2025 | Facultative Re | Large losses to Facultative Re | Claim files | FAC-17 |" in english
+    assert "None of the cases named here has been recorded concerning you; those that have are listed under " \
+           "“Disclosures of your data”.\n\n| Recipient |" in english
+    assert "Keiner der hier genannten Fälle ist bei Ihnen verzeichnet; die verzeichneten stehen unter " \
+           "„Übermittlungen Ihrer Daten“." in german
+    assert "No such case concerning you has been recorded" not in english
+    # K-1: no disclosure recorded at all.
+    assert "No such case concerning you has been recorded." in document(cases, subject="K-1")

@@ -47,8 +47,7 @@ class AuditTrail:
         """Up to `first` (0 to 1000) entries, newest first, older than the cursor `after`
         (`registry.paging`), with how many match in all. The log only grows at its new end,
         so a cursor never goes stale; one made for other filters is refused."""
-        if not 0 <= first <= MAX_PAGE:
-            raise InvalidArgument(f"first must be between 0 and {MAX_PAGE}")
+        paging.check_first(first, MAX_PAGE)
         query = self._query(principal, entity=entity, actor=actor, since=since, until=until)
         this = paging.list_id("auditLog", **query)
         before = None

@@ -127,8 +127,15 @@ def stale() -> InvalidArgument:
                            "ask again without `after`")
 
 
-def check_first(first: int | None) -> None:
-    if first is not None and first < 0:
+def check_first(first: int | None, most: int | None = None) -> None:
+    """Refuses a negative `first`, and one over `most` for a list served at most `most` at a time.
+
+    Raises `InvalidArgument` naming the argument, its bounds and the value given."""
+    if first is None:
+        return
+    if most is not None and not 0 <= first <= most:
+        raise InvalidArgument(f"first must be between 0 and {most} (got {first})")
+    if first < 0:
         raise InvalidArgument(f"first must not be negative (got {first})")
 
 

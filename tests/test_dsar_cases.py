@@ -194,8 +194,11 @@ def test_subjects_are_listed_by_id_in_pages_and_exported_as_a_subject_file(servi
     assert [(s.id, more) for s in service.list(principal=DPO, after="K-1")[0]] == [("P-1", True)]
     assert service.list(principal=DPO, after="K-1")[1] is False
     assert service.total(principal=DPO) == 2
-    with pytest.raises(InvalidArgument, match="first must be between 1 and 1000"):
-        service.list(principal=DPO, limit=0)
+    assert service.list(principal=DPO, limit=0) == ([], True)  # a client asking only whether there are any
+    assert service.list(principal=DPO, after="P-1", limit=0) == ([], False)
+    for limit in (-1, 1001):
+        with pytest.raises(InvalidArgument, match=rf"^first must be between 0 and 1000 \(got {limit}\)$"):
+            service.list(principal=DPO, limit=limit)
     exported = list(service.export(principal=DPO))
     assert [(e["id"], e["kind"], e["records"]) for e in exported] == [
         (s["id"], s["kind"], s["records"]) for s in sorted(CASE_SUBJECTS, key=lambda s: s["id"])]

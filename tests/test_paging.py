@@ -153,7 +153,8 @@ def test_a_cursor_goes_stale_when_the_list_changes_before_it_and_not_after(loade
 
 def test_a_negative_first_is_refused(loaded):
     assert errors(loaded, "{ flows(first: -1) { totalCount } }") == ["first must not be negative (got -1)"]
-    assert errors(loaded, "{ auditLog(first: 1001) { totalCount } }") == ["first must be between 0 and 1000"]
+    assert errors(loaded, "{ auditLog(first: 1001) { totalCount } }") == ["first must be between 0 and 1000 (got 1001)"]
+    assert errors(loaded, "{ auditLog(first: -1) { totalCount } }") == ["first must be between 0 and 1000 (got -1)"]
 
 
 def test_the_audit_log_pages_newest_first_and_new_entries_do_not_disturb_a_cursor(loaded):

@@ -30,6 +30,7 @@ from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
 from registry.categories import CategoryTree, Tree
 from registry.errors import InvalidArgument, NotFound
 from registry.integrity import refused_as_invalid
+from registry.paging import check_first
 from registry.service import Registry
 
 T = TypeVar("T")
@@ -184,11 +185,10 @@ class SubjectService:
 
     def list(self, *, principal: Principal, after: str | None = None, limit: int = 100
              ) -> tuple[list[SubjectRow], bool]:
-        """Up to `limit` subjects (id, kind, records) after the id `after`, sorted by id, and whether
-        more follow; audited."""
+        """Up to `limit` (0 to `MAX_PAGE`) subjects (id, kind, records) after the id `after`, sorted
+        by id, and whether more follow; audited. Raises `InvalidArgument` for a `limit` out of bounds."""
         require(principal, SUBJECT_READ)
-        if not 1 <= limit <= MAX_PAGE:
-            raise InvalidArgument(f"first must be between 1 and {MAX_PAGE}")
+        check_first(limit, MAX_PAGE)
         rows = self.store.list_subjects(after=after, limit=limit + 1)
         more, rows = len(rows) > limit, rows[:limit]
         self.store.log_access(actor=principal.name, subject="*", what=f"list after {after or 'the start'}: "

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, get_args
 
 from graph.store import Doc, Stored
 from registry.categories import Tree
-from registry.errors import InvalidArgument
+from registry.errors import InvalidArgument, NotFound
 from registry.model import Party, _country
 
 if TYPE_CHECKING:
@@ -61,24 +61,32 @@ InEea = Callable[[str], bool]
 
 class Matcher:
     """`FlowFilter` as predicates over flow documents and holdings, checked against the registry
-    once: an unknown id is `NotFound`, a bad country, kind or missing EEA list `InvalidArgument`."""
+    once. Every problem is reported in one message, each named by the API's name of its criterion
+    (`from`, `to`, `category`, `purpose`, `partyKind`, `country`, `outsideEea`): `NotFound` when
+    they are all unknown ids, else `InvalidArgument` (a bad country, kind or missing EEA list)."""
 
     def __init__(self, registry: Registry, wanted: FlowFilter, in_eea: InEea | None = None):
-        for name, id_, types in (("sender", wanted.sender, ("system", "party")),
-                                 ("receiver", wanted.receiver, ("system", "party")),
+        unknown, invalid = [], []
+        for name, id_, types in (("from", wanted.sender, ("system", "party")),
+                                 ("to", wanted.receiver, ("system", "party")),
                                  ("category", wanted.category, ("category",)),
                                  ("purpose", wanted.purpose, ("purpose",))):
             if id_ is not None:
-                registry.entity(id_, *types)
+                try:
+                    registry.entity(id_, *types)
+                except NotFound as error:
+                    unknown.append(f"{name}: {error}")
         if wanted.country is not None:
             try:
                 _country(wanted.country)
             except ValueError as error:
-                raise InvalidArgument(f"country: {error}") from None
+                invalid.append(f"country: {error}")
         if wanted.party_kind is not None and wanted.party_kind not in PARTY_KINDS:
-            raise InvalidArgument(f"partyKind: {wanted.party_kind!r} is not one of {', '.join(PARTY_KINDS)}")
+            invalid.append(f"partyKind: {wanted.party_kind!r} is not one of {', '.join(PARTY_KINDS)}")
         if wanted.outside_eea is not None and in_eea is None:
-            raise InvalidArgument("outsideEea: no list of EEA countries was given")
+            invalid.append("outsideEea: no list of EEA countries was given")
+        if unknown or invalid:
+            raise (InvalidArgument if invalid else NotFound)("; ".join(unknown + invalid))
         self.wanted, self.in_eea = wanted, in_eea
         self.categories = (Tree(registry.list("category")).overlapping.get(wanted.category, frozenset())
                            if wanted.category is not None else None)

@@ -114,12 +114,15 @@ def test_holder_filters_keep_exactly_the_holdings_that_match(loaded, filter, exp
 
 
 @pytest.mark.parametrize("filter, message", [
-    ({"from": "nope"}, "unknown system or party 'nope'"),
-    ({"to": "contact"}, "unknown system or party 'contact'"),
-    ({"category": "crm"}, "unknown category 'crm'"),
-    ({"purpose": "fun"}, "unknown purpose 'fun'"),
+    ({"from": "nope"}, "from: unknown system or party 'nope'"),
+    ({"to": "contact"}, "to: unknown system or party 'contact'"),
+    ({"category": "crm"}, "category: unknown category 'crm'"),
+    ({"purpose": "fun"}, "purpose: unknown purpose 'fun'"),
     ({"country": "XX"}, "country: 'XX' is not an ISO 3166-1 alpha-2 country code"),
     ({"country": "de"}, "country: 'de' is not an ISO 3166-1 alpha-2 country code"),
+    ({"from": "nope", "purpose": "fun", "country": "de"},  # every problem at once, in the filter's order
+     "from: unknown system or party 'nope'; purpose: unknown purpose 'fun'; "
+     "country: 'de' is not an ISO 3166-1 alpha-2 country code"),
 ])
 def test_a_filter_naming_nothing_is_a_clear_error(loaded, filter, message):
     for query in ("query ($f: FlowFilter) { flows(filter: $f) { totalCount } }",

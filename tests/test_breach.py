@@ -62,12 +62,12 @@ def at(text: str) -> datetime:
     ("2026-03-27T23:30:00+01:00", "2026-03-27T22:30:00+00:00", "2026-03-30T22:30:00+00:00"),  # across the EU DST change
 ], ids=["tokyo", "new-york", "berlin-before-dst"])
 def test_deadlines_are_72_hours_after_detection_as_utc_timestamps(loaded, detected, utc, deadline):
-    found = breach_impact(loaded, systems=["us-sys"], detected_at=at(detected))
+    found = breach_impact(loaded, systems=["claims-sys", "us-sys"], detected_at=at(detected))
     assert found.detected_at == at(utc) and found.detected_at.tzinfo == timezone.utc
     assert [(d.id, d.deadline) for d in found.duties] == [
         ("gdpr-art-33", at(deadline)), ("gdpr-art-34", None), ("naic-668-s6", at(deadline))]
     assert found.duties[0].deadline - at(detected) == timedelta(hours=72)
-    result = run(loaded, """query ($at: DateTime!) { breachImpact(systems: ["us-sys"], detectedAt: $at) {
+    result = run(loaded, """query ($at: DateTime!) { breachImpact(systems: ["claims-sys", "us-sys"], detectedAt: $at) {
         detectedAt duties { id deadline timing } } }""", at=detected)
     assert result.errors is None
     assert result.data["breachImpact"]["detectedAt"] == utc
@@ -96,6 +96,61 @@ def test_data_subjects_are_notified_only_when_the_risk_is_high(loaded, system, d
 def test_the_insurance_commissioner_is_notified_for_us_systems_and_service_providers(loaded, systems, parties, naic):
     found = breach_impact(loaded, systems=systems, parties=parties, detected_at=at("2026-11-25T09:00:00-05:00"))
     assert ("naic-668-s6" in [d.id for d in found.duties]) is naic
+
+
+ELSEWHERE = """
+systems:
+  - {id: us-gdpr, name: US system serving EU customers, country: US, jurisdictions: [gdpr, naic],
+     holds: [{category: contact, purposes: [claims], legal_basis: gdpr-6-1-b, retention: P7Y}]}
+  - {id: us-dwh, name: US warehouse, country: US}
+  - {id: uk-sys, name: UK claims, country: GB,
+     holds: [{category: health, purposes: [claims], legal_basis: gdpr-6-1-b, condition: gdpr-9-2-f, retention: P7Y}]}
+parties:
+  - {id: eu-proc, name: EU hosting, kind: processor, country: US, role: processor}
+flows:
+  - {id: f-us-dwh, name: Diagnoses to the US warehouse, from: claims-sys, to: us-dwh, categories: [health.diagnosis],
+     purpose: claims, legal_basis: gdpr-6-1-b, condition: gdpr-9-2-f, transfer_mechanism: scc}
+  - {id: f-us-dwh-own, name: US contacts to the US warehouse, from: us-sys, to: us-dwh, categories: [contact],
+     purpose: claims, legal_basis: glba-6802-e-1}
+  - {id: f-eu-proc, name: Claims contacts to hosting, from: claims-sys, to: eu-proc, categories: [contact],
+     purpose: claims, legal_basis: gdpr-6-1-b, transfer_mechanism: scc}
+"""
+
+
+def duties(registry, systems=(), parties=()) -> list[tuple[str, str]]:
+    found = breach_impact(registry, systems=systems, parties=parties, detected_at=at("2026-11-25T09:00:00Z"))
+    return [(d.id, d.reference) for d in found.duties]
+
+
+@pytest.mark.parametrize("systems, parties, expected", [
+    # A US system holding only US customers' data: the NAIC's 72 hours, no GDPR duty.
+    (["us-sys"], [], [("naic-668-s6", "NAIC Insurance Data Security Model Law (#668) §6")]),
+    # Declared under the GDPR as well (it serves EU customers, Art. 3(2)).
+    (["us-gdpr"], [], [("gdpr-art-33", "GDPR Art. 33(1)"), ("naic-668-s6", "NAIC Insurance Data Security Model Law "
+                                                                           "(#668) §6")]),
+    # Diagnoses that came from the German claims system keep the GDPR's protection there (Art. 44).
+    (["us-dwh"], [], [("gdpr-art-33", "GDPR Art. 33(1)"), ("gdpr-art-34", "GDPR Art. 34(1)"),
+                      ("naic-668-s6", "NAIC Insurance Data Security Model Law (#668) §6")]),
+    # The UK GDPR and its supervisor.
+    (["uk-sys"], [], [("uk-gdpr-art-33", "UK GDPR Art. 33(1)"), ("uk-gdpr-art-34", "UK GDPR Art. 34(1)")]),
+    (["crm"], [], [("gdpr-art-33", "GDPR Art. 33(1)")]),
+    # A US processor holding EU data must tell us under Art. 33(2); one holding only US data has no GDPR duty.
+    ([], ["eu-proc"], [("gdpr-art-33", "GDPR Art. 33(1)"), ("naic-668-s6", "NAIC Insurance Data Security Model "
+                                                                          "Law (#668) §6"),
+                       ("gdpr-art-33-2", "GDPR Art. 33(2)")]),
+    ([], ["us-proc"], [("naic-668-s6", "NAIC Insurance Data Security Model Law (#668) §6")]),
+], ids=["us-only", "us-declared-gdpr", "eu-data-in-the-us", "uk", "germany", "us-processor-of-eu-data",
+        "us-processor-of-us-data"])
+def test_the_duties_are_those_of_the_law_that_governs_the_breached_data(loaded, systems, parties, expected):
+    loaded.load([("elsewhere.yaml", ELSEWHERE)], actor="test")
+    assert duties(loaded, systems, parties) == expected
+
+
+def test_the_uk_gdpr_duty_goes_to_the_information_commissioner(loaded):
+    loaded.load([("elsewhere.yaml", ELSEWHERE)], actor="test")
+    found = breach_impact(loaded, systems=["uk-sys"], detected_at=at("2026-11-25T09:00:00Z"))
+    assert found.duties[0].notify == "the Information Commissioner's Office"
+    assert found.duties[0].deadline == at("2026-11-28T09:00:00Z")
 
 
 def test_exposed_categories_and_the_recipients_that_received_them(loaded):
@@ -156,10 +211,10 @@ def test_the_breach_command_prints_the_duties_with_utc_deadlines(tmp_path):
     (tmp_path / "base.yaml").write_text(BASE)
     (tmp_path / "extra.yaml").write_text(EXTRA)
     assert cli("load", "base.yaml", "extra.yaml").returncode == 0
-    result = cli("breach", "--system", "us-sys", "--detected-at", "2026-11-25T10:00:00+09:00")
+    result = cli("breach", "--system", "us-sys", "--system", "claims-sys", "--detected-at", "2026-11-25T10:00:00+09:00")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "Breach of system us-sys, known since 2026-11-25T01:00:00+00:00 (UTC)"
+    assert lines[0] == "Breach of system claims-sys, system us-sys, known since 2026-11-25T01:00:00+00:00 (UTC)"
     # deadlines already passed (the analysis runs now, after 2026-11-28) are marked
     assert "  the competent supervisory authority: by 2026-11-28T01:00:00+00:00  OVERDUE  [GDPR Art. 33(1)]" in lines
     assert "  the data subjects concerned: without undue delay  [GDPR Art. 34(1)]" in lines

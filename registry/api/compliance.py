@@ -246,7 +246,8 @@ class ComplianceQuery:
                             parties: Optional[list[strawberry.ID]] = None,
                             as_of: Optional[datetime.date] = None) -> BreachImpact:
         found = await info.context.call(compliance.breach_impact, info.context.registry, systems=systems or (),
-                                        parties=parties or (), detected_at=detected_at, as_of=as_of)
+                                        parties=parties or (), detected_at=detected_at, as_of=as_of,
+                                        settings=info.context.compliance)
         return BreachImpact(
             detected_at=found.detected_at, breached=[to_holder(stored) for stored in found.breached],
             high_risk=found.high_risk,

@@ -101,7 +101,8 @@ def breach(ctx, systems: tuple[str, ...], parties: tuple[str, ...], detected_at:
     """What a breach of these systems and parties exposed, who received that data downstream, and
     whom to notify by when (GDPR Art. 33-34, NAIC Model #668 §6)."""
     when = detected_at or datetime.now(timezone.utc)
-    found = breach_impact(registry_of(ctx), systems=systems, parties=parties, detected_at=when, as_of=as_of)
+    found = breach_impact(registry_of(ctx), systems=systems, parties=parties, detected_at=when, as_of=as_of,
+                          settings=session(ctx).settings.compliance())
     if format_ == "json":
         click.echo(dumps(_breach_plain(found)), nl=False)
     else:

@@ -5,7 +5,8 @@ planned on the evaluation date), the categories and purposes they carry, the hol
 and the findings on them. `breach_impact` answers "what did a breach of these systems and parties
 expose": the categories (special and criminal-offence data flagged as high risk), the recipients
 downstream that received them through flows in force, those that may have received them (only
-through flows of scope `case` without a recorded disclosure), and who must notify whom by when:
+through flows of scope `case` without a recorded disclosure), and who must notify whom by when,
+under the law that governs the exposed data where it was breached (`registry.compliance.regimes`):
 our own duties for our systems and our processors, a processor's duty to tell us (GDPR Art.
 33(2)), and an independent controller's duty of its own.
 
@@ -22,6 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from graph.store import Concerned, Doc, Stored
 from registry.categories import CategoryTree
 from registry.compliance.facts import Facts
+from registry.compliance.regimes import GDPR_FAMILY, LAW
 from registry.compliance.findings import Finding, evaluate, today
 from registry.compliance.rules import RULES
 from registry.compliance.settings import Settings
@@ -150,10 +152,11 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
 
 def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[str] = (), detected_at: datetime,
                   count_subjects: ConcernedCounter | None = None, as_of: date | None = None,
-                  now: datetime | None = None) -> Breach:
+                  now: datetime | None = None, settings: Settings | None = None) -> Breach:
     """The breach's exposure through the flows in force on `as_of` (default: the day of
     `detected_at`, in UTC: what was flowing when the breach became known), with deadlines
-    before `now` (default: now) marked overdue."""
+    before `now` (default: now) marked overdue, and the duties of the law that governs the
+    exposed data where it was breached (`settings`' country lists, default the packaged ones)."""
     systems, parties = sorted(set(systems)), sorted(set(parties))
     if not systems and not parties:
         raise InvalidArgument("give at least one system or party that was breached")
@@ -164,8 +167,10 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
     breached = [registry.entity(id_, "system") for id_ in systems] + [registry.entity(id_, "party") for id_ in parties]
     tree = CategoryTree(registry.list("category"))
     by_id = {doc["id"]: doc for doc in registry.list("category")}
-    exposed = sorted({view.holding.category for node in breached for view in registry.holdings(node.id, as_of=on)})
+    held = {node.id: {view.holding.category for view in registry.holdings(node.id, as_of=on)} for node in breached}
+    exposed = sorted(set().union(*held.values()))
     high = [c for c in exposed if tree.is_("special", c) or tree.is_("criminal", c)]
+    facts = Facts.of(registry, on, (settings or Settings.packaged()).countries)
     seeds = {node.id: set(exposed) for node in breached}
     possible = downstream(registry, tree, seeds, on) if exposed else {}
     closed = _undisclosed_case_flows(registry, possible, utc)
@@ -182,7 +187,7 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
         exposed=[Exposure(by_id[c], c in high) for c in exposed],
         recipients=recipients(received), potential_recipients=recipients(_beyond(tree, possible, received)),
         duties=[replace(d, overdue=d.deadline is not None and d.deadline < evaluated)
-                for d in _duties(utc, breached, high)],
+                for d in _duties(utc, breached, held, set(high), facts)],
         concerned=whose, evaluated_at=evaluated,
         subject_count=(count_subjects or registry.store.count_concerned)(whose))
 
@@ -289,24 +294,46 @@ def downstream(registry, tree: CategoryTree, seeds: dict[str, set[str]],
     return found
 
 
-def _duties(utc: datetime, breached: list[Stored], high: list[str]) -> list[Duty]:
+SUPERVISOR = {"gdpr": "the competent supervisory authority", "uk-gdpr": "the Information Commissioner's Office"}
+"""Whom a controller under each GDPR-family regime notifies (GDPR / UK GDPR Art. 33(1), 55-56)."""
+
+
+def _governed(facts: Facts, node: str, regime: str, categories: Collection[str]) -> list[str]:
+    """The `categories` held at `node` that `regime` governs there: all of them where the node is
+    under it, else those whose data came from a node under it (`Facts.regime_data`)."""
+    if facts.under(node, regime):
+        return sorted(categories)
+    came = facts.regime_data[regime].get(node, 0)
+    return sorted(c for c in categories if facts.bits.overlap.get(c, 0) & came)
+
+
+def _duties(utc: datetime, breached: list[Stored], held: dict[str, set[str]], high: set[str],
+            facts: Facts) -> list[Duty]:
     """Our duties when a system of ours, a processor acting for us or a joint controller was
-    breached; a processor's duty to tell us (Art. 33(2)); an independent controller's own duty."""
+    breached, under the law that governs the exposed data there: the GDPR's or the UK GDPR's
+    (Art. 33-34) where it governs the node or the data came from a node it governs (Art. 44,
+    onward transfers), the NAIC Insurance Data Security Model Law's (#668 §6) where the node is
+    under the NAIC's regime; a processor's duty to tell us (Art. 33(2)); an independent
+    controller's own duty."""
     ours = [node for node in breached if node.type == "system" or node.doc.get("role") != "controller"]
     duties = []
-    if ours:
-        duties.append(Duty("gdpr-art-33", "the competent supervisory authority", "GDPR Art. 33(1)",
-                           utc + WITHIN_72_HOURS,
+    for regime in GDPR_FAMILY:
+        governed = {node.id: found for node in ours if (found := _governed(facts, node.id, regime, held[node.id]))}
+        if not governed:
+            continue
+        law = LAW[regime]
+        where = ", ".join(governed)
+        duties.append(Duty(f"{regime}-art-33", SUPERVISOR[regime], f"{law} Art. 33(1)", utc + WITHIN_72_HOURS,
                            "without undue delay and, where feasible, not later than 72 hours after becoming aware of it",
-                           "a personal data breach must be notified unless it is unlikely to result in a risk to the "
-                           "rights and freedoms of natural persons"))
-        if high:
-            duties.append(Duty("gdpr-art-34", "the data subjects concerned", "GDPR Art. 34(1)", None,
+                           f"a personal data breach of data the {law} governs ({where}) must be notified unless it is "
+                           "unlikely to result in a risk to the rights and freedoms of natural persons"))
+        risky = sorted({c for found in governed.values() for c in found if c in high})
+        if risky:
+            duties.append(Duty(f"{regime}-art-34", "the data subjects concerned", f"{law} Art. 34(1)", None,
                                "without undue delay",
-                               f"special-category or criminal-offence data were exposed ({', '.join(high)}): a likely "
+                               f"special-category or criminal-offence data were exposed ({', '.join(risky)}): a likely "
                                "high risk to the rights and freedoms of the people concerned"))
-    us = [node.id for node in breached if node.doc["country"] == "US"
-          and (node.type == "system" or node.doc.get("role") == "processor")]
+    us = [node.id for node in ours if facts.under(node.id, "naic")]
     if us:
         duties.append(Duty("naic-668-s6", "the insurance commissioner of the home state",
                            "NAIC Insurance Data Security Model Law (#668) §6", utc + WITHIN_72_HOURS,
@@ -317,10 +344,12 @@ def _duties(utc: datetime, breached: list[Stored], high: list[str]) -> list[Duty
         if node.type != "party":
             continue
         if node.doc.get("role") == "processor":
-            duties.append(Duty("gdpr-art-33-2", "us, the controller", "GDPR Art. 33(2)", None,
-                               "without undue delay after becoming aware of the breach",
-                               f"{node.doc['name']} processes the data on our behalf: it must tell us; our own "
-                               "deadline runs from when we become aware", duty_of=node.id))
+            regime = next((r for r in GDPR_FAMILY if _governed(facts, node.id, r, held[node.id])), None)
+            if regime is not None:
+                duties.append(Duty(f"{regime}-art-33-2", "us, the controller", f"{LAW[regime]} Art. 33(2)", None,
+                                   "without undue delay after becoming aware of the breach",
+                                   f"{node.doc['name']} processes the data on our behalf: it must tell us; our own "
+                                   "deadline runs from when we become aware", duty_of=node.id))
         elif node.doc.get("role") == "controller":
             duties.append(Duty("controller-own", "the supervisory authority competent for it, and the people "
                                "concerned where the risk is high", "GDPR Art. 33(1), 34(1), where the GDPR applies to it",

@@ -23,7 +23,7 @@ ValueError: 9999-12-31 is out of range: dates from 1900-01-01 to 2999-12-31
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import isodate
 
@@ -102,6 +102,15 @@ def duration(text: str) -> str:
     if end is None or end > _LONGEST:
         _refuse(f"{text!r} is longer than the longest retention allowed, {MAX_RETENTION_YEARS} years "
                 f"(P{MAX_RETENTION_YEARS}Y)")
+    return text
+
+
+def validity(text: str) -> str:
+    """`text` when it is a `duration` of at least a day, else ValueError: a consent counts or does
+    not on a whole day (UTC), so a shorter validity (`P0D`, `PT5M`) would never let it count."""
+    duration(text)
+    if _START + isodate.parse_duration(text) < _START + timedelta(days=1):
+        _refuse(f"{text!r} is shorter than a day; a consent counts for whole days (e.g. P24M)")
     return text
 
 

@@ -102,7 +102,7 @@ class Purpose(Entity):
     insurance_function: bool = False
     """An insurance function (claims, underwriting, reinsurance, fraud prevention, regulatory
     reporting …) for which NAIC Model #672 lets health information be disclosed without authorisation."""
-    consent_validity: Duration | None = None
+    consent_validity: Annotated[str, AfterValidator(bounds.validity)] | None = None
     """How long a consent to this purpose counts, from when it was given (ISO 8601, e.g. `P24M`: a
     NAIC #672 authorisation is valid for at most 24 months); a consent event's own `expires`, when
     earlier, ends it sooner."""

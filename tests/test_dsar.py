@@ -211,7 +211,7 @@ def test_bad_lines_are_all_reported_and_nothing_is_applied(service, tmp_path, re
         json.dumps({"id": "C-6", "kind": "claimant", "consents": [{"purpose": "spam", "status": "granted",
                                                                    "at": "2025-01-01T00:00:00Z"}]}),
         json.dumps({"id": "C-7", "kind": "claimant", "consents": [{"purpose": "marketing", "status": "granted",
-                                                                   "at": "2025-01-01"}]}),
+                                                                   "at": "2025-01-01T09:00:00"}]}),  # no offset
     ]
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n")

@@ -78,6 +78,9 @@ def test_disclose_list_export_and_erase(workdir):
     assert json.loads(disclosed.stdout) == {"flow": "fraud", "at": "2026-02-01T00:00:00+00:00", "reference": "LKA-7"}
     refused = cli("disclose", "C-1", "f2", cwd=workdir, env=ENV)
     assert refused.returncode == 2 and "flow 'f2' has scope all" in refused.stderr
+    future = cli("disclose", "C-1", "fraud", "--at", "2099-01-01", cwd=workdir, env=ENV)
+    assert (future.returncode, future.stderr) == (
+        2, "error: at: 2099-01-01T00:00:00+00:00 is in the future: record an event once it has happened\n")
     report = json.loads(cli("dsar", "C-1", cwd=workdir, env=ENV).stdout)
     assert ("police", "fraud") in [(r["party"]["id"], r["flow"]) for r in report["recipients"]]
     assert report["disclosures"][0]["reference"] == "LKA-7"

@@ -22,11 +22,11 @@ import hmac
 import os
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from graph.store import SubjectRow
 from registry.sources import BundleInvalid, Problem, decode
@@ -36,6 +36,34 @@ from registry import bounds
 from registry.model import Day, Id, LongText, Text
 
 KeyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far past the clock an event may be dated (the sender's clock may run ahead of ours)."""
+
+
+def _day_starts(value: object) -> object:
+    """A date alone (`2025-05-01`, as the command line takes it) is its start in UTC."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return value
+
+
+def _happened(value: datetime) -> datetime:
+    """`value` when it is not in the future: a consent event or a disclosure records what happened."""
+    if value > datetime.now(timezone.utc) + CLOCK_SKEW:
+        raise ValueError(f"{value.isoformat()} is in the future: record an event once it has happened")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_day_starts), AfterValidator(bounds.moment)]
+"""A point in time with its UTC offset (`2025-05-01T09:00:00+02:00`, `…Z`), or a date, taken as its
+start in UTC, as on the command line."""
+Happened = Annotated[Moment, AfterValidator(_happened)]
+"""A `Moment` not later than now (give or take `CLOCK_SKEW`)."""
 MAX_REPORTED = 100
 """Problems reported for one file; the count of the rest is given."""
 
@@ -64,10 +92,10 @@ class ConsentEvent(BaseModel):
 
     purpose: Id
     status: Literal["granted", "withdrawn"]
-    at: Annotated[AwareDatetime, AfterValidator(bounds.moment)]
+    at: Happened
     notice: LongText | None = None
     channel: Text | None = None
-    expires: Annotated[AwareDatetime, AfterValidator(bounds.moment)] | None = None
+    expires: Moment | None = None
     """When a granted consent runs out (it no longer counts from that day on, UTC); see also the
     purpose's `consent_validity`."""
 
@@ -98,7 +126,7 @@ class Disclosure(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     flow: Id
-    at: Annotated[AwareDatetime, AfterValidator(bounds.moment)]
+    at: Happened
     reference: Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=True),
                          AfterValidator(bounds.printable)] | None = None
     """The case number or file reference, e.g. the police report's."""

@@ -84,9 +84,9 @@ class ScratchStore(SnapshotReads):
     def count_consenting(self, purposes: Iterable[str]) -> int:
         return self.base.count_consenting(purposes) if self.base is not None else 0
 
-    def consent_histories(self, system: str, purposes: Iterable[str], *,
+    def consent_histories(self, concerned: Concerned, purposes: Iterable[str], *,
                           every: bool = True) -> list[tuple[str, list[Doc]]]:
-        return self.base.consent_histories(system, purposes, every=every) if self.base is not None else []
+        return self.base.consent_histories(concerned, purposes, every=every) if self.base is not None else []
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return self.base.subject_ids(systems, limit) if self.base is not None else []

@@ -584,9 +584,9 @@ class GraphStore(Protocol):
     def count_consenting(self, purposes: Iterable[str]) -> int:
         """How many distinct subjects have a consent event (granted or withdrawn) for any of `purposes`."""
 
-    def consent_histories(self, system: str, purposes: Iterable[str], *,
+    def consent_histories(self, concerned: Concerned, purposes: Iterable[str], *,
                           every: bool = True) -> list[tuple[str, list[Doc]]]:
-        """The consent histories of the subjects with a record in `system`, limited to `purposes`:
+        """The consent histories of the subjects `concerned` describes, limited to `purposes`:
         per subject with an event for one of them, sorted by id, its id and those events (`at`,
         `purpose`, `status`, and `expires` where set), oldest first. With `every` false, only the
         subjects among whose events is a withdrawal or an `expires`: the only ones whose consent

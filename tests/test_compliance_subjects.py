@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from graph.store import Concerned
 from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
@@ -44,9 +45,11 @@ def service(registry, tmp_path):
 
 
 def test_consent_withdrawn_data_still_flowing_counts_subjects_in_consent_only_systems(service, registry):
+    # S-1 has a record in mkt; S-4's record is in the CRM, whose contact details m2 brought to mkt while
+    # S-4 consented. S-5 (claims) withdrew nothing, S-2 granted again, S-3 never withdrew.
     [found] = findings(registry, rule="consent-withdrawn-data-still-flowing")
-    assert (found.severity, found.entity_kind, found.entity_id, found.subject_count) == ("info", "system", "mkt", 1)
-    assert found.message == ("1 data subject(s) withdrew consent for marketing, yet system mkt, which receives data "
+    assert (found.severity, found.entity_kind, found.entity_id, found.subject_count) == ("info", "system", "mkt", 2)
+    assert found.message == ("2 data subject(s) withdrew consent for marketing, yet system mkt, which receives data "
                              "only through consent-based flows (m2), still holds their data.")
     assert found.reference == "GDPR Art. 7(3), Art. 17(1)(b)"
 
@@ -54,10 +57,16 @@ def test_consent_withdrawn_data_still_flowing_counts_subjects_in_consent_only_sy
 def test_a_later_grant_clears_the_finding_and_times_compare_in_utc(service, registry):
     # 2025-01-01T09:00Z is after the withdrawal at 2025-01-01T10:00+02:00 (08:00Z). Asked before and
     # after: the registry's documents are unchanged, the subjects' consent is not, and the answer follows it.
-    assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1
+    def counted():
+        return [f.subject_count for f in findings(registry, rule="consent-withdrawn-data-still-flowing")]
+
+    assert counted() == [2]
     service.set_consent(principal=ADMIN, subject="S-1", purpose="marketing", status="granted",
                         at=datetime(2025, 1, 1, 9, 0, tzinfo=timezone.utc))
-    assert findings(registry, rule="consent-withdrawn-data-still-flowing") == []
+    assert counted() == [1]
+    service.set_consent(principal=ADMIN, subject="S-4", purpose="marketing", status="granted",
+                        at=datetime(2025, 1, 1, 9, 0, tzinfo=timezone.utc))
+    assert counted() == []
     assert service.store.subject("S-1").consents[1]["at"] == "2025-01-01T08:00:00+00:00"
 
 
@@ -66,12 +75,12 @@ def test_the_consent_finding_follows_a_change_of_basis_and_takes_its_place_among
     def consent_findings():
         return [(f.entity_id, f.subject_count) for f in findings(registry, rule="consent-withdrawn-data-still-flowing")]
 
-    assert consent_findings() == [("mkt", 1)]
+    assert consent_findings() == [("mkt", 2)]
     m2 = registry.entity("m2", "flow").doc
     registry.upsert("flow", {**m2, "legal_basis": "gdpr-6-1-f"}, actor="test")
     assert consent_findings() == []
     registry.upsert("flow", m2, actor="test")
-    assert consent_findings() == [("mkt", 1)]
+    assert consent_findings() == [("mkt", 2)]
     every = findings(registry)
     order = [(["error", "warning", "info"].index(f.severity), f.rule, f.entity_kind, f.entity_id, f.category or "",
               f.regime or "", f.message) for f in every]
@@ -79,8 +88,25 @@ def test_the_consent_finding_follows_a_change_of_basis_and_takes_its_place_among
     assert sum(f.rule == "consent-withdrawn-data-still-flowing" for f in every) == 1
 
 
+def test_the_subjects_whose_data_the_consent_flows_brought_count_and_no_others(service, registry, tmp_path):
+    def counted():
+        return [f.subject_count for f in findings(registry, rule="consent-withdrawn-data-still-flowing")]
+
+    # S-6 withdrew too, but its record is in the claims system, which feeds mkt nothing.
+    path = tmp_path / "more.jsonl"
+    path.write_text(json.dumps(subject("S-6", "claims", "withdrawn")) + "\n")
+    service.load(path, principal=ADMIN)
+    assert counted() == [2]
+    # A flow that carries only claimants' data brings S-4's (a policyholder's) no longer: S-1 alone is left.
+    for kind in ("claimant", "policyholder"):
+        registry.upsert("subject-category", {"id": kind, "name": kind.title()}, actor="test")
+    m2 = registry.entity("m2", "flow").doc
+    registry.upsert("flow", {**m2, "subject_categories": ["claimant"]}, actor="test")
+    assert counted() == [1]
+
+
 def test_a_system_that_also_declares_data_on_another_basis_is_not_consent_only(service, registry):
-    assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1
+    assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1  # mkt's
     registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE",
                                "holds": [{"category": "contact", "purposes": ["marketing"], "legal_basis": "gdpr-6-1-f"}]},
                     actor="test")
@@ -193,14 +219,17 @@ def test_what_has_ended_depends_on_the_evaluation_day(lapsing, day, expected):
 
 def test_consent_histories_give_the_events_that_decide_and_can_leave_out_subjects_whose_consent_cannot_end(lapsing):
     store = lapsing.store
-    every = store.consent_histories("mailer", ["marketing", "marketing.newsletter"])
+    every = store.consent_histories(Concerned({"mailer": None}), ["marketing", "marketing.newsletter"])
     assert [subject for subject, _ in every] == ["N-expired", "N-later", "N-parent-granted", "N-parent-withdrawn",
                                                  "N-unrelated", "N-valid", "N-withdrawn"]
     assert dict(every)["N-expired"] == [{"at": "2025-01-01T00:00:00+00:00", "purpose": "marketing.newsletter",
                                          "status": "granted", "expires": "2026-05-31T00:00:00+00:00"}]
     assert dict(every)["N-unrelated"] == [{"at": "2024-01-01T00:00:00+00:00", "purpose": "marketing.newsletter",
                                            "status": "granted"}]  # the wellness event is not asked for
-    ending = store.consent_histories("mailer", ["marketing", "marketing.newsletter"], every=False)
+    ending = store.consent_histories(Concerned({"mailer": None}), ["marketing", "marketing.newsletter"], every=False)
     assert [subject for subject, _ in ending] == ["N-expired", "N-later", "N-parent-granted", "N-parent-withdrawn",
                                                   "N-valid", "N-withdrawn"]
-    assert store.consent_histories("crm", ["marketing"]) == []
+    assert store.consent_histories(Concerned({"crm": None}), ["marketing"]) == []
+    # of some kinds only, or those with a disclosure on a flow: as `count_concerned` describes them
+    assert [subject for subject, _ in store.consent_histories(Concerned({"mailer": frozenset({"prospect"})}),
+                                                              ["marketing.newsletter"])] == []

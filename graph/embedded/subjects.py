@@ -77,14 +77,16 @@ def _concerned(concerned: Concerned) -> tuple[str, str, str, str | None]:
     return json.dumps(every), json.dumps(pairs), json.dumps(flows), concerned.until
 
 
-_HISTORIES = """
+_HISTORIES = f"""
     SELECT c.subject, c.at, c.purpose, c.status, c.expires
-    FROM subject_system s JOIN consent c ON c.subject = s.subject
-    WHERE s.system = ?1 AND c.purpose IN (SELECT value FROM json_each(?2))
-      AND (?3 OR EXISTS (SELECT 1 FROM consent d WHERE d.subject = c.subject
-                         AND d.purpose IN (SELECT value FROM json_each(?2))
+    FROM ({_CONCERNED}) w JOIN consent c ON c.subject = w.subject
+    WHERE c.purpose IN (SELECT value FROM json_each(?5))
+      AND (?6 OR EXISTS (SELECT 1 FROM consent d WHERE d.subject = c.subject
+                         AND d.purpose IN (SELECT value FROM json_each(?5))
                          AND (d.status = 'withdrawn' OR d.expires IS NOT NULL)))
     ORDER BY c.subject, c.at, c.purpose, c.status"""
+"""The consent histories of the subjects a `Concerned` describes (?1-?4, as `_CONCERNED`), for the
+purposes ?5; with ?6 false, only of those with a withdrawal or an `expires` among them."""
 _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for the ids given as a JSON array
     "records": f"SELECT system, COUNT(*) FROM subject_system WHERE system IN ({_IDS}) GROUP BY 1",
     "record categories": "SELECT c.value, COUNT(DISTINCT s.id) FROM subject s, json_each(s.records) r, "
@@ -202,10 +204,11 @@ class SubjectTables(SubjectLoad):
             return db.execute("SELECT COUNT(DISTINCT subject) FROM consent WHERE purpose IN "
                                     "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(purposes))),)).fetchone()[0]
 
-    def consent_histories(self, system: str, purposes: Iterable[str], *,
+    def consent_histories(self, concerned: Concerned, purposes: Iterable[str], *,
                           every: bool = True) -> list[tuple[str, list[Doc]]]:
         with self._reader() as db:
-            rows = db.execute(_HISTORIES, (system, json.dumps(sorted(set(purposes))), int(every))).fetchall()
+            rows = db.execute(_HISTORIES, (*_concerned(concerned), json.dumps(sorted(set(purposes))),
+                                           int(every))).fetchall()
         return [(subject, [{f: v for f, v in zip(_HISTORY_FIELDS, row[1:]) if v is not None} for row in events])
                 for subject, events in groupby(rows, key=itemgetter(0))]
 

@@ -97,8 +97,7 @@ CALL () {
 }
 """
 """The subjects a `Concerned` describes, each once (`UNION`)."""
-_HISTORIES = """
-MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: $system})
+_HISTORIES = _CONCERNED + """
 MATCH (s)-[c:CONSENT]->(p:Entity) WHERE p.id IN $purposes
 WITH s, c, p ORDER BY s.id, c.at, p.id, c.status
 WITH s, collect({at: c.at, purpose: p.id, status: c.status, expires: c.expires}) AS events
@@ -185,9 +184,11 @@ class SubjectGraph:
     def count_consenting(self, purposes: Iterable[str]) -> int:
         return self._query(_CONSENTING, purposes=sorted(set(purposes)))[0]["count"]
 
-    def consent_histories(self, system: str, purposes: Iterable[str], *,
+    def consent_histories(self, concerned: Concerned, purposes: Iterable[str], *,
                           every: bool = True) -> list[tuple[str, list[Doc]]]:
-        found = self._query(_HISTORIES, system=system, purposes=sorted(set(purposes)), every=every)
+        every_kind, pairs, flows = concerned.parts()
+        found = self._query(_HISTORIES, systems=every_kind, pairs=pairs, flows=flows, until=concerned.until,
+                            purposes=sorted(set(purposes)), every=every)
         return [(r["id"], [{k: v for k, v in e.items() if v is not None} for e in r["events"]]) for r in found]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:

@@ -3,9 +3,12 @@
 A system *rests on consent* when everything it holds came through flows in force whose effective
 legal basis is consent (`gdpr-6-1-a`) and it declares nothing on another basis: without consent
 it should hold nothing. The rule applies where the GDPR or the UK GDPR governs those flows. For
-each such system, the subjects with a record there whose consent to one of those flows' purposes
-no longer stands on the evaluation day are counted (GDPR Art. 7(3), 17(1)(b)): their data should
-be erased, or another basis recorded.
+each such system, the subjects whose data is there (a record there, or in a system upstream that
+the flows brought it from, as a breach counts them: `registry.compliance.concerned`) and whose
+consent to one of those flows' purposes no longer stands on the evaluation day are counted (GDPR
+Art. 7(3), 17(1)(b)): their data should be erased, or another basis recorded. A marketing
+platform fed from the CRM holds the data of the CRM's customers who consented, though none of
+them has a record in the platform itself.
 
 Whether a consent stands is decided as for DSARs and the flows they suspend
 (`registry.subjects.consent`): a consent to a broader purpose covers the narrower ones, and so
@@ -19,6 +22,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from graph.store import Concerned
+from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
 from registry.compliance.rules import GDPR, Hit, Rule
 from registry.subjects.consent import Rules
@@ -32,9 +37,9 @@ def consent_withdrawn_rule(store) -> Rule:
 
     def check(facts: Facts) -> Iterator[Hit]:
         rules = None
-        for system, purposes, flows, regime in resting_on_consent(facts):
+        for system, purposes, flows, regime, whose in resting_on_consent(facts):
             rules = rules or Rules(facts.purpose_tree, facts.purposes)
-            withdrawn, expired = ended(store, rules, system, purposes, facts)
+            withdrawn, expired = ended(store, rules, whose, purposes, facts)
             if withdrawn or expired:
                 yield Hit("system", system, _message(system, purposes, flows, withdrawn, expired),
                           subject_count=withdrawn + expired, regime=regime)
@@ -46,16 +51,21 @@ def consent_withdrawn_rule(store) -> Rule:
                 GDPR, check)
 
 
-def resting_on_consent(facts: Facts) -> list[tuple[str, list[str], list[dict], str]]:
+def resting_on_consent(facts: Facts) -> list[tuple[str, list[str], list[dict], str, Concerned]]:
     """The systems that rest on consent where the GDPR or the UK GDPR governs: (system, the
-    purposes of its incoming flows, those flows, the regime), by system. A function of the facts
-    alone, so kept with them (`Facts.kept`): only the subjects' consents are read each time."""
+    purposes of its incoming flows, those flows, the regime, whose data they brought there), by
+    system. A function of the facts alone, so kept with them (`Facts.kept`): only the subjects'
+    consents are read each time."""
     kept = facts.kept.get(RULE_ID)
     if kept is not None:
         return kept
     incoming: dict[str, list[dict]] = defaultdict(list)
+    into: dict[str, dict[str, dict]] = defaultdict(dict)
     for flow in facts.live:
         incoming[flow["to"]].append(flow)
+        into[flow["to"]][flow["id"]] = flow
+    types = {**{id_: "party" for id_ in facts.parties}, **{id_: "system" for id_ in facts.systems}}
+    until = f"{facts.day}T23:59:59.999999+00:00"  # disclosures up to the end of the day, as ISO 8601 text compares
     resting = []
     for system, flows in sorted(incoming.items()):
         if system not in facts.systems or any(facts.basis(flow) != CONSENT for flow in flows):
@@ -65,17 +75,19 @@ def resting_on_consent(facts: Facts) -> list[tuple[str, list[str], list[dict], s
             continue
         if any(held.get("legal_basis") != CONSENT for held in facts.systems[system].get("holds", ())):
             continue
-        resting.append((system, sorted({flow["purpose"] for flow in flows}), flows, regime))
+        held = {c for flow in flows for c in flow["categories"]} | facts.declared.get(system, set())
+        resting.append((system, sorted({flow["purpose"] for flow in flows}), flows, regime,
+                        upstream(facts.tree, into, types, {system: held}, until)))
     facts.kept[RULE_ID] = resting
     return resting
 
 
-def ended(store, rules: Rules, system: str, purposes: list[str], facts: Facts) -> tuple[int, int]:
-    """How many subjects with a record in `system` no longer consent to one of `purposes` on the
+def ended(store, rules: Rules, whose: Concerned, purposes: list[str], facts: Facts) -> tuple[int, int]:
+    """How many of the subjects `whose` describes no longer consent to one of `purposes` on the
     facts' day: (withdrew it, saw it expire). A subject counts once, as withdrawn if it withdrew one."""
     covering = sorted({p for purpose in purposes for p in rules.covering(purpose)})
     withdrawn = expired = 0
-    for _, events in store.consent_histories(system, covering, every=rules.timed(covering)):
+    for _, events in store.consent_histories(whose, covering, every=rules.timed(covering)):
         states = {state.status for purpose in purposes
                   if (state := rules.state(purpose, events, facts.as_of)) is not None}
         withdrawn += "withdrawn" in states

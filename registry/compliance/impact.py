@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from graph.store import Concerned, Doc, Stored
 from registry.categories import CategoryTree
+from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
 from registry.compliance.regimes import GDPR_FAMILY, LAW
 from registry.compliance.findings import Finding, evaluate, today
@@ -207,14 +208,8 @@ def _beyond(tree: CategoryTree, possible: dict[str, tuple[set[str], set[str]]],
 def concerned(registry, tree: CategoryTree, breached: list[Stored], categories: list[str], on: date,
               until: str) -> Concerned:
     """Whose data the `breached` systems and parties may hold, as the flows in force on `on` brought
-    it there. Walking upstream from each over flows that carry data overlapping what it holds
-    (`categories`, as `downstream` follows them the other way): the subjects with a record in a
-    breached system, or in a system the walk reaches, of the subject categories every flow on the
-    way allows (its `subject_categories`); where the way passes a flow of scope `case`, the
-    subjects with a disclosure recorded on it up to `until` (no one else's data travelled on it).
-    Consent is not looked at: what a flow carried while consent stood is still where it went.
-    Where two ways bring different categories for different subject categories, both count: a
-    notification (GDPR Art. 33(3)(a), 34) may count a person too many, never one too few."""
+    it there (`registry.compliance.concerned.upstream`, over the flows `Registry.lineage` finds
+    upstream of each)."""
     types = {node.id: node.type for node in breached}
     into: dict[str, dict[str, Doc]] = {}
     if categories:
@@ -223,32 +218,7 @@ def concerned(registry, tree: CategoryTree, breached: list[Stored], categories: 
             types.update((stored.id, stored.type) for stored in found.nodes)
             for edge in found.edges:
                 into.setdefault(edge["to"], {})[edge["id"]] = edge
-    wanted: dict[str, set[str]] = {node.id: set(categories) for node in breached}
-    kinds: dict[str, frozenset[str] | None] = {node.id: None for node in breached}
-    disclosed: set[str] = set()
-    todo = sorted(wanted)
-    while todo:
-        node = todo.pop()
-        for edge in into.get(node, {}).values():
-            carried = {c for c in edge["categories"] if tree.overlaps(c, wanted[node])}
-            if not carried:
-                continue
-            if edge.get("scope") == "case":
-                disclosed.add(edge["id"])
-                continue
-            allowed = edge.get("subject_categories")
-            passing = kinds[node] if not allowed else frozenset(allowed) & (kinds[node] or frozenset(allowed))
-            if passing is not None and not passing:
-                continue
-            source = edge["from"]
-            before = (frozenset(wanted.get(source, ())), kinds.get(source, frozenset()))
-            wanted.setdefault(source, set()).update(carried)
-            known = kinds.get(source, frozenset())
-            kinds[source] = None if known is None or passing is None else known | passing
-            if (frozenset(wanted[source]), kinds[source]) != before:
-                todo.append(source)
-    return Concerned(systems={node: found for node, found in sorted(kinds.items()) if types.get(node) == "system"},
-                     disclosed=tuple(sorted(disclosed)), until=until)
+    return upstream(tree, into, types, {node.id: categories for node in breached}, until)
 
 
 def _undisclosed_case_flows(registry, reached: dict[str, tuple[set[str], set[str]]], until: datetime) -> set[str]:

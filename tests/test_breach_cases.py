@@ -4,7 +4,7 @@ whose duty each notification is; on every backend, through the service, GraphQL 
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 

@@ -60,6 +60,13 @@ def test_audit_filters_by_date_and_tails_and_verify_reports_the_first_broken_ent
     assert tail == [len(everything) - 2, len(everything) - 1, len(everything)]
     bad = cli("audit", "--since", "yesterday", cwd=tmp_path)
     assert bad.returncode == 2 and "'yesterday' is not a date" in bad.stderr
+    for option, value, reason in [("--until", "9999-12-31", "9999-12-31 is out of range: "),  # was a traceback
+                                  ("--since", "0001-01-01", "0001-01-01 is out of range: "),
+                                  ("--since", "2026-11-25T09:30:00", "has no UTC offset")]:
+        refused = cli("audit", option, value, cwd=tmp_path)
+        last = refused.stderr.strip().splitlines()[-1]
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert last.startswith(f"Error: Invalid value for '{option}': ") and reason in last, last
     intact = cli("audit", "verify", cwd=tmp_path)
     assert intact.returncode == 0 and intact.stdout.startswith(f"audit log intact: {len(everything)} entries; head ")
     head = intact.stdout.split()[-1]

@@ -9,22 +9,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import click
 
 from registry.audit import AuditTrail, parse_anchor
-from registry.cli.base import registry_of, session
-
-
-class Moment(click.ParamType):
-    """A date (YYYY-MM-DD, UTC) or a date and time with a UTC offset (ISO 8601)."""
-
-    name = "DATE"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, (date, datetime)):
-            return value
-        try:
-            return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a date (2026-11-25) or a date and time with an offset "
-                      "(2026-11-25T09:30:00+01:00)", param, ctx)
+from registry.cli.base import Moment, registry_of, session
 
 
 def _start(moment: date | datetime | None, *, end: bool = False) -> datetime | None:
@@ -37,8 +22,8 @@ def _start(moment: date | datetime | None, *, end: bool = False) -> datetime | N
 @click.group(invoke_without_command=True)
 @click.option("--entity", default=None, metavar="ID", help="Only entries about this entity (or subject) id.")
 @click.option("--actor", default=None, help="Only entries by this actor (e.g. token:ci, oidc:alice, os:bob).")
-@click.option("--since", type=Moment(), default=None, help="From this date (UTC) or instant on.")
-@click.option("--until", type=Moment(), default=None, help="Up to and including this date (UTC), or before this instant.")
+@click.option("--since", type=Moment(whole_days=True), default=None, help="From this date (UTC) or instant on.")
+@click.option("--until", type=Moment(whole_days=True), default=None, help="Up to and including this date (UTC), or before this instant.")
 @click.option("--tail", type=click.IntRange(min=1), default=None, metavar="N", help="Only the last N entries.")
 @click.pass_context
 def audit(ctx, entity: str | None, actor: str | None, since, until, tail: int | None):

@@ -107,9 +107,13 @@ class Day(click.ParamType):
 
 class Moment(click.ParamType):
     """A point in time: an ISO 8601 date and time with its UTC offset (`Z` or `+01:00`), or a
-    date, taken as its start in UTC."""
+    date, taken as its start in UTC; within `registry.bounds`. With `whole_days`, a date alone is
+    given back as the `date` (a bound that takes in the whole day, as `audit --until` does)."""
 
     name = "DATE|DATETIME"
+
+    def __init__(self, whole_days: bool = False):
+        self.whole_days = whole_days
 
     def convert(self, value, param, ctx):
         if isinstance(value, datetime):
@@ -120,6 +124,8 @@ class Moment(click.ParamType):
             self.fail(f"{value!r} is not a date or an ISO 8601 date and time such as 2026-11-25 or "
                       "2026-11-25T09:30:00+01:00", param, ctx)
         if len(value.strip()) == 10:  # a date alone
+            if self.whole_days:
+                return Day()._in_range(moment.date(), param, ctx)
             moment = moment.replace(tzinfo=timezone.utc)
         if moment.utcoffset() is None:
             self.fail(f"{value!r} has no UTC offset; give one, e.g. {value}+00:00 or {value}Z", param, ctx)

@@ -6,7 +6,8 @@ A composition root of its own: the settings come from the environment as for `ds
 serve`, with the store and the lookup-key secret from the options and the request cost limit at
 its highest (`bench.ours.MAX_QUERY_COST`: the benchmark asks for whole answers). Callers
 authenticate with an API token (`bench.servers.ApiServer` creates one with the `dpo` role: the
-DSAR questions need subject data). With `--workers N`, N server processes share the port (`registry.api.workers`).
+DSAR questions need subject data). With `--workers N`, N server processes share the port
+(`registry.api.workers`).
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class Day(click.ParamType):
         if isinstance(value, date):
             return value
         try:
-            return self._in_range(date.fromisoformat(value), param, ctx)
+            return _in_range(self, date.fromisoformat(value), param, ctx)
         except ValueError:
             pass
         try:
@@ -97,12 +97,14 @@ class Day(click.ParamType):
             day = (moment.astimezone(timezone.utc) if moment.utcoffset() is not None else moment).date()
         except (ValueError, OverflowError):
             self.fail(f"{value!r} is not a date such as 2026-11-25 (or is out of range: {bounds.RANGE})", param, ctx)
-        return self._in_range(day, param, ctx)
+        return _in_range(self, day, param, ctx)
 
-    def _in_range(self, day: date, param, ctx) -> date:
-        if not bounds.EARLIEST <= day <= bounds.LATEST:
-            self.fail(f"{day} is out of range: {bounds.RANGE}", param, ctx)
-        return day
+
+def _in_range(type_: click.ParamType, day: date, param, ctx) -> date:
+    """`day` when it is within `registry.bounds`, else `type_`'s usage error."""
+    if not bounds.EARLIEST <= day <= bounds.LATEST:
+        type_.fail(f"{day} is out of range: {bounds.RANGE}", param, ctx)
+    return day
 
 
 class Moment(click.ParamType):
@@ -125,7 +127,7 @@ class Moment(click.ParamType):
                       "2026-11-25T09:30:00+01:00", param, ctx)
         if len(value.strip()) == 10:  # a date alone
             if self.whole_days:
-                return Day()._in_range(moment.date(), param, ctx)
+                return _in_range(self, moment.date(), param, ctx)
             moment = moment.replace(tzinfo=timezone.utc)
         if moment.utcoffset() is None:
             self.fail(f"{value!r} has no UTC offset; give one, e.g. {value}+00:00 or {value}Z", param, ctx)

@@ -166,12 +166,11 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
     utc = detected_at.astimezone(timezone.utc)
     on = as_of or utc.date()
     breached = [registry.entity(id_, "system") for id_ in systems] + [registry.entity(id_, "party") for id_ in parties]
-    tree = CategoryTree(registry.list("category"))
-    by_id = {doc["id"]: doc for doc in registry.list("category")}
+    facts = Facts.of(registry, on, (settings or Settings.packaged()).countries)
+    tree, by_id = facts.tree, facts.categories
     held = {node.id: {view.holding.category for view in registry.holdings(node.id, as_of=on)} for node in breached}
     exposed = sorted(set().union(*held.values()))
     high = [c for c in exposed if tree.is_("special", c) or tree.is_("criminal", c)]
-    facts = Facts.of(registry, on, (settings or Settings.packaged()).countries)
     seeds = {node.id: set(exposed) for node in breached}
     possible = downstream(registry, tree, seeds, on) if exposed else {}
     closed = _undisclosed_case_flows(registry, possible, utc)
@@ -286,9 +285,12 @@ def _duties(utc: datetime, breached: list[Stored], held: dict[str, set[str]], hi
     under the NAIC's regime; a processor's duty to tell us (Art. 33(2)); an independent
     controller's own duty."""
     ours = [node for node in breached if node.type == "system" or node.doc.get("role") != "controller"]
+    # per GDPR-family regime: the breached nodes of ours where it governs exposed data, with those categories
+    governed_by = {regime: {node.id: found for node in ours
+                            if (found := _governed(facts, node.id, regime, held[node.id]))}
+                   for regime in GDPR_FAMILY}
     duties = []
-    for regime in GDPR_FAMILY:
-        governed = {node.id: found for node in ours if (found := _governed(facts, node.id, regime, held[node.id]))}
+    for regime, governed in governed_by.items():
         if not governed:
             continue
         law = LAW[regime]
@@ -314,7 +316,7 @@ def _duties(utc: datetime, breached: list[Stored], held: dict[str, set[str]], hi
         if node.type != "party":
             continue
         if node.doc.get("role") == "processor":
-            regime = next((r for r in GDPR_FAMILY if _governed(facts, node.id, r, held[node.id])), None)
+            regime = next((r for r, governed in governed_by.items() if node.id in governed), None)
             if regime is not None:
                 duties.append(Duty(f"{regime}-art-33-2", "us, the controller", f"{LAW[regime]} Art. 33(2)", None,
                                    "without undue delay after becoming aware of the breach",

@@ -7,9 +7,19 @@ Bundles may add bases of their own (a national law, say) but never redefine thes
 Information Regulation (#672) is how the states implement GLBA Title V for insurers (15 U.S.C.
 6805(a)(6) leaves its enforcement to the state insurance authorities), and its health-information
 article is the part they added on top. The kind names that US regime, not one section of it.
+
+A basis flagged `consent` is one the data subject gives and may take back (opt-in): without it
+standing, what rests on it must stop (GDPR Art. 7(3); NAIC #672 Art. V, an authorisation is
+revocable). The GLBA notice and opt-out (`glba-6802-b`) is not one: data flows until the
+consumer objects. `consent_relied_on` is the one place that says which processing rests on a
+consent, for DSARs (`registry.subjects.dsar`) and the consent rule (`registry.compliance.consent`)
+alike.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from registry.model import LegalBasis
 
@@ -62,7 +72,7 @@ def _builtins() -> list[LegalBasis]:
         reference="GDPR Art. 10: processing of personal data relating to criminal convictions and offences "
                   "only under the control of official authority or when authorised by Union or Member State law"))
     bases.append(LegalBasis(
-        id="glba-6802-b", name="GLBA notice and opt-out given", kind="glba", consent=True,
+        id="glba-6802-b", name="GLBA notice and opt-out given", kind="glba",
         reference="15 U.S.C. 6802(b): disclosure of nonpublic personal information to a nonaffiliated third "
                   "party after notice and an opportunity to opt out that the consumer did not exercise"))
     bases += [
@@ -82,3 +92,72 @@ def _builtins() -> list[LegalBasis]:
 
 
 BUILTIN_LEGAL_BASES: dict[str, LegalBasis] = {basis.id: basis for basis in _builtins()}
+
+
+Bases = Mapping[str, Mapping[str, Any]]
+"""Legal bases by id, each with at least its `kind` and, when set, its `consent` flag (stored
+documents or `LegalBasis` dumps)."""
+
+CRIMINAL_OFFENCE = "gdpr-10"
+
+
+def builtin_bases() -> dict[str, dict[str, Any]]:
+    """The built-in bases as documents, by id (what `consent_relied_on` needs when no store is at hand)."""
+    return {id_: basis.model_dump() for id_, basis in BUILTIN_LEGAL_BASES.items()}
+
+
+def _kind(bases: Bases, basis: str | None) -> str | None:
+    found = bases.get(basis) if basis else None
+    return found["kind"] if found else None
+
+
+def art_6_basis(bases: Bases, basis: str | None, additional: Iterable[str]) -> str | None:
+    """The GDPR Art. 6(1) basis among those recorded: the legal basis when it is of kind
+    `lawful-basis` (an Art. 9 condition in the basis slot counts too, for `basis-kind-mismatch`
+    reports it), else the first additional basis of kind `lawful-basis`; None when there is none."""
+    if _kind(bases, basis) in ("lawful-basis", "special-condition"):
+        return basis
+    return next((b for b in additional if _kind(bases, b) == "lawful-basis"), None)
+
+
+def art_9_condition(bases: Bases, condition: str | None, additional: Iterable[str]) -> str | None:
+    """The GDPR Art. 9(2) condition among those recorded: the condition, else an additional basis,
+    of kind `special-condition` other than `gdpr-10` (Art. 10); None when there is none."""
+    return next((c for c in (condition, *additional)
+                 if _kind(bases, c) == "special-condition" and c != CRIMINAL_OFFENCE), None)
+
+
+def consent_relied_on(bases: Bases, basis: str | None, condition: str | None, additional: Iterable[str], *,
+                      special: bool, health: bool) -> str | None:
+    """The consent that processing data of one category on the recorded terms rests on, or None:
+
+    - the GDPR Art. 6(1) basis (`art_6_basis`) when it is a consent (GDPR Art. 6(1)(a), 7(3));
+    - for special-category data (`special`), the Art. 9(2) condition (`art_9_condition`) when it is
+      explicit consent (GDPR Art. 9(2)(a)), whatever the Art. 6 basis;
+    - for health information (`health`), a US basis (kind `glba`) among all recorded that is a
+      consent: the NAIC #672 authorisation (Model #672 Art. V), in whichever slot it is recorded.
+
+    A basis is a consent when it is flagged `consent` (`bases`: by id, as `Bases` says); an unknown
+    id is not one.
+
+    >>> bases = builtin_bases()
+    >>> consent_relied_on(bases, "gdpr-6-1-b", "gdpr-9-2-a", (), special=True, health=True)
+    'gdpr-9-2-a'
+    >>> consent_relied_on(bases, "gdpr-6-1-b", "gdpr-9-2-a", (), special=False, health=False) is None
+    True
+    >>> consent_relied_on(bases, "glba-6802-e-1", "naic-672-authorisation", (), special=True, health=True)
+    'naic-672-authorisation'
+    """
+    def consent(basis_: str | None) -> bool:
+        found = bases.get(basis_) if basis_ else None
+        return bool(found and found.get("consent"))
+
+    additional = tuple(additional)
+    found = art_6_basis(bases, basis, additional)
+    if consent(found):
+        return found
+    if special and consent(found := art_9_condition(bases, condition, additional)):
+        return found
+    if health:
+        return next((b for b in (basis, condition, *additional) if _kind(bases, b) == "glba" and consent(b)), None)
+    return None

@@ -57,10 +57,19 @@ def test_text_lists_each_finding_and_a_summary_and_exits_1_on_errors(demo):
         "categories of agreement dsa-hanse-broker (identity, contact, financial, policy, vehicle, health): more data "
         "is shared than agreed (data minimisation).",
         "        GDPR Art. 5(1)(c). Remedy: Stop sending those categories, or extend the agreement's scope."]
-    summary = lines.index("18 finding(s) as of 2026-11-25: 14 error, 4 warning, 0 info")
+    summary = lines.index("20 finding(s) as of 2026-11-25: 14 error, 4 warning, 2 info")
     # The draft addendum is found on a proposed flow: a warning until the pilot goes live.
-    severity = {**{rule: RULES[rule].severity for rule in RULES}, "agreement-not-active": "warning"}
-    assert lines[summary + 1:] == [f"       1  {rule} ({severity[rule]})" for rule in sorted(RULES)]
+    severity = {**{rule: RULES[rule].severity for rule in RULES}, "agreement-not-active": "warning",
+                "consent-withdrawn-data-still-flowing": "info"}
+    # With the demo's data subjects: C-1 withdrew marketing consent and C-2's expired, and two systems
+    # hold data only on consent (the CRM its behavioural data, marketing automation some of its data).
+    counts = {**{rule: 1 for rule in RULES}, "consent-withdrawn-data-still-flowing": 2}
+    assert lines[summary + 1:] == [f"{counts[rule]:8d}  {rule} ({severity[rule]})" for rule in sorted(counts)]
+    assert lines[lines.index("info    consent-withdrawn-data-still-flowing  system marketing-automation  [gdpr]") + 1] \
+        == ("        1 data subject(s) withdrew consent for marketing and the consent of 1 data subject(s) for "
+            "marketing expired, yet system marketing-automation, which holds contact, health.medical-history, policy "
+            "data only on consent (flows crm-to-marketing, medical-uw-to-marketing, portal-to-marketing), still "
+            "holds that data.")
 
 
 @pytest.mark.parametrize("bundles, fail_on, code", [
@@ -96,7 +105,7 @@ def test_json_has_the_date_counts_and_every_field(demo):
     result = cli("check", "--as-of", "2026-11-25", "--format", "json", cwd=demo)
     assert result.returncode == 1
     output = json.loads(result.stdout)
-    assert (output["asOf"], output["counts"]) == ("2026-11-25", {"error": 14, "warning": 4, "info": 0})
+    assert (output["asOf"], output["counts"]) == ("2026-11-25", {"error": 14, "warning": 4, "info": 2})
     [retention] = [f for f in output["findings"] if f["rule"] == "holding-without-retention"]
     assert retention == {
         "rule": "holding-without-retention", "severity": "warning",
@@ -122,7 +131,7 @@ def test_sarif_is_a_2_1_0_log_with_rules_and_located_results(demo):
         assert rule["helpUri"].startswith("https://")
         assert rule["fullDescription"]["text"].startswith(references[rule["id"]] + ": ")
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
-    assert len(run["results"]) == 18
+    assert len(run["results"]) == 20
     [transfer] = [r for r in run["results"] if r["ruleId"] == "transfer-without-safeguard"]
     assert transfer["level"] == "error"
     assert driver["rules"][transfer["ruleIndex"]]["id"] == "transfer-without-safeguard"
@@ -142,7 +151,7 @@ def test_the_countries_file_can_be_replaced(demo, tmp_path):
     result = cli("check", "--as-of", "2026-11-25", "--format", "json", cwd=demo,
                  env={"DSA_REGISTRY_COUNTRIES": str(override)})
     rules = {f["rule"] for f in json.loads(result.stdout)["findings"]}
-    assert "transfer-without-safeguard" not in rules and len(rules) == len(RULES) - 1
+    assert rules == set(RULES) - {"transfer-without-safeguard"} | {"consent-withdrawn-data-still-flowing"}
     override.write_text("eea: {countries: [DE, XX]}\nadequacy: {decisions: []}\n")
     result = cli("check", cwd=demo, env={"DSA_REGISTRY_COUNTRIES": str(override)})
     assert (result.returncode, result.stderr) == (

@@ -1,12 +1,16 @@
 """The rule that needs data subjects: consent withdrawn or expired, data still held.
 
-A system *rests on consent* when everything it holds came through flows in force whose effective
-legal basis is consent (`gdpr-6-1-a`) and it declares nothing on another basis: without consent
-it should hold nothing. The rule applies where the GDPR or the UK GDPR governs those flows. For
-each such system, the subjects whose data is there (a record there, or in a system upstream that
-the flows brought it from, as a breach counts them: `registry.compliance.concerned`) and whose
-consent to one of those flows' purposes no longer stands on the evaluation day are counted (GDPR
-Art. 7(3), 17(1)(b)): their data should be erased, or another basis recorded. A marketing
+Data a system holds *rests on consent* when the flows in force that bring it rest on a consent
+for it (`registry.legal_bases.consent_relied_on`, as DSARs decide which flows a withdrawal
+stops: consent as the Art. 6(1) basis, explicit consent as the Art. 9(2) condition of
+special-category data, the NAIC #672 authorisation for health information) and nothing
+overlapping it arrives or is declared there on anything else: without consent the system should
+not hold it. A claims-analytics system fed health data on explicit consent rests on it for that
+data, whatever the Art. 6 basis. The rule applies where the GDPR or the UK GDPR governs those
+flows. For each such system, the subjects whose data is there (a record there, or in a system
+upstream that the flows brought it from, as a breach counts them: `registry.compliance.concerned`)
+and whose consent to one of those flows' purposes no longer stands on the evaluation day are
+counted (GDPR Art. 7(3), 17(1)(b)): their data should be erased, or another basis recorded. A marketing
 platform fed from the CRM holds the data of the CRM's customers who consented, though none of
 them has a record in the platform itself.
 
@@ -21,14 +25,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import NamedTuple
 
-from graph.store import Concerned
+from graph.store import Concerned, Doc
 from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
 from registry.compliance.rules import GDPR, Hit, Rule
 from registry.subjects.consent import Rules
 
-CONSENT = "gdpr-6-1-a"
 RULE_ID = "consent-withdrawn-data-still-flowing"
 
 
@@ -37,12 +41,12 @@ def consent_withdrawn_rule(store) -> Rule:
 
     def check(facts: Facts) -> Iterator[Hit]:
         rules = None
-        for system, purposes, flows, regime, whose in resting_on_consent(facts):
+        for resting in resting_on_consent(facts):
             rules = rules or Rules(facts.purpose_tree, facts.purposes)
-            withdrawn, expired = ended(store, rules, whose, purposes, facts)
+            withdrawn, expired = ended(store, rules, resting.whose, resting.purposes, facts)
             if withdrawn or expired:
-                yield Hit("system", system, _message(system, purposes, flows, withdrawn, expired),
-                          subject_count=withdrawn + expired, regime=regime)
+                yield Hit("system", resting.system, _message(resting, withdrawn, expired),
+                          subject_count=withdrawn + expired, regime=resting.regime)
 
     return Rule(RULE_ID, "info", "GDPR Art. 7(3), Art. 17(1)(b)",
                 "Subjects withdrew consent (or it expired), yet a system that holds their data only on consent "
@@ -51,16 +55,31 @@ def consent_withdrawn_rule(store) -> Rule:
                 GDPR, check)
 
 
-def resting_on_consent(facts: Facts) -> list[tuple[str, list[str], list[dict], str, Concerned]]:
-    """The systems that rest on consent where the GDPR or the UK GDPR governs: (system, the
-    purposes of its incoming flows, those flows, the regime, whose data they brought there), by
-    system. A function of the facts alone, so kept with them (`Facts.kept`): only the subjects'
-    consents are read each time."""
+class Resting(NamedTuple):
+    """Data a system holds only on consent: `categories` (None: everything it holds) that came
+    through `flows` on consent to `purposes`, under `regime`, and whose data that may be."""
+
+    system: str
+    purposes: list[str]
+    flows: list[Doc]
+    regime: str
+    whose: Concerned
+    categories: list[str] | None
+
+
+def resting_on_consent(facts: Facts) -> list[Resting]:
+    """The data that systems hold only on consent where the GDPR or the UK GDPR governs, by system.
+
+    A category a system receives rests on consent when the flow bringing it rests on consent for
+    it (`Facts.consent_relied_on`: consent as the Art. 6(1) basis, explicit consent as the Art.
+    9(2) condition of special-category data, the NAIC #672 authorisation for health information)
+    and nothing overlapping it arrives, or is declared there, on anything else. A function of the
+    facts alone, so kept with them (`Facts.kept`): only the subjects' consents are read each time."""
     kept = facts.kept.get(RULE_ID)
     if kept is not None:
         return kept
-    incoming: dict[str, list[dict]] = defaultdict(list)
-    into: dict[str, dict[str, dict]] = defaultdict(dict)
+    incoming: dict[str, list[Doc]] = defaultdict(list)
+    into: dict[str, dict[str, Doc]] = defaultdict(dict)
     for flow in facts.live:
         incoming[flow["to"]].append(flow)
         into[flow["to"]][flow["id"]] = flow
@@ -68,16 +87,33 @@ def resting_on_consent(facts: Facts) -> list[tuple[str, list[str], list[dict], s
     until = f"{facts.day}T23:59:59.999999+00:00"  # disclosures up to the end of the day, as ISO 8601 text compares
     resting = []
     for system, flows in sorted(incoming.items()):
-        if system not in facts.systems or any(facts.basis(flow) != CONSENT for flow in flows):
+        if system not in facts.systems:
             continue
-        regime = next((found[0] for flow in flows if (found := facts.flow_regime(flow))), None)
+        on_consent: dict[str, list[Doc]] = defaultdict(list)
+        otherwise: set[str] = set()
+        for flow in flows:
+            recorded = facts.recorded(flow)
+            for category in flow["categories"]:
+                if facts.consent_relied_on(recorded, category):
+                    on_consent[category].append(flow)
+                else:
+                    otherwise.add(category)
+        declared_on_consent = set()
+        for held in facts.systems[system].get("holds", ()):
+            if facts.consent_relied_on(facts.recorded(held, flow=False), held["category"]):
+                declared_on_consent.add(held["category"])
+            else:
+                otherwise.add(held["category"])
+        only = {c for c in on_consent if not facts.tree.overlaps(c, otherwise)}
+        relied = sorted({flow["id"]: flow for c in only for flow in on_consent[c]}.values(), key=lambda f: f["id"])
+        regime = next((found[0] for flow in relied if (found := facts.flow_regime(flow))
+                       and any(facts.tree.overlaps(c, only) for c in found[1])), None)
         if regime is None:
             continue
-        if any(held.get("legal_basis") != CONSENT for held in facts.systems[system].get("holds", ())):
-            continue
-        held = {c for flow in flows for c in flow["categories"]} | facts.declared.get(system, set())
-        resting.append((system, sorted({flow["purpose"] for flow in flows}), flows, regime,
-                        upstream(facts.tree, into, types, {system: held}, until)))
+        only |= {c for c in declared_on_consent if not facts.tree.overlaps(c, otherwise)}
+        resting.append(Resting(system, sorted({flow["purpose"] for flow in relied}), relied, regime,
+                               upstream(facts.tree, into, types, {system: only}, until),
+                               None if not otherwise else sorted(only)))
     facts.kept[RULE_ID] = resting
     return resting
 
@@ -95,10 +131,14 @@ def ended(store, rules: Rules, whose: Concerned, purposes: list[str], facts: Fac
     return withdrawn, expired
 
 
-def _message(system: str, purposes: list[str], flows: list[dict], withdrawn: int, expired: int) -> str:
-    named = ", ".join(purposes)
+def _message(resting: Resting, withdrawn: int, expired: int) -> str:
+    named = ", ".join(resting.purposes)
     who = [f"{withdrawn} data subject(s) withdrew consent for {named}"] if withdrawn else []
     who += [f"the consent of {expired} data subject(s) for {named} expired"] if expired else []
     who[0] = who[0][0].upper() + who[0][1:]
-    return (f"{' and '.join(who)}, yet system {system}, which receives data only through consent-based flows "
-            f"({', '.join(sorted(f['id'] for f in flows))}), still holds their data.")
+    flows = ", ".join(flow["id"] for flow in resting.flows)
+    if resting.categories is None:
+        return (f"{' and '.join(who)}, yet system {resting.system}, which receives data only through "
+                f"consent-based flows ({flows}), still holds their data.")
+    return (f"{' and '.join(who)}, yet system {resting.system}, which holds {', '.join(resting.categories)} data "
+            f"only on consent (flows {flows}), still holds that data.")

@@ -26,6 +26,7 @@ from datetime import date
 from functools import cached_property
 
 from graph.store import ENTITY_TYPES, Doc, effective_terms, in_force, planned
+from registry import legal_bases
 from registry.categories import CategoryTree, Tree
 from registry.compliance.regimes import GDPR_FAMILY, Bits, Network, jurisdictions
 from registry.compliance.transfers import Countries, Decision
@@ -147,16 +148,18 @@ class Facts:
         return self.bases[basis]["kind"] if basis in self.bases else None
 
     def art_6_basis(self, basis: str | None, additional: Iterable[str]) -> str | None:
-        """The GDPR Art. 6(1) basis among those recorded (a basis of kind `lawful-basis`; an Art. 9
-        condition in the basis slot counts too, for `basis-kind-mismatch` reports it)."""
-        if self.kind(basis) in ("lawful-basis", "special-condition"):
-            return basis
-        return next((b for b in additional if self.kind(b) == "lawful-basis"), None)
+        """The GDPR Art. 6(1) basis among those recorded (`registry.legal_bases.art_6_basis`)."""
+        return legal_bases.art_6_basis(self.bases, basis, additional)
 
     def art_9_condition(self, condition: str | None, additional: Iterable[str]) -> str | None:
-        """The Art. 9(2) condition among those recorded: a basis of kind `special-condition` other than `gdpr-10`."""
-        return next((c for c in (condition, *additional) if self.kind(c) == "special-condition" and c != "gdpr-10"),
-                    None)
+        """The Art. 9(2) condition among those recorded (`registry.legal_bases.art_9_condition`)."""
+        return legal_bases.art_9_condition(self.bases, condition, additional)
+
+    def consent_relied_on(self, recorded: tuple[str | None, str | None, tuple[str, ...]], category: str) -> str | None:
+        """The consent that `category`'s data rests on under `recorded` terms (`Facts.recorded`),
+        or None (`registry.legal_bases.consent_relied_on`)."""
+        return legal_bases.consent_relied_on(self.bases, *recorded, special=self.tree.is_("special", category),
+                                             health=self.tree.is_("health", category))
 
     # --- regimes ---------------------------------------------------------------------------
 

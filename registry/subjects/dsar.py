@@ -16,11 +16,12 @@ Which flows carry *this* subject's data:
   flow carries, as the registry records reality, gaps included). Without a disclosure, what lies
   beyond it is reported apart: the *potential* recipients (Art. 15(1)(c): "recipients or
   categories of recipient");
-- a flow *rests on consent* for a category when its effective legal basis (`graph.store.effective_terms`)
-  is consent (`gdpr-6-1-a`), or for special-category data its condition is explicit consent
-  (`gdpr-9-2-a`), or for health information it relies on the NAIC #672 authorisation; without
-  the subject's consent standing on the day (`registry.subjects.consent`) it carries none of that
-  data and is reported as suspended.
+- a flow *rests on consent* for a category when its effective terms (`graph.store.effective_terms`)
+  rely on a consent for it (`registry.legal_bases.consent_relied_on`: consent as the Art. 6(1)
+  basis; for special-category data, explicit consent as the Art. 9(2) condition; for health
+  information, the NAIC #672 authorisation), as the consent rule of the compliance findings
+  decides too; without the subject's consent standing on the day (`registry.subjects.consent`) it
+  carries none of that data and is reported as suspended.
 
 Every flow that carries some of the subject's data to a party is a disclosure to a recipient.
 Erasure plans (`registry.subjects.erasure`) start from this report.
@@ -35,11 +36,9 @@ from datetime import date, datetime, timezone
 
 from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow, effective_terms
 from registry.categories import CategoryTree, Tree
+from registry.legal_bases import Bases, builtin_bases, consent_relied_on
 from registry.subjects.consent import ConsentState, Rules
 
-CONSENT = "gdpr-6-1-a"
-EXPLICIT_CONSENT = "gdpr-9-2-a"
-NAIC_AUTHORISATION = "naic-672-authorisation"
 
 RIGHTS = (
     ("rectification", "GDPR Art. 16"),
@@ -160,11 +159,12 @@ Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
 
 
 def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree, *,
-            as_of: date | None = None, rules: Rules | None = None, terms: dict[str, tuple] | None = None
-            ) -> DsarReport:
+            as_of: date | None = None, rules: Rules | None = None, terms: dict[str, tuple] | None = None,
+            bases: Bases | None = None) -> DsarReport:
     """The report for `subject` on day `as_of` (default today, UTC), given the flows downstream of
     its records and those its disclosures name, the entities they name, the category tree and the
-    consent rules (default: no purpose hierarchy, no validity).
+    consent rules (default: no purpose hierarchy, no validity) and the legal bases by id (default:
+    the built-in ones; a bundle's own may be flagged `consent` too).
 
     `terms`: flows' effective terms (`graph.store.effective_terms`) by flow id, each with the flow
     and agreement documents it comes from, filled in as they are needed: a caller may pass the
@@ -175,7 +175,8 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
     for disclosure in subject.disclosures:
         if _day(disclosure["at"]) <= on:
             disclosed[disclosure["flow"]].append(disclosure)
-    spread = _Spread(subject, flows, entities, tree, rules, on, disclosed, {} if terms is None else terms)
+    spread = _Spread(subject, flows, entities, tree, rules, on, disclosed, {} if terms is None else terms,
+                     builtin_bases() if bases is None else bases)
     actual = spread.run(open_cases=False)
     potential = spread.run(open_cases=True) if spread.closed else actual
 
@@ -220,9 +221,9 @@ class _Spread:
     could (every flow of scope `case` open)."""
 
     def __init__(self, subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree,
-                 rules: Rules, on: date, disclosed: dict[str, list[Doc]], terms: dict[str, tuple]):
+                 rules: Rules, on: date, disclosed: dict[str, list[Doc]], terms: dict[str, tuple], bases: Bases):
         self.subject, self.entities, self.tree, self.rules, self.on = subject, entities, tree, rules, on
-        self.disclosed, self.terms = disclosed, terms
+        self.disclosed, self.terms, self.bases = disclosed, terms, bases
         self.outgoing: dict[str, list[tuple[Doc, dict]]] = defaultdict(list)
         self.closed = False
         """Whether some flow of scope `case` carries nothing for want of a disclosure."""
@@ -248,10 +249,9 @@ class _Spread:
         return self._consent[purpose]
 
     def _rests_on_consent(self, terms: dict, category: str) -> bool:
-        basis, condition = terms["legal_basis"][0], terms["condition"][0]
-        return (basis == CONSENT or (condition == EXPLICIT_CONSENT and self.tree.is_("special", category))
-                or (self.tree.is_("health", category)
-                    and NAIC_AUTHORISATION in (basis, *terms["additional_bases"][0])))
+        return consent_relied_on(self.bases, terms["legal_basis"][0], terms["condition"][0],
+                                 terms["additional_bases"][0], special=self.tree.is_("special", category),
+                                 health=self.tree.is_("health", category)) is not None
 
     def run(self, open_cases: bool, records: list[Doc] | None = None) -> _Reach:
         """Where the data of `records` (default: all the subject's) goes."""

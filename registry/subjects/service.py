@@ -305,7 +305,7 @@ class SubjectService:
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
         return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules(),
-                            terms=self._flow_terms())
+                            terms=self._flow_terms(), bases=self._legal_bases())
 
     def _at_version(self, name: str, make: Callable[[], T]) -> T:
         """What `make()` gives, kept under `name` until the store's version changes."""
@@ -321,6 +321,10 @@ class SubjectService:
             purposes = self.registry.list("purpose")
             return Rules(Tree(purposes, ()), {p["id"]: p for p in purposes})
         return self._at_version("consent rules", make)
+
+    def _legal_bases(self) -> dict[str, dict]:
+        """The legal bases by id (the built-in ones and the bundles' own), as of the store's version."""
+        return self._at_version("legal bases", lambda: {b["id"]: b for b in self.registry.list("legal-basis")})
 
     def _flow_terms(self) -> dict[str, tuple]:
         """Flows' effective terms for `dsar.compute` to fill in and reuse, started afresh at each

@@ -56,6 +56,8 @@ def test_the_english_document_uses_names_and_words_not_ids_and_codes(service):
     assert "| Reinsurer | reinsurer | United States | Diagnoses | Reinsurance | Contract (GDPR Art. 6(1)(b)); Legal " \
            "claims (GDPR Art. 9(2)(f)) | the standard data protection clauses adopted by the European Commission " \
            "(GDPR Art. 46(2)(c)) |" in text
+    # f2 and f3 both bring diagnoses to the reinsurer for reinsurance on the treaty's terms: one row, not two.
+    assert text.count("| Reinsurer | reinsurer |") == 1
     assert "As of 30 November 2026; written 30 Nov 2026, 15:00:00 UTC" in text
     assert "**Data portability** (GDPR Art. 20)" in text
     assert "Some recipients are outside the European Economic Area" in text

@@ -154,8 +154,9 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     for row, r in zip(recipients, report.recipients):
         if row["outside"] and not row["safeguard"]:
             row["safeguard"] = words.safeguard("adequacy") if adequate(r.party) else _("none recorded")
-    potential = [{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
-                  "cases": names(r.case_flows)} for r in report.potential_recipients]
+    potential = _distinct([{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
+                            "cases": names(r.case_flows)} for r in report.potential_recipients])
+    recipients = _distinct(recipients)
     disclosures = [{"date": words.date(d.at), "recipient": name(d.party) if d.party else name(d.flow),
                     "flow": name(d.flow), "data": names(d.categories), "reference": d.reference or "—"}
                    for d in report.disclosures]
@@ -189,6 +190,13 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
         "automated": automated, "rights": rights,
         "transfers": any(r["outside"] for r in recipients),
     }
+
+
+def _distinct(rows: list[dict]) -> list[dict]:
+    """`rows` without those that say word for word what an earlier one says (two flows to one
+    recipient, the same data for the same purpose on the same terms, are one disclosure to the
+    reader), in their order."""
+    return list({tuple(row.items()): row for row in rows}.values())
 
 
 def _retention_end(holding) -> date | None:

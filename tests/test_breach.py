@@ -175,6 +175,28 @@ def test_a_breached_party_exposes_what_it_received_and_counts_the_subjects_of_it
     assert asked == [found.concerned] and found.concerned.disclosed == ()
 
 
+def test_a_breached_node_holds_what_it_sends_too(loaded):
+    # The warehouse sends contact details to marketing that nothing brings it: it holds them.
+    found = breach_impact(loaded, systems=["dwh"], detected_at=at("2026-11-25T09:00:00+01:00"))
+    assert [e.category["id"] for e in found.exposed] == ["contact", "health.diagnosis"]
+    assert [(r.holder.id, [c["id"] for c in r.categories], r.flows) for r in found.recipients] == [
+        ("act", ["health.diagnosis.oncology"], ["f-act"]), ("mkt", ["contact"], ["f-mkt"])]
+    # A claims administrator that only sends us data holds it: its breach exposes it, and where it went.
+    loaded.load([("tpa.yaml", """
+parties:
+  - {id: tpa, name: Claims administrator, kind: tpa, country: DE, role: controller}
+flows:
+  - {id: f-tpa, name: Claim notifications, from: tpa, to: claims-sys, categories: [contact], purpose: claims,
+     legal_basis: gdpr-6-1-b}
+""")], actor="test")
+    found = breach_impact(loaded, parties=["tpa"], detected_at=at("2026-11-25T09:00:00+01:00"))
+    assert [e.category["id"] for e in found.exposed] == ["contact"]
+    assert [(r.holder.id, r.flows) for r in found.recipients] == [("claims-sys", ["f-tpa"]), ("re", ["f-re"])]
+    # Near miss: what a node sends that a broader category it holds covers is not listed twice.
+    claims = breach_impact(loaded, systems=["claims-sys"], detected_at=at("2026-11-25T09:00:00+01:00"))
+    assert "health.diagnosis" not in [e.category["id"] for e in claims.exposed]
+
+
 @pytest.mark.parametrize("arguments, error, message", [
     (dict(systems=["claims-sys"], detected_at=datetime(2026, 11, 25, 9)), InvalidArgument,
      "detectedAt: give the time with its UTC offset, e.g. 2026-11-25T09:30:00+01:00"),

@@ -168,7 +168,7 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
     breached = [registry.entity(id_, "system") for id_ in systems] + [registry.entity(id_, "party") for id_ in parties]
     facts = Facts.of(registry, on, (settings or Settings.packaged()).countries)
     tree, by_id = facts.tree, facts.categories
-    held = {node.id: {view.holding.category for view in registry.holdings(node.id, as_of=on)} for node in breached}
+    held = {node.id: _held(registry, tree, facts, node.id, on) for node in breached}
     exposed = sorted(set().union(*held.values()))
     high = [c for c in exposed if tree.is_("special", c) or tree.is_("criminal", c)]
     seeds = {node.id: set(exposed) for node in breached}
@@ -190,6 +190,16 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
                 for d in _duties(utc, breached, held, set(high), facts)],
         concerned=whose, evaluated_at=evaluated,
         subject_count=(count_subjects or registry.store.count_concerned)(whose))
+
+
+def _held(registry, tree: CategoryTree, facts: Facts, node: str, on: date) -> set[str]:
+    """What `node` holds on day `on`: its holdings (declarations and what flows in force bring it),
+    and what it sends on flows in force, which it must hold to send (a broker or a claims
+    administrator is the source of data it never received from us), where no broader category
+    it holds covers it already."""
+    held = {view.holding.category for view in registry.holdings(node, as_of=on)}
+    sent = {c for flow in facts.live if flow["from"] == node for c in flow["categories"]}
+    return held | {c for c in sent if not tree.covered(c, held)}
 
 
 def _beyond(tree: CategoryTree, possible: dict[str, tuple[set[str], set[str]]],

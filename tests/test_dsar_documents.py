@@ -204,6 +204,39 @@ def test_a_transfer_an_adequacy_decision_covers_says_so_and_one_nothing_covers_s
                     "Nimbus": "none recorded"}
     german = document(service, lang="de")
     assert "Angemessenheitsbeschluss" in next(line for line in german.splitlines() if line.startswith("| Stratus "))
+    # Nimbus has no safeguard: the letter does not say that each transfer's safeguard is named.
+    english = document(service)
+    assert "the safeguards for these transfers are named above as far as they are recorded" in english
+    assert "the safeguard for each such transfer is named above" not in english
+    assert "die Garantien für diese Übermittlungen sind oben genannt, soweit sie erfasst sind" in german
+
+
+def test_one_row_per_recipient_purpose_and_terms_with_all_the_data_it_received(service):
+    registry = service.registry
+    registry.upsert("party", {"id": "pool", "name": "Pool Re", "kind": "reinsurer", "country": "DE",
+                              "role": "controller"}, actor="test")
+    for id_, source, category in (("p1", "crm", "contact"), ("p2", "claims", "health.diagnosis")):
+        registry.upsert("flow", {"id": id_, "name": id_, "from": source, "to": "pool", "categories": [category],
+                                 "purpose": "reinsurance", "legal_basis": "gdpr-6-1-b"}, actor="test")
+
+    def rows():
+        return [line for line in document(service).splitlines() if line.startswith("| Pool Re |")]
+
+    assert rows() == ["| Pool Re | reinsurer | Germany | Contact details and Diagnoses | Reinsurance | Contract "
+                      "(GDPR Art. 6(1)(b)) | — |"]
+    # Near miss: the same recipient and purpose on other terms is a row of its own.
+    p2 = registry.entity("p2", "flow").doc
+    registry.upsert("flow", {**p2, "condition": "gdpr-9-2-f"}, actor="test")
+    assert [row.split(" | ")[3] for row in rows()] == ["Contact details", "Diagnoses"]
+
+
+def test_the_rights_are_stated_as_the_articles_give_them(service):
+    english, german = document(service), document(service, lang="de")
+    assert "while its accuracy or your objection is being checked, where the processing is unlawful and you want " \
+           "restriction instead of erasure, or where we no longer need the data but you need it for legal claims." \
+        in english
+    assert "## Sharing that does not take place without your consent" in english
+    assert "## Weitergaben, die ohne Ihre Einwilligung unterbleiben" in german
 
 
 @pytest.fixture
@@ -229,3 +262,12 @@ def test_the_cases_a_potential_recipient_waits_for_are_not_said_unrecorded_when_
     assert "No such case concerning you has been recorded" not in english
     # K-1: no disclosure recorded at all.
     assert "No such case concerning you has been recorded." in document(cases, subject="K-1")
+
+
+def test_the_history_says_when_each_consent_runs_out_as_the_summary_does(cases):
+    # P-1's marketing consent of 2024-06-01 sets no end of its own; marketing's consent_validity (P24M) ends it.
+    english = document(cases, subject="P-1")
+    assert "| Marketing | expired | June 1, 2024 | June 1, 2026 |" in english
+    assert "| June 1, 2024 | Marketing | given | — | — | June 1, 2026 |" in english
+    # K-1's own end (2025-12-31) comes before the inherited validity's (2027-01-01).
+    assert "| January 1, 2025 | Newsletter | given | — | — | December 31, 2025 |" in document(cases, subject="K-1")

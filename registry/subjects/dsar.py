@@ -128,6 +128,10 @@ class DsarReport:
     consents: dict[str, ConsentState]
     """Per purpose the subject gave or withdrew consent for, where it stands on `as_of`."""
     entities: dict[str, Stored] = field(repr=False)
+    runs_out: tuple[datetime | None, ...] = ()
+    """Per event of `subject.consents`, in their order: when a consent given runs out (its own
+    `expires` or its purpose's `consent_validity`, the earlier), None for a withdrawal or a
+    consent without an end."""
 
     @property
     def sources(self) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -204,7 +208,9 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
     accounting.sort(key=lambda d: (d.at, d.flow))
     return DsarReport(subject=subject, as_of=on, holdings=holdings, recipients=recipients,
                       potential_recipients=potentials, suspended=suspended, disclosures=accounting,
-                      consents=rules.states(subject.consents, on), entities=entities)
+                      consents=rules.states(subject.consents, on), entities=entities,
+                      runs_out=tuple(rules.expires(e) if e["status"] == "granted" else None
+                                     for e in subject.consents))
 
 
 @dataclass

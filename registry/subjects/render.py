@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, timezone
 
 import jinja2
@@ -24,7 +25,7 @@ from graph.store import Stored
 from registry.compliance.settings import DEFAULT_CONTROLLER
 from registry.compliance.transfers import Certification, Countries
 from registry.errors import InvalidArgument
-from registry.subjects.dsar import DsarReport
+from registry.subjects.dsar import DsarReport, Recipient
 from registry.subjects.erasure import ErasurePlan, retention_end
 from registry.subjects.language import Language, language
 from registry.subjects.words import Words
@@ -148,15 +149,17 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
                                          _retention_end(h)),
                  "source": name(h.source) if h.source else _("you, or our own processing")}
                 for h in report.holdings]
+    merged = _merged(report.recipients, lambda r: (r.party, r.purpose, r.legal_basis, r.condition,
+                                                   r.transfer_mechanism))
     recipients = [{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
                    "basis": basis(r.legal_basis, r.condition),
-                   "safeguard": words.safeguard(r.transfer_mechanism) or ""} for r in report.recipients]
-    for row, r in zip(recipients, report.recipients):
+                   "safeguard": words.safeguard(r.transfer_mechanism) or ""} for r in merged]
+    for row, r in zip(recipients, merged):
         if row["outside"] and not row["safeguard"]:
             row["safeguard"] = words.safeguard("adequacy") if adequate(r.party) else _("none recorded")
-    potential = _distinct([{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
-                            "cases": names(r.case_flows)} for r in report.potential_recipients])
-    recipients = _distinct(recipients)
+    potential = [{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
+                  "cases": names(r.case_flows)}
+                 for r in _merged(report.potential_recipients, lambda r: (r.party, r.purpose))]
     disclosures = [{"date": words.date(d.at), "recipient": name(d.party) if d.party else name(d.flow),
                     "flow": name(d.flow), "data": names(d.categories), "reference": d.reference or "—"}
                    for d in report.disclosures]
@@ -171,8 +174,8 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     history = [{"at": words.date(datetime.fromisoformat(e["at"])), "purpose": name(e["purpose"]),
                 "decision": words.consent(e["status"]), "notice": e.get("notice") or "—",
                 "channel": e.get("channel") or "—",
-                "expires": words.date(datetime.fromisoformat(e["expires"])) if e.get("expires") else "—"}
-               for e in report.subject.consents]
+                "expires": words.date(end) if end else "—"}
+               for e, end in zip(report.subject.consents, report.runs_out or (None,) * len(report.subject.consents))]
     automated = []
     for system in report.automated_decisions:
         decisions = entities[system].doc["automated_decisions"]
@@ -189,14 +192,23 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
         "sources": [{"party": name(p), "system": name(s), "data": names(c)} for p, s, c in report.sources],
         "automated": automated, "rights": rights,
         "transfers": any(r["outside"] for r in recipients),
+        "unsafeguarded": any(r["outside"] and r["safeguard"] == _("none recorded") for r in recipients),
     }
 
 
-def _distinct(rows: list[dict]) -> list[dict]:
-    """`rows` without those that say word for word what an earlier one says (two flows to one
-    recipient, the same data for the same purpose on the same terms, are one disclosure to the
-    reader), in their order."""
-    return list({tuple(row.items()): row for row in rows}.values())
+def _merged(recipients: list[Recipient], same: Callable[[Recipient], tuple]) -> list[Recipient]:
+    """`recipients` with those that are one disclosure to the reader (`same` gives equal keys: the
+    recipient, the purpose and, for actual recipients, the terms) merged into the first of them:
+    the data and the cases of all, in their order. Two flows bringing a reinsurer different
+    parts of a claim file for reinsurance on one treaty are one row."""
+    found: dict[tuple, Recipient] = {}
+    for recipient in recipients:
+        key = same(recipient)
+        first = found.get(key)
+        found[key] = recipient if first is None else replace(
+            first, categories=tuple(sorted({*first.categories, *recipient.categories})),
+            case_flows=tuple(dict.fromkeys((*first.case_flows, *recipient.case_flows))))
+    return list(found.values())
 
 
 def _retention_end(holding) -> date | None:

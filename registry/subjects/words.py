@@ -63,9 +63,10 @@ RIGHTS = {
     "erasure": (_("Erasure"), "17", _("You may ask us to erase your personal data where it is no longer needed, "
                                       "where you withdraw your consent or object, or where it was processed "
                                       "unlawfully; we keep what the law obliges us to keep.")),
-    "restriction": (_("Restriction of processing"), "18", _("You may ask us to restrict the processing of your data "
-                                                            "while its accuracy or the lawfulness of its processing "
-                                                            "is being checked.")),
+    "restriction": (_("Restriction of processing"), "18", _(
+        "You may ask us to restrict the processing of your data while its accuracy or your objection is being "
+        "checked, where the processing is unlawful and you want restriction instead of erasure, or where we no "
+        "longer need the data but you need it for legal claims.")),
     "portability": (_("Data portability"), "20", _("Where we process data you provided on the basis of your consent "
                                                    "or of a contract with you, by automated means, you may receive "
                                                    "it in a structured, commonly used and machine-readable format "

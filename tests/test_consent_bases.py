@@ -8,14 +8,18 @@ Before, the finding knew only `gdpr-6-1-a` as the basis of every flow into a sys
 knew the three built-in ids, the NAIC authorisation only as a basis or an additional basis.
 """
 
+import asyncio
 import json
 from datetime import date, datetime, timezone
 
 import pytest
 
+from registry.api.context import Context
+from registry.api.schema import schema
 from registry.auth.roles import Principal
 from registry.compliance import findings
 from registry.subjects.model import KeyHasher
+from registry.subjects.render import render
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import bundles
 
@@ -35,6 +39,12 @@ subject_categories:
 systems:
   - {id: studies, name: Health studies, country: DE}
   - {id: leads, name: Lead scoring, country: DE}
+  - id: biobank
+    name: Biobank
+    country: DE
+    holds:
+      - {category: health.diagnosis, purposes: [research], legal_basis: gdpr-6-1-b, condition: gdpr-9-2-a}
+      - {category: contact, purposes: [research], legal_basis: gdpr-6-1-b, condition: gdpr-9-2-a}
 parties:
   - {id: us-life, name: US Life Re, kind: reinsurer, country: US, role: controller}
   - {id: us-agency, name: US Agency, kind: other, country: US, role: controller}
@@ -60,6 +70,9 @@ PEOPLE = [
     person("R-2", [{"system": "claims", "categories": ["health.diagnosis"]}], research=[GRANTED]),
     person("L-1", [{"system": "crm"}], marketing=[GRANTED, WITHDRAWN]),
     person("N-1", [{"system": "claims", "categories": ["medical"]}]),
+    person("B-1", [{"system": "biobank"}, {"system": "claims", "categories": ["health.diagnosis"]}]),
+    person("B-2", [{"system": "biobank"}], research=[GRANTED, WITHDRAWN]),
+    person("B-3", [{"system": "biobank"}], research=[GRANTED]),
 ]
 
 
@@ -138,3 +151,33 @@ def test_the_glba_opt_out_is_not_flagged_as_a_consent(registry):
     registry.load(bundles(), actor="test")
     assert not registry.entity("glba-6802-b", "legal-basis").doc.get("consent")
     assert registry.entity("naic-672-authorisation", "legal-basis").doc["consent"] is True
+
+
+def test_data_held_on_a_consent_that_does_not_stand_says_so_in_the_report_and_the_letter(service):
+    def lacking(subject):
+        report = service.report(principal=ADMIN, subject=subject, as_of=date(2026, 6, 1))
+        return {(h.system, h.category): h.consent_lacking for h in report.holdings}
+
+    # The biobank holds diagnoses on explicit consent; its contact details need none (explicit consent
+    # as a condition concerns special-category data only), nor do the claims system's diagnoses (legal claims).
+    assert lacking("B-1") == {("biobank", "contact"): None, ("biobank", "health.diagnosis"): "missing",
+                              ("claims", "health.diagnosis"): None, ("dwh", "health.diagnosis"): None,
+                              ("actuarial", "health.diagnosis.oncology"): None}
+    assert lacking("B-2")[("biobank", "health.diagnosis")] == "withdrawn"
+    assert lacking("B-3")[("biobank", "health.diagnosis")] is None
+    report = service.report(principal=ADMIN, subject="B-2", as_of=date(2026, 6, 1))
+    english, german = (render(report, service.registry.entities, "markdown", controller="Aurora Mutual", lang=lang)
+                       for lang in ("en", "de"))
+    assert "| Biobank | Diagnoses | Health research | Contract (GDPR Art. 6(1)(b)); Explicit consent (GDPR Art. " \
+           "9(2)(a)) — you have withdrawn this consent |" in english
+    assert "Ausdrückliche Einwilligung (Art. 9 Abs. 2 lit. a DSGVO) — Sie haben diese Einwilligung widerrufen" in german
+
+
+def test_the_api_says_which_holdings_lack_their_consent(service):
+    context = Context(registry=service.registry, subjects=service, principal=ADMIN)
+    query = '{ dsar(subject: "B-1", asOf: "2026-06-01") { holdings { system { id } category consentLacking } } }'
+    result = asyncio.run(schema.execute(query, context_value=context))
+    assert result.errors is None
+    assert [(h["system"]["id"], h["category"], h["consentLacking"]) for h in result.data["dsar"]["holdings"]] == [
+        ("actuarial", "health.diagnosis.oncology", None), ("biobank", "contact", None),
+        ("biobank", "health.diagnosis", "MISSING"), ("claims", "health.diagnosis", None), ("dwh", "health.diagnosis", None)]

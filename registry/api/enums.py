@@ -28,7 +28,8 @@ from registry.model import Regime as Regimes
 from registry.model import RetentionFrom as RetentionFroms
 from registry.model import TransferMechanism as TransferMechanisms
 
-__all__ = ["AgreementKind", "AgreementStatus", "AuditAction", "AuditEntityType", "ConsentStatus", "ConsentState", "Direction", "FindingEntityKind", "FlowScope",
+__all__ = ["AgreementKind", "AgreementStatus", "AuditAction", "AuditEntityType", "ConsentLack", "ConsentStatus",
+           "ConsentState", "Direction", "FindingEntityKind", "FlowScope",
            "FlowStatus", "HolderKind", "LegalBasisKind", "LineageFormat", "PartyKind", "PartyRole", "Regime",
            "RetentionFrom", "Role", "Severity", "TransferMechanism", "from_literal", "value_of"]
 
@@ -85,6 +86,9 @@ ConsentStatus = from_literal("ConsentStatus", ("granted", "withdrawn"), "A conse
 ConsentState = from_literal("ConsentStandingStatus", ("granted", "withdrawn", "expired"),
                             "Where a consent stands on a day: `GRANTED`, `WITHDRAWN`, or `EXPIRED` (its `expires` "
                             "or the purpose's consentValidity has run out).")
+ConsentLack = from_literal("ConsentLack", ("withdrawn", "expired", "missing"),
+                           "How the consent data rests on lacks on a day: `WITHDRAWN`, `EXPIRED`, or `MISSING` "
+                           "(never given).")
 Role = from_literal("Role", tuple(ROLES), "An API caller's role (see README, Roles).")
 
 

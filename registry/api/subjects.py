@@ -17,7 +17,7 @@ import strawberry
 from registry.subjects import dsar as domain
 from registry import paging
 from registry.api.enums import ConsentState as ConsentStanding
-from registry.api.enums import ConsentStatus, RetentionFrom, TransferMechanism
+from registry.api.enums import ConsentLack, ConsentStatus, RetentionFrom, TransferMechanism
 from registry.api.errors import domain_errors
 from registry.api.lazy import lazy
 from registry.api.paging import PageInfo
@@ -35,7 +35,7 @@ query ($subject: ID, $email: String, $asOf: Date) { dsar(subject: $subject, emai
   subject { id kind records { system categories since until source } }
   asOf
   holdings { system { id kind name country } category purposes legalBasis condition retention retentionFrom
-             retainedUntil path source }
+             retainedUntil path source consentLacking }
   recipients { party { id name kind country role } flow categories purposes legalBasis condition agreement { id name }
                transferMechanism path }
   potentialRecipients { party { id name kind country role } flow categories purposes legalBasis condition
@@ -118,6 +118,10 @@ class SubjectHolding:
                                                                  "relationship) or `COLLECTION`.")
     retained_until: Optional[datetime.date] = strawberry.field(
         description="The last day it must be kept; null while the event retention runs from is not recorded.")
+    consent_lacking: Optional[ConsentLack] = strawberry.field(
+        description="Set where it rests on a consent (Art. 6(1)(a), Art. 9(2)(a), NAIC #672) that stands on the "
+                    "report's day for none of its purposes: it is held all the same, and should be erased or another "
+                    "basis recorded (Art. 7(3), 17(1)(b)).")
 
 
 @strawberry.type(description="A party the subject's data was disclosed to through one flow (Art. 15(1)(c)).")
@@ -292,7 +296,8 @@ def _holdings(parts: _Parts) -> list[SubjectHolding]:
                            legal_basis=h.legal_basis, condition=h.condition, retention=h.retention,
                            path=list(h.path), source=h.source, retention_from=h.retention_from,
                            retained_until=retention_end(h.retention, h.retention_from, collected=h.collected,
-                                                        ended=h.ended) if h.retention else None)
+                                                        ended=h.ended) if h.retention else None,
+                           consent_lacking=h.consent_lacking)
             for h in parts.report.holdings]
 
 

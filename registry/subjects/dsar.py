@@ -72,6 +72,11 @@ class SubjectHolding:
     """The `since` of the record the data came from."""
     ended: date | None = None
     """The `until` of the record the data came from: when the relationship ended (None: it goes on)."""
+    consent_lacking: str | None = None
+    """Where the data rests on a consent (`registry.legal_bases.consent_relied_on`) that stands on
+    the day for none of its purposes: `withdrawn`, `expired`, or `missing` (never given); None
+    where it needs no consent or one stands. The data is reported all the same, since it is held
+    (Art. 15): it should be erased or another basis recorded (GDPR Art. 7(3), 17(1)(b))."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +190,8 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
     potential = spread.run(open_cases=True) if spread.closed else actual
 
     dates = _retention_dates(spread, actual)
-    holdings = [_holding(node, category, arrival, entities, tree, spread.terms_of, dates.get((node, category)))
+    holdings = [_holding(node, category, arrival, entities, tree, spread.terms_of, dates.get((node, category)),
+                         spread.consent_lacking)
                 for (node, category), arrival in sorted(actual.arrived.items()) if entities[node].type == "system"]
     recipients = [spread.recipient(party, flow_id, chains)
                   for (party, flow_id), chains in sorted(actual.disclosed.items())]
@@ -258,6 +264,21 @@ class _Spread:
         return consent_relied_on(self.bases, terms["legal_basis"][0], terms["condition"][0],
                                  terms["additional_bases"][0], special=self.tree.is_("special", category),
                                  health=self.tree.is_("health", category)) is not None
+
+    def consent_lacking(self, terms: tuple[str | None, str | None, Iterable[str]], category: str,
+                        purposes: Iterable[str]) -> str | None:
+        """For data of `category` held on `terms` (basis, condition, additional bases) for
+        `purposes`: how the consent it rests on lacks when it stands for none of them
+        (`withdrawn` over `expired` over `missing`), None when it needs none, one stands, or no
+        purpose is named."""
+        if consent_relied_on(self.bases, *terms, special=self.tree.is_("special", category),
+                             health=self.tree.is_("health", category)) is None:
+            return None
+        states = [self.rules.state(purpose, self.subject.consents, self.on) for purpose in purposes]
+        if not states or any(state is not None and state.status == "granted" for state in states):
+            return None
+        found = {state.status for state in states if state is not None}
+        return "withdrawn" if "withdrawn" in found else "expired" if "expired" in found else "missing"
 
     def run(self, open_cases: bool, records: list[Doc] | None = None) -> _Reach:
         """Where the data of `records` (default: all the subject's) goes."""
@@ -370,26 +391,30 @@ def _latest(days: Iterable[str | None]) -> date | None:
 
 
 def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Stored], tree: CategoryTree,
-             terms_of: Callable[[Doc], dict], dates: tuple[date | None, date | None] | None = None
-             ) -> SubjectHolding:
+             terms_of: Callable[[Doc], dict], dates: tuple[date | None, date | None] | None,
+             consent_lacking: Callable[[tuple, str, tuple[str, ...]], str | None]) -> SubjectHolding:
     """`dates`: (collected, ended) over every record the data came from (`_retention_dates`),
-    when they differ from the arrival's record's."""
+    when they differ from the arrival's record's. `consent_lacking`: `_Spread.consent_lacking`."""
     path, flow, record = arrival
     if dates is None:
         dates = (_date(record.get("since")), _date(record.get("until"))) if record else (None, None)
     declared = covering(entities[node].doc, category, tree)
     terms = terms_of(flow) if flow is not None else None
+    if declared:
+        held = (declared.get("legal_basis"), declared.get("condition"), tuple(declared.get("additional_bases", ())))
+    elif terms:
+        held = (terms["legal_basis"][0], terms["condition"][0], terms["additional_bases"][0])
+    else:
+        held = (None, None, ())
+    purposes = tuple(declared["purposes"]) if declared and declared.get("purposes") else \
+        ((flow["purpose"],) if flow else ())
     return SubjectHolding(
-        system=node, category=category,
-        purposes=tuple(declared["purposes"]) if declared and declared.get("purposes") else
-        ((flow["purpose"],) if flow else ()),
-        legal_basis=declared.get("legal_basis") if declared else terms and terms["legal_basis"][0],
-        condition=condition_for(declared.get("condition") if declared else terms and terms["condition"][0],
-                                (category,), tree),
+        system=node, category=category, purposes=purposes, legal_basis=held[0],
+        condition=condition_for(held[1], (category,), tree),
         retention=declared.get("retention") if declared else None,
         retention_from=declared.get("retention_from", "end") if declared else "end",
         path=path, source=record.get("source") if record and not path else None,
-        collected=dates[0], ended=dates[1])
+        collected=dates[0], ended=dates[1], consent_lacking=consent_lacking(held, category, purposes))
 
 
 def condition_for(condition: str | None, categories: Iterable[str], tree: CategoryTree) -> str | None:

@@ -142,8 +142,11 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
         return bool(countries and doc.get("country")
                     and countries.decision_for(doc["country"], report.as_of, certified) is not None)
 
+    lacking = {"withdrawn": _("you have withdrawn this consent"), "expired": _("this consent has expired"),
+               "missing": _("we have no record of this consent")}
     holdings = [{"system": name(h.system), "data": name(h.category), "purposes": names(h.purposes),
-                 "basis": basis(h.legal_basis, h.condition),
+                 "basis": basis(h.legal_basis, h.condition) + (f" — {lacking[h.consent_lacking]}"
+                                                                if h.consent_lacking else ""),
                  "kept": words.retention(h.retention, h.retention_from,
                                          h.ended if h.retention_from == "end" else h.collected,
                                          _retention_end(h)),

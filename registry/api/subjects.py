@@ -35,11 +35,12 @@ query ($subject: ID, $email: String, $asOf: Date) { dsar(subject: $subject, emai
   subject { id kind records { system categories since until source } }
   asOf
   holdings { system { id kind name country } category purposes legalBasis condition retention retentionFrom
-             retainedUntil path source consentLacking }
+             retainedUntil path source onBehalfOf consentLacking }
   recipients { party { id name kind country role } flow categories purposes legalBasis condition agreement { id name }
-               transferMechanism path }
+               transferMechanism path onBehalfOf }
   potentialRecipients { party { id name kind country role } flow categories purposes legalBasis condition
-                        agreement { id name } transferMechanism path caseFlows }
+                        agreement { id name } transferMechanism path caseFlows onBehalfOf }
+  processedFor
   disclosures { flow party { id name } at reference categories purpose }
   suspendedFlows { id purpose categories expired }
   consents { purpose status at notice channel expires }
@@ -118,6 +119,9 @@ class SubjectHolding:
                                                                  "relationship) or `COLLECTION`.")
     retained_until: Optional[datetime.date] = strawberry.field(
         description="The last day it must be kept; null while the event retention runs from is not recorded.")
+    on_behalf_of: Optional[strawberry.ID] = strawberry.field(
+        description="The controller we hold it for as its processor (its record's source, under a data processing "
+                    "agreement): not ours to answer for, but the controller's (Art. 28(3)(e)); null for our own.")
     consent_lacking: Optional[ConsentLack] = strawberry.field(
         description="Set where it rests on a consent (Art. 6(1)(a), Art. 9(2)(a), NAIC #672) that stands on the "
                     "report's day for none of its purposes: it is held all the same, and should be erased or another "
@@ -139,6 +143,8 @@ class Recipient:
     case_flows: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="For a potential recipient: the flows of scope CASE on its path without a "
                                           "disclosure of the subject.")
+    on_behalf_of: Optional[strawberry.ID] = strawberry.field(
+        default=None, description="The controller for whom we passed the data on as its processor; null for our own.")
 
 
 @strawberry.type(description="A recorded disclosure of the subject's data: the accounting of disclosures.")
@@ -209,6 +215,9 @@ class DsarReport:
     legal_bases: list[strawberry.ID]
     rights: list[Right]
     generated_at: datetime.datetime
+    processed_for: list[strawberry.ID] = strawberry.field(
+        description="The controllers for whom we process some of the subject's data as their processor (the "
+                    "holdings and recipients marked onBehalfOf): for that data the request is theirs to answer.")
 
 
 @strawberry.type(description="Data the subject asked to erase that must be kept, and why (Art. 17(3)).")
@@ -259,7 +268,8 @@ def to_consent(event: dict) -> ConsentEvent:
 def to_recipient(r: domain.Recipient, nodes: Nodes) -> Recipient:
     return Recipient(party=nodes[r.party], flow=r.flow, categories=list(r.categories), purposes=[r.purpose],
                      legal_basis=r.legal_basis, condition=r.condition, agreement=nodes[r.agreement],
-                     transfer_mechanism=r.transfer_mechanism, path=list(r.path), case_flows=list(r.case_flows))
+                     transfer_mechanism=r.transfer_mechanism, path=list(r.path), case_flows=list(r.case_flows),
+                     on_behalf_of=r.on_behalf_of)
 
 
 @functools.cache
@@ -297,7 +307,7 @@ def _holdings(parts: _Parts) -> list[SubjectHolding]:
                            path=list(h.path), source=h.source, retention_from=h.retention_from,
                            retained_until=retention_end(h.retention, h.retention_from, collected=h.collected,
                                                         ended=h.ended) if h.retention else None,
-                           consent_lacking=h.consent_lacking)
+                           on_behalf_of=h.on_behalf_of, consent_lacking=h.consent_lacking)
             for h in parts.report.holdings]
 
 
@@ -326,6 +336,7 @@ _REPORT = lazy(DsarReport, {
                           for party, system, categories in p.report.sources],
     "automated_decisions": lambda p: _automated(p.report),
     "legal_bases": lambda p: p.report.legal_bases,
+    "processed_for": lambda p: p.report.processed_for,
     "rights": lambda p: [_right(right) for right, _reference in p.report.rights],
     "generated_at": lambda p: datetime.datetime.now(datetime.timezone.utc),
 }, eager=("generated_at",))

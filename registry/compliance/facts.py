@@ -26,7 +26,7 @@ from datetime import date
 from functools import cached_property
 
 from graph.store import ENTITY_TYPES, Doc, effective_terms, in_force, planned
-from registry import legal_bases
+from registry import legal_bases, processing
 from registry.categories import CategoryTree, Tree
 from registry.compliance.regimes import GDPR_FAMILY, Bits, Network, jurisdictions
 from registry.compliance.transfers import Countries, Decision
@@ -261,6 +261,12 @@ class Facts:
 
     def is_party(self, node: str) -> bool:
         return node in self.parties
+
+    @cached_property
+    def as_processor(self) -> dict[str, tuple[str, ...]]:
+        """The agreements under which we are a processor, by id, with the controllers they name
+        (`registry.processing.as_processor`)."""
+        return processing.as_processor(self.agreements.values(), lambda id_: self.parties.get(id_, {}).get("role"))
 
     def holdings(self) -> Iterator[tuple[str, Doc]]:
         """Every declared holding: (system id, `holds` entry)."""

@@ -192,6 +192,34 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
         subject_count=(count_subjects or registry.store.count_concerned)(whose))
 
 
+def _as_processor(breached: list[Stored], facts: Facts) -> list[Duty]:
+    """Our duty, as processor, to tell each controller whose data a breached system of ours
+    received under an agreement that makes us its processor (`Facts.as_processor`), without
+    undue delay (GDPR Art. 33(2)); notifying the supervisory authority and the people concerned
+    about that data is the controller's duty (Art. 33(1), 34)."""
+    systems = {node.id for node in breached if node.type == "system"}
+    received: dict[str, dict[str, set[str]]] = {}
+    regimes: dict[str, str] = {}
+    for flow in facts.live:
+        controllers = facts.as_processor.get(flow.get("agreement") or "")
+        if not controllers or flow["to"] not in systems:
+            continue
+        for controller in controllers:
+            received.setdefault(controller, {}).setdefault(flow["to"], set()).update(flow["categories"])
+            if (found := facts.flow_regime(flow)) is not None:
+                regimes.setdefault(controller, found[0])
+    duties = []
+    for controller, where in sorted(received.items()):
+        name = facts.parties[controller].get("name", controller)
+        law = LAW[regimes.get(controller, "gdpr")]
+        what = "; ".join(f"{', '.join(sorted(categories))} at {system}" for system, categories in sorted(where.items()))
+        duties.append(Duty(f"art-33-2-{controller}", f"{name}, the controller", f"{law} Art. 33(2)", None,
+                           "without undue delay after becoming aware of the breach",
+                           f"we process its data ({what}) as its processor: we must tell it; notifying the "
+                           "supervisory authority and the people concerned about that data is its duty"))
+    return duties
+
+
 def _held(registry, tree: CategoryTree, facts: Facts, node: str, on: date) -> set[str]:
     """What `node` holds on day `on`: its holdings (declarations and what flows in force bring it),
     and what it sends on flows in force, which it must hold to send (a broker or a claims
@@ -322,6 +350,7 @@ def _duties(utc: datetime, breached: list[Stored], held: dict[str, set[str]], hi
                            "as promptly as possible and not later than 72 hours after determining that a "
                            "cybersecurity event occurred",
                            f"a cybersecurity event involving nonpublic information in the US ({', '.join(us)})"))
+    duties.extend(_as_processor(breached, facts))
     for node in breached:
         if node.type != "party":
             continue

@@ -161,8 +161,7 @@ def ropa(registry, *, settings: Settings | None = None, on: date | None = None) 
     """The record as of day `on` (default today, UTC): only flows in force that day count."""
     settings = settings or Settings.packaged()
     facts = Facts.of(registry, on or today(), settings.countries)
-    as_processor = {id_ for id_, doc in facts.agreements.items() if doc["kind"] == "dpa"
-                    and any(facts.parties.get(p, {}).get("role") == "controller" for p in doc["parties"])}
+    as_processor = facts.as_processor
     ours = [flow for flow in facts.live if flow.get("agreement") not in as_processor]
     gathered: dict[tuple[str, str], _Gathered] = {}
     for system, held in facts.holdings():

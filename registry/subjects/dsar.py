@@ -30,13 +30,14 @@ Erasure plans (`registry.subjects.erasure`) start from this report.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow, effective_terms
 from registry.categories import CategoryTree, Tree
 from registry.legal_bases import Bases, builtin_bases, consent_relied_on
+from registry.processing import on_instructions
 from registry.subjects.consent import ConsentState, Rules
 
 
@@ -72,6 +73,9 @@ class SubjectHolding:
     """The `since` of the record the data came from."""
     ended: date | None = None
     """The `until` of the record the data came from: when the relationship ended (None: it goes on)."""
+    on_behalf_of: str | None = None
+    """The controller we hold it for as its processor (`registry.processing`): its record's
+    `source`, a party with which we have such an agreement; None for our own processing."""
     consent_lacking: str | None = None
     """Where the data rests on a consent (`registry.legal_bases.consent_relied_on`) that stands on
     the day for none of its purposes: `withdrawn`, `expired`, or `missing` (never given); None
@@ -93,6 +97,9 @@ class Recipient:
     case_flows: tuple[str, ...] = ()
     """For a potential recipient: the flows of scope `case` on its path without a disclosure of
     the subject (why it has not received the data)."""
+    on_behalf_of: str | None = None
+    """The controller for whom we passed the data on as its processor (every record it came from
+    was supplied by that controller); None for our own disclosure."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,11 @@ class DsarReport:
                 if right != "human-review" or self.automated_decisions]
 
     @property
+    def processed_for(self) -> list[str]:
+        """The controllers for whom we process some of the subject's data (`on_behalf_of`)."""
+        return sorted({x.on_behalf_of for x in (*self.holdings, *self.recipients) if x.on_behalf_of})
+
+    @property
     def automated_decisions(self) -> list[str]:
         """The systems holding the subject's data that take decisions by automated means alone (Art. 22)."""
         return sorted({h.system for h in self.holdings
@@ -169,11 +181,16 @@ Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
 
 def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree, *,
             as_of: date | None = None, rules: Rules | None = None, terms: dict[str, tuple] | None = None,
-            bases: Bases | None = None) -> DsarReport:
+            bases: Bases | None = None, acting_for: Mapping[str, Doc] | None = None) -> DsarReport:
     """The report for `subject` on day `as_of` (default today, UTC), given the flows downstream of
     its records and those its disclosures name, the entities they name, the category tree and the
     consent rules (default: no purpose hierarchy, no validity) and the legal bases by id (default:
     the built-in ones; a bundle's own may be flagged `consent` too).
+
+    `acting_for`: the agreements under which we are a processor, by controller
+    (`registry.processing.acting_for`). Data a record says such a controller supplied (its
+    `source`) is held on its behalf: it moves on only along flows on its instructions
+    (`registry.processing.on_instructions`), and what it reaches is marked `on_behalf_of`.
 
     `terms`: flows' effective terms (`graph.store.effective_terms`) by flow id, each with the flow
     and agreement documents it comes from, filled in as they are needed: a caller may pass the
@@ -185,17 +202,18 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
         if _day(disclosure["at"]) <= on:
             disclosed[disclosure["flow"]].append(disclosure)
     spread = _Spread(subject, flows, entities, tree, rules, on, disclosed, {} if terms is None else terms,
-                     builtin_bases() if bases is None else bases)
+                     builtin_bases() if bases is None else bases, acting_for or {})
     actual = spread.run(open_cases=False)
     potential = spread.run(open_cases=True) if spread.closed else actual
 
     dates = _retention_dates(spread, actual)
     holdings = [_holding(node, category, arrival, entities, tree, spread.terms_of, dates.get((node, category)),
-                         spread.consent_lacking)
+                         spread.consent_lacking, spread.for_whom)
                 for (node, category), arrival in sorted(actual.arrived.items()) if entities[node].type == "system"]
-    recipients = [spread.recipient(party, flow_id, chains)
+    recipients = [spread.recipient(party, flow_id, chains, origins=actual.origins.get((party, flow_id)))
                   for (party, flow_id), chains in sorted(actual.disclosed.items())]
-    potentials = [spread.recipient(party, flow_id, chains, potential=True)
+    potentials = [spread.recipient(party, flow_id, chains, potential=True,
+                                   origins=potential.origins.get((party, flow_id)))
                   for (party, flow_id), chains in sorted(potential.disclosed.items())
                   if (party, flow_id) not in actual.disclosed]
     suspended = [SuspendedFlow(flow=f, purpose=entities[f].doc["purpose"], categories=tuple(sorted(categories)),
@@ -226,6 +244,9 @@ class _Reach:
     """(party, flow) -> category -> the chain that brought it."""
     suspended: dict[str, set[str]]
     expired: set[str]
+    origins: dict[tuple[str, str], set[str | None]] = field(default_factory=lambda: defaultdict(set))
+    """(party, flow) -> for whom the data it received was passed on: a controller we process for
+    (the records' `source`), or None for our own data."""
 
 
 class _Spread:
@@ -233,9 +254,10 @@ class _Spread:
     could (every flow of scope `case` open)."""
 
     def __init__(self, subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree,
-                 rules: Rules, on: date, disclosed: dict[str, list[Doc]], terms: dict[str, tuple], bases: Bases):
+                 rules: Rules, on: date, disclosed: dict[str, list[Doc]], terms: dict[str, tuple], bases: Bases,
+                 acting_for: Mapping[str, Doc]):
         self.subject, self.entities, self.tree, self.rules, self.on = subject, entities, tree, rules, on
-        self.disclosed, self.terms, self.bases = disclosed, terms, bases
+        self.disclosed, self.terms, self.bases, self.acting_for = disclosed, terms, bases, acting_for
         self.outgoing: dict[str, list[tuple[Doc, dict]]] = defaultdict(list)
         self.closed = False
         """Whether some flow of scope `case` carries nothing for want of a disclosure."""
@@ -264,6 +286,11 @@ class _Spread:
         return consent_relied_on(self.bases, terms["legal_basis"][0], terms["condition"][0],
                                  terms["additional_bases"][0], special=self.tree.is_("special", category),
                                  health=self.tree.is_("health", category)) is not None
+
+    def for_whom(self, record: Doc | None) -> str | None:
+        """The controller we hold a record's data for as its processor, None for our own data."""
+        source = record.get("source") if record else None
+        return source if source in self.acting_for else None
 
     def consent_lacking(self, terms: tuple[str | None, str | None, Iterable[str]], category: str,
                         purposes: Iterable[str]) -> str | None:
@@ -319,8 +346,11 @@ class _Spread:
         for _ in range(MAX_DEPTH):
             following: dict[tuple[str, str], Arrival] = {}
             for (node, held), (path, _, record) in sorted(frontier.items(), key=lambda item: item[0]):
+                agreement = self.acting_for.get(self.for_whom(record) or "")
                 for flow, terms in self.outgoing.get(node, ()):
                     if flow.get("scope") == "case" and not open_cases and flow["id"] not in self.disclosed:
+                        continue
+                    if agreement is not None and not on_instructions(agreement, flow, self.rules.covering):
                         continue
                     for carried in flow["categories"]:
                         category = self.tree.narrower(held, carried)
@@ -343,6 +373,7 @@ class _Spread:
                 return
         target, chain = flow["to"], path + (flow["id"],)
         if self.entities[target].type == "party":
+            reach.origins[(target, flow["id"])].add(self.for_whom(record))
             earlier = reach.disclosed[(target, flow["id"])].get(category)
             reach.disclosed[(target, flow["id"])][category] = min(chain, earlier or chain)
         if any((target, c) in reach.arrived for c in self.tree.ancestors.get(category, (category,))):
@@ -352,7 +383,7 @@ class _Spread:
             following[key] = (chain, flow, record)
 
     def recipient(self, party: str, flow_id: str, chains: dict[str, tuple[str, ...]],
-                  potential: bool = False) -> Recipient:
+                  potential: bool = False, origins: set[str | None] | None = None) -> Recipient:
         flow = self.entities[flow_id].doc
         terms = self.terms_of(flow)
         path = min(chains.values())
@@ -361,7 +392,8 @@ class _Spread:
                          legal_basis=terms["legal_basis"][0], condition=condition_for(terms["condition"][0], chains,
                                                                                       self.tree),
                          agreement=flow.get("agreement"), transfer_mechanism=terms["transfer_mechanism"][0],
-                         path=path, case_flows=cases if potential else ())
+                         path=path, case_flows=cases if potential else (),
+                         on_behalf_of=next(iter(origins)) if origins and len(origins) == 1 else None)
 
 
 def _retention_dates(spread: _Spread, actual: _Reach) -> dict[tuple[str, str], tuple[date | None, date | None]]:
@@ -392,9 +424,10 @@ def _latest(days: Iterable[str | None]) -> date | None:
 
 def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Stored], tree: CategoryTree,
              terms_of: Callable[[Doc], dict], dates: tuple[date | None, date | None] | None,
-             consent_lacking: Callable[[tuple, str, tuple[str, ...]], str | None]) -> SubjectHolding:
+             consent_lacking: Callable[[tuple, str, tuple[str, ...]], str | None],
+             for_whom: Callable[[Doc | None], str | None]) -> SubjectHolding:
     """`dates`: (collected, ended) over every record the data came from (`_retention_dates`),
-    when they differ from the arrival's record's. `consent_lacking`: `_Spread.consent_lacking`."""
+    when they differ from the arrival's record's. `consent_lacking`, `for_whom`: the `_Spread`'s."""
     path, flow, record = arrival
     if dates is None:
         dates = (_date(record.get("since")), _date(record.get("until"))) if record else (None, None)
@@ -414,7 +447,8 @@ def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Sto
         retention=declared.get("retention") if declared else None,
         retention_from=declared.get("retention_from", "end") if declared else "end",
         path=path, source=record.get("source") if record and not path else None,
-        collected=dates[0], ended=dates[1], consent_lacking=consent_lacking(held, category, purposes))
+        collected=dates[0], ended=dates[1], on_behalf_of=for_whom(record),
+        consent_lacking=consent_lacking(held, category, purposes))
 
 
 def condition_for(condition: str | None, categories: Iterable[str], tree: CategoryTree) -> str | None:

@@ -113,9 +113,16 @@ def _how_long(holding, start: date | None, until: date | None) -> str:
 
 
 def erasure_plan(report: DsarReport, today: date) -> ErasurePlan:
-    """What to delete where, what to keep and why, and whom to tell, with retention as of `today`."""
+    """What to delete where, what to keep and why, and whom to tell, with retention as of `today`.
+    Data we process on behalf of another controller is its to erase: kept here, and its recipients
+    are not ours to notify (Art. 19 is the controller's duty)."""
     erase, keep = defaultdict(list), []
     for holding in report.holdings:
+        if holding.on_behalf_of:
+            keep.append(Retained(holding.system, holding.category, f"processed on behalf of {holding.on_behalf_of} "
+                                 "as its processor: erased only on its instructions (Art. 28(3)(a), (g)); pass the "
+                                 "request on to it (Art. 28(3)(e))", None))
+            continue
         reason = KEEP_BASES.get(holding.legal_basis or "") or KEEP_CONDITIONS.get(holding.condition or "")
         if not reason:
             erase[holding.system].append(holding.category)
@@ -133,4 +140,4 @@ def erasure_plan(report: DsarReport, today: date) -> ErasurePlan:
         keep.append(Retained(holding.system, holding.category, f"{reason}, {_how_long(holding, start, until)}",
                              until, holding.retention, holding.retention_from, start))
     return ErasurePlan(report=report, erase=[(s, tuple(c)) for s, c in sorted(erase.items())], keep=keep,
-                       notify=report.recipients)
+                       notify=[r for r in report.recipients if not r.on_behalf_of])

@@ -98,6 +98,12 @@ def render(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored]],
     if not controller or not controller.strip() or controller == DEFAULT_CONTROLLER:
         raise InvalidArgument(NO_CONTROLLER)
     chosen = language(lang)
+    if report.processed_for and not any(h.on_behalf_of is None for h in report.holdings) \
+            and not any(r.on_behalf_of is None for r in (*report.recipients, *report.potential_recipients)):
+        names = lookup(report.processed_for)
+        controllers = ", ".join(f"{names[c].doc['name']} ({c})" if c in names else c for c in report.processed_for)
+        raise InvalidArgument(f"subject {report.subject.id}: we process all their data on behalf of {controllers}, "
+                              "which answers the request as its controller: pass the request on (GDPR Art. 28(3)(e))")
     view = dsar_view(report, lookup, Words(chosen), controller=controller, dpo=dpo, countries=countries,
                      now=now or datetime.now(timezone.utc))
     template = _environment(format, chosen).get_template(f"dsar.{'html' if format == 'html' else 'md'}.j2")
@@ -107,8 +113,16 @@ def render(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored]],
 def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored]], words: Words, *,
               controller: str, dpo: str | None, countries: Countries | None, now: datetime) -> dict:
     """What the documents say, every value a string in the reader's language (GDPR Art. 15(1)-(3),
-    Art. 20, Art. 22): the same data for HTML and Markdown."""
+    Art. 20, Art. 22): the same data for HTML and Markdown. Data we process on behalf of another
+    controller (`on_behalf_of`) is not part of our answer: it is named apart, with its controller,
+    to whom the request goes (GDPR Art. 28(3)(e))."""
     _ = words.gettext
+    others = [h for h in report.holdings if h.on_behalf_of]
+    if report.processed_for:
+        report = replace(report, holdings=[h for h in report.holdings if not h.on_behalf_of],
+                         recipients=[r for r in report.recipients if not r.on_behalf_of],
+                         potential_recipients=[r for r in report.potential_recipients if not r.on_behalf_of])
+    ids_for_others = {x for h in others for x in (h.on_behalf_of, h.system, h.category)}
     ids = {report.subject.kind} | {x for h in report.holdings for x in (h.system, h.category, *h.purposes, h.source)}
     ids |= {x for r in (*report.recipients, *report.potential_recipients)
             for x in (r.party, r.purpose, r.flow, r.agreement, r.legal_basis, r.condition, *r.categories, *r.path)}
@@ -116,7 +130,7 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     ids |= {x for d in report.disclosures for x in (d.flow, d.party, d.purpose, *d.categories)}
     ids |= {e["purpose"] for e in report.subject.consents} | {x for p, s, _c in report.sources for x in (p, s)}
     ids |= {h.legal_basis for h in report.holdings} | {h.condition for h in report.holdings}
-    entities = {**report.entities, **lookup(sorted(i for i in ids if i))}
+    entities = {**report.entities, **lookup(sorted(i for i in ids | ids_for_others if i))}
 
     def name(id_: str | None) -> str:
         found = entities.get(id_ or "")
@@ -192,7 +206,13 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
         "article_15": words.article("15"), "article_20": words.article("20"), "article_22": words.article("22"),
         "holdings": holdings, "recipients": recipients, "potential": potential, "disclosures": disclosures,
         "suspended": suspended, "consents": consents, "history": history,
-        "sources": [{"party": name(p), "system": name(s), "data": names(c)} for p, s, c in report.sources],
+        "sources": [{"party": name(p), "system": name(s), "data": names(c)} for p, s, c in report.sources
+                    if p not in {h.on_behalf_of for h in others}],
+        "for_others": [{"controller": name(controller), "system": name(system),
+                        "data": names(sorted({h.category for h in others
+                                              if (h.on_behalf_of, h.system) == (controller, system)}))}
+                       for controller, system in sorted({(h.on_behalf_of, h.system) for h in others})],
+        "article_28": _("GDPR Art. 28(3)(e)"),
         "automated": automated, "rights": rights,
         "transfers": any(r["outside"] for r in recipients),
         "unsafeguarded": any(r["outside"] and r["safeguard"] == _("none recorded") for r in recipients),

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from graph.store import Concerned, Erasure, PendingLoad, Progress, Stored, SubjectRow
 from registry.subjects import dsar, erasure, model, parallel
+from registry.processing import acting_for
 from registry.subjects.consent import Rules
 from registry.subjects.model import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
@@ -305,7 +306,7 @@ class SubjectService:
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
         return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules(),
-                            terms=self._flow_terms(), bases=self._legal_bases())
+                            terms=self._flow_terms(), bases=self._legal_bases(), acting_for=self._acting_for())
 
     def _at_version(self, name: str, make: Callable[[], T]) -> T:
         """What `make()` gives, kept under `name` until the store's version changes."""
@@ -325,6 +326,13 @@ class SubjectService:
     def _legal_bases(self) -> dict[str, dict]:
         """The legal bases by id (the built-in ones and the bundles' own), as of the store's version."""
         return self._at_version("legal bases", lambda: {b["id"]: b for b in self.registry.list("legal-basis")})
+
+    def _acting_for(self) -> dict[str, dict]:
+        """The agreements under which we are a processor, by controller, as of the store's version."""
+        def make() -> dict[str, dict]:
+            roles = {party["id"]: party.get("role") for party in self.registry.list("party")}
+            return acting_for(self.registry.list("agreement"), roles.get)
+        return self._at_version("acting for", make)
 
     def _flow_terms(self) -> dict[str, tuple]:
         """Flows' effective terms for `dsar.compute` to fill in and reuse, started afresh at each

@@ -233,10 +233,12 @@ def test_one_row_per_recipient_purpose_and_terms_with_all_the_data_it_received(s
 def test_the_rights_are_stated_as_the_articles_give_them(service):
     english, german = document(service), document(service, lang="de")
     assert "while its accuracy or your objection is being checked, where the processing is unlawful and you want " \
-           "restriction instead of erasure, or where we no longer need the data but you need it for legal claims." \
+           "restriction instead of erasure, or where we no longer need the data but you need it to establish, exercise " \
+           "or defend legal claims." \
         in english
     assert "## Sharing that does not take place without your consent" in english
     assert "## Weitergaben, die ohne Ihre Einwilligung unterbleiben" in german
+    assert "Sie sie aber zur Geltendmachung, Ausübung oder Verteidigung von Rechtsansprüchen benötigen." in german
 
 
 @pytest.fixture

@@ -71,7 +71,8 @@ def test_reinsurance_accounting_for_reinsurance(record):
         purpose_name="Reinsurance",
         purpose_description="Ceding risks and claims to reinsurers, bordereaux and recoveries.",
         controller=CONTROLLER, joint_controllers=[],
-        subject_categories=[Named("claimant", "Claimants"), Named("insured", "Insured persons")],
+        subject_categories=[Named("beneficiary", "Beneficiaries"), Named("claimant", "Claimants"),
+                            Named("insured", "Insured persons"), Named("policyholder", "Policyholders")],
         data_categories=[Named("claims-history", "Claims history"), Named("health.diagnosis", "Diagnoses and treatment"),
                          Named("health.medical-history", "Medical history"), Named("identity", "Identity data"),
                          Named("policy", "Policy data"), Named("vehicle", "Vehicle data")],
@@ -114,9 +115,10 @@ def test_every_activity_has_every_art_30_1_field(record):
 
 
 def test_subject_categories_come_from_the_activity_and_else_from_the_settings(record):
+    # (policy administration's flows name whose data they carry: policyholders, insured persons, beneficiaries)
     assert activity(record, "claims", "claims-handling").subject_categories == [
-        Named("claimant", "Claimants"), Named("insured", "Insured persons"), Named("policyholder", "Policyholders"),
-        Named("third-party", "Third parties")]
+        Named("beneficiary", "Beneficiaries"), Named("claimant", "Claimants"), Named("insured", "Insured persons"),
+        Named("policyholder", "Policyholders"), Named("third-party", "Third parties")]
     # The models' marketing scores come by a flow that names nobody, and the system declares nothing for marketing.
     assert activity(record, "actuarial-models", "marketing").subject_categories == [Named(None, s) for s in SUBJECTS]
 
@@ -168,7 +170,8 @@ def test_the_csv_has_one_row_per_activity(record):
         "joint_controllers": "", "agreement": "",
         "system": "Reinsurance accounting (reinsurance-accounting)", "purpose": "Reinsurance (reinsurance)",
         "purpose_description": "Ceding risks and claims to reinsurers, bordereaux and recoveries.",
-        "data_subject_categories": "Claimants (claimant); Insured persons (insured)",
+        "data_subject_categories": "Beneficiaries (beneficiary); Claimants (claimant); Insured persons (insured); "
+                                   "Policyholders (policyholder)",
         "personal_data_categories": "Claims history (claims-history); Diagnoses and treatment (health.diagnosis); "
                                     "Medical history (health.medical-history); Identity data (identity); Policy data "
                                     "(policy); Vehicle data (vehicle)",

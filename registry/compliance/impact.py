@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from graph.store import Concerned, Doc, Stored
+from registry import processing
 from registry.categories import CategoryTree
 from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
@@ -192,28 +193,76 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
         subject_count=(count_subjects or registry.store.count_concerned)(whose))
 
 
-def _as_processor(breached: list[Stored], facts: Facts) -> list[Duty]:
-    """Our duty, as processor, to tell each controller whose data a breached system of ours
-    received under an agreement that makes us its processor (`Facts.as_processor`), without
-    undue delay (GDPR Art. 33(2)); notifying the supervisory authority and the people concerned
-    about that data is the controller's duty (Art. 33(1), 34)."""
-    systems = {node.id for node in breached if node.type == "system"}
-    received: dict[str, dict[str, set[str]]] = {}
-    regimes: dict[str, str] = {}
+@dataclass
+class _ForOthers:
+    """What systems of ours hold as a controller's processor (`registry.processing`): by system,
+    by controller, the categories; the flows that brought it; the law that governs it, by controller."""
+
+    held: dict[str, dict[str, set[str]]]
+    flows: set[str]
+    regimes: dict[str, str]
+
+    def only(self, facts: Facts, node: str) -> set[str]:
+        """The categories `node` holds for others only: nothing overlapping them is declared there
+        or arrives there other than on a controller's behalf."""
+        theirs = set().union(*self.held.get(node, {}).values())
+        if not theirs:
+            return set()
+        ours = set(facts.declared.get(node, ())) | {c for flow in facts.live if flow["to"] == node
+                                                     and flow["id"] not in self.flows for c in flow["categories"]}
+        return {c for c in theirs if not facts.tree.overlaps(c, ours)}
+
+
+def _for_others(facts: Facts) -> _ForOthers:
+    """What each system holds for a controller we process for: what the controller supplies it
+    under such an agreement, and what flows on that controller's instructions take on from there
+    (`registry.processing.on_instructions`) to other systems of ours."""
+    supplied = processing.supplied_under(facts.live, facts.as_processor, facts.agreements)
+    outgoing: dict[str, list[Doc]] = {}
     for flow in facts.live:
-        controllers = facts.as_processor.get(flow.get("agreement") or "")
-        if not controllers or flow["to"] not in systems:
+        outgoing.setdefault(flow["from"], []).append(flow)
+    found = _ForOthers({}, set(), {})
+    todo = []
+    for (controller, system), agreements in supplied.items():
+        ids = {agreement["id"] for agreement in agreements}
+        for flow in outgoing.get(controller, ()):
+            if flow["to"] == system and flow.get("agreement") in ids:
+                todo.append((system, controller, agreements, set(flow["categories"]), flow))
+    covering = facts.purpose_tree.ancestors
+    while todo:
+        system, controller, agreements, categories, flow = todo.pop()
+        found.flows.add(flow["id"])
+        if (regime := facts.flow_regime(flow)) is not None:
+            found.regimes.setdefault(controller, regime[0])
+        held = found.held.setdefault(system, {}).setdefault(controller, set())
+        new = categories - held
+        if not new:
             continue
-        for controller in controllers:
-            received.setdefault(controller, {}).setdefault(flow["to"], set()).update(flow["categories"])
-            if (found := facts.flow_regime(flow)) is not None:
-                regimes.setdefault(controller, found[0])
+        held |= new
+        for onward in outgoing.get(system, ()):
+            carried = {c for c in onward["categories"] if facts.tree.overlaps(c, new)}
+            if carried and onward["to"] in facts.systems and processing.on_instructions(
+                    agreements, onward, lambda purpose: covering.get(purpose, (purpose,))):
+                todo.append((onward["to"], controller, agreements, carried, onward))
+    return found
+
+
+def _as_processor(breached: list[Stored], facts: Facts, others: _ForOthers) -> list[Duty]:
+    """Our duty, as processor, to tell each controller whose data a breached system of ours holds
+    for it without undue delay (GDPR Art. 33(2), or what the processing agreement says where no
+    GDPR-family law governs the data); notifying the supervisory authority and the people
+    concerned about that data is the controller's duty (Art. 33(1), 34)."""
+    received: dict[str, dict[str, set[str]]] = {}
+    for node in breached:
+        for controller, categories in others.held.get(node.id, {}).items():
+            received.setdefault(controller, {})[node.id] = categories
     duties = []
     for controller, where in sorted(received.items()):
         name = facts.parties[controller].get("name", controller)
-        law = LAW[regimes.get(controller, "gdpr")]
+        regime = others.regimes.get(controller)
+        reference = f"{LAW[regime]} Art. 33(2)" if regime else "the data processing agreement"
         what = "; ".join(f"{', '.join(sorted(categories))} at {system}" for system, categories in sorted(where.items()))
-        duties.append(Duty(f"art-33-2-{controller}", f"{name}, the controller", f"{law} Art. 33(2)", None,
+        duties.append(Duty(f"art-33-2-{controller}", f"{name}, the controller", reference, None,
                            "without undue delay after becoming aware of the breach",
                            f"we process its data ({what}) as its processor: we must tell it; notifying the "
                            "supervisory authority and the people concerned about that data is its duty"))
@@ -323,9 +372,12 @@ def _duties(utc: datetime, breached: list[Stored], held: dict[str, set[str]], hi
     under the NAIC's regime; a processor's duty to tell us (Art. 33(2)); an independent
     controller's own duty."""
     ours = [node for node in breached if node.type == "system" or node.doc.get("role") != "controller"]
+    others = _for_others(facts)
+    # what we hold as controller: not what a system holds only for a controller we process for
+    own = {node.id: held[node.id] - others.only(facts, node.id) for node in ours}
     # per GDPR-family regime: the breached nodes of ours where it governs exposed data, with those categories
     governed_by = {regime: {node.id: found for node in ours
-                            if (found := _governed(facts, node.id, regime, held[node.id]))}
+                            if (found := _governed(facts, node.id, regime, own[node.id]))}
                    for regime in GDPR_FAMILY}
     duties = []
     for regime, governed in governed_by.items():
@@ -343,14 +395,14 @@ def _duties(utc: datetime, breached: list[Stored], held: dict[str, set[str]], hi
                                "without undue delay",
                                f"special-category or criminal-offence data were exposed ({', '.join(risky)}): a likely "
                                "high risk to the rights and freedoms of the people concerned"))
-    us = [node.id for node in ours if facts.under(node.id, "naic")]
+    us = [node.id for node in ours if facts.under(node.id, "naic") and own[node.id]]
     if us:
         duties.append(Duty("naic-668-s6", "the insurance commissioner of the home state",
                            "NAIC Insurance Data Security Model Law (#668) §6", utc + WITHIN_72_HOURS,
                            "as promptly as possible and not later than 72 hours after determining that a "
                            "cybersecurity event occurred",
                            f"a cybersecurity event involving nonpublic information in the US ({', '.join(us)})"))
-    duties.extend(_as_processor(breached, facts))
+    duties.extend(_as_processor(breached, facts, others))
     for node in breached:
         if node.type != "party":
             continue

@@ -30,14 +30,14 @@ Erasure plans (`registry.subjects.erasure`) start from this report.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow, effective_terms
 from registry.categories import CategoryTree, Tree
 from registry.legal_bases import Bases, builtin_bases, consent_relied_on
-from registry.processing import on_instructions
+from registry.processing import Supplied, on_instructions
 from registry.subjects.consent import ConsentState, Rules
 
 
@@ -181,16 +181,17 @@ Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
 
 def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree, *,
             as_of: date | None = None, rules: Rules | None = None, terms: dict[str, tuple] | None = None,
-            bases: Bases | None = None, acting_for: Mapping[str, Doc] | None = None) -> DsarReport:
+            bases: Bases | None = None, supplied: Supplied | None = None) -> DsarReport:
     """The report for `subject` on day `as_of` (default today, UTC), given the flows downstream of
     its records and those its disclosures name, the entities they name, the category tree and the
     consent rules (default: no purpose hierarchy, no validity) and the legal bases by id (default:
     the built-in ones; a bundle's own may be flagged `consent` too).
 
-    `acting_for`: the agreements under which we are a processor, by controller
-    (`registry.processing.acting_for`). Data a record says such a controller supplied (its
-    `source`) is held on its behalf: it moves on only along flows on its instructions
-    (`registry.processing.on_instructions`), and what it reaches is marked `on_behalf_of`.
+    `supplied`: which controller supplies which system as our controller's processor
+    (`registry.processing.supplied_under`). A record there whose `source` is that controller
+    holds data on its behalf, and so does what flows on its instructions take of it
+    (`registry.processing.on_instructions`): marked `on_behalf_of`. What other flows take of it
+    is ours (Art. 28(10)). Data that comes from records of both kinds is ours.
 
     `terms`: flows' effective terms (`graph.store.effective_terms`) by flow id, each with the flow
     and agreement documents it comes from, filled in as they are needed: a caller may pass the
@@ -202,9 +203,9 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
         if _day(disclosure["at"]) <= on:
             disclosed[disclosure["flow"]].append(disclosure)
     spread = _Spread(subject, flows, entities, tree, rules, on, disclosed, {} if terms is None else terms,
-                     builtin_bases() if bases is None else bases, acting_for or {})
-    actual = spread.run(open_cases=False)
-    potential = spread.run(open_cases=True) if spread.closed else actual
+                     builtin_bases() if bases is None else bases, supplied or {})
+    actual = spread.reach(open_cases=False)
+    potential = spread.reach(open_cases=True) if spread.closed else actual
 
     dates = _retention_dates(spread, actual)
     holdings = [_holding(node, category, arrival, entities, tree, spread.terms_of, dates.get((node, category)),
@@ -255,9 +256,9 @@ class _Spread:
 
     def __init__(self, subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree,
                  rules: Rules, on: date, disclosed: dict[str, list[Doc]], terms: dict[str, tuple], bases: Bases,
-                 acting_for: Mapping[str, Doc]):
+                 supplied: Supplied):
         self.subject, self.entities, self.tree, self.rules, self.on = subject, entities, tree, rules, on
-        self.disclosed, self.terms, self.bases, self.acting_for = disclosed, terms, bases, acting_for
+        self.disclosed, self.terms, self.bases, self.supplied = disclosed, terms, bases, supplied
         self.outgoing: dict[str, list[tuple[Doc, dict]]] = defaultdict(list)
         self.closed = False
         """Whether some flow of scope `case` carries nothing for want of a disclosure."""
@@ -287,10 +288,46 @@ class _Spread:
                                  terms["additional_bases"][0], special=self.tree.is_("special", category),
                                  health=self.tree.is_("health", category)) is not None
 
-    def for_whom(self, record: Doc | None) -> str | None:
-        """The controller we hold a record's data for as its processor, None for our own data."""
-        source = record.get("source") if record else None
-        return source if source in self.acting_for else None
+    def for_whom(self, record: Doc | None, path: Iterable[str] = ()) -> str | None:
+        """The controller for whom we hold what `path` took of a record's data, as its processor;
+        None for our own data. Data is a controller's where it supplies it to a system of ours
+        under an agreement that makes us its processor (the record's `source` supplying the
+        record's system, or a flow on `path` from the controller under such an agreement), and
+        stays its own along flows on its instructions; another flow makes it ours (Art. 28(10))."""
+        if not self.supplied:
+            return None
+        whose, agreements = None, ()
+        if record and (found := self.supplied.get((record.get("source") or "", record["system"]))):
+            whose, agreements = record["source"], found
+        for flow_id in path:
+            flow = self.entities[flow_id].doc
+            found = self.supplied.get((flow["from"], flow["to"]))
+            if found and flow.get("agreement") in {agreement["id"] for agreement in found}:
+                whose, agreements = flow["from"], found
+            elif whose and not on_instructions(agreements, flow, self.rules.covering):
+                whose, agreements = None, ()
+        return whose
+
+    def reach(self, open_cases: bool) -> _Reach:
+        """Where the subject's data goes (`run`), our own records' walked apart from those a
+        controller we process for supplied, so that what both bring is ours whichever comes first."""
+        theirs = [record for record in self.subject.records if self.for_whom(record)]
+        if not theirs:
+            return self.run(open_cases)
+        found = self.run(open_cases, [record for record in self.subject.records if not self.for_whom(record)])
+        other = self.run(open_cases, theirs)
+        for key, arrival in other.arrived.items():
+            found.arrived.setdefault(key, arrival)
+        for key, chains in other.disclosed.items():
+            into = found.disclosed[key]
+            for category, chain in chains.items():
+                into[category] = min(chain, into.get(category, chain))
+        for key, origins in other.origins.items():
+            found.origins[key] |= origins
+        for flow, categories in other.suspended.items():
+            found.suspended[flow] |= categories
+        found.expired |= other.expired
+        return found
 
     def consent_lacking(self, terms: tuple[str | None, str | None, Iterable[str]], category: str,
                         purposes: Iterable[str]) -> str | None:
@@ -346,11 +383,8 @@ class _Spread:
         for _ in range(MAX_DEPTH):
             following: dict[tuple[str, str], Arrival] = {}
             for (node, held), (path, _, record) in sorted(frontier.items(), key=lambda item: item[0]):
-                agreement = self.acting_for.get(self.for_whom(record) or "")
                 for flow, terms in self.outgoing.get(node, ()):
                     if flow.get("scope") == "case" and not open_cases and flow["id"] not in self.disclosed:
-                        continue
-                    if agreement is not None and not on_instructions(agreement, flow, self.rules.covering):
                         continue
                     for carried in flow["categories"]:
                         category = self.tree.narrower(held, carried)
@@ -373,7 +407,7 @@ class _Spread:
                 return
         target, chain = flow["to"], path + (flow["id"],)
         if self.entities[target].type == "party":
-            reach.origins[(target, flow["id"])].add(self.for_whom(record))
+            reach.origins[(target, flow["id"])].add(self.for_whom(record, chain))
             earlier = reach.disclosed[(target, flow["id"])].get(category)
             reach.disclosed[(target, flow["id"])][category] = min(chain, earlier or chain)
         if any((target, c) in reach.arrived for c in self.tree.ancestors.get(category, (category,))):
@@ -425,7 +459,7 @@ def _latest(days: Iterable[str | None]) -> date | None:
 def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Stored], tree: CategoryTree,
              terms_of: Callable[[Doc], dict], dates: tuple[date | None, date | None] | None,
              consent_lacking: Callable[[tuple, str, tuple[str, ...]], str | None],
-             for_whom: Callable[[Doc | None], str | None]) -> SubjectHolding:
+             for_whom: Callable[[Doc | None, tuple[str, ...]], str | None]) -> SubjectHolding:
     """`dates`: (collected, ended) over every record the data came from (`_retention_dates`),
     when they differ from the arrival's record's. `consent_lacking`, `for_whom`: the `_Spread`'s."""
     path, flow, record = arrival
@@ -447,7 +481,7 @@ def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Sto
         retention=declared.get("retention") if declared else None,
         retention_from=declared.get("retention_from", "end") if declared else "end",
         path=path, source=record.get("source") if record and not path else None,
-        collected=dates[0], ended=dates[1], on_behalf_of=for_whom(record),
+        collected=dates[0], ended=dates[1], on_behalf_of=for_whom(record, path),
         consent_lacking=consent_lacking(held, category, purposes))
 
 

@@ -91,15 +91,16 @@ def render(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored]],
     """The report as `format` ("html" or "markdown") in language `lang`; `lookup` fetches entities
     by id for their names; `countries` says which countries are in the EEA and which decisions
     find a third country adequate (the safeguards of Art. 15(2), Art. 45 and 46);
-    `now` is when it is written (default now). `InvalidArgument` without a controller, or for an
-    unknown format or language."""
+    `now` is when it is written (default now). `InvalidArgument` without a controller, for an
+    unknown format or language, or for a subject all of whose data (holdings, recipients; no
+    consent recorded with us) we process on behalf of other controllers: theirs to answer."""
     if format not in FORMATS:
         raise InvalidArgument(f"format: {format!r} is not one of {', '.join(FORMATS)}")
     if not controller or not controller.strip() or controller == DEFAULT_CONTROLLER:
         raise InvalidArgument(NO_CONTROLLER)
     chosen = language(lang)
-    if report.processed_for and not any(h.on_behalf_of is None for h in report.holdings) \
-            and not any(r.on_behalf_of is None for r in (*report.recipients, *report.potential_recipients)):
+    ours = [x for x in (*report.holdings, *report.recipients, *report.potential_recipients) if not x.on_behalf_of]
+    if report.processed_for and not ours and not report.subject.consents:
         names = lookup(report.processed_for)
         controllers = ", ".join(f"{names[c].doc['name']} ({c})" if c in names else c for c in report.processed_for)
         raise InvalidArgument(f"subject {report.subject.id}: we process all their data on behalf of {controllers}, "

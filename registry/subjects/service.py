@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from graph.store import Concerned, Erasure, PendingLoad, Progress, Stored, SubjectRow
 from registry.subjects import dsar, erasure, model, parallel
-from registry.processing import acting_for
+from registry.processing import as_processor, supplied_under
 from registry.subjects.consent import Rules
 from registry.subjects.model import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
@@ -306,7 +306,7 @@ class SubjectService:
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
         return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules(),
-                            terms=self._flow_terms(), bases=self._legal_bases(), acting_for=self._acting_for())
+                            terms=self._flow_terms(), bases=self._legal_bases(), supplied=self._supplied())
 
     def _at_version(self, name: str, make: Callable[[], T]) -> T:
         """What `make()` gives, kept under `name` until the store's version changes."""
@@ -327,12 +327,15 @@ class SubjectService:
         """The legal bases by id (the built-in ones and the bundles' own), as of the store's version."""
         return self._at_version("legal bases", lambda: {b["id"]: b for b in self.registry.list("legal-basis")})
 
-    def _acting_for(self) -> dict[str, dict]:
-        """The agreements under which we are a processor, by controller, as of the store's version."""
-        def make() -> dict[str, dict]:
+    def _supplied(self) -> dict:
+        """Which controller supplies which system as our controller's processor
+        (`registry.processing.supplied_under`), as of the store's version."""
+        def make() -> dict:
             roles = {party["id"]: party.get("role") for party in self.registry.list("party")}
-            return acting_for(self.registry.list("agreement"), roles.get)
-        return self._at_version("acting for", make)
+            agreements = self.registry.list("agreement")
+            return supplied_under(self.registry.list("flow"), as_processor(agreements, roles.get),
+                                  {agreement["id"]: agreement for agreement in agreements})
+        return self._at_version("supplied as processor", make)
 
     def _flow_terms(self) -> dict[str, tuple]:
         """Flows' effective terms for `dsar.compute` to fill in and reuse, started afresh at each

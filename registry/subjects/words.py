@@ -66,7 +66,7 @@ RIGHTS = {
     "restriction": (_("Restriction of processing"), "18", _(
         "You may ask us to restrict the processing of your data while its accuracy or your objection is being "
         "checked, where the processing is unlawful and you want restriction instead of erasure, or where we no "
-        "longer need the data but you need it for legal claims.")),
+        "longer need the data but you need it to establish, exercise or defend legal claims.")),
     "portability": (_("Data portability"), "20", _("Where we process data you provided on the basis of your consent "
                                                    "or of a contract with you, by automated means, you may receive "
                                                    "it in a structured, commonly used and machine-readable format "

@@ -181,3 +181,21 @@ def test_the_api_says_which_holdings_lack_their_consent(service):
     assert [(h["system"]["id"], h["category"], h["consentLacking"]) for h in result.data["dsar"]["holdings"]] == [
         ("actuarial", "health.diagnosis.oncology", None), ("biobank", "contact", None),
         ("biobank", "health.diagnosis", "MISSING"), ("claims", "health.diagnosis", None), ("dwh", "health.diagnosis", None)]
+
+
+def test_what_went_while_a_consent_stood_is_still_there_after_it_is_withdrawn(service, registry):
+    # L-1 gave marketing consent in 2024 and withdrew it in 2025: the lead feed is suspended, but the contact
+    # details it took meanwhile are at the lead-scoring system until erased, as the consent finding says.
+    report = service.report(principal=ADMIN, subject="L-1", as_of=date(2026, 6, 1))
+    assert ("l1", ("contact",)) in [(s.flow, s.categories) for s in report.suspended]
+    assert [(h.system, h.consent_lacking) for h in report.holdings if h.system == "leads"] == [("leads", "withdrawn")]
+    plan = service.erasure_plan(principal=ADMIN, subject="L-1", today=date(2026, 6, 1))
+    assert ("leads", ("contact",)) in plan.erase
+    # Near misses: a flow that started after the withdrawal took nothing; a consent never given let nothing go.
+    def systems(subject):
+        return {h.system for h in service.report(principal=ADMIN, subject=subject, as_of=date(2026, 6, 1)).holdings}
+
+    l1 = registry.entity("l1", "flow").doc
+    registry.upsert("flow", {**l1, "since": "2025-06-01"}, actor="test")
+    assert "leads" not in systems("L-1")
+    assert "studies" not in systems("B-1")  # B-1 never gave the explicit consent r1 rests on

@@ -43,7 +43,10 @@ def test_report_follows_records_through_flows_with_the_category_hierarchy(servic
         ("dwh", "contact", ("f6",), None),
         ("dwh", "health.diagnosis", ("f1",), None),
     ]
+    # m1 rests on the marketing consent C-1 gave in 2024 and withdrew in 2025: the agency got the contact
+    # details meanwhile (the flow is suspended now, test_consent_based_flows_are_suspended...).
     assert recipients(report) == [
+        ("adco", "m1", ("contact",), ("m1",)),
         ("re", "f2", ("health.diagnosis",), ("f1", "f2")),
         ("re", "f3", ("health.diagnosis",), ("f3",)),
     ]
@@ -66,13 +69,13 @@ def test_a_report_after_a_change_of_terms_gives_the_new_terms(service, registry)
     def terms():
         return [(r.flow, r.legal_basis, r.condition) for r in service.report(principal=DPO, subject="C-1").recipients]
 
-    assert terms() == [("f2", "gdpr-6-1-b", "gdpr-9-2-f"), ("f3", "gdpr-6-1-b", "gdpr-9-2-f")]
+    assert terms()[1:] == [("f2", "gdpr-6-1-b", "gdpr-9-2-f"), ("f3", "gdpr-6-1-b", "gdpr-9-2-f")]
     treaty = registry.entity("treaty", "agreement").doc
     registry.upsert("agreement", {**treaty, "legal_basis": "gdpr-6-1-c"}, actor="test")
-    assert terms() == [("f2", "gdpr-6-1-b", "gdpr-9-2-f"), ("f3", "gdpr-6-1-c", "gdpr-9-2-f")]
+    assert terms()[1:] == [("f2", "gdpr-6-1-b", "gdpr-9-2-f"), ("f3", "gdpr-6-1-c", "gdpr-9-2-f")]
     f2 = registry.entity("f2", "flow").doc
     registry.upsert("flow", {**f2, "condition": "gdpr-9-2-c"}, actor="test")
-    assert terms() == [("f2", "gdpr-6-1-b", "gdpr-9-2-c"), ("f3", "gdpr-6-1-c", "gdpr-9-2-f")]
+    assert terms() == [("m1", "gdpr-6-1-a", None), ("f2", "gdpr-6-1-b", "gdpr-9-2-c"), ("f3", "gdpr-6-1-c", "gdpr-9-2-f")]
 
 
 def test_report_gives_purposes_bases_retention_safeguards_and_sources(service):
@@ -82,12 +85,12 @@ def test_report_gives_purposes_bases_retention_safeguards_and_sources(service):
         ("claims-handling",), "gdpr-6-1-b", "gdpr-9-2-f", "P10Y")
     dwh = next(h for h in report.holdings if h.system == "dwh" and h.category == "contact")
     assert (dwh.purposes, dwh.legal_basis, dwh.retention) == (("analytics",), None, None)
-    to_re = report.recipients[1]
+    to_re = report.recipients[2]
     assert (to_re.purpose, to_re.legal_basis, to_re.condition, to_re.agreement, to_re.transfer_mechanism) == (
         "reinsurance", "gdpr-6-1-b", "gdpr-9-2-f", "treaty", "scc")
     assert report.entities["re"].doc["country"] == "US"
     assert report.sources == [("broker", "claims", ("health.diagnosis",))]
-    assert report.legal_bases == ["gdpr-6-1-b", "gdpr-9-2-f"]
+    assert report.legal_bases == ["gdpr-6-1-a", "gdpr-6-1-b", "gdpr-9-2-f"]
 
 
 def test_consent_based_flows_are_suspended_without_consent_and_restored_after_grant(service):
@@ -150,7 +153,8 @@ def test_erasure_plan_keeps_what_the_law_requires_and_lists_recipients_to_notify
     # P10Y from the end of the relationship, which the record does not say: kept, with no end date
     assert (kept.system, kept.category, kept.until) == ("claims", "health.diagnosis", None)
     assert kept.reason.startswith("Art. 17(3)(e)")
-    assert [(r.party, r.flow) for r in plan.notify] == [("re", "f2"), ("re", "f3")]
+    # the agency that got the contact details before C-1 withdrew consent is told of the erasure too (Art. 19)
+    assert [(r.party, r.flow) for r in plan.notify] == [("adco", "m1"), ("re", "f2"), ("re", "f3")]
     later = service.erasure_plan(principal=DPO, subject="C-1", today=date(2034, 6, 2))
     assert [k.system for k in later.keep] == ["claims"]
 

@@ -56,6 +56,9 @@ def test_dsar_report_has_the_shape_a_portal_reads(loaded):
         "legalBasis": "gdpr-6-1-b", "condition": "gdpr-9-2-f", "retention": "P10Y", "retentionFrom": "END", "path": [],
         "source": "broker"}
     assert report["recipients"] == [
+        {"party": {"id": "adco", "name": "AdCo Agency", "kind": "PROCESSOR", "country": "DE"},
+         "categories": ["contact"], "purposes": ["marketing"], "legalBasis": "gdpr-6-1-a",
+         "agreement": {"id": "dpa-adco"}, "transferMechanism": None, "path": ["m1"]},  # before C-1 withdrew consent
         {"party": {"id": "re", "name": "Reinsurer", "kind": "REINSURER", "country": "US"},
          "categories": ["health.diagnosis"], "purposes": ["reinsurance"], "legalBasis": "gdpr-6-1-b",
          "agreement": {"id": "treaty"}, "transferMechanism": "SCC", "path": ["f1", "f2"]},
@@ -106,7 +109,8 @@ def test_a_dsar_makes_only_the_fields_the_query_asks_for(loaded, monkeypatch):
         answer := convert(report)) or answer)
     result = run(loaded, 'query { dsar(subject: "C-1") { subject { id } recipients { path } } }')
     assert result.errors is None
-    assert result.data["dsar"] == {"subject": {"id": "C-1"}, "recipients": [{"path": ["f1", "f2"]}, {"path": ["f3"]}]}
+    assert result.data["dsar"] == {"subject": {"id": "C-1"},
+                                   "recipients": [{"path": ["m1"]}, {"path": ["f1", "f2"]}, {"path": ["f3"]}]}
     report = made[0]
     assert vars(report).keys() - {"_doc"} == {"subject", "recipients", "generated_at"}
     assert [r.right for r in report.rights][-1] == "complaint"  # made when first read
@@ -134,7 +138,7 @@ def test_erasure_plan_over_graphql(loaded):
     assert plan["keep"] == [{"system": "claims", "category": "health.diagnosis", "until": None, "reason": (
         "Art. 17(3)(e): establishment, exercise or defence of legal claims, until 10 years after the relationship "
         "ends (it has not ended yet: no date)")}]
-    assert [n["party"]["id"] for n in plan["notify"]] == ["re", "re"]
+    assert [n["party"]["id"] for n in plan["notify"]] == ["adco", "re", "re"]
 
 
 @pytest.mark.parametrize("query, code, message", [

@@ -26,7 +26,8 @@ def test_load_then_report_as_json_by_email(workdir):
     assert (loaded.returncode, loaded.stdout) == (0, "subjects.jsonl: 2 subjects\n")
     report = json.loads(cli("dsar", "--email", "c1@example.org", cwd=workdir, env=ENV).stdout)
     assert report["subject"]["id"] == "C-1"
-    assert [(r["party"]["id"], r["path"]) for r in report["recipients"]] == [("re", ["f1", "f2"]), ("re", ["f3"])]
+    assert [(r["party"]["id"], r["path"]) for r in report["recipients"]] == [
+        ("adco", ["m1"]), ("re", ["f1", "f2"]), ("re", ["f3"])]
     assert report["suspendedFlows"] == [
         {"id": "m1", "purpose": "marketing", "categories": ["contact"], "expired": False},
         {"id": "w1", "purpose": "wellness", "categories": ["health.diagnosis"], "expired": False}]
@@ -112,7 +113,8 @@ def test_consent_and_erasure_plan_commands(workdir):
     assert plan["keep"] == [{"system": "claims", "category": "health.diagnosis", "until": None,
                              "reason": "Art. 17(3)(e): establishment, exercise or defence of legal claims, "
                                        "until 10 years after the relationship ends (it has not ended yet: no date)"}]
-    assert [n["party"] for n in plan["notify"]] == ["adco", "re", "re"]
+    # vitality got the diagnoses while the wellness consent stood (2026-01-01 to 2026-07-01)
+    assert [n["party"] for n in plan["notify"]] == ["adco", "re", "re", "vitality"]
 
 
 def test_bad_subject_files_exit_2_and_apply_nothing(workdir):

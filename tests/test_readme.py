@@ -75,7 +75,7 @@ def test_the_example_customer_on_the_demo_has_the_recipients_the_readme_lists(re
     listed = re.split(r"^\$ .*\n", shown, flags=re.M)[1:]
     names = lambda recipients: sorted({report.entities[r.party].doc["name"] for r in recipients})  # noqa: E731
     assert [block.splitlines() for block in listed] == [names(report.recipients), names(report.potential_recipients)]
-    assert (len(report.holdings), len({h.system for h in report.holdings}), len(report.recipients)) == (33, 15, 13)
+    assert (len(report.holdings), len({h.system for h in report.holdings}), len(report.recipients)) == (37, 16, 14)
     us_book = {"ct-insurance-dept", "vitalpath"}  # the US state insurance department, the US wellness partner
     assert not {r.party for r in report.recipients} & ({"lka-nrw"} | us_book)
     assert "lka-nrw" in {r.party for r in report.potential_recipients}

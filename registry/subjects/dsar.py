@@ -21,7 +21,10 @@ Which flows carry *this* subject's data:
   basis; for special-category data, explicit consent as the Art. 9(2) condition; for health
   information, the NAIC #672 authorisation), as the consent rule of the compliance findings
   decides too; without the subject's consent standing on the day (`registry.subjects.consent`) it
-  carries none of that data and is reported as suspended.
+  is reported as suspended and carries none of that data any more, while what it carried while
+  the consent stood (until the withdrawal or the expiry) is where it went until erased (GDPR
+  Art. 7(3), 17(1)(b)): held, with `consent_lacking`, and disclosed. A consent never given let
+  nothing go.
 
 Every flow that carries some of the subject's data to a party is a disclosure to a recipient.
 Erasure plans (`registry.subjects.erasure`) start from this report.
@@ -38,7 +41,7 @@ from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow, effective_terms
 from registry.categories import CategoryTree, Tree
 from registry.legal_bases import Bases, builtin_bases, consent_relied_on
 from registry.processing import Supplied, on_instructions
-from registry.subjects.consent import ConsentState, Rules
+from registry.subjects.consent import ConsentState, Rules, _utc
 
 
 RIGHTS = (
@@ -275,12 +278,18 @@ class _Spread:
         kinds = flow.get("subject_categories")
         return not kinds or self.subject.kind in kinds or flow["id"] in self.disclosed
 
-    def _consented(self, purpose: str) -> tuple[bool, bool]:
-        """(consent stands, it was given but expired) for `purpose` on the day."""
+    def _consented(self, purpose: str) -> tuple[bool, bool, datetime | None]:
+        """(consent stands, it was given but expired, when it stopped standing: the withdrawal, or
+        the expiry; None when it stands or was never given) for `purpose` on the day."""
         if purpose not in self._consent:
             state = self.rules.state(purpose, self.subject.consents, self.on)
+            stopped = None
+            if state is not None and state.status == "expired":
+                stopped = state.expires
+            elif state is not None and state.status == "withdrawn":
+                stopped = _utc(state.event["at"])  # a withdrawal takes back a consent given, recorded or not
             self._consent[purpose] = (state is not None and state.status == "granted",
-                                      state is not None and state.status == "expired")
+                                      state is not None and state.status == "expired", stopped)
         return self._consent[purpose]
 
     def _rests_on_consent(self, terms: dict, category: str) -> bool:
@@ -397,14 +406,18 @@ class _Spread:
 
     def _carry(self, reach: _Reach, following: dict, flow: Doc, terms: dict, category: str,
                path: tuple[str, ...], record: Doc | None) -> None:
-        """`flow` carries `category` of the subject's data, arrived by `path`, unless consent is missing."""
+        """`flow` carries `category` of the subject's data, arrived by `path`, unless consent is
+        missing. A flow that rests on a consent that no longer stands is suspended; what it
+        carried while the consent stood (until the withdrawal or the expiry, the flow in force by
+        then) is where it went until erased (Art. 17(1)(b)), so it is carried all the same."""
         if self._rests_on_consent(terms, category):
-            stands, expired = self._consented(flow["purpose"])
+            stands, expired, stopped = self._consented(flow["purpose"])
             if not stands:
                 reach.suspended[flow["id"]].add(category)
                 if expired:
                     reach.expired.add(flow["id"])
-                return
+                if stopped is None or (flow.get("since") and date.fromisoformat(flow["since"]) > stopped.date()):
+                    return
         target, chain = flow["to"], path + (flow["id"],)
         if self.entities[target].type == "party":
             reach.origins[(target, flow["id"])].add(self.for_whom(record, chain))

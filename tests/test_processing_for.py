@@ -24,7 +24,7 @@ from registry.compliance import breach_impact, ropa
 from registry.errors import InvalidArgument
 from registry.subjects.erasure import erasure_plan
 from registry.subjects.model import KeyHasher
-from registry.subjects.render import render
+from registry.subjects.render import render, render_erasure
 from registry.subjects.service import SubjectService
 from tests.graphs import LINEAGE
 
@@ -115,6 +115,9 @@ def test_data_a_controller_supplied_us_as_its_processor_is_its_own(service):
     assert (plan.erase, plan.notify) == ([], [])
     assert [(k.system, k.reason.split(":")[0]) for k in plan.keep] == [
         (system, "processed on behalf of pk as its processor") for system in ("archive", "payments", "pensions-admin")]
+    text = render_erasure(plan, DAY, service.registry.entities, "text")
+    assert "Keep (Art. 17(3); Art. 28(3) for data we process for others):\n  archive: contact: processed on behalf " \
+           "of pk as its processor: erased only on its instructions" in text
     # Under the fund's other agreement too.
     assert held(service, "M-8") == [("payments", "pk")]
 

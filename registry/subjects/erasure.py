@@ -49,6 +49,8 @@ class Retained:
     retention_from: str = "end"
     starts: date | None = None
     """The day retention runs from (the record's `until` or `since`), when recorded."""
+    on_behalf_of: str | None = None
+    """The controller we hold it for as its processor: its to erase (Art. 28(3)(g)), no Art. 17(3) ground."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def erasure_plan(report: DsarReport, today: date) -> ErasurePlan:
         if holding.on_behalf_of:
             keep.append(Retained(holding.system, holding.category, f"processed on behalf of {holding.on_behalf_of} "
                                  "as its processor: erased only on its instructions (Art. 28(3)(a), (g)); pass the "
-                                 "request on to it (Art. 28(3)(e))", None))
+                                 "request on to it (Art. 28(3)(e))", None, on_behalf_of=holding.on_behalf_of))
             continue
         reason = KEEP_BASES.get(holding.legal_basis or "") or KEEP_CONDITIONS.get(holding.condition or "")
         if not reason:

@@ -254,7 +254,8 @@ def render_erasure(plan: ErasurePlan, today, lookup: Callable[[list[str]], dict[
         return entities[id_].doc["name"] if id_ in entities else (id_ or "—")
 
     keep = [{"system": k.system, "category": k.category, "reason": k.reason,
-             "until": k.until.isoformat() if k.until else None} for k in plan.keep]
+             "until": k.until.isoformat() if k.until else None, "for_others": bool(k.on_behalf_of)}
+            for k in plan.keep]
     environment = jinja2.Environment(loader=jinja2.PackageLoader("registry.subjects", "templates"),
                                      autoescape=format == "html", trim_blocks=True, lstrip_blocks=True,
                                      undefined=jinja2.StrictUndefined)

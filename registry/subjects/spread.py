@@ -1,0 +1,222 @@
+"""How one data subject's data moves along the flows in force, for a DSAR (`registry.subjects.dsar`):
+where it arrives, which parties receive it, which flows stay closed for want of consent, and for
+whom we hold it. The rules are the DSAR's (see its module docstring); this is their walk.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow, effective_terms
+from registry.categories import CategoryTree
+from registry.legal_bases import Bases, consent_relied_on
+from registry.processing import Supplied, on_instructions
+from registry.subjects.consent import Rules, _utc
+
+Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
+"""(the chain of flows that brought the data, the last flow, the record it came from)."""
+
+
+@dataclass
+class Reach:
+    arrived: dict[tuple[str, str], Arrival]
+    disclosed: dict[tuple[str, str], dict[str, tuple[str, ...]]]
+    """(party, flow) -> category -> the chain that brought it."""
+    suspended: dict[str, set[str]]
+    expired: set[str]
+    origins: dict[tuple[str, str], set[str | None]] = field(default_factory=lambda: defaultdict(set))
+    """(party, flow) -> for whom the data it received was passed on: a controller we process for
+    (the records' `source`), or None for our own data."""
+
+
+class Spread:
+    """The subject's data moving along the flows: once as it did (`open_cases` false), once as it
+    could (every flow of scope `case` open)."""
+
+    def __init__(self, subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], tree: CategoryTree,
+                 rules: Rules, on: date, disclosed: dict[str, list[Doc]], terms: dict[str, tuple], bases: Bases,
+                 supplied: Supplied):
+        self.subject, self.entities, self.tree, self.rules, self.on = subject, entities, tree, rules, on
+        self.disclosed, self.terms, self.bases, self.supplied = disclosed, terms, bases, supplied
+        self.outgoing: dict[str, list[tuple[Doc, dict]]] = defaultdict(list)
+        self.closed = False
+        """Whether some flow of scope `case` carries nothing for want of a disclosure."""
+        for flow in sorted(flows, key=lambda f: f["id"]):
+            if not self._for_subject(flow):
+                continue
+            self.outgoing[flow["from"]].append((flow, self.terms_of(flow)))
+            self.closed |= flow.get("scope") == "case" and flow["id"] not in disclosed
+        self._consent: dict[str, tuple[bool, bool]] = {}
+
+    def _for_subject(self, flow: Doc) -> bool:
+        """Whether the flow can carry this subject's data at all: its subject categories (a recorded
+        disclosure always counts)."""
+        kinds = flow.get("subject_categories")
+        return not kinds or self.subject.kind in kinds or flow["id"] in self.disclosed
+
+    def _consented(self, purpose: str) -> tuple[bool, bool, datetime | None]:
+        """(consent stands, it was given but expired, when it stopped standing: the withdrawal, or
+        the expiry; None when it stands or was never given) for `purpose` on the day."""
+        if purpose not in self._consent:
+            state = self.rules.state(purpose, self.subject.consents, self.on)
+            stopped = None
+            if state is not None and state.status == "expired":
+                stopped = state.expires
+            elif state is not None and state.status == "withdrawn":
+                stopped = _utc(state.event["at"])  # a withdrawal takes back a consent given, recorded or not
+            self._consent[purpose] = (state is not None and state.status == "granted",
+                                      state is not None and state.status == "expired", stopped)
+        return self._consent[purpose]
+
+    def _rests_on_consent(self, terms: dict, category: str) -> bool:
+        return consent_relied_on(self.bases, terms["legal_basis"][0], terms["condition"][0],
+                                 terms["additional_bases"][0], special=self.tree.is_("special", category),
+                                 health=self.tree.is_("health", category)) is not None
+
+    def for_whom(self, record: Doc | None, path: Iterable[str] = ()) -> str | None:
+        """The controller for whom we hold what `path` took of a record's data, as its processor;
+        None for our own data. Data is a controller's where it supplies it to a system of ours
+        under an agreement that makes us its processor (the record's `source` supplying the
+        record's system, or a flow on `path` from the controller under such an agreement), and
+        stays its own along flows on its instructions; another flow makes it ours (Art. 28(10))."""
+        if not self.supplied:
+            return None
+        whose, agreements = None, ()
+        if record and (found := self.supplied.get((record.get("source") or "", record["system"]))):
+            whose, agreements = record["source"], found
+        for flow_id in path:
+            flow = self.entities[flow_id].doc
+            found = self.supplied.get((flow["from"], flow["to"]))
+            if found and flow.get("agreement") in {agreement["id"] for agreement in found}:
+                whose, agreements = flow["from"], found
+            elif whose and not on_instructions(agreements, flow, self.rules.covering):
+                whose, agreements = None, ()
+        return whose
+
+    def reach(self, open_cases: bool) -> Reach:
+        """Where the subject's data goes (`run`), our own records' walked apart from those a
+        controller we process for supplied, so that what both bring is ours whichever comes first."""
+        theirs = [record for record in self.subject.records if self.for_whom(record)]
+        if not theirs:
+            return self.run(open_cases)
+        found = self.run(open_cases, [record for record in self.subject.records if not self.for_whom(record)])
+        other = self.run(open_cases, theirs)
+        for key, arrival in other.arrived.items():
+            found.arrived.setdefault(key, arrival)
+        for key, chains in other.disclosed.items():
+            into = found.disclosed[key]
+            for category, chain in chains.items():
+                into[category] = min(chain, into.get(category, chain))
+        for key, origins in other.origins.items():
+            found.origins[key] |= origins
+        for flow, categories in other.suspended.items():
+            found.suspended[flow] |= categories
+        found.expired |= other.expired
+        return found
+
+    def consent_lacking(self, terms: tuple[str | None, str | None, Iterable[str]], category: str,
+                        purposes: Iterable[str]) -> str | None:
+        """For data of `category` held on `terms` (basis, condition, additional bases) for
+        `purposes`: how the consent it rests on lacks when it stands for none of them
+        (`withdrawn` over `expired` over `missing`), None when it needs none, one stands, or no
+        purpose is named."""
+        if consent_relied_on(self.bases, *terms, special=self.tree.is_("special", category),
+                             health=self.tree.is_("health", category)) is None:
+            return None
+        states = [self.rules.state(purpose, self.subject.consents, self.on) for purpose in purposes]
+        if not states or any(state is not None and state.status == "granted" for state in states):
+            return None
+        found = {state.status for state in states if state is not None}
+        return "withdrawn" if "withdrawn" in found else "expired" if "expired" in found else "missing"
+
+    def run(self, open_cases: bool, records: list[Doc] | None = None) -> Reach:
+        """Where the data of `records` (default: all the subject's) goes."""
+        reach = Reach({}, defaultdict(dict), defaultdict(set), set())
+        for record in self.subject.records if records is None else records:
+            if record.get("since") and date.fromisoformat(record["since"]) > self.on:
+                continue  # collected after the report's day: not held then
+            for category in record["categories"]:
+                reach.arrived.setdefault((record["system"], category), ((), None, record))
+        self._walk(reach, dict(reach.arrived), open_cases)
+        # A disclosure whose flow's source never got the subject's data: the flow carried what it carries.
+        gaps = {}
+        for flow_id in sorted(self.disclosed):
+            flow = self.entities.get(flow_id)
+            if flow is None or flow.type != "flow" or not self._for_subject(flow.doc):
+                continue
+            held = {c for (node, c) in reach.arrived if node == flow.doc["from"]}
+            if any(self.tree.overlaps(c, held) for c in flow.doc["categories"]):
+                continue
+            for category in flow.doc["categories"]:
+                self._carry(reach, gaps, flow.doc, self.terms_of(flow.doc), category, (), None)
+        if gaps:
+            reach.arrived.update(gaps)
+            self._walk(reach, gaps, open_cases)
+        return reach
+
+    def terms_of(self, flow: Doc) -> dict:
+        """The flow's effective terms, kept in `terms` with the flow and agreement documents they
+        come from (a document changed since is another object: its terms are worked out again)."""
+        agreement = self.entities.get(flow.get("agreement") or "")
+        agreement = agreement.doc if agreement else None
+        found = self.terms.get(flow["id"])
+        if found is None or found[0] is not flow or found[1] is not agreement:
+            found = self.terms[flow["id"]] = (flow, agreement, effective_terms(flow, agreement))
+        return found[2]
+
+    def _walk(self, reach: Reach, frontier: dict[tuple[str, str], Arrival], open_cases: bool) -> None:
+        for _ in range(MAX_DEPTH):
+            following: dict[tuple[str, str], Arrival] = {}
+            for (node, held), (path, _, record) in sorted(frontier.items(), key=lambda item: item[0]):
+                for flow, terms in self.outgoing.get(node, ()):
+                    if flow.get("scope") == "case" and not open_cases and flow["id"] not in self.disclosed:
+                        continue
+                    for carried in flow["categories"]:
+                        category = self.tree.narrower(held, carried)
+                        if category is not None:
+                            self._carry(reach, following, flow, terms, category, path, record)
+            if not following:
+                return
+            reach.arrived.update(following)
+            frontier = following
+
+    def _carry(self, reach: Reach, following: dict, flow: Doc, terms: dict, category: str,
+               path: tuple[str, ...], record: Doc | None) -> None:
+        """`flow` carries `category` of the subject's data, arrived by `path`, unless consent is
+        missing. A flow that rests on a consent that no longer stands is suspended; what it
+        carried while the consent stood (until the withdrawal or the expiry, the flow in force by
+        then) is where it went until erased (Art. 17(1)(b)), so it is carried all the same."""
+        if self._rests_on_consent(terms, category):
+            stands, expired, stopped = self._consented(flow["purpose"])
+            if not stands:
+                reach.suspended[flow["id"]].add(category)
+                if expired:
+                    reach.expired.add(flow["id"])
+                if stopped is None or (flow.get("since") and date.fromisoformat(flow["since"]) > stopped.date()):
+                    return
+        target, chain = flow["to"], path + (flow["id"],)
+        if self.entities[target].type == "party":
+            reach.origins[(target, flow["id"])].add(self.for_whom(record, chain))
+            earlier = reach.disclosed[(target, flow["id"])].get(category)
+            reach.disclosed[(target, flow["id"])][category] = min(chain, earlier or chain)
+        if any((target, c) in reach.arrived for c in self.tree.ancestors.get(category, (category,))):
+            return  # the target already holds this data, or broader data covering it
+        key = (target, category)
+        if key not in following or chain < following[key][0]:
+            following[key] = (chain, flow, record)
+
+
+def condition_for(condition: str | None, categories: Iterable[str], tree: CategoryTree) -> str | None:
+    """`condition` where it governs data of `categories`: an Art. 9(2) condition special-category
+    data (GDPR Art. 9(1)), the Art. 10 basis criminal-offence data, another condition either;
+    None for data that is neither. A flow or an agreement names its condition for the special
+    data it may carry: a report must not tell a person that their contact details were shared on
+    explicit consent or as criminal-offence data."""
+    if condition is None:
+        return None
+    flags = ("criminal",) if condition == "gdpr-10" else ("special",) if condition.startswith("gdpr-9-") \
+        else ("special", "criminal")
+    return condition if any(tree.is_(flag, c) for c in categories for flag in flags) else None

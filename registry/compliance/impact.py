@@ -21,10 +21,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
 from graph.store import Concerned, Doc, Stored
-from registry import processing
 from registry.categories import CategoryTree
 from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
+from registry.compliance.for_others import ForOthers, for_others
 from registry.compliance.regimes import GDPR_FAMILY, LAW
 from registry.compliance.findings import Finding, evaluate, today
 from registry.compliance.rules import RULES
@@ -193,61 +193,7 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
         subject_count=(count_subjects or registry.store.count_concerned)(whose))
 
 
-@dataclass
-class _ForOthers:
-    """What systems of ours hold as a controller's processor (`registry.processing`): by system,
-    by controller, the categories; the flows that brought it; the law that governs it, by controller."""
-
-    held: dict[str, dict[str, set[str]]]
-    flows: set[str]
-    regimes: dict[str, str]
-
-    def only(self, facts: Facts, node: str) -> set[str]:
-        """The categories `node` holds for others only: nothing overlapping them is declared there
-        or arrives there other than on a controller's behalf."""
-        theirs = set().union(*self.held.get(node, {}).values())
-        if not theirs:
-            return set()
-        ours = set(facts.declared.get(node, ())) | {c for flow in facts.live if flow["to"] == node
-                                                     and flow["id"] not in self.flows for c in flow["categories"]}
-        return {c for c in theirs if not facts.tree.overlaps(c, ours)}
-
-
-def _for_others(facts: Facts) -> _ForOthers:
-    """What each system holds for a controller we process for: what the controller supplies it
-    under such an agreement, and what flows on that controller's instructions take on from there
-    (`registry.processing.on_instructions`) to other systems of ours."""
-    supplied = processing.supplied_under(facts.live, facts.as_processor, facts.agreements)
-    outgoing: dict[str, list[Doc]] = {}
-    for flow in facts.live:
-        outgoing.setdefault(flow["from"], []).append(flow)
-    found = _ForOthers({}, set(), {})
-    todo = []
-    for (controller, system), agreements in supplied.items():
-        ids = {agreement["id"] for agreement in agreements}
-        for flow in outgoing.get(controller, ()):
-            if flow["to"] == system and flow.get("agreement") in ids:
-                todo.append((system, controller, agreements, set(flow["categories"]), flow))
-    covering = facts.purpose_tree.ancestors
-    while todo:
-        system, controller, agreements, categories, flow = todo.pop()
-        found.flows.add(flow["id"])
-        if (regime := facts.flow_regime(flow)) is not None:
-            found.regimes.setdefault(controller, regime[0])
-        held = found.held.setdefault(system, {}).setdefault(controller, set())
-        new = categories - held
-        if not new:
-            continue
-        held |= new
-        for onward in outgoing.get(system, ()):
-            carried = {c for c in onward["categories"] if facts.tree.overlaps(c, new)}
-            if carried and onward["to"] in facts.systems and processing.on_instructions(
-                    agreements, onward, lambda purpose: covering.get(purpose, (purpose,))):
-                todo.append((onward["to"], controller, agreements, carried, onward))
-    return found
-
-
-def _as_processor(breached: list[Stored], facts: Facts, others: _ForOthers) -> list[Duty]:
+def _as_processor(breached: list[Stored], facts: Facts, others: ForOthers) -> list[Duty]:
     """Our duty, as processor, to tell each controller whose data a breached system of ours holds
     for it without undue delay (GDPR Art. 33(2), or what the processing agreement says where no
     GDPR-family law governs the data); notifying the supervisory authority and the people
@@ -372,7 +318,7 @@ def _duties(utc: datetime, breached: list[Stored], held: dict[str, set[str]], hi
     under the NAIC's regime; a processor's duty to tell us (Art. 33(2)); an independent
     controller's own duty."""
     ours = [node for node in breached if node.type == "system" or node.doc.get("role") != "controller"]
-    others = _for_others(facts)
+    others = for_others(facts)
     # what we hold as controller: not what a system holds only for a controller we process for
     own = {node.id: held[node.id] - others.only(facts, node.id) for node in ours}
     # per GDPR-family regime: the breached nodes of ours where it governs exposed data, with those categories

@@ -106,7 +106,8 @@ def builtin_bases() -> dict[str, dict[str, Any]]:
     return {id_: basis.model_dump() for id_, basis in BUILTIN_LEGAL_BASES.items()}
 
 
-def _kind(bases: Bases, basis: str | None) -> str | None:
+def kind(bases: Bases, basis: str | None) -> str | None:
+    """The kind of `basis` (`lawful-basis`, `special-condition`, `glba`), None for none or an unknown id."""
     found = bases.get(basis) if basis else None
     return found["kind"] if found else None
 
@@ -115,16 +116,16 @@ def art_6_basis(bases: Bases, basis: str | None, additional: Iterable[str]) -> s
     """The GDPR Art. 6(1) basis among those recorded: the legal basis when it is of kind
     `lawful-basis` (an Art. 9 condition in the basis slot counts too, for `basis-kind-mismatch`
     reports it), else the first additional basis of kind `lawful-basis`; None when there is none."""
-    if _kind(bases, basis) in ("lawful-basis", "special-condition"):
+    if kind(bases, basis) in ("lawful-basis", "special-condition"):
         return basis
-    return next((b for b in additional if _kind(bases, b) == "lawful-basis"), None)
+    return next((b for b in additional if kind(bases, b) == "lawful-basis"), None)
 
 
 def art_9_condition(bases: Bases, condition: str | None, additional: Iterable[str]) -> str | None:
     """The GDPR Art. 9(2) condition among those recorded: the condition, else an additional basis,
     of kind `special-condition` other than `gdpr-10` (Art. 10); None when there is none."""
     return next((c for c in (condition, *additional)
-                 if _kind(bases, c) == "special-condition" and c != CRIMINAL_OFFENCE), None)
+                 if kind(bases, c) == "special-condition" and c != CRIMINAL_OFFENCE), None)
 
 
 def consent_relied_on(bases: Bases, basis: str | None, condition: str | None, additional: Iterable[str], *,
@@ -159,5 +160,5 @@ def consent_relied_on(bases: Bases, basis: str | None, condition: str | None, ad
     if special and consent(found := art_9_condition(bases, condition, additional)):
         return found
     if health:
-        return next((b for b in (basis, condition, *additional) if _kind(bases, b) == "glba" and consent(b)), None)
+        return next((b for b in (basis, condition, *additional) if kind(bases, b) == "glba" and consent(b)), None)
     return None

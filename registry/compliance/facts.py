@@ -145,7 +145,7 @@ class Facts:
         return doc.get("legal_basis"), doc.get("condition"), tuple(doc.get("additional_bases", ()))
 
     def kind(self, basis: str | None) -> str | None:
-        return self.bases[basis]["kind"] if basis in self.bases else None
+        return legal_bases.kind(self.bases, basis)
 
     def art_6_basis(self, basis: str | None, additional: Iterable[str]) -> str | None:
         """The GDPR Art. 6(1) basis among those recorded (`registry.legal_bases.art_6_basis`)."""

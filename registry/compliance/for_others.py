@@ -11,6 +11,7 @@ from graph.store import Doc
 from registry import processing
 from registry.compliance.facts import Facts
 
+KEPT = "for-others"
 
 @dataclass
 class ForOthers:
@@ -35,18 +36,20 @@ class ForOthers:
 def for_others(facts: Facts) -> ForOthers:
     """What each system holds for a controller we process for: what the controller supplies it
     under such an agreement, and what flows on that controller's instructions take on from there
-    (`registry.processing.on_instructions`) to other systems of ours."""
+    (`registry.processing.on_instructions`) to other systems of ours. A function of the facts
+    alone, so kept with them (`Facts.kept`)."""
+    kept = facts.kept.get(KEPT)
+    if kept is not None:
+        return kept
     supplied = processing.supplied_under(facts.live, facts.as_processor, facts.agreements)
     outgoing: dict[str, list[Doc]] = {}
+    todo = []
     for flow in facts.live:
         outgoing.setdefault(flow["from"], []).append(flow)
+        agreements = supplied.get((flow["from"], flow["to"]), ())
+        if any(flow.get("agreement") == agreement["id"] for agreement in agreements):
+            todo.append((flow["to"], flow["from"], agreements, set(flow["categories"]), flow))
     found = ForOthers({}, set(), {})
-    todo = []
-    for (controller, system), agreements in supplied.items():
-        ids = {agreement["id"] for agreement in agreements}
-        for flow in outgoing.get(controller, ()):
-            if flow["to"] == system and flow.get("agreement") in ids:
-                todo.append((system, controller, agreements, set(flow["categories"]), flow))
     covering = facts.purpose_tree.ancestors
     while todo:
         system, controller, agreements, categories, flow = todo.pop()
@@ -63,4 +66,5 @@ def for_others(facts: Facts) -> ForOthers:
             if carried and onward["to"] in facts.systems and processing.on_instructions(
                     agreements, onward, lambda purpose: covering.get(purpose, (purpose,))):
                 todo.append((onward["to"], controller, agreements, carried, onward))
+    facts.kept[KEPT] = found
     return found

@@ -144,7 +144,7 @@ class DsarReport:
     consents: dict[str, ConsentState]
     """Per purpose the subject gave or withdrew consent for, where it stands on `as_of`."""
     entities: dict[str, Stored] = field(repr=False)
-    runs_out: tuple[datetime | None, ...] = ()
+    runs_out: tuple[datetime | None, ...]
     """Per event of `subject.consents`, in their order: when a consent given runs out (its own
     `expires` or its purpose's `consent_validity`, the earlier), None for a withdrawal or a
     consent without an end."""

@@ -172,9 +172,12 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     recipients = [{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
                    "basis": basis(r.legal_basis, r.condition),
                    "safeguard": words.safeguard(r.transfer_mechanism) or ""} for r in merged]
+    unsafeguarded = False
     for row, r in zip(recipients, merged):
         if row["outside"] and not row["safeguard"]:
-            row["safeguard"] = words.safeguard("adequacy") if adequate(r.party) else _("none recorded")
+            adequacy = adequate(r.party)
+            unsafeguarded |= not adequacy
+            row["safeguard"] = words.safeguard("adequacy") if adequacy else _("none recorded")
     potential = [{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
                   "cases": names(r.case_flows)}
                  for r in _merged(report.potential_recipients, lambda r: (r.party, r.purpose))]
@@ -193,7 +196,7 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
                 "decision": words.consent(e["status"]), "notice": e.get("notice") or "—",
                 "channel": e.get("channel") or "—",
                 "expires": words.date(end) if end else "—"}
-               for e, end in zip(report.subject.consents, report.runs_out or (None,) * len(report.subject.consents))]
+               for e, end in zip(report.subject.consents, report.runs_out)]
     automated = []
     for system in report.automated_decisions:
         decisions = entities[system].doc["automated_decisions"]
@@ -216,7 +219,7 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
         "article_28": _("GDPR Art. 28(3)(e)"),
         "automated": automated, "rights": rights,
         "transfers": any(r["outside"] for r in recipients),
-        "unsafeguarded": any(r["outside"] and r["safeguard"] == _("none recorded") for r in recipients),
+        "unsafeguarded": unsafeguarded,
     }
 
 

@@ -14,7 +14,7 @@ from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow, effective_terms
 from registry.categories import CategoryTree
 from registry.legal_bases import Bases, consent_relied_on
 from registry.processing import Supplied, on_instructions
-from registry.subjects.consent import Rules, _utc
+from registry.subjects.consent import ConsentState, Rules, _utc
 
 Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
 """(the chain of flows that brought the data, the last flow, the record it came from)."""
@@ -49,7 +49,8 @@ class Spread:
                 continue
             self.outgoing[flow["from"]].append((flow, self.terms_of(flow)))
             self.closed |= flow.get("scope") == "case" and flow["id"] not in disclosed
-        self._consent: dict[str, tuple[bool, bool]] = {}
+        self._consent: dict[str, tuple[bool, bool, datetime | None]] = {}
+        self._states: dict[str, ConsentState | None] = {}
 
     def _for_subject(self, flow: Doc) -> bool:
         """Whether the flow can carry this subject's data at all: its subject categories (a recorded
@@ -57,11 +58,17 @@ class Spread:
         kinds = flow.get("subject_categories")
         return not kinds or self.subject.kind in kinds or flow["id"] in self.disclosed
 
+    def _state(self, purpose: str) -> ConsentState | None:
+        """Where the subject's consent to `purpose` stands on the day (`Rules.state`), worked out once."""
+        if purpose not in self._states:
+            self._states[purpose] = self.rules.state(purpose, self.subject.consents, self.on)
+        return self._states[purpose]
+
     def _consented(self, purpose: str) -> tuple[bool, bool, datetime | None]:
         """(consent stands, it was given but expired, when it stopped standing: the withdrawal, or
         the expiry; None when it stands or was never given) for `purpose` on the day."""
         if purpose not in self._consent:
-            state = self.rules.state(purpose, self.subject.consents, self.on)
+            state = self._state(purpose)
             stopped = None
             if state is not None and state.status == "expired":
                 stopped = state.expires
@@ -71,10 +78,13 @@ class Spread:
                                       state is not None and state.status == "expired", stopped)
         return self._consent[purpose]
 
-    def _rests_on_consent(self, terms: dict, category: str) -> bool:
-        return consent_relied_on(self.bases, terms["legal_basis"][0], terms["condition"][0],
-                                 terms["additional_bases"][0], special=self.tree.is_("special", category),
+    def _relies(self, basis: str | None, condition: str | None, additional: Iterable[str], category: str) -> bool:
+        """Whether `category`'s data on these terms rests on a consent (`consent_relied_on`)."""
+        return consent_relied_on(self.bases, basis, condition, additional, special=self.tree.is_("special", category),
                                  health=self.tree.is_("health", category)) is not None
+
+    def _rests_on_consent(self, terms: dict, category: str) -> bool:
+        return self._relies(terms["legal_basis"][0], terms["condition"][0], terms["additional_bases"][0], category)
 
     def for_whom(self, record: Doc | None, path: Iterable[str] = ()) -> str | None:
         """The controller for whom we hold what `path` took of a record's data, as its processor;
@@ -123,10 +133,9 @@ class Spread:
         `purposes`: how the consent it rests on lacks when it stands for none of them
         (`withdrawn` over `expired` over `missing`), None when it needs none, one stands, or no
         purpose is named."""
-        if consent_relied_on(self.bases, *terms, special=self.tree.is_("special", category),
-                             health=self.tree.is_("health", category)) is None:
+        if not self._relies(*terms, category):
             return None
-        states = [self.rules.state(purpose, self.subject.consents, self.on) for purpose in purposes]
+        states = [self._state(purpose) for purpose in purposes]
         if not states or any(state is not None and state.status == "granted" for state in states):
             return None
         found = {state.status for state in states if state is not None}

@@ -64,6 +64,20 @@ def in_force(flow: Doc, on: date) -> bool:
         and flow.get("since", day) <= day <= flow.get("until", day)
 
 
+def has_carried(flow: Doc, on: date) -> bool:
+    """Whether `flow` may have carried data by day `on`: it is not a plan (`proposed`) and its
+    `since`, if any, is not after `on`. What it carried stays where it went when it is ended or
+    suspended, so a flow no longer in force may still have carried some.
+
+    >>> f = {"id": "f", "since": "2026-01-01"}
+    >>> has_carried(f, date(2025, 12, 31)), has_carried({**f, "status": "ended"}, date(2026, 6, 1))
+    (False, True)
+    >>> has_carried({**f, "status": "proposed"}, date(2026, 6, 1))
+    False
+    """
+    return flow.get("status") != "proposed" and flow.get("since", "") <= on.isoformat()
+
+
 def planned(flow: Doc, on: date) -> bool:
     """Whether `flow` is a plan on day `on`: status `proposed`, and its `until` (if any) not passed.
     A planned flow carries no data; it is checked, and a lineage can show it."""
@@ -294,6 +308,20 @@ class Concerned:
         every = sorted(system for system, kinds in self.systems.items() if kinds is None)
         pairs = sorted([system, kind] for system, kinds in self.systems.items() if kinds is not None for kind in kinds)
         return every, pairs, sorted(set(self.disclosed))
+
+
+class ConsentGroup(NamedTuple):
+    """Subjects alike in all that decides whether their consent ended and where their data may be
+    (`GraphStore.consent_groups`): their `kind`, the `systems` they have records in (sorted), the
+    `disclosed` (flow, at) pairs recorded for them (sorted), their consent `events` for the
+    purposes asked (`at`, `purpose`, `status`, and `expires` where set; by `at`, then purpose
+    and status), and how many `subjects` they are. No ids: a count is all a rule needs."""
+
+    kind: str
+    systems: tuple[str, ...]
+    disclosed: tuple[tuple[str, str], ...]
+    events: tuple[Doc, ...]
+    subjects: int
 
 
 @dataclass(frozen=True)
@@ -584,14 +612,14 @@ class GraphStore(Protocol):
     def count_consenting(self, purposes: Iterable[str]) -> int:
         """How many distinct subjects have a consent event (granted or withdrawn) for any of `purposes`."""
 
-    def consent_histories(self, concerned: Concerned, purposes: Iterable[str], *,
-                          every: bool = True) -> list[tuple[str, list[Doc]]]:
-        """The consent histories of the subjects `concerned` describes, limited to `purposes`:
-        per subject with an event for one of them, sorted by id, its id and those events (`at`,
-        `purpose`, `status`, and `expires` where set), oldest first. With `every` false, only the
-        subjects among whose events is a withdrawal or an `expires`: the only ones whose consent
-        can have ended when no purpose sets a `consent_validity`. Whether a consent stands is
-        `registry.subjects.consent`'s to decide, not the store's."""
+    def consent_groups(self, purposes: Iterable[str], *, every: bool = True) -> list[ConsentGroup]:
+        """The subjects with a consent event for one of `purposes`, grouped by kind, systems with
+        their records, disclosures and those events (`ConsentGroup`), in no particular order. With
+        `every` false, only the subjects among whose events is a withdrawal or an `expires`: the
+        only ones whose consent can have ended when no purpose sets a `consent_validity`. One
+        read for a whole registry's consent rule: the groups go to the places they may be in,
+        not each place to its subjects. Whether a consent stands is `registry.subjects.consent`'s
+        to decide, not the store's."""
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         """Up to `limit` ids of subjects with a record in any of `systems`, sorted."""

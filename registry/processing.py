@@ -2,7 +2,8 @@
 
 A data processing agreement (kind `dpa`) with a party whose role is `controller` makes the
 insurer that party's processor: what the party supplies to a system of ours under it (a flow
-from the party under the agreement) is processed on its behalf, only on its instructions
+from the party under the agreement; for a DSAR one that has carried data by its day, for a
+breach one in force) is processed on its behalf, only on its instructions
 (Art. 28(3)(a), 29): along flows under the agreement, or for one of its purposes. Where the
 registry records that such data goes on to other processing, that processing is ours, as
 controller (Art. 28(10)).

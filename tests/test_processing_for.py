@@ -184,3 +184,19 @@ def test_a_breach_of_what_we_hold_only_for_a_controller_is_the_controllers_to_no
     # The record of processing activities keeps the fund's processing in its processor view, as before.
     assert [a.agreement for a in ropa(registry, on=DAY).processor_activities] == [
         "dpa-pk", "dpa-pk-benefits", "dpa-portal", "dpa-us"]
+
+
+PAY = ("{id: pk-pay, name: Payees, from: pk, to: payments, categories: [contact], purpose: benefits, "
+       "agreement: dpa-pk-benefits, legal_basis: gdpr-6-1-b, %s}")
+
+
+@pytest.mark.parametrize("window, whose", [
+    ("status: proposed", None),                          # a plan has supplied nothing yet
+    ("since: 2026-06-02", None),                         # nor has a feed that starts tomorrow
+    ("since: 2026-06-01", "pk"),                         # one that starts today has
+    ("status: ended, until: 2026-05-01", "pk"),          # the fund's data stays the fund's when the feed ends
+    ("status: suspended", "pk"),
+])
+def test_only_a_feed_that_has_carried_data_makes_a_record_the_controllers(service, window, whose):
+    service.registry.load([("pay.yaml", "flows:\n  - " + PAY % window)], actor="test")
+    assert held(service, "M-8") == [("payments", whose)]

@@ -22,7 +22,7 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from graph.store import Concerned, Erasure, PendingLoad, Progress, Stored, SubjectRow
+from graph.store import Concerned, Erasure, PendingLoad, Progress, Stored, SubjectRow, has_carried
 from registry.subjects import dsar, erasure, model, parallel
 from registry.processing import as_processor, supplied_under
 from registry.subjects.consent import Rules
@@ -306,7 +306,7 @@ class SubjectService:
         entities.update((id_, Stored("flow", doc)) for id_, doc in flows.items())
         entities.update((doc["id"], Stored("category", doc)) for doc in categories)
         return dsar.compute(row, list(flows.values()), entities, tree, as_of=as_of, rules=self._consent_rules(),
-                            terms=self._flow_terms(), bases=self._legal_bases(), supplied=self._supplied())
+                            terms=self._flow_terms(), bases=self._legal_bases(), supplied=self._supplied(as_of))
 
     def _at_version(self, name: str, make: Callable[[], T]) -> T:
         """What `make()` gives, kept under `name` until the store's version changes."""
@@ -327,15 +327,19 @@ class SubjectService:
         """The legal bases by id (the built-in ones and the bundles' own), as of the store's version."""
         return self._at_version("legal bases", lambda: {b["id"]: b for b in self.registry.list("legal-basis")})
 
-    def _supplied(self) -> dict:
-        """Which controller supplies which system as our controller's processor
-        (`registry.processing.supplied_under`), as of the store's version."""
-        def make() -> dict:
+    def _supplied(self, as_of: date) -> dict:
+        """Which controller supplies which system as our controller's processor on `as_of`
+        (`registry.processing.supplied_under`): through the flows under such agreements that have
+        carried data by then (`graph.store.has_carried`; a plan or a flow not started yet has
+        supplied nothing, one ended or suspended has). Those flows are kept per store version."""
+        def make() -> tuple[list[dict], dict, dict]:
             roles = {party["id"]: party.get("role") for party in self.registry.list("party")}
             agreements = self.registry.list("agreement")
-            return supplied_under(self.registry.list("flow"), as_processor(agreements, roles.get),
-                                  {agreement["id"]: agreement for agreement in agreements})
-        return self._at_version("supplied as processor", make)
+            under = as_processor(agreements, roles.get)
+            return ([flow for flow in self.registry.list("flow") if flow.get("agreement") in under], under,
+                    {agreement["id"]: agreement for agreement in agreements if agreement["id"] in under})
+        feeds, under, documents = self._at_version("processor feeds", make)
+        return supplied_under([flow for flow in feeds if has_carried(flow, as_of)], under, documents)
 
     def _flow_terms(self) -> dict[str, tuple]:
         """Flows' effective terms for `dsar.compute` to fill in and reuse, started afresh at each

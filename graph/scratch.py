@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from graph.changes import encode, plan
 from graph.snapshot import Snapshot
-from graph.store import (AuditEntry, AuditQuery, Check, Concerned, Doc, EncodedSubject, GraphStore, Stored, SubjectRow,
+from graph.store import (AuditEntry, AuditQuery, Check, Concerned, ConsentGroup, Doc, EncodedSubject, GraphStore, Stored, SubjectRow,
                          WriteResult)
 from graph.traversal import SnapshotReads
 
@@ -84,9 +84,8 @@ class ScratchStore(SnapshotReads):
     def count_consenting(self, purposes: Iterable[str]) -> int:
         return self.base.count_consenting(purposes) if self.base is not None else 0
 
-    def consent_histories(self, concerned: Concerned, purposes: Iterable[str], *,
-                          every: bool = True) -> list[tuple[str, list[Doc]]]:
-        return self.base.consent_histories(concerned, purposes, every=every) if self.base is not None else []
+    def consent_groups(self, purposes: Iterable[str], *, every: bool = True) -> list[ConsentGroup]:
+        return self.base.consent_groups(purposes, every=every) if self.base is not None else []
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return self.base.subject_ids(systems, limit) if self.base is not None else []

@@ -7,7 +7,6 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from graph.store import Concerned
 from registry.auth.roles import Principal
 from registry.api.context import Context
 from registry.api.schema import schema
@@ -217,19 +216,44 @@ def test_what_has_ended_depends_on_the_evaluation_day(lapsing, day, expected):
     assert [(f.entity_id, f.subject_count) for f in findings(lapsing, rule=LAPSED, as_of=day)] == expected
 
 
-def test_consent_histories_give_the_events_that_decide_and_can_leave_out_subjects_whose_consent_cannot_end(lapsing):
+def _grouped(store, purposes, every=True):
+    return sorted((g.kind, g.systems, g.disclosed, [(e["purpose"], e["status"], e["at"][:10], e.get("expires", "")[:10])
+                                                     for e in g.events], g.subjects)
+                  for g in store.consent_groups(purposes, every=every))
+
+
+def test_consent_groups_give_alike_subjects_once_with_the_events_that_decide(lapsing, tmp_path):
     store = lapsing.store
-    every = store.consent_histories(Concerned({"mailer": None}), ["marketing", "marketing.newsletter"])
-    assert [subject for subject, _ in every] == ["N-expired", "N-later", "N-parent-granted", "N-parent-withdrawn",
-                                                 "N-unrelated", "N-valid", "N-withdrawn"]
-    assert dict(every)["N-expired"] == [{"at": "2025-01-01T00:00:00+00:00", "purpose": "marketing.newsletter",
-                                         "status": "granted", "expires": "2026-05-31T00:00:00+00:00"}]
-    assert dict(every)["N-unrelated"] == [{"at": "2024-01-01T00:00:00+00:00", "purpose": "marketing.newsletter",
-                                           "status": "granted"}]  # the wellness event is not asked for
-    ending = store.consent_histories(Concerned({"mailer": None}), ["marketing", "marketing.newsletter"], every=False)
-    assert [subject for subject, _ in ending] == ["N-expired", "N-later", "N-parent-granted", "N-parent-withdrawn",
-                                                  "N-valid", "N-withdrawn"]
-    assert store.consent_histories(Concerned({"crm": None}), ["marketing"]) == []
-    # of some kinds only, or those with a disclosure on a flow: as `count_concerned` describes them
-    assert [subject for subject, _ in store.consent_histories(Concerned({"mailer": frozenset({"prospect"})}),
-                                                              ["marketing.newsletter"])] == []
+    news = ["marketing", "marketing.newsletter"]
+    n = "marketing.newsletter"
+    assert _grouped(store, news) == sorted([
+        ("policyholder", ("mailer",), (), [(n, "granted", "2024-01-01", ""), (n, "withdrawn", "2025-01-01", "")], 1),
+        ("policyholder", ("mailer",), (), [(n, "granted", "2024-01-01", ""), (n, "withdrawn", "2026-07-01", "")], 1),
+        # N-unrelated: the wellness event is not asked for
+        ("policyholder", ("mailer",), (), [(n, "granted", "2024-01-01", "")], 1),
+        ("policyholder", ("mailer",), (), [(n, "granted", "2024-01-01", ""), ("marketing", "withdrawn", "2025-01-01", "")], 1),
+        ("policyholder", ("mailer",), (), [(n, "granted", "2025-01-01", "2026-05-31")], 1),
+        ("policyholder", ("mailer",), (), [(n, "granted", "2025-01-01", "2026-06-02")], 1),
+        ("policyholder", ("mailer",), (), [(n, "withdrawn", "2024-06-01", ""), ("marketing", "granted", "2025-01-01", "")], 1),
+        ("policyholder", ("offers",), (), [("marketing", "granted", "2024-01-01", "")], 1)])  # O-parent, wherever it is
+    # Only those whose consent can end without a validity: a withdrawal or an `expires` among the events.
+    assert [g[-2] for g in _grouped(store, news, every=False)] == sorted([
+        [(n, "granted", "2024-01-01", ""), (n, "withdrawn", "2025-01-01", "")],
+        [(n, "granted", "2024-01-01", ""), (n, "withdrawn", "2026-07-01", "")],
+        [(n, "granted", "2024-01-01", ""), ("marketing", "withdrawn", "2025-01-01", "")],
+        [(n, "granted", "2025-01-01", "2026-05-31")], [(n, "granted", "2025-01-01", "2026-06-02")],
+        [(n, "withdrawn", "2024-06-01", ""), ("marketing", "granted", "2025-01-01", "")]])
+    assert _grouped(store, ["no-such-purpose"]) == []
+    # Alike subjects are one group, counted; another kind, or one more system, is another group.
+    event = ("wellness", "withdrawn", "2025-03-01T00:00:00Z", None)
+    alike = [consented(f"W-{i}", "offers", event) for i in range(3)]
+    alike += [{**consented("W-3", "offers", event), "kind": "prospect"},
+              {**consented("W-4", "offers", event), "records": [{"system": "offers"}, {"system": "crm"}]}]
+    path = tmp_path / "alike.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in alike))
+    SubjectService(lapsing, KeyHasher(b"secret")).load(path, principal=ADMIN)
+    wellness = [("wellness", "withdrawn", "2025-03-01", "")]
+    assert _grouped(store, ["wellness"]) == sorted([
+        ("policyholder", ("crm", "offers"), (), wellness, 1),
+        ("policyholder", ("mailer",), (), [("wellness", "withdrawn", "2025-01-01", "")], 1),  # N-unrelated
+        ("policyholder", ("offers",), (), wellness, 3), ("prospect", ("offers",), (), wellness, 1)])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.store import Concerned, IntegrityError, SubjectRow
+from graph.store import IntegrityError, SubjectRow
 from registry.audit import AuditTrail
 from registry.auth.roles import Principal
 from registry.bundle import Item, Source
@@ -170,8 +170,8 @@ def test_a_purpose_with_consents_cannot_be_deleted_so_withdrawal_stays_possible(
         loaded.delete("purpose", "marketing", actor="test")
     # Art. 7(3): the subject can still withdraw
     SubjectService(loaded).set_consent(principal=ADMIN, subject="C-1", purpose="marketing", status="withdrawn")
-    [(subject, events)] = loaded.store.consent_histories(Concerned({"crm": None}), ["marketing"])
-    assert (subject, [e["status"] for e in events]) == ("C-1", ["granted", "withdrawn"])
+    [group] = loaded.store.consent_groups(["marketing"])
+    assert ([e["status"] for e in group.events], group.subjects) == (["granted", "withdrawn"], 1)
 
 
 def test_a_forced_delete_keeps_the_subject_data_and_is_audited_with_the_count(loaded):

@@ -27,7 +27,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 from graph.changes import encode
 from graph.neo4j import audit
 from graph.neo4j.answers import version_of
-from graph.store import (SUBJECT_REFERENCES, AuditHead, Concerned, Doc, IntegrityError, NewAuditEntry, PendingLoad,
+from graph.store import (SUBJECT_REFERENCES, AuditHead, Concerned, ConsentGroup, Doc, IntegrityError, NewAuditEntry, PendingLoad,
                          SubjectRow, audit_time)
 
 SUBJECT_SCHEMA = (
@@ -97,13 +97,21 @@ CALL () {
 }
 """
 """The subjects a `Concerned` describes, each once (`UNION`)."""
-_HISTORIES = _CONCERNED + """
-MATCH (s)-[c:CONSENT]->(p:Entity) WHERE p.id IN $purposes
-WITH s, c, p ORDER BY s.id, c.at, p.id, c.status
-WITH s, collect({at: c.at, purpose: p.id, status: c.status, expires: c.expires}) AS events
-WHERE $every OR any(e IN events WHERE e.status = 'withdrawn' OR e.expires IS NOT NULL)
-RETURN s.id AS id, events ORDER BY id
+_HISTORY_FIELDS = ("at", "purpose", "status", "expires")
+_GROUPS = """
+MATCH (p:Entity) WHERE p.id IN $purposes
+MATCH (s:Subject)-[c:CONSENT]->(p)
+WITH s, c, p ORDER BY c.at, p.id, c.status
+WITH s, collect([c.at, p.id, c.status, c.expires]) AS events
+WHERE $every OR any(e IN events WHERE e[2] = 'withdrawn' OR e[3] IS NOT NULL)
+CALL (s) { OPTIONAL MATCH (s)-[:RECORDED_IN]->(y:Entity) WITH DISTINCT y.id AS system ORDER BY system
+           RETURN collect(system) AS systems }
+CALL (s) { OPTIONAL MATCH (s)-[d:DISCLOSED]->(f:Entity) WITH f.id AS flow, d.at AS at ORDER BY flow, at
+           RETURN [pair IN collect([flow, at]) WHERE pair[0] IS NOT NULL] AS disclosed }
+RETURN s.kind AS kind, systems, disclosed, events, count(*) AS subjects
 """
+"""`GraphStore.consent_groups`: subjects with a consent event for one of $purposes (with $every
+false, only those with a withdrawal or an `expires` among them), grouped by what decides the rule."""
 _RECORDED_FINGERPRINT = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.key_fingerprint AS recorded"
 
 _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (row, n subjects) per row of `$rows` (`_reference_row`)
@@ -184,12 +192,11 @@ class SubjectGraph:
     def count_consenting(self, purposes: Iterable[str]) -> int:
         return self._query(_CONSENTING, purposes=sorted(set(purposes)))[0]["count"]
 
-    def consent_histories(self, concerned: Concerned, purposes: Iterable[str], *,
-                          every: bool = True) -> list[tuple[str, list[Doc]]]:
-        every_kind, pairs, flows = concerned.parts()
-        found = self._query(_HISTORIES, systems=every_kind, pairs=pairs, flows=flows, until=concerned.until,
-                            purposes=sorted(set(purposes)), every=every)
-        return [(r["id"], [{k: v for k, v in e.items() if v is not None} for e in r["events"]]) for r in found]
+    def consent_groups(self, purposes: Iterable[str], *, every: bool = True) -> list[ConsentGroup]:
+        return [ConsentGroup(r["kind"], tuple(r["systems"]), tuple(map(tuple, r["disclosed"])),
+                             tuple({f: v for f, v in zip(_HISTORY_FIELDS, event) if v is not None}
+                                   for event in r["events"]), r["subjects"])
+                for r in self._query(_GROUPS, purposes=sorted(set(purposes)), every=every)]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import date
 from typing import NamedTuple
 
 from graph.store import Concerned, Doc
@@ -40,13 +41,14 @@ def consent_withdrawn_rule(store) -> Rule:
     """The rule, reading the subjects' consent histories from `store` (any backend's `consent_histories`)."""
 
     def check(facts: Facts) -> Iterator[Hit]:
-        rules = None
-        for resting in resting_on_consent(facts):
-            rules = rules or Rules(facts.purpose_tree, facts.purposes)
-            withdrawn, expired = ended(store, rules, resting.whose, resting.purposes, facts)
+        resting = resting_on_consent(facts)
+        if not resting:
+            return
+        counts = ended(store, Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
+        for place, (withdrawn, expired) in zip(resting, counts):
             if withdrawn or expired:
-                yield Hit("system", resting.system, _message(resting, withdrawn, expired),
-                          subject_count=withdrawn + expired, regime=resting.regime)
+                yield Hit("system", place.system, _message(place, withdrawn, expired),
+                          subject_count=withdrawn + expired, regime=place.regime)
 
     return Rule(RULE_ID, "info", "GDPR Art. 7(3), Art. 17(1)(b)",
                 "Subjects withdrew consent (or it expired), yet a system that holds their data only on consent "
@@ -118,17 +120,42 @@ def resting_on_consent(facts: Facts) -> list[Resting]:
     return resting
 
 
-def ended(store, rules: Rules, whose: Concerned, purposes: list[str], facts: Facts) -> tuple[int, int]:
-    """How many of the subjects `whose` describes no longer consent to one of `purposes` on the
-    facts' day: (withdrew it, saw it expire). A subject counts once, as withdrawn if it withdrew one."""
-    covering = sorted({p for purpose in purposes for p in rules.covering(purpose)})
-    withdrawn = expired = 0
-    for _, events in store.consent_histories(whose, covering, every=rules.timed(covering)):
-        states = {state.status for purpose in purposes
-                  if (state := rules.state(purpose, events, facts.as_of)) is not None}
-        withdrawn += "withdrawn" in states
-        expired += "expired" in states and "withdrawn" not in states
-    return withdrawn, expired
+def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[int, int]]:
+    """For each of `resting`, how many of the subjects whose data may be there (`Resting.whose`)
+    no longer consent to one of its purposes on day `on`: (withdrew it, saw it expire). A subject
+    counts once per place, as withdrawn if it withdrew one.
+
+    One read of the store (`GraphStore.consent_groups`) for all places: each group of alike
+    subjects goes to the places its records and disclosures put it in, and whether its consent
+    to a purpose ended is worked out once per group. The work grows with the subjects whose
+    consent could have ended, not with places × the subjects each holds."""
+    covering = sorted({p for place in resting for purpose in place.purposes for p in rules.covering(purpose)})
+    by_system: dict[str, list[tuple[int, frozenset[str] | None]]] = defaultdict(list)
+    by_flow: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
+    for number, place in enumerate(resting):
+        for system, kinds in place.whose.systems.items():
+            by_system[system].append((number, kinds))
+        for flow in place.whose.disclosed:
+            by_flow[flow].append((number, place.whose.until))
+    counts = [[0, 0] for _ in resting]
+    for group in store.consent_groups(covering, every=rules.timed(covering)):
+        places = {number for system in group.systems for number, kinds in by_system.get(system, ())
+                  if kinds is None or group.kind in kinds}
+        places.update(number for flow, at in group.disclosed for number, until in by_flow.get(flow, ())
+                      if until is None or at <= until)
+        status: dict[str, str | None] = {}
+        for number in places:
+            states = set()
+            for purpose in resting[number].purposes:
+                if purpose not in status:
+                    state = rules.state(purpose, group.events, on)
+                    status[purpose] = state and state.status
+                states.add(status[purpose])
+            if "withdrawn" in states:
+                counts[number][0] += group.subjects
+            elif "expired" in states:
+                counts[number][1] += group.subjects
+    return [(withdrawn, expired) for withdrawn, expired in counts]
 
 
 def _message(resting: Resting, withdrawn: int, expired: int) -> str:

@@ -104,6 +104,25 @@ def test_the_subjects_whose_data_the_consent_flows_brought_count_and_no_others(s
     assert counted() == [1]
 
 
+def test_subjects_whose_data_a_case_flow_carried_count_from_the_day_of_their_disclosure(service, registry, tmp_path):
+    # Claims data goes to mkt case by case, on consent: only the subjects it was disclosed for, by the day asked.
+    registry.load([("case.yaml", "flows:\n  - {id: mkt-case, name: Claim follow-up offers, from: claims, to: mkt, "
+                                 "categories: [contact], purpose: marketing, legal_basis: gdpr-6-1-a, scope: case}")],
+                  actor="test")
+    lines = [{**subject("S-7", "claims", "withdrawn"), "disclosures": [{"flow": "mkt-case", "at": "2025-06-01T10:00:00Z"}]},
+             subject("S-8", "claims", "withdrawn"),
+             {**subject("S-9", "claims", "withdrawn"), "disclosures": [{"flow": "mkt-case", "at": "2026-06-02T23:00:00Z"}]}]
+    path = tmp_path / "case.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    service.load(path, principal=ADMIN)
+
+    def counted(day):
+        return [f.subject_count for f in findings(registry, rule="consent-withdrawn-data-still-flowing", as_of=day)]
+
+    assert counted(date(2026, 6, 1)) == [3]  # S-1, S-4 and S-7
+    assert counted(date(2026, 6, 2)) == [4]  # and S-9, disclosed late that day
+
+
 def test_a_system_that_also_declares_data_on_another_basis_is_not_consent_only(service, registry):
     assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1  # mkt's
     registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE",

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from graph.changes import encode, plan
 from graph.snapshot import Snapshot
-from graph.store import (AuditEntry, AuditQuery, Check, Concerned, ConsentGroup, Doc, EncodedSubject, GraphStore, Stored, SubjectRow,
+from graph.store import (AuditEntry, AuditHead, AuditQuery, Check, Concerned, ConsentGroup, Doc, EncodedSubject, GraphStore, Stored, SubjectRow,
                          WriteResult)
 from graph.traversal import SnapshotReads
 
@@ -62,6 +62,9 @@ class ScratchStore(SnapshotReads):
 
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str, **_) -> int:
         raise NotImplementedError("a scratch store does not load data subjects")
+
+    def audit_head(self) -> AuditHead | None:
+        return self.base.audit_head() if self.base is not None else None
 
     def pending_load(self) -> None:
         return None

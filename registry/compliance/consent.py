@@ -44,7 +44,7 @@ def consent_withdrawn_rule(store) -> Rule:
         resting = resting_on_consent(facts)
         if not resting:
             return
-        counts = ended(store, Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
+        counts = _counts(store, facts, resting)
         for place, (withdrawn, expired) in zip(resting, counts):
             if withdrawn or expired:
                 yield Hit("system", place.system, _message(place, withdrawn, expired),
@@ -118,6 +118,25 @@ def resting_on_consent(facts: Facts) -> list[Resting]:
                                None if not otherwise else sorted(only)))
     facts.kept[RULE_ID] = resting
     return resting
+
+
+COUNTS = RULE_ID + ": counts"
+"""`Facts.kept`'s: (the subject data's mark, `ended`'s counts for it)."""
+
+
+def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]]:
+    """`ended` on the facts' day, kept with the facts until the subject data changes. Every change
+    of it is audited (GDPR Art. 5(2); `GraphStore.audit_head` moves), but a load's batches, which
+    record its progress instead (`GraphStore.pending_load`): the two mark what was read. They are
+    read before the subjects, so a change in between makes the next question read again. A read
+    of subject data (a DSAR) is audited too, and so also makes the next question read again."""
+    mark = (store.audit_head(), store.pending_load())
+    kept = facts.kept.get(COUNTS)
+    if kept is not None and kept[0] == mark:
+        return kept[1]
+    counts = ended(store, Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
+    facts.kept[COUNTS] = (mark, counts)
+    return counts
 
 
 def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[int, int]]:

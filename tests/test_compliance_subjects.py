@@ -236,6 +236,23 @@ def test_what_has_ended_depends_on_the_evaluation_day(lapsing, day, expected):
     assert [(f.entity_id, f.subject_count) for f in findings(lapsing, rule=LAPSED, as_of=day)] == expected
 
 
+@pytest.mark.parametrize("carried, expected", [
+    # N-unrelated withdrew the wellness consent but kept the newsletter's: the contact details stay on that one.
+    ("[contact]", [("mailer", 3), ("offers", 1)]),
+    # What only the wellness flow brings lacks a consent now: N-unrelated counts (as its DSAR says of that holding).
+    ("[habits]", [("mailer", 4), ("offers", 1)]),
+])
+def test_a_subject_counts_where_no_consent_stands_for_some_data_not_where_another_consent_keeps_it(
+        lapsing, carried, expected):
+    lapsing.load([("wellness.yaml", f"""
+categories:
+  - {{id: habits, name: Lifestyle habits}}
+flows:
+  - {{id: well, name: Wellness tips, from: crm, to: mailer, categories: {carried}, purpose: wellness, legal_basis: gdpr-6-1-a}}
+""")], actor="test")
+    assert [(f.entity_id, f.subject_count) for f in findings(lapsing, rule=LAPSED, as_of=date(2026, 6, 1))] == expected
+
+
 def _grouped(store, purposes, every=True):
     return sorted((g.kind, g.systems, g.disclosed, [(e["purpose"], e["status"], e["at"][:10], e.get("expires", "")[:10])
                                                      for e in g.events], g.subjects)

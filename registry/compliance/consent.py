@@ -9,8 +9,11 @@ not hold it. A claims-analytics system fed health data on explicit consent rests
 data, whatever the Art. 6 basis. The rule applies where the GDPR or the UK GDPR governs those
 flows. For each such system, the subjects whose data is there (a record there, or in a system
 upstream that the flows brought it from, as a breach counts them: `registry.compliance.concerned`)
-and whose consent to one of those flows' purposes no longer stands on the evaluation day are
-counted (GDPR Art. 7(3), 17(1)(b)): their data should be erased, or another basis recorded. A marketing
+are counted where, for some category held there only on consent, their consent to none of the
+purposes it is brought or declared for stands on the evaluation day, and one was withdrawn or
+ran out (GDPR Art. 7(3), 17(1)(b)): that data should be erased, or another basis recorded. A
+consent to another of those purposes that still stands keeps the data there, as a DSAR says of
+the holding (`consentLacking`). A marketing
 platform fed from the CRM holds the data of the CRM's customers who consented, though none of
 them has a record in the platform itself.
 
@@ -59,7 +62,9 @@ def consent_withdrawn_rule(store) -> Rule:
 
 class Resting(NamedTuple):
     """Data a system holds only on consent: `categories` (None: everything it holds) that came
-    through `flows` on consent to `purposes`, under `regime`, and whose data that may be."""
+    through `flows` on consent to `purposes`, under `regime`, and whose data that may be.
+    `needs`: per category held only on consent, the purposes a consent to any one of which lets
+    the system hold it (those of the flows that bring it, and of its declaration there)."""
 
     system: str
     purposes: list[str]
@@ -67,6 +72,7 @@ class Resting(NamedTuple):
     regime: str
     whose: Concerned
     categories: list[str] | None
+    needs: dict[str, tuple[str, ...]]
 
 
 def resting_on_consent(facts: Facts) -> list[Resting]:
@@ -100,10 +106,10 @@ def resting_on_consent(facts: Facts) -> list[Resting]:
                     on_consent[category].append(flow)
                 else:
                     otherwise.add(category)
-        declared_on_consent = set()
+        declared_on_consent: dict[str, set[str]] = defaultdict(set)
         for held in facts.systems[system].get("holds", ()):
             if facts.consent_relied_on(facts.recorded(held, flow=False), held["category"]):
-                declared_on_consent.add(held["category"])
+                declared_on_consent[held["category"]].update(held.get("purposes", ()))
             else:
                 otherwise.add(held["category"])
         only = {c for c in on_consent if not facts.tree.overlaps(c, otherwise)}
@@ -113,9 +119,11 @@ def resting_on_consent(facts: Facts) -> list[Resting]:
         if regime is None:
             continue
         only |= {c for c in declared_on_consent if not facts.tree.overlaps(c, otherwise)}
-        resting.append(Resting(system, sorted({flow["purpose"] for flow in relied}), relied, regime,
-                               upstream(facts.tree, into, types, {system: only}, until),
-                               None if not otherwise else sorted(only)))
+        whose = upstream(facts.tree, into, types, {system: only}, until)
+        needs = {c: tuple(sorted({flow["purpose"] for flow in on_consent.get(c, ())} | declared_on_consent.get(c, set())))
+                 for c in sorted(only)}
+        resting.append(Resting(system, sorted({flow["purpose"] for flow in relied}), relied, regime, whose,
+                               None if not otherwise else sorted(only), {c: p for c, p in needs.items() if p}))
     facts.kept[RULE_ID] = resting
     return resting
 
@@ -141,14 +149,18 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
 
 def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[int, int]]:
     """For each of `resting`, how many of the subjects whose data may be there (`Resting.whose`)
-    no longer consent to one of its purposes on day `on`: (withdrew it, saw it expire). A subject
-    counts once per place, as withdrawn if it withdrew one.
+    no longer consent to what lets the system hold some category of it on day `on`: a consent to
+    none of the category's purposes (`Resting.needs`) stands, and one was withdrawn or ran out
+    (withdrew it, saw it expire). A subject counts once per place, as withdrawn if a withdrawal
+    ended one. This is where a DSAR finds a holding's consent lacking (`consentLacking`); one who
+    never gave consent is not counted here.
 
     One read of the store (`GraphStore.consent_groups`) for all places: each group of alike
     subjects goes to the places its records and disclosures put it in, and whether its consent
     to a purpose ended is worked out once per group. The work grows with the subjects whose
     consent could have ended, not with places × the subjects each holds."""
-    covering = sorted({p for place in resting for purpose in place.purposes for p in rules.covering(purpose)})
+    wanted = {purpose for place in resting for needed in place.needs.values() for purpose in needed}
+    covering = sorted({p for purpose in wanted for p in rules.covering(purpose)})
     by_system: dict[str, list[tuple[int, frozenset[str] | None]]] = defaultdict(list)
     by_flow: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
     for number, place in enumerate(resting):
@@ -156,6 +168,7 @@ def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[i
             by_system[system].append((number, kinds))
         for flow in place.whose.disclosed:
             by_flow[flow].append((number, place.whose.until))
+    needs = [sorted(set(place.needs.values())) for place in resting]
     counts = [[0, 0] for _ in resting]
     for group in store.consent_groups(covering, every=rules.timed(covering)):
         places = {number for system in group.systems for number, kinds in by_system.get(system, ())
@@ -163,16 +176,22 @@ def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[i
         places.update(number for flow, at in group.disclosed for number, until in by_flow.get(flow, ())
                       if until is None or at <= until)
         status: dict[str, str | None] = {}
+        lacking: dict[tuple[str, ...], str | None] = {}
         for number in places:
-            states = set()
-            for purpose in resting[number].purposes:
-                if purpose not in status:
-                    state = rules.state(purpose, group.events, on)
-                    status[purpose] = state and state.status
-                states.add(status[purpose])
-            if "withdrawn" in states:
+            found = set()
+            for purposes in needs[number]:
+                if purposes not in lacking:
+                    for purpose in purposes:
+                        if purpose not in status:
+                            state = rules.state(purpose, group.events, on)
+                            status[purpose] = state and state.status
+                    states = {status[purpose] for purpose in purposes}
+                    lacking[purposes] = None if "granted" in states else \
+                        "withdrawn" if "withdrawn" in states else "expired" if "expired" in states else None
+                found.add(lacking[purposes])
+            if "withdrawn" in found:
                 counts[number][0] += group.subjects
-            elif "expired" in states:
+            elif "expired" in found:
                 counts[number][1] += group.subjects
     return [(withdrawn, expired) for withdrawn, expired in counts]
 

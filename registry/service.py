@@ -138,11 +138,13 @@ class Registry:
 
     # --- reads ---------------------------------------------------------------------------
 
-    def entity(self, id_: str, *types: str) -> Stored:
-        """The entity `id_`, which must be of one of `types` (any type when none is given)."""
+    def entity(self, id_: str, *types: str, argument: str | None = None) -> Stored:
+        """The entity `id_`, which must be of one of `types` (any type when none is given).
+        Raises `NotFound` ("unknown system or party 'x'"), prefixed with the `argument` that gave
+        the id where there is one, as the API names it ("holder: unknown system or party 'x'")."""
         stored = self.store.get_many([id_]).get(id_)
         if stored is None or (types and stored.type not in types):
-            raise NotFound(f"unknown {' or '.join(types) or 'entity'} {id_!r}")
+            raise NotFound(f"{argument + ': ' if argument else ''}unknown {' or '.join(types) or 'entity'} {id_!r}")
         return stored
 
     def entities(self, ids) -> dict[str, Stored]:
@@ -185,7 +187,7 @@ class Registry:
         (default today, UTC): declarations, and flows in force that day; with `wanted`, the
         holdings it keeps (`registry.filters`, as `flows`)."""
         with self.store.pinned():  # one version check for the whole answer (`GraphStore.pinned`)
-            self.entity(category, "category")
+            self.entity(category, "category", argument="category")
             matcher = Matcher(self, wanted, in_eea) if wanted is not None and wanted.given else None
             views = self._views(self.store.holders(category, include_descendants, as_of or today()))
             return views if matcher is None else [view for view in views if matcher.holding(view)]
@@ -193,7 +195,7 @@ class Registry:
     def holdings(self, holder: str, as_of: date | None = None) -> list[HoldingView]:
         """Everything one system or party holds on day `as_of` (default today, UTC)."""
         with self.store.pinned():
-            self.entity(holder, "system", "party")
+            self.entity(holder, "system", "party", argument="holder")
             return self._views(self.store.holdings(holder, as_of or today()))
 
     def lineage(self, start: str | None, direction: Direction | None = None, depth: int | None = None,
@@ -213,11 +215,11 @@ class Registry:
                 raise InvalidArgument(f"{'direction' if direction is not None else 'depth'}: only with a start "
                                       "node (from); without one the lineage is the whole registry")
             if start is not None:
-                self.entity(start, "system", "party")
+                self.entity(start, "system", "party", argument="from")
             if depth is not None and not 0 <= depth <= MAX_DEPTH:
                 raise InvalidArgument(f"depth must be between 0 and {MAX_DEPTH}")
-            for category in categories or ():
-                self.entity(category, "category")
+            for number, category in enumerate(categories or ()):
+                self.entity(category, "category", argument=f"categories[{number}]")
             if start is None:
                 return self._whole(categories, as_of or today(), include_proposed)
             return self.store.lineage(start, direction or "downstream", depth, categories, as_of or today(),

@@ -120,9 +120,9 @@ def test_lists_and_node_lookups_resolve_references(loaded):
 
 
 @pytest.mark.parametrize("query, message", [
-    ('{ holders(category: "nope") { totalCount } }', "unknown category 'nope'"),
-    ('{ holdings(holder: "contact") { totalCount } }', "unknown system or party 'contact'"),
-    ('{ lineage(from: "ghost") { nodes { id } } }', "unknown system or party 'ghost'"),
+    ('{ holders(category: "nope") { totalCount } }', "category: unknown category 'nope'"),
+    ('{ holdings(holder: "contact") { totalCount } }', "holder: unknown system or party 'contact'"),
+    ('{ lineage(from: "ghost") { nodes { id } } }', "from: unknown system or party 'ghost'"),
     ('{ lineage(from: "crm", depth: 1000) { nodes { id } } }', "depth must be between 0 and 64"),
     ('{ lineage(direction: UPSTREAM) { nodes { id } } }',
      "direction: only with a start node (from); without one the lineage is the whole registry"),
@@ -227,7 +227,7 @@ def test_http_post_answers_queries_and_errors_are_not_500s(client):
                                                                {"flow": {"id": "f2"}, "path": ["f1", "f2"]}]}}}
     response = client.post("/graphql", json={"query": '{ holdings(holder: "nobody") { totalCount } }'})
     assert response.status_code == 200
-    assert response.json()["errors"][0]["message"] == "unknown system or party 'nobody'"
+    assert response.json()["errors"][0]["message"] == "holder: unknown system or party 'nobody'"
     assert client.post("/graphql", json={"query": "{ nosuchfield }"}).status_code == 200
 
 

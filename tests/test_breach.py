@@ -202,9 +202,9 @@ flows:
      "detectedAt: give the time with its UTC offset, e.g. 2026-11-25T09:30:00+01:00"),
     (dict(detected_at=at("2026-11-25T09:00:00+01:00")), InvalidArgument,
      "give at least one system or party that was breached"),
-    (dict(systems=["nope"], detected_at=at("2026-11-25T09:00:00+01:00")), NotFound, "unknown system 'nope'"),
-    (dict(systems=["re"], detected_at=at("2026-11-25T09:00:00+01:00")), NotFound, "unknown system 're'"),
-    (dict(parties=["crm"], detected_at=at("2026-11-25T09:00:00+01:00")), NotFound, "unknown party 'crm'"),
+    (dict(systems=["nope"], detected_at=at("2026-11-25T09:00:00+01:00")), NotFound, "systems: unknown system 'nope'"),
+    (dict(systems=["re"], detected_at=at("2026-11-25T09:00:00+01:00")), NotFound, "systems: unknown system 're'"),
+    (dict(parties=["crm"], detected_at=at("2026-11-25T09:00:00+01:00")), NotFound, "parties: unknown party 'crm'"),
 ])
 def test_bad_arguments_are_refused_by_name(loaded, arguments, error, message):
     with pytest.raises(error) as raised:
@@ -219,7 +219,7 @@ def run(registry, query, **variables):
 
 def test_unknown_systems_are_graphql_errors(loaded):
     result = run(loaded, '{ breachImpact(systems: ["nope"], detectedAt: "2026-11-25T09:00:00+01:00") { highRisk } }')
-    assert [(e.message, e.extensions["code"]) for e in result.errors] == [("unknown system 'nope'", "NOT_FOUND")]
+    assert [(e.message, e.extensions["code"]) for e in result.errors] == [("systems: unknown system 'nope'", "NOT_FOUND")]
 
 
 def test_the_breach_command_prints_the_duties_with_utc_deadlines(tmp_path):
@@ -245,4 +245,4 @@ def test_the_breach_command_prints_the_duties_with_utc_deadlines(tmp_path):
     naive = cli("breach", "--system", "us-sys", "--detected-at", "2026-11-25T10:00:00")
     assert naive.returncode == 2 and "--detected-at" in naive.stderr and "UTC offset" in naive.stderr
     unknown = cli("breach", "--system", "nope")
-    assert (unknown.returncode, unknown.stderr) == (2, "error: unknown system 'nope'\n")
+    assert (unknown.returncode, unknown.stderr) == (2, "error: systems: unknown system 'nope'\n")

@@ -88,7 +88,7 @@ def test_query_errors_exit_1_and_bad_variables_are_usage_errors(tmp_path):
     assert cli("load", "empty.yaml", cwd=tmp_path).returncode == 0  # an empty registry
     result = cli("query", '{ holders(category: "health") { totalCount } }', cwd=tmp_path)
     assert result.returncode == 1
-    assert json.loads(result.stdout)["errors"][0]["message"] == "unknown category 'health'"
+    assert json.loads(result.stdout)["errors"][0]["message"] == "category: unknown category 'health'"
     result = cli("query", "{ flows { totalCount } }", "--variables", "{nope", cwd=tmp_path)
     assert result.returncode == 2 and "--variables" in result.stderr
 

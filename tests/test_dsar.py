@@ -124,9 +124,9 @@ def test_a_subject_without_records_has_an_empty_report(service):
 def test_subjects_are_found_by_normalised_email_and_the_email_is_not_stored(service, store):
     assert service.report(principal=DPO, email="c1@EXAMPLE.org ").subject.id == "C-1"
     assert "example.org" not in json.dumps(store.subject("C-1").__dict__).lower()
-    with pytest.raises(NotFound, match="no subject with that e-mail address"):
+    with pytest.raises(NotFound, match="^email: no subject with that e-mail address$"):
         service.report(principal=DPO, email="nobody@example.org")
-    with pytest.raises(NotFound, match="unknown subject 'C-9'"):
+    with pytest.raises(NotFound, match="^subject: unknown subject 'C-9'$"):
         service.report(principal=DPO, subject="C-9")
 
 
@@ -256,7 +256,7 @@ def test_csv_files_group_consecutive_rows_of_a_subject(service, tmp_path):
 
 
 def test_consent_for_an_unknown_purpose_is_refused(service):
-    with pytest.raises(NotFound, match="unknown purpose 'spam'"):
+    with pytest.raises(NotFound, match="^purpose: unknown purpose 'spam'$"):
         service.set_consent(principal=DPO, subject="C-1", purpose="spam", status="granted")
 
 

@@ -155,9 +155,9 @@ def test_subject_data_needs_the_permission(loaded, query, code, message):
 
 
 @pytest.mark.parametrize("query, message", [
-    ('{ dsar(subject: "nobody") { subject { id } } }', "unknown subject 'nobody'"),
+    ('{ dsar(subject: "nobody") { subject { id } } }', "subject: unknown subject 'nobody'"),
     ('{ dsar { subject { id } } }', "give exactly one of subject and email"),
-    ('mutation { setConsent(subject: "C-1", purpose: "spam", status: GRANTED) { id } }', "unknown purpose 'spam'"),
+    ('mutation { setConsent(subject: "C-1", purpose: "spam", status: GRANTED) { id } }', "purpose: unknown purpose 'spam'"),
 ])
 def test_bad_dsar_arguments_are_errors(loaded, query, message):
     assert [e.message for e in run(loaded, query).errors] == [message]

@@ -124,7 +124,7 @@ def test_bad_subject_files_exit_2_and_apply_nothing(workdir):
     assert result.stderr == ("error: nothing was changed; 1 problem(s):\n"
                              "  bad.csv:2: subject 'C-3': records[0].system: unknown system 'nowhere'\n")
     missing = cli("dsar", "C-3", cwd=workdir, env=ENV)
-    assert (missing.returncode, missing.stderr) == (2, "error: unknown subject 'C-3'\n")
+    assert (missing.returncode, missing.stderr) == (2, "error: subject: unknown subject 'C-3'\n")
 
 
 def test_without_the_subject_data_role_the_cli_refuses(workdir):

@@ -202,9 +202,9 @@ def test_bad_filters_are_refused_with_a_clear_error(demo):
         export(demo, "dot", COUNTRIES, depth=2)
     with pytest.raises(InvalidArgument, match="^format: unknown format 'svg'"):
         export(demo, "svg", COUNTRIES)
-    with pytest.raises(NotFound, match="unknown category 'nope'"):
+    with pytest.raises(NotFound, match="^categories\\[0\\]: unknown category 'nope'"):
         export(demo, "dot", COUNTRIES, categories=["nope"])
-    with pytest.raises(NotFound, match="unknown system or party 'nope'"):
+    with pytest.raises(NotFound, match="^from: unknown system or party 'nope'"):
         export(demo, "dot", COUNTRIES, start="nope")
 
 
@@ -222,8 +222,8 @@ def test_cli_export_writes_every_format_and_refuses_bad_options(tmp_path):
     for args, message in [
         (["--format", "yaml", "--from", "claims"], "--from applies only to the lineage formats"),
         (["--format", "dot", "--depth", "2"], "--depth needs --from"),
-        (["--format", "dot", "--from", "nope"], "error: unknown system or party 'nope'"),
-        (["--format", "mermaid", "--categories", "nope"], "error: unknown category 'nope'"),
+        (["--format", "dot", "--from", "nope"], "error: from: unknown system or party 'nope'"),
+        (["--format", "mermaid", "--categories", "nope"], "error: categories[0]: unknown category 'nope'"),
     ]:
         result = runner.invoke(main, ["--store", store, "export", *args])
         assert result.exit_code == 2 and message in result.output, result.output

@@ -83,8 +83,8 @@ def test_a_party_impacts_the_flows_to_and_from_it(loaded):
 @pytest.mark.parametrize("arguments, error, message", [
     (dict(), InvalidArgument, "give exactly one of agreement, party or system"),
     (dict(agreement="treaty", system="dwh"), InvalidArgument, "give exactly one of agreement, party or system"),
-    (dict(agreement="nope"), NotFound, "unknown agreement 'nope'"),
-    (dict(party="claims-sys"), NotFound, "unknown party 'claims-sys'"),
+    (dict(agreement="nope"), NotFound, "agreement: unknown agreement 'nope'"),
+    (dict(party="claims-sys"), NotFound, "party: unknown party 'claims-sys'"),
 ])
 def test_bad_arguments_are_refused_by_name(loaded, arguments, error, message):
     with pytest.raises(error) as raised:

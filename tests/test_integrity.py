@@ -138,8 +138,8 @@ def test_a_consent_or_disclosure_whose_entity_is_deleted_between_check_and_write
     loaded.upsert("purpose", {"id": "pricing", "name": "Pricing"}, actor="test")
     checked, deleting = loaded.entity, []
 
-    def then_deleted(id_, *types):  # another writer deletes it after the service found it, before the write
-        found = checked(id_, *types)
+    def then_deleted(id_, *types, **named):  # another writer deletes it after the service found it, before the write
+        found = checked(id_, *types, **named)
         if not deleting:
             deleting.append(id_)
             loaded.delete(found.type, id_, actor="other")

@@ -122,7 +122,7 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
     if len(given) != 1:
         raise InvalidArgument("give exactly one of agreement, party or system")
     [(kind, id_)] = given
-    entity = registry.entity(id_, kind)
+    entity = registry.entity(id_, kind, argument=kind)
     facts = Facts.of(registry, as_of or today(), (settings or Settings.packaged()).countries)
     if kind == "agreement":
         flows = [flow for flow in facts.flows if flow.get("agreement") == id_]
@@ -166,7 +166,8 @@ def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[st
         raise InvalidArgument("detectedAt: give the time with its UTC offset, e.g. 2026-11-25T09:30:00+01:00")
     utc = detected_at.astimezone(timezone.utc)
     on = as_of or utc.date()
-    breached = [registry.entity(id_, "system") for id_ in systems] + [registry.entity(id_, "party") for id_ in parties]
+    breached = [registry.entity(id_, kind, argument=argument)
+                for kind, argument, ids in (("system", "systems", systems), ("party", "parties", parties)) for id_ in ids]
     facts = Facts.of(registry, on, (settings or Settings.packaged()).countries)
     tree, by_id = facts.tree, facts.categories
     held = {node.id: _held(registry, tree, facts, node.id, on) for node in breached}

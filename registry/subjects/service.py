@@ -107,11 +107,11 @@ class SubjectService:
             subject = self.store.subject_by_key(key)
             if subject is None:
                 self.store.log_access(actor=principal.name, subject=f"key:{key}", what=what, found=False)
-                raise NotFound("no subject with that e-mail address")
+                raise NotFound("email: no subject with that e-mail address")
         row = self.store.subject(subject)
         if row is None:
             self.store.log_access(actor=principal.name, subject=subject, what=what, found=False)
-            raise NotFound(f"unknown subject {subject!r}")
+            raise NotFound(f"subject: unknown subject {subject!r}")
         return self._with_declared(row)
 
     def report(self, *, principal: Principal, subject: str | None = None, email: str | None = None,
@@ -154,7 +154,7 @@ class SubjectService:
         done = self.store.erase_subject(plan.report.subject.id, keep=plan.kept_systems, add=plan.added_records,
                                         actor=principal.name, plan_date=today.isoformat())
         if done is None:  # erased meanwhile by another caller
-            raise NotFound(f"unknown subject {subject!r}")
+            raise NotFound(f"subject: unknown subject {subject!r}")
         return plan, done
 
     def _refuse_while_loading(self, subject: str) -> None:
@@ -174,7 +174,7 @@ class SubjectService:
         now): from then on the flow's recipient is one of the subject's recipients."""
         require(principal, SUBJECT_WRITE)
         row = self.find(principal=principal, subject=subject, what="disclosure")
-        found = self.registry.entity(flow, "flow")
+        found = self.registry.entity(flow, "flow", argument="flow")
         if found.doc.get("scope", "all") != "case":
             raise InvalidArgument(f"flow {flow!r} has scope all: it carries every subject's data; disclosures are "
                                   "recorded on flows of scope case")
@@ -237,7 +237,7 @@ class SubjectService:
         may say when it `expires`."""
         require(principal, SUBJECT_WRITE)
         row = self.find(principal=principal, subject=subject, what="consent")
-        self.registry.entity(purpose, "purpose")
+        self.registry.entity(purpose, "purpose", argument="purpose")
         with _validated():
             event = model.ConsentEvent(purpose=purpose, status=status, at=at or datetime.now(timezone.utc),
                                        notice=notice, channel=channel, expires=expires)

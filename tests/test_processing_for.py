@@ -200,3 +200,36 @@ PAY = ("{id: pk-pay, name: Payees, from: pk, to: payments, categories: [contact]
 def test_only_a_feed_that_has_carried_data_makes_a_record_the_controllers(service, window, whose):
     service.registry.load([("pay.yaml", "flows:\n  - " + PAY % window)], actor="test")
     assert held(service, "M-8") == [("payments", whose)]
+
+
+ON_INSTRUCTIONS = """
+purposes:
+  - {id: marketing, name: Marketing}
+parties:
+  - {id: auditor, name: Fund Auditor, kind: other, country: DE, role: controller}
+flows:
+  - {id: pk-audit, name: Audit files, from: pensions-admin, to: auditor, categories: [contact], purpose: pensions,
+     agreement: dpa-pk, legal_basis: gdpr-6-1-c, scope: case}
+  - {id: pk-survey, name: Member survey, from: pensions-admin, to: auditor, categories: [contact], purpose: pensions,
+     legal_basis: gdpr-6-1-a}
+  - {id: pk-mkt, name: Marketing extract, from: pensions-admin, to: crm, categories: [contact], purpose: marketing,
+     legal_basis: gdpr-6-1-a}
+"""
+
+
+def test_disclosures_and_withheld_flows_of_a_controllers_data_are_its_own_to_answer_for(service):
+    service.registry.load([("instructions.yaml", ON_INSTRUCTIONS)], actor="test")
+    service.disclose(principal=ADMIN, subject="M-2", flow="pk-audit", at=datetime(2026, 5, 1, tzinfo=timezone.utc),
+                     reference="audit 7")
+    found = report(service, "M-2")
+    # The fund's auditor got the fund's data on the fund's instructions: the fund accounts for it (the member's
+    # data of ours never reached the source, which does not make the disclosure ours).
+    assert [(d.flow, d.on_behalf_of) for d in found.disclosures] == [("pk-audit", "pk")]
+    assert [(r.flow, r.on_behalf_of) for r in found.recipients if r.party == "auditor"] == [("pk-audit", "pk")]
+    # Without the member's consent neither flow carries anything; the survey would be the fund's processing (its
+    # purpose), the marketing extract ours (Art. 28(10)): only ours is the letter's to mention.
+    assert [(s.flow, s.on_behalf_of) for s in found.suspended] == [("pk-mkt", None), ("pk-survey", "pk")]
+    letter = render(found, service.registry.entities, "markdown", controller="Aurora Mutual",
+                    now=datetime(2026, 6, 1, tzinfo=timezone.utc))
+    assert "Marketing extract" in letter
+    assert "Member survey" not in letter and "Audit files" not in letter and "audit 7" not in letter

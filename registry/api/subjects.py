@@ -155,6 +155,9 @@ class DisclosureRecord:
     reference: Optional[str]
     categories: list[strawberry.ID]
     purpose: Optional[strawberry.ID]
+    on_behalf_of: Optional[strawberry.ID] = strawberry.field(
+        default=None, description="The controller whose data it disclosed, all of it held for that controller as its "
+                                  "processor (the controller accounts for it); null where any is ours.")
 
 
 @strawberry.type(description="Where the subject's consent to a purpose stands on the report's day.")
@@ -179,6 +182,9 @@ class SuspendedFlow:
     purpose: strawberry.ID
     categories: list[strawberry.ID] = strawberry.field(description="The subject's categories it withholds.")
     expired: bool = strawberry.field(description="The consent it rests on was given but has expired.")
+    on_behalf_of: Optional[strawberry.ID] = strawberry.field(
+        default=None, description="The controller whose processing it would be, on its instructions, as its processor; "
+                                  "null for our own.")
 
 
 @strawberry.type(description="Data not collected from the subject: who supplied it, to which system.")
@@ -324,10 +330,12 @@ _REPORT = lazy(DsarReport, {
     "recipients": lambda p: [to_recipient(r, p.nodes) for r in p.report.recipients],
     "potential_recipients": lambda p: [to_recipient(r, p.nodes) for r in p.report.potential_recipients],
     "disclosures": lambda p: [DisclosureRecord(flow=d.flow, party=p.nodes[d.party], at=d.at, reference=d.reference,
-                                               categories=list(d.categories), purpose=d.purpose)
+                                               categories=list(d.categories), purpose=d.purpose,
+                                               on_behalf_of=d.on_behalf_of)
                               for d in p.report.disclosures],
     "suspended_flows": lambda p: [SuspendedFlow(id=s.flow, purpose=s.purpose, categories=list(s.categories),
-                                                expired=s.expired) for s in p.report.suspended],
+                                                expired=s.expired, on_behalf_of=s.on_behalf_of)
+                                  for s in p.report.suspended],
     "consents": lambda p: [to_consent(e) for e in p.report.subject.consents],
     "current_consents": lambda p: _latest(p.report),
     "consent_states": lambda p: [ConsentState(purpose=purpose, status=s.status, at=_moment(s.event["at"]),

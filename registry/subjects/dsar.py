@@ -40,7 +40,7 @@ from datetime import date, datetime, timezone
 from graph.store import Doc, Stored, SubjectRow
 from registry.categories import CategoryTree, Tree
 from registry.legal_bases import Bases, builtin_bases
-from registry.processing import Supplied
+from registry.processing import Supplied, on_instructions
 from registry.subjects.consent import ConsentState, Rules
 from registry.subjects.spread import Arrival, Reach, Spread, condition_for
 
@@ -114,6 +114,9 @@ class SuspendedFlow:
     """The subject's categories it would have carried, withheld for want of consent."""
     expired: bool = False
     """The consent it rests on was given but has expired (rather than withdrawn or never given)."""
+    on_behalf_of: str | None = None
+    """The controller whose data it would have carried, where all of it is held for that
+    controller as its processor (the controller's to answer for); None where any is ours."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,9 @@ class DisclosureRecord:
     categories: tuple[str, ...]
     """The subject's categories it carried (the flow's categories when none of the subject's data reached its source)."""
     purpose: str | None
+    on_behalf_of: str | None = None
+    """The controller whose data it disclosed, where all it carried is held for that controller
+    as its processor (the controller's to account for, Art. 28(3)(e)); None where any is ours."""
 
 
 @dataclass(frozen=True)
@@ -219,18 +225,21 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
                   for (party, flow_id), chains in sorted(potential.disclosed.items())
                   if (party, flow_id) not in actual.disclosed]
     suspended = [SuspendedFlow(flow=f, purpose=entities[f].doc["purpose"], categories=tuple(sorted(categories)),
-                               expired=f in actual.expired)
+                               expired=f in actual.expired, on_behalf_of=_instructed(spread, holdings, entities[f].doc,
+                                                                                     categories))
                  for f, categories in sorted(actual.suspended.items())]
     accounting = []
     for flow_id, events in disclosed.items():
         flow = entities.get(flow_id)
         carried = {c for (party, f), chains in actual.disclosed.items() if f == flow_id for c in chains}
         carried |= {c for (node, c), (path, last, _) in actual.arrived.items() if last and last["id"] == flow_id}
+        whose = _whose([r.on_behalf_of for r in recipients if r.flow == flow_id]
+                       + [h.on_behalf_of for h in holdings if h.path and h.path[-1] == flow_id])
         for event in events:
             accounting.append(DisclosureRecord(
                 flow=flow_id, party=flow.doc["to"] if flow else None, at=datetime.fromisoformat(event["at"]),
                 reference=event.get("reference"), purpose=flow.doc["purpose"] if flow else None,
-                categories=tuple(sorted(carried or (flow.doc["categories"] if flow else ())))))
+                categories=tuple(sorted(carried or (flow.doc["categories"] if flow else ()))), on_behalf_of=whose))
     accounting.sort(key=lambda d: (d.at, d.flow))
     return DsarReport(subject=subject, as_of=on, holdings=holdings, recipients=recipients,
                       potential_recipients=potentials, suspended=suspended, disclosures=accounting,
@@ -251,6 +260,25 @@ def _recipient(spread: Spread, party: str, flow_id: str, chains: dict[str, tuple
                      agreement=flow.get("agreement"), transfer_mechanism=terms["transfer_mechanism"][0],
                      path=path, case_flows=cases if potential else (),
                      on_behalf_of=next(iter(origins)) if origins and len(origins) == 1 else None)
+
+
+def _whose(controllers: Iterable[str | None]) -> str | None:
+    """The controller for whom we hold all of some data (each part's `on_behalf_of`), where it
+    is one and the same for every part; None where a part is ours, or there is none."""
+    found = set(controllers)
+    return found.pop() if len(found) == 1 else None
+
+
+def _instructed(spread: Spread, holdings: list[SubjectHolding], flow: Doc, categories: Iterable[str]) -> str | None:
+    """The controller whose processing `flow` would be, carrying `categories` from its source:
+    where we hold all of it there for that controller and the flow is on its instructions
+    (`registry.processing.on_instructions`); None where it would be our own (Art. 28(10))."""
+    held = {(h.system, h.category): h.on_behalf_of for h in holdings}
+    whose = _whose(held.get((flow["from"], c)) for c in categories)
+    if whose is None:
+        return None
+    agreements = {a["id"]: a for (controller, _), found in spread.supplied.items() if controller == whose for a in found}
+    return whose if on_instructions(agreements.values(), flow, spread.rules.covering) else None
 
 
 def _retention_dates(spread: Spread, actual: Reach) -> dict[tuple[str, str], tuple[date | None, date | None]]:

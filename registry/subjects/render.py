@@ -122,7 +122,9 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     if report.processed_for:
         report = replace(report, holdings=[h for h in report.holdings if not h.on_behalf_of],
                          recipients=[r for r in report.recipients if not r.on_behalf_of],
-                         potential_recipients=[r for r in report.potential_recipients if not r.on_behalf_of])
+                         potential_recipients=[r for r in report.potential_recipients if not r.on_behalf_of],
+                         disclosures=[d for d in report.disclosures if not d.on_behalf_of],
+                         suspended=[s for s in report.suspended if not s.on_behalf_of])
     ids_for_others = {x for h in others for x in (h.on_behalf_of, h.system, h.category)}
     ids = {report.subject.kind} | {x for h in report.holdings for x in (h.system, h.category, *h.purposes, h.source)}
     ids |= {x for r in (*report.recipients, *report.potential_recipients)

@@ -112,8 +112,9 @@ class Spread:
         theirs = [record for record in self.subject.records if self.for_whom(record)]
         if not theirs:
             return self.run(open_cases)
-        found = self.run(open_cases, [record for record in self.subject.records if not self.for_whom(record)])
-        other = self.run(open_cases, theirs)
+        found = self.run(open_cases, [record for record in self.subject.records if not self.for_whom(record)],
+                         gaps=False)
+        other = self.run(open_cases, theirs, gaps=False)
         for key, arrival in other.arrived.items():
             found.arrived.setdefault(key, arrival)
         for key, chains in other.disclosed.items():
@@ -125,6 +126,7 @@ class Spread:
         for flow, categories in other.suspended.items():
             found.suspended[flow] |= categories
         found.expired |= other.expired
+        self._fill_gaps(found, open_cases)
         return found
 
     def consent_lacking(self, terms: tuple[str | None, str | None, Iterable[str]], category: str,
@@ -141,8 +143,9 @@ class Spread:
         found = {state.status for state in states if state is not None}
         return "withdrawn" if "withdrawn" in found else "expired" if "expired" in found else "missing"
 
-    def run(self, open_cases: bool, records: list[Doc] | None = None) -> Reach:
-        """Where the data of `records` (default: all the subject's) goes."""
+    def run(self, open_cases: bool, records: list[Doc] | None = None, gaps: bool = True) -> Reach:
+        """Where the data of `records` (default: all the subject's) goes; with `gaps`, and what
+        the recorded disclosures carried from a source it never reached (`_fill_gaps`)."""
         reach = Reach({}, defaultdict(dict), defaultdict(set), set())
         for record in self.subject.records if records is None else records:
             if record.get("since") and date.fromisoformat(record["since"]) > self.on:
@@ -150,7 +153,13 @@ class Spread:
             for category in record["categories"]:
                 reach.arrived.setdefault((record["system"], category), ((), None, record))
         self._walk(reach, dict(reach.arrived), open_cases)
-        # A disclosure whose flow's source never got the subject's data: the flow carried what it carries.
+        if gaps:
+            self._fill_gaps(reach, open_cases)
+        return reach
+
+    def _fill_gaps(self, reach: Reach, open_cases: bool) -> None:
+        """A disclosure whose flow's source never got the subject's data (as far as `reach` knows):
+        the flow carried what it carries, from no record of the subject's (so, our own data)."""
         gaps = {}
         for flow_id in sorted(self.disclosed):
             flow = self.entities.get(flow_id)
@@ -164,7 +173,6 @@ class Spread:
         if gaps:
             reach.arrived.update(gaps)
             self._walk(reach, gaps, open_cases)
-        return reach
 
     def terms_of(self, flow: Doc) -> dict:
         """The flow's effective terms, kept in `terms` with the flow and agreement documents they

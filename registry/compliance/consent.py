@@ -41,7 +41,7 @@ RULE_ID = "consent-withdrawn-data-still-flowing"
 
 
 def consent_withdrawn_rule(store) -> Rule:
-    """The rule, reading the subjects' consent histories from `store` (any backend's `consent_histories`)."""
+    """The rule, reading the subjects' consent histories from `store` (any backend's `consent_groups`)."""
 
     def check(facts: Facts) -> Iterator[Hit]:
         resting = resting_on_consent(facts)
@@ -134,10 +134,11 @@ COUNTS = RULE_ID + ": counts"
 
 def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]]:
     """`ended` on the facts' day, kept with the facts until the subject data changes. Every change
-    of it is audited (GDPR Art. 5(2); `GraphStore.audit_head` moves), but a load's batches, which
-    record its progress instead (`GraphStore.pending_load`): the two mark what was read. They are
-    read before the subjects, so a change in between makes the next question read again. A read
-    of subject data (a DSAR) is audited too, and so also makes the next question read again."""
+    of it moves the audit head (`GraphStore.audit_head`; GDPR Art. 5(2)), except a load's batches
+    between its first and last entry, which move its recorded progress (`GraphStore.pending_load`):
+    together they mark what was read. They are read before the subjects, so a change in between
+    makes the next question read again. A read of subject data (a DSAR) is audited too, and so
+    also makes the next question read again."""
     mark = (store.audit_head(), store.pending_load())
     kept = facts.kept.get(COUNTS)
     if kept is not None and kept[0] == mark:

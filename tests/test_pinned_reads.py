@@ -14,6 +14,7 @@ from graph.embedded import EmbeddedStore
 from graph.neo4j.store import Neo4jStore
 from registry.audit import AuditTrail
 from registry.auth.roles import Principal
+from registry.compliance import findings
 from registry.service import Registry
 from registry.subjects.model import KeyHasher
 from registry.subjects.service import SubjectService
@@ -216,3 +217,15 @@ def test_an_embedded_scope_reports_the_version_of_what_it_reads(embedded_service
         name = registry.entity("crm", "system").doc["name"]
         assert (name, store.version()) in {("CRM", before), ("CRM 2", before + 1)}
     assert registry.entity("crm", "system").doc["name"] == "CRM 2" and store.version() == before + 1
+
+
+def test_documents_and_findings_kept_per_version_follow_a_write_through_another_store(neo4j_service, other):
+    """Neo4j keeps the documents it lists at each version (so that the facts derived from them are
+    reused): a write through another store object is seen by the next list and the next findings."""
+    registry = neo4j_service.registry
+    before = {f.entity_id for f in findings(registry)}
+    assert "f3" in {doc["id"] for doc in registry.list("flow")} and registry.list("flow") == registry.list("flow")
+    other.upsert("flow", {**other.entity("f3", "flow").doc, "legal_basis": None, "agreement": None}, actor="other")
+    assert registry.entity("f3", "flow").doc.get("legal_basis") is None
+    assert [doc.get("legal_basis") for doc in registry.list("flow") if doc["id"] == "f3"] == [None]
+    assert "f3" in {f.entity_id for f in findings(registry) if f.rule == "missing-legal-basis"} - before

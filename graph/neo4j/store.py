@@ -179,10 +179,17 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
         return {id_: every[id_] for id_ in ids if every.get(id_) is not None}
 
     def list(self, type: str) -> list[Doc]:
+        """The documents as read at the registry's version, kept with it (`_answer`): a new list
+        of the same document objects each time until a write, as the embedded store's snapshot
+        hands them out, so that what callers derive from them (`registry.compliance.facts.Facts`)
+        is reused. Callers do not change them."""
         if type not in cypher.LIST:
             return []
-        docs = [json.loads(doc) for doc in self._read_one(cypher.LIST[type])["docs"]]
-        return sorted(docs, key=lambda doc: doc["id"])
+        def read(statements, _) -> tuple[tuple[Doc, ...], Any]:
+            [record] = statements.run(cypher.LIST[type])
+            return tuple(sorted((json.loads(doc) for doc in record["docs"]), key=lambda doc: doc["id"])), MISSING
+
+        return list(self._answer(("list", type), read))
 
     def types_by_id(self) -> dict[str, str]:
         return dict(self._read_one(cypher.TYPES_BY_ID)["types"])

@@ -3,9 +3,8 @@ scope `case`, beside the subject tables.
 
 `disclosure` is keyed by (subject, flow, at) for a subject's accounting; `disclosure_by_flow`
 answers "how many disclosures on flow X", which makes a disclosure a reference to its flow. A
-subject load stages its disclosures like its consents (`STAGE`, filled by a trigger of its own on
-the load view) and adds them to the history (`INSERT_STAGED`); a subject that comes again keeps
-the disclosures recorded before.
+subject load stages its disclosures with the rest of each line (as JSON) and adds them to the
+history (`INSERT_STAGED`); a subject that comes again keeps the disclosures recorded before.
 """
 
 from __future__ import annotations
@@ -27,17 +26,11 @@ CREATE TABLE IF NOT EXISTS disclosure (
 CREATE INDEX IF NOT EXISTS disclosure_by_flow ON disclosure (flow, at);
 """
 
-STAGE = """
-CREATE TEMP TABLE load_disclosure (seq INTEGER, subject TEXT, flow TEXT, at TEXT, reference TEXT,
-                                   PRIMARY KEY (seq, flow, at)) WITHOUT ROWID;
-CREATE TEMP TRIGGER load_disclosures INSTEAD OF INSERT ON load WHEN NEW.disclosures != '[]' BEGIN
-    INSERT OR IGNORE INTO load_disclosure SELECT NEW.seq, NEW.id, value ->> 'flow', value ->> 'at', value ->> 'reference'
-    FROM json_each(NEW.disclosures);
-END;
-"""
-INSERT_STAGED = ("INSERT OR IGNORE INTO disclosure SELECT subject, flow, at, reference FROM load_disclosure "
-                 "WHERE {lines} ORDER BY 1, 2, 3")
-"""The staged disclosures of one batch of a load (`graph.embedded.subject_load`: `{lines}` selects its lines)."""
+INSERT_STAGED = ("INSERT OR IGNORE INTO disclosure SELECT l.id, d.value ->> 'flow', d.value ->> 'at', "
+                 "d.value ->> 'reference' FROM load_subject l, json_each(l.disclosures) d "
+                 "WHERE {lines} ORDER BY 1, 2, 3, l.seq, d.key")
+"""The staged disclosures of one batch of a load (`graph.embedded.subject_load`: `{lines}` selects its
+lines); of two alike (same subject, flow and time) the first is kept."""
 
 _FIELDS = ("flow", "at", "reference")
 

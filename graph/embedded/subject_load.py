@@ -1,13 +1,16 @@
 """Loading a subject file into the embedded store: staged first, then applied batch by batch.
 
-A load runs on a connection of its own. It first appends the file's subjects, their record and
-key index entries and their consents to staging tables in that connection's temporary database
-(no journal; one statement per 20,000 rows, the rows as JSON, in a thread of its own while the
-caller reads and validates the next ones). That takes no lock on the store: readers and writers
-carry on, and an invalid line (or anything else raised meanwhile) leaves the store untouched.
+A load runs on a connection of its own. It first appends the file's lines to a staging table in
+that connection's temporary database (no journal): one row per line, its records, key hashes,
+consents and disclosures kept as JSON, one statement per 20,000 lines (the rows as one JSON
+array that `json_each` splits), in a thread of its own while the caller reads and validates the
+next ones. That takes no lock on the store: readers and writers carry on, and an invalid line
+(or anything else raised meanwhile) leaves the store untouched.
 
 Then it applies `SUBJECT_BATCH` subjects per write transaction, each with one sorted
-`INSERT … SELECT` per table, so B-trees fill in key order instead of at random places (at ten
+`INSERT … SELECT` per table, which takes the index entries, consents and disclosures out of the
+staged JSON (`json_each`): staging them as rows of their own cost more than twice as much. B-trees
+fill in key order instead of at random places (at ten
 million subjects, the difference between visiting each page once and once per row). Every
 subject is applied whole in one batch: its row, its index entries, its consents and disclosures. Between
 batches other writers get their turn, so they wait one batch at most. A file of one batch is
@@ -32,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from graph.changes import encode
 from graph.embedded import disclosures
 from graph.store import (SUBJECT_BATCH, EncodedSubject, IntegrityError, NewAuditEntry, PendingLoad, Progress, StoreBusy,
-                         StoreError, SubjectRow, audit_time, encoded_subject, partly_loaded)
+                         StoreError, SubjectRow, audit_time, encoded_subject, keyed, partly_loaded)
 
 _STAGING_ROWS = 20_000
 _GAP = 0.02
@@ -42,25 +45,12 @@ PENDING = "subject-load"
 """The `setting` row that records a load applying in batches (JSON of a `PendingLoad`)."""
 
 _STAGE = """
-CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, records TEXT, keys TEXT);
-CREATE TEMP TABLE load_system (seq INTEGER, system TEXT, subject TEXT, PRIMARY KEY (seq, system)) WITHOUT ROWID;
-CREATE TEMP TABLE load_key (seq INTEGER, hash TEXT, subject TEXT, PRIMARY KEY (seq, hash)) WITHOUT ROWID;
-CREATE TEMP TABLE load_consent (seq INTEGER, subject TEXT, at TEXT, purpose TEXT, status TEXT, notice TEXT,
-                                channel TEXT, expires TEXT, PRIMARY KEY (seq, at, purpose, status)) WITHOUT ROWID;
-CREATE TEMP VIEW load (seq, id, kind, records, keys, consents, disclosures) AS
-    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL;
-CREATE TEMP TRIGGER load_rows INSTEAD OF INSERT ON load BEGIN
-    INSERT INTO load_subject (seq, id, kind, records, keys) VALUES (NEW.seq, NEW.id, NEW.kind, NEW.records, NEW.keys);
-    INSERT OR IGNORE INTO load_system SELECT NEW.seq, value ->> 'system', NEW.id FROM json_each(NEW.records);
-    INSERT OR IGNORE INTO load_key SELECT NEW.seq, value, NEW.id FROM json_each(NEW.keys);
-    INSERT OR REPLACE INTO load_consent SELECT NEW.seq, NEW.id, value ->> 'at', value ->> 'purpose', value ->> 'status',
-                                              value ->> 'notice', value ->> 'channel', value ->> 'expires'
-                                       FROM json_each(NEW.consents);
-END;
-""" + disclosures.STAGE
+CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, records TEXT, keys TEXT, consents TEXT,
+                                disclosures TEXT);
+"""
 _STAGE_BATCH = """
-INSERT INTO load SELECT ? + key, value ->> 'id', value ->> 'kind', value -> 'records', value -> 'key_hashes',
-                        value -> 'consents', value -> 'disclosures'
+INSERT INTO load_subject SELECT ? + key, value ->> 'id', value ->> 'kind', value -> 'records', value -> 'key_hashes',
+                                NULLIF(value -> 'consents', '[]'), NULLIF(value -> 'disclosures', '[]')
 FROM json_each(?)"""
 _BY_ID = "CREATE INDEX temp.load_subject_by_id ON load_subject (id, seq)"
 
@@ -80,12 +70,13 @@ _SUBJECTS = {True: "INSERT OR REPLACE INTO subject (id, kind, records, keys) "
                    "SELECT id, kind, records, keys FROM load_subject WHERE seq BETWEEN ?1 AND ?2",
              False: "INSERT OR REPLACE INTO subject (id, kind, records, keys) "
                     "SELECT id, kind, records, keys FROM load_subject WHERE id BETWEEN ?1 AND ?2 ORDER BY id, seq"}
-# Lines of distinct subjects: their index entries as staged. A subject that comes more than once:
-# those of its last line, as stored.
+# Lines of distinct subjects: their index entries as staged (a key hash that two subjects give goes to the
+# later line). A subject that comes more than once: those of its last line, as stored.
 _INDEX_STAGED = (
-    "INSERT OR IGNORE INTO subject_system (system, subject) SELECT system, subject FROM load_system "
-    "WHERE {lines} ORDER BY 1, 2",
-    "INSERT OR REPLACE INTO subject_key (hash, subject) SELECT hash, subject FROM load_key WHERE {lines} ORDER BY 1",
+    "INSERT OR IGNORE INTO subject_system (system, subject) SELECT r.value ->> 'system', l.id "
+    "FROM load_subject l, json_each(l.records) r WHERE {lines} ORDER BY 1, 2",
+    "INSERT OR REPLACE INTO subject_key (hash, subject) SELECT k.value, l.id "
+    "FROM load_subject l, json_each(l.keys) k WHERE {lines} ORDER BY 1, l.seq",
 )
 _INDEX_STORED = (
     """INSERT OR IGNORE INTO subject_system (system, subject)
@@ -97,8 +88,10 @@ CONSENT_CONFLICT = (" ON CONFLICT (subject, at, purpose, status) DO UPDATE SET n
                     "channel = excluded.channel, expires = excluded.expires")
 """An event recorded again (same subject, time, purpose and status) takes the notice, channel and
 expiry given last, as on Neo4j."""
-_CONSENTS = ("INSERT INTO consent SELECT subject, at, purpose, status, notice, channel, expires "
-             "FROM load_consent WHERE {lines} ORDER BY 1, 2, 3, 4, seq" + CONSENT_CONFLICT)
+_CONSENTS = ("INSERT INTO consent SELECT l.id, c.value ->> 'at', c.value ->> 'purpose', c.value ->> 'status', "
+             "c.value ->> 'notice', c.value ->> 'channel', c.value ->> 'expires' "
+             "FROM load_subject l, json_each(l.consents) c WHERE {lines} ORDER BY 1, 2, 3, 4, l.seq, c.key"
+             + CONSENT_CONFLICT)
 
 
 class SubjectLoad:
@@ -111,14 +104,14 @@ class SubjectLoad:
         db = self._staging_connection()
         try:
             db.executescript(_STAGE)
-            count, ascending = _stage(db, rows)
+            count, ascending, keys = _stage(db, rows)
             if count == 0:
                 with self._writing() as writer:
                     self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
                                                after=encode({"subjects": 0}))], writer)
                 return 0
             distinct = count if ascending else _index_by_id(db)
-            fingerprint = key_fingerprint() if key_fingerprint and _has_keys(db) else None
+            fingerprint = key_fingerprint() if key_fingerprint and keys else None
             bounds = _batches(db, ascending, count)
         except sqlite3.Error as error:
             db.close()
@@ -208,12 +201,12 @@ class SubjectLoad:
                              f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
 
 
-def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow | EncodedSubject]) -> tuple[int, bool]:
-    """Append `rows` to the staging tables; return how many there were and whether their ids
-    ascend. SQLite stages a batch in another thread (it lets go of the GIL while it works)
-    while this one reads and validates the next. Rows are encoded one by one, so that they
-    die young: a batch of live rows costs the cyclic collector dearly."""
-    count, ids, ascending = 0, [""], True
+def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow | EncodedSubject]) -> tuple[int, bool, bool]:
+    """Append `rows` to the staging table; return how many there were, whether their ids ascend
+    and whether any carries key hashes. SQLite stages a batch in another thread (it lets go of
+    the GIL while it works) while this one reads and validates the next. Rows are encoded one by
+    one, so that they die young: a batch of live rows costs the cyclic collector dearly."""
+    count, ids, ascending, keys = 0, [""], True, False
     with ThreadPoolExecutor(1, thread_name_prefix="subject-staging") as stager:
         staged = None
         iterator = iter(rows)
@@ -222,6 +215,8 @@ def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow | EncodedSubject]) 
             for row in itertools.islice(iterator, _STAGING_ROWS):
                 batch.append(encoded_subject(row))
                 ids.append(row.id)
+                if not keys:
+                    keys = keyed(row)
             if not batch:
                 break
             ascending = ascending and all(a < b for a, b in itertools.pairwise(ids))
@@ -232,17 +227,13 @@ def _stage(db: sqlite3.Connection, rows: Iterable[SubjectRow | EncodedSubject]) 
             count += len(batch)
         if staged:
             staged.result()
-    return count, ascending
+    return count, ascending, keys
 
 
 def _index_by_id(db: sqlite3.Connection) -> int:
     """Index the staged lines by id; return how many distinct subjects they hold."""
     db.execute(_BY_ID)
     return db.execute("SELECT COUNT(DISTINCT id) FROM load_subject").fetchone()[0]
-
-
-def _has_keys(db: sqlite3.Connection) -> bool:
-    return db.execute("SELECT EXISTS (SELECT 1 FROM load_key)").fetchone()[0]
 
 
 def _batches(db: sqlite3.Connection, ascending: bool, count: int) -> list[tuple]:

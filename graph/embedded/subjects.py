@@ -108,14 +108,16 @@ _REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for
 _UNKNOWN = {kind: f"SELECT named FROM ({distinct}) "
                   "WHERE NOT EXISTS (SELECT 1 FROM entity WHERE id = named AND type = ?3) ORDER BY 1"
             for kind, distinct in {
-    "records": "SELECT DISTINCT system AS named FROM load_system WHERE {lines}",
+    "records": "SELECT DISTINCT r.value ->> 'system' AS named FROM load_subject l, json_each(l.records) r WHERE {lines}",
     "record categories": "SELECT DISTINCT c.value AS named FROM load_subject, json_each(records) r, "
                          "json_each(r.value, '$.categories') c WHERE {lines}",
     "record sources": "SELECT DISTINCT r.value ->> 'source' AS named FROM load_subject, json_each(records) r "
                       "WHERE {lines} AND r.value ->> 'source' IS NOT NULL",
-    "consents": "SELECT DISTINCT purpose AS named FROM load_consent WHERE {lines}",
+    "consents": "SELECT DISTINCT c.value ->> 'purpose' AS named FROM load_subject l, json_each(l.consents) c "
+                "WHERE {lines}",
     "kind": "SELECT DISTINCT kind AS named FROM load_subject WHERE {lines}",
-    "disclosures": "SELECT DISTINCT flow AS named FROM load_disclosure WHERE {lines}",
+    "disclosures": "SELECT DISTINCT d.value ->> 'flow' AS named FROM load_subject l, json_each(l.disclosures) d "
+                   "WHERE {lines}",
 }.items()}
 
 

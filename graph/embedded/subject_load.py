@@ -9,13 +9,13 @@ next ones. That takes no lock on the store: readers and writers carry on, and an
 
 Then it applies `SUBJECT_BATCH` subjects per write transaction, each with one sorted
 `INSERT … SELECT` per table, which takes the index entries, consents and disclosures out of the
-staged JSON (`json_each`): staging them as rows of their own cost more than twice as much. B-trees
-fill in key order instead of at random places (at ten
-million subjects, the difference between visiting each page once and once per row). Every
-subject is applied whole in one batch: its row, its index entries, its consents and disclosures. Between
-batches other writers get their turn, so they wait one batch at most. A file of one batch is
-one transaction; a larger one is recorded as pending (the `setting` row `subject-load`) from
-its first batch to its last, and audited when it starts applying and when it ends.
+staged JSON (`json_each`, `json_tree`): staging them as rows of their own cost twice as much.
+B-trees fill in key order instead of at random places (at ten million subjects, the difference
+between visiting each page once and once per row). Every subject is applied whole in one batch:
+its row, its index entries, its consents and disclosures. Between batches other writers get
+their turn, so they wait one batch at most. A file of one batch is one transaction; a larger one
+is recorded as pending (the `setting` row `subject-load`) from its first batch to its last, and
+audited when it starts applying and when it ends.
 
 Ids in ascending order (as exports often are) come once each and need no sorting: a batch is a
 range of lines. Otherwise the staged lines are indexed by id and a batch is a range of ids;
@@ -73,8 +73,8 @@ _SUBJECTS = {True: "INSERT OR REPLACE INTO subject (id, kind, records, keys) "
 # Lines of distinct subjects: their index entries as staged (a key hash that two subjects give goes to the
 # later line). A subject that comes more than once: those of its last line, as stored.
 _INDEX_STAGED = (
-    "INSERT OR IGNORE INTO subject_system (system, subject) SELECT r.value ->> 'system', l.id "
-    "FROM load_subject l, json_each(l.records) r WHERE {lines} ORDER BY 1, 2",
+    "INSERT OR IGNORE INTO subject_system (system, subject) SELECT r.value, l.id "  # each record's `system`
+    "FROM load_subject l, json_tree(l.records) r WHERE {lines} AND r.key = 'system' ORDER BY 1, 2",
     "INSERT OR REPLACE INTO subject_key (hash, subject) SELECT k.value, l.id "
     "FROM load_subject l, json_each(l.keys) k WHERE {lines} ORDER BY 1, l.seq",
 )

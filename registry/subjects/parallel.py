@@ -94,7 +94,7 @@ def rows(lines: Iterable[tuple[int, object]], checker: model.Checker, workers: i
                 if found.count:
                     reported.add(found.problems, found.more)
                 elif not reported.count:
-                    yield from encoded
+                    yield from map(EncodedSubject, *encoded)
         finally:
             for future in pending:
                 if isinstance(future, Future):
@@ -140,17 +140,22 @@ def _end_with_caller(lifeline: Connection) -> None:
 
 
 def _check(chunk: list[tuple[int, object]], detailed: bool, checker: model.Checker | None = None
-           ) -> tuple[list[EncodedSubject], model.Reported, bool]:
+           ) -> tuple[tuple[list[str], list[bytes], list[bool]], model.Reported, bool]:
     """(encoded rows, the chunk's problems as reported, whether a key was hashed) for one chunk;
-    the rows stop at its first invalid line."""
+    the rows stop at its first invalid line. The rows come as the columns of their `EncodedSubject`s
+    (ids, JSON, whether keyed): lists of plain values pickle four times faster than named tuples."""
     checker = checker or _checker
     checker.hasher.used = False
-    encoded: list[EncodedSubject] = []
+    ids: list[str] = []
+    encoded: list[bytes] = []
+    keyed: list[bool] = []
     reported = model.Reported()
     for number, raw in chunk:
         row, found = checker.check(number, raw, detailed=detailed and reported.detailed)
         if found:
             reported.add(found)
         elif not reported.count:
-            encoded.append(EncodedSubject(row.id, orjson.dumps(row), bool(row.key_hashes)))
-    return encoded, reported, checker.hasher.used
+            ids.append(row.id)
+            encoded.append(orjson.dumps(row))
+            keyed.append(bool(row.key_hashes))
+    return (ids, encoded, keyed), reported, checker.hasher.used

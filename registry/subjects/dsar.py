@@ -224,8 +224,9 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
                                  origins=potential.origins.get((party, flow_id)))
                   for (party, flow_id), chains in sorted(potential.disclosed.items())
                   if (party, flow_id) not in actual.disclosed]
+    held_for = {(h.system, h.category): h.on_behalf_of for h in holdings}
     suspended = [SuspendedFlow(flow=f, purpose=entities[f].doc["purpose"], categories=tuple(sorted(categories)),
-                               expired=f in actual.expired, on_behalf_of=_instructed(spread, holdings, entities[f].doc,
+                               expired=f in actual.expired, on_behalf_of=_instructed(spread, held_for, entities[f].doc,
                                                                                      categories))
                  for f, categories in sorted(actual.suspended.items())]
     accounting = []
@@ -259,7 +260,7 @@ def _recipient(spread: Spread, party: str, flow_id: str, chains: dict[str, tuple
                                                                                   spread.tree),
                      agreement=flow.get("agreement"), transfer_mechanism=terms["transfer_mechanism"][0],
                      path=path, case_flows=cases if potential else (),
-                     on_behalf_of=next(iter(origins)) if origins and len(origins) == 1 else None)
+                     on_behalf_of=_whose(origins or ()))
 
 
 def _whose(controllers: Iterable[str | None]) -> str | None:
@@ -269,12 +270,13 @@ def _whose(controllers: Iterable[str | None]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _instructed(spread: Spread, holdings: list[SubjectHolding], flow: Doc, categories: Iterable[str]) -> str | None:
+def _instructed(spread: Spread, held_for: dict[tuple[str, str], str | None], flow: Doc,
+                categories: Iterable[str]) -> str | None:
     """The controller whose processing `flow` would be, carrying `categories` from its source:
-    where we hold all of it there for that controller and the flow is on its instructions
+    where we hold all of it there for that controller (`held_for`: (system, category) -> the
+    holding's `on_behalf_of`) and the flow is on its instructions
     (`registry.processing.on_instructions`); None where it would be our own (Art. 28(10))."""
-    held = {(h.system, h.category): h.on_behalf_of for h in holdings}
-    whose = _whose(held.get((flow["from"], c)) for c in categories)
+    whose = _whose(held_for.get((flow["from"], c)) for c in categories)
     if whose is None:
         return None
     agreements = {a["id"]: a for (controller, _), found in spread.supplied.items() if controller == whose for a in found}

@@ -63,6 +63,12 @@ def link(head: AuditHead, entries: Iterable[NewAuditEntry]) -> tuple[list[dict],
     return rows, AuditHead(seq, prev)
 
 
+def last_change(rows: list[dict]) -> int | None:
+    """The `seq` of the last of `link`'s `rows` that records a change rather than an audited read
+    (`GraphStore.last_change`); None when they are all reads."""
+    return next((row["seq"] for row in reversed(rows) if row["action"] != "read"), None)
+
+
 @dataclass(frozen=True)
 class Break:
     """The first entry where the chain is broken, and how."""

@@ -66,6 +66,9 @@ class ScratchStore(SnapshotReads):
     def audit_head(self) -> AuditHead | None:
         return self.base.audit_head() if self.base is not None else None
 
+    def last_change(self) -> int:
+        return self.base.last_change() if self.base is not None else 0
+
     def pending_load(self) -> None:
         return None
 

@@ -323,6 +323,18 @@ class ConsentGroup(NamedTuple):
     events: tuple[Doc, ...]
     subjects: int
 
+    @classmethod
+    def of(cls, kind: str, systems: Iterable[str], disclosed: Iterable[Iterable[str]],
+           events: Iterable[Iterable[str | None]], subjects: int) -> ConsentGroup:
+        """A group from a store's rows: `events` as tuples in `HISTORY_FIELDS` order, None where unset."""
+        return cls(kind, tuple(systems), tuple(map(tuple, disclosed)),
+                   tuple({f: v for f, v in zip(HISTORY_FIELDS, event) if v is not None} for event in events),
+                   subjects)
+
+
+HISTORY_FIELDS = ("at", "purpose", "status", "expires")
+"""The fields of a consent event that decide whether consent stands (`ConsentGroup.events`)."""
+
 
 @dataclass(frozen=True)
 class Erasure:
@@ -537,6 +549,13 @@ class GraphStore(Protocol):
 
     def audit_head(self) -> AuditHead | None:
         """The last entry as recorded apart from the entries (None while the log is empty)."""
+
+    def last_change(self) -> int:
+        """The sequence number of the last audit entry that records a change (0 before any): every
+        write moves it, of documents, tokens or subject data, except a large subject load's batches
+        between its first and last entry (they move `pending_load`'s progress); an audited read of
+        subject data (`log_access`) does not. Answers about the subject data may be kept while it,
+        with `pending_load`, stays the same."""
 
     def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
         """Every holding of `category`, its ancestors and (optionally) its descendants, on day

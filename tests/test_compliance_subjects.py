@@ -124,6 +124,38 @@ def test_subjects_whose_data_a_case_flow_carried_count_from_the_day_of_their_dis
     assert counted(date(2026, 6, 2)) == [4]  # and S-9, disclosed late that day
 
 
+def test_the_counts_are_read_again_after_each_change_of_subject_data_and_not_after_a_dsar(
+        service, registry, tmp_path, monkeypatch):
+    """The counts are kept while `last_change` and `pending_load` stay; an audited read moves the
+    audit head but not `last_change`, so a portal's DSARs leave them kept; each write moves it."""
+    store = registry.store
+    groups, reads = store.consent_groups, []
+    monkeypatch.setattr(store, "consent_groups", lambda *a, **k: reads.append(1) or groups(*a, **k))
+
+    def counted():
+        return [f.subject_count for f in findings(registry, rule="consent-withdrawn-data-still-flowing")]
+
+    assert (counted(), counted(), len(reads)) == ([2], [2], 1)
+    mark, head = store.last_change(), store.audit_head().seq
+    service.report(principal=ADMIN, subject="S-1")
+    service.erasure_plan(principal=ADMIN, subject="S-4")
+    assert (store.last_change(), store.audit_head().seq) == (mark, head + 2)
+    assert (counted(), len(reads)) == ([2], 1)
+
+    service.set_consent(principal=ADMIN, subject="S-1", purpose="marketing", status="granted",
+                        at=datetime(2025, 2, 1, tzinfo=timezone.utc))
+    assert store.last_change() == store.audit_head().seq > mark
+    assert (counted(), len(reads)) == ([1], 2)
+    path = tmp_path / "more.jsonl"
+    path.write_text(json.dumps(subject("S-6", "mkt", "withdrawn")) + "\n")
+    service.load(path, principal=ADMIN)
+    assert (counted(), len(reads)) == ([2], 3)
+    service.erase(principal=ADMIN, subject="S-6")
+    assert (counted(), len(reads)) == ([1], 4)
+    service.report(principal=ADMIN, subject="S-4")
+    assert (counted(), len(reads)) == ([1], 4)
+
+
 def test_a_system_that_also_declares_data_on_another_basis_is_not_consent_only(service, registry):
     assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1  # mkt's
     registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE",

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import ContextManager
 from pathlib import Path
 
-from graph.audit import GENESIS, link
+from graph.audit import GENESIS, last_change, link
 from graph.changes import encode, forced_entries, plan
 from graph.embedded.disclosures import DisclosureTable
 from graph.embedded.erasure import ErasureTables
@@ -235,6 +235,8 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         db.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (:seq, :at, :actor, :action, :type, :entity,"
                        " :before, :after, :prev, :hash)", rows)
         self._set("audit-head", f"{head.seq} {head.hash}", db)
+        if (changed := last_change(rows)) is not None:
+            self._set("last-change", str(changed), db)
 
     def _in_transaction(self, work) -> None:
         """Run `work()` in a write transaction of its own."""
@@ -276,6 +278,14 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
     def audit_head(self) -> AuditHead | None:
         with self._reader() as db:
             return self._head(db)
+
+    def last_change(self) -> int:
+        with self._reader() as db:
+            found = self._setting("last-change", db)
+            if found is None:  # a log written before the mark was kept: its head
+                head = self._head(db)
+                return head.seq if head is not None else 0
+            return int(found)
 
     def key_fingerprint(self) -> str | None:
         with self._reader() as db:

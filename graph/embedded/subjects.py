@@ -60,7 +60,6 @@ def upgrade(db: sqlite3.Connection) -> None:
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 _IDS = "SELECT value FROM json_each(?)"
-_HISTORY_FIELDS = ("at", "purpose", "status", "expires")
 _CONCERNED = """
 SELECT subject FROM subject_system WHERE system IN (SELECT value FROM json_each(?1))
 UNION
@@ -217,9 +216,7 @@ class SubjectTables(SubjectLoad):
         groups: dict[tuple, int] = Counter()
         for (kind, systems, disclosed, events), count in alike.items():
             groups[kind, tuple(sorted(set(systems.split("\x1f"))) if systems else ()), disclosed, events] += count
-        return [ConsentGroup(kind, systems, tuple(map(tuple, orjson.loads(disclosed))),
-                             tuple({f: v for f, v in zip(_HISTORY_FIELDS, event) if v is not None}
-                                   for event in orjson.loads(events)), count)
+        return [ConsentGroup.of(kind, systems, orjson.loads(disclosed), orjson.loads(events), count)
                 for (kind, systems, disclosed, events), count in groups.items()]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:

@@ -12,7 +12,7 @@ import json
 
 import neo4j
 
-from graph.audit import GENESIS, link
+from graph.audit import GENESIS, last_change, link
 from graph.changes import encode
 from graph.store import AuditEntry, AuditHead, AuditQuery, NewAuditEntry
 
@@ -28,7 +28,8 @@ RETURN m.seq AS seq, m.head AS head
 """Taken first by every write: the exclusive lock on the meta node serialises writers."""
 
 _APPEND = f"UNWIND $rows AS row CREATE (e:{AUDIT}) SET e = row"
-_SET_HEAD = f"MATCH (m:{META} {{key: 'registry'}}) SET m.seq = $seq, m.head = $head"
+_SET_HEAD = (f"MATCH (m:{META} {{key: 'registry'}}) "
+             "SET m.seq = $seq, m.head = $head, m.changed = coalesce($changed, m.changed)")
 _APPEND_LAST = f"{_APPEND} WITH count(*) AS appended {_SET_HEAD}"
 """The last rows and the new head in one statement (one round trip: an audited read writes one entry)."""
 _APPEND_AFTER = f"""
@@ -36,12 +37,15 @@ MATCH (m:{META} {{key: 'registry'}})
 SET m.version = m.version
 WITH m WHERE m.seq = $seq AND m.head = $head
 CREATE (e:{AUDIT}) SET e = $row
-SET m.seq = $row.seq, m.head = $row.hash
+SET m.seq = $row.seq, m.head = $row.hash, m.changed = coalesce($changed, m.changed)
 RETURN count(e) AS appended
 """
 """One entry chained after `$seq`/`$head`, written only if they are still the head once the
 writers' lock is taken (`append_after`)."""
 HEAD = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN m.seq AS seq, m.head AS head"
+LAST_CHANGE = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN coalesce(m.changed, m.seq, 0) AS changed"
+"""`GraphStore.last_change`: kept on the meta node by every append of a change (before there was
+one, the head's `seq`)."""
 _UNSEALED = f"MATCH (e:{AUDIT}) WHERE e.hash IS NULL RETURN count(e) > 0 AS unsealed"
 _ALL = f"MATCH (e:{AUDIT}) RETURN e {{.*}} AS entry ORDER BY e.seq"
 _DROP = f"MATCH (e:{AUDIT}) DELETE e"
@@ -89,7 +93,7 @@ def append(tx: neo4j.ManagedTransaction | neo4j.Transaction, entries: list[NewAu
     batches = [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)] or [[]]
     for batch in batches[:-1]:
         tx.run(_APPEND, rows=batch).consume()
-    tx.run(_APPEND_LAST, rows=batches[-1], seq=head.seq, head=head.hash).consume()
+    tx.run(_APPEND_LAST, rows=batches[-1], seq=head.seq, head=head.hash, changed=last_change(rows)).consume()
     return head
 
 
@@ -99,7 +103,8 @@ def append_after(session: neo4j.Session, head: AuditHead, entry: NewAuditEntry, 
     the writers' lock is taken: the new head; None when the chain has moved on, and nothing was
     written (append under the lock then, `append`). An error the driver would retry raises."""
     [row], new = link(head, [entry])
-    result = session.run(neo4j.Query(_APPEND_AFTER, timeout=timeout), seq=head.seq, head=head.hash, row=row)
+    result = session.run(neo4j.Query(_APPEND_AFTER, timeout=timeout), seq=head.seq, head=head.hash, row=row,
+                         changed=last_change([row]))
     [record] = list(result)
     result.consume()  # the commit's outcome
     return new if record["appended"] else None
@@ -114,7 +119,7 @@ def seal_legacy(session: neo4j.Session) -> None:
         lock(tx)
         entries = [record["entry"] for record in tx.run(_ALL)]
         tx.run(_DROP).consume()
-        tx.run(_SET_HEAD, seq=0, head=GENESIS).consume()
+        tx.run(_SET_HEAD, seq=0, head=GENESIS, changed=None).consume()
         append(tx, [NewAuditEntry(e["at"], e["actor"], e["action"], e["type"], e["entity"],
                                   _canonical(e.get("before")), _canonical(e.get("after"))) for e in entries])
 

@@ -207,6 +207,9 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
         [record] = self._query(audit.HEAD)
         return AuditHead(record["seq"], record["head"]) if record["head"] else None
 
+    def last_change(self) -> int:
+        return self._query(audit.LAST_CHANGE)[0]["changed"] or 0
+
     # Answers are kept per registry version (`graph.neo4j.answers`), keyed by the day they are for.
 
     def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:

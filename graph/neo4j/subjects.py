@@ -97,7 +97,6 @@ CALL () {
 }
 """
 """The subjects a `Concerned` describes, each once (`UNION`)."""
-_HISTORY_FIELDS = ("at", "purpose", "status", "expires")
 _GROUPS = """
 MATCH (p:Entity) WHERE p.id IN $purposes
 MATCH (s:Subject)-[c:CONSENT]->(p)
@@ -193,9 +192,7 @@ class SubjectGraph:
         return self._query(_CONSENTING, purposes=sorted(set(purposes)))[0]["count"]
 
     def consent_groups(self, purposes: Iterable[str], *, every: bool = True) -> list[ConsentGroup]:
-        return [ConsentGroup(r["kind"], tuple(r["systems"]), tuple(map(tuple, r["disclosed"])),
-                             tuple({f: v for f, v in zip(_HISTORY_FIELDS, event) if v is not None}
-                                   for event in r["events"]), r["subjects"])
+        return [ConsentGroup.of(r["kind"], r["systems"], r["disclosed"], r["events"], r["subjects"])
                 for r in self._query(_GROUPS, purposes=sorted(set(purposes)), every=every)]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:

@@ -134,12 +134,12 @@ COUNTS = RULE_ID + ": counts"
 
 def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]]:
     """`ended` on the facts' day, kept with the facts until the subject data changes. Every change
-    of it moves the audit head (`GraphStore.audit_head`; GDPR Art. 5(2)), except a load's batches
+    of it is audited and moves `GraphStore.last_change` (GDPR Art. 5(2)), except a load's batches
     between its first and last entry, which move its recorded progress (`GraphStore.pending_load`):
     together they mark what was read. They are read before the subjects, so a change in between
-    makes the next question read again. A read of subject data (a DSAR) is audited too, and so
-    also makes the next question read again."""
-    mark = (store.audit_head(), store.pending_load())
+    makes the next question read again. An audited read of subject data (a DSAR) moves neither,
+    so a portal's DSARs between two questions leave the counts kept."""
+    mark = (store.last_change(), store.pending_load())
     kept = facts.kept.get(COUNTS)
     if kept is not None and kept[0] == mark:
         return kept[1]

@@ -36,7 +36,7 @@ from registry.categories import CategoryTree
 from registry.compliance.impact import downstream
 from registry.legal_bases import BUILTIN_LEGAL_BASES
 from registry.subjects import dsar
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 
 from bench.questions import Picks
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.store import StoreError
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 
 from bench import ours as our_side
 from bench.ours import schema

@@ -53,7 +53,7 @@ from registry.compliance.settings import Settings as ComplianceSettings
 from registry.compliance.transfers import Countries
 from registry.errors import InvalidArgument
 from registry.subjects.language import language
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 
 PREFIX = "DSA_REGISTRY_"
 CommaList = Annotated[tuple[str, ...], NoDecode]

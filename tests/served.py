@@ -13,7 +13,7 @@ from registry.api.app import create_app
 from registry.auth.roles import ROLES, Principal
 from registry.service import Registry
 from registry.settings import Settings
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.auth import issue
 from tests.subject_graphs import SUBJECT, bundles

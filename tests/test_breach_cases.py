@@ -12,7 +12,7 @@ from registry.api.context import Context
 from registry.api.schema import schema
 from registry.auth.roles import Principal
 from registry.compliance import breach_impact
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import CASE_SUBJECTS, CASES
 

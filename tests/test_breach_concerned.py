@@ -11,7 +11,7 @@ import pytest
 
 from registry.auth.roles import Principal
 from registry.compliance.impact import breach_impact
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import CASE_SUBJECTS, CASES
 

@@ -9,7 +9,8 @@ import pytest
 
 from registry.bundle import BundleInvalid, Source
 from registry.sources import MAX_DEPTH
-from registry.subjects.model import KeyHasher, SubjectsInvalid
+from registry.subjects.keys import KeyHasher
+from registry.subjects.model import SubjectsInvalid
 from registry.subjects.service import SubjectService
 from tests.graphs import LINEAGE
 from tests.test_dsar import DPO

@@ -18,7 +18,7 @@ from registry.api.context import Context
 from registry.api.schema import schema
 from registry.auth.roles import Principal
 from registry.compliance import findings
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.render import render
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import bundles

@@ -9,7 +9,8 @@ import pytest
 from registry.auth.roles import Forbidden, Principal
 from registry.errors import InvalidArgument, NotFound
 from registry.subjects.service import SubjectService
-from registry.subjects.model import KeyHasher, SubjectsInvalid
+from registry.subjects.keys import KeyHasher
+from registry.subjects.model import SubjectsInvalid
 from tests.subject_graphs import SUBJECT, bundles
 
 DPO = Principal.of("alice", "dpo")

@@ -12,7 +12,7 @@ from registry.settings import Settings
 from registry.api.context import Context
 from registry.api.schema import schema
 from registry.subjects.service import SubjectService
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from tests.subject_graphs import SUBJECT, bundles
 
 DSAR = """query ($email: String) { dsar(email: $email) {

@@ -8,7 +8,8 @@ import pytest
 
 from registry.auth.roles import Forbidden, Principal
 from registry.errors import InvalidArgument, NotFound
-from registry.subjects.model import KeyHasher, SubjectsInvalid
+from registry.subjects.keys import KeyHasher
+from registry.subjects.model import SubjectsInvalid
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import CASE_SUBJECTS, CASES
 

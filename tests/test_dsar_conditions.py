@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from registry.auth.roles import Principal
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import SUBJECT, bundles
 

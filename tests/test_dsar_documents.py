@@ -20,7 +20,7 @@ from registry.auth.roles import Principal
 from registry.compliance.settings import Settings as ComplianceSettings
 from registry.errors import InvalidArgument
 from registry.subjects.language import catalogue
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.render import NO_CONTROLLER, dsar_view, render
 from registry.subjects.service import SubjectService
 from registry.subjects.words import Words

@@ -13,7 +13,7 @@ from registry.api.context import Context
 from registry.api.schema import schema
 from registry.auth.roles import Principal
 from registry.compliance import Settings, breach_impact, findings, ropa
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.compliance_cases import entity, load_case
 

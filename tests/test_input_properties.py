@@ -18,7 +18,8 @@ from graph.embedded import EmbeddedStore
 from registry.bundle import BundleInvalid, Source
 from registry.cli import main
 from registry.service import Registry
-from registry.subjects.model import KeyHasher, SubjectsInvalid
+from registry.subjects.keys import KeyHasher
+from registry.subjects.model import SubjectsInvalid
 from registry.subjects.service import SubjectService
 from tests.graphs import LINEAGE
 from tests.test_dsar import DPO

@@ -13,8 +13,8 @@ import pytest
 from graph.store import StoreError
 from registry.auth.roles import Principal
 from registry.settings import Settings, SettingsError
-from registry.subjects.model import KeyHasher
-from registry.subjects.service import KeyMismatch, SubjectService
+from registry.subjects.keys import KeyHasher, KeyMismatch
+from registry.subjects.service import SubjectService
 from tests.subject_graphs import SUBJECT, bundles
 from tests.test_cli import cli
 

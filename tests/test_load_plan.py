@@ -10,7 +10,7 @@ from graph.store import SubjectRow
 from registry.bundle import BundleInvalid, references
 from registry.errors import InvalidArgument
 from registry.model import SECTIONS
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.graphs import LINEAGE
 from tests.subject_graphs import bundles

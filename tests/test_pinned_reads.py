@@ -16,7 +16,7 @@ from registry.audit import AuditTrail
 from registry.auth.roles import Principal
 from registry.compliance import findings
 from registry.service import Registry
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.neo4j_server import credentials
 from tests.subject_graphs import SUBJECT, bundles

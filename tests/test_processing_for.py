@@ -23,7 +23,7 @@ from registry.auth.roles import Principal
 from registry.compliance import breach_impact, ropa
 from registry.errors import InvalidArgument
 from registry.subjects.erasure import erasure_plan
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.render import render, render_erasure
 from registry.subjects.service import SubjectService
 from tests.graphs import LINEAGE

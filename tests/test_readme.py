@@ -43,7 +43,7 @@ def test_the_health_data_example_shows_real_output(registry):
 def test_the_subject_file_examples_load_and_agree(registry, tmp_path):
     from registry.auth.roles import Principal
     from registry.subjects.service import SubjectService
-    from registry.subjects.model import KeyHasher
+    from registry.subjects.keys import KeyHasher
 
     registry.load([("demo", DEMO.read_text())], actor="test")
     service = SubjectService(registry, KeyHasher(b"secret"))
@@ -63,7 +63,7 @@ def test_the_subject_file_examples_load_and_agree(registry, tmp_path):
 def test_the_example_customer_on_the_demo_has_the_recipients_the_readme_lists(registry):
     from registry.auth.roles import Principal
     from registry.subjects.demo import load_demo_subjects
-    from registry.subjects.model import KeyHasher
+    from registry.subjects.keys import KeyHasher
     from registry.subjects.service import SubjectService
 
     registry.load([("demo", DEMO.read_text())], actor="test")

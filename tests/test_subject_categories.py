@@ -12,7 +12,8 @@ from registry.api.schema import schema
 from registry.auth.roles import Principal
 from registry.bundle import BundleInvalid
 from registry.errors import InvalidArgument
-from registry.subjects.model import KeyHasher, SubjectsInvalid
+from registry.subjects.keys import KeyHasher
+from registry.subjects.model import SubjectsInvalid
 from registry.subjects.service import SubjectService
 
 BUNDLE = """

@@ -14,7 +14,8 @@ from graph.store import SUBJECT_BATCH, AuditQuery, PendingLoad, StoreBusy
 from registry.auth.roles import Principal
 from registry.errors import InvalidArgument
 from registry.service import Registry
-from registry.subjects.model import KeyHasher, SubjectsInvalid
+from registry.subjects.keys import KeyHasher
+from registry.subjects.model import SubjectsInvalid
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import SUBJECT, bundles
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from graph.store import SubjectRow
-from registry.subjects.model import KeyHasher
+from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import bundles
 from tests.test_subject_load import DPO, SECRET

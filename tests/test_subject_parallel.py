@@ -10,8 +10,9 @@ import pytest
 
 from graph.store import AuditQuery, StoreError
 from registry.auth.roles import Principal
-from registry.subjects import model, parallel
-from registry.subjects.model import KeyHasher, KeyMismatch, SubjectsInvalid
+from registry.subjects import files, model, parallel
+from registry.subjects.keys import KeyHasher, KeyMismatch
+from registry.subjects.model import SubjectsInvalid
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import SUBJECT, bundles
 
@@ -64,8 +65,8 @@ def checker(service, path) -> model.Checker:
 
 def test_workers_give_the_rows_of_a_check_in_one_process_in_order(service, tmp_path, small_chunks):
     path = write(tmp_path / "varied.jsonl", [varied(i) for i in range(1000)])
-    alone = [orjson.dumps(row) for row in model.rows(model.read_subjects(path), checker(service, path))]
-    spread = list(parallel.rows(model.read_subjects(path), checker(service, path), 2))
+    alone = [orjson.dumps(row) for row in model.rows(files.read_subjects(path), checker(service, path))]
+    spread = list(parallel.rows(files.read_subjects(path), checker(service, path), 2))
     assert [row.json for row in spread] == alone and len(alone) == 1000
     assert [row.id for row in spread] == [f"V-{i:05d}" for i in range(1000)]
 
@@ -90,7 +91,7 @@ def test_invalid_lines_spread_over_chunks_are_reported_as_by_one_process_and_not
     lines[300] = "{not json"
     path = write(tmp_path / "bad.jsonl", lines)
     with pytest.raises(SubjectsInvalid) as alone:
-        list(model.rows(model.read_subjects(path), checker(service, path)))
+        list(model.rows(files.read_subjects(path), checker(service, path)))
     with pytest.raises(SubjectsInvalid) as spread:
         service.load(path, principal=DPO, workers=2)
     assert str(spread.value) == str(alone.value)
@@ -103,7 +104,7 @@ def test_a_line_that_is_not_utf8_is_reported_in_its_place(service, store, tmp_pa
     path = write(tmp_path / "latin1.jsonl", [varied(i) for i in range(200)])
     path.write_bytes(path.read_bytes().replace(b'"V-00150"', b'"V-\xe900150"'))
     with pytest.raises(SubjectsInvalid) as alone:
-        list(model.rows(model.read_subjects(path), checker(service, path)))
+        list(model.rows(files.read_subjects(path), checker(service, path)))
     with pytest.raises(SubjectsInvalid) as spread:
         service.load(path, principal=DPO, workers=2)
     assert str(spread.value) == str(alone.value)

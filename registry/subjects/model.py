@@ -1,39 +1,31 @@
-"""Data subjects: their records in systems, their consents, and the keyed hashes that find them.
+"""Data subjects: their records in systems, their consents and disclosures, and the check of each
+raw subject against the registry.
 
-A subject file is JSON Lines (one subject a line) or CSV (consecutive rows per subject, one
-record and/or one consent event a row; see README). Files are read as a stream: every line is
-validated (against the registry's systems, parties, categories and purposes too) while valid
-subjects flow on to the store, and if any line is invalid the store's transaction is rolled
-back, so a file applies whole or not at all, in constant memory. A subject that comes again
-(later in the file or in a later file) is updated: kind, records and keys are replaced, and its
-consent events and disclosures are added to its history.
-
-Lookup keys (e-mail, national id …) are never stored: only HMAC-SHA256 of the normalised value
-under a key from configuration (the settings `DSA_REGISTRY_HMAC_KEY`, or a file named by
-`DSA_REGISTRY_HMAC_KEY_FILE`). Whoever holds the database cannot reverse them without the key;
-the registry can still find a person by e-mail.
+A subject file (read by `files`) is checked as a stream: every line is validated (against the
+registry's systems, parties, categories and purposes too) while valid subjects flow on to the
+store, and if any line is invalid the store's transaction is rolled back, so a file applies whole
+or not at all, in constant memory. A subject that comes again (later in the file or in a later
+file) is updated: kind, records and keys are replaced, and its consent events and disclosures are
+added to its history. Its lookup keys are stored only as keyed hashes (`keys`).
 """
 
 from __future__ import annotations
 
-import csv
 import functools
-import hmac
-import os
 from dataclasses import dataclass
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from graph.store import SubjectRow
-from registry.sources import BundleInvalid, Problem, decode
+from registry.sources import BundleInvalid, Problem
 from registry.suggest import hint, model_message
 from registry.errors import InvalidArgument
 from registry import bounds
 from registry.model import Day, Id, LongText, Text
+from registry.subjects.keys import KeyHasher, KeyMismatch
 
 KeyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 CLOCK_SKEW = timedelta(minutes=5)
@@ -167,105 +159,6 @@ class SubjectsInvalid(ValueError):
         self.more = more
         tail = [f"… and {more} more problem(s)"] if more else []
         super().__init__("\n".join([*map(str, problems), *tail]))
-
-
-class KeyHasher:
-    """HMAC-SHA256 of normalised lookup keys, under the configured secret.
-
-    `secret` may be a function that returns it: it is then called once, the first time the
-    secret is needed, so that commands which hash nothing never read a key file.
-    """
-
-    def __init__(self, secret: bytes | None | Callable[[], bytes | None]):
-        self._secret = secret
-        self._keyed = None  # HMAC-SHA256 keyed with the secret, copied for each hash (half the cost of keying anew)
-
-    def _key(self) -> bytes | None:
-        if callable(self._secret):
-            self._secret = self._secret()
-        return self._secret
-
-    def load(self) -> KeyHasher:
-        """Read the secret now (a function's errors are raised here, not at the first lookup)."""
-        self._key()
-        return self
-
-    def __reduce__(self):
-        """Pickled (for a worker process) with its secret, read now."""
-        return KeyHasher, (self._key(),)
-
-    def hash(self, name: str, value: str) -> str:
-        keyed = self._keyed
-        if keyed is None:
-            secret = self._key()
-            if not secret:
-                raise InvalidArgument("lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
-            keyed = self._keyed = hmac.new(secret, digestmod="sha256")
-        digest = keyed.copy()
-        digest.update(f"{name}:{normalise(name, value)}".encode())
-        return digest.hexdigest()
-
-    @property
-    def fingerprint(self) -> str | None:
-        """Names the secret without revealing it: HMAC-SHA256 of a fixed label under it (None without one).
-        The store records the fingerprint of the secret its keys were hashed with."""
-        secret = self._key()
-        return hmac.digest(secret, FINGERPRINT_LABEL, "sha256").hex() if secret else None
-
-
-FINGERPRINT_LABEL = b"dsa-registry lookup-key fingerprint"
-
-
-class KeyMismatch(InvalidArgument):
-    """The configured lookup-key secret is not the one the store's keys were hashed with."""
-
-    def __init__(self, recorded: str, configured: str):
-        super().__init__(f"the lookup-key secret is not the one this store's keys were hashed with (fingerprint "
-                         f"{configured[:12]}, the store's {recorded[:12]}): configure that secret in "
-                         "DSA_REGISTRY_HMAC_KEY or DSA_REGISTRY_HMAC_KEY_FILE")
-
-
-def normalise(name: str, value: str) -> str:
-    """E-mail addresses are trimmed and lower-cased; other keys lose all white space and are upper-cased."""
-    return value.strip().lower() if name == "email" else "".join(value.split()).upper()
-
-
-def read_subjects(path: Path, progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, object]]:
-    """(line number, raw subject) for every subject in a JSON Lines or CSV file, as a stream: a JSON
-    line stays text (the model parses it), a CSV subject is a dict. A leading byte-order mark is
-    skipped. What cannot be read (text that is not UTF-8, a CSV field over the csv module's limit
-    of 128 KiB, a NUL) comes as (line number, exception), and reading stops there.
-
-    `progress(bytes read, file size)` is called every `_EVERY` lines and at the end."""
-    with path.open("rb") as file:
-        lines = _decoded(file, str(path), progress)
-        if path.suffix.lower() == ".csv":
-            yield from _csv_subjects(lines)
-        else:
-            yield from ((number, line) for number, line in lines if isinstance(line, BundleInvalid) or line.strip())
-
-
-_EVERY = 10_000
-
-
-def _decoded(file, source: str, progress: Callable[[int, int], None] | None = None
-             ) -> Iterator[tuple[int, str | BundleInvalid]]:
-    """(line number, text) for every line of a binary file; a line that is not UTF-8 ends the
-    stream with the problem."""
-    size = os.fstat(file.fileno()).st_size if progress else 0
-    done = 0
-    for number, raw in enumerate(file, 1):
-        if progress:
-            done += len(raw)
-            if number % _EVERY == 0:
-                progress(done, size)
-        try:
-            yield number, decode(raw, source, line=number)
-        except BundleInvalid as error:
-            yield number, error
-            return
-    if progress:
-        progress(size, size)
 
 
 @dataclass(frozen=True)
@@ -418,63 +311,3 @@ def _references(subject: Subject) -> Iterator[tuple[str, tuple[str, ...], str]]:
         yield f"consents[{i}].purpose", ("purpose",), consent.purpose
     for i, disclosure in enumerate(subject.disclosures):
         yield f"disclosures[{i}].flow", ("flow",), disclosure.flow
-
-
-_CSV_RECORD = ("system", "categories", "since", "until", "source")
-_CSV_CONSENT = {"consent_purpose": "purpose", "consent_status": "status", "consent_at": "at",
-                "consent_notice": "notice", "consent_channel": "channel", "consent_expires": "expires"}
-_CSV_DISCLOSURE = {"disclosure_flow": "flow", "disclosure_at": "at", "disclosure_reference": "reference"}
-
-
-def _csv_subjects(lines: Iterator[tuple[int, str | BundleInvalid]]) -> Iterator[tuple[int, object]]:
-    """Group consecutive CSV rows of one subject into one raw subject (see README for the columns)."""
-    failed: list[tuple[int, BundleInvalid]] = []
-    last = [1]
-
-    def text() -> Iterator[str]:
-        for number, line in lines:
-            if isinstance(line, BundleInvalid):
-                failed.append((number, line))
-                return
-            last[0] = number
-            yield line
-
-    reader = csv.DictReader(text())
-    try:
-        yield from _csv_rows(reader)
-    except csv.Error as error:
-        yield last[0], ValueError(f"unreadable CSV: {error}")
-    yield from failed
-
-
-def _csv_rows(reader: csv.DictReader) -> Iterator[tuple[int, object]]:
-    unknown = [c for c in reader.fieldnames or () if c not in ("id", "kind", *_CSV_RECORD, *_CSV_CONSENT,
-                                                               *_CSV_DISCLOSURE) and not c.startswith("key:")]
-    if unknown or "id" not in (reader.fieldnames or ()):
-        if reader.fieldnames is not None:
-            yield 1, ValueError(f"CSV header needs an `id` column; unknown columns: {', '.join(unknown) or 'none'}")
-        return
-    current: dict | None = None
-    first = 0
-    for row in reader:
-        number = reader.line_num
-        values = {k: v.strip() for k, v in row.items() if k is not None and v is not None and v.strip()}
-        if current is None or values.get("id") != current["id"]:
-            if current is not None:
-                yield first, current
-            current, first = {"id": values.get("id"), "records": [], "consents": [], "disclosures": [],
-                              "keys": {}}, number
-        if "kind" in values:
-            current["kind"] = values["kind"]
-        if "system" in values:
-            record = {k: values[k] for k in _CSV_RECORD if k in values}
-            if "categories" in record:
-                record["categories"] = [c.strip() for c in record["categories"].split(";") if c.strip()]
-            current["records"].append(record)
-        if any(k in values for k in _CSV_CONSENT):
-            current["consents"].append({field: values[k] for k, field in _CSV_CONSENT.items() if k in values})
-        if any(k in values for k in _CSV_DISCLOSURE):
-            current["disclosures"].append({field: values[k] for k, field in _CSV_DISCLOSURE.items() if k in values})
-        current["keys"].update({k.removeprefix("key:"): v for k, v in values.items() if k.startswith("key:")})
-    if current is not None:
-        yield first, current

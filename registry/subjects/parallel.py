@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 import orjson
 
 from graph.store import EncodedSubject, StoreError
-from registry.subjects import model
+from registry.subjects import keys, model
 
 __all__ = ["CHUNK", "MAX_WORKERS", "PARALLEL_BYTES", "rows", "workers_for"]
 
@@ -59,9 +59,9 @@ def rows(lines: Iterable[tuple[int, object]], checker: model.Checker, workers: i
          verify: Callable[[], None] = lambda: None) -> Iterator[EncodedSubject]:
     """`model.rows(lines, checker)` checked by `workers` processes: the rows as `EncodedSubject`s;
     raises `model.SubjectsInvalid` at the end if any line was invalid, and `StoreError` if a worker
-    dies. `checker` goes to the workers, so its hasher must be a `model.KeyHasher` (which travels
+    dies. `checker` goes to the workers, so its hasher must be a `keys.KeyHasher` (which travels
     with its secret); `verify()` is called when a worker first reports that it hashed a key (it
-    raises `model.KeyMismatch` for a secret the store's keys were not hashed with)."""
+    raises `keys.KeyMismatch` for a secret the store's keys were not hashed with)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["registry.subjects.parallel"])
     reported, verified = model.Reported(), False
@@ -110,7 +110,7 @@ def _chunks(lines: Iterator[tuple[int, object]]) -> Iterator[list[tuple[int, obj
 class _Flagged:
     """A key hasher that notes whether it hashed anything."""
 
-    def __init__(self, hasher: model.KeyHasher):
+    def __init__(self, hasher: keys.KeyHasher):
         self.hasher, self.used = hasher, False
 
     def hash(self, name: str, value: str) -> str:

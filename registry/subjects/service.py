@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from graph.store import Concerned, Erasure, PendingLoad, Progress, Stored, SubjectRow, has_carried
-from registry.subjects import dsar, erasure, model, parallel
+from registry.subjects import dsar, erasure, files, keys, model, parallel
 from registry.processing import as_processor, supplied_under
 from registry.subjects.consent import Rules
-from registry.subjects.model import KeyMismatch
+from registry.subjects.keys import KeyMismatch
 from registry.auth.roles import SUBJECT_READ, SUBJECT_WRITE, Principal, require
 from registry.categories import CategoryTree, Tree
 from registry.errors import InvalidArgument, NotFound
@@ -41,13 +41,13 @@ MAX_PAGE = 1000
 
 
 class SubjectService:
-    def __init__(self, registry: Registry, hasher: model.KeyHasher | None = None,
+    def __init__(self, registry: Registry, hasher: keys.KeyHasher | None = None,
                  clock: Callable[[], date] = lambda: datetime.now(timezone.utc).date()):
         """`clock()` gives today (UTC): the latest day an erasure may be carried out as of."""
         self.registry = registry
         self.clock = clock
         self.store = registry.store
-        self.hasher = hasher or model.KeyHasher(None)
+        self.hasher = hasher or keys.KeyHasher(None)
         self._downstream: OrderedDict[tuple, list] = OrderedDict()
         self._downstream_lock = threading.Lock()
         self._per_version: dict[str, tuple[int, Any]] = {}  # `_at_version`'s
@@ -64,7 +64,7 @@ class SubjectService:
         require(principal, SUBJECT_WRITE)
         checked_at = self.store.version()  # read first: the entities checked against are as new or newer
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
-        lines = model.read_subjects(path, read)
+        lines = files.read_subjects(path, read)
         workers = parallel.workers_for(path.stat().st_size) if workers is None else workers
         if workers and self._readable_secret():
             rows = parallel.rows(lines, dataclasses.replace(checker, hasher=self.hasher), workers, self.check_key)
@@ -257,7 +257,7 @@ class SubjectService:
         self.store.log_access(actor=principal.name, subject="*", what=f"subjects concerned ({where}): {len(ids)}")
         return ids
 
-    def _checked_hasher(self) -> model.KeyHasher:
+    def _checked_hasher(self) -> keys.KeyHasher:
         """The hasher, once its secret is known to be the store's (or the store has no keys yet)."""
         self._fingerprint_if_configured(check=True)
         return self.hasher

@@ -229,3 +229,16 @@ def test_documents_and_findings_kept_per_version_follow_a_write_through_another_
     assert registry.entity("f3", "flow").doc.get("legal_basis") is None
     assert [doc.get("legal_basis") for doc in registry.list("flow") if doc["id"] == "f3"] == [None]
     assert "f3" in {f.entity_id for f in findings(registry) if f.rule == "missing-legal-basis"} - before
+
+
+def test_listing_documents_at_a_new_version_reads_them_and_the_version_only(neo4j_service, statements):
+    """A list is kept per version; at a version it has not read it asks for the version, the
+    documents and the version again (a write in between is noticed), not the traversal's facts."""
+    registry = neo4j_service.registry
+    registry.upsert("system", {**registry.entity("crm", "system").doc, "name": "CRM 3"}, actor="alice")
+    statements.clear()
+    assert "crm" in {doc["id"] for doc in registry.list("system")}
+    assert len(statements) == 3
+    statements.clear()
+    registry.list("system")
+    assert len(statements) == 1  # the version

@@ -189,7 +189,7 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
             [record] = statements.run(cypher.LIST[type])
             return tuple(sorted((json.loads(doc) for doc in record["docs"]), key=lambda doc: doc["id"])), MISSING
 
-        return list(self._answer(("list", type), read))
+        return list(self._answer(("list", type), read, fixed=False))
 
     def types_by_id(self) -> dict[str, str]:
         return dict(self._read_one(cypher.TYPES_BY_ID)["types"])
@@ -230,18 +230,20 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
                             lambda tx, known: traversal.lineage(tx, known, start, direction, depth, categories, day,
                                                                 include_proposed))  # kept, read-only (`Lineage`)
 
-    def _answer(self, key: tuple, compute: Callable[[Any, traversal.Fixed], tuple[T, Any]]) -> T:
+    def _answer(self, key: tuple, compute: Callable[[Any, traversal.Fixed | None], tuple[T, Any]], *,
+                fixed: bool = True) -> T:
         """The answer kept for `key` at the registry's version (one round trip, none in a `pinned`
         scope), else the one `compute(statements, fixed)` returns with the version its last
         statement saw at its end (or `MISSING`: then one more statement reads it), kept when that is
-        the version it started from."""
+        the version it started from. With `fixed` false, `compute` gets None instead of the
+        traversal's facts, which are then not read when the version has none kept yet."""
         at = self._now()[0]
         found = self._answers.get(at, key)
         if found is not MISSING:
             return found
 
         def work(tx) -> tuple:
-            known = self._answers.get(at, "fixed")
+            known = self._answers.get(at, "fixed") if fixed else None
             if known is MISSING:
                 known = traversal.fixed(tx)
             answer, after = compute(tx, known)
@@ -252,7 +254,8 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
 
         known, answer, after = self._checked_read(work)
         if after == at:
-            self._answers.put(at, "fixed", known)
+            if known is not None:
+                self._answers.put(at, "fixed", known)
             self._answers.put(at, key, answer)
         return answer
 

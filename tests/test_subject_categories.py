@@ -108,3 +108,40 @@ def test_a_registry_without_subject_categories_takes_the_earlier_kinds(registry,
     assert load_subject(registry, tmp_path, "beneficiary") == 1
     with pytest.raises(SubjectsInvalid, match="kind: unknown subject category 'martian'"):
         load_subject(registry, tmp_path, "martian")
+
+
+STAFF = """
+subject_categories:
+  - {id: policyholder, name: Policyholders}
+  - {id: claimant, name: Claimants}
+  - {id: employee, name: Employees}
+categories: [{id: contact, name: Contact details}, {id: health, name: Health data}]
+purposes: [{id: claims, name: Claims handling}, {id: sick-leave, name: Sick leave}, {id: hr, name: Staff records}]
+systems:
+  - id: claims-sys
+    name: Claims
+    country: DE
+    holds:
+      - {category: contact, purposes: [claims], legal_basis: gdpr-6-1-b, retention: P10Y}
+      - {category: health, purposes: [claims], legal_basis: gdpr-6-1-b, retention: P10Y, subject_categories: [claimant]}
+      - {category: health, purposes: [sick-leave], legal_basis: gdpr-6-1-c, retention: P3Y,
+         subject_categories: [employee]}
+      - {category: contact, purposes: [hr], legal_basis: gdpr-6-1-b, retention: P6Y, subject_categories: [employee]}
+"""
+
+
+@pytest.mark.parametrize("kind, expected", [
+    # what the system declares for everyone's data, and for claimants'
+    ("claimant", [("contact", ("claims",), "gdpr-6-1-b", "P10Y"), ("health", ("claims",), "gdpr-6-1-b", "P10Y")]),
+    # no health data: the system declares it for claimants and employees only
+    ("policyholder", [("contact", ("claims",), "gdpr-6-1-b", "P10Y")]),
+    # the declarations naming employees, before the one for everyone (contact) and the one for claimants (health)
+    ("employee", [("contact", ("hr",), "gdpr-6-1-b", "P6Y"), ("health", ("sick-leave",), "gdpr-6-1-c", "P3Y")]),
+])
+def test_a_record_holds_what_its_system_declares_for_subjects_of_its_kind(registry, tmp_path, kind, expected):
+    registry.load([("bundle.yaml", STAFF)], actor="test")
+    load_subject(registry, tmp_path, kind)
+    service = SubjectService(registry, KeyHasher(b"secret"))
+    report = service.report(principal=ADMIN, subject="C-1")
+    assert [(h.category, h.purposes, h.legal_basis, h.retention) for h in report.holdings] == expected
+    assert [r["categories"] for r in report.subject.records] == [[category for category, *_ in expected]]

@@ -1,7 +1,7 @@
 """DSAR reports (GDPR Art. 15), derived from the graph for one data subject.
 
 A subject's data starts in the systems their records name (the record's categories, or what
-the system declares) and moves along the flows in force, layer by layer, as in
+the system declares for subjects of their kind: `declared`) and moves along the flows in force, layer by layer, as in
 `graph.traversal`: a flow carries the subject's category X when it carries X, an ancestor or a
 descendant (the narrower of the two arrives), from a node that holds X for the subject. Each
 (holder, category) keeps the shortest chain of flows that brought it (smallest flow ids on
@@ -216,7 +216,7 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
 
     dates = _retention_dates(spread, actual)
     holdings = [_holding(node, category, arrival, entities, tree, spread.terms_of, dates.get((node, category)),
-                         spread.consent_lacking, spread.for_whom)
+                         spread.consent_lacking, spread.for_whom, subject.kind)
                 for (node, category), arrival in sorted(actual.arrived.items()) if entities[node].type == "system"]
     recipients = [_recipient(spread, party, flow_id, chains, origins=actual.origins.get((party, flow_id)))
                   for (party, flow_id), chains in sorted(actual.disclosed.items())]
@@ -312,13 +312,14 @@ def _latest(days: Iterable[str | None]) -> date | None:
 def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Stored], tree: CategoryTree,
              terms_of: Callable[[Doc], dict], dates: tuple[date | None, date | None] | None,
              consent_lacking: Callable[[tuple, str, tuple[str, ...]], str | None],
-             for_whom: Callable[[Doc | None, tuple[str, ...]], str | None]) -> SubjectHolding:
+             for_whom: Callable[[Doc | None, tuple[str, ...]], str | None], kind: str) -> SubjectHolding:
     """`dates`: (collected, ended) over every record the data came from (`_retention_dates`),
-    when they differ from the arrival's record's. `consent_lacking`, `for_whom`: the `Spread`'s."""
+    when they differ from the arrival's record's. `consent_lacking`, `for_whom`: the `Spread`'s.
+    `kind`: the subject's, whose declarations apply (`declared`)."""
     path, flow, record = arrival
     if dates is None:
         dates = (_date(record.get("since")), _date(record.get("until"))) if record else (None, None)
-    declared = covering(entities[node].doc, category, tree)
+    declared = covering(entities[node].doc, category, tree, kind)
     terms = terms_of(flow) if flow is not None else None
     if declared:
         held = (declared.get("legal_basis"), declared.get("condition"), tuple(declared.get("additional_bases", ())))
@@ -338,9 +339,27 @@ def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Sto
         consent_lacking=consent_lacking(held, category, purposes))
 
 
-def covering(system: Doc, category: str, tree: CategoryTree) -> Doc | None:
-    """The system's declaration nearest above (or at) `category`, if any."""
-    held = {h["category"]: h for h in system.get("holds", ())}
+def declared(system: Doc, kind: str) -> dict[str, Doc]:
+    """The system's declared holdings (`holds`) that concern a subject of `kind`, by category, in
+    the order declared: those naming no `subject_categories` (everyone's data) and those naming
+    `kind`. Where a category is declared both ways, or twice, the declaration naming `kind` comes
+    before one that does not, then the first declared: a claims system may hold claimants' health
+    data for claims handling and its staff's for sick leave, on other terms (GDPR Art. 30(1)(c))."""
+    found: dict[str, Doc] = {}
+    for held in system.get("holds", ()):
+        kinds = held.get("subject_categories")
+        if kinds and kind not in kinds:
+            continue
+        earlier = found.get(held["category"])
+        if earlier is None or (kinds and not earlier.get("subject_categories")):
+            found[held["category"]] = held
+    return found
+
+
+def covering(system: Doc, category: str, tree: CategoryTree, kind: str) -> Doc | None:
+    """The system's declaration for subjects of `kind` (`declared`) nearest above (or at)
+    `category`, if any."""
+    held = declared(system, kind)
     return next((held[c] for c in tree.ancestors.get(category, (category,)) if c in held), None)
 
 

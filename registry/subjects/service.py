@@ -272,12 +272,13 @@ class SubjectService:
 
     def _with_declared(self, row: SubjectRow) -> SubjectRow:
         """`row` with every record's categories: those it lists, or else what its system declares
-        (records are stored without them, so they follow the system's declaration)."""
+        for subjects of its kind (`dsar.declared`; records are stored without them, so they
+        follow the system's declaration)."""
         if all("categories" in r for r in row.records):
             return row
         systems = self.store.get_many(r["system"] for r in row.records)
         return dataclasses.replace(row, records=[r if "categories" in r else {
-            "system": r["system"], "categories": [h["category"] for h in systems[r["system"]].doc.get("holds", ())]
+            "system": r["system"], "categories": list(dsar.declared(systems[r["system"]].doc, row.kind))
             if r["system"] in systems else [], **r} for r in row.records])
 
     def _report(self, row: SubjectRow, as_of: date) -> dsar.DsarReport:

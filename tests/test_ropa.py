@@ -283,3 +283,24 @@ def test_the_processor_contract_reference_and_names_over_graphql(registry):
         {"id": "tpa", "name": "TPA", "role": "PROCESSOR", "agreement": "dpa-tpa", "document": "DPA-1", "via": None}]
     assert claims["transfers"] == [{"flow": "tpa-to-offshore", "regime": "GDPR", "safeguard":
                                     "standard contractual clauses", "document": "SUB-1", "via": "tpa"}]
+
+
+def test_each_activity_has_the_retention_declared_for_its_purpose(registry):
+    """One category held for two purposes, each kept for its own time: each activity of the
+    system says its own (before, both said the last declaration's)."""
+    registry.load([("staff.yaml", """
+categories: [{id: contact, name: Contact details}, {id: health, name: Health data}]
+purposes: [{id: claims, name: Claims handling}, {id: sick-leave, name: Sick leave}]
+systems:
+  - id: claims-sys
+    name: Claims
+    country: DE
+    holds:
+      - {category: contact, purposes: [claims], legal_basis: gdpr-6-1-b, retention: P10Y}
+      - {category: health, purposes: [claims], legal_basis: gdpr-6-1-b, retention: P10Y}
+      - {category: health, purposes: [sick-leave], legal_basis: gdpr-6-1-c, retention: P3Y}
+""")], actor="test")
+    record = ropa(registry, settings=SETTINGS, on=TODAY)
+    assert activity(record, "claims-sys", "claims").retention == [Retention("contact", "P10Y"),
+                                                                   Retention("health", "P10Y")]
+    assert activity(record, "claims-sys", "sick-leave").retention == [Retention("health", "P3Y")]

@@ -77,7 +77,8 @@ class Transfer:
 
 @dataclass(frozen=True)
 class Retention:
-    """The retention period declared for the category or its nearest ancestor (Art. 30(1)(f))."""
+    """The retention period declared for the category or its nearest ancestor, for the activity's
+    purpose (Art. 30(1)(f))."""
     category: str
     period: str | None
 
@@ -260,7 +261,7 @@ def _activity(facts: Facts, settings: Settings, system: str, purpose: str, entry
         data_categories=[_named(facts.categories, c) for c in sorted(entry.categories)],
         recipients=[entry.recipients[r] for r in sorted(entry.recipients, key=lambda k: (k[0], k[1] or ""))],
         transfers=[entry.transfers[t] for t in sorted(entry.transfers, key=lambda k: (k[0], REGIMES.index(k[1])))],
-        retention=[Retention(c, _retention(facts, system, c)) for c in sorted(entry.categories)],
+        retention=[Retention(c, _retention(facts, system, c, purpose)) for c in sorted(entry.categories)],
         security_measures=doc.get("security_measures"),
         legal_bases=[_named(facts.bases, b) for b in sorted(entry.bases)],
         conditions=[_named(facts.bases, c) for c in sorted(entry.conditions)],
@@ -280,10 +281,16 @@ def _recipient(facts: Facts, flow: Doc, party: Doc, via: str | None) -> Recipien
                      party["role"], agreement.get("id"), agreement.get("document"), via)
 
 
-def _retention(facts: Facts, system: str, category: str) -> str | None:
-    """The retention the system declares for `category` or its nearest ancestor."""
-    declared = {held["category"]: held.get("retention") for held in facts.systems[system].get("holds", ())}
-    return next((declared[c] for c in facts.tree.ancestors.get(category, (category,)) if c in declared), None)
+def _retention(facts: Facts, system: str, category: str, purpose: str) -> str | None:
+    """The retention the system declares for `category` or its nearest ancestor, in the activity's
+    own declaration: the first naming `purpose`, else the first of the category. A system may hold
+    one category for several purposes, each kept for its own time (Art. 5(1)(e), 30(1)(f))."""
+    holds = facts.systems[system].get("holds", ())
+    for ancestor in facts.tree.ancestors.get(category, (category,)):
+        found = [held for held in holds if held["category"] == ancestor]
+        if found:
+            return next((held for held in found if purpose in held.get("purposes", ())), found[0]).get("retention")
+    return None
 
 
 def _transfer(facts: Facts, flow: Doc, regime: str, via: str | None = None) -> Transfer:

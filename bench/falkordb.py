@@ -31,7 +31,8 @@ from typing import Any
 
 import orjson
 
-from graph.store import MAX_DEPTH, Doc, Lineage, Stored, SubjectRow
+from graph.store import MAX_DEPTH, Doc, Lineage, Stored
+from graph.subjects import SubjectRow
 from registry.categories import CategoryTree
 from registry.compliance.impact import downstream
 from registry.legal_bases import BUILTIN_LEGAL_BASES

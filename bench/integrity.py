@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graph.embedded import EmbeddedStore
-from graph.store import SUBJECT_BATCH, GraphStore, IntegrityError
+from graph.store import GraphStore, IntegrityError
+from graph.subjects import SUBJECT_BATCH
 from registry.audit import AuditTrail
 from registry.auth.roles import Principal
 from registry.bundle import BundleInvalid, references

@@ -35,8 +35,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from graph.auditlog import AuditEntry, AuditHead, NewAuditEntry
 from graph.changes import encode
-from graph.store import AuditEntry, AuditHead, NewAuditEntry
 
 GENESIS = "0" * 64
 """The `prev` of the first entry."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from graph.store import Checked, Doc, NewAuditEntry, Stored, WriteResult
+from graph.auditlog import NewAuditEntry
+from graph.store import Checked, Doc, Stored, WriteResult
 
 
 def encode(doc: Doc) -> str:

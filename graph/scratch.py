@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from graph.auditlog import AuditEntry, AuditHead, AuditQuery
 from graph.changes import encode, plan
 from graph.snapshot import Snapshot
-from graph.store import (AuditEntry, AuditHead, AuditQuery, Check, Concerned, ConsentGroup, Doc, EncodedSubject, GraphStore, Stored, SubjectRow,
-                         WriteResult)
+from graph.store import Check, Doc, GraphStore, Stored, WriteResult
+from graph.subjects import Concerned, ConsentGroup, EncodedSubject, SubjectRow
 from graph.traversal import SnapshotReads
 
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
-from graph.store import FLOW_WINDOW, Doc, Stored, effective_terms, in_force, planned
+from graph.flows import FLOW_WINDOW, effective_terms, in_force, planned
+from graph.store import Doc, Stored
 
 
 T = TypeVar("T")
@@ -90,7 +91,7 @@ class Snapshot:
         return found
 
     def terms(self, flow: Doc) -> dict:
-        """The flow's effective terms (`graph.store.effective_terms`), worked out once per snapshot."""
+        """The flow's effective terms (`graph.flows.effective_terms`), worked out once per snapshot."""
         found = self._terms.get(flow["id"])
         if found is None:
             stored = self.entities.get(flow.get("agreement") or "")

@@ -1,4 +1,4 @@
-"""The storage boundary: the `GraphStore` protocol every backend implements, and its records.
+"""The storage boundary: the `GraphStore` protocol every backend implements, and its core records.
 
 A store keeps documents: plain dicts in the bundle's field names (`from`/`to` for flows,
 `holds` inside systems), each filed under an entity type and a globally unique id. It writes
@@ -9,8 +9,8 @@ backend to the same answers.
 The audit log is append-only and hash-chained (`graph.audit` defines the chain once for every
 backend): every write appends its entries in the transaction that makes the change, numbered
 from 1 without gaps, each carrying the hash of the one before it. Beside the registry a store
-keeps data subjects (`SubjectRow`), API tokens (`TokenRow`: a hash, never the token) and the
-fingerprint of the secret that lookup keys were hashed with.
+keeps data subjects (`graph.subjects.SubjectRow`), API tokens (`TokenRow`: a hash, never the
+token) and the fingerprint of the secret that lookup keys were hashed with.
 
 References stay whole under concurrent writers: `write` runs its caller's check (the service's
 rules, `registry.integrity`) inside the write transaction, once other writers are shut out, on a
@@ -18,17 +18,24 @@ rules, `registry.integrity`) inside the write transaction, once other writers ar
 check what they name the same way. A refusal is an `IntegrityError` and changes nothing.
 
 Every traversal is evaluated on a day (`as_of`): only flows *in force* that day carry data
-(`in_force`); a lineage may also show the flows *planned* then (`planned`). Both backends
-decide it with these two functions, so they cannot drift apart.
+(`graph.flows.in_force`); a lineage may also show the flows *planned* then (`graph.flows.planned`).
+Both backends decide it with these two functions, so they cannot drift apart.
+
+This module keeps the protocol and the records it is about: documents, holdings, lineages,
+write checks and results, tokens and the store's errors. The audit log's records are in
+`graph.auditlog`, the data subjects' (rows, loads, consent groups, erasures) in
+`graph.subjects`, and the flows' windows and terms in `graph.flows`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable, ContextManager, Iterable, Literal, Mapping, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterable, Literal, NamedTuple, Protocol
 
-import orjson
+if TYPE_CHECKING:  # for the protocol's annotations only: these modules import this one
+    from graph.auditlog import AuditEntry, AuditHead, AuditQuery
+    from graph.subjects import Concerned, ConsentGroup, EncodedSubject, Erasure, PendingLoad, Progress, SubjectRow
 
 Doc = dict[str, Any]
 
@@ -41,74 +48,6 @@ Source = Literal["declaration", "flow", "agreement"]
 
 MAX_DEPTH = 64
 """Upper bound on every traversal, in flows: lineage depth and the length of a holding's path."""
-
-FLOW_WINDOW = ("status", "since", "until")
-"""The fields of a flow that can keep it out of force; a flow without any of them always carries data."""
-
-
-def in_force(flow: Doc, on: date) -> bool:
-    """Whether `flow` carries data on day `on`: `on` lies within `since` … `until` (both inclusive,
-    each optional) and its status is `active` (the default), or `ended` with an `until` (it
-    carried data up to that day). A `proposed` or `suspended` flow, or an `ended` one without an
-    end date, carries none.
-
-    >>> f = {"id": "f", "since": "2026-01-01", "until": "2026-12-31"}
-    >>> in_force(f, date(2026, 1, 1)), in_force(f, date(2027, 1, 1)), in_force({**f, "status": "proposed"}, date(2026, 6, 1))
-    (True, False, False)
-    >>> in_force({**f, "status": "ended"}, date(2026, 6, 1)), in_force({"id": "f", "status": "ended"}, date(2026, 6, 1))
-    (True, False)
-    """
-    day = on.isoformat()
-    status = flow.get("status", "active")
-    return (status == "active" or (status == "ended" and "until" in flow)) \
-        and flow.get("since", day) <= day <= flow.get("until", day)
-
-
-def has_carried(flow: Doc, on: date) -> bool:
-    """Whether `flow` may have carried data by day `on`: it is not a plan (`proposed`) and its
-    `since`, if any, is not after `on`. What it carried stays where it went when it is ended or
-    suspended, so a flow no longer in force may still have carried some.
-
-    >>> f = {"id": "f", "since": "2026-01-01"}
-    >>> has_carried(f, date(2025, 12, 31)), has_carried({**f, "status": "ended"}, date(2026, 6, 1))
-    (False, True)
-    >>> has_carried({**f, "status": "proposed"}, date(2026, 6, 1))
-    False
-    """
-    return flow.get("status") != "proposed" and flow.get("since", "") <= on.isoformat()
-
-
-def planned(flow: Doc, on: date) -> bool:
-    """Whether `flow` is a plan on day `on`: status `proposed`, and its `until` (if any) not passed.
-    A planned flow carries no data; it is checked, and a lineage can show it."""
-    return flow.get("status") == "proposed" and on.isoformat() <= flow.get("until", "9999-12-31")
-
-
-TERMS = ("legal_basis", "condition", "transfer_mechanism", "additional_bases")
-"""The terms a flow may take from its agreement."""
-
-
-def effective_terms(flow: Doc, agreement: Doc | None) -> dict[str, tuple[Any, Source | None]]:
-    """A flow's effective terms, each with its source: the flow's own, or else its agreement's
-    (term by term); unset terms are (None, None), or ((), None) for `additional_bases`.
-
-    >>> effective_terms({"legal_basis": "gdpr-6-1-f"}, {"legal_basis": "gdpr-6-1-b", "condition": "gdpr-9-2-f"})["condition"]
-    ('gdpr-9-2-f', 'agreement')
-    """
-    found: dict[str, tuple[Any, Source | None]] = {}
-    for term in TERMS:
-        empty = () if term == "additional_bases" else None
-        if flow.get(term):
-            found[term] = (_frozen(flow[term]), "flow")
-        elif agreement and agreement.get(term):
-            found[term] = (_frozen(agreement[term]), "agreement")
-        else:
-            found[term] = (empty, None)
-    return found
-
-
-def _frozen(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def today() -> date:
@@ -180,83 +119,10 @@ class Lineage:
     truncated: bool = False
 
 
-@dataclass(frozen=True)
-class SubjectRow:
-    """A data subject as stored: records (system, categories, since, until, source), consent
-    events (purpose, status, at, notice, channel, expires), HMAC hashes of its lookup keys, and
-    the disclosures recorded on flows of scope `case` (flow, at, reference). Times are UTC,
-    ISO 8601; events come oldest first."""
-
-    id: str
-    kind: str
-    records: list[Doc]
-    consents: list[Doc]
-    key_hashes: list[str] = field(default_factory=list)
-    disclosures: list[Doc] = field(default_factory=list)
-
-
-class EncodedSubject(NamedTuple):
-    """A `SubjectRow` already encoded (by a process that checked it): `json` is the JSON object of
-    its fields, as `orjson.dumps(row)` gives it."""
-
-    id: str
-    json: bytes
-    keyed: bool
-    """Whether it carries key hashes."""
-
-
-def encoded_subject(row: SubjectRow | EncodedSubject) -> bytes:
-    """The JSON object of a subject row's fields (UTF-8)."""
-    return row.json if type(row) is EncodedSubject else orjson.dumps(row)
-
-
-def keyed(row: SubjectRow | EncodedSubject) -> bool:
-    """Whether a subject row carries key hashes."""
-    return row.keyed if type(row) is EncodedSubject else bool(row.key_hashes)
-
-
-SUBJECT_REFERENCES: Mapping[str, str] = {
-    "records": "system",
-    "record categories": "category",
-    "record sources": "party",
-    "consents": "purpose",
-    "kind": "subject-category",
-    "disclosures": "flow",
-}
-"""What data subjects' data refers to: kind of reference -> the entity type it names (a record's
-system, categories and source party, a consent event's purpose, a subject's kind, a case
-disclosure's flow). Each backend
-counts, per kind, the subjects that refer to an entity (`RegistryView.subject_references`), and
-every delete checks them; a new kind is one line here and one count per backend."""
-
-
 class IntegrityError(ValueError):
     """A write would leave a reference to an entity that does not exist (or is of another type),
     or delete one that something still refers to; nothing was changed. The message is one line
     naming the references."""
-
-
-def missing_message(source: str, kind: str, type_: str, missing: list[str]) -> str:
-    """One line for `IntegrityError`: subject data names entities the registry does not have."""
-    shown = ", ".join(repr(id_) for id_ in missing[:5]) + (" …" if len(missing) > 5 else "")
-    return (f"nothing of {source} was recorded: its {kind} name {type_} ids the registry does not have "
-            f"(deleted meanwhile?): {shown}")
-
-
-def partly_loaded(error: StoreError | IntegrityError, source: str, done: int, total: int) -> Exception:
-    """`error`, raised by a batch of a subject load after `done` of `total` subjects were applied
-    in earlier batches, as one line of the same type that says so (a busy store: load the file
-    again to complete it)."""
-    if not done:
-        return error
-    loaded = f"{done:,} of the {total:,} subjects of {source} were loaded"
-    if isinstance(error, StoreBusy):
-        return StoreBusy(error.waited, f"busy: {loaded}, then another write kept the store longer than "
-                                       f"{error.waited:g} s; load {source} again to complete it")
-    if isinstance(error, IntegrityError):
-        reason = str(error).removeprefix(f"nothing of {source} was recorded: ")
-        return IntegrityError(f"{loaded}, then the rest was refused: {reason}")
-    return StoreError(f"{loaded}, then: {error}; load {source} again to complete it")
 
 
 class RegistryView(Protocol):
@@ -293,149 +159,6 @@ Check = Callable[[RegistryView], "Checked | None"]
 
 
 @dataclass(frozen=True)
-class Concerned:
-    """The data subjects whose data a place may hold, as the flows could have brought it there:
-    those with a record in one of `systems`, of one of the kinds a system maps to (None: of any
-    kind), and those with a disclosure recorded on one of `disclosed` (flows of scope `case`) at
-    or before the instant `until` (ISO 8601; None: any time)."""
-
-    systems: Mapping[str, frozenset[str] | None]
-    disclosed: tuple[str, ...] = ()
-    until: str | None = None
-
-    def parts(self) -> tuple[list[str], list[list[str]], list[str]]:
-        """(systems for every kind, [system, kind] pairs, flows), sorted: what a store's query takes."""
-        every = sorted(system for system, kinds in self.systems.items() if kinds is None)
-        pairs = sorted([system, kind] for system, kinds in self.systems.items() if kinds is not None for kind in kinds)
-        return every, pairs, sorted(set(self.disclosed))
-
-
-class ConsentGroup(NamedTuple):
-    """Subjects alike in all that decides whether their consent ended and where their data may be
-    (`GraphStore.consent_groups`): their `kind`, the `systems` they have records in (sorted), the
-    `disclosed` (flow, at) pairs recorded for them (sorted), their consent `events` for the
-    purposes asked (`at`, `purpose`, `status`, and `expires` where set; by `at`, then purpose
-    and status), and how many `subjects` they are. No ids: a count is all a rule needs."""
-
-    kind: str
-    systems: tuple[str, ...]
-    disclosed: tuple[tuple[str, str], ...]
-    events: tuple[Doc, ...]
-    subjects: int
-
-    @classmethod
-    def of(cls, kind: str, systems: Iterable[str], disclosed: Iterable[Iterable[str]],
-           events: Iterable[Iterable[str | None]], subjects: int) -> ConsentGroup:
-        """A group from a store's rows: `events` as tuples in `HISTORY_FIELDS` order, None where unset."""
-        return cls(kind, tuple(systems), tuple(map(tuple, disclosed)),
-                   tuple({f: v for f, v in zip(HISTORY_FIELDS, event) if v is not None} for event in events),
-                   subjects)
-
-
-HISTORY_FIELDS = ("at", "purpose", "status", "expires")
-"""The fields of a consent event that decide whether consent stands (`ConsentGroup.events`)."""
-
-
-@dataclass(frozen=True)
-class Erasure:
-    """What `erase_subject` removed, for the audit entry that proves it (no personal data in it).
-
-    `systems` are those whose records went; `kept` those whose records stay because data must
-    be kept there (Art. 17(3)): with `kept` empty the whole subject went, consents, keys and
-    disclosures included."""
-
-    systems: tuple[str, ...]
-    kept: tuple[str, ...]
-    consents: int = 0
-    keys: int = 0
-    disclosures: int = 0
-
-    def proof(self, plan_date: str) -> Doc:
-        """The audit entry's document: counts and system ids, never the data."""
-        return {"erased": list(self.systems), "kept": list(self.kept), "consents": self.consents, "keys": self.keys,
-                "disclosures": self.disclosures, "plan": plan_date}
-
-
-AuditAction = Literal["create", "update", "delete", "load", "read", "revoke", "erase", "force"]
-
-AUDIT_TYPES = ENTITY_TYPES + ("subject", "consent", "subject-file", "disclosure", "token")
-"""What an audit entry can be about: the registry's entities, a data subject (a read, an erasure),
-a consent, a subject file (a load), a disclosure, an API token."""
-
-SUBJECT_AUDIT_TYPES = frozenset({"subject", "consent", "subject-file", "disclosure"})
-"""Entity types of audit entries about data subjects (reads, consents, disclosures, subject loads,
-erasures): personal data."""
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One entry of the audit log.
-
-    `at` is UTC, ISO 8601 with microseconds (`audit_time`); `actor` who acted (`token:NAME`,
-    `oidc:SUBJECT`, `os:USER` …); `type` and `id` the entity concerned (`id` is `*` for reads
-    of many subjects); `before` and `after` the documents (None for a create, a delete or a
-    read; for an update, the id and the fields it changed only: `graph.changes.Change.audited`).
-    `prev` is the hash of the entry before (`graph.audit.GENESIS` for the first), `hash` this
-    entry's own (`graph.audit.entry_hash`).
-    """
-
-    seq: int
-    at: str
-    actor: str
-    action: AuditAction
-    type: str
-    id: str
-    before: Doc | None
-    after: Doc | None
-    prev: str = ""
-    hash: str = ""
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    """Which audit entries to read: all filters are optional and combine with AND.
-
-    `since` (inclusive) and `until` (exclusive) are instants as `audit_time` writes them;
-    `before` and `after` are sequence numbers (exclusive), for paging. `exclude_types` leaves
-    out entries about those entity types.
-    """
-
-    entity: str | None = None
-    actor: str | None = None
-    since: str | None = None
-    until: str | None = None
-    before: int | None = None
-    after: int | None = None
-    newest_first: bool = False
-    limit: int = 100
-    exclude_types: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class NewAuditEntry:
-    """An entry to append: the store numbers and chains it (`graph.audit.link`)."""
-
-    at: str
-    actor: str
-    action: AuditAction
-    type: str
-    entity: str
-    before: str | None = None
-    """The document before, as canonical JSON (`graph.changes.encode`)."""
-    after: str | None = None
-    """The document after (or what was read), as canonical JSON."""
-
-
-@dataclass(frozen=True)
-class AuditHead:
-    """The last entry of the audit log as the store records it apart from the entries, so that
-    entries deleted from the end are noticed: its sequence number and hash."""
-
-    seq: int
-    hash: str
-
-
-@dataclass(frozen=True)
 class TokenRow:
     """An API token as stored: never the token itself, only its SHA-256 `hash`.
 
@@ -461,11 +184,6 @@ class WriteResult:
     unchanged: int = 0
 
 
-def audit_time() -> str:
-    """Now, as audit entries record it: UTC, ISO 8601, microseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
 class StoreError(Exception):
     """The store cannot be opened or reached; the message never contains credentials."""
 
@@ -480,29 +198,6 @@ class StoreBusy(StoreError):
         super().__init__(message or f"busy: another write is in progress (waited {waited:g} s); nothing was changed, "
                                     "retry")
         self.waited = waited
-
-
-Progress = Callable[[int, int], None]
-"""Called with (done, total) as long work advances: subjects applied of those in the file."""
-
-SUBJECT_BATCH = 10_000
-"""Subjects a load applies per transaction. A file of at most this many applies whole or not at
-all; a larger one is applied batch by batch (each whole), so that readers and other writers
-wait at most one batch; see `GraphStore.write_subjects`."""
-
-
-@dataclass(frozen=True)
-class PendingLoad:
-    """A subject load that started applying and has not finished (its process was killed, or a
-    batch failed): `source` the file's name, `subjects` how many it holds, `applied` how many
-    were applied, `started` when (as `audit_time` writes it) and by whom (`actor`). Loading the
-    same file again completes it: a load is idempotent."""
-
-    source: str
-    subjects: int
-    applied: int
-    started: str
-    actor: str
 
 
 class GraphStore(Protocol):

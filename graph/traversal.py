@@ -1,6 +1,6 @@
 """Holdings and lineage over a `Snapshot`: the reference semantics every backend must match.
 
-Everything is evaluated on a day: only flows in force that day (`graph.store.in_force`) carry
+Everything is evaluated on a day: only flows in force that day (`graph.flows.in_force`) carry
 data; a lineage may also follow the flows planned then (`include_proposed`).
 
 A flow *carries data of* category X when it carries a category overlapping X (X, an ancestor
@@ -9,7 +9,7 @@ chains of flows carrying data of its category that end with its flow and start a
 *origin*: a node that declares a category overlapping it, or that no such flow reaches (a
 broker that supplied the data). When no origin reaches the flow's source within `MAX_DEPTH`
 flows (a cycle nobody feeds), the path is the flow alone. A holding's terms are the effective
-ones (`graph.store.effective_terms`).
+ones (`graph.flows.effective_terms`).
 
 A lineage gives each node's distance from the start in flows and says whether the depth bound
 cut it: a usable flow leaves (or, upstream, enters) a node at the bound.
@@ -113,7 +113,7 @@ def declared(system: str, held: Doc) -> Holding:
 
 def carried(flow: Doc, category: str, chains: Chains, terms: dict) -> Holding:
     """The holding an incoming flow makes for one category it carries, with the flow's effective
-    terms (`graph.store.effective_terms`)."""
+    terms (`graph.flows.effective_terms`)."""
     return Holding(holder=flow["to"], category=category, flow=flow["id"], purposes=(flow["purpose"],),
                    legal_basis=terms["legal_basis"][0], condition=terms["condition"][0],
                    agreement=flow.get("agreement"), retention=None,

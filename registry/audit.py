@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from graph import audit as chain
-from graph.store import SUBJECT_AUDIT_TYPES, AuditEntry, AuditHead, AuditQuery, GraphStore
+from graph.auditlog import SUBJECT_AUDIT_TYPES, AuditEntry, AuditHead, AuditQuery
+from graph.store import GraphStore
 from registry.auth.roles import AUDIT_READ, SUBJECT_READ, Principal, require
 from registry import paging
 from registry.errors import InvalidArgument

@@ -10,7 +10,7 @@ commits, and no interleaving of writers can leave a reference to nothing.
 The check refuses (`IntegrityError`, one line) an upsert whose references no longer resolve,
 and a delete of an entity that something still refers to: documents (a flow's purpose, an
 agreement's party …), which must be changed first, or data subjects' data (records, consents,
-`graph.store.SUBJECT_REFERENCES`), which `force` overrides: the subject data is kept, as the
+`graph.subjects.SUBJECT_REFERENCES`), which `force` overrides: the subject data is kept, as the
 history it is, and the store audits the forced delete with the counts.
 
 >>> from graph.store import Stored

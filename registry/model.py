@@ -240,7 +240,7 @@ class Flow(Entity):
     frequency: LongText | None = None
     status: FlowStatus = "active"
     """`proposed` (planned: checked, but carries no data yet), `active`, `suspended` or `ended` (with
-    `until`: it carried data up to that day); see `graph.store.in_force`."""
+    `until`: it carried data up to that day); see `graph.flows.in_force`."""
     since: Day | None = None
     """The first day the flow carries data."""
     until: Day | None = None

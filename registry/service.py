@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from graph.store import (MAX_DEPTH, AuditEntry, AuditQuery, Direction, Doc, GraphStore, Holding,
-                         Lineage, Stored, WriteResult, in_force, planned, today)
+from graph.auditlog import AuditEntry, AuditQuery
+from graph.flows import in_force, planned
+from graph.store import MAX_DEPTH, Direction, Doc, GraphStore, Holding, Lineage, Stored, WriteResult, today
 from graph.changes import Change, encode, plan
 from registry.categories import CategoryTree
 from registry.bundle import Item, Source, entities_in, items_of, section_of, validate
@@ -45,7 +46,7 @@ class LoadPlan:
     """What a load would do: the changes in the order the store would apply them, how many
     documents are unchanged, and the subject data that refers to deleted entities (or to ones a
     replace gives another type), which the load refuses without `force`: id -> kind of reference
-    (`graph.store.SUBJECT_REFERENCES`: records, record categories, record sources, consents,
+    (`graph.subjects.SUBJECT_REFERENCES`: records, record categories, record sources, consents,
     kind, disclosures) -> how many subjects."""
 
     changes: list[Change]

@@ -20,7 +20,8 @@ def bearer(token: str) -> dict[str, str]:
 def admit(store, token: str, role: str = "viewer", name: str | None = None) -> str:
     """Make `token` (any text, e.g. one a browser test types) a valid token for `role` in `store`,
     stored the way tokens are (its hash only); returns it."""
-    from graph.store import TokenRow, audit_time
+    from graph.auditlog import audit_time
+    from graph.store import TokenRow
     from registry.auth.tokens import hash_token
 
     store.add_token(TokenRow(name=name or f"test-{hash_token(token)[:8]}", role=role, hash=hash_token(token),

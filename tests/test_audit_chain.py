@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from graph import audit as chain
+from graph.auditlog import AuditHead, AuditQuery
 from graph.embedded import EmbeddedStore
-from graph.store import AuditHead, AuditQuery
 from registry.audit import AuditTrail, parse_anchor
 from registry.auth.roles import Forbidden, Principal
 from registry.errors import InvalidArgument

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from graph.embedded import EmbeddedStore
-from graph.store import SUBJECT_BATCH, StoreError, SubjectRow
+from graph.store import StoreError
+from graph.subjects import SUBJECT_BATCH, SubjectRow
 from registry.service import Registry
 from tests.graphs import LINEAGE
 
@@ -91,7 +92,7 @@ def test_a_process_killed_while_applying_a_subject_file_leaves_whole_batches_and
 
     script = textwrap.dedent(f"""
         from graph.embedded import EmbeddedStore
-        from graph.store import SubjectRow
+        from graph.subjects import SubjectRow
         store = EmbeddedStore({str(db)!r})
         rows = (SubjectRow(f"S-{{i:06d}}", "insured", [{{"system": "crm"}}, {{"system": "claims", "source": "broker"}}],
                            [], [f"{{i:064x}}", f"{{i:0100x}}"]) for i in range(300_000))

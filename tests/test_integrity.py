@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from graph.store import IntegrityError, SubjectRow
+from graph.store import IntegrityError
+from graph.subjects import SubjectRow
 from registry.audit import AuditTrail
 from registry.auth.roles import Principal
 from registry.bundle import Item, Source

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from graph.store import SubjectRow
+from graph.subjects import SubjectRow
 from registry.bundle import BundleInvalid, references
 from registry.errors import InvalidArgument
 from registry.model import SECTIONS

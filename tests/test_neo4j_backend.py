@@ -171,7 +171,7 @@ def test_a_dsar_after_the_database_was_emptied_and_filled_again_follows_the_new_
     """The subject service keeps what it derives per store version (downstream walks, flows' terms):
     a registry written again from empty reaches the same version number, and must not get the
     walks of the one before."""
-    from graph.store import SubjectRow
+    from graph.subjects import SubjectRow
     from registry.auth.roles import Principal
     from registry.subjects.service import SubjectService
 

@@ -178,7 +178,7 @@ def test_paginate_keys_cursors_by_item_and_list():
 
 
 def test_data_subjects_page_with_the_same_opaque_cursors(loaded):
-    from graph.store import SubjectRow
+    from graph.subjects import SubjectRow
 
     loaded.store.write_subjects([SubjectRow(f"C-{n}", "policyholder", [{"system": "crm"}], []) for n in range(7)],
                                 actor="test", source="test.jsonl")

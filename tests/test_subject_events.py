@@ -7,7 +7,9 @@ import sqlite3
 
 import pytest
 
-from graph.store import SUBJECT_BATCH, AuditQuery, IntegrityError, StoreBusy
+from graph.auditlog import AuditQuery
+from graph.store import IntegrityError, StoreBusy
+from graph.subjects import SUBJECT_BATCH
 from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.test_subject_load import DPO, SECRET, embedded_registry, service, subject_file  # noqa: F401 — service: the fixture

@@ -9,8 +9,10 @@ import time
 
 import pytest
 
+from graph.auditlog import AuditQuery
 from graph.embedded import EmbeddedStore
-from graph.store import SUBJECT_BATCH, AuditQuery, PendingLoad, StoreBusy
+from graph.store import StoreBusy
+from graph.subjects import SUBJECT_BATCH, PendingLoad
 from registry.auth.roles import Principal
 from registry.errors import InvalidArgument
 from registry.service import Registry

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from graph.store import SubjectRow
+from graph.subjects import SubjectRow
 from registry.subjects.keys import KeyHasher
 from registry.subjects.service import SubjectService
 from tests.subject_graphs import bundles

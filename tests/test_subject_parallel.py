@@ -8,7 +8,8 @@ import signal
 import orjson
 import pytest
 
-from graph.store import AuditQuery, StoreError
+from graph.auditlog import AuditQuery
+from graph.store import StoreError
 from registry.auth.roles import Principal
 from registry.subjects import files, model, parallel
 from registry.subjects.keys import KeyHasher, KeyMismatch

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
-from graph.store import Doc, NewAuditEntry, audit_time
+from graph.store import Doc
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS disclosure (

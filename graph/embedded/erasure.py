@@ -1,5 +1,5 @@
 """Erasure carried out in the embedded store: a subject's rows removed in one transaction, with
-one audit entry that proves it and holds no personal data (`graph.store.Erasure.proof`).
+one audit entry that proves it and holds no personal data (`graph.subjects.Erasure.proof`).
 
 A partial erasure (data that must be kept in some systems, Art. 17(3)) rewrites the subject's
 records and their index entries; a full one deletes the subject's rows from every subject table.
@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
-from graph.store import Erasure, NewAuditEntry, audit_time
+from graph.subjects import Erasure
 
 class ErasureTables:
     """The erasure half of `EmbeddedStore` (which provides `_db`, `_audit` and `_in_transaction`)."""

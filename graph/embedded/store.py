@@ -38,8 +38,8 @@ from graph.embedded.tokens import TokenTable
 from graph.pins import Pins
 from graph.snapshot import Snapshot
 from graph.traversal import SnapshotReads
-from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Doc, NewAuditEntry, StoreBusy,
-                         StoreError, Stored, WriteResult)
+from graph.auditlog import AuditEntry, AuditHead, AuditQuery, NewAuditEntry, audit_time
+from graph.store import Check, Doc, StoreBusy, StoreError, Stored, WriteResult
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entity (

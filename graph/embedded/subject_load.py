@@ -32,10 +32,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 
+from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.embedded import disclosures
-from graph.store import (SUBJECT_BATCH, EncodedSubject, IntegrityError, NewAuditEntry, PendingLoad, Progress, StoreBusy,
-                         StoreError, SubjectRow, audit_time, encoded_subject, keyed, partly_loaded)
+from graph.store import IntegrityError, StoreBusy, StoreError
+from graph.subjects import (SUBJECT_BATCH, EncodedSubject, PendingLoad, Progress, SubjectRow, encoded_subject, keyed,
+                            partly_loaded)
 
 _STAGING_ROWS = 20_000
 _GAP = 0.02
@@ -179,7 +181,7 @@ class SubjectLoad:
     @contextmanager
     def _failing(self, source: str, done: int, total: int) -> Iterator[None]:
         """A batch's failure (SQLite's errors as a `StoreError`, a refusal, a busy store) as one line
-        that says how much of the file was applied before (`graph.store.partly_loaded`)."""
+        that says how much of the file was applied before (`graph.subjects.partly_loaded`)."""
         try:
             yield
         except (IntegrityError, StoreBusy) as error:

@@ -16,11 +16,12 @@ from collections.abc import Iterable
 
 import orjson
 
+from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.embedded import disclosures
 from graph.embedded.subject_load import CONSENT_CONFLICT, SubjectLoad
-from graph.store import (SUBJECT_REFERENCES, Concerned, ConsentGroup, Doc, IntegrityError, NewAuditEntry, SubjectRow,
-                         audit_time, missing_message)
+from graph.store import Doc, IntegrityError
+from graph.subjects import SUBJECT_REFERENCES, Concerned, ConsentGroup, SubjectRow, missing_message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject (
@@ -91,7 +92,7 @@ or an `expires` among those events): its kind, its records' systems (as recorded
 U+001F), its disclosures and those events (JSON; the consent table's key orders them by `at`,
 purpose and status). `consent_groups` counts alike rows and decodes each kind of row once:
 SQLite's own `GROUP BY` over these texts, or sorted systems per subject, cost twice as much."""
-_REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (id, subjects) for the ids given as a JSON array
+_REFERENCES = {  # kind (`graph.subjects.SUBJECT_REFERENCES`) -> (id, subjects) for the ids given as a JSON array
     "records": f"SELECT system, COUNT(*) FROM subject_system WHERE system IN ({_IDS}) GROUP BY 1",
     "record categories": "SELECT c.value, COUNT(DISTINCT s.id) FROM subject s, json_each(s.records) r, "
                          f"json_each(r.value, '$.categories') c WHERE c.value IN ({_IDS}) GROUP BY 1",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
-from graph.store import NewAuditEntry, TokenRow, audit_time
+from graph.store import TokenRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_token (

@@ -13,8 +13,8 @@ import json
 import neo4j
 
 from graph.audit import GENESIS, last_change, link
+from graph.auditlog import AuditEntry, AuditHead, AuditQuery, NewAuditEntry
 from graph.changes import encode
-from graph.store import AuditEntry, AuditHead, AuditQuery, NewAuditEntry
 
 META, AUDIT = "RegistryMeta", "AuditEntry"
 BATCH = 2000

@@ -86,7 +86,7 @@ RETURN collect(DISTINCT s.doc) AS docs
 CONDITIONAL_FLOWS = "MATCH (f:Flow) WHERE f.conditional = true RETURN collect(f.doc) AS docs"
 """The flows with a status or dates: the only ones that can be out of force on a day. The
 traversals pass the ids of those that are as `$excluded` (decided in Python, by
-`graph.store.in_force`, so that both backends apply one rule)."""
+`graph.flows.in_force`, so that both backends apply one rule)."""
 
 FLOWS_CARRYING = """
 MATCH (c:Entity)<-[:CARRIES]-(f:Flow) WHERE c.id IN $categories AND NOT f.id IN $excluded

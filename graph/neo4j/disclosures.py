@@ -15,9 +15,11 @@ from collections.abc import Iterable
 
 import neo4j
 
+from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.neo4j import audit
-from graph.store import Doc, NewAuditEntry, SubjectRow, audit_time
+from graph.store import Doc
+from graph.subjects import SubjectRow
 
 MERGE_ROWS = """
 UNWIND $rows AS row

@@ -1,6 +1,6 @@
 """Erasure carried out in the Neo4j backend: a subject's nodes and relationships removed in one
 transaction, with one audit entry that proves it and holds no personal data
-(`graph.store.Erasure.proof`).
+(`graph.subjects.Erasure.proof`).
 
 A partial erasure (data that must be kept in some systems, Art. 17(3)) rewrites the subject's
 records (adding those of kept data that came from the records removed) and drops its
@@ -15,9 +15,10 @@ from collections.abc import Iterable
 
 import neo4j
 
+from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.neo4j import audit
-from graph.store import Erasure, NewAuditEntry, audit_time
+from graph.subjects import Erasure
 
 _FIND = "MATCH (s:Subject {id: $id}) RETURN s.records AS records"
 _PARTIAL = """

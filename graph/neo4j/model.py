@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from graph.changes import encode
-from graph.store import FLOW_WINDOW, Doc
+from graph.flows import FLOW_WINDOW
+from graph.store import Doc
 
 LABELS = {
     "category": "DataCategory",

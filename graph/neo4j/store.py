@@ -64,8 +64,8 @@ from graph.neo4j.erasure import ErasureGraph
 from graph.neo4j.subject_load import SubjectLoad
 from graph.neo4j.subjects import SUBJECT_SCHEMA, SubjectGraph, subject_references
 from graph.neo4j.tokens import TokenGraph
-from graph.store import (AuditEntry, AuditHead, AuditQuery, audit_time, Check, Direction, Doc, Holding, Lineage,
-                         NewAuditEntry, StoreBusy, StoreError, Stored, WriteResult, today)
+from graph.auditlog import AuditEntry, AuditHead, AuditQuery, NewAuditEntry, audit_time
+from graph.store import Check, Direction, Doc, Holding, Lineage, StoreBusy, StoreError, Stored, WriteResult, today
 
 __all__ = ["Neo4jStore"]
 

@@ -31,10 +31,12 @@ from typing import NamedTuple
 import neo4j
 import orjson
 
+from graph.auditlog import audit_time
 from graph.neo4j import audit, disclosures
 from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _TYPES, _audit
-from graph.store import (SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject, IntegrityError, PendingLoad, Progress,
-                         StoreError, SubjectRow, audit_time, encoded_subject, keyed, missing_message, partly_loaded)
+from graph.store import IntegrityError, StoreError
+from graph.subjects import (SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject, PendingLoad, Progress, SubjectRow,
+                            encoded_subject, keyed, missing_message, partly_loaded)
 
 _FORGET = """
 UNWIND $ids AS id

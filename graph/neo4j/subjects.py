@@ -24,11 +24,12 @@ from collections.abc import Iterable
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
+from graph.auditlog import AuditHead, NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.neo4j import audit
 from graph.neo4j.answers import version_of
-from graph.store import (SUBJECT_REFERENCES, AuditHead, Concerned, ConsentGroup, Doc, IntegrityError, NewAuditEntry, PendingLoad,
-                         SubjectRow, audit_time)
+from graph.store import Doc, IntegrityError
+from graph.subjects import SUBJECT_REFERENCES, Concerned, ConsentGroup, PendingLoad, SubjectRow
 
 SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
@@ -113,7 +114,7 @@ RETURN s.kind AS kind, systems, disclosed, events, count(*) AS subjects
 false, only those with a withdrawal or an `expires` among them), grouped by what decides the rule."""
 _RECORDED_FINGERPRINT = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.key_fingerprint AS recorded"
 
-_REFERENCES = {  # kind (`graph.store.SUBJECT_REFERENCES`) -> (row, n subjects) per row of `$rows` (`_reference_row`)
+_REFERENCES = {  # kind (`graph.subjects.SUBJECT_REFERENCES`) -> (row, n subjects) per row of `$rows` (`_reference_row`)
     "records": "MATCH (s:Subject)-[:RECORDED_IN]->(:Entity {id: row.id}) WITH row, count(DISTINCT s) AS n",
     "record categories": "MATCH (s:Subject) WHERE s.records =~ row.in_categories WITH row, count(s) AS n",
     "record sources": "MATCH (s:Subject) WHERE s.records =~ row.as_source WITH row, count(s) AS n",

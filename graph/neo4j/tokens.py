@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import neo4j
 
+from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.neo4j import audit
-from graph.store import NewAuditEntry, TokenRow, audit_time
+from graph.store import TokenRow
 
 _FIELDS = ("name", "role", "hash", "created", "created_by", "expires", "revoked")
 _ACTIVE = "MATCH (t:ApiToken {name: $name}) WHERE t.revoked IS NULL RETURN t {.*} AS token"

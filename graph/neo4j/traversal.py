@@ -30,10 +30,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from graph.flows import effective_terms, in_force, planned
 from graph.neo4j import cypher
 from graph.neo4j.answers import MISSING, Version, version_of
 from graph.snapshot import Snapshot
-from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, effective_terms, in_force, planned, today
+from graph.store import MAX_DEPTH, Direction, Doc, Holding, Lineage, Stored, today
 from graph.traversal import best_chains, declared
 from graph.traversal import carried as carried_holding
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import strawberry
 
-from graph.store import AuditEntry as StoredEntry
+from graph.auditlog import AuditEntry as StoredEntry
 from registry.api.enums import AuditAction, AuditEntityType
 from registry.api.errors import domain_errors
 from registry.api.paging import After, Connection, to_connection

@@ -13,7 +13,8 @@ from typing import Optional
 import strawberry
 from strawberry import Private
 
-from graph.store import Concerned, Stored
+from graph.store import Stored
+from graph.subjects import Concerned
 from registry import compliance
 from registry.api.errors import domain_errors
 from registry.api.enums import FindingEntityKind, PartyKind, PartyRole, Regime, Severity, value_of

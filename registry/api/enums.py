@@ -15,8 +15,8 @@ from typing import Any, get_args
 
 import strawberry
 
-from graph.store import AUDIT_TYPES
-from graph.store import AuditAction as AuditActions
+from graph.auditlog import AUDIT_TYPES
+from graph.auditlog import AuditAction as AuditActions
 from registry.auth.roles import ROLES
 from registry.compliance.findings import SEVERITIES
 from registry.model import Agreement as AgreementModel

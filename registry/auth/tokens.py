@@ -18,7 +18,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from graph.store import GraphStore, TokenRow, audit_time
+from graph.auditlog import audit_time
+from graph.store import GraphStore, TokenRow
 from registry.auth.roles import ROLES, TOKENS, Principal, describe_unknown, require
 from registry.errors import InvalidArgument, NotFound
 

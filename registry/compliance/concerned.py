@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from graph.store import Concerned, Doc
+from graph.store import Doc
+from graph.subjects import Concerned
 from registry.categories import CategoryTree
 
 

@@ -31,7 +31,8 @@ from collections.abc import Iterator
 from datetime import date
 from typing import NamedTuple
 
-from graph.store import Concerned, Doc
+from graph.store import Doc
+from graph.subjects import Concerned
 from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
 from registry.compliance.rules import GDPR, Hit, Rule

@@ -3,7 +3,7 @@
 The documents come from `Registry.list`, the same on every backend, so every answer derived
 from them is too. Everything is as of one day (`as_of`):
 
-- *Live* flows are those in force that day (`graph.store.in_force`): only they carry data.
+- *Live* flows are those in force that day (`graph.flows.in_force`): only they carry data.
   *Checked* flows (`flows`) are the live ones and those planned that day (`status: proposed`),
   which the rules check too (a DPO reviews a plan before it goes live). Flows ended, suspended
   or outside their `since`/`until` that day are neither.
@@ -25,7 +25,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from functools import cached_property
 
-from graph.store import ENTITY_TYPES, Doc, effective_terms, in_force, planned
+from graph.flows import effective_terms, in_force, planned
+from graph.store import ENTITY_TYPES, Doc
 from registry import legal_bases, processing
 from registry.categories import CategoryTree, Tree
 from registry.compliance.regimes import GDPR_FAMILY, Bits, Network, jurisdictions
@@ -114,7 +115,7 @@ class Facts:
         return self.agreements.get(flow.get("agreement") or "")
 
     def terms(self, flow: Doc) -> dict:
-        """The flow's effective terms with their sources (`graph.store.effective_terms`)."""
+        """The flow's effective terms with their sources (`graph.flows.effective_terms`)."""
         if flow["id"] not in self._terms:
             self._terms[flow["id"]] = effective_terms(flow, self.agreement(flow))
         return self._terms[flow["id"]]

@@ -20,7 +20,8 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 
-from graph.store import Concerned, Doc, Stored
+from graph.store import Doc, Stored
+from graph.subjects import Concerned
 from registry.categories import CategoryTree
 from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
@@ -34,7 +35,7 @@ from registry.errors import InvalidArgument
 SubjectCounter = Callable[[Collection[str]], int]
 """How many distinct data subjects have a record in any of the given systems."""
 ConcernedCounter = Callable[[Concerned], int]
-"""How many distinct data subjects a `graph.store.Concerned` describes."""
+"""How many distinct data subjects a `graph.subjects.Concerned` describes."""
 
 WITHIN_72_HOURS = timedelta(hours=72)
 

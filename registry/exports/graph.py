@@ -16,7 +16,7 @@ may join the same two ends). Attributes, absent values left out:
   the drawing answers) and `truncated` (the depth bound cut the lineage).
 
 Only flows in force on the evaluation day (`as_of`, default today) are drawn, and with
-`include_proposed` the flows planned then (`graph.store.in_force`, `graph.store.planned`).
+`include_proposed` the flows planned then (`graph.flows.in_force`, `graph.flows.planned`).
 
 List attributes are tuples of ids, in the registry's order; each writer encodes them.
 """

@@ -16,7 +16,7 @@ Which flows carry *this* subject's data:
   flow carries, as the registry records reality, gaps included). Without a disclosure, what lies
   beyond it is reported apart: the *potential* recipients (Art. 15(1)(c): "recipients or
   categories of recipient");
-- a flow *rests on consent* for a category when its effective terms (`graph.store.effective_terms`)
+- a flow *rests on consent* for a category when its effective terms (`graph.flows.effective_terms`)
   rely on a consent for it (`registry.legal_bases.consent_relied_on`: consent as the Art. 6(1)
   basis; for special-category data, explicit consent as the Art. 9(2) condition; for health
   information, the NAIC #672 authorisation), as the consent rule of the compliance findings
@@ -37,7 +37,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from graph.store import Doc, Stored, SubjectRow
+from graph.store import Doc, Stored
+from graph.subjects import SubjectRow
 from registry.categories import CategoryTree, Tree
 from registry.legal_bases import Bases, builtin_bases
 from registry.processing import Supplied, on_instructions
@@ -200,7 +201,7 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
     (`registry.processing.on_instructions`): marked `on_behalf_of`. What other flows take of it
     is ours (Art. 28(10)). Data that comes from records of both kinds is ours.
 
-    `terms`: flows' effective terms (`graph.store.effective_terms`) by flow id, each with the flow
+    `terms`: flows' effective terms (`graph.flows.effective_terms`) by flow id, each with the flow
     and agreement documents it comes from, filled in as they are needed: a caller may pass the
     same dict to later reports (an entry is used only for the very same documents)."""
     on = as_of or datetime.now(timezone.utc).date()

@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from graph.store import SubjectRow
+from graph.subjects import SubjectRow
 from registry.sources import BundleInvalid, Problem
 from registry.suggest import hint, model_message
 from registry.errors import InvalidArgument

@@ -30,7 +30,8 @@ from multiprocessing.connection import Connection
 
 import orjson
 
-from graph.store import EncodedSubject, StoreError
+from graph.store import StoreError
+from graph.subjects import EncodedSubject
 from registry.subjects import keys, model
 
 __all__ = ["CHUNK", "MAX_WORKERS", "PARALLEL_BYTES", "rows", "workers_for"]

@@ -22,7 +22,9 @@ from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from graph.store import Concerned, Erasure, PendingLoad, Progress, Stored, SubjectRow, has_carried
+from graph.flows import has_carried
+from graph.store import Stored
+from graph.subjects import Concerned, Erasure, PendingLoad, Progress, SubjectRow
 from registry.subjects import dsar, erasure, files, keys, model, parallel
 from registry.processing import as_processor, supplied_under
 from registry.subjects.consent import Rules
@@ -331,7 +333,7 @@ class SubjectService:
     def _supplied(self, as_of: date) -> dict:
         """Which controller supplies which system as our controller's processor on `as_of`
         (`registry.processing.supplied_under`): through the flows under such agreements that have
-        carried data by then (`graph.store.has_carried`; a plan or a flow not started yet has
+        carried data by then (`graph.flows.has_carried`; a plan or a flow not started yet has
         supplied nothing, one ended or suspended has). Those flows are kept per store version."""
         def make() -> tuple[list[dict], dict, dict]:
             roles = {party["id"]: party.get("role") for party in self.registry.list("party")}

@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from graph.store import MAX_DEPTH, Doc, Stored, SubjectRow, effective_terms
+from graph.flows import effective_terms
+from graph.store import MAX_DEPTH, Doc, Stored
+from graph.subjects import SubjectRow
 from registry.categories import CategoryTree
 from registry.legal_bases import Bases, consent_relied_on
 from registry.processing import Supplied, on_instructions

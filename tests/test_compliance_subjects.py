@@ -156,6 +156,26 @@ def test_the_counts_are_read_again_after_each_change_of_subject_data_and_not_aft
     assert (counted(), len(reads)) == ([1], 4)
 
 
+def test_a_declaration_for_some_kinds_of_subject_decides_for_those_subjects_only(service, registry, tmp_path):
+    """mkt declares claimants' contact details on legitimate interests: for claimants it holds them
+    on that, not only on consent, so a claimant who withdrew is not counted; policyholders still are,
+    as their DSARs say. Before, the declaration counted for everyone and the finding went."""
+    for kind in ("claimant", "policyholder"):
+        registry.upsert("subject-category", {"id": kind, "name": kind.title()}, actor="test")
+    registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE", "holds": [
+        {"category": "contact", "purposes": ["marketing"], "legal_basis": "gdpr-6-1-f",
+         "subject_categories": ["claimant"]}]}, actor="test")
+    path = tmp_path / "claimant.jsonl"
+    path.write_text(json.dumps({**subject("S-10", "mkt", "withdrawn"), "kind": "claimant"}) + "\n")
+    service.load(path, principal=ADMIN)
+    assert [f.subject_count for f in findings(registry, rule="consent-withdrawn-data-still-flowing")] == [2]
+
+    def lacking(id_):
+        return [h.consent_lacking for h in service.report(principal=ADMIN, subject=id_).holdings if h.system == "mkt"]
+
+    assert (lacking("S-4"), lacking("S-10")) == (["withdrawn"], [None])  # S-4's came from the CRM on m2
+
+
 def test_a_system_that_also_declares_data_on_another_basis_is_not_consent_only(service, registry):
     assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1  # mkt's
     registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE",

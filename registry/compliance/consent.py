@@ -13,7 +13,8 @@ are counted where, for some category held there only on consent, their consent t
 purposes it is brought or declared for stands on the evaluation day, and one was withdrawn or
 ran out (GDPR Art. 7(3), 17(1)(b)): that data should be erased, or another basis recorded. A
 consent to another of those purposes that still stands keeps the data there, as a DSAR says of
-the holding (`consentLacking`). A marketing
+the holding (`consentLacking`). A declaration that names subject categories decides for those
+subjects alone, as in a DSAR (`registry.subjects.dsar.declared`). A marketing
 platform fed from the CRM holds the data of the CRM's customers who consented, though none of
 them has a record in the platform itself.
 
@@ -37,6 +38,7 @@ from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
 from registry.compliance.rules import GDPR, Hit, Rule
 from registry.subjects.consent import Rules
+from registry.subjects.dsar import declared
 
 RULE_ID = "consent-withdrawn-data-still-flowing"
 
@@ -65,7 +67,8 @@ class Resting(NamedTuple):
     """Data a system holds only on consent: `categories` (None: everything it holds) that came
     through `flows` on consent to `purposes`, under `regime`, and whose data that may be.
     `needs`: per category held only on consent, the purposes a consent to any one of which lets
-    the system hold it (those of the flows that bring it, and of its declaration there)."""
+    the system hold it (those of the flows that bring it, and of its declaration there), for
+    subjects of the kinds no declaration names (`by_kind` for the others)."""
 
     system: str
     purposes: list[str]
@@ -74,6 +77,9 @@ class Resting(NamedTuple):
     whose: Concerned
     categories: list[str] | None
     needs: dict[str, tuple[str, ...]]
+    by_kind: dict[str, dict[str, tuple[str, ...]]]
+    """`needs` for subjects of a kind that the system's declarations name, where it differs: what it
+    declares for them (`dsar.declared`) comes before what it declares for everyone."""
 
 
 def resting_on_consent(facts: Facts) -> list[Resting]:
@@ -107,24 +113,19 @@ def resting_on_consent(facts: Facts) -> list[Resting]:
                     on_consent[category].append(flow)
                 else:
                     otherwise.add(category)
-        declared_on_consent: dict[str, set[str]] = defaultdict(set)
-        for held in facts.systems[system].get("holds", ()):
-            if facts.consent_relied_on(facts.recorded(held, flow=False), held["category"]):
-                declared_on_consent[held["category"]].update(held.get("purposes", ()))
-            else:
-                otherwise.add(held["category"])
-        only = {c for c in on_consent if not facts.tree.overlaps(c, otherwise)}
-        relied = sorted({flow["id"]: flow for c in only for flow in on_consent[c]}.values(), key=lambda f: f["id"])
+        system_doc = facts.systems[system]
+        only, needs, flows_only, besides = _consent_only(facts, on_consent, otherwise, declared(system_doc, None))
+        relied = sorted({flow["id"]: flow for c in flows_only for flow in on_consent[c]}.values(), key=lambda f: f["id"])
         regime = next((found[0] for flow in relied if (found := facts.flow_regime(flow))
-                       and any(facts.tree.overlaps(c, only) for c in found[1])), None)
+                       and any(facts.tree.overlaps(c, flows_only) for c in found[1])), None)
         if regime is None:
             continue
-        only |= {c for c in declared_on_consent if not facts.tree.overlaps(c, otherwise)}
-        whose = upstream(facts.tree, into, types, {system: only}, until)
-        needs = {c: tuple(sorted({flow["purpose"] for flow in on_consent.get(c, ())} | declared_on_consent.get(c, set())))
-                 for c in sorted(only)}
+        named = sorted({kind for held in system_doc.get("holds", ()) for kind in held.get("subject_categories", ())})
+        by_kind = {kind: _consent_only(facts, on_consent, otherwise, declared(system_doc, kind)) for kind in named}
+        whose = upstream(facts.tree, into, types, {system: only.union(*(found[0] for found in by_kind.values()))}, until)
         resting.append(Resting(system, sorted({flow["purpose"] for flow in relied}), relied, regime, whose,
-                               None if not otherwise else sorted(only), {c: p for c, p in needs.items() if p}))
+                               None if not besides else sorted(only), needs,
+                               {kind: found[1] for kind, found in by_kind.items() if found[1] != needs}))
     facts.kept[RULE_ID] = resting
     return resting
 
@@ -149,6 +150,28 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     return counts
 
 
+def _consent_only(facts: Facts, on_consent: dict[str, list[Doc]], otherwise: set[str], holds: dict[str, Doc]
+                  ) -> tuple[set[str], dict[str, tuple[str, ...]], set[str], set[str]]:
+    """What a system holds only on consent, given what its flows bring on consent (`on_consent`)
+    and on anything else (`otherwise`), and its declarations for some subjects (`holds`, by
+    category: `dsar.declared`): the categories; per category, the purposes a consent to any one
+    of which lets it hold it (those of the flows that bring it on consent, and of its declaration;
+    left out where none is named); the categories that flows alone bring only on consent; and
+    the categories held on anything else."""
+    otherwise = set(otherwise)
+    declared_on_consent: dict[str, set[str]] = defaultdict(set)
+    for held in holds.values():
+        if facts.consent_relied_on(facts.recorded(held, flow=False), held["category"]):
+            declared_on_consent[held["category"]].update(held.get("purposes", ()))
+        else:
+            otherwise.add(held["category"])
+    flows_only = {c for c in on_consent if not facts.tree.overlaps(c, otherwise)}
+    only = flows_only | {c for c in declared_on_consent if not facts.tree.overlaps(c, otherwise)}
+    needs = {c: tuple(sorted({flow["purpose"] for flow in on_consent.get(c, ())} | declared_on_consent.get(c, set())))
+             for c in sorted(only)}
+    return only, {c: p for c, p in needs.items() if p}, flows_only, otherwise
+
+
 def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[int, int]]:
     """For each of `resting`, how many of the subjects whose data may be there (`Resting.whose`)
     no longer consent to what lets the system hold some category of it on day `on`: a consent to
@@ -170,7 +193,8 @@ def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[i
             by_system[system].append((number, kinds))
         for flow in place.whose.disclosed:
             by_flow[flow].append((number, place.whose.until))
-    needs = [sorted(set(place.needs.values())) for place in resting]
+    needs = [(sorted(set(place.needs.values())), {kind: sorted(set(found.values())) for kind, found in place.by_kind.items()})
+             for place in resting]
     counts = [[0, 0] for _ in resting]
     for group in store.consent_groups(covering, every=rules.timed(covering)):
         places = {number for system in group.systems for number, kinds in by_system.get(system, ())
@@ -181,7 +205,8 @@ def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[i
         lacking: dict[tuple[str, ...], str | None] = {}
         for number in places:
             found = set()
-            for purposes in needs[number]:
+            general, by_kind = needs[number]
+            for purposes in by_kind.get(group.kind, general):
                 if purposes not in lacking:
                     for purpose in purposes:
                         if purpose not in status:

@@ -340,10 +340,10 @@ def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Sto
         consent_lacking=consent_lacking(held, category, purposes))
 
 
-def declared(system: Doc, kind: str) -> dict[str, Doc]:
+def declared(system: Doc, kind: str | None) -> dict[str, Doc]:
     """The system's declared holdings (`holds`) that concern a subject of `kind`, by category, in
     the order declared: those naming no `subject_categories` (everyone's data) and those naming
-    `kind`. Where a category is declared both ways, or twice, the declaration naming `kind` comes
+    `kind` (None: those for everyone only). Where a category is declared both ways, or twice, the declaration naming `kind` comes
     before one that does not, then the first declared: a claims system may hold claimants' health
     data for claims handling and its staff's for sick leave, on other terms (GDPR Art. 30(1)(c))."""
     found: dict[str, Doc] = {}

@@ -145,3 +145,17 @@ def test_a_record_holds_what_its_system_declares_for_subjects_of_its_kind(regist
     report = service.report(principal=ADMIN, subject="C-1")
     assert [(h.category, h.purposes, h.legal_basis, h.retention) for h in report.holdings] == expected
     assert [r["categories"] for r in report.subject.records] == [[category for category, *_ in expected]]
+
+
+def test_a_record_in_a_system_that_declares_nothing_for_its_kind_holds_what_the_system_declares(registry, tmp_path):
+    """The registry says the system holds claimants' health data, yet it has a policyholder's
+    record: the report lists the system with what it declares, on no recorded terms for them,
+    rather than leave it out."""
+    registry.load([("bundle.yaml", STAFF.replace(
+        "      - {category: contact, purposes: [claims], legal_basis: gdpr-6-1-b, retention: P10Y}\n", "")
+        .replace("      - {category: contact, purposes: [hr], legal_basis: gdpr-6-1-b, retention: P6Y, "
+                 "subject_categories: [employee]}\n", ""))], actor="test")
+    load_subject(registry, tmp_path, "policyholder")
+    report = SubjectService(registry, KeyHasher(b"secret")).report(principal=ADMIN, subject="C-1")
+    assert [(h.system, h.category, h.purposes, h.legal_basis) for h in report.holdings] == [
+        ("claims-sys", "health", (), None)]

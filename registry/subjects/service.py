@@ -275,13 +275,21 @@ class SubjectService:
     def _with_declared(self, row: SubjectRow) -> SubjectRow:
         """`row` with every record's categories: those it lists, or else what its system declares
         for subjects of its kind (`dsar.declared`; records are stored without them, so they
-        follow the system's declaration)."""
+        follow the system's declaration). Where the system declares nothing for that kind, all it
+        declares: the record says it holds something of the person, and a report must not leave
+        the system out (GDPR Art. 15(1)(b))."""
         if all("categories" in r for r in row.records):
             return row
         systems = self.store.get_many(r["system"] for r in row.records)
+
+        def categories(system: str) -> list[str]:
+            if system not in systems:
+                return []
+            doc = systems[system].doc
+            return list(dsar.declared(doc, row.kind)) or list(dict.fromkeys(h["category"] for h in doc.get("holds", ())))
+
         return dataclasses.replace(row, records=[r if "categories" in r else {
-            "system": r["system"], "categories": list(dsar.declared(systems[r["system"]].doc, row.kind))
-            if r["system"] in systems else [], **r} for r in row.records])
+            "system": r["system"], "categories": categories(r["system"]), **r} for r in row.records])
 
     def _report(self, row: SubjectRow, as_of: date) -> dsar.DsarReport:
         flows: dict[str, dict] = {}

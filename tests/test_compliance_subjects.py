@@ -176,6 +176,22 @@ def test_a_declaration_for_some_kinds_of_subject_decides_for_those_subjects_only
     assert (lacking("S-4"), lacking("S-10")) == (["withdrawn"], [None])  # S-4's came from the CRM on m2
 
 
+def test_the_consents_to_purposes_only_a_kinds_declaration_names_are_read_too(service, registry, tmp_path):
+    """mkt declares claimants' contact details on consent for claims handling as well: a claimant
+    whose only consent, to that purpose, was withdrawn is counted beside the two policyholders."""
+    for kind in ("claimant", "policyholder"):
+        registry.upsert("subject-category", {"id": kind, "name": kind.title()}, actor="test")
+    registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE", "holds": [
+        {"category": "contact", "purposes": ["claims-handling"], "legal_basis": "gdpr-6-1-a",
+         "subject_categories": ["claimant"]}]}, actor="test")
+    path = tmp_path / "claimant.jsonl"
+    path.write_text(json.dumps({"id": "S-11", "kind": "claimant", "records": [{"system": "mkt"}], "consents": [
+        {"purpose": "claims-handling", "status": "granted", "at": "2024-01-01T00:00:00Z"},
+        {"purpose": "claims-handling", "status": "withdrawn", "at": "2025-01-01T00:00:00Z"}]}) + "\n")
+    service.load(path, principal=ADMIN)
+    assert [f.subject_count for f in findings(registry, rule="consent-withdrawn-data-still-flowing")] == [3]
+
+
 def test_a_system_that_also_declares_data_on_another_basis_is_not_consent_only(service, registry):
     assert len(findings(registry, rule="consent-withdrawn-data-still-flowing")) == 1  # mkt's
     registry.upsert("system", {"id": "mkt", "name": "Marketing automation", "country": "DE",

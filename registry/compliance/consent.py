@@ -184,7 +184,8 @@ def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[i
     subjects goes to the places its records and disclosures put it in, and whether its consent
     to a purpose ended is worked out once per group. The work grows with the subjects whose
     consent could have ended, not with places × the subjects each holds."""
-    wanted = {purpose for place in resting for needed in place.needs.values() for purpose in needed}
+    wanted = {purpose for place in resting for needs in (place.needs, *place.by_kind.values())
+              for needed in needs.values() for purpose in needed}
     covering = sorted({p for purpose in wanted for p in rules.covering(purpose)})
     by_system: dict[str, list[tuple[int, frozenset[str] | None]]] = defaultdict(list)
     by_flow: dict[str, list[tuple[int, str | None]]] = defaultdict(list)

@@ -1,9 +1,10 @@
 """DSAR reports (GDPR Art. 15), derived from the graph for one data subject.
 
 A subject's data starts in the systems their records name (the record's categories, or what
-the system declares for subjects of their kind: `declared`) and moves along the flows in force, layer by layer, as in
-`graph.traversal`: a flow carries the subject's category X when it carries X, an ancestor or a
-descendant (the narrower of the two arrives), from a node that holds X for the subject. Each
+the system declares for subjects of their kind: `declared`) and moves along the flows in force,
+layer by layer, as in `graph.traversal`: a flow carries the subject's category X when it
+carries X, an ancestor or a descendant (the narrower of the two arrives), from a node that
+holds X for the subject. Each
 (holder, category) keeps the shortest chain of flows that brought it (smallest flow ids on
 ties); data a holder already holds, or holds a broader category of, does not arrive again.
 
@@ -343,9 +344,10 @@ def _holding(node: str, category: str, arrival: Arrival, entities: dict[str, Sto
 def declared(system: Doc, kind: str | None) -> dict[str, Doc]:
     """The system's declared holdings (`holds`) that concern a subject of `kind`, by category, in
     the order declared: those naming no `subject_categories` (everyone's data) and those naming
-    `kind` (None: those for everyone only). Where a category is declared both ways, or twice, the declaration naming `kind` comes
-    before one that does not, then the first declared: a claims system may hold claimants' health
-    data for claims handling and its staff's for sick leave, on other terms (GDPR Art. 30(1)(c))."""
+    `kind` (None: those for everyone only). Where a category is declared both ways, or twice, the
+    declaration naming `kind` comes before one that does not, then the first declared: a claims
+    system may hold claimants' health data for claims handling and its staff's for sick leave, on
+    other terms (GDPR Art. 30(1)(c))."""
     found: dict[str, Doc] = {}
     for held in system.get("holds", ()):
         kinds = held.get("subject_categories")

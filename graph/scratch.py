@@ -91,8 +91,13 @@ class ScratchStore(SnapshotReads):
     def count_consenting(self, purposes: Iterable[str]) -> int:
         return self.base.count_consenting(purposes) if self.base is not None else 0
 
-    def consent_groups(self, purposes: Iterable[str], *, every: bool = True) -> list[ConsentGroup]:
-        return self.base.consent_groups(purposes, every=every) if self.base is not None else []
+    def consent_groups(self, purposes: Iterable[str], *, every: bool = True,
+                       run: tuple[str | None, str | None] = (None, None)) -> list[ConsentGroup]:
+        return self.base.consent_groups(purposes, every=every, run=run) if self.base is not None else []
+
+    def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
+                     ) -> tuple[list[str], list[list[ConsentGroup]]]:
+        return self.base.consent_runs(purposes, every=every, size=size) if self.base is not None else ([], [[]])
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return self.base.subject_ids(systems, limit) if self.base is not None else []

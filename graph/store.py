@@ -326,14 +326,26 @@ class GraphStore(Protocol):
     def count_consenting(self, purposes: Iterable[str]) -> int:
         """How many distinct subjects have a consent event (granted or withdrawn) for any of `purposes`."""
 
-    def consent_groups(self, purposes: Iterable[str], *, every: bool = True) -> list[ConsentGroup]:
+    def consent_groups(self, purposes: Iterable[str], *, every: bool = True,
+                       run: tuple[str | None, str | None] = (None, None)) -> list[ConsentGroup]:
         """The subjects with a consent event for one of `purposes`, grouped by kind, systems with
         their records, disclosures and those events (`ConsentGroup`), in no particular order. With
         `every` false, only the subjects among whose events is a withdrawal or an `expires`: the
         only ones whose consent can have ended when no purpose sets a `consent_validity`. One
         read for a whole registry's consent rule: the groups go to the places they may be in,
         not each place to its subjects. Whether a consent stands is `registry.subjects.consent`'s
-        to decide, not the store's."""
+        to decide, not the store's. `run` (after, through): only the subjects whose id sorts after
+        the one and up to the other (None: no bound), a run that `consent_runs` bounds."""
+
+    def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
+                     ) -> tuple[list[str], list[list[ConsentGroup]]]:
+        """The subjects `consent_groups(purposes, every=every)` covers, cut into runs of `size` by
+        id (the last may be shorter), so that a rule can later read again only the runs of the
+        subjects whose data changed: the bounds (every `size`-th id, ascending; empty while there
+        are no more than `size` such subjects) and each run's groups (one more than bounds). Runs
+        are `(None, first bound)`, `(first, second)` … `(last bound, None)` as `consent_groups`
+        takes them. A subject written meanwhile may be read in its run's new state or its old:
+        a rule reads its run again after the change (`last_change`)."""
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         """Up to `limit` ids of subjects with a record in any of `systems`, sorted."""

@@ -11,6 +11,7 @@ consent rule); an erasure reports an `Erasure`.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, NamedTuple
 
@@ -119,21 +120,26 @@ class ConsentGroup(NamedTuple):
     (`GraphStore.consent_groups`): their `kind`, the `systems` they have records in (sorted), the
     `disclosed` (flow, at) pairs recorded for them (sorted), their consent `events` for the
     purposes asked (`at`, `purpose`, `status`, and `expires` where set; by `at`, then purpose
-    and status), and how many `subjects` they are. No ids: a count is all a rule needs."""
+    and status), and how many `subjects` they are. No ids: a count is all a rule needs. `alike`:
+    a key (hashable) that groups alike in all but their count share, as the store read them, so
+    that a rule can work out each kind of group once over many reads."""
 
     kind: str
     systems: tuple[str, ...]
     disclosed: tuple[tuple[str, str], ...]
     events: tuple[Doc, ...]
     subjects: int
+    alike: Hashable = None
 
     @classmethod
     def of(cls, kind: str, systems: Iterable[str], disclosed: Iterable[Iterable[str]],
-           events: Iterable[Iterable[str | None]], subjects: int) -> ConsentGroup:
-        """A group from a store's rows: `events` as tuples in `HISTORY_FIELDS` order, None where unset."""
-        return cls(kind, tuple(systems), tuple(map(tuple, disclosed)),
+           events: Iterable[Iterable[str | None]], subjects: int, alike: Hashable = None) -> ConsentGroup:
+        """A group from a store's rows: `events` as tuples in `HISTORY_FIELDS` order, None where
+        unset; `alike` by default from the rest."""
+        systems, disclosed, events = tuple(systems), tuple(map(tuple, disclosed)), tuple(map(tuple, events))
+        return cls(kind, systems, disclosed,
                    tuple({f: v for f, v in zip(HISTORY_FIELDS, event) if v is not None} for event in events),
-                   subjects)
+                   subjects, (kind, systems, disclosed, events) if alike is None else alike)
 
 
 HISTORY_FIELDS = ("at", "purpose", "status", "expires")

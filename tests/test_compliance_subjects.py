@@ -129,8 +129,9 @@ def test_the_counts_are_read_again_after_each_change_of_subject_data_and_not_aft
     """The counts are kept while `last_change` and `pending_load` stay; an audited read moves the
     audit head but not `last_change`, so a portal's DSARs leave them kept; each write moves it."""
     store = registry.store
-    groups, reads = store.consent_groups, []
-    monkeypatch.setattr(store, "consent_groups", lambda *a, **k: reads.append(1) or groups(*a, **k))
+    reads = []
+    for name in ("consent_groups", "consent_runs"):  # every read of the subjects' consents
+        monkeypatch.setattr(store, name, lambda *a, read=getattr(store, name), **k: reads.append(1) or read(*a, **k))
 
     def counted():
         return [f.subject_count for f in findings(registry, rule="consent-withdrawn-data-still-flowing")]
@@ -154,6 +155,82 @@ def test_the_counts_are_read_again_after_each_change_of_subject_data_and_not_aft
     assert (counted(), len(reads)) == ([1], 4)
     service.report(principal=ADMIN, subject="S-4")
     assert (counted(), len(reads)) == ([1], 4)
+
+
+def test_consent_runs_cut_the_subjects_with_consent_events_into_runs_by_id(service, registry):
+    store = registry.store
+    def runs(purposes, size, every=True):
+        bounds, groups = store.consent_runs(purposes, every=every, size=size)
+        return bounds, [sum(g.subjects for g in run) for run in groups]
+
+    # All five have marketing events; S-1 and S-4 alone a withdrawal.
+    assert runs(["marketing"], 2) == (["S-2", "S-4"], [2, 2, 1])
+    assert runs(["marketing"], 1, every=False) == (["S-1", "S-4"], [1, 1, 0])
+    assert (runs(["marketing"], 5), runs(["marketing"], 6)) == ((["S-5"], [5, 0]), ([], [5]))
+    assert runs(["claims-handling"], 1) == ([], [0])
+    # A run's groups are those consent_groups gives for it.
+    assert sorted(store.consent_runs(["marketing"], size=2)[1][1]) == sorted(store.consent_groups(["marketing"],
+                                                                                                 run=("S-2", "S-4")))
+
+    def subjects(run):
+        return sorted((g.systems, g.subjects) for g in store.consent_groups(["marketing"], run=run))
+
+    assert subjects(("S-2", "S-4")) == [(("crm",), 1), (("mkt",), 1)]  # S-3 and S-4, not S-2
+    assert subjects((None, "S-2")) == [(("mkt",), 1), (("mkt",), 1)]  # S-1 withdrew, S-2 granted again
+    assert subjects(("S-4", None)) == [(("claims",), 1)]
+    assert sum(n for _, n in subjects((None, None))) == 5
+
+
+def test_a_change_of_some_subjects_reads_their_runs_again_and_the_counts_stay_exact(
+        service, registry, tmp_path, monkeypatch):
+    """Runs of one subject each: a consent, a disclosure or an erasure reads again only the runs of
+    the subjects it names; a load reads every run. At each step the kept counts equal a count made
+    afresh."""
+    import registry.compliance.consent as rule
+    monkeypatch.setattr(rule, "RUN", 1)
+    store = registry.store
+    groups, runs, reads = store.consent_groups, store.consent_runs, []
+    monkeypatch.setattr(store, "consent_groups", lambda *a, run=(None, None), **k: reads.append(run) or groups(*a, run=run, **k))
+    monkeypatch.setattr(store, "consent_runs", lambda *a, **k: reads.append("all") or runs(*a, **k))
+    registry.load([("case.yaml", "flows:\n  - {id: mkt-case, name: Claim follow-up offers, from: claims, to: mkt, "
+                                 "categories: [contact], purpose: marketing, legal_basis: gdpr-6-1-a, scope: case}")],
+                  actor="test")
+
+    def counted():
+        reads.clear()
+        kept = [f.subject_count for f in findings(registry, rule="consent-withdrawn-data-still-flowing")]
+        read = list(reads)
+        fresh = rule.ended(store, *_afresh(registry))
+        assert kept == [w + e for w, e in fresh if w + e]
+        return kept, read
+
+    assert counted() == ([2], ["all"])  # S-1 and S-4 withdrew: runs (None, S-1], (S-1, S-4], (S-4, None)
+    service.set_consent(principal=ADMIN, subject="S-3", purpose="marketing", status="withdrawn",
+                        at=datetime(2025, 3, 1, tzinfo=timezone.utc))
+    assert counted() == ([3], [("S-1", "S-4")])  # S-3, in mkt, withdrew: its run alone
+    service.report(principal=ADMIN, subject="S-2")
+    assert counted() == ([3], [])  # a DSAR changes nothing
+    service.disclose(principal=ADMIN, subject="S-5", flow="mkt-case", at=datetime(2025, 6, 1, tzinfo=timezone.utc))
+    service.set_consent(principal=ADMIN, subject="S-5", purpose="marketing", status="withdrawn",
+                        at=datetime(2025, 7, 1, tzinfo=timezone.utc))
+    assert counted() == ([4], [("S-4", None)])  # S-5's claims data went to mkt, and S-5 withdrew
+    service.erase(principal=ADMIN, subject="S-1")
+    assert counted() == ([3], [(None, "S-1")])
+    path = tmp_path / "more.jsonl"
+    path.write_text(json.dumps(subject("S-6", "mkt", "withdrawn")) + "\n")
+    service.load(path, principal=ADMIN)
+    assert counted() == ([4], ["all"])
+
+
+def _afresh(registry):
+    """The arguments of `ended` for the consent rule on today's facts, made afresh."""
+    from registry.compliance.consent import resting_on_consent
+    from graph.store import today
+    from registry.compliance.facts import Facts
+    from registry.compliance.settings import Settings
+    from registry.subjects.consent import Rules
+    facts = Facts.of(registry, today(), Settings.packaged().countries)
+    return Rules(facts.purpose_tree, facts.purposes), resting_on_consent(facts), facts.as_of
 
 
 def test_a_declaration_for_some_kinds_of_subject_decides_for_those_subjects_only(service, registry, tmp_path):

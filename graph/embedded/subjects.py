@@ -79,19 +79,25 @@ def _concerned(concerned: Concerned) -> tuple[str, str, str, str | None]:
 
 
 _GROUPS = """
-SELECT s.kind, (SELECT group_concat(r.value ->> 'system', char(31)) FROM json_each(s.records) r),
+SELECT {id}s.kind, (SELECT group_concat(r.value ->> 'system', char(31)) FROM json_each(s.records) r),
        (SELECT json_group_array(json_array(flow, at)) FROM (SELECT flow, at FROM disclosure d
                                                             WHERE d.subject = s.id ORDER BY 1, 2)),
        w.events
 FROM (SELECT subject, json_group_array(json_array(at, purpose, status, expires)) AS events FROM consent
-      WHERE purpose IN (SELECT value FROM json_each(?1)) GROUP BY subject
-      HAVING ?2 OR MAX(status = 'withdrawn' OR expires IS NOT NULL)) w
-JOIN subject s ON s.id = w.subject"""
-"""Per subject with a consent event for the purposes ?1 (with ?2 false, only those with a withdrawal
-or an `expires` among those events): its kind, its records' systems (as recorded, joined by
-U+001F), its disclosures and those events (JSON; the consent table's key orders them by `at`,
-purpose and status). `consent_groups` counts alike rows and decodes each kind of row once:
-SQLite's own `GROUP BY` over these texts, or sorted systems per subject, cost twice as much."""
+      WHERE purpose IN (SELECT value FROM json_each(:purposes)){run} GROUP BY subject
+      HAVING :every OR MAX(status = 'withdrawn' OR expires IS NOT NULL)) w
+JOIN subject s ON s.id = w.subject{order}"""
+"""Per subject with a consent event for the purposes :purposes (with :every false, only those with
+a withdrawal or an `expires` among those events) within `{run}` (`_RUN`: a range of the consent
+table's key): its kind, its records' systems (as recorded, joined by U+001F), its
+disclosures and those events (JSON; the consent table's key orders them by `at`, purpose and
+status), after its id with `{id}` "s.id, " and by it with `{order}` " ORDER BY s.id" (`consent_runs`).
+`consent_groups` counts alike rows and decodes each kind of row once: SQLite's own
+`GROUP BY` over these texts, or sorted systems per subject, cost twice as much."""
+_RUN = {(False, False): "", (True, False): " AND subject > :after", (False, True): " AND subject <= :through",
+        (True, True): " AND subject > :after AND subject <= :through"}
+"""`_GROUPS`' run of subjects, by which of its bounds (:after, :through) it has: only bounds written
+out let SQLite range over the key (`:after IS NULL OR …` reads the whole table for every run)."""
 _REFERENCES = {  # kind (`graph.subjects.SUBJECT_REFERENCES`) -> (id, subjects) for the ids given as a JSON array
     "records": f"SELECT system, COUNT(*) FROM subject_system WHERE system IN ({_IDS}) GROUP BY 1",
     "record categories": "SELECT c.value, COUNT(DISTINCT s.id) FROM subject s, json_each(s.records) r, "
@@ -119,6 +125,38 @@ _UNKNOWN = {kind: f"SELECT named FROM ({distinct}) "
     "disclosures": "SELECT DISTINCT d.value ->> 'flow' AS named FROM load_subject l, json_each(l.disclosures) d "
                    "WHERE {lines}",
 }.items()}
+
+
+class _Decoder:
+    """Makes `ConsentGroup`s of `_GROUPS`' rows counted alike, each kind of row decoded once over
+    every run it reads: rows that differ only in the order of their systems are one group."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, tuple] = {}
+        self.groups: dict[tuple, ConsentGroup] = {}
+
+    def __call__(self, alike: Counter) -> list[ConsentGroup]:
+        counted: dict[tuple, int] = Counter()
+        for row, count in alike.items():
+            parts = self.rows.get(row)
+            if parts is None:
+                kind, systems, disclosed, events = row
+                parts = self.rows[row] = (kind, tuple(sorted(set(systems.split("\x1f"))) if systems else ()),
+                                          disclosed, events)
+            counted[parts] += count
+        made = []
+        for parts, count in counted.items():
+            kind, systems, disclosed, events, _, alike = self._group(parts)
+            made.append(ConsentGroup(kind, systems, disclosed, events, count, alike))
+        return made
+
+    def _group(self, parts: tuple) -> ConsentGroup:
+        found = self.groups.get(parts)
+        if found is None:
+            kind, systems, disclosed, events = parts
+            found = self.groups[parts] = ConsentGroup.of(kind, systems, orjson.loads(disclosed), orjson.loads(events),
+                                                         0, alike=parts)
+        return found
 
 
 class SubjectTables(SubjectLoad):
@@ -211,14 +249,29 @@ class SubjectTables(SubjectLoad):
             return db.execute("SELECT COUNT(DISTINCT subject) FROM consent WHERE purpose IN "
                                     "(SELECT value FROM json_each(?))", (json.dumps(sorted(set(purposes))),)).fetchone()[0]
 
-    def consent_groups(self, purposes: Iterable[str], *, every: bool = True) -> list[ConsentGroup]:
+    def consent_groups(self, purposes: Iterable[str], *, every: bool = True,
+                       run: tuple[str | None, str | None] = (None, None)) -> list[ConsentGroup]:
         with self._reader() as db:
-            alike = Counter(db.execute(_GROUPS, (json.dumps(sorted(set(purposes))), int(every))))
-        groups: dict[tuple, int] = Counter()
-        for (kind, systems, disclosed, events), count in alike.items():
-            groups[kind, tuple(sorted(set(systems.split("\x1f"))) if systems else ()), disclosed, events] += count
-        return [ConsentGroup.of(kind, systems, orjson.loads(disclosed), orjson.loads(events), count)
-                for (kind, systems, disclosed, events), count in groups.items()]
+            query = _GROUPS.format(run=_RUN[run[0] is not None, run[1] is not None], id="", order="")
+            alike = Counter(db.execute(query, {"purposes": json.dumps(sorted(set(purposes))), "every": int(every),
+                                               "after": run[0], "through": run[1]}))
+        return _Decoder()(alike)
+
+    def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
+                     ) -> tuple[list[str], list[list[ConsentGroup]]]:
+        """One read of every subject, in id order, counted run by run; each kind of row is decoded once."""
+        bounds, runs, alike = [], [], Counter()
+        query = _GROUPS.format(run="", id="s.id, ", order=" ORDER BY s.id")
+        with self._reader() as db:
+            for number, (id_, *row) in enumerate(db.execute(query, {"purposes": json.dumps(sorted(set(purposes))),
+                                                                    "every": int(every)}), 1):
+                alike[tuple(row)] += 1
+                if number % size == 0:
+                    bounds.append(id_)
+                    runs.append(alike)
+                    alike = Counter()
+        decoder = _Decoder()
+        return bounds, [decoder(run) for run in (*runs, alike)]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         systems = sorted(set(systems))

@@ -98,9 +98,15 @@ CALL () {
 }
 """
 """The subjects a `Concerned` describes, each once (`UNION`)."""
-_GROUPS = """
+_FROM_PURPOSES = """
 MATCH (p:Entity) WHERE p.id IN $purposes
 MATCH (s:Subject)-[c:CONSENT]->(p)
+"""
+_FROM_RUN = """
+MATCH (s:Subject) WHERE s.id > $after AND ($through IS NULL OR s.id <= $through)
+MATCH (s)-[c:CONSENT]->(p:Entity) WHERE p.id IN $purposes
+"""
+_GROUPS = """
 WITH s, c, p ORDER BY c.at, p.id, c.status
 WITH s, collect([c.at, p.id, c.status, c.expires]) AS events
 WHERE $every OR any(e IN events WHERE e[2] = 'withdrawn' OR e[3] IS NOT NULL)
@@ -110,8 +116,19 @@ CALL (s) { OPTIONAL MATCH (s)-[d:DISCLOSED]->(f:Entity) WITH f.id AS flow, d.at 
            RETURN [pair IN collect([flow, at]) WHERE pair[0] IS NOT NULL] AS disclosed }
 RETURN s.kind AS kind, systems, disclosed, events, count(*) AS subjects
 """
-"""`GraphStore.consent_groups`: subjects with a consent event for one of $purposes (with $every
-false, only those with a withdrawal or an `expires` among them), grouped by what decides the rule."""
+"""`GraphStore.consent_groups`, after `_FROM_PURPOSES` (every subject) or `_FROM_RUN` (ids after
+$after and up to $through): subjects with a consent event for one of $purposes (with $every false,
+only those with a withdrawal or an `expires` among them), grouped by what decides the rule."""
+_RUNS = """
+MATCH (p:Entity) WHERE p.id IN $purposes
+MATCH (s:Subject)-[c:CONSENT]->(p)
+WITH s, collect([c.status, c.expires]) AS events
+WHERE $every OR any(e IN events WHERE e[0] = 'withdrawn' OR e[1] IS NOT NULL)
+WITH s.id AS id ORDER BY id
+WITH collect(id) AS ids
+RETURN [i IN range($size - 1, size(ids) - 1, $size) WHERE i < size(ids) | ids[i]] AS bounds
+"""
+"""`GraphStore.consent_runs`: every $size-th id of the subjects `_GROUPS` covers, ascending."""
 _RECORDED_FINGERPRINT = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.key_fingerprint AS recorded"
 
 _REFERENCES = {  # kind (`graph.subjects.SUBJECT_REFERENCES`) -> (row, n subjects) per row of `$rows` (`_reference_row`)
@@ -192,9 +209,23 @@ class SubjectGraph:
     def count_consenting(self, purposes: Iterable[str]) -> int:
         return self._query(_CONSENTING, purposes=sorted(set(purposes)))[0]["count"]
 
-    def consent_groups(self, purposes: Iterable[str], *, every: bool = True) -> list[ConsentGroup]:
+    def consent_groups(self, purposes: Iterable[str], *, every: bool = True,
+                       run: tuple[str | None, str | None] = (None, None)) -> list[ConsentGroup]:
+        return self._consent_groups(purposes, every, run)
+
+    def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
+                     ) -> tuple[list[str], list[list[ConsentGroup]]]:
+        bounds = self._query(_RUNS, purposes=sorted(set(purposes)), every=every, size=size)[0]["bounds"]
+        return bounds, [self._consent_groups(purposes, every, run) for run in zip([None, *bounds], [*bounds, None])]
+
+    def _consent_groups(self, purposes: Iterable[str], every: bool, run: tuple[str | None, str | None]
+                        ) -> list[ConsentGroup]:
+        after, through = run
+        query = (_FROM_PURPOSES if run == (None, None) else _FROM_RUN) + _GROUPS
         return [ConsentGroup.of(r["kind"], r["systems"], r["disclosed"], r["events"], r["subjects"])
-                for r in self._query(_GROUPS, purposes=sorted(set(purposes)), every=every)]
+                for r in self._query(query, purposes=sorted(set(purposes)), every=every, after=after or "",
+                                     through=through)]
+
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         return [record["id"] for record in self._query(_IDS, systems=sorted(set(systems)), limit=limit)]

@@ -27,13 +27,15 @@ withdrew consent to a purpose is not counted here.
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import NamedTuple
 
 from graph.store import Doc
-from graph.subjects import Concerned
+from graph.auditlog import AuditQuery
+from graph.subjects import Concerned, ConsentGroup
 from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
 from registry.compliance.rules import GDPR, Hit, Rule
@@ -131,7 +133,28 @@ def resting_on_consent(facts: Facts) -> list[Resting]:
 
 
 COUNTS = RULE_ID + ": counts"
-"""`Facts.kept`'s: (the subject data's mark, `ended`'s counts for it)."""
+"""`Facts.kept`'s: the counts `_counts` keeps (`Kept`)."""
+RUN = 4096
+"""Subjects per run that the kept counts read apart (`GraphStore.consent_runs`): a change of some
+subjects' data reads their runs again, not every subject."""
+SCAN = 1000
+"""The most audit entries `_changed` reads to learn which subjects changed; beyond them, every run is read again."""
+
+
+class Kept(NamedTuple):
+    """The counts of `ended` on the facts' day as read at `mark` (`GraphStore.last_change`,
+    `GraphStore.pending_load`): the bounds of the runs of subjects (`GraphStore.consent_runs`)
+    and each run's counts, per place of `resting_on_consent` (withdrawn, expired)."""
+
+    mark: tuple
+    tally: Tally
+    bounds: list[str]
+    runs: list[list[list[int]]]
+    totals: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, mark: tuple, tally: Tally, bounds: list[str], runs: list[list[list[int]]]) -> Kept:
+        return cls(mark, tally, bounds, runs, [tuple(map(sum, zip(*place))) for place in zip(*runs)])
 
 
 def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]]:
@@ -140,14 +163,56 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     between its first and last entry, which move its recorded progress (`GraphStore.pending_load`):
     together they mark what was read. They are read before the subjects, so a change in between
     makes the next question read again. An audited read of subject data (a DSAR) moves neither,
-    so a portal's DSARs between two questions leave the counts kept."""
+    so a portal's DSARs between two questions leave the counts kept.
+
+    The subjects are read in runs of `RUN` (by id). After a change that names its subjects in the
+    audit log (a consent, a disclosure, an erasure: `_changed`), only their runs are read again;
+    after anything else (a load, more than `SCAN` entries), all of them."""
     mark = (store.last_change(), store.pending_load())
-    kept = facts.kept.get(COUNTS)
-    if kept is not None and kept[0] == mark:
-        return kept[1]
-    counts = ended(store, Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
-    facts.kept[COUNTS] = (mark, counts)
-    return counts
+    kept: Kept | None = facts.kept.get(COUNTS)
+    if kept is not None and kept.mark == mark:
+        return kept.totals
+    changed = None
+    if kept is not None and kept.mark[1] is None and mark[1] is None:
+        changed = _changed(store, kept.mark[0], mark[0])
+    if changed is None:
+        tally = Tally(Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
+        bounds, runs = store.consent_runs(tally.covering, every=tally.every, size=RUN)
+        kept = Kept.of(mark, tally, bounds, [tally.count(groups) for groups in runs])
+    else:
+        runs = list(kept.runs)
+        spans = _runs(kept.bounds)
+        for number in sorted({bisect.bisect_left(kept.bounds, subject) for subject in changed}):
+            runs[number] = kept.tally.count(store.consent_groups(kept.tally.covering, every=kept.tally.every,
+                                                                 run=spans[number]))
+        kept = Kept.of(mark, kept.tally, kept.bounds, runs)
+    facts.kept[COUNTS] = kept
+    return kept.totals
+
+
+def _runs(bounds: list[str]) -> list[tuple[str | None, str | None]]:
+    """The runs (after, through) that `bounds` cut the subject ids into, the first and last open."""
+    return list(zip([None, *bounds], [*bounds, None]))
+
+
+def _changed(store, since: int, until: int) -> set[str] | None:
+    """The subjects whose data the audit entries after `since` up to `until` changed: those a
+    consent, a disclosure or an erasure names (reads and tokens change none). None where another
+    change comes among them (a load, a document) or they are more than `SCAN`: then all may have."""
+    if until < since:
+        return None
+    entries = store.audit(AuditQuery(after=since, limit=SCAN))
+    if not entries or (len(entries) == SCAN and entries[-1].seq < until):
+        return None
+    changed = set()
+    for entry in entries:
+        if entry.seq > until or entry.action == "read" or entry.type == "token":
+            continue
+        if entry.type in ("consent", "disclosure") or (entry.type, entry.action) == ("subject", "erase"):
+            changed.add(entry.id)
+        else:
+            return None
+    return changed
 
 
 def _consent_only(facts: Facts, on_consent: dict[str, list[Doc]], otherwise: set[str], holds: dict[str, Doc]
@@ -178,50 +243,79 @@ def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[i
     none of the category's purposes (`Resting.needs`) stands, and one was withdrawn or ran out
     (withdrew it, saw it expire). A subject counts once per place, as withdrawn if a withdrawal
     ended one. This is where a DSAR finds a holding's consent lacking (`consentLacking`); one who
-    never gave consent is not counted here.
+    never gave consent is not counted here. One read of the store (`Tally`)."""
+    tally = Tally(rules, resting, on)
+    return [tuple(found) for found in tally.count(store.consent_groups(tally.covering, every=tally.every))]
 
-    One read of the store (`GraphStore.consent_groups`) for all places: each group of alike
-    subjects goes to the places its records and disclosures put it in, and whether its consent
-    to a purpose ended is worked out once per group. The work grows with the subjects whose
-    consent could have ended, not with places × the subjects each holds."""
-    wanted = {purpose for place in resting for needs in (place.needs, *place.by_kind.values())
-              for needed in needs.values() for purpose in needed}
-    covering = sorted({p for purpose in wanted for p in rules.covering(purpose)})
-    by_system: dict[str, list[tuple[int, frozenset[str] | None]]] = defaultdict(list)
-    by_flow: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
-    for number, place in enumerate(resting):
-        for system, kinds in place.whose.systems.items():
-            by_system[system].append((number, kinds))
-        for flow in place.whose.disclosed:
-            by_flow[flow].append((number, place.whose.until))
-    needs = [(sorted(set(place.needs.values())), {kind: sorted(set(found.values())) for kind, found in place.by_kind.items()})
-             for place in resting]
-    counts = [[0, 0] for _ in resting]
-    for group in store.consent_groups(covering, every=rules.timed(covering)):
-        places = {number for system in group.systems for number, kinds in by_system.get(system, ())
+
+class Tally:
+    """`ended`'s work for `places` on day `on`: reads the store's groups of alike subjects
+    (`GraphStore.consent_groups`) and sends each group to the places its records and disclosures
+    put it in; whether its consent to a purpose ended is worked out once per kind of group, and
+    kept (`of`), so a run read again costs only its groups that changed. The work grows with the
+    subjects whose consent could have ended, not with places × the subjects each holds."""
+
+    def __init__(self, rules: Rules, places: list[Resting], on: date):
+        self.rules, self.places, self.on = rules, places, on
+        wanted = {purpose for place in places for needs in (place.needs, *place.by_kind.values())
+                  for needed in needs.values() for purpose in needed}
+        self.covering = sorted({p for purpose in wanted for p in rules.covering(purpose)})
+        self.every = rules.timed(self.covering)
+        self.by_system: dict[str, list[tuple[int, frozenset[str] | None]]] = defaultdict(list)
+        self.by_flow: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
+        for number, place in enumerate(places):
+            for system, kinds in place.whose.systems.items():
+                self.by_system[system].append((number, kinds))
+            for flow in place.whose.disclosed:
+                self.by_flow[flow].append((number, place.whose.until))
+        self.needs = [(sorted(set(place.needs.values())),
+                       {kind: sorted(set(found.values())) for kind, found in place.by_kind.items()})
+                      for place in places]
+        self.known: dict[tuple, tuple[tuple[int, int], ...]] = {}
+
+    def count(self, groups: Iterable[ConsentGroup]) -> list[list[int]]:
+        """Per place, [withdrawn, expired] among the subjects of `groups` (read for `covering`
+        and `every`: `GraphStore.consent_groups`)."""
+        counts = [[0, 0] for _ in self.places]
+        for group in groups:
+            for number, which in self.of(group):
+                counts[number][which] += group.subjects
+        return counts
+
+    def of(self, group: ConsentGroup) -> tuple[tuple[int, int], ...]:
+        """The places where `group`'s subjects count, each with 0 (withdrawn) or 1 (expired);
+        worked out once per kind of group (`ConsentGroup.alike`)."""
+        found = self.known.get(group.alike)
+        if found is None:
+            found = self.known[group.alike] = self._work(group)
+        return found
+
+    def _work(self, group: ConsentGroup) -> tuple[tuple[int, int], ...]:
+        places = {number for system in group.systems for number, kinds in self.by_system.get(system, ())
                   if kinds is None or group.kind in kinds}
-        places.update(number for flow, at in group.disclosed for number, until in by_flow.get(flow, ())
+        places.update(number for flow, at in group.disclosed for number, until in self.by_flow.get(flow, ())
                       if until is None or at <= until)
         status: dict[str, str | None] = {}
         lacking: dict[tuple[str, ...], str | None] = {}
-        for number in places:
-            found = set()
-            general, by_kind = needs[number]
+        found = []
+        for number in sorted(places):
+            ended_by = set()
+            general, by_kind = self.needs[number]
             for purposes in by_kind.get(group.kind, general):
                 if purposes not in lacking:
                     for purpose in purposes:
                         if purpose not in status:
-                            state = rules.state(purpose, group.events, on)
+                            state = self.rules.state(purpose, group.events, self.on)
                             status[purpose] = state and state.status
                     states = {status[purpose] for purpose in purposes}
                     lacking[purposes] = None if "granted" in states else \
                         "withdrawn" if "withdrawn" in states else "expired" if "expired" in states else None
-                found.add(lacking[purposes])
-            if "withdrawn" in found:
-                counts[number][0] += group.subjects
-            elif "expired" in found:
-                counts[number][1] += group.subjects
-    return [(withdrawn, expired) for withdrawn, expired in counts]
+                ended_by.add(lacking[purposes])
+            if "withdrawn" in ended_by:
+                found.append((number, 0))
+            elif "expired" in ended_by:
+                found.append((number, 1))
+        return tuple(found)
 
 
 def _message(resting: Resting, withdrawn: int, expired: int) -> str:

@@ -96,7 +96,7 @@ class ScratchStore(SnapshotReads):
         return self.base.consent_groups(purposes, every=every, run=run) if self.base is not None else []
 
     def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
-                     ) -> tuple[list[str], list[list[ConsentGroup]]]:
+                     ) -> tuple[list[str], list[list[tuple[ConsentGroup, int]]]]:
         return self.base.consent_runs(purposes, every=every, size=size) if self.base is not None else ([], [[]])
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:

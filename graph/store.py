@@ -338,14 +338,15 @@ class GraphStore(Protocol):
         the one and up to the other (None: no bound), a run that `consent_runs` bounds."""
 
     def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
-                     ) -> tuple[list[str], list[list[ConsentGroup]]]:
+                     ) -> tuple[list[str], list[list[tuple[ConsentGroup, int]]]]:
         """The subjects `consent_groups(purposes, every=every)` covers, cut into runs of `size` by
         id (the last may be shorter), so that a rule can later read again only the runs of the
         subjects whose data changed: the bounds (every `size`-th id, ascending; empty while there
-        are no more than `size` such subjects) and each run's groups (one more than bounds). Runs
-        are `(None, first bound)`, `(first, second)` … `(last bound, None)` as `consent_groups`
-        takes them. A subject written meanwhile may be read in its run's new state or its old:
-        a rule reads its run again after the change (`last_change`)."""
+        are no more than `size` such subjects) and each run's groups (one more run than bounds),
+        as (group, its subjects in the run) pairs: a group may be shared by runs and come twice in
+        one, its own `subjects` aside. Runs are `(None, first bound)`, `(first, second)` … `(last
+        bound, None)` as `consent_groups` takes them. A subject written meanwhile may be read in
+        its new state or its old: a rule reads its run again after the change (`last_change`)."""
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         """Up to `limit` ids of subjects with a record in any of `systems`, sorted."""

@@ -128,35 +128,29 @@ _UNKNOWN = {kind: f"SELECT named FROM ({distinct}) "
 
 
 class _Decoder:
-    """Makes `ConsentGroup`s of `_GROUPS`' rows counted alike, each kind of row decoded once over
-    every run it reads: rows that differ only in the order of their systems are one group."""
+    """Makes `ConsentGroup`s of `_GROUPS`' rows, each kind of row decoded once however many runs
+    it comes in: rows that differ only in the order of their systems share one group (`alike`)."""
 
     def __init__(self) -> None:
-        self.rows: dict[tuple, tuple] = {}
+        self.rows: dict[tuple, ConsentGroup] = {}
         self.groups: dict[tuple, ConsentGroup] = {}
 
-    def __call__(self, alike: Counter) -> list[ConsentGroup]:
-        counted: dict[tuple, int] = Counter()
-        for row, count in alike.items():
-            parts = self.rows.get(row)
-            if parts is None:
-                kind, systems, disclosed, events = row
-                parts = self.rows[row] = (kind, tuple(sorted(set(systems.split("\x1f"))) if systems else ()),
-                                          disclosed, events)
-            counted[parts] += count
-        made = []
-        for parts, count in counted.items():
-            kind, systems, disclosed, events, _, alike = self._group(parts)
-            made.append(ConsentGroup(kind, systems, disclosed, events, count, alike))
-        return made
-
-    def _group(self, parts: tuple) -> ConsentGroup:
-        found = self.groups.get(parts)
+    def group(self, row: tuple) -> ConsentGroup:
+        """The group of a row (kind, systems, disclosed, events as read), with no subjects counted."""
+        found = self.rows.get(row)
         if found is None:
-            kind, systems, disclosed, events = parts
-            found = self.groups[parts] = ConsentGroup.of(kind, systems, orjson.loads(disclosed), orjson.loads(events),
-                                                         0, alike=parts)
+            kind, systems, disclosed, events = row
+            parts = (kind, tuple(sorted(set(systems.split("\x1f"))) if systems else ()), disclosed, events)
+            found = self.groups.get(parts)
+            if found is None:
+                found = self.groups[parts] = ConsentGroup.of(kind, parts[1], orjson.loads(disclosed),
+                                                             orjson.loads(events), 0, alike=parts)
+            self.rows[row] = found
         return found
+
+    def counted(self, alike: Counter) -> list[tuple[ConsentGroup, int]]:
+        """Rows counted alike as (group, subjects) pairs; a group may come twice (its systems in two orders)."""
+        return [(self.group(row), count) for row, count in alike.items()]
 
 
 class SubjectTables(SubjectLoad):
@@ -255,23 +249,29 @@ class SubjectTables(SubjectLoad):
             query = _GROUPS.format(run=_RUN[run[0] is not None, run[1] is not None], id="", order="")
             alike = Counter(db.execute(query, {"purposes": json.dumps(sorted(set(purposes))), "every": int(every),
                                                "after": run[0], "through": run[1]}))
-        return _Decoder()(alike)
+        found: dict[tuple, ConsentGroup] = {}
+        subjects: dict[tuple, int] = Counter()
+        for group, count in _Decoder().counted(alike):
+            found[group.alike] = group
+            subjects[group.alike] += count
+        return [found[key]._replace(subjects=count) for key, count in subjects.items()]
 
     def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
-                     ) -> tuple[list[str], list[list[ConsentGroup]]]:
-        """One read of every subject, in id order, counted run by run; each kind of row is decoded once."""
+                     ) -> tuple[list[str], list[list[tuple[ConsentGroup, int]]]]:
+        """One read of every subject in id order, counted run by run; each kind of row decoded once."""
         bounds, runs, alike = [], [], Counter()
         query = _GROUPS.format(run="", id="s.id, ", order=" ORDER BY s.id")
         with self._reader() as db:
-            for number, (id_, *row) in enumerate(db.execute(query, {"purposes": json.dumps(sorted(set(purposes))),
-                                                                    "every": int(every)}), 1):
-                alike[tuple(row)] += 1
+            rows = db.execute(query, {"purposes": json.dumps(sorted(set(purposes))), "every": int(every)})
+            for number, row in enumerate(rows, 1):
+                alike[row[1:]] += 1
                 if number % size == 0:
-                    bounds.append(id_)
+                    bounds.append(row[0])
                     runs.append(alike)
                     alike = Counter()
+        runs.append(alike)
         decoder = _Decoder()
-        return bounds, [decoder(run) for run in (*runs, alike)]
+        return bounds, [decoder.counted(run) for run in runs]
 
     def subject_ids(self, systems: Iterable[str], limit: int) -> list[str]:
         systems = sorted(set(systems))

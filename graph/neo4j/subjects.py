@@ -103,9 +103,13 @@ MATCH (p:Entity) WHERE p.id IN $purposes
 MATCH (s:Subject)-[c:CONSENT]->(p)
 """
 _FROM_RUN = """
-MATCH (s:Subject) WHERE s.id > $after AND ($through IS NULL OR s.id <= $through)
+MATCH (s:Subject) WHERE {bounds}
 MATCH (s)-[c:CONSENT]->(p:Entity) WHERE p.id IN $purposes
 """
+_BOUNDS = {(True, False): "s.id > $after", (False, True): "s.id <= $through",
+           (True, True): "s.id > $after AND s.id <= $through"}
+"""`_FROM_RUN`'s bounds, by which of them a run has (after, through): written out, so that the
+planner seeks the id index's range (`$through IS NULL OR …` would read on to the last id)."""
 _GROUPS = """
 WITH s, c, p ORDER BY c.at, p.id, c.status
 WITH s, collect([c.at, p.id, c.status, c.expires]) AS events
@@ -214,16 +218,18 @@ class SubjectGraph:
         return self._consent_groups(purposes, every, run)
 
     def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
-                     ) -> tuple[list[str], list[list[ConsentGroup]]]:
+                     ) -> tuple[list[str], list[list[tuple[ConsentGroup, int]]]]:
         bounds = self._query(_RUNS, purposes=sorted(set(purposes)), every=every, size=size)[0]["bounds"]
-        return bounds, [self._consent_groups(purposes, every, run) for run in zip([None, *bounds], [*bounds, None])]
+        return bounds, [[(group, group.subjects) for group in self._consent_groups(purposes, every, run)]
+                        for run in zip([None, *bounds], [*bounds, None])]
 
     def _consent_groups(self, purposes: Iterable[str], every: bool, run: tuple[str | None, str | None]
                         ) -> list[ConsentGroup]:
         after, through = run
-        query = (_FROM_PURPOSES if run == (None, None) else _FROM_RUN) + _GROUPS
+        query = _FROM_PURPOSES if run == (None, None) else \
+            _FROM_RUN.format(bounds=_BOUNDS[after is not None, through is not None])
         return [ConsentGroup.of(r["kind"], r["systems"], r["disclosed"], r["events"], r["subjects"])
-                for r in self._query(query, purposes=sorted(set(purposes)), every=every, after=after or "",
+                for r in self._query(query + _GROUPS, purposes=sorted(set(purposes)), every=every, after=after,
                                      through=through)]
 
 

@@ -183,8 +183,8 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
         runs = list(kept.runs)
         spans = _runs(kept.bounds)
         for number in sorted({bisect.bisect_left(kept.bounds, subject) for subject in changed}):
-            runs[number] = kept.tally.count(store.consent_groups(kept.tally.covering, every=kept.tally.every,
-                                                                 run=spans[number]))
+            groups = store.consent_groups(kept.tally.covering, every=kept.tally.every, run=spans[number])
+            runs[number] = kept.tally.count((group, group.subjects) for group in groups)
         kept = Kept.of(mark, kept.tally, kept.bounds, runs)
     facts.kept[COUNTS] = kept
     return kept.totals
@@ -245,7 +245,8 @@ def ended(store, rules: Rules, resting: list[Resting], on: date) -> list[tuple[i
     ended one. This is where a DSAR finds a holding's consent lacking (`consentLacking`); one who
     never gave consent is not counted here. One read of the store (`Tally`)."""
     tally = Tally(rules, resting, on)
-    return [tuple(found) for found in tally.count(store.consent_groups(tally.covering, every=tally.every))]
+    groups = store.consent_groups(tally.covering, every=tally.every)
+    return [tuple(found) for found in tally.count((group, group.subjects) for group in groups)]
 
 
 class Tally:
@@ -273,13 +274,13 @@ class Tally:
                       for place in places]
         self.known: dict[tuple, tuple[tuple[int, int], ...]] = {}
 
-    def count(self, groups: Iterable[ConsentGroup]) -> list[list[int]]:
-        """Per place, [withdrawn, expired] among the subjects of `groups` (read for `covering`
-        and `every`: `GraphStore.consent_groups`)."""
+    def count(self, groups: Iterable[tuple[ConsentGroup, int]]) -> list[list[int]]:
+        """Per place, [withdrawn, expired] among the subjects of `groups`, (group, subjects) pairs
+        read for `covering` and `every` (`GraphStore.consent_runs`, `consent_groups`)."""
         counts = [[0, 0] for _ in self.places]
-        for group in groups:
+        for group, subjects in groups:
             for number, which in self.of(group):
-                counts[number][which] += group.subjects
+                counts[number][which] += subjects
         return counts
 
     def of(self, group: ConsentGroup) -> tuple[tuple[int, int], ...]:

@@ -340,9 +340,9 @@ class GraphStore(Protocol):
     def consent_runs(self, purposes: Iterable[str], *, every: bool = True, size: int
                      ) -> tuple[list[str], list[list[tuple[ConsentGroup, int]]]]:
         """The subjects `consent_groups(purposes, every=every)` covers, cut into runs of `size` by
-        id (the last may be shorter), so that a rule can later read again only the runs of the
-        subjects whose data changed: the bounds (every `size`-th id, ascending; empty while there
-        are no more than `size` such subjects) and each run's groups (one more run than bounds),
+        id (the last may be shorter, or empty), so that a rule can later read again only the runs
+        of the subjects whose data changed: the bounds (every `size`-th id, ascending; empty while
+        there are fewer than `size` such subjects) and each run's groups (one more run than bounds),
         as (group, its subjects in the run) pairs: a group may be shared by runs and come twice in
         one, its own `subjects` aside. Runs are `(None, first bound)`, `(first, second)` … `(last
         bound, None)` as `consent_groups` takes them. A subject written meanwhile may be read in

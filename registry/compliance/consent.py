@@ -167,7 +167,8 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
 
     The subjects are read in runs of `RUN` (by id). After a change that names its subjects in the
     audit log (a consent, a disclosure, an erasure: `_changed`), only their runs are read again;
-    after anything else (a load, more than `SCAN` entries), all of them."""
+    after anything else (a load), or more than `SCAN` audit entries of any kind (reads count), all
+    of them."""
     mark = (store.last_change(), store.pending_load())
     kept: Kept | None = facts.kept.get(COUNTS)
     if kept is not None and kept.mark == mark:

@@ -40,6 +40,12 @@ from graph.subjects import (SUBJECT_BATCH, EncodedSubject, PendingLoad, Progress
                             partly_loaded)
 
 _STAGING_ROWS = 20_000
+_WAL_PAGES = 25_000
+"""Pages (100 MB at 4 KiB) the WAL may grow to during a load before the load's connection copies
+it back (SQLite's default: 1,000). Each batch scatters inserts over the lookup-key and record
+indexes, so nearly every batch dirties thousands of pages; copying them back after every batch
+wrote each page twice per batch. The load copies the rest back when it ends, so that the next
+writer does not."""
 _GAP = 0.02
 """Seconds a load pauses between batches, so that a waiting writer gets its turn: SQLite's busy handler
 retries a waiting `BEGIN IMMEDIATE` every few milliseconds within each `_POLL`."""
@@ -125,6 +131,7 @@ class SubjectLoad:
         try:
             self._apply(db, bounds, ascending, distinct == count, actor=actor, source=source, total=count,
                         fingerprint=fingerprint, progress=progress, checked_at=checked_at)
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # what `_WAL_PAGES` let grow, without waiting for readers
         finally:
             db.close()
         return count
@@ -139,6 +146,7 @@ class SubjectLoad:
         db.execute("PRAGMA cache_size = -131072")  # 128 MiB while loading, for the store and for sorting
         db.execute("PRAGMA temp.cache_size = -65536")
         db.execute("PRAGMA threads = 2")  # sorts in two threads
+        db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_PAGES}")
         return db
 
     def _apply(self, db: sqlite3.Connection, bounds: list[tuple], ascending: bool, distinct: bool, *, actor: str,

@@ -49,8 +49,8 @@ def test_html_and_markdown_documents_name_things_and_escape_personal_data(workdi
     assert "<td>Reinsurer</td><td>reinsurer</td><td>United States</td>" in html
     assert "Legal claims (GDPR Art. 9(2)(f))" in html and "@media print" in html
     assert "the standard data protection clauses adopted by the European Commission (GDPR Art. 46(2)(c))" in html
-    assert ("Campaign audiences (Marketing): Contact details not shared, because you have not given or have "
-            "withdrawn your consent") in html
+    assert ("Campaign audiences (Marketing): Contact details not shared, because you withdrew your consent on "
+            "May 1, 2025") in html
     hostile = cli("dsar", "C-<script>", "--format", "html", cwd=workdir, env=ENV).stdout
     assert "C-&lt;script&gt;" in hostile and "<script>" not in hostile
     markdown = cli("dsar", "C-1", "--format", "markdown", "-o", "c1.md", cwd=workdir, env=ENV)

@@ -273,3 +273,86 @@ def test_the_history_says_when_each_consent_runs_out_as_the_summary_does(cases):
     assert "| June 1, 2024 | Marketing | given | — | — | June 1, 2026 |" in english
     # K-1's own end (2025-12-31) comes before the inherited validity's (2027-01-01).
     assert "| January 1, 2025 | Newsletter | given | — | — | December 31, 2025 |" in document(cases, subject="K-1")
+
+
+def _lines(text: str, start: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(start)]
+
+
+def test_a_flow_without_consent_says_the_consent_was_withdrawn_and_when_or_never_given(service):
+    # C-1 withdrew the marketing consent on 1 May 2025 (m1 rests on it) and never consented to the
+    # wellness programme (w1 carries diagnoses on explicit consent): the record tells the two apart.
+    english, german = document(service, lang="en-GB"), document(service, lang="de")
+    assert _lines(english, "- ") == [
+        "- Campaign audiences (Marketing): Contact details not shared, because you withdrew your consent on "
+        "1 May 2025",
+        "- Wellness referrals (Wellness programme): Diagnoses not shared, because you have not given your consent",
+        *_lines(english, "- **")]
+    assert _lines(german, "- ") == [
+        "- Campaign audiences (Marketing): Contact details nicht weitergegeben, weil Sie Ihre Einwilligung am "
+        "1. Mai 2025 widerrufen haben",
+        "- Wellness referrals (Wellness programme): Diagnoses nicht weitergegeben, weil Sie Ihre Einwilligung nicht "
+        "erteilt haben",
+        *_lines(german, "- **")]
+    assert "<li>Campaign audiences (Marketing): Contact details nicht weitergegeben, weil Sie Ihre Einwilligung am " \
+           "1. Mai 2025 widerrufen haben</li>" in document(service, "html", "de")
+    assert "<li>Campaign audiences (Marketing): Contact details not shared, because you withdrew your consent on " \
+           "May 1, 2025</li>" in document(service, "html", "en")
+    for hedge in ("not given or have withdrawn", "nicht erteilt oder widerrufen", "your consent has expired",
+                  "Einwilligung abgelaufen ist"):
+        assert hedge not in english + german, hedge
+    # Near misses: the summary of consents says what it said, and so does the right to withdraw or
+    # object, which speaks of what the reader may do, not of what the record says.
+    assert "| Marketing | widerrufen | 1. Mai 2025 | — |" in german
+    assert "| Marketing | withdrawn | 1 May 2025 | — |" in english
+    assert "wenn Sie Ihre Einwilligung widerrufen oder Widerspruch einlegen oder wenn sie unrechtmäßig verarbeitet " \
+           "wurden" in german
+
+
+def test_the_latest_withdrawal_dates_the_sentence_and_a_consent_given_again_ends_it(service):
+    for status, day in (("granted", 1), ("withdrawn", 16)):
+        service.set_consent(principal=DPO, subject="C-1", purpose="marketing", status=status,
+                            at=datetime(2025, 9, day, 8, tzinfo=timezone.utc))
+    assert "Contact details not shared, because you withdrew your consent on 16 September 2025" \
+        in document(service, lang="en-GB")
+    assert "weil Sie Ihre Einwilligung am 16. September 2025 widerrufen haben" in document(service, lang="de")
+    # Near miss: given again, the consent stands: m1 is not listed, only w1 (never given) is.
+    service.set_consent(principal=DPO, subject="C-1", purpose="marketing", status="granted",
+                        at=datetime(2026, 1, 5, 9, tzinfo=timezone.utc))
+    english = document(service, lang="en-GB")
+    assert "Campaign audiences (Marketing):" not in english and "you withdrew your consent" not in english
+    assert "- Wellness referrals (Wellness programme): Diagnoses not shared, because you have not given your consent" \
+        in english
+
+
+def test_a_flow_without_consent_says_the_consent_expired_and_when(cases):
+    # P-1's marketing consent of 1 June 2024 ran out after marketing's 24 months; the newsletter flow
+    # rests on it as a consent to the broader purpose. K-1's newsletter consent ran out on its own date.
+    assert _lines(document(cases, subject="P-1", lang="en"), "- Newsletter") == [
+        "- Newsletter (Newsletter): Contact details not shared, because your consent expired on June 1, 2026"]
+    assert _lines(document(cases, subject="P-1", lang="de"), "- Newsletter") == [
+        "- Newsletter (Newsletter): Contact details nicht weitergegeben, weil Ihre Einwilligung am 1. Juni 2026 "
+        "abgelaufen ist"]
+    assert _lines(document(cases, subject="K-1", lang="en-GB"), "- Newsletter") == [
+        "- Newsletter (Newsletter): Contact details not shared, because your consent expired on 31 December 2025"]
+    german = document(cases, subject="K-1", lang="de")
+    assert _lines(german, "- Newsletter") == [
+        "- Newsletter (Newsletter): Contact details nicht weitergegeben, weil Ihre Einwilligung am 31. Dezember 2025 "
+        "abgelaufen ist"]
+    assert "widerrufen haben" not in german and "nicht erteilt haben" not in german
+    # Near miss: the summary still says until when it was valid, in the same date.
+    assert "| Newsletter | abgelaufen | 1. Januar 2025 | 31. Dezember 2025 |" in german
+
+
+def test_the_subject_line_names_the_person_and_their_category_of_data_subjects(cases):
+    english, german = document(cases, subject="P-1", lang="en"), document(cases, subject="K-1", lang="de")
+    assert "Data subject: P-1  \nCategory of data subjects: Policyholders  \nAs of " in english
+    assert "Betroffene Person: K-1  \nKategorie betroffener Personen: Claimants  \nStand " in german
+    assert "Data subject: P-1<br>\nCategory of data subjects: Policyholders<br>\n" \
+        in document(cases, "html", subject="P-1", lang="en")
+    assert "Betroffene Person: K-1<br>\nKategorie betroffener Personen: Claimants<br>\n" \
+        in document(cases, "html", subject="K-1", lang="de")
+    # Near miss: the plural name is never put after the person as if it said what they are.
+    for text in (english, german):
+        assert "(Policyholders)" not in text and "(Claimants)" not in text
+    assert "| Newsletter | abgelaufen |" in german  # the rest of the letter is as it was

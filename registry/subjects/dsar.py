@@ -119,6 +119,9 @@ class SuspendedFlow:
     on_behalf_of: str | None = None
     """The controller whose data it would have carried, where all of it is held for that
     controller as its processor (the controller's to answer for); None where any is ours."""
+    consent: ConsentState | None = None
+    """Where the subject's consent to its purpose stands on the day (`Rules.state`: withdrawn or
+    expired, with the event and the end); None: never given."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,8 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
     held_for = {(h.system, h.category): h.on_behalf_of for h in holdings}
     suspended = [SuspendedFlow(flow=f, purpose=entities[f].doc["purpose"], categories=tuple(sorted(categories)),
                                expired=f in actual.expired, on_behalf_of=_instructed(spread, held_for, entities[f].doc,
-                                                                                     categories))
+                                                                                     categories),
+                               consent=rules.state(entities[f].doc["purpose"], subject.consents, on))
                  for f, categories in sorted(actual.suspended.items())]
     accounting = []
     for flow_id, events in disclosed.items():

@@ -25,7 +25,7 @@ from graph.store import Stored
 from registry.compliance.settings import DEFAULT_CONTROLLER
 from registry.compliance.transfers import Certification, Countries
 from registry.errors import InvalidArgument
-from registry.subjects.dsar import DsarReport, Recipient
+from registry.subjects.dsar import DsarReport, Recipient, SuspendedFlow
 from registry.subjects.erasure import ErasurePlan, retention_end
 from registry.subjects.language import Language, language
 from registry.subjects.words import Words
@@ -186,10 +186,22 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     disclosures = [{"date": words.date(d.at), "recipient": name(d.party) if d.party else name(d.flow),
                     "flow": name(d.flow), "data": names(d.categories), "reference": d.reference or "—"}
                    for d in report.disclosures]
+
+    def why_not_shared(flow: SuspendedFlow) -> str:
+        """Why a flow resting on consent carries nothing, as the record says: the consent was
+        withdrawn (when), it expired (when), or it was never given; never a guess between them."""
+        state = flow.consent
+        if state is not None and state.status == "withdrawn":
+            return _("you withdrew your consent on %(day)s") % {
+                "day": words.date(datetime.fromisoformat(state.event["at"]))}
+        if state is not None and state.status == "expired" and state.expires is not None:
+            return _("your consent expired on %(day)s") % {"day": words.date(state.expires)}
+        if flow.expired or (state is not None and state.status == "expired"):
+            return _("your consent has expired")
+        return _("you have not given your consent")
+
     suspended = [{"flow": name(s.flow), "purpose": name(s.purpose), "data": names(s.categories),
-                  "reason": _("your consent has expired") if s.expired else _("you have not given or have withdrawn "
-                                                                               "your consent")}
-                 for s in report.suspended]
+                  "reason": why_not_shared(s)} for s in report.suspended]
     consents = [{"purpose": name(purpose), "state": words.consent(state.status),
                  "since": words.date(datetime.fromisoformat(state.event["at"])),
                  "until": words.date(state.expires) if state.expires else "—"}

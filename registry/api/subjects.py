@@ -27,7 +27,7 @@ from registry.subjects.erasure import retention_end
 from registry.subjects.language import language
 from registry.subjects.render import NO_CONTROLLER, render
 from registry.subjects.words import Words
-from registry.api.types import Agreement, Holder, Nodes, Party, to_holder
+from registry.api.types import Agreement, Holder, Nodes, Party, SystemOrParty, to_holder
 
 
 REPORT_QUERY = """
@@ -41,7 +41,8 @@ query ($subject: ID, $email: String, $asOf: Date) { dsar(subject: $subject, emai
   potentialRecipients { party { id name kind country role } flow categories purposes legalBasis condition
                         agreement { id name } transferMechanism path caseFlows onBehalfOf }
   processedFor
-  disclosures { flow party { id name } at reference categories purpose }
+  disclosures { flow party { id name } receiver { __typename ... on System { id name } ... on Party { id name } } at
+                reference categories purpose }
   suspendedFlows { id purpose categories expired }
   consents { purpose status at notice channel expires }
   currentConsents { purpose status at notice channel expires }
@@ -150,7 +151,13 @@ class Recipient:
 @strawberry.type(description="A recorded disclosure of the subject's data: the accounting of disclosures.")
 class DisclosureRecord:
     flow: strawberry.ID
-    party: Optional[Party]
+    party: Optional[Party] = strawberry.field(
+        description="The recipient the flow disclosed the data to; null for a case flow into one of our own "
+                    "systems (see `receiver`) or a flow no longer in the registry.")
+    receiver: Optional[SystemOrParty] = strawberry.field(
+        description="Where the flow took the data: the recipient party, or our own system for a case flow inside "
+                    "the organisation (a referral to the investigations unit); null for a flow no longer in the "
+                    "registry.")
     at: datetime.datetime
     reference: Optional[str]
     categories: list[strawberry.ID]
@@ -299,6 +306,11 @@ class _Parts:
         self.nodes, self.holders = Nodes(report.entities), Nodes(report.entities, to_holder)
 
 
+def _party(node: object) -> Party | None:
+    """`node` if it is a party (a recipient), else None (one of our systems, or nothing)."""
+    return node if isinstance(node, Party) else None
+
+
 def _latest(report: domain.DsarReport) -> list[ConsentEvent]:
     latest: dict[str, dict] = {}
     for event in sorted(report.subject.consents, key=lambda e: (e["at"], e["status"])):  # equal times: withdrawn wins
@@ -329,7 +341,8 @@ _REPORT = lazy(DsarReport, {
     "holdings": _holdings,
     "recipients": lambda p: [to_recipient(r, p.nodes) for r in p.report.recipients],
     "potential_recipients": lambda p: [to_recipient(r, p.nodes) for r in p.report.potential_recipients],
-    "disclosures": lambda p: [DisclosureRecord(flow=d.flow, party=p.nodes[d.party], at=d.at, reference=d.reference,
+    "disclosures": lambda p: [DisclosureRecord(flow=d.flow, party=_party(p.nodes[d.receiver]),
+                                               receiver=p.nodes[d.receiver], at=d.at, reference=d.reference,
                                                categories=list(d.categories), purpose=d.purpose,
                                                on_behalf_of=d.on_behalf_of)
                               for d in p.report.disclosures],

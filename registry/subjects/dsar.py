@@ -129,8 +129,9 @@ class DisclosureRecord:
     """One recorded disclosure of the subject's data: the accounting of disclosures."""
 
     flow: str
-    party: str | None
-    """The flow's recipient (None when the flow is no longer in the registry)."""
+    receiver: str | None
+    """The flow's receiver: a party (the recipient), or one of our own systems for a case flow
+    inside the organisation; None when the flow is no longer in the registry."""
     at: datetime
     reference: str | None
     categories: tuple[str, ...]
@@ -244,7 +245,7 @@ def compute(subject: SubjectRow, flows: list[Doc], entities: dict[str, Stored], 
                        + [h.on_behalf_of for h in holdings if h.path and h.path[-1] == flow_id])
         for event in events:
             accounting.append(DisclosureRecord(
-                flow=flow_id, party=flow.doc["to"] if flow else None, at=datetime.fromisoformat(event["at"]),
+                flow=flow_id, receiver=flow.doc["to"] if flow else None, at=datetime.fromisoformat(event["at"]),
                 reference=event.get("reference"), purpose=flow.doc["purpose"] if flow else None,
                 categories=tuple(sorted(carried or (flow.doc["categories"] if flow else ()))), on_behalf_of=whose))
     accounting.sort(key=lambda d: (d.at, d.flow))

@@ -130,7 +130,7 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     ids |= {x for r in (*report.recipients, *report.potential_recipients)
             for x in (r.party, r.purpose, r.flow, r.agreement, r.legal_basis, r.condition, *r.categories, *r.path)}
     ids |= {x for s in report.suspended for x in (s.flow, s.purpose, *s.categories)}
-    ids |= {x for d in report.disclosures for x in (d.flow, d.party, d.purpose, *d.categories)}
+    ids |= {x for d in report.disclosures for x in (d.flow, d.receiver, d.purpose, *d.categories)}
     ids |= {e["purpose"] for e in report.subject.consents} | {x for p, s, _c in report.sources for x in (p, s)}
     ids |= {h.legal_basis for h in report.holdings} | {h.condition for h in report.holdings}
     entities = {**report.entities, **lookup(sorted(i for i in ids | ids_for_others if i))}
@@ -183,7 +183,7 @@ def dsar_view(report: DsarReport, lookup: Callable[[list[str]], dict[str, Stored
     potential = [{**party(r.party), "data": names(r.categories), "purpose": name(r.purpose),
                   "cases": names(r.case_flows)}
                  for r in _merged(report.potential_recipients, lambda r: (r.party, r.purpose))]
-    disclosures = [{"date": words.date(d.at), "recipient": name(d.party) if d.party else name(d.flow),
+    disclosures = [{"date": words.date(d.at), "recipient": name(d.receiver) if d.receiver else name(d.flow),
                     "flow": name(d.flow), "data": names(d.categories), "reference": d.reference or "—"}
                    for d in report.disclosures]
 

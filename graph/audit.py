@@ -15,6 +15,15 @@ one they changed and the head as well. Recording the head elsewhere from time to
 printed by `dsa-registry audit verify`) and checking it later (`--anchor SEQ:HASH`) closes that
 gap for everything up to the recorded entry.
 
+Entries about one data subject (`sealed`: a read of their data, a consent, a disclosure) hold
+personal data that must go when the subject is erased (GDPR Art. 17(1)), and the chain must still
+verify afterwards. Their document therefore stands in the chain as a seal,
+`{"sealed": SHA-256 of the JSON array [salt, document]}` with a random 128-bit salt, while the
+document and the salt are stored beside the entry; `verify` checks the document against the seal
+while it is there. Erasing the subject removes the document and the salt (`AuditEntry.erased`):
+the seal left behind proves an entry was there, and with the salt gone it cannot be matched
+against guesses of what it held.
+
 >>> first, head = link(AuditHead(0, GENESIS), [NewAuditEntry("2026-01-01T00:00:00.000000+00:00",
 ...                     "os:alice", "create", "purpose", "p", None, '{"id":"p","name":"P"}')])
 >>> [e["seq"] for e in first], first[0]["prev"] == GENESIS, head.seq
@@ -32,10 +41,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from graph.auditlog import AuditEntry, AuditHead, NewAuditEntry
+from graph.auditlog import SUBJECT_AUDIT_TYPES, AuditEntry, AuditHead, NewAuditEntry
 from graph.changes import encode
 
 GENESIS = "0" * 64
@@ -50,17 +60,59 @@ def entry_hash(seq: int, at: str, actor: str, action: str, type_: str, entity: s
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def sealed(type_: str, action: str, entity: str) -> bool:
+    """Whether an entry's document is sealed (module docstring): one about a single data subject
+    (a read of their data, a consent, a disclosure), not an erasure's proof, a subject file's load
+    or a read of many subjects (`*`)."""
+    return type_ in SUBJECT_AUDIT_TYPES and type_ != "subject-file" and action != "erase" and entity != "*"
+
+
+def seal(salt: str, document: str) -> str:
+    """The seal of a document (canonical JSON text) with its salt (hex): SHA-256, hex, of the JSON
+    array `[salt, document]` without white space."""
+    return hashlib.sha256(json.dumps([salt, document], ensure_ascii=False, separators=(",", ":"))
+                          .encode("utf-8")).hexdigest()
+
+
+def sealed_document(digest: str) -> str:
+    """What stands in the chain for a sealed document: `{"sealed": digest}` as canonical JSON."""
+    return encode({"sealed": digest})
+
+
 def link(head: AuditHead, entries: Iterable[NewAuditEntry]) -> tuple[list[dict], AuditHead]:
     """Number and chain `entries` after `head`: the rows to store (`seq`, `at`, `actor`, `action`,
-    `type`, `entity`, `before`, `after`, `prev`, `hash`) and the new head."""
+    `type`, `entity`, `before`, `after`, `prev`, `hash`, and for a sealed entry `salt` and `private`,
+    the document kept beside the chain, else None) and the new head."""
     rows, seq, prev = [], head.seq, head.hash
     for e in entries:
         seq += 1
-        digest = entry_hash(seq, e.at, e.actor, e.action, e.type, e.entity, e.before, e.after, prev)
+        after, salt, private = e.after, None, None
+        if e.after is not None and sealed(e.type, e.action, e.entity):
+            if e.before is not None:
+                raise ValueError(f"audit entry about {e.entity!r}: a sealed entry has no document before")
+            salt, private = secrets.token_hex(16), e.after
+            after = sealed_document(seal(salt, private))
+        digest = entry_hash(seq, e.at, e.actor, e.action, e.type, e.entity, e.before, after, prev)
         rows.append({"seq": seq, "at": e.at, "actor": e.actor, "action": e.action, "type": e.type,
-                     "entity": e.entity, "before": e.before, "after": e.after, "prev": prev, "hash": digest})
+                     "entity": e.entity, "before": e.before, "after": after, "prev": prev, "hash": digest,
+                     "salt": salt, "private": private})
         prev = digest
     return rows, AuditHead(seq, prev)
+
+
+def stored(seq: int, at: str, actor: str, action: str, type_: str, entity: str, before: str | None,
+           after: str | None, prev: str | None, hash: str | None, salt: str | None = None,
+           private: str | None = None) -> AuditEntry:
+    """The `AuditEntry` of a stored row (documents as JSON text): a sealed entry's `after` is its
+    document kept beside the chain (`private`, None once erased) and its `seal` the digest the chain holds."""
+    digest = None
+    if after is not None and sealed(type_, action, entity):
+        found = json.loads(after)
+        if isinstance(found, dict) and set(found) == {"sealed"}:  # else written before seals existed
+            digest, after = found["sealed"], private
+    return AuditEntry(seq, at, actor, action, type_, entity, json.loads(before) if before else None,
+                      json.loads(after) if after else None, prev or "", hash or "", seal=digest,
+                      salt=salt if digest is not None else None)
 
 
 def last_change(rows: list[dict]) -> int | None:
@@ -88,12 +140,21 @@ def verify(entries: Iterable[AuditEntry], head: AuditHead | None, *,
     must still be in the log with the same hash.
     """
     seq, prev = 0, GENESIS
+    unproven: dict[str, int] = {}  # subject -> the first entry whose document is gone, until an erasure proves why
     for e in entries:
+        if e.erased:
+            unproven.setdefault(e.id, e.seq)
+        elif e.action == "erase" and e.type == "subject" and not (e.after or {}).get("kept"):
+            unproven.pop(e.id, None)
         if e.seq != seq + 1:
             missing = f"entry {seq + 1} is missing" if e.seq > seq + 1 else f"entry {e.seq} comes again"
             return Break(e.seq, f"{missing} before it: entries were deleted or reordered")
         before = encode(e.before) if e.before is not None else None
         after = encode(e.after) if e.after is not None else None
+        if e.seal is not None:
+            if after is not None and (e.salt is None or seal(e.salt, after) != e.seal):
+                return Break(e.seq, "its document no longer matches its seal: the document was edited")
+            after = sealed_document(e.seal)
         if e.prev != prev:
             return Break(e.seq, "it does not link to the entry before it: an entry was deleted, "
                                 "inserted or moved")
@@ -102,6 +163,10 @@ def verify(entries: Iterable[AuditEntry], head: AuditHead | None, *,
         if anchor is not None and e.seq == anchor.seq and e.hash != anchor.hash:
             return Break(e.seq, f"its hash is not the anchor's {anchor.hash}: the log was rewritten")
         seq, prev = e.seq, e.hash
+    if unproven:
+        first = min(unproven.values())
+        return Break(first, "its document is gone, but no later entry records that its subject was erased: "
+                            "the document was deleted")
     if anchor is not None and anchor.seq > seq:
         return Break(anchor.seq, f"the anchored entry is gone: the log ends at entry {seq}")
     recorded = head or AuditHead(0, GENESIS)
@@ -114,4 +179,4 @@ def verify(entries: Iterable[AuditEntry], head: AuditHead | None, *,
     return None
 
 
-__all__ = ["GENESIS", "Break", "entry_hash", "link", "verify"]
+__all__ = ["GENESIS", "Break", "entry_hash", "link", "seal", "sealed", "sealed_document", "stored", "verify"]

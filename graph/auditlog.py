@@ -38,7 +38,9 @@ class AuditEntry:
     of many subjects); `before` and `after` the documents (None for a create, a delete or a
     read; for an update, the id and the fields it changed only: `graph.changes.Change.audited`).
     `prev` is the hash of the entry before (`graph.audit.GENESIS` for the first), `hash` this
-    entry's own (`graph.audit.entry_hash`).
+    entry's own (`graph.audit.entry_hash`). An entry about one data subject is sealed
+    (`graph.audit.sealed`): `seal` is the digest the chain holds for its document and `salt` the
+    salt it was made with; once the subject is erased, `after` and `salt` are None (`erased`).
     """
 
     seq: int
@@ -51,6 +53,13 @@ class AuditEntry:
     after: Doc | None
     prev: str = ""
     hash: str = ""
+    seal: str | None = None
+    salt: str | None = None
+
+    @property
+    def erased(self) -> bool:
+        """Whether its document was erased with its data subject (only the seal remains)."""
+        return self.seal is not None and self.salt is None
 
 
 @dataclass(frozen=True)

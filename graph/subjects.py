@@ -152,18 +152,20 @@ class Erasure:
 
     `systems` are those whose records went; `kept` those whose records stay because data must
     be kept there (Art. 17(3)): with `kept` empty the whole subject went, consents, keys and
-    disclosures included."""
+    disclosures included, and the documents of the audit entries about it (`audit_documents`:
+    their seals stay, `graph.audit`)."""
 
     systems: tuple[str, ...]
     kept: tuple[str, ...]
     consents: int = 0
     keys: int = 0
     disclosures: int = 0
+    audit_documents: int = 0
 
     def proof(self, plan_date: str) -> Doc:
         """The audit entry's document: counts and system ids, never the data."""
         return {"erased": list(self.systems), "kept": list(self.kept), "consents": self.consents, "keys": self.keys,
-                "disclosures": self.disclosures, "plan": plan_date}
+                "disclosures": self.disclosures, "audit_documents": self.audit_documents, "plan": plan_date}
 
 
 Progress = Callable[[int, int], None]

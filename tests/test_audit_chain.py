@@ -73,6 +73,15 @@ def test_an_untouched_log_is_intact_numbered_without_gaps_and_chained(trail, reg
      30, "moved"),
     ("last deleted", "DELETE FROM audit WHERE seq = 51", "MATCH (e:AuditEntry {seq: 51}) DELETE e", 51,
      "entries at the end were deleted"),
+    ("edited sealed document", "UPDATE audit_private SET doc = replace(doc, 'dsar', 'list') WHERE seq = 51",
+     "MATCH (e:AuditEntry {seq: 51}) SET e.private = replace(e.private, 'dsar', 'list')", 51,
+     "its document no longer matches its seal: the document was edited"),
+    ("sealed document deleted", "DELETE FROM audit_private WHERE seq = 51",
+     "MATCH (e:AuditEntry {seq: 51}) REMOVE e.private, e.salt", 51,
+     "its document is gone, but no later entry records that its subject was erased"),
+    ("seal replaced", "UPDATE audit SET after = replace(after, substr(after, 12, 8), '00000000') WHERE seq = 51",
+     "MATCH (e:AuditEntry {seq: 51}) SET e.after = substring(e.after, 0, 11) + '00000000' + substring(e.after, 19)",
+     51, "its document no longer matches its seal"),
 ])
 def test_tampering_is_found_at_the_first_broken_entry(trail, tamper, registry, change, sql, query, seq, reason):
     expected = seq or next(e.seq for e in registry.audit(limit=1000) if e.id == "re")
@@ -80,6 +89,29 @@ def test_tampering_is_found_at_the_first_broken_entry(trail, tamper, registry, c
     found = verdict(trail)
     assert not found.intact, change
     assert found.broken.seq == expected and reason in found.broken.reason, (change, str(found.broken))
+
+
+def test_an_entry_about_one_subject_holds_a_salted_seal_of_its_document_in_the_chain(trail, registry):
+    *_, read = registry.audit(limit=1000)
+    assert (read.seq, read.id, read.after, read.erased) == (51, "C-1", {"what": "dsar"}, False)
+    assert len(read.salt) == 32 and read.seal == chain.seal(read.salt, '{"what":"dsar"}')
+    assert read.hash == chain.entry_hash(51, read.at, "carol", "read", "subject", "C-1", None,
+                                         '{"sealed":"' + read.seal + '"}', read.prev)
+    other = registry.store.audit(AuditQuery(entity="re", limit=10))[0]  # a registry change: its document in the chain
+    assert (other.seal, other.salt, other.after["id"]) == (None, None, "re")
+    registry.store.log_access(actor="carol", subject="C-1", what="dsar")
+    again = registry.audit(limit=1000)[-1]
+    assert again.after == read.after and again.salt != read.salt and again.seal != read.seal  # guesses cannot be matched
+
+
+def test_entries_about_a_subject_written_before_seals_existed_still_verify(registry, monkeypatch):
+    with monkeypatch.context() as earlier:  # the previous version: every document in the chain
+        earlier.setattr(chain, "sealed", lambda *_: False)
+        registry.store.log_access(actor="carol", subject="C-1", what="dsar")
+    registry.store.log_access(actor="carol", subject="C-1", what="dsar")
+    old, new = registry.audit(entity="C-1")
+    assert (old.after, old.seal, new.after, new.seal is not None) == ({"what": "dsar"}, None, {"what": "dsar"}, True)
+    assert verdict(AuditTrail(registry.store)).intact
 
 
 def test_the_embedded_log_refuses_updates_and_deletes_itself(tmp_path):

@@ -194,3 +194,23 @@ def test_every_kind_of_audit_entry_has_its_entity_type_in_the_schema(loaded):
     seen = {(e["action"], e["entityType"]) for e in result.data["auditLog"]["nodes"]}
     assert {("LOAD", "SUBJECT_FILE"), ("UPDATE", "CONSENT"), ("READ", "SUBJECT"), ("CREATE", "FLOW"),
             ("CREATE", "LEGAL_BASIS"), ("CREATE", "SYSTEM")} <= seen
+
+
+def test_after_an_erasure_the_audit_log_shows_seals_where_the_subjects_documents_were(loaded):
+    assert run(loaded, 'mutation { withdrawConsent(subject: "C-1", purpose: "wellness", channel: "phone") '
+                       '{ id } }').errors is None
+    entries = "{ auditLog(entity: \"C-1\") { nodes { action entityType after seal salt erased } } }"
+    before = run(loaded, entries).data["auditLog"]["nodes"]
+    assert [(e["action"], e["after"]["purpose"], len(e["seal"]), len(e["salt"]), e["erased"]) for e in before] == [
+        ("UPDATE", "wellness", 64, 32, False)]
+    kept = run(loaded, 'mutation { eraseSubject(subject: "C-1", today: "2026-11-25") { kept auditDocuments } }')
+    assert kept.data["eraseSubject"] == {"kept": ["claims"], "auditDocuments": 0}  # data kept: so is the trail
+    assert not any(e["erased"] for e in run(loaded, entries).data["auditLog"]["nodes"])
+    loaded.store.erase_subject("C-1", keep=(), actor="os:dpo", plan_date="2036-11-25")  # once nothing must be kept
+    *trail, proof = reversed(run(loaded, entries).data["auditLog"]["nodes"])
+    assert [(e["action"], e["after"], e["seal"] is not None, e["salt"], e["erased"]) for e in trail[:2]] == [
+        ("UPDATE", None, True, None, True), ("READ", None, True, None, True)]  # the consent, the erasure plan's read
+    assert [(e["action"], e["after"]["kept"], e["seal"], e["erased"]) for e in trail[2:]] == [
+        ("ERASE", ["claims"], None, False)]  # a proof holds no personal data: never sealed
+    assert (proof["action"], proof["seal"], proof["erased"], proof["after"]["audit_documents"]) == (
+        "ERASE", None, False, 2)

@@ -92,7 +92,13 @@ def test_disclose_list_export_and_erase(workdir):
     assert exported.returncode == 0 and json.loads(line)["disclosures"][0]["flow"] == "fraud"
     assert "keys" not in json.loads(line) and oct((workdir / "c1.jsonl").stat().st_mode & 0o777) == "0o600"
     erased = cli("subjects", "erase", "C-<script>", "--today", "2026-11-25", cwd=workdir, env=ENV)
-    assert erased.stdout == "C-<script>: erased (records in crm, 2 consent event(s), 0 lookup key(s), 0 disclosure(s))\n"
+    assert erased.stdout == ("C-<script>: erased (records in crm, 2 consent event(s), 0 lookup key(s), 0 disclosure(s), "
+                             "1 audit entry document(s); their seals stay in the audit log)\n")
+    trail = [json.loads(line) for line in cli("audit", "--entity", "C-<script>", cwd=workdir, env=ENV).stdout.splitlines()]
+    assert [(e["action"], e["after"], e["salt"], e["erased"], len(e["seal"])) for e in trail[:-1]] == [
+        ("read", None, None, True, 64)]  # the erasure plan's read: what was read is gone with the subject
+    assert (trail[-1]["action"], "seal" in trail[-1], trail[-1]["after"]["audit_documents"]) == ("erase", False, 1)
+    assert cli("audit", "verify", cwd=workdir, env=ENV).stdout.startswith("audit log intact: ")
     kept = cli("subjects", "erase", "C-1", "--today", "2026-11-25", cwd=workdir, env=ENV)
     assert kept.stdout == ("C-1: records removed from crm; kept in claims (Art. 17(3)) until their retention has run\n")
     assert cli("subjects", "list", cwd=workdir, env=ENV).stdout == "C-1\tpolicyholder\tclaims\n"

@@ -2,12 +2,17 @@
 one audit entry that proves it and holds no personal data (`graph.subjects.Erasure.proof`).
 
 A partial erasure (data that must be kept in some systems, Art. 17(3)) rewrites the subject's
-records and their index entries; a full one deletes the subject's rows from every subject table.
+records and their index entries; a full one deletes the subject's rows from every subject table
+and the documents of the audit entries about it (`graph.audit`: their seals stay). Deleted rows are
+overwritten (`PRAGMA secure_delete`), and a full erasure ends by emptying the write-ahead log into
+the file (a checkpoint that truncates it, as far as readers of older versions allow), so the data
+is not left in the file's free pages or the log.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable
 
 from graph.auditlog import NewAuditEntry, audit_time
@@ -45,10 +50,23 @@ class ErasureTables:
                 consents = db.execute("DELETE FROM consent WHERE subject = ?", (id,)).rowcount
                 disclosed = db.execute("DELETE FROM disclosure WHERE subject = ?", (id,)).rowcount
                 db.execute("DELETE FROM subject WHERE id = ?", (id,))
-                erasure = Erasure(systems, (), consents=consents, keys=len(keys), disclosures=disclosed)
+                documents = db.execute("DELETE FROM audit_private WHERE seq IN (SELECT seq FROM audit WHERE "
+                                       "entity = ?)", (id,)).rowcount
+                erasure = Erasure(systems, (), consents=consents, keys=len(keys), disclosures=disclosed,
+                                  audit_documents=documents)
             self._audit([NewAuditEntry(audit_time(), actor, "erase", "subject", id,
                                        after=encode(erasure.proof(plan_date)))])
             done.append(erasure)
 
-        self._in_transaction(work)
+        with self._lock:
+            self._db.execute("PRAGMA secure_delete = ON")  # what is deleted is overwritten, not left in free pages
+            try:
+                self._in_transaction(work)
+            finally:
+                self._db.execute("PRAGMA secure_delete = OFF")
+            if done and not done[0].kept:
+                try:  # nor in the write-ahead log: as far as readers of older versions let it go
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                except sqlite3.OperationalError:
+                    pass  # busy: the next checkpoints overwrite it
         return done[0] if done else None

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import ContextManager
 from pathlib import Path
 
-from graph.audit import GENESIS, last_change, link
+from graph.audit import GENESIS, last_change, link, stored
 from graph.changes import encode, forced_entries, plan
 from graph.embedded.disclosures import DisclosureTable
 from graph.embedded.erasure import ErasureTables
@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS audit (
     hash   TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_entity ON audit (entity, seq);
+CREATE TABLE IF NOT EXISTS audit_private (
+    seq  INTEGER PRIMARY KEY,
+    salt TEXT NOT NULL,
+    doc  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -234,6 +239,8 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         rows, head = link(self._head(db) or AuditHead(0, GENESIS), entries)
         db.executemany(f"INSERT INTO audit ({_COLUMNS}) VALUES (:seq, :at, :actor, :action, :type, :entity,"
                        " :before, :after, :prev, :hash)", rows)
+        db.executemany("INSERT INTO audit_private (seq, salt, doc) VALUES (:seq, :salt, :private)",
+                       [row for row in rows if row["salt"] is not None])
         self._set("audit-head", f"{head.seq} {head.hash}", db)
         if (changed := last_change(rows)) is not None:
             self._set("last-change", str(changed), db)
@@ -264,11 +271,10 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         where, args = _audit_where(query)
         order = "DESC" if query.newest_first else ""
         with self._reader() as db:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM audit WHERE {where} "
-                                    f"ORDER BY seq {order} LIMIT ?", (*args, query.limit)).fetchall()
-        return [AuditEntry(seq, at, actor, action, type_, id_, json.loads(before) if before else None,
-                           json.loads(after) if after else None, prev or "", digest or "")
-                for seq, at, actor, action, type_, id_, before, after, prev, digest in rows]
+            rows = db.execute(f"SELECT {_COLUMNS}, (SELECT salt FROM audit_private p WHERE p.seq = audit.seq), "
+                              f"(SELECT doc FROM audit_private p WHERE p.seq = audit.seq) FROM audit WHERE {where} "
+                              f"ORDER BY seq {order} LIMIT ?", (*args, query.limit)).fetchall()
+        return [stored(*row) for row in rows]
 
     def count_audit(self, query: AuditQuery) -> int:
         where, args = _audit_where(query)

@@ -2,7 +2,8 @@
 
 Every write appends through `append`, inside its own transaction, after taking the write lock
 on the `(:RegistryMeta {key: 'registry'})` node, which serialises writers: the meta node keeps
-the last sequence number (`seq`) and the last entry's hash (`head`). Entries written before the
+the last sequence number (`seq`) and the last entry's hash (`head`). A sealed entry (`graph.audit`) keeps its document and
+salt in its `private` and `salt` properties, which erasing its subject removes (`ERASE_DOCUMENTS`). Entries written before the
 chain existed are sealed once, when a store is opened (`seal_legacy`).
 """
 
@@ -12,7 +13,7 @@ import json
 
 import neo4j
 
-from graph.audit import GENESIS, last_change, link
+from graph.audit import GENESIS, last_change, link, stored
 from graph.auditlog import AuditEntry, AuditHead, AuditQuery, NewAuditEntry
 from graph.changes import encode
 
@@ -42,6 +43,12 @@ RETURN count(e) AS appended
 """
 """One entry chained after `$seq`/`$head`, written only if they are still the head once the
 writers' lock is taken (`append_after`)."""
+ERASE_DOCUMENTS = f"""
+MATCH (e:{AUDIT}) WHERE e.entity = $id AND e.seq > 0 AND e.salt IS NOT NULL
+REMOVE e.private, e.salt
+RETURN count(e) AS documents
+"""
+"""Remove the documents of the entries about subject `$id` (their seals stay): its erasure."""
 HEAD = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN m.seq AS seq, m.head AS head"
 LAST_CHANGE = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN coalesce(m.changed, m.seq, 0) AS changed"
 """`GraphStore.last_change`: kept on the meta node by every append of a change (before there was
@@ -73,11 +80,11 @@ def query_params(query: AuditQuery) -> dict:
 
 
 def entry(found: dict) -> AuditEntry:
-    """The `AuditEntry` of an `(:AuditEntry)` node's properties."""
-    before, after = found.get("before"), found.get("after")
-    return AuditEntry(found["seq"], found["at"], found["actor"], found["action"], found["type"], found["entity"],
-                      json.loads(before) if before else None, json.loads(after) if after else None,
-                      found.get("prev") or "", found.get("hash") or "")
+    """The `AuditEntry` of an `(:AuditEntry)` node's properties (a sealed entry's document and salt,
+    `graph.audit`, are its `private` and `salt`)."""
+    return stored(found["seq"], found["at"], found["actor"], found["action"], found["type"], found["entity"],
+                  found.get("before"), found.get("after"), found.get("prev"), found.get("hash"), found.get("salt"),
+                  found.get("private"))
 
 
 def lock(tx: neo4j.ManagedTransaction | neo4j.Transaction) -> AuditHead:

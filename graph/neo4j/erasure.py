@@ -66,8 +66,9 @@ class ErasureGraph:
                 erasure = Erasure(systems, tuple(sorted({r["system"] for r in staying})))
             else:
                 counts = tx.run(_FULL, id=id).single()
+                documents = tx.run(audit.ERASE_DOCUMENTS, id=id).single()["documents"]
                 erasure = Erasure(systems, (), consents=counts["consents"], keys=counts["keys"],
-                                  disclosures=counts["disclosures"])
+                                  disclosures=counts["disclosures"], audit_documents=documents)
             audit.append(tx, [NewAuditEntry(audit_time(), actor, "erase", "subject", id,
                                             after=encode(erasure.proof(plan_date)))])
             return erasure

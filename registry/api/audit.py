@@ -29,11 +29,19 @@ class AuditEntry:
                     "what was read and whether it was found.")
     prev: str = strawberry.field(description="The hash of the entry before (64 zeros for the first).")
     hash: str = strawberry.field(description="SHA-256 of this entry's canonical encoding (see README).")
+    seal: Optional[str] = strawberry.field(
+        description="For an entry about one data subject (a read of their data, a consent, a disclosure): what "
+                    "the chain holds for `after`, SHA-256 of [salt, after] (see README); null for any other.")
+    salt: Optional[str] = strawberry.field(
+        description="The seal's salt (hex); null once the subject was erased, or for an entry without a seal.")
+    erased: bool = strawberry.field(
+        description="Whether `after` was erased with its data subject (GDPR Art. 17): only the seal remains.")
 
 
 def to_entry(e: StoredEntry) -> AuditEntry:
     return AuditEntry(seq=e.seq, at=datetime.datetime.fromisoformat(e.at), actor=e.actor, action=e.action,
-                      entity_type=e.type, entity_id=e.id, before=e.before, after=e.after, prev=e.prev, hash=e.hash)
+                      entity_type=e.type, entity_id=e.id, before=e.before, after=e.after, prev=e.prev, hash=e.hash,
+                      seal=e.seal, salt=e.salt, erased=e.erased)
 
 
 @strawberry.type

@@ -385,6 +385,9 @@ class ErasureDone:
     consents: int
     keys: int
     disclosures: int
+    audit_documents: int = strawberry.field(
+        description="Audit entries about the subject whose documents were erased with it (their seals stay, so the "
+                    "log still verifies); 0 when data is kept.")
 
 
 @strawberry.type
@@ -470,7 +473,8 @@ class SubjectMutation:
 
     @strawberry.mutation(description="Record that a subject's erasure plan (as of `today`, default today) has been "
                                      "carried out: the subject's records, consents, lookup keys and disclosures go "
-                                     "from the registry, except records where data must be kept (Art. 17(3)). The "
+                                     "from the registry, and the documents of the audit entries about it (their "
+                                     "seals stay), except records where data must be kept (Art. 17(3)). The "
                                      "audit log keeps a proof without personal data.")
     @domain_errors
     async def erase_subject(self, info: strawberry.Info, subject: strawberry.ID,
@@ -479,7 +483,7 @@ class SubjectMutation:
         _plan, done = await context.call(context.subjects.erase, principal=context.principal, subject=subject,
                                          today=today)
         return ErasureDone(subject=subject, erased=list(done.systems), kept=list(done.kept), consents=done.consents,
-                           keys=done.keys, disclosures=done.disclosures)
+                           keys=done.keys, disclosures=done.disclosures, audit_documents=done.audit_documents)
 
     @strawberry.mutation(description="Withdraw a subject's consent for a purpose, now (Art. 7(3)).")
     @domain_errors

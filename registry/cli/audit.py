@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import click
 
+from graph.auditlog import AuditEntry
 from registry.audit import AuditTrail, parse_anchor
 from registry.cli.base import Moment, registry_of, session
 
@@ -34,7 +35,18 @@ def audit(ctx, entity: str | None, actor: str | None, since, until, tail: int | 
     trail = AuditTrail(registry_of(ctx).store)
     for entry in trail.entries(principal=session(ctx).principal, entity=entity, actor=actor, since=_start(since),
                                until=_start(until, end=True), tail=tail):
-        click.echo(json.dumps(entry.__dict__, ensure_ascii=False))
+        click.echo(json.dumps(_line(entry), ensure_ascii=False))
+
+
+def _line(entry: AuditEntry) -> dict:
+    """An entry as one JSON object: a sealed one (about one data subject) with its `seal`, `salt` and
+    whether its document was `erased` with the subject; any other without those keys."""
+    line = dict(entry.__dict__)
+    if entry.seal is None:
+        del line["seal"], line["salt"]
+    else:
+        line["erased"] = entry.erased
+    return line
 
 
 @audit.command()

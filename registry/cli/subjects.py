@@ -138,7 +138,8 @@ def erase(ctx, subject: str, today: date | None):
                    f"{', '.join(done.kept)} (Art. 17(3)) until their retention has run")
     else:
         click.echo(f"{subject}: erased (records in {', '.join(done.systems) or 'no system'}, {done.consents} consent "
-                   f"event(s), {done.keys} lookup key(s), {done.disclosures} disclosure(s))")
+                   f"event(s), {done.keys} lookup key(s), {done.disclosures} disclosure(s), {done.audit_documents} "
+                   "audit entry document(s); their seals stay in the audit log)")
 
 
 @click.command()

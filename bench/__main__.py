@@ -55,7 +55,7 @@ def _names(known, what: str):
               help="Processes of the API server for the HTTP layer (`serve --workers`).")
 @click.option("--token", envvar="DSA_BENCH_TOKEN", help="API token sent as `Authorization: Bearer …` (also DSA_BENCH_TOKEN).")
 @click.option("--features", default="", callback=_names(FEATURES, "feature"),
-              help=f"Model features to generate, once the model accepts them: {', '.join(FEATURES)}.")
+              help=f"Model features to generate (default none, for figures comparable across rounds): {', '.join(FEATURES)}.")
 @click.option("--systems", type=click.IntRange(4), help="Override the scale's number of systems.")
 @click.option("--parties", type=click.IntRange(1), help="Override the scale's number of parties.")
 @click.option("--flows", type=click.IntRange(1), help="Override the scale's number of flows.")

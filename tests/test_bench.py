@@ -5,12 +5,16 @@ nothing about time."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
 
 from bench.__main__ import main
-from bench.synthetic import FEATURES, SCALES, synthetic_bundle
+from bench.synthetic import AS_OF, FEATURES, SCALES, synthetic_bundle, write_subjects
+from registry.auth.roles import Principal
+from registry.subjects.keys import KeyHasher
+from registry.subjects.service import SubjectService
 
 KEYS = {"question", "backend", "layer", "p50_ms", "p95_ms", "p99_ms", "items", "rss_mb"}
 
@@ -82,6 +86,25 @@ def test_features_add_fields_without_changing_the_rest():
     assert [f["id"] for f in featured["flows"]] == [f["id"] for f in plain["flows"]]
     assert any(p.get("parent") == "claims-handling" for p in featured["purposes"])
     assert not any("parent" in p for p in plain["purposes"])
+
+
+def test_every_feature_loads_on_the_model_with_its_subjects(registry, tmp_path):
+    """Case flows with disclosures, expiring consents and records that ended: the DSAR's and
+    findings' costly cases, which `--features` switches on for the figures."""
+    bundle = synthetic_bundle(SCALES["tiny"], features=list(FEATURES))
+    registry.load_data(bundle, source="synthetic", actor="test", replace=True)
+    path = tmp_path / "subjects.jsonl"
+    records = write_subjects(path, bundle, 2000, features=list(FEATURES))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert (len(lines), records) == (2000, sum(len(s["records"]) for s in lines))
+    assert sum("disclosures" in s for s in lines) > 0 and sum("expires" in c for s in lines for c in s.get("consents", [])) > 0
+    assert sum("until" in r for s in lines for r in s["records"]) > 0
+    assert any(h.get("retention_from") == "collection" for s in bundle["systems"] for h in s["holds"])
+    service = SubjectService(registry, KeyHasher(b"bench-secret-bench-secret-bench-secret"))
+    assert service.load(path, principal=Principal.of("bench", "admin")) == 2000
+    expired = next(s["id"] for s in lines if any(c.get("expires", "9") < AS_OF for c in s.get("consents", [])))
+    report = service.report(principal=Principal.of("bench", "dpo"), subject=expired, as_of=date.fromisoformat(AS_OF))
+    assert [state.status for state in report.consents.values()] == ["expired"]
 
 
 def test_unknown_backends_and_questions_are_one_line_errors():

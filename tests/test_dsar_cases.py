@@ -47,7 +47,7 @@ def test_a_case_flow_carries_data_only_where_a_disclosure_is_recorded_and_beyond
         ("lka", "lka-referral", ("lka-referral",), ("lka-referral",))]
     assert [(h.system, h.category) for h in found.holdings] == [
         ("claims", "claim"), ("claims", "contact"), ("crm", "contact")]
-    assert [(d.flow, d.party, d.at, d.reference, d.categories, d.purpose) for d in found.disclosures] == [
+    assert [(d.flow, d.receiver, d.at, d.reference, d.categories, d.purpose) for d in found.disclosures] == [
         ("fac", "fac-re", datetime(2025, 3, 1, 8, tzinfo=timezone.utc), "FAC-17", ("claim",), "reinsurance")]
 
 

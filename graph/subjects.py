@@ -168,6 +168,13 @@ class Erasure:
                 "disclosures": self.disclosures, "audit_documents": self.audit_documents, "plan": plan_date}
 
 
+def restricted(records: list[Doc], day: str) -> list[Doc]:
+    """`records` kept by an erasure carried out on `day` (ISO date), each marked `restricted` from
+    then on (from its first such erasure, where it was kept before): its data is kept for the
+    ground that keeps it only (GDPR Art. 17(3)), and flows no longer carry it on."""
+    return [{**r, "restricted": r.get("restricted") or day} for r in records]
+
+
 Progress = Callable[[int, int], None]
 """Called with (done, total) as long work advances: subjects applied of those in the file."""
 

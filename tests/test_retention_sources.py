@@ -82,7 +82,8 @@ def test_erasing_the_records_keeps_a_record_of_the_data_the_ledger_must_keep(reg
     plan, done = service.erase(principal=DPO, subject="S", today=date(2026, 11, 25))
     assert (plan.erase, ledger(plan)) == ([("live-sys", ("identity",))], [("ledger", None, None)])
     assert (done.systems, done.kept) == (("live-sys",), ("ledger",))
-    assert store.subject("S").records == [{"system": "ledger", "categories": ["identity"], "since": "2011-01-01"}]
+    assert store.subject("S").records == [{"system": "ledger", "categories": ["identity"], "since": "2011-01-01",
+                                           "restricted": "2026-11-25"}]
     assert store.count_subjects(["ledger"]) == 1 and store.count_subjects(["live-sys"]) == 0
     after = service.report(principal=DPO, subject="S")  # the kept data can still be accounted for (Art. 15)
     assert [(h.system, h.category, h.path, h.collected, h.ended) for h in after.holdings] == [

@@ -361,7 +361,8 @@ def test_erasing_after_a_disclosure_into_an_internal_system_keeps_a_record_there
     assert ok(internal, ERASE, subject="K-7")["eraseSubject"] == {
         "subject": "K-7", "erased": ["claims"], "kept": ["siu"], "consents": 0, "keys": 0, "disclosures": 0}
     # siu got the claim file from the claims record, which went: it gets a record of what it keeps.
-    assert internal.store.subject("K-7").records == [{"system": "siu", "categories": ["claim"], "since": "2024-02-01"}]
+    assert internal.store.subject("K-7").records == [{"system": "siu", "categories": ["claim"], "since": "2024-02-01",
+                                                      "restricted": TODAY.isoformat()}]  # kept for that ground only
     assert [e.actor for e in audit_entries(internal, "K-7") if e.action == "erase"] == ["alice"]
 
 

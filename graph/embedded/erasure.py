@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
-from graph.subjects import Erasure
+from graph.subjects import Erasure, restricted
 
 class ErasureTables:
     """The erasure half of `EmbeddedStore` (which provides `_db`, `_audit` and `_in_transaction`)."""
@@ -34,7 +34,7 @@ class ErasureTables:
             if found is None:
                 return
             records, keys = json.loads(found[0]), json.loads(found[1])
-            staying = [r for r in records if r["system"] in kept_systems] + added
+            staying = restricted([r for r in records if r["system"] in kept_systems] + added, plan_date)
             systems = tuple(sorted({r["system"] for r in records} - kept_systems))
             if staying:
                 db.execute("UPDATE subject SET records = ? WHERE id = ?", (json.dumps(staying), id))

@@ -18,7 +18,7 @@ import neo4j
 from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.neo4j import audit
-from graph.subjects import Erasure
+from graph.subjects import Erasure, restricted
 
 _FIND = "MATCH (s:Subject {id: $id}) RETURN s.records AS records"
 _PARTIAL = """
@@ -57,7 +57,7 @@ class ErasureGraph:
             if found is None:
                 return None
             records = json.loads(found["records"])
-            staying = [r for r in records if r["system"] in kept_systems] + added
+            staying = restricted([r for r in records if r["system"] in kept_systems] + added, plan_date)
             systems = tuple(sorted({r["system"] for r in records} - kept_systems))
             if staying:
                 tx.run(_PARTIAL, id=id, records=json.dumps(staying), systems=list(systems)).consume()

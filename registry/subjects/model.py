@@ -71,6 +71,11 @@ class SubjectRecord(BaseModel):
     """When the relationship the record serves ended (contract ended, claim closed): where
     retention runs from `end`. None while it goes on."""
     source: Id | None = Field(default=None, description="The party that supplied the data, if not the subject.")
+    restricted: Day | None = None
+    """The day an erasure was carried out that kept this record because its data must be kept
+    (GDPR Art. 17(3)): from then on it is kept for that ground only, and flows no longer carry it
+    on, except a recorded disclosure on a case flow (`registry.subjects.spread`). Set by
+    `SubjectService.erase`; a subject file carries it back as exported."""
 
     @model_validator(mode="after")
     def _ordered(self) -> SubjectRecord:
@@ -210,6 +215,8 @@ class Checker:
                 doc["until"] = record.until.isoformat()
             if record.source:
                 doc["source"] = record.source
+            if record.restricted:
+                doc["restricted"] = record.restricted.isoformat()
             records.append(doc)
         problems = []
         if len(records) < len(subject.records) or any(known.get(c.purpose) != "purpose" for c in subject.consents) \

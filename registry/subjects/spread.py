@@ -190,8 +190,11 @@ class Spread:
         for _ in range(MAX_DEPTH):
             following: dict[tuple[str, str], Arrival] = {}
             for (node, held), (path, _, record) in sorted(frontier.items(), key=lambda item: item[0]):
+                kept_only = self._restricted(record)
                 for flow, terms in self.outgoing.get(node, ()):
                     if flow.get("scope") == "case" and not open_cases and flow["id"] not in self.disclosed:
+                        continue
+                    if kept_only and flow.get("scope") != "case":
                         continue
                     for carried in flow["categories"]:
                         category = self.tree.narrower(held, carried)
@@ -201,6 +204,13 @@ class Spread:
                 return
             reach.arrived.update(following)
             frontier = following
+
+    def _restricted(self, record: Doc | None) -> bool:
+        """Whether `record`'s data was kept by an erasure carried out by the day (its `restricted`):
+        kept for the ground that keeps it only (GDPR Art. 17(3)), so flows of scope `all` no longer
+        carry it on; a case flow still does where a disclosure is recorded (the legal claim it is
+        kept for), and may where none is."""
+        return bool(record and record.get("restricted") and record["restricted"] <= self.on.isoformat())
 
     def _carry(self, reach: Reach, following: dict, flow: Doc, terms: dict, category: str,
                path: tuple[str, ...], record: Doc | None) -> None:

@@ -45,7 +45,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from graph.auditlog import SUBJECT_AUDIT_TYPES, AuditEntry, AuditHead, NewAuditEntry
+from graph.auditlog import AuditEntry, AuditHead, NewAuditEntry
 from graph.changes import encode
 
 GENESIS = "0" * 64
@@ -60,11 +60,15 @@ def entry_hash(seq: int, at: str, actor: str, action: str, type_: str, entity: s
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+SEALED_TYPES = ("subject", "consent", "disclosure")
+"""Entity types of the entries whose documents are sealed (`sealed`)."""
+
+
 def sealed(type_: str, action: str, entity: str) -> bool:
     """Whether an entry's document is sealed (module docstring): one about a single data subject
     (a read of their data, a consent, a disclosure), not an erasure's proof, a subject file's load
     or a read of many subjects (`*`)."""
-    return type_ in SUBJECT_AUDIT_TYPES and type_ != "subject-file" and action != "erase" and entity != "*"
+    return type_ in SEALED_TYPES and action != "erase" and entity != "*"
 
 
 def seal(salt: str, document: str) -> str:
@@ -111,8 +115,18 @@ def stored(seq: int, at: str, actor: str, action: str, type_: str, entity: str, 
         if isinstance(found, dict) and set(found) == {"sealed"}:  # else written before seals existed
             digest, after = found["sealed"], private
     return AuditEntry(seq, at, actor, action, type_, entity, json.loads(before) if before else None,
-                      json.loads(after) if after else None, prev or "", hash or "", seal=digest,
-                      salt=salt if digest is not None else None)
+                      _document(after), prev or "", hash or "", seal=digest, salt=salt if digest is not None else None)
+
+
+def _document(text: str | None):
+    """A document stored as JSON text; None for none, and for text that is not JSON (a document
+    someone emptied or mangled, which `verify` then reports)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def last_change(rows: list[dict]) -> int | None:
@@ -150,16 +164,20 @@ def verify(entries: Iterable[AuditEntry], head: AuditHead | None, *,
             missing = f"entry {seq + 1} is missing" if e.seq > seq + 1 else f"entry {e.seq} comes again"
             return Break(e.seq, f"{missing} before it: entries were deleted or reordered")
         before = encode(e.before) if e.before is not None else None
-        after = encode(e.after) if e.after is not None else None
-        if e.seal is not None:
-            if after is not None and (e.salt is None or seal(e.salt, after) != e.seal):
-                return Break(e.seq, "its document no longer matches its seal: the document was edited")
-            after = sealed_document(e.seal)
+        document = encode(e.after) if e.after is not None else None
+        after = sealed_document(e.seal) if e.seal is not None else document
         if e.prev != prev:
             return Break(e.seq, "it does not link to the entry before it: an entry was deleted, "
                                 "inserted or moved")
         if entry_hash(e.seq, e.at, e.actor, e.action, e.type, e.id, before, after, e.prev) != e.hash:
             return Break(e.seq, "its contents no longer match its hash: the entry was edited")
+        if e.seal is not None and e.salt is not None:
+            if document is None:
+                return Break(e.seq, "its document is gone but its salt is still there: the document was deleted")
+            if seal(e.salt, document) != e.seal:
+                return Break(e.seq, "its document no longer matches its seal: the document was edited")
+        elif e.seal is not None and document is not None:
+            return Break(e.seq, "its salt is gone but its document is still there: the salt was deleted")
         if anchor is not None and e.seq == anchor.seq and e.hash != anchor.hash:
             return Break(e.seq, f"its hash is not the anchor's {anchor.hash}: the log was rewritten")
         seq, prev = e.seq, e.hash
@@ -179,4 +197,4 @@ def verify(entries: Iterable[AuditEntry], head: AuditHead | None, *,
     return None
 
 
-__all__ = ["GENESIS", "Break", "entry_hash", "link", "seal", "sealed", "sealed_document", "stored", "verify"]
+__all__ = ["GENESIS", "SEALED_TYPES", "Break", "entry_hash", "link", "seal", "sealed", "sealed_document", "stored", "verify"]

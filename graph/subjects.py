@@ -17,6 +17,8 @@ from typing import Callable, Iterable, Mapping, NamedTuple
 
 import orjson
 
+from graph.auditlog import NewAuditEntry, audit_time
+from graph.changes import encode
 from graph.store import Doc, IntegrityError, StoreBusy, StoreError
 
 __all__ = ["HISTORY_FIELDS", "SUBJECT_BATCH", "SUBJECT_REFERENCES", "Concerned", "ConsentGroup", "EncodedSubject",
@@ -161,11 +163,37 @@ class Erasure:
     keys: int = 0
     disclosures: int = 0
     audit_documents: int = 0
+    audit_documents_kept: int = 0
+    """Entries about the subject written before seals existed: their documents are in the chain,
+    which erasure cannot change without breaking it (`graph.audit`)."""
+    residue: str | None = None
+    """Where copies of the erased data may still be for a while, for the operator (not in the proof);
+    None: nowhere the store knows of."""
 
     def proof(self, plan_date: str) -> Doc:
         """The audit entry's document: counts and system ids, never the data."""
-        return {"erased": list(self.systems), "kept": list(self.kept), "consents": self.consents, "keys": self.keys,
-                "disclosures": self.disclosures, "audit_documents": self.audit_documents, "plan": plan_date}
+        proof = {"erased": list(self.systems), "kept": list(self.kept), "consents": self.consents, "keys": self.keys,
+                 "disclosures": self.disclosures, "audit_documents": self.audit_documents, "plan": plan_date}
+        if self.audit_documents_kept:
+            proof["audit_documents_kept"] = self.audit_documents_kept
+        return proof
+
+    def proofs(self, id: str, documents: Mapping[str, int], plan_date: str, actor: str) -> list[NewAuditEntry]:
+        """The audit entries that prove the erasure of subject `id`: its own (`proof`), and one for
+        each other entity whose entry documents went with it (`documents`: entity -> how many; the
+        lookups by its keys, `key:HASH`), so that `graph.audit.verify` finds why they are gone."""
+        at = audit_time()
+        return [NewAuditEntry(at, actor, "erase", "subject", id, after=encode(self.proof(plan_date)))] + [
+            NewAuditEntry(at, actor, "erase", "subject", entity,
+                          after=encode({"erased_with": "subject", "kept": [], "audit_documents": count,
+                                        "plan": plan_date}))
+            for entity, count in sorted(documents.items()) if entity != id]
+
+
+WAL_RESIDUE = ("the embedded store's write-ahead log still holds older versions of the erased data, because "
+               "readers kept it busy; it is emptied at the next erasure or when the store is closed")
+NEO4J_RESIDUE = ("Neo4j keeps transaction logs of the erased data until they rotate out "
+                 "(db.tx_log.rotation.retention_policy), and overwrites deleted records as it reuses them")
 
 
 def restricted(records: list[Doc], day: str) -> list[Doc]:

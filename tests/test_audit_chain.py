@@ -73,7 +73,8 @@ def test_an_untouched_log_is_intact_numbered_without_gaps_and_chained(trail, reg
      30, "moved"),
     ("last deleted", "DELETE FROM audit WHERE seq = 51", "MATCH (e:AuditEntry {seq: 51}) DELETE e", 51,
      "entries at the end were deleted"),
-    ("edited sealed document", "UPDATE audit_private SET doc = replace(doc, 'dsar', 'list') WHERE seq = 51",
+    ("edited sealed document", "DROP TRIGGER audit_private_no_update; "
+                               "UPDATE audit_private SET doc = replace(doc, 'dsar', 'list') WHERE seq = 51",
      "MATCH (e:AuditEntry {seq: 51}) SET e.private = replace(e.private, 'dsar', 'list')", 51,
      "its document no longer matches its seal: the document was edited"),
     ("sealed document deleted", "DELETE FROM audit_private WHERE seq = 51",
@@ -81,7 +82,16 @@ def test_an_untouched_log_is_intact_numbered_without_gaps_and_chained(trail, reg
      "its document is gone, but no later entry records that its subject was erased"),
     ("seal replaced", "UPDATE audit SET after = replace(after, substr(after, 12, 8), '00000000') WHERE seq = 51",
      "MATCH (e:AuditEntry {seq: 51}) SET e.after = substring(e.after, 0, 11) + '00000000' + substring(e.after, 19)",
-     51, "its document no longer matches its seal"),
+     51, "its contents no longer match its hash: the entry was edited"),
+    ("sealed document emptied", "DROP TRIGGER audit_private_no_update; UPDATE audit_private SET doc = '' WHERE seq = 51",
+     "MATCH (e:AuditEntry {seq: 51}) REMOVE e.private", 51,
+     "its document is gone but its salt is still there: the document was deleted"),
+    ("sealed document nulled", "DROP TRIGGER audit_private_no_update; UPDATE audit_private SET doc = 'null' "
+                               "WHERE seq = 51",
+     "MATCH (e:AuditEntry {seq: 51}) SET e.private = 'null'", 51,
+     "its document is gone but its salt is still there: the document was deleted"),
+    ("salt deleted", "DROP TRIGGER audit_private_no_update; UPDATE audit_private SET salt = '' WHERE seq = 51",
+     "MATCH (e:AuditEntry {seq: 51}) SET e.salt = ''", 51, "its document no longer matches its seal"),
 ])
 def test_tampering_is_found_at_the_first_broken_entry(trail, tamper, registry, change, sql, query, seq, reason):
     expected = seq or next(e.seq for e in registry.audit(limit=1000) if e.id == "re")

@@ -2,11 +2,14 @@
 and erasure carried out (issue 13): exact answers on a hand-built graph, on every backend."""
 
 import json
+import sqlite3
 from datetime import date, datetime, timezone
 
 import pytest
 
+from graph import audit as chain
 from graph.embedded import EmbeddedStore
+from graph.subjects import WAL_RESIDUE
 from registry.audit import AuditTrail
 from registry.auth.roles import Forbidden, Principal
 from registry.errors import InvalidArgument, NotFound
@@ -190,6 +193,50 @@ def test_a_full_erasure_leaves_only_seals_of_the_audit_entries_about_the_subject
     assert read.salt is not None and not read.erased
     service.erase(principal=DPO, subject="P-1", today=date(2030, 2, 1))
     assert all(not e.erased for e in registry.audit(entity="P-1", limit=1000))
+
+
+def test_an_erasure_also_clears_lookups_by_its_keys_and_counts_documents_it_cannot_clear(
+        service, registry, store, tmp_path, monkeypatch):
+    with pytest.raises(NotFound):  # someone looked for X-2 by e-mail before the file with X-2 was loaded
+        service.report(principal=DPO, email="x2@example.org")
+    with monkeypatch.context() as earlier:  # a read written by the version before seals
+        earlier.setattr(chain, "sealed", lambda *_: False)
+        store.log_access(actor="carol", subject="X-2", what="dsar")
+    path = tmp_path / "x2.jsonl"
+    path.write_text(json.dumps({"id": "X-2", "kind": "claimant", "records": [{"system": "crm", "since": "2020-01-01"}],
+                                "keys": {"email": "x2@example.org"}}) + "\n")
+    service.load(path, principal=DPO)
+    [lookup] = [e for e in registry.audit(limit=1000) if e.id.startswith("key:")]
+    assert (lookup.after, lookup.erased) == ({"what": "dsar", "found": False}, False)
+    _, done = service.erase(principal=DPO, subject="X-2", today=on(service, date(2040, 1, 1)))
+    assert (done.audit_documents, done.audit_documents_kept) == (2, 1)  # the lookup by key, the erasure plan's read
+    lookup, why = [e for e in registry.audit(limit=1000) if e.id.startswith("key:")]
+    assert (lookup.after, lookup.erased, why.action, why.after) == (None, True, "erase", {
+        "erased_with": "subject", "kept": [], "audit_documents": 1, "plan": "2040-01-01"})  # so verify knows why
+    old, plan_read, proof = registry.audit(entity="X-2")
+    assert (old.after, old.seal, plan_read.erased, proof.after["audit_documents_kept"]) == (
+        {"what": "dsar"}, None, True, 1)
+    assert AuditTrail(store).verify(principal=DPO).intact
+
+
+def test_an_erasure_says_when_readers_kept_the_write_ahead_log_busy(service, store):
+    if not isinstance(store, EmbeddedStore):
+        _, done = service.erase(principal=DPO, subject="K-1", today=on(service, date(2030, 2, 1)))
+        assert done.residue.startswith("Neo4j keeps transaction logs of the erased data until they rotate out")
+        return
+    store.busy_timeout = 0.2
+    reader = sqlite3.connect(store.path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM subject").fetchone()  # a reader of the version before the erasure
+    _, done = service.erase(principal=DPO, subject="K-1", today=on(service, date(2030, 2, 1)))
+    assert done.kept == () and done.residue == WAL_RESIDUE
+    reader.rollback()
+    reader.close()
+    _, done = service.erase(principal=DPO, subject="P-1", today=date(2030, 2, 1))  # keeps data: no checkpoint
+    assert done.residue is None
+    with pytest.raises(sqlite3.IntegrityError, match="never changed, only erased"):
+        with sqlite3.connect(store.path) as db:
+            db.execute("UPDATE audit_private SET doc = '{}'")
 
 
 def test_an_erased_subject_is_not_left_in_the_embedded_store_files(service, store):

@@ -75,8 +75,11 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_private_no_update BEFORE UPDATE ON audit_private
+BEGIN SELECT RAISE(ABORT, 'an audit document is never changed, only erased with its subject'); END;
 """
 _COLUMNS = "seq, at, actor, action, type, entity, before, after, prev, hash"
+_SELECTED = ", ".join(f"audit.{column}" for column in _COLUMNS.split(", "))
 _POLL = 0.05
 """Seconds SQLite itself waits for a busy store before `EmbeddedStore._writing` tries again."""
 
@@ -121,6 +124,7 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=_POLL)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA secure_delete=ON")  # deleted data is overwritten, not left in free space (erasure)
         return db
 
     @contextmanager
@@ -271,9 +275,8 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         where, args = _audit_where(query)
         order = "DESC" if query.newest_first else ""
         with self._reader() as db:
-            rows = db.execute(f"SELECT {_COLUMNS}, (SELECT salt FROM audit_private p WHERE p.seq = audit.seq), "
-                              f"(SELECT doc FROM audit_private p WHERE p.seq = audit.seq) FROM audit WHERE {where} "
-                              f"ORDER BY seq {order} LIMIT ?", (*args, query.limit)).fetchall()
+            rows = db.execute(f"SELECT {_SELECTED}, p.salt, p.doc FROM audit LEFT JOIN audit_private p USING (seq) "
+                              f"WHERE {where} ORDER BY audit.seq {order} LIMIT ?", (*args, query.limit)).fetchall()
         return [stored(*row) for row in rows]
 
     def count_audit(self, query: AuditQuery) -> int:
@@ -371,7 +374,8 @@ def _audit_where(query: AuditQuery) -> tuple[str, list]:
     """The SQL condition and its arguments for the filters of `query` (its limit and order aside)."""
     where, args = ["1"], []
     for condition, value in (("entity = ?", query.entity), ("actor = ?", query.actor), ("at >= ?", query.since),
-                             ("at < ?", query.until), ("seq < ?", query.before), ("seq > ?", query.after)):
+                             ("at < ?", query.until), ("audit.seq < ?", query.before),
+                             ("audit.seq > ?", query.after)):
         if value is not None:
             where.append(condition)
             args.append(value)

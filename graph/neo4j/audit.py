@@ -44,11 +44,16 @@ RETURN count(e) AS appended
 """One entry chained after `$seq`/`$head`, written only if they are still the head once the
 writers' lock is taken (`append_after`)."""
 ERASE_DOCUMENTS = f"""
-MATCH (e:{AUDIT}) WHERE e.entity = $id AND e.seq > 0 AND e.salt IS NOT NULL
-REMOVE e.private, e.salt
-RETURN count(e) AS documents
+UNWIND $ids AS id
+MATCH (e:{AUDIT}) WHERE e.entity = id AND e.seq > 0 AND e.action <> 'erase' AND e.type IN $types
+WITH id, e, e.salt IS NOT NULL AS sealed, e.after IS NOT NULL AND NOT e.after STARTS WITH '{{"sealed":' AS unsealed
+FOREACH (_ IN CASE WHEN sealed THEN [1] ELSE [] END | REMOVE e.private, e.salt)
+RETURN id, count(CASE WHEN sealed THEN 1 END) AS erased, count(CASE WHEN unsealed THEN 1 END) AS kept
 """
-"""Remove the documents of the entries about subject `$id` (their seals stay): its erasure."""
+"""Remove the documents of the entries about a subject (`$ids`: its id and its lookup keys'
+entities; `$types` the sealed types), whose seals stay: its erasure. Per entity with entries,
+how many documents went (`erased`), and how many were written before seals existed (`kept`:
+their documents are in the chain)."""
 HEAD = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN m.seq AS seq, m.head AS head"
 LAST_CHANGE = f"OPTIONAL MATCH (m:{META} {{key: 'registry'}}) RETURN coalesce(m.changed, m.seq, 0) AS changed"
 """`GraphStore.last_change`: kept on the meta node by every append of a change (before there was

@@ -15,10 +15,9 @@ from collections.abc import Iterable
 
 import neo4j
 
-from graph.auditlog import NewAuditEntry, audit_time
-from graph.changes import encode
+from graph.audit import SEALED_TYPES
 from graph.neo4j import audit
-from graph.subjects import Erasure, restricted
+from graph.subjects import NEO4J_RESIDUE, Erasure, restricted
 
 _FIND = "MATCH (s:Subject {id: $id}) RETURN s.records AS records"
 _PARTIAL = """
@@ -38,9 +37,10 @@ _FULL = """
 MATCH (s:Subject {id: $id})
 CALL (s) { OPTIONAL MATCH (s)-[c:CONSENT]->() RETURN count(c) AS consents }
 CALL (s) { OPTIONAL MATCH (s)-[d:DISCLOSED]->() RETURN count(d) AS disclosures }
-CALL (s) { OPTIONAL MATCH (k:SubjectKey)-[:IDENTIFIES]->(s) DETACH DELETE k RETURN count(k) AS keys }
+CALL (s) { OPTIONAL MATCH (k:SubjectKey)-[:IDENTIFIES]->(s) WITH k, k.hash AS hash DETACH DELETE k
+            RETURN count(k) AS keys, collect(hash) AS hashes }
 DETACH DELETE s
-RETURN consents, disclosures, keys
+RETURN consents, disclosures, keys, hashes
 """
 
 
@@ -59,6 +59,7 @@ class ErasureGraph:
             records = json.loads(found["records"])
             staying = restricted([r for r in records if r["system"] in kept_systems] + added, plan_date)
             systems = tuple(sorted({r["system"] for r in records} - kept_systems))
+            documents: dict[str, int] = {}
             if staying:
                 tx.run(_PARTIAL, id=id, records=json.dumps(staying), systems=list(systems)).consume()
                 if added:
@@ -66,11 +67,13 @@ class ErasureGraph:
                 erasure = Erasure(systems, tuple(sorted({r["system"] for r in staying})))
             else:
                 counts = tx.run(_FULL, id=id).single()
-                documents = tx.run(audit.ERASE_DOCUMENTS, id=id).single()["documents"]
+                entities = [id, *(f"key:{h}" for h in counts["hashes"])]  # and lookups by its keys that found no one
+                rows = list(tx.run(audit.ERASE_DOCUMENTS, ids=entities, types=list(SEALED_TYPES)))
+                documents = {r["id"]: r["erased"] for r in rows if r["erased"]}
                 erasure = Erasure(systems, (), consents=counts["consents"], keys=counts["keys"],
-                                  disclosures=counts["disclosures"], audit_documents=documents)
-            audit.append(tx, [NewAuditEntry(audit_time(), actor, "erase", "subject", id,
-                                            after=encode(erasure.proof(plan_date)))])
+                                  disclosures=counts["disclosures"], audit_documents=sum(documents.values()),
+                                  audit_documents_kept=sum(r["kept"] for r in rows), residue=NEO4J_RESIDUE)
+            audit.append(tx, erasure.proofs(id, documents, plan_date, actor))
             return erasure
 
         with self._errors(), self._session() as session:

@@ -388,6 +388,12 @@ class ErasureDone:
     audit_documents: int = strawberry.field(
         description="Audit entries about the subject whose documents were erased with it (their seals stay, so the "
                     "log still verifies); 0 when data is kept.")
+    audit_documents_kept: int = strawberry.field(
+        description="Audit entries about the subject written before audit documents were sealed: their documents "
+                    "stay in the hash chain.")
+    residue: Optional[str] = strawberry.field(
+        description="Where copies of the erased data may still be for a while (the store's logs); null: nowhere "
+                    "the store knows of.")
 
 
 @strawberry.type
@@ -483,7 +489,8 @@ class SubjectMutation:
         _plan, done = await context.call(context.subjects.erase, principal=context.principal, subject=subject,
                                          today=today)
         return ErasureDone(subject=subject, erased=list(done.systems), kept=list(done.kept), consents=done.consents,
-                           keys=done.keys, disclosures=done.disclosures, audit_documents=done.audit_documents)
+                           keys=done.keys, disclosures=done.disclosures, audit_documents=done.audit_documents,
+                           audit_documents_kept=done.audit_documents_kept, residue=done.residue)
 
     @strawberry.mutation(description="Withdraw a subject's consent for a purpose, now (Art. 7(3)).")
     @domain_errors

@@ -140,6 +140,11 @@ def erase(ctx, subject: str, today: date | None):
         click.echo(f"{subject}: erased (records in {', '.join(done.systems) or 'no system'}, {done.consents} consent "
                    f"event(s), {done.keys} lookup key(s), {done.disclosures} disclosure(s), {done.audit_documents} "
                    "audit entry document(s); their seals stay in the audit log)")
+        if done.audit_documents_kept:
+            click.echo(f"note: {done.audit_documents_kept} audit entry document(s) about {subject}, written before "
+                       "audit documents were sealed, stay in the audit log's hash chain", err=True)
+        if done.residue:
+            click.echo(f"note: {done.residue}", err=True)
 
 
 @click.command()

@@ -53,6 +53,7 @@ class Spread:
             self.closed |= flow.get("scope") == "case" and flow["id"] not in disclosed
         self._consent: dict[str, tuple[bool, bool, datetime | None]] = {}
         self._states: dict[str, ConsentState | None] = {}
+        self._relied: dict[tuple, bool] = {}
 
     def _for_subject(self, flow: Doc) -> bool:
         """Whether the flow can carry this subject's data at all: its subject categories (a recorded
@@ -81,9 +82,16 @@ class Spread:
         return self._consent[purpose]
 
     def _relies(self, basis: str | None, condition: str | None, additional: Iterable[str], category: str) -> bool:
-        """Whether `category`'s data on these terms rests on a consent (`consent_relied_on`)."""
-        return consent_relied_on(self.bases, basis, condition, additional, special=self.tree.is_("special", category),
-                                 health=self.tree.is_("health", category)) is not None
+        """Whether `category`'s data on these terms rests on a consent (`consent_relied_on`), worked
+        out once per terms and category: a walk asks it for every flow and category it passes."""
+        additional = tuple(additional)
+        key = (basis, condition, additional, category)
+        found = self._relied.get(key)
+        if found is None:
+            found = self._relied[key] = consent_relied_on(
+                self.bases, basis, condition, additional, special=self.tree.is_("special", category),
+                health=self.tree.is_("health", category)) is not None
+        return found
 
     def _rests_on_consent(self, terms: dict, category: str) -> bool:
         return self._relies(terms["legal_basis"][0], terms["condition"][0], terms["additional_bases"][0], category)

@@ -197,4 +197,5 @@ def verify(entries: Iterable[AuditEntry], head: AuditHead | None, *,
     return None
 
 
-__all__ = ["GENESIS", "SEALED_TYPES", "Break", "entry_hash", "link", "seal", "sealed", "sealed_document", "stored", "verify"]
+__all__ = ["GENESIS", "SEALED_TYPES", "Break", "entry_hash", "link", "seal", "sealed", "sealed_document", "stored",
+           "verify"]

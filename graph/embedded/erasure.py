@@ -45,7 +45,8 @@ class ErasureTables:
                 db.executemany("INSERT OR IGNORE INTO subject_system (system, subject) VALUES (?, ?)",
                                [(r["system"], id) for r in added])
                 erasure = Erasure(systems, tuple(sorted({r["system"] for r in staying})))
-            if not staying:  # every statement uses a primary key: no scan, whatever the number of subjects
+                documents = {}
+            else:  # every statement uses a primary key: no scan, whatever the number of subjects
                 db.executemany("DELETE FROM subject_system WHERE system = ? AND subject = ?",
                                [(system, id) for system in systems])
                 db.executemany("DELETE FROM subject_key WHERE hash = ? AND subject = ?", [(key, id) for key in keys])
@@ -55,8 +56,6 @@ class ErasureTables:
                 documents, unsealed = self._erase_documents([id, *(f"key:{key}" for key in keys)])
                 erasure = Erasure(systems, (), consents=consents, keys=len(keys), disclosures=disclosed,
                                   audit_documents=sum(documents.values()), audit_documents_kept=unsealed)
-            else:
-                documents = {}
             self._audit(erasure.proofs(id, documents, plan_date, actor))
             done.append(erasure)
 

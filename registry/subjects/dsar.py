@@ -292,22 +292,25 @@ def _instructed(spread: Spread, held_for: dict[tuple[str, str], str | None], flo
 
 def _retention_dates(spread: Spread, actual: Reach) -> dict[tuple[str, str], tuple[date | None, date | None]]:
     """(collected, ended) of the data each (system, category) holds, over every record it came
-    from: the latest `since` and the latest `until`, None where any of them has none (a
-    relationship that goes on, a collection not recorded). A system may get the same data from
-    two contracts, one ended and one not: retention runs from the later end, so that the data
-    never becomes erasable earlier than its retention allows. Only worked out (one walk per
-    record) for a subject whose records do not all carry the same dates; otherwise every
+    from (`Spread.sources`): the latest `since` and the latest `until`, None where any of them has
+    none (a relationship that goes on, a collection not recorded). A system may get the same data
+    from two contracts, one ended and one not: retention runs from the later end, so that the data
+    never becomes erasable earlier than its retention allows. What a recorded disclosure carried
+    from a source no record reached came from no record: it has the arrival's dates (none). Only
+    worked out for a subject whose records do not all carry the same dates; otherwise every
     arrival's record gives the same answer and the map is empty."""
     records = spread.subject.records
     if len({(r.get("since"), r.get("until")) for r in records}) < 2:
         return {}
-    sources: dict[tuple[str, str], list[Doc | None]] = defaultdict(list)
-    for record in records:
-        for key, (_path, _flow, source) in spread.run(open_cases=False, records=[record]).arrived.items():
-            if key in actual.arrived:
-                sources[key].append(source)
-    return {key: (_latest(r.get("since") if r else None for r in found),
-                  _latest(r.get("until") if r else None for r in found)) for key, found in sources.items()}
+    by_mask: dict[int, tuple[date | None, date | None]] = {}
+    dates = {}
+    for key, mask in spread.sources(records).items():
+        if key in actual.arrived:
+            if mask not in by_mask:
+                found = [record for index, record in enumerate(records) if mask >> index & 1]
+                by_mask[mask] = (_latest(r.get("since") for r in found), _latest(r.get("until") for r in found))
+            dates[key] = by_mask[mask]
+    return dates
 
 
 def _latest(days: Iterable[str | None]) -> date | None:

@@ -20,6 +20,13 @@ from registry.subjects.consent import ConsentState, Rules, _utc
 
 Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
 """(the chain of flows that brought the data, the last flow, the record it came from)."""
+Gate = tuple[bool, bool] | None
+"""Where a flow rests on a consent for a category that does not stand on the day: (it was given
+but expired, the flow never carried the data: `Spread._withheld`); None where it needs none or
+one stands."""
+Move = tuple[Doc, str, bool, Gate, tuple[str, ...]]
+"""(a flow from a place, the category of the data held there it takes along, whether its scope is
+`case`, its `Gate` for that category, the category and its ancestors)."""
 
 
 @dataclass
@@ -54,6 +61,7 @@ class Spread:
         self._consent: dict[str, tuple[bool, bool, datetime | None]] = {}
         self._states: dict[str, ConsentState | None] = {}
         self._relied: dict[tuple, bool] = {}
+        self._moved: dict[tuple[str, str], list[Move]] = {}
 
     def _for_subject(self, flow: Doc) -> bool:
         """Whether the flow can carry this subject's data at all: its subject categories (a recorded
@@ -179,7 +187,9 @@ class Spread:
             if any(self.tree.overlaps(c, held) for c in flow.doc["categories"]):
                 continue
             for category in flow.doc["categories"]:
-                self._carry(reach, gaps, flow.doc, self.terms_of(flow.doc), category, (), None)
+                gate = self._gate(flow.doc, self.terms_of(flow.doc), category)
+                self._carry(reach, gaps, (flow.doc, category, flow.doc.get("scope") == "case", gate,
+                                          self._broader(category)), (), None)
         if gaps:
             reach.arrived.update(gaps)
             self._walk(reach, gaps, open_cases)
@@ -199,15 +209,13 @@ class Spread:
             following: dict[tuple[str, str], Arrival] = {}
             for (node, held), (path, _, record) in sorted(frontier.items(), key=lambda item: item[0]):
                 kept_only = self._restricted(record)
-                for flow, terms in self.outgoing.get(node, ()):
-                    if flow.get("scope") == "case" and not open_cases and flow["id"] not in self.disclosed:
+                for move in self._moves(node, held):
+                    if move[2]:
+                        if not open_cases and move[0]["id"] not in self.disclosed:
+                            continue
+                    elif kept_only:
                         continue
-                    if kept_only and flow.get("scope") != "case":
-                        continue
-                    for carried in flow["categories"]:
-                        category = self.tree.narrower(held, carried)
-                        if category is not None:
-                            self._carry(reach, following, flow, terms, category, path, record)
+                    self._carry(reach, following, move, path, record)
             if not following:
                 return
             reach.arrived.update(following)
@@ -220,27 +228,98 @@ class Spread:
         kept for), and may where none is."""
         return bool(record and record.get("restricted") and record["restricted"] <= self.on.isoformat())
 
-    def _carry(self, reach: Reach, following: dict, flow: Doc, terms: dict, category: str,
-               path: tuple[str, ...], record: Doc | None) -> None:
-        """`flow` carries `category` of the subject's data, arrived by `path`, unless consent is
+    def _moves(self, node: str, held: str) -> list[Move]:
+        """What the flows from `node` take along of the data of category `held` there, in the
+        order of the flows and their categories (`Move`), worked out once per place: every walk
+        of the report (as it did, as it could, per record) passes the same places."""
+        found = self._moved.get((node, held))
+        if found is None:
+            found = self._moved[(node, held)] = [
+                (flow, category, flow.get("scope") == "case", self._gate(flow, terms, category),
+                 self._broader(category))
+                for flow, terms in self.outgoing.get(node, ())
+                for carried in flow["categories"]
+                if (category := self.tree.narrower(held, carried)) is not None]
+        return found
+
+    def _broader(self, category: str) -> tuple[str, ...]:
+        """`category` and its ancestors: data a place holding any of them need not get again."""
+        return self.tree.ancestors.get(category, (category,))
+
+    def _gate(self, flow: Doc, terms: dict, category: str) -> Gate:
+        """Whether `flow` lacks the subject's consent for `category` (`Gate`): it rests on a
+        consent that does not stand on the day; it never carried the data where the consent was
+        never given or stopped standing before the flow came into force."""
+        if not self._rests_on_consent(terms, category):
+            return None
+        stands, expired, stopped = self._consented(flow["purpose"])
+        if stands:
+            return None
+        return expired, stopped is None or (bool(flow.get("since"))
+                                            and date.fromisoformat(flow["since"]) > stopped.date())
+
+    def sources(self, records: list[Doc]) -> dict[tuple[str, str], int]:
+        """Which of `records` the data each (holder, category) holds came from, as a bit mask over
+        their indexes (bit i: `records[i]`): for each record, what its data alone reaches as it
+        did (flows of scope `case` only with a disclosure, no gap filled), the same as one `run`
+        per record with `gaps` off, in one walk.
+
+        Each record's data is pruned as in its own walk: it does not arrive where that same
+        record's data already brought the category or a broader one by an earlier layer, and
+        where the record is `restricted` only flows of scope `case` carry it on. A record
+        collected after the day is no source. Where several records reach a place by the same
+        flow they travel as one mask, so a subject with a few records costs about one walk."""
+        held: dict[tuple[str, str], int] = defaultdict(int)
+        restricted = 0
+        for index, record in enumerate(records):
+            if record.get("since") and date.fromisoformat(record["since"]) > self.on:
+                continue
+            if self._restricted(record):
+                restricted |= 1 << index
+            for category in record["categories"]:
+                held[(record["system"], category)] |= 1 << index
+        frontier = dict(held)
+        for _ in range(MAX_DEPTH):
+            following: dict[tuple[str, str], int] = defaultdict(int)
+            for (node, category_held), mask in frontier.items():
+                for flow, category, case, gate, broader in self._moves(node, category_held):
+                    if (case and flow["id"] not in self.disclosed) or (gate is not None and gate[1]):
+                        continue
+                    moving = mask if case else mask & ~restricted
+                    target = flow["to"]
+                    for covering in broader:
+                        moving &= ~held.get((target, covering), 0)
+                    if moving:
+                        following[(target, category)] |= moving
+            if not following:
+                break
+            for key, mask in following.items():
+                held[key] |= mask
+            frontier = following
+        return held
+
+    def _carry(self, reach: Reach, following: dict, move: Move, path: tuple[str, ...], record: Doc | None) -> None:
+        """The move's flow carries its category of the subject's data, arrived by `path`, unless consent is
         missing. A flow that rests on a consent that no longer stands is suspended; what it
         carried while the consent stood (until the withdrawal or the expiry, the flow in force by
         then) is where it went until erased (Art. 17(1)(b)), so it is carried all the same."""
-        if self._rests_on_consent(terms, category):
-            stands, expired, stopped = self._consented(flow["purpose"])
-            if not stands:
-                reach.suspended[flow["id"]].add(category)
-                if expired:
-                    reach.expired.add(flow["id"])
-                if stopped is None or (flow.get("since") and date.fromisoformat(flow["since"]) > stopped.date()):
-                    return
+        flow, category, _, gate, broader = move
+        if gate is not None:
+            expired, withheld = gate
+            reach.suspended[flow["id"]].add(category)
+            if expired:
+                reach.expired.add(flow["id"])
+            if withheld:
+                return
         target, chain = flow["to"], path + (flow["id"],)
         if self.entities[target].type == "party":
             reach.origins[(target, flow["id"])].add(self.for_whom(record, chain))
             earlier = reach.disclosed[(target, flow["id"])].get(category)
             reach.disclosed[(target, flow["id"])][category] = min(chain, earlier or chain)
-        if any((target, c) in reach.arrived for c in self.tree.ancestors.get(category, (category,))):
-            return  # the target already holds this data, or broader data covering it
+        arrived = reach.arrived
+        for covering in broader:
+            if (target, covering) in arrived:
+                return  # the target already holds this data, or broader data covering it
         key = (target, category)
         if key not in following or chain < following[key][0]:
             following[key] = (chain, flow, record)

@@ -361,6 +361,11 @@ class GraphStore(Protocol):
         """Audit a read of a subject's personal data (who looked up whom, and what for); a lookup
         that found nothing (`found` false) is audited too."""
 
+    def log_accesses(self, *, actor: str, subjects: list[str], what: str) -> None:
+        """Audit one read of several subjects' data (an export of named subjects): an entry per
+        subject, in one transaction, so that each names one subject and goes with that subject's
+        erasure (its document sealed like any read's)."""
+
     def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
         """Up to `limit` subjects with ids greater than `after` (None: from the first), sorted by id,
         optionally only those with a record in one of `systems`: id, kind and records (consents,

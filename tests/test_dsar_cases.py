@@ -195,6 +195,23 @@ def test_a_full_erasure_leaves_only_seals_of_the_audit_entries_about_the_subject
     assert all(not e.erased for e in registry.audit(entity="P-1", limit=1000))
 
 
+def test_an_export_of_named_subjects_is_a_read_of_each_that_goes_with_its_erasure(service, registry, store):
+    assert [line["id"] for line in service.export(principal=DPO, subjects=["K-1", "P-1"])] == ["K-1", "P-1"]
+    reads = [(e.id, e.actor, e.after) for e in registry.audit(limit=1000) if e.action == "read"]
+    assert reads[-2:] == [("K-1", "alice", {"what": "export"}), ("P-1", "alice", {"what": "export"})]
+    assert not [e for e in registry.audit(limit=1000) if "," in e.id]  # no entry names two subjects
+    _, done = service.erase(principal=DPO, subject="K-1", today=on(service, date(2030, 2, 1)))
+    assert done.audit_documents == 2  # the export's read and the erasure plan's
+    assert [(e.action, e.after, e.erased) for e in registry.audit(entity="K-1", limit=1000)][:2] == [
+        ("read", None, True), ("read", None, True)]
+    assert [(e.after, e.erased) for e in registry.audit(entity="P-1", limit=1000)] == [({"what": "export"}, False)]
+    assert AuditTrail(store).verify(principal=DPO).intact
+    # near miss: the whole registry's export stays one read of "*" with the count
+    assert len(list(service.export(principal=DPO))) == 1
+    [whole] = [e for e in registry.audit(entity="*", limit=1000) if e.action == "read"][-1:]
+    assert (whole.actor, whole.after, whole.seal) == ("alice", {"what": "export: 1 subjects"}, None)
+
+
 def test_an_erasure_also_clears_lookups_by_its_keys_and_counts_documents_it_cannot_clear(
         service, registry, store, tmp_path, monkeypatch):
     with pytest.raises(NotFound):  # someone looked for X-2 by e-mail before the file with X-2 was loaded

@@ -296,6 +296,11 @@ class SubjectTables(SubjectLoad):
         self._in_transaction(lambda: self._audit([NewAuditEntry(audit_time(), actor, "read", "subject", subject,
                                                                 after=encode(read))]))
 
+    def log_accesses(self, *, actor: str, subjects: list[str], what: str) -> None:
+        at, read = audit_time(), encode({"what": what})
+        self._in_transaction(lambda: self._audit([NewAuditEntry(at, actor, "read", "subject", subject, after=read)
+                                                  for subject in subjects]))
+
     def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
         if systems is None:
             query, args = "SELECT id, kind, records FROM subject WHERE id > ? ORDER BY id LIMIT ?", (after or "", limit)

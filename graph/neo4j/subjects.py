@@ -266,6 +266,13 @@ class SubjectGraph:
                     lambda tx: audit.append(tx, [entry])))
             self._audit_head = head
 
+    def log_accesses(self, *, actor: str, subjects: list[str], what: str) -> None:
+        at, read = audit_time(), encode({"what": what})
+        entries = [NewAuditEntry(at, actor, "read", "subject", subject, after=read) for subject in subjects]
+        with self._errors(), self._session() as session:
+            self._audit_head = session.execute_write(neo4j.unit_of_work(timeout=self.busy_timeout)(
+                lambda tx: audit.append(tx, entries)))
+
     def list_subjects(self, *, after: str | None, limit: int, systems: Iterable[str] | None = None) -> list[SubjectRow]:
         if systems is None:
             found = self._query(_LIST, after=after or "", limit=limit)

@@ -296,18 +296,20 @@ def _retention_dates(spread: Spread, actual: Reach) -> dict[tuple[str, str], tup
     none (a relationship that goes on, a collection not recorded). A system may get the same data
     from two contracts, one ended and one not: retention runs from the later end, so that the data
     never becomes erasable earlier than its retention allows. What a recorded disclosure carried
-    from a source no record reached came from no record: it has the arrival's dates (none). Only
-    worked out for a subject whose records do not all carry the same dates; otherwise every
+    from a source no record reached came from no record (`Reach.filled`), so data it reached has
+    no dates, whatever else brought the same data there. Only worked out for a subject whose
+    records do not all carry the same dates or who has such a disclosure; otherwise every
     arrival's record gives the same answer and the map is empty."""
     records = spread.subject.records
-    if len({(r.get("since"), r.get("until")) for r in records}) < 2:
+    if not actual.filled and len({(r.get("since"), r.get("until")) for r in records}) < 2:
         return {}
     by_mask: dict[int, tuple[date | None, date | None]] = {}
     dates = {}
-    for key, mask in spread.sources(records).items():
+    for key, mask in spread.sources(records, actual.filled).items():
         if key in actual.arrived:
             if mask not in by_mask:
-                found = [record for index, record in enumerate(records) if mask >> index & 1]
+                found = [records[index] if index < len(records) else {} for index in range(mask.bit_length())
+                         if mask >> index & 1]
                 by_mask[mask] = (_latest(r.get("since") for r in found), _latest(r.get("until") for r in found))
             dates[key] = by_mask[mask]
     return dates

@@ -39,6 +39,8 @@ class Reach:
     origins: dict[tuple[str, str], set[str | None]] = field(default_factory=lambda: defaultdict(set))
     """(party, flow) -> for whom the data it received was passed on: a controller we process for
     (the records' `source`), or None for our own data."""
+    filled: list[str] = field(default_factory=list)
+    """The flows of recorded disclosures that carried data from no record (`Spread._fill_gaps`)."""
 
 
 class Spread:
@@ -125,14 +127,25 @@ class Spread:
         return whose
 
     def reach(self, open_cases: bool) -> Reach:
-        """Where the subject's data goes (`run`), our own records' walked apart from those a
-        controller we process for supplied, so that what both bring is ours whichever comes first."""
-        theirs = [record for record in self.subject.records if self.for_whom(record)]
-        if not theirs:
+        """Where the subject's data goes (`run`). Records are walked in groups, each apart: our
+        own records' before those a controller we process for supplied, so that what both bring
+        is ours whichever comes first; and records an erasure restricted after the others, so
+        that data kept for its ground only does not stop the same data from another record from
+        flowing on where it already is (a customer again after a partial erasure)."""
+        groups: dict[tuple[bool, bool], list[Doc]] = defaultdict(list)
+        for record in self.subject.records:
+            groups[(self.for_whom(record) is not None, self._restricted(record))].append(record)
+        if len(groups) < 2:
             return self.run(open_cases)
-        found = self.run(open_cases, [record for record in self.subject.records if not self.for_whom(record)],
-                         gaps=False)
-        other = self.run(open_cases, theirs, gaps=False)
+        first, *others = (self.run(open_cases, records, gaps=False) for _, records in sorted(groups.items()))
+        for other in others:
+            self._merge(first, other)
+        self._fill_gaps(first, open_cases)
+        return first
+
+    @staticmethod
+    def _merge(found: Reach, other: Reach) -> None:
+        """Add to `found` what `other` (another group of records) reached that it did not."""
         for key, arrival in other.arrived.items():
             found.arrived.setdefault(key, arrival)
         for key, chains in other.disclosed.items():
@@ -144,8 +157,6 @@ class Spread:
         for flow, categories in other.suspended.items():
             found.suspended[flow] |= categories
         found.expired |= other.expired
-        self._fill_gaps(found, open_cases)
-        return found
 
     def consent_lacking(self, terms: tuple[str | None, str | None, Iterable[str]], category: str,
                         purposes: Iterable[str]) -> str | None:
@@ -186,6 +197,7 @@ class Spread:
             held = {c for (node, c) in reach.arrived if node == flow.doc["from"]}
             if any(self.tree.overlaps(c, held) for c in flow.doc["categories"]):
                 continue
+            reach.filled.append(flow_id)
             for category in flow.doc["categories"]:
                 gate = self._gate(flow.doc, self.terms_of(flow.doc), category)
                 self._carry(reach, gaps, (flow.doc, category, flow.doc.get("scope") == "case", gate,
@@ -258,7 +270,7 @@ class Spread:
         return expired, stopped is None or (bool(flow.get("since"))
                                             and date.fromisoformat(flow["since"]) > stopped.date())
 
-    def sources(self, records: list[Doc]) -> dict[tuple[str, str], int]:
+    def sources(self, records: list[Doc], filled: Iterable[str] = ()) -> dict[tuple[str, str], int]:
         """Which of `records` the data each (holder, category) holds came from, as a bit mask over
         their indexes (bit i: `records[i]`): for each record, what its data alone reaches as it
         did (flows of scope `case` only with a disclosure, no gap filled), the same as one `run`
@@ -268,7 +280,11 @@ class Spread:
         record's data already brought the category or a broader one by an earlier layer, and
         where the record is `restricted` only flows of scope `case` carry it on. A record
         collected after the day is no source. Where several records reach a place by the same
-        flow they travel as one mask, so a subject with a few records costs about one walk."""
+        flow they travel as one mask, so a subject with a few records costs about one walk.
+
+        `filled`: the flows of recorded disclosures that carried data from no record (`Reach.filled`);
+        what they carried is one more source, bit `len(records)`, walked as a record of its own
+        from where they delivered it."""
         held: dict[tuple[str, str], int] = defaultdict(int)
         restricted = 0
         for index, record in enumerate(records):
@@ -278,6 +294,12 @@ class Spread:
                 restricted |= 1 << index
             for category in record["categories"]:
                 held[(record["system"], category)] |= 1 << index
+        for flow_id in filled:
+            flow = self.entities[flow_id].doc
+            for category in flow["categories"]:
+                gate = self._gate(flow, self.terms_of(flow), category)
+                if gate is None or not gate[1]:
+                    held[(flow["to"], category)] |= 1 << len(records)
         frontier = dict(held)
         for _ in range(MAX_DEPTH):
             following: dict[tuple[str, str], int] = defaultdict(int)

@@ -127,6 +127,10 @@ class ScratchStore(SnapshotReads):
         if self.base is not None:
             self.base.log_access(actor=actor, subject=subject, what=what, found=found)
 
+    def log_accesses(self, *, actor: str, subjects: list[str], what: str) -> None:
+        if self.base is not None:
+            self.base.log_accesses(actor=actor, subjects=subjects, what=what)
+
     def close(self) -> None:
         """Nothing to close: the base store belongs to whoever opened it."""
 

@@ -212,6 +212,15 @@ def test_an_export_of_named_subjects_is_a_read_of_each_that_goes_with_its_erasur
     assert (whole.actor, whole.after, whole.seal) == ("alice", {"what": "export: 1 subjects"}, None)
 
 
+def test_a_scratch_copy_audits_reads_of_subject_data_in_the_store_it_copies(registry, store):
+    from graph.scratch import ScratchStore
+
+    ScratchStore(store).log_accesses(actor="carol", subjects=["K-1", "P-1"], what="export")
+    ScratchStore(store).log_access(actor="carol", subject="K-1", what="dsar")
+    assert [(e.id, e.actor, e.after) for e in registry.audit(limit=1000) if e.action == "read"][-3:] == [
+        ("K-1", "carol", {"what": "export"}), ("P-1", "carol", {"what": "export"}), ("K-1", "carol", {"what": "dsar"})]
+
+
 def test_an_erasure_also_clears_lookups_by_its_keys_and_counts_documents_it_cannot_clear(
         service, registry, store, tmp_path, monkeypatch):
     with pytest.raises(NotFound):  # someone looked for X-2 by e-mail before the file with X-2 was loaded

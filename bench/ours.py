@@ -17,7 +17,7 @@ import httpx2
 from registry.api.context import Context
 from registry.api.schema import make_schema
 from registry.auth.roles import Principal
-from registry.bootstrap import open_registry, tune_collector
+from registry.bootstrap import open_registry
 from registry.settings import Settings
 from registry.subjects.service import SubjectService
 
@@ -39,7 +39,6 @@ class AnswerError(RuntimeError):
 
 def open_ours(store: str, hmac_key: str) -> Ours:
     settings = Settings.load(store=store, hmac_key=hmac_key)
-    tune_collector()  # as the server does at its start: the figures are a server's
     registry = open_registry(settings)
     return Ours(registry=registry, subjects=SubjectService(registry, settings.key_hasher()),
                 compliance=settings.compliance(), principal=Principal.of("bench", "viewer,dpo"))

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 from graph.store import GraphStore
@@ -28,22 +27,6 @@ def open_store(settings: Settings) -> GraphStore:
     from graph.embedded import EmbeddedStore
 
     return EmbeddedStore(location, busy_timeout=settings.busy_timeout)
-
-
-COLLECTOR_THRESHOLDS = (50_000, 20, 20)
-"""The cyclic garbage collector's thresholds in a serving process (`gc.set_threshold`): a
-collection of the youngest objects after 50,000 net allocations instead of Python's 700. A DSAR or
-a page of holdings allocates tens of thousands of short-lived objects that reference counting
-frees anyway; with the default a request met one or two collections of the young objects, each
-scanning what the request still held (at 10 M subjects with every model feature, 1,000 DSARs
-through `schema.execute`: 500 collections, about 0.2 ms a request on average, and p95 8.7 and
-8.3 ms against 10.5 and 9.4 ms, A/B in the same hour). Memory held by cyclic garbage in between
-stays a few megabytes."""
-
-
-def tune_collector() -> None:
-    """Set `COLLECTOR_THRESHOLDS` for this process (the server's start, the benchmark's process)."""
-    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 def store_exists(settings: Settings) -> bool:

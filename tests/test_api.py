@@ -220,21 +220,6 @@ def client(tmp_path):
         yield client
 
 
-def test_the_server_collects_cyclic_garbage_at_its_own_thresholds(tmp_path):
-    import gc
-
-    from registry.bootstrap import COLLECTOR_THRESHOLDS
-    from registry.settings import Settings
-
-    before = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        with TestClient(create_app(Settings.load(store=str(tmp_path / "r.db")))):
-            assert gc.get_threshold() == COLLECTOR_THRESHOLDS == (50_000, 20, 20)
-    finally:
-        gc.set_threshold(*before)
-
-
 def test_http_post_answers_queries_and_errors_are_not_500s(client):
     response = client.post("/graphql", json={"query": '{ holdings(holder: "re") { nodes { flow { id } path } } }'})
     assert response.status_code == 200

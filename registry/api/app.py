@@ -35,7 +35,7 @@ from registry.audit import AuditTrail
 from registry.auth.callers import OidcVerifier, Verifier
 from registry.auth.roles import Principal
 from registry.auth.tokens import Tokens
-from registry.bootstrap import open_registry, tune_collector
+from registry.bootstrap import open_registry
 from registry.settings import Settings, SettingsError
 from registry.subjects.service import SubjectService
 from registry.web import Pages
@@ -85,7 +85,6 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        tune_collector()
         registry = state["registry"] = open_registry(settings)
         try:
             state["subjects"] = SubjectService(registry, hasher)

@@ -77,9 +77,7 @@ def from_no_record(spread: Spread, filled: list[str]) -> set[tuple[str, str]]:
     for flow_id in filled:
         flow = spread.entities[flow_id].doc
         for category in flow["categories"]:
-            move = (flow, category, flow["scope"] == "case", spread._gate(flow, spread.terms_of(flow), category),
-                    spread._broader(category))
-            spread._carry(reach, gaps, move, (), None)
+            spread._carry(reach, gaps, spread._move(flow, spread.terms_of(flow), category), (), None)
     reach.arrived.update(gaps)
     spread._walk(reach, gaps, open_cases=False)
     return set(reach.arrived)

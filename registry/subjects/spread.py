@@ -22,7 +22,7 @@ Arrival = tuple[tuple[str, ...], Doc | None, Doc | None]
 """(the chain of flows that brought the data, the last flow, the record it came from)."""
 Gate = tuple[bool, bool] | None
 """Where a flow rests on a consent for a category that does not stand on the day: (it was given
-but expired, the flow never carried the data: `Spread._withheld`); None where it needs none or
+but expired, the flow never carried the data: `Spread._gate`); None where it needs none or
 one stands."""
 Move = tuple[Doc, str, bool, Gate, tuple[str, ...]]
 """(a flow from a place, the category of the data held there it takes along, whether its scope is
@@ -177,8 +177,8 @@ class Spread:
         the recorded disclosures carried from a source it never reached (`_fill_gaps`)."""
         reach = Reach({}, defaultdict(dict), defaultdict(set), set())
         for record in self.subject.records if records is None else records:
-            if record.get("since") and date.fromisoformat(record["since"]) > self.on:
-                continue  # collected after the report's day: not held then
+            if self._collected_later(record):
+                continue
             for category in record["categories"]:
                 reach.arrived.setdefault((record["system"], category), ((), None, record))
         self._walk(reach, dict(reach.arrived), open_cases)
@@ -199,9 +199,7 @@ class Spread:
                 continue
             reach.filled.append(flow_id)
             for category in flow.doc["categories"]:
-                gate = self._gate(flow.doc, self.terms_of(flow.doc), category)
-                self._carry(reach, gaps, (flow.doc, category, flow.doc.get("scope") == "case", gate,
-                                          self._broader(category)), (), None)
+                self._carry(reach, gaps, self._move(flow.doc, self.terms_of(flow.doc), category), (), None)
         if gaps:
             reach.arrived.update(gaps)
             self._walk(reach, gaps, open_cases)
@@ -247,16 +245,20 @@ class Spread:
         found = self._moved.get((node, held))
         if found is None:
             found = self._moved[(node, held)] = [
-                (flow, category, flow.get("scope") == "case", self._gate(flow, terms, category),
-                 self._broader(category))
+                self._move(flow, terms, category)
                 for flow, terms in self.outgoing.get(node, ())
                 for carried in flow["categories"]
                 if (category := self.tree.narrower(held, carried)) is not None]
         return found
 
-    def _broader(self, category: str) -> tuple[str, ...]:
-        """`category` and its ancestors: data a place holding any of them need not get again."""
-        return self.tree.ancestors.get(category, (category,))
+    def _move(self, flow: Doc, terms: dict, category: str) -> Move:
+        """`flow` (with its effective `terms`) taking `category` of the subject's data along."""
+        return (flow, category, flow.get("scope") == "case", self._gate(flow, terms, category),
+                self.tree.ancestors.get(category, (category,)))
+
+    def _collected_later(self, record: Doc) -> bool:
+        """Whether `record` was collected after the report's day: its data was not held then."""
+        return bool(record.get("since")) and date.fromisoformat(record["since"]) > self.on
 
     def _gate(self, flow: Doc, terms: dict, category: str) -> Gate:
         """Whether `flow` lacks the subject's consent for `category` (`Gate`): it rests on a
@@ -288,7 +290,7 @@ class Spread:
         held: dict[tuple[str, str], int] = defaultdict(int)
         restricted = 0
         for index, record in enumerate(records):
-            if record.get("since") and date.fromisoformat(record["since"]) > self.on:
+            if self._collected_later(record):
                 continue
             if self._restricted(record):
                 restricted |= 1 << index

@@ -222,6 +222,59 @@ def test_a_change_of_some_subjects_reads_their_runs_again_and_the_counts_stay_ex
     assert counted() == ([4], ["all"])
 
 
+def test_a_change_of_the_registry_that_leaves_who_counts_where_keeps_the_counts_and_one_that_does_not_reads_again(
+        service, registry, monkeypatch):
+    """New facts start from the counts the store last kept while their tally's signature is the
+    same; every answer equals a count made afresh. A day, a new place on consent and a
+    `consent_validity` each change the signature, so the subjects are read again."""
+    store = registry.store
+    reads = []
+    for name in ("consent_groups", "consent_runs"):
+        monkeypatch.setattr(store, name, lambda *a, read=getattr(store, name), **k: reads.append(1) or read(*a, **k))
+
+    def counted(on=date(2026, 6, 1)):
+        return [(f.entity_id, f.subject_count)
+                for f in findings(registry, as_of=on, rule="consent-withdrawn-data-still-flowing")]
+
+    assert (counted(), len(reads)) == ([("mkt", 2)], 1)
+    registry.load([("elsewhere.yaml", """
+systems:
+  - {id: mkt, name: Marketing cloud, country: DE}
+  - {id: dwh, name: Warehouse, country: DE}
+parties:
+  - {id: printco, name: Print Co, kind: processor, country: DE, role: processor}
+flows:
+  - {id: c2, name: Claims to the warehouse, from: claims, to: dwh, categories: [contact], purpose: claims-handling, legal_basis: gdpr-6-1-b}
+""")], actor="test")
+    assert (counted(), len(reads)) == ([("mkt", 2)], 1)  # a rename, a party, a flow on contract elsewhere
+    assert (counted(date(2026, 6, 2)), len(reads)) == ([("mkt", 2)], 2)  # another day
+    registry.load([("loyalty.yaml", """
+systems:
+  - {id: loyalty, name: Loyalty programme, country: DE}
+flows:
+  - {id: m3, name: Loyalty audience, from: crm, to: loyalty, categories: [contact], purpose: marketing, legal_basis: gdpr-6-1-a}
+""")], actor="test")
+    assert (counted(), len(reads)) == ([("loyalty", 1), ("mkt", 2)], 3)  # S-4, in the CRM, withdrew
+    registry.load([("validity.yaml", "purposes:\n  - {id: marketing, name: Marketing, consent_validity: P12M}\n")],
+                  actor="test")
+    # S-2's grant of 2025-01-01 and S-3's of 2024 ran out; S-5 (claims) is in neither place.
+    assert (counted(), len(reads)) == ([("loyalty", 1), ("mkt", 4)], 4)
+    fresh = rule_ended(registry)
+    assert counted() == [(place.system, w + e) for place, (w, e) in zip(fresh[0], fresh[1]) if w + e]
+    assert len(reads) == 5  # the fresh count above; the kept one read nothing
+
+
+def rule_ended(registry):
+    """The places of the consent rule on 2026-06-01's facts and their counts made afresh."""
+    from registry.compliance.consent import ended, resting_on_consent
+    from registry.compliance.facts import Facts
+    from registry.compliance.settings import Settings
+    from registry.subjects.consent import Rules
+    facts = Facts.of(registry, date(2026, 6, 1), Settings.packaged().countries)
+    places = resting_on_consent(facts)
+    return places, ended(registry.store, Rules(facts.purpose_tree, facts.purposes), places, facts.as_of)
+
+
 def _afresh(registry):
     """The arguments of `ended` for the consent rule on today's facts, made afresh."""
     from registry.compliance.consent import resting_on_consent

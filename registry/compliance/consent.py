@@ -28,12 +28,13 @@ withdrew consent to a purpose is not counted here.
 from __future__ import annotations
 
 import bisect
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import NamedTuple
 
-from graph.store import Doc
+from graph.store import ENTITY_TYPES, Doc
 from graph.auditlog import AuditQuery
 from graph.subjects import Concerned, ConsentGroup
 from registry.compliance.concerned import upstream
@@ -139,6 +140,9 @@ RUN = 4096
 subjects' data reads their runs again, not every subject."""
 SCAN = 1000
 """The most audit entries `_changed` reads to learn which subjects changed; beyond them, every run is read again."""
+_LAST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Per store, the counts it last kept (`Kept`): facts made after a change of the registry start from
+them where their `Tally` has the same signature (the change left who counts where alone)."""
 
 
 class Kept(NamedTuple):
@@ -168,16 +172,26 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     The subjects are read in runs of `RUN` (by id). After a change that names its subjects in the
     audit log (a consent, a disclosure, an erasure: `_changed`), only their runs are read again;
     after anything else (a load), or more than `SCAN` audit entries of any kind (reads count), all
-    of them."""
+    of them. New facts (after a change of the registry, or for another day) start from the counts
+    the store last kept (`_LAST`) where their `Tally.signature` is the same: renaming a system, or
+    adding a party or a flow that brings nothing to where data is held only on consent, leaves
+    every subject's place, and the counts, alone."""
     mark = (store.last_change(), store.pending_load())
     kept: Kept | None = facts.kept.get(COUNTS)
+    tally = None
+    if kept is None:
+        tally = Tally(Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
+        last = _LAST.get(store)
+        if last is not None and last.tally.signature == tally.signature:
+            kept = last
     if kept is not None and kept.mark == mark:
+        facts.kept[COUNTS] = kept
         return kept.totals
     changed = None
     if kept is not None and kept.mark[1] is None and mark[1] is None:
         changed = _changed(store, kept.mark[0], mark[0])
     if changed is None:
-        tally = Tally(Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
+        tally = tally or Tally(Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
         bounds, runs = store.consent_runs(tally.covering, every=tally.every, size=RUN)
         kept = Kept.of(mark, tally, bounds, [tally.count(groups) for groups in runs])
     else:
@@ -187,7 +201,7 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
             groups = store.consent_groups(kept.tally.covering, every=kept.tally.every, run=spans[number])
             runs[number] = kept.tally.count((group, group.subjects) for group in groups)
         kept = Kept.of(mark, kept.tally, kept.bounds, runs)
-    facts.kept[COUNTS] = kept
+    facts.kept[COUNTS] = _LAST[store] = kept
     return kept.totals
 
 
@@ -198,8 +212,10 @@ def _runs(bounds: list[str]) -> list[tuple[str | None, str | None]]:
 
 def _changed(store, since: int, until: int) -> set[str] | None:
     """The subjects whose data the audit entries after `since` up to `until` changed: those a
-    consent, a disclosure or an erasure names (reads and tokens change none). None where another
-    change comes among them (a load, a document) or they are more than `SCAN`: then all may have."""
+    consent, a disclosure or an erasure names. Reads, tokens and the registry's documents change
+    none (a delete forced past subject data leaves that data as it was: `graph.changes`). None
+    where another change comes among them (a load of subjects) or they are more than `SCAN`:
+    then all may have."""
     if until < since:
         return None
     entries = store.audit(AuditQuery(after=since, limit=SCAN))
@@ -207,7 +223,7 @@ def _changed(store, since: int, until: int) -> set[str] | None:
         return None
     changed = set()
     for entry in entries:
-        if entry.seq > until or entry.action == "read" or entry.type == "token":
+        if entry.seq > until or entry.action == "read" or entry.type == "token" or entry.type in ENTITY_TYPES:
             continue
         if entry.type in ("consent", "disclosure") or (entry.type, entry.action) == ("subject", "erase"):
             changed.add(entry.id)
@@ -274,6 +290,13 @@ class Tally:
                        {kind: sorted(set(found.values())) for kind, found in place.by_kind.items()})
                       for place in places]
         self.known: dict[tuple, tuple[tuple[int, int], ...]] = {}
+        self.signature = (on, self.every, rules.signature(self.covering), tuple(
+            (tuple(sorted((system, kinds and tuple(sorted(kinds))) for system, kinds in place.whose.systems.items())),
+             tuple(sorted(set(place.whose.disclosed))), place.whose.until, tuple(general),
+             tuple((kind, tuple(found)) for kind, found in sorted(by_kind.items())))
+            for place, (general, by_kind) in zip(places, self.needs)))
+        """Hashable: everything that decides the counts of groups alike (`of`), the places' order
+        included. Tallies with equal signatures count every group alike."""
 
     def count(self, groups: Iterable[tuple[ConsentGroup, int]]) -> list[list[int]]:
         """Per place, [withdrawn, expired] among the subjects of `groups`, (group, subjects) pairs

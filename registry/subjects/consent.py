@@ -74,6 +74,12 @@ class Rules:
         """The purposes whose events decide consent to `purpose`: it and its broader purposes."""
         return self.tree.ancestors.get(purpose, (purpose,))
 
+    def signature(self, purposes: Iterable[str]) -> tuple:
+        """What decides consent to `purposes` under these rules, hashable: each purpose with the
+        purposes whose events cover it and its `consent_validity`. Rules with equal signatures
+        decide alike on the same events (`registry.compliance.consent` keeps counts by it)."""
+        return tuple((p, self.covering(p), str(self._validity.get(p))) for p in sorted(set(purposes)))
+
     def timed(self, purposes: Iterable[str]) -> bool:
         """Whether a grant for one of `purposes` runs out by a `consent_validity` (its own or inherited)."""
         return any(self._validity.get(p) is not None for p in purposes)

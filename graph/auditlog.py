@@ -68,7 +68,8 @@ class AuditQuery:
 
     `since` (inclusive) and `until` (exclusive) are instants as `audit_time` writes them;
     `before` and `after` are sequence numbers (exclusive), for paging. `exclude_types` leaves
-    out entries about those entity types.
+    out entries about those entity types, `exclude_actions` those with those actions (`read`:
+    the changes alone).
     """
 
     entity: str | None = None
@@ -80,6 +81,7 @@ class AuditQuery:
     newest_first: bool = False
     limit: int = 100
     exclude_types: frozenset[str] = frozenset()
+    exclude_actions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,12 @@ class ScratchStore(SnapshotReads):
     def pending_load(self) -> None:
         return None
 
+    def derived(self, name: str) -> bytes | None:
+        return self.base.derived(name) if self.base is not None else None
+
+    def keep_derived(self, name: str, data: bytes) -> None:
+        pass  # a dry run keeps nothing
+
     def subject(self, id: str) -> SubjectRow | None:
         return self.base.subject(id) if self.base is not None else None
 

@@ -252,6 +252,18 @@ class GraphStore(Protocol):
         subject data (`log_access`) does not. Answers about the subject data may be kept while it,
         with `pending_load`, stays the same."""
 
+    def derived(self, name: str) -> bytes | None:
+        """What `keep_derived` last kept under `name` (None: nothing). Derived data is what a
+        process worked out from the store and a later process may start from instead of reading
+        it all again (the consent rule's counts, `registry.compliance.consent`): counts, never
+        personal data, marked by its maker with what it was made from (`last_change`), so a
+        stale one is known as such."""
+
+    def keep_derived(self, name: str, data: bytes) -> None:
+        """Keep `data` under `name` for `derived`, replacing what was there. Not a change of the
+        registry or of the subject data: neither audited nor moving `version` or `last_change`.
+        Waits for a writer like any write (`StoreBusy` past the busy timeout)."""
+
     def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
         """Every holding of `category`, its ancestors and (optionally) its descendants, on day
         `as_of` (default today, UTC): declarations, and flows in force that day."""

@@ -73,3 +73,25 @@ def test_upserting_one_entity_is_validated_and_audited(registry):
                                        "role": "processor"}, actor="erin")
     assert stored.doc["country"] == "GB"
     assert registry.audit(entity="tpa")[0].actor == "erin"
+
+
+def test_audit_queries_leave_out_the_types_and_actions_asked_for(registry):
+    from graph.auditlog import AuditQuery
+
+    store = registry.store
+    since = registry.audit(limit=1000)[-1].seq
+    registry.load([("lineage.yaml", LINEAGE)], actor="alice")
+    store.log_access(actor="dpo", subject="S-1", what="dsar")
+    store.log_accesses(actor="dpo", subjects=["S-2", "S-3"], what="export")
+
+    def found(**query):
+        return [(e.action, e.type, e.id) for e in store.audit(AuditQuery(after=since, limit=1000, **query))]
+
+    everything = found()
+    reads = [("read", "subject", "S-1"), ("read", "subject", "S-2"), ("read", "subject", "S-3")]
+    assert len(everything) == 25 and everything[-3:] == reads
+    assert found(exclude_actions=frozenset({"read"})) == everything[:-3]
+    assert found(exclude_types=frozenset({"subject"})) == everything[:-3]
+    assert found(exclude_actions=frozenset({"create"})) == reads
+    assert found(exclude_actions=frozenset({"read", "create"})) == []
+    assert store.count_audit(AuditQuery(after=since, exclude_actions=frozenset({"create"}))) == 3

@@ -13,6 +13,10 @@ from registry.api.schema import schema
 from registry.compliance import breach_impact, findings, impact
 from registry.subjects.service import SubjectService
 from registry.subjects.keys import KeyHasher
+from registry.service import Registry
+from graph.embedded import EmbeddedStore
+from graph.neo4j.store import Neo4jStore
+from tests.neo4j_server import credentials
 from tests.subject_graphs import bundles
 
 MARKETING = """
@@ -262,6 +266,99 @@ flows:
     fresh = rule_ended(registry)
     assert counted() == [(place.system, w + e) for place, (w, e) in zip(fresh[0], fresh[1]) if w + e]
     assert len(reads) == 5  # the fresh count above; the kept one read nothing
+
+
+@pytest.fixture
+def other(registry, request):
+    """The registry through a second store object on the same store: another process (the command
+    line, a restarted server or another worker)."""
+    if isinstance(registry.store, EmbeddedStore):
+        store = EmbeddedStore(registry.store.path)
+    else:
+        store = Neo4jStore.from_uri(request.getfixturevalue("neo4j_uri"), **credentials())
+    yield Registry(store)
+    store.close()
+
+
+def spied(monkeypatch, store) -> list:
+    """The reads of the subjects' consents `store` makes from now on: 'all', or a run's bounds."""
+    reads = []
+    groups, runs = store.consent_groups, store.consent_runs
+    monkeypatch.setattr(store, "consent_groups", lambda *a, run=(None, None), **k: reads.append(run) or groups(*a, run=run, **k))
+    monkeypatch.setattr(store, "consent_runs", lambda *a, **k: reads.append("all") or runs(*a, **k))
+    return reads
+
+
+def restarted(monkeypatch) -> None:
+    """As in a new process: nothing of the consent rule's kept in memory, facts or counts."""
+    import registry.compliance.consent as rule
+    import registry.compliance.facts as facts
+    monkeypatch.setattr(rule, "_LAST", rule.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(facts, "_KEPT", facts.OrderedDict())
+
+
+def counted_in(registry, on=date(2026, 6, 1)):
+    return [(f.entity_id, f.subject_count)
+            for f in findings(registry, as_of=on, rule="consent-withdrawn-data-still-flowing")]
+
+
+def test_another_process_starts_from_the_counts_kept_in_the_store_and_reads_only_what_changed_since(
+        service, registry, other, monkeypatch):
+    """The counts go into the store with what they were made from; a new process with the same
+    places and day takes them, reading again only the runs of subjects changed since (through
+    any process), and keeps its own there in turn. Every answer equals a count made afresh."""
+    import registry.compliance.consent as rule
+    monkeypatch.setattr(rule, "RUN", 1)
+    first, second = spied(monkeypatch, registry.store), spied(monkeypatch, other.store)
+    assert counted_in(registry) == [("mkt", 2)] and first == ["all"]
+    assert counted_in(other) == [("mkt", 2)] and second == []  # nothing read
+    service.set_consent(principal=ADMIN, subject="S-3", purpose="marketing", status="withdrawn",
+                        at=datetime(2025, 3, 1, tzinfo=timezone.utc))
+    service.report(principal=ADMIN, subject="S-2")  # reads change nothing and are passed over
+    assert counted_in(other) == [("mkt", 3)] and second == [("S-1", "S-4")]  # S-3's run alone
+    restarted(monkeypatch)  # the first store's process
+    first.clear()
+    assert counted_in(registry) == [("mkt", 3)] and first == []  # what the other process kept
+    assert counted_in(other, date(2026, 6, 2)) == [("mkt", 3)] and second[-1] == "all"  # another day
+    places, fresh = rule_ended(registry)
+    assert [(place.system, w + e) for place, (w, e) in zip(places, fresh) if w + e] == [("mkt", 3)]
+
+
+def test_counts_kept_for_other_places_or_a_load_since_or_not_in_the_format_are_made_again(
+        service, registry, other, tmp_path, monkeypatch):
+    import registry.compliance.consent as rule
+    reads = spied(monkeypatch, other.store)
+    assert counted_in(registry) == [("mkt", 2)]
+    path = tmp_path / "more.jsonl"
+    path.write_text(json.dumps(subject("S-6", "mkt", "withdrawn")) + "\n")
+    service.load(path, principal=ADMIN)
+    assert counted_in(other) == [("mkt", 3)] and reads == ["all"]  # a load may have changed any subject
+    for data in (b"not json", b'{"format": 0}', registry.store.derived(rule.DERIVED).replace(b'"format":1', b'"format":2')):
+        registry.store.keep_derived(rule.DERIVED, data)
+        restarted(monkeypatch)
+        reads.clear()
+        assert counted_in(other) == [("mkt", 3)] and reads == ["all"]
+    registry.load([("loyalty.yaml", """
+systems:
+  - {id: loyalty, name: Loyalty programme, country: DE}
+flows:
+  - {id: m3, name: Loyalty audience, from: crm, to: loyalty, categories: [contact], purpose: marketing, legal_basis: gdpr-6-1-a}
+""")], actor="test")
+    restarted(monkeypatch)
+    reads.clear()
+    assert counted_in(other) == [("loyalty", 1), ("mkt", 3)] and reads == ["all"]  # another place
+
+
+def test_derived_data_is_kept_by_name_apart_from_the_registry_and_the_audit_log(store):
+    registry = Registry(store)
+    before = store.version(), store.audit_head(), store.last_change(), sorted(d["id"] for d in registry.list("system"))
+    assert store.derived("counts") is None
+    store.keep_derived("counts", b"\x00{1}")
+    store.keep_derived("other", b"2")
+    store.keep_derived("counts", b"\x00{3}")
+    assert (store.derived("counts"), store.derived("other")) == (b"\x00{3}", b"2")
+    assert (store.version(), store.audit_head(), store.last_change(),
+            sorted(d["id"] for d in registry.list("system"))) == before
 
 
 def rule_ended(registry):

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS audit_private (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS derived (name TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 _CHAINED = """
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, seq);
@@ -271,6 +272,18 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         else:
             (db or self._db).execute("INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", (key, value))
 
+    def derived(self, name: str) -> bytes | None:
+        with self._reader() as db:
+            found = db.execute("SELECT data FROM derived WHERE name = ?", (name,)).fetchone()
+        return found and found[0]
+
+    def keep_derived(self, name: str, data: bytes) -> None:
+        try:
+            with self._writing() as db:
+                db.execute("INSERT OR REPLACE INTO derived (name, data) VALUES (?, ?)", (name, data))
+        except sqlite3.Error as error:  # a read-only file, a full disk
+            raise StoreError(f"cannot keep {name} in the store {self.path}: {error}") from None
+
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
         where, args = _audit_where(query)
         order = "DESC" if query.newest_first else ""
@@ -382,4 +395,7 @@ def _audit_where(query: AuditQuery) -> tuple[str, list]:
     if query.exclude_types:
         where.append(f"type NOT IN ({','.join('?' * len(query.exclude_types))})")
         args += sorted(query.exclude_types)
+    if query.exclude_actions:
+        where.append(f"action NOT IN ({','.join('?' * len(query.exclude_actions))})")
+        args += sorted(query.exclude_actions)
     return " AND ".join(where), args

@@ -65,7 +65,7 @@ _DROP = f"MATCH (e:{AUDIT}) DELETE e"
 # Reads: filters that are not given are null; a range on `seq` lets the planner walk its index in order.
 _FILTERS = """
   AND ($actor IS NULL OR e.actor = $actor) AND ($since IS NULL OR e.at >= $since)
-  AND ($until IS NULL OR e.at < $until) AND NOT e.type IN $exclude
+  AND ($until IS NULL OR e.at < $until) AND NOT e.type IN $exclude AND NOT e.action IN $exclude_actions
 """
 _MATCH = {True: f"MATCH (e:{AUDIT}) WHERE e.entity = $entity AND e.seq > $after AND e.seq < $before",
           False: f"MATCH (e:{AUDIT}) WHERE e.seq > $after AND e.seq < $before"}
@@ -81,7 +81,8 @@ def query_params(query: AuditQuery) -> dict:
     """The parameters of `READ` and `COUNT` for `query` (filters not given are null)."""
     return dict(entity=query.entity, actor=query.actor, since=query.since, until=query.until,
                 after=query.after if query.after is not None else 0,
-                before=query.before if query.before is not None else 2 ** 62, exclude=sorted(query.exclude_types))
+                before=query.before if query.before is not None else 2 ** 62, exclude=sorted(query.exclude_types),
+                exclude_actions=sorted(query.exclude_actions))
 
 
 def entry(found: dict) -> AuditEntry:

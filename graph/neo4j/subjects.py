@@ -34,6 +34,7 @@ from graph.subjects import SUBJECT_REFERENCES, Concerned, ConsentGroup, PendingL
 SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
     "CREATE CONSTRAINT subject_key_hash IF NOT EXISTS FOR (k:SubjectKey) REQUIRE k.hash IS UNIQUE",
+    "CREATE CONSTRAINT derived_data_name IF NOT EXISTS FOR (d:DerivedData) REQUIRE d.name IS UNIQUE",
 )
 
 _CONSENTS = """
@@ -147,6 +148,10 @@ _TYPES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) WHERE n.type IS NOT NULL R
 
 _PENDING = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.subject_load AS pending"
 
+_DERIVED = "OPTIONAL MATCH (d:DerivedData {name: $name}) RETURN d.data AS data"
+_KEEP_DERIVED = "MERGE (d:DerivedData {name: $name}) SET d.data = $data"
+"""`GraphStore.derived`: a node per name, apart from the registry's entities and the audit log."""
+
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
 
@@ -160,6 +165,14 @@ class SubjectGraph:
     def pending_load(self) -> PendingLoad | None:
         found = self._query(_PENDING)[0]["pending"]
         return PendingLoad(**json.loads(found)) if found else None
+
+    def derived(self, name: str) -> bytes | None:
+        found = self._query(_DERIVED, name=name)[0]["data"]
+        return bytes(found) if found is not None else None
+
+    def keep_derived(self, name: str, data: bytes) -> None:
+        with self._errors(), self._session() as session:
+            session.execute_write(lambda tx: tx.run(_KEEP_DERIVED, name=name, data=data).consume())
 
     def key_fingerprint(self) -> str | None:
         return self._query(_RECORDED_FINGERPRINT)[0]["recorded"]

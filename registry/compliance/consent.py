@@ -28,13 +28,16 @@ withdrew consent to a purpose is not counted here.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import NamedTuple
 
-from graph.store import ENTITY_TYPES, Doc
+import orjson
+
+from graph.store import ENTITY_TYPES, Doc, StoreError
 from graph.auditlog import AuditQuery
 from graph.subjects import Concerned, ConsentGroup
 from registry.compliance.concerned import upstream
@@ -143,6 +146,13 @@ SCAN = 1000
 _LAST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """Per store, the counts it last kept (`Kept`): facts made after a change of the registry start from
 them where their `Tally` has the same signature (the change left who counts where alone)."""
+DERIVED = RULE_ID + ": counts"
+"""The name the counts are kept under in the store (`GraphStore.keep_derived`), for other processes."""
+FORMAT = 1
+"""The kept counts' format and way of counting: counts kept under another are made again."""
+_UNCHANGING = frozenset((*ENTITY_TYPES, "token"))
+"""Audit entries about these change no subject's data (a delete forced past subject data leaves
+that data as it was: `graph.changes`)."""
 
 
 class Kept(NamedTuple):
@@ -173,19 +183,23 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     audit log (a consent, a disclosure, an erasure: `_changed`), only their runs are read again;
     after anything else (a load), or more than `SCAN` audit entries of any kind (reads count), all
     of them. New facts (after a change of the registry, or for another day) start from the counts
-    the store last kept (`_LAST`) where their `Tally.signature` is the same: renaming a system, or
-    adding a party or a flow that brings nothing to where data is held only on consent, leaves
-    every subject's place, and the counts, alone."""
+    the process last kept (`_LAST`) where their `Tally.signature` is the same: renaming a system,
+    or adding a party or a flow that brings nothing to where data is held only on consent, leaves
+    every subject's place, and the counts, alone. A new process starts from those another kept in
+    the store (`_stored`; each process keeps its own there, `_keep`), so a command line's or a
+    restarted server's first question reads only the runs changed since."""
     mark = (store.last_change(), store.pending_load())
     kept: Kept | None = facts.kept.get(COUNTS)
-    tally = None
+    tally = stored = None
     if kept is None:
         tally = Tally(Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
         last = _LAST.get(store)
         if last is not None and last.tally.signature == tally.signature:
             kept = last
+        elif mark[1] is None:
+            kept = stored = _stored(store, tally)
     if kept is not None and kept.mark == mark:
-        facts.kept[COUNTS] = kept
+        facts.kept[COUNTS] = _LAST[store] = kept
         return kept.totals
     changed = None
     if kept is not None and kept.mark[1] is None and mark[1] is None:
@@ -202,7 +216,43 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
             runs[number] = kept.tally.count((group, group.subjects) for group in groups)
         kept = Kept.of(mark, kept.tally, kept.bounds, runs)
     facts.kept[COUNTS] = _LAST[store] = kept
+    if mark[1] is None and kept is not stored:
+        _keep(store, kept)
     return kept.totals
+
+
+def _keep(store, kept: Kept) -> None:
+    """Keep `kept` in the store for other processes (`GraphStore.keep_derived`): the signature's
+    digest, the mark, the runs' bounds and each run's counts where not zero, as JSON. A store
+    that cannot take it now (busy, read-only) keeps nothing: the next process counts again."""
+    data = orjson.dumps({"format": FORMAT, "signature": kept.tally.digest, "mark": kept.mark[0],
+                         "bounds": kept.bounds, "places": len(kept.tally.places),
+                         "runs": [[[n, *found] for n, found in enumerate(run) if any(found)] for run in kept.runs]})
+    try:
+        store.keep_derived(DERIVED, data)
+    except StoreError:
+        pass
+
+
+def _stored(store, tally: Tally) -> Kept | None:
+    """The counts another process kept in the store for a tally of the same signature (its
+    `digest`), with their mark; None where there are none, or kept for another signature or format."""
+    data = store.derived(DERIVED)
+    if not data:
+        return None
+    try:
+        found = orjson.loads(data)
+        if (found["format"], found["signature"], found["places"]) != (FORMAT, tally.digest, len(tally.places)):
+            return None
+        runs = []
+        for counted in found["runs"]:
+            run = [[0, 0] for _ in tally.places]
+            for number, withdrawn, expired in counted:
+                run[number] = [withdrawn, expired]
+            runs.append(run)
+        return Kept.of((found["mark"], None), tally, found["bounds"], runs)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
+        return None  # not what `_keep` writes: counted again, and kept anew
 
 
 def _runs(bounds: list[str]) -> list[tuple[str | None, str | None]]:
@@ -213,17 +263,17 @@ def _runs(bounds: list[str]) -> list[tuple[str | None, str | None]]:
 def _changed(store, since: int, until: int) -> set[str] | None:
     """The subjects whose data the audit entries after `since` up to `until` changed: those a
     consent, a disclosure or an erasure names. Reads, tokens and the registry's documents change
-    none (a delete forced past subject data leaves that data as it was: `graph.changes`). None
-    where another change comes among them (a load of subjects) or they are more than `SCAN`:
-    then all may have."""
+    none (`_UNCHANGING`), so they are not read. None where another change comes among them (a
+    load of subjects) or there are more than `SCAN`: then all may have."""
     if until < since:
         return None
-    entries = store.audit(AuditQuery(after=since, limit=SCAN))
-    if not entries or (len(entries) == SCAN and entries[-1].seq < until):
+    entries = store.audit(AuditQuery(after=since, limit=SCAN, exclude_types=_UNCHANGING,
+                                     exclude_actions=frozenset({"read"})))
+    if len(entries) == SCAN and entries[-1].seq < until:
         return None
     changed = set()
     for entry in entries:
-        if entry.seq > until or entry.action == "read" or entry.type == "token" or entry.type in ENTITY_TYPES:
+        if entry.seq > until:
             continue
         if entry.type in ("consent", "disclosure") or (entry.type, entry.action) == ("subject", "erase"):
             changed.add(entry.id)
@@ -291,12 +341,18 @@ class Tally:
                       for place in places]
         self.known: dict[tuple, tuple[tuple[int, int], ...]] = {}
         self.signature = (on, self.every, rules.signature(self.covering), tuple(
-            (tuple(sorted((system, kinds and tuple(sorted(kinds))) for system, kinds in place.whose.systems.items())),
+            (tuple(sorted((system, None if kinds is None else tuple(sorted(kinds)))
+                          for system, kinds in place.whose.systems.items())),
              tuple(sorted(set(place.whose.disclosed))), place.whose.until, tuple(general),
              tuple((kind, tuple(found)) for kind, found in sorted(by_kind.items())))
             for place, (general, by_kind) in zip(places, self.needs)))
         """Hashable: everything that decides the counts of groups alike (`of`), the places' order
         included. Tallies with equal signatures count every group alike."""
+
+    @property
+    def digest(self) -> str:
+        """`signature` as SHA-256 hex, the same in every process (its `repr` holds no sets)."""
+        return hashlib.sha256(repr(self.signature).encode()).hexdigest()
 
     def count(self, groups: Iterable[tuple[ConsentGroup, int]]) -> list[list[int]]:
         """Per place, [withdrawn, expired] among the subjects of `groups`, (group, subjects) pairs

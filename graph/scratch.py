@@ -76,7 +76,7 @@ class ScratchStore(SnapshotReads):
     def derived(self, name: str) -> bytes | None:
         return self.base.derived(name) if self.base is not None else None
 
-    def keep_derived(self, name: str, data: bytes) -> None:
+    def keep_derived(self, name: str, data: bytes, subjects: Iterable[str] = ()) -> None:
         pass  # a dry run keeps nothing
 
     def subject(self, id: str) -> SubjectRow | None:

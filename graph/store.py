@@ -253,16 +253,19 @@ class GraphStore(Protocol):
         with `pending_load`, stays the same."""
 
     def derived(self, name: str) -> bytes | None:
-        """What `keep_derived` last kept under `name` (None: nothing). Derived data is what a
-        process worked out from the store and a later process may start from instead of reading
-        it all again (the consent rule's counts, `registry.compliance.consent`): counts, never
-        personal data, marked by its maker with what it was made from (`last_change`), so a
-        stale one is known as such."""
+        """What `keep_derived` last kept under `name` (None: nothing, or dropped by an erasure).
+        Derived data is what a process worked out from the store and a later process may start
+        from instead of reading it all again (the consent rule's counts,
+        `registry.compliance.consent`), marked by its maker with what it was made from
+        (`last_change`), so a stale one is known as such."""
 
-    def keep_derived(self, name: str, data: bytes) -> None:
-        """Keep `data` under `name` for `derived`, replacing what was there. Not a change of the
-        registry or of the subject data: neither audited nor moving `version` or `last_change`.
-        Waits for a writer like any write (`StoreBusy` past the busy timeout)."""
+    def keep_derived(self, name: str, data: bytes, subjects: Iterable[str] = ()) -> None:
+        """Keep `data` under `name` for `derived`, replacing what was there. `subjects`: the ids of
+        the data subjects it names (the consent counts' run bounds); the erasure of any of them
+        drops it (GDPR Art. 17: nothing of an erased subject stays in the store but the proof).
+        Not a change of the registry or of the subject data: neither audited nor moving
+        `version` or `last_change`. Waits for a writer like any write (`StoreBusy` past the busy
+        timeout)."""
 
     def holders(self, category: str, include_descendants: bool = True, as_of: date | None = None) -> list[Holding]:
         """Every holding of `category`, its ancestors and (optionally) its descendants, on day

@@ -219,7 +219,7 @@ def test_a_change_of_some_subjects_reads_their_runs_again_and_the_counts_stay_ex
                         at=datetime(2025, 7, 1, tzinfo=timezone.utc))
     assert counted() == ([4], [("S-4", None)])  # S-5's claims data went to mkt, and S-5 withdrew
     service.erase(principal=ADMIN, subject="S-1")
-    assert counted() == ([3], [(None, "S-1")])
+    assert counted() == ([3], [(None, "S-4")])  # S-1 bounded a run: it and the next are read as one
     path = tmp_path / "more.jsonl"
     path.write_text(json.dumps(subject("S-6", "mkt", "withdrawn")) + "\n")
     service.load(path, principal=ADMIN)
@@ -359,6 +359,38 @@ def test_derived_data_is_kept_by_name_apart_from_the_registry_and_the_audit_log(
     assert (store.derived("counts"), store.derived("other")) == (b"\x00{3}", b"2")
     assert (store.version(), store.audit_head(), store.last_change(),
             sorted(d["id"] for d in registry.list("system"))) == before
+
+
+def test_the_erasure_of_a_subject_that_derived_data_names_drops_it(service, registry):
+    store = registry.store
+    store.keep_derived("a", b"1", subjects=["S-1", "S-4"])
+    store.keep_derived("b", b"2", subjects=["S-2"])
+    store.keep_derived("c", b"3")
+    service.erase(principal=ADMIN, subject="S-4")
+    assert (store.derived("a"), store.derived("b"), store.derived("c")) == (None, b"2", b"3")
+    store.keep_derived("b", b"4", subjects=["S-3"])  # what it named before no longer counts
+    service.erase(principal=ADMIN, subject="S-2")
+    assert store.derived("b") == b"4"
+    service.erase(principal=ADMIN, subject="S-3")
+    assert (store.derived("b"), store.derived("c")) == (None, b"3")
+
+
+def test_an_erased_subject_that_bounds_a_run_is_kept_nowhere_and_the_counts_stay_exact(
+        service, registry, other, monkeypatch):
+    import registry.compliance.consent as rule
+    monkeypatch.setattr(rule, "RUN", 1)
+    reads = spied(monkeypatch, registry.store)
+    assert counted_in(registry) == [("mkt", 2)] and reads == ["all"]  # bounds S-1 and S-4
+    assert b"S-1" in registry.store.derived(rule.DERIVED)
+    service.erase(principal=ADMIN, subject="S-1")
+    assert registry.store.derived(rule.DERIVED) is None
+    reads.clear()
+    assert counted_in(registry) == [("mkt", 1)] and reads == [(None, "S-4")]  # two runs read as one
+    assert b"S-1" not in registry.store.derived(rule.DERIVED)
+    restarted(monkeypatch)
+    assert counted_in(other) == [("mkt", 1)]
+    places, fresh = rule_ended(registry)
+    assert [(place.system, w + e) for place, (w, e) in zip(places, fresh) if w + e] == [("mkt", 1)]
 
 
 def rule_ended(registry):

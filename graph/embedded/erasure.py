@@ -21,6 +21,10 @@ from collections.abc import Iterable
 from graph.audit import SEALED_TYPES
 from graph.subjects import WAL_RESIDUE, Erasure, restricted
 
+_DROP_DERIVED = "DELETE FROM derived WHERE name IN (SELECT name FROM derived_subject WHERE subject = ?)"
+"""`GraphStore.keep_derived`: an erasure drops what names the subject."""
+
+
 class ErasureTables:
     """The erasure half of `EmbeddedStore` (which provides `_db`, `_audit` and `_in_transaction`)."""
 
@@ -53,6 +57,8 @@ class ErasureTables:
                 consents = db.execute("DELETE FROM consent WHERE subject = ?", (id,)).rowcount
                 disclosed = db.execute("DELETE FROM disclosure WHERE subject = ?", (id,)).rowcount
                 db.execute("DELETE FROM subject WHERE id = ?", (id,))
+                db.execute(_DROP_DERIVED, (id,))  # data derived from the store that names the subject
+                db.execute("DELETE FROM derived_subject WHERE name NOT IN (SELECT name FROM derived)")
                 documents, unsealed = self._erase_documents([id, *(f"key:{key}" for key in keys)])
                 erasure = Erasure(systems, (), consents=consents, keys=len(keys), disclosures=disclosed,
                                   audit_documents=sum(documents.values()), audit_documents_kept=unsealed)

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import ContextManager
 from pathlib import Path
@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS audit_private (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS derived (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS derived_subject (subject TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (subject, name))
+    WITHOUT ROWID;
 """
 _CHAINED = """
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, seq);
@@ -277,9 +279,12 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
             found = db.execute("SELECT data FROM derived WHERE name = ?", (name,)).fetchone()
         return found and found[0]
 
-    def keep_derived(self, name: str, data: bytes) -> None:
+    def keep_derived(self, name: str, data: bytes, subjects: Iterable[str] = ()) -> None:
         try:
             with self._writing() as db:
+                db.execute("DELETE FROM derived_subject WHERE name = ?", (name,))
+                db.executemany("INSERT OR IGNORE INTO derived_subject (subject, name) VALUES (?, ?)",
+                               [(subject, name) for subject in subjects])
                 db.execute("INSERT OR REPLACE INTO derived (name, data) VALUES (?, ?)", (name, data))
         except sqlite3.Error as error:  # a read-only file, a full disk
             raise StoreError(f"cannot keep {name} in the store {self.path}: {error}") from None

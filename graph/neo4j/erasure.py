@@ -40,8 +40,12 @@ CALL (s) { OPTIONAL MATCH (s)-[d:DISCLOSED]->() RETURN count(d) AS disclosures }
 CALL (s) { OPTIONAL MATCH (k:SubjectKey)-[:IDENTIFIES]->(s) WITH k, k.hash AS hash DETACH DELETE k
             RETURN count(k) AS keys, collect(hash) AS hashes }
 DETACH DELETE s
+WITH consents, disclosures, keys, hashes
+CALL () { MATCH (d:DerivedData) WHERE $id IN d.subjects DELETE d }
 RETURN consents, disclosures, keys, hashes
 """
+"""A full erasure: the subject, its consents, disclosures and lookup keys, and data derived from
+the store that names it (`GraphStore.keep_derived`)."""
 
 
 class ErasureGraph:

@@ -149,8 +149,9 @@ _TYPES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) WHERE n.type IS NOT NULL R
 _PENDING = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.subject_load AS pending"
 
 _DERIVED = "OPTIONAL MATCH (d:DerivedData {name: $name}) RETURN d.data AS data"
-_KEEP_DERIVED = "MERGE (d:DerivedData {name: $name}) SET d.data = $data"
-"""`GraphStore.derived`: a node per name, apart from the registry's entities and the audit log."""
+_KEEP_DERIVED = "MERGE (d:DerivedData {name: $name}) SET d.data = $data, d.subjects = $subjects"
+"""`GraphStore.derived`: a node per name, apart from the registry's entities and the audit log,
+with the ids of the subjects it names (`graph.neo4j.erasure` drops it with any of them)."""
 
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
@@ -170,9 +171,10 @@ class SubjectGraph:
         found = self._query(_DERIVED, name=name)[0]["data"]
         return bytes(found) if found is not None else None
 
-    def keep_derived(self, name: str, data: bytes) -> None:
+    def keep_derived(self, name: str, data: bytes, subjects: Iterable[str] = ()) -> None:
         with self._errors(), self._session() as session:
-            session.execute_write(lambda tx: tx.run(_KEEP_DERIVED, name=name, data=data).consume())
+            session.execute_write(lambda tx: tx.run(_KEEP_DERIVED, name=name, data=data,
+                                                    subjects=sorted(set(subjects))).consume())
 
     def key_fingerprint(self) -> str | None:
         return self._query(_RECORDED_FINGERPRINT)[0]["recorded"]

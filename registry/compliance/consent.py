@@ -180,7 +180,9 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     so a portal's DSARs between two questions leave the counts kept.
 
     The subjects are read in runs of `RUN` (by id). After a change that names its subjects in the
-    audit log (a consent, a disclosure, an erasure: `_changed`), only their runs are read again;
+    audit log (a consent, a disclosure, an erasure: `_changed`), only their runs are read again
+    (a run's bound that names a changed subject goes, and the runs either side are read as one:
+    an erased subject's id is kept nowhere);
     after anything else (a load), or more than `SCAN` audit entries of any kind (reads count), all
     of them. New facts (after a change of the registry, or for another day) start from the counts
     the process last kept (`_LAST`) where their `Tally.signature` is the same: renaming a system,
@@ -209,12 +211,17 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
         bounds, runs = store.consent_runs(tally.covering, every=tally.every, size=RUN)
         kept = Kept.of(mark, tally, bounds, [tally.count(groups) for groups in runs])
     else:
-        runs = list(kept.runs)
-        spans = _runs(kept.bounds)
-        for number in sorted({bisect.bisect_left(kept.bounds, subject) for subject in changed}):
+        bounds, runs = list(kept.bounds), list(kept.runs)
+        for subject in changed.intersection(bounds):  # it may be erased: the runs either side become one
+            at = bounds.index(subject)
+            del bounds[at]
+            runs[at:at + 2] = [None]
+        spans = _runs(bounds)
+        for number in sorted({bisect.bisect_left(bounds, subject) for subject in changed}
+                             | {number for number, run in enumerate(runs) if run is None}):
             groups = store.consent_groups(kept.tally.covering, every=kept.tally.every, run=spans[number])
             runs[number] = kept.tally.count((group, group.subjects) for group in groups)
-        kept = Kept.of(mark, kept.tally, kept.bounds, runs)
+        kept = Kept.of(mark, kept.tally, bounds, runs)
     facts.kept[COUNTS] = _LAST[store] = kept
     if mark[1] is None and kept is not stored:
         _keep(store, kept)
@@ -223,13 +230,14 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
 
 def _keep(store, kept: Kept) -> None:
     """Keep `kept` in the store for other processes (`GraphStore.keep_derived`): the signature's
-    digest, the mark, the runs' bounds and each run's counts where not zero, as JSON. A store
-    that cannot take it now (busy, read-only) keeps nothing: the next process counts again."""
+    digest, the mark, the runs' bounds and each run's counts where not zero, as JSON. The bounds
+    are subject ids: the erasure of one drops what was kept. A store that cannot take it now
+    (busy, read-only) keeps nothing: the next process counts again."""
     data = orjson.dumps({"format": FORMAT, "signature": kept.tally.digest, "mark": kept.mark[0],
                          "bounds": kept.bounds, "places": len(kept.tally.places),
                          "runs": [[[n, *found] for n, found in enumerate(run) if any(found)] for run in kept.runs]})
     try:
-        store.keep_derived(DERIVED, data)
+        store.keep_derived(DERIVED, data, subjects=kept.bounds)
     except StoreError:
         pass
 

@@ -262,7 +262,8 @@ class GraphStore(Protocol):
     def keep_derived(self, name: str, data: bytes, subjects: Iterable[str] = ()) -> None:
         """Keep `data` under `name` for `derived`, replacing what was there. `subjects`: the ids of
         the data subjects it names (the consent counts' run bounds); the erasure of any of them
-        drops it (GDPR Art. 17: nothing of an erased subject stays in the store but the proof).
+        drops it (GDPR Art. 17: nothing of an erased subject stays in the store but the proof),
+        and where one of them is no longer in the store (erased meanwhile), nothing is kept.
         Not a change of the registry or of the subject data: neither audited nor moving
         `version` or `last_change`. Waits for a writer like any write (`StoreBusy` past the busy
         timeout)."""

@@ -393,6 +393,41 @@ def test_an_erased_subject_that_bounds_a_run_is_kept_nowhere_and_the_counts_stay
     assert [(place.system, w + e) for place, (w, e) in zip(places, fresh) if w + e] == [("mkt", 1)]
 
 
+def test_a_dry_run_over_the_store_counts_afresh_after_the_counts_kept_there_went_stale(service, registry):
+    """A scratch store (`dsa-registry check FILE --store`) shares the base's subjects and
+    `last_change`, not its audit log, so it cannot tell what changed since the base kept its counts."""
+    from graph.scratch import ScratchStore
+
+    assert counted_in(registry) == [("mkt", 2)]
+    service.set_consent(principal=ADMIN, subject="S-3", purpose="marketing", status="withdrawn",
+                        at=datetime(2025, 3, 1, tzinfo=timezone.utc))
+    assert counted_in(Registry(ScratchStore(registry.store))) == [("mkt", 3)]
+    assert counted_in(registry) == [("mkt", 3)]
+
+
+def test_counts_naming_a_subject_erased_while_they_were_made_are_not_kept(service, registry, other, monkeypatch):
+    """An erasure through another process between the reads of a count and its keeping: the
+    store keeps nothing that names the erased subject, and the answer given is the count as read."""
+    import registry.compliance.consent as rule
+    monkeypatch.setattr(rule, "RUN", 1)
+    store, runs = registry.store, registry.store.consent_runs
+    erasing = SubjectService(other, KeyHasher(b"secret"))
+
+    def read_then_erase(*args, **kwargs):
+        found = runs(*args, **kwargs)
+        erasing.erase(principal=ADMIN, subject="S-1")  # a bound of the runs just read
+        return found
+
+    monkeypatch.setattr(store, "consent_runs", read_then_erase)
+    assert counted_in(registry) == [("mkt", 2)]  # as read, before the erasure
+    assert store.derived(rule.DERIVED) is None
+    store.keep_derived("other", b"1", subjects=["S-2", "S-1"])  # any derived data
+    assert store.derived("other") is None
+    monkeypatch.setattr(store, "consent_runs", runs)
+    assert counted_in(registry) == [("mkt", 1)]  # the erasure moved the mark: counted again
+    assert b"S-1" not in store.derived(rule.DERIVED)
+
+
 def rule_ended(registry):
     """The places of the consent rule on 2026-06-01's facts and their counts made afresh."""
     from registry.compliance.consent import ended, resting_on_consent

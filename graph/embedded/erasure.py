@@ -21,8 +21,10 @@ from collections.abc import Iterable
 from graph.audit import SEALED_TYPES
 from graph.subjects import WAL_RESIDUE, Erasure, restricted
 
-_DROP_DERIVED = "DELETE FROM derived WHERE name IN (SELECT name FROM derived_subject WHERE subject = ?)"
-"""`GraphStore.keep_derived`: an erasure drops what names the subject."""
+_DROP_DERIVED = ("DELETE FROM derived WHERE name IN (SELECT name FROM derived_subject WHERE subject = ?1)",
+                 "DELETE FROM derived_subject WHERE name IN (SELECT name FROM derived_subject WHERE subject = ?1)")
+"""`GraphStore.keep_derived`: an erasure drops what names the subject (by the index of subjects, then
+by the key of names)."""
 
 
 class ErasureTables:
@@ -57,8 +59,8 @@ class ErasureTables:
                 consents = db.execute("DELETE FROM consent WHERE subject = ?", (id,)).rowcount
                 disclosed = db.execute("DELETE FROM disclosure WHERE subject = ?", (id,)).rowcount
                 db.execute("DELETE FROM subject WHERE id = ?", (id,))
-                db.execute(_DROP_DERIVED, (id,))  # data derived from the store that names the subject
-                db.execute("DELETE FROM derived_subject WHERE name NOT IN (SELECT name FROM derived)")
+                for statement in _DROP_DERIVED:  # data derived from the store that names the subject
+                    db.execute(statement, (id,))
                 documents, unsealed = self._erase_documents([id, *(f"key:{key}" for key in keys)])
                 erasure = Erasure(systems, (), consents=consents, keys=len(keys), disclosures=disclosed,
                                   audit_documents=sum(documents.values()), audit_documents_kept=unsealed)

@@ -68,8 +68,9 @@ CREATE TABLE IF NOT EXISTS audit_private (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS derived (name TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS derived_subject (subject TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (subject, name))
+CREATE TABLE IF NOT EXISTS derived_subject (name TEXT NOT NULL, subject TEXT NOT NULL, PRIMARY KEY (name, subject))
     WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS derived_by_subject ON derived_subject (subject);
 """
 _CHAINED = """
 CREATE INDEX IF NOT EXISTS audit_by_actor ON audit (actor, seq);
@@ -282,10 +283,15 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
     def keep_derived(self, name: str, data: bytes, subjects: Iterable[str] = ()) -> None:
         try:
             with self._writing() as db:
+                named = sorted(set(subjects))
+                db.execute("DELETE FROM derived WHERE name = ?", (name,))
                 db.execute("DELETE FROM derived_subject WHERE name = ?", (name,))
-                db.executemany("INSERT OR IGNORE INTO derived_subject (subject, name) VALUES (?, ?)",
-                               [(subject, name) for subject in subjects])
-                db.execute("INSERT OR REPLACE INTO derived (name, data) VALUES (?, ?)", (name, data))
+                if db.execute("SELECT count(*) FROM subject WHERE id IN (SELECT value FROM json_each(?))",
+                              (json.dumps(named),)).fetchone()[0] < len(named):
+                    return  # one was erased since it was read: keep nothing that names it
+                db.executemany("INSERT INTO derived_subject (name, subject) VALUES (?, ?)",
+                               [(name, subject) for subject in named])
+                db.execute("INSERT INTO derived (name, data) VALUES (?, ?)", (name, data))
         except sqlite3.Error as error:  # a read-only file, a full disk
             raise StoreError(f"cannot keep {name} in the store {self.path}: {error}") from None
 

@@ -149,9 +149,16 @@ _TYPES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) WHERE n.type IS NOT NULL R
 _PENDING = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.subject_load AS pending"
 
 _DERIVED = "OPTIONAL MATCH (d:DerivedData {name: $name}) RETURN d.data AS data"
-_KEEP_DERIVED = "MERGE (d:DerivedData {name: $name}) SET d.data = $data, d.subjects = $subjects"
+_KEEP_DERIVED = """
+OPTIONAL MATCH (old:DerivedData {name: $name}) DELETE old
+WITH count(*) AS dropped
+CALL () { UNWIND $subjects AS id MATCH (s:Subject {id: id}) RETURN count(s) AS found }
+WITH found WHERE found = size($subjects)
+CREATE (:DerivedData {name: $name, data: $data, subjects: $subjects})
+"""
 """`GraphStore.derived`: a node per name, apart from the registry's entities and the audit log,
-with the ids of the subjects it names (`graph.neo4j.erasure` drops it with any of them)."""
+with the ids of the subjects it names (`graph.neo4j.erasure` drops it with any of them); where
+one of them is gone (erased since it was read), nothing is kept."""
 
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 

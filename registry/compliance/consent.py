@@ -183,8 +183,8 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     audit log (a consent, a disclosure, an erasure: `_changed`), only their runs are read again
     (a run's bound that names a changed subject goes, and the runs either side are read as one:
     an erased subject's id is kept nowhere);
-    after anything else (a load), or more than `SCAN` audit entries of any kind (reads count), all
-    of them. New facts (after a change of the registry, or for another day) start from the counts
+    after anything else (a load), or more than `SCAN` changes of subject data (reads, tokens and
+    the registry's documents do not count), all of them. New facts (after a change of the registry, or for another day) start from the counts
     the process last kept (`_LAST`) where their `Tally.signature` is the same: renaming a system,
     or adding a party or a flow that brings nothing to where data is held only on consent, leaves
     every subject's place, and the counts, alone. A new process starts from those another kept in
@@ -279,6 +279,8 @@ def _changed(store, since: int, until: int) -> set[str] | None:
                                      exclude_actions=frozenset({"read"})))
     if len(entries) == SCAN and entries[-1].seq < until:
         return None
+    if not entries and not store.audit(AuditQuery(after=since, limit=1)):
+        return None  # the mark moved, yet the log has nothing after it: this log cannot tell
     changed = set()
     for entry in entries:
         if entry.seq > until:

@@ -206,6 +206,21 @@ def restricted(records: list[Doc], day: str) -> list[Doc]:
 Progress = Callable[[int, int], None]
 """Called with (done, total) as long work advances: subjects applied of those in the file."""
 
+LOADED = "subject-load "
+"""The derived data (`GraphStore.derived`) of a completed subject load: under `loaded(seq)` of the
+load's last audit entry, JSON {"first": id, "last": id}, the least and the greatest subject id it
+wrote (`Loaded`), naming those two subjects, so that an erasure of either drops it. A reader of
+the audit log learns from it which subjects a load may have changed; where it is gone (erased,
+or older than the last `LOADS_KEPT`), any. Ids are compared as text, as the stores order them."""
+LOADS_KEPT = 100
+"""The most recent loads whose `LOADED` range is kept."""
+
+
+def loaded(seq: int) -> str:
+    """The name of the `LOADED` range of the load whose last audit entry is `seq` (names sort by seq)."""
+    return f"{LOADED}{seq:012d}"
+
+
 SUBJECT_BATCH = 10_000
 """Subjects a load applies per transaction. A file of at most this many applies whole or not at
 all; a larger one is applied batch by batch (each whole), so that readers and other writers

@@ -223,7 +223,46 @@ def test_a_change_of_some_subjects_reads_their_runs_again_and_the_counts_stay_ex
     path = tmp_path / "more.jsonl"
     path.write_text(json.dumps(subject("S-6", "mkt", "withdrawn")) + "\n")
     service.load(path, principal=ADMIN)
-    assert counted() == ([4], ["all"])
+    assert counted() == ([4], [("S-4", None)])  # a new customer, after the last bound: the last run
+
+
+def test_a_load_reads_again_the_runs_its_ids_fall_in_and_every_run_once_its_range_is_gone(
+        service, registry, tmp_path, monkeypatch):
+    """A completed load keeps the least and the greatest id it wrote (`graph.subjects.LOADED`):
+    the runs between them are read again, the others kept. An erasure of either subject drops the
+    range, and then a later question reads every run."""
+    import registry.compliance.consent as rule
+    from graph.subjects import loaded
+    monkeypatch.setattr(rule, "RUN", 1)
+    store = registry.store
+    reads = spied(monkeypatch, store)
+
+    def load(*lines):
+        path = tmp_path / "load.jsonl"
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        service.load(path, principal=ADMIN)
+
+    def counted():
+        reads.clear()
+        kept = counted_in(registry)
+        read = list(reads)
+        places, fresh = rule_ended(registry)
+        assert kept == [(place.system, w + e) for place, (w, e) in zip(places, fresh) if w + e]
+        return kept, read
+
+    assert counted() == ([("mkt", 2)], ["all"])  # bounds S-1 and S-4
+    load(subject("S-2a", "mkt", "withdrawn"))  # between S-2 and S-3
+    assert counted() == ([("mkt", 3)], [("S-1", "S-4")])
+    entry = store.audit(rule.AuditQuery(after=0, limit=1000, newest_first=True))[0]
+    assert json.loads(store.derived(loaded(entry.seq))) == {"first": "S-2a", "last": "S-2a"}
+    load(subject("S-9", "claims"), subject("S-0", "mkt", "withdrawn"))  # out of order: the least and the greatest
+    assert json.loads(store.derived(loaded(entry.seq + 1))) == {"first": "S-0", "last": "S-9"}
+    assert counted() == ([("mkt", 4)], [(None, "S-1"), ("S-1", "S-4"), ("S-4", None)])
+    load()  # an empty file changes nothing
+    assert counted() == ([("mkt", 4)], [])
+    load(subject("S-5", "mkt", "withdrawn"))
+    service.erase(principal=ADMIN, subject="S-5")  # the load's range named S-5: gone with it
+    assert counted() == ([("mkt", 4)], ["all"])
 
 
 def test_a_change_of_the_registry_that_leaves_who_counts_where_keeps_the_counts_and_one_that_does_not_reads_again(
@@ -302,6 +341,22 @@ def counted_in(registry, on=date(2026, 6, 1)):
             for f in findings(registry, as_of=on, rule="consent-withdrawn-data-still-flowing")]
 
 
+def test_the_ranges_of_the_last_loads_are_kept_and_older_ones_forgotten(service, registry, tmp_path, monkeypatch):
+    import graph.embedded.subject_load
+    import graph.neo4j.subject_load
+    from graph.subjects import loaded
+    for module in (graph.embedded.subject_load, graph.neo4j.subject_load):
+        monkeypatch.setattr(module, "LOADS_KEPT", 2)
+    store, seqs = registry.store, []
+    for number in range(3):
+        path = tmp_path / f"load-{number}.jsonl"
+        path.write_text(json.dumps(subject(f"T-{number}", "mkt")) + "\n")
+        service.load(path, principal=ADMIN)
+        seqs.append(store.audit_head().seq)
+    assert [store.derived(loaded(seq)) and json.loads(store.derived(loaded(seq))) for seq in seqs] == \
+        [None, {"first": "T-1", "last": "T-1"}, {"first": "T-2", "last": "T-2"}]
+
+
 def test_another_process_starts_from_the_counts_kept_in_the_store_and_reads_only_what_changed_since(
         service, registry, other, monkeypatch):
     """The counts go into the store with what they were made from; a new process with the same
@@ -324,7 +379,7 @@ def test_another_process_starts_from_the_counts_kept_in_the_store_and_reads_only
     assert [(place.system, w + e) for place, (w, e) in zip(places, fresh) if w + e] == [("mkt", 3)]
 
 
-def test_counts_kept_for_other_places_or_a_load_since_or_not_in_the_format_are_made_again(
+def test_counts_kept_for_other_places_or_not_in_the_format_are_made_again(
         service, registry, other, tmp_path, monkeypatch):
     import registry.compliance.consent as rule
     reads = spied(monkeypatch, other.store)
@@ -332,7 +387,7 @@ def test_counts_kept_for_other_places_or_a_load_since_or_not_in_the_format_are_m
     path = tmp_path / "more.jsonl"
     path.write_text(json.dumps(subject("S-6", "mkt", "withdrawn")) + "\n")
     service.load(path, principal=ADMIN)
-    assert counted_in(other) == [("mkt", 3)] and reads == ["all"]  # a load may have changed any subject
+    assert counted_in(other) == [("mkt", 3)] and reads == [(None, None)]  # the one run, where S-6 falls
     for data in (b"not json", b'{"format": 0}', registry.store.derived(rule.DERIVED).replace(b'"format":1', b'"format":2')):
         registry.store.keep_derived(rule.DERIVED, data)
         restarted(monkeypatch)

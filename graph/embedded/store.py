@@ -283,17 +283,21 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
     def keep_derived(self, name: str, data: bytes, subjects: Iterable[str] = ()) -> None:
         try:
             with self._writing() as db:
-                named = sorted(set(subjects))
-                db.execute("DELETE FROM derived WHERE name = ?", (name,))
-                db.execute("DELETE FROM derived_subject WHERE name = ?", (name,))
-                if db.execute("SELECT count(*) FROM subject WHERE id IN (SELECT value FROM json_each(?))",
-                              (json.dumps(named),)).fetchone()[0] < len(named):
-                    return  # one was erased since it was read: keep nothing that names it
-                db.executemany("INSERT INTO derived_subject (name, subject) VALUES (?, ?)",
-                               [(name, subject) for subject in named])
-                db.execute("INSERT INTO derived (name, data) VALUES (?, ?)", (name, data))
+                self._keep_derived(db, name, data, subjects)
         except sqlite3.Error as error:  # a read-only file, a full disk
             raise StoreError(f"cannot keep {name} in the store {self.path}: {error}") from None
+
+    @staticmethod
+    def _keep_derived(db: sqlite3.Connection, name: str, data: bytes, subjects: Iterable[str]) -> None:
+        """`keep_derived` inside the caller's write transaction on `db`."""
+        named = sorted(set(subjects))
+        db.execute("DELETE FROM derived WHERE name = ?", (name,))
+        db.execute("DELETE FROM derived_subject WHERE name = ?", (name,))
+        if db.execute("SELECT count(*) FROM subject WHERE id IN (SELECT value FROM json_each(?))",
+                      (json.dumps(named),)).fetchone()[0] < len(named):
+            return  # one was erased since it was read: keep nothing that names it
+        db.executemany("INSERT INTO derived_subject (name, subject) VALUES (?, ?)", [(name, s) for s in named])
+        db.execute("INSERT INTO derived (name, data) VALUES (?, ?)", (name, data))
 
     def audit(self, query: AuditQuery) -> list[AuditEntry]:
         where, args = _audit_where(query)

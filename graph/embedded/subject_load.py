@@ -36,8 +36,8 @@ from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.embedded import disclosures
 from graph.store import IntegrityError, StoreBusy, StoreError
-from graph.subjects import (SUBJECT_BATCH, EncodedSubject, PendingLoad, Progress, SubjectRow, encoded_subject, keyed,
-                            partly_loaded)
+from graph.subjects import (LOADED, LOADS_KEPT, SUBJECT_BATCH, EncodedSubject, PendingLoad, Progress, SubjectRow,
+                            encoded_subject, keyed, loaded, partly_loaded)
 
 _STAGING_ROWS = 20_000
 _WAL_PAGES = 25_000
@@ -67,6 +67,9 @@ _LINES = {True: "seq BETWEEN ?1 AND ?2",
           False: "seq IN (SELECT seq FROM load_subject WHERE id BETWEEN ?1 AND ?2)"}
 _IDS = {True: "SELECT id FROM load_subject WHERE seq BETWEEN ?1 AND ?2",
         False: "SELECT DISTINCT id FROM load_subject WHERE id BETWEEN ?1 AND ?2"}
+_RANGE = {True: "SELECT (SELECT id FROM load_subject WHERE seq = ?1), (SELECT id FROM load_subject WHERE seq = ?2)",
+          False: "SELECT MIN(id), MAX(id) FROM load_subject"}
+"""The least and the greatest id of the staged lines (`LOADED`): when ids ascend, those of lines 1 and ?2."""
 # Subjects loaded before lose their record and key index entries (not their consents).
 _FORGET = (
     """DELETE FROM subject_system WHERE (system, subject) IN (
@@ -181,10 +184,21 @@ class SubjectLoad:
                     self._set(PENDING, None, db)
                     self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
                                                after=encode({"subjects": total}))], db)
+                    self._keep_loaded(db, ascending, total)
                 else:
                     self._set(PENDING, json.dumps({**pending.__dict__, "applied": done}), db)
             if progress:
                 progress(done, total)
+
+    def _keep_loaded(self, db: sqlite3.Connection, ascending: bool, total: int) -> None:
+        """Record the load's `LOADED` range under its last audit entry (just appended, in the
+        load's last transaction), and forget all but the last `LOADS_KEPT` loads' ranges."""
+        seq = int(self._setting("audit-head", db).split()[0])
+        first, last = db.execute(_RANGE[ascending], (1, total) if ascending else ()).fetchone()
+        self._keep_derived(db, loaded(seq), json.dumps({"first": first, "last": last}).encode(), (first, last))
+        older = ("SELECT name FROM derived WHERE name >= ?1 AND name < ?2 ORDER BY name DESC LIMIT -1 OFFSET ?3")
+        for table in ("derived_subject", "derived"):  # the names first, while `older` still finds them
+            db.execute(f"DELETE FROM {table} WHERE name IN ({older})", (LOADED, LOADED[:-1] + "!", LOADS_KEPT))
 
     @contextmanager
     def _failing(self, source: str, done: int, total: int) -> Iterator[None]:

@@ -33,10 +33,10 @@ import orjson
 
 from graph.auditlog import audit_time
 from graph.neo4j import audit, disclosures
-from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _TYPES, _audit
+from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _FORGET_LOADS, _KEEP_DERIVED, _TYPES, _audit
 from graph.store import IntegrityError, StoreError
-from graph.subjects import (SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject, PendingLoad, Progress, SubjectRow,
-                            encoded_subject, keyed, missing_message, partly_loaded)
+from graph.subjects import (LOADED, LOADS_KEPT, SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject, PendingLoad, Progress,
+                            SubjectRow, encoded_subject, keyed, loaded, missing_message, partly_loaded)
 
 _FORGET = """
 UNWIND $ids AS id
@@ -117,11 +117,12 @@ class SubjectLoad:
                        progress: Progress | None = None, checked_at: int | None = None) -> int:
         with tempfile.TemporaryFile(prefix="dsa-subjects-") as spool, \
                 ThreadPoolExecutor(1, thread_name_prefix="subject-batch") as preparer:
-            count, keys = 0, False
+            count, keys, span = 0, False, None
             for row in rows:  # read and validated whole before anything is written
                 spool.write(encoded_subject(row) + b"\n")
                 count += 1
                 keys = keys or keyed(row)
+                span = (row.id, row.id) if span is None else (min(span[0], row.id), max(span[1], row.id))
             fingerprint = key_fingerprint() if keys and key_fingerprint else None
             spool.seek(0)
             lines = iter(spool)
@@ -136,7 +137,7 @@ class SubjectLoad:
                 try:
                     with self._errors(), self._session() as session:
                         session.execute_write(_apply_batch, batch, dataclasses.replace(pending, applied=done),
-                                              fingerprint if first else None, batches > 1, first, last)
+                                              fingerprint if first else None, batches > 1, first, last, span)
                 except (IntegrityError, StoreError) as error:  # a refusal, a busy or failing server
                     raise partly_loaded(error, source, done, count) from None
                 done += batch.size
@@ -218,12 +219,13 @@ def _check_named(tx: neo4j.Transaction | neo4j.ManagedTransaction, named: dict[s
 
 
 def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad, fingerprint: str | None,
-                 batched: bool, first: bool, last: bool) -> None:
+                 batched: bool, first: bool, last: bool, span: tuple[str, str] | None = None) -> None:
     """One batch of a load in one transaction: its subjects whole, the fingerprint claimed with the
     first, the pending-load record kept up to date while a file of several batches applies, the load
     audited when such a file starts applying and when any file ends (rerun from the start when the
     driver retries). The writers' lock comes first, so what the batch names (checked here) and
-    which of its subjects and keys the store holds cannot change before it commits."""
+    which of its subjects and keys the store holds cannot change before it commits. The last
+    records the file's `span` (least and greatest id) as its `LOADED` range."""
     audit.lock(tx)
     _check_named(tx, batch.named, load.source)
     if fingerprint is not None:
@@ -243,7 +245,11 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
     if last:
         if batched:
             tx.run(_SET_PENDING, pending=None).consume()
-        _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects})
+        head = _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects})
+        if span is not None:
+            tx.run(_KEEP_DERIVED, name=loaded(head.seq), data=json.dumps({"first": span[0], "last": span[1]}).encode(),
+                   subjects=sorted(set(span))).consume()
+            tx.run(_FORGET_LOADS, prefix=LOADED, kept=LOADS_KEPT).consume()
     else:
         applied = dataclasses.replace(load, applied=load.applied + batch.size)
         tx.run(_SET_PENDING, pending=json.dumps(dataclasses.asdict(applied))).consume()

@@ -159,6 +159,9 @@ CREATE (:DerivedData {name: $name, data: $data, subjects: $subjects})
 """`GraphStore.derived`: a node per name, apart from the registry's entities and the audit log,
 with the ids of the subjects it names (`graph.neo4j.erasure` drops it with any of them); where
 one of them is gone (erased since it was read), nothing is kept."""
+_FORGET_LOADS = ("MATCH (d:DerivedData) WHERE d.name STARTS WITH $prefix WITH d ORDER BY d.name DESC SKIP $kept "
+                 "DELETE d")
+"""All but the last `graph.subjects.LOADS_KEPT` loads' ranges (`graph.subjects.LOADED`)."""
 
 _CONSENT_FIELDS = ("at", "purpose", "status", "notice", "channel", "expires")
 
@@ -342,6 +345,6 @@ def _reference_row(id_: str) -> dict[str, str]:
             "as_source": f'(?s).*"source":\\s*{quoted}.*'}
 
 
-def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> None:
-    """One audit entry, chained after the registry's own (the meta node serialises writers)."""
-    audit.append(tx, [NewAuditEntry(audit_time(), actor, action, type_, entity, after=encode(after))])
+def _audit(tx, actor: str, action: str, type_: str, entity: str, after: dict) -> AuditHead:
+    """One audit entry, chained after the registry's own (the meta node serialises writers); the new head."""
+    return audit.append(tx, [NewAuditEntry(audit_time(), actor, action, type_, entity, after=encode(after))])

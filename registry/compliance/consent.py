@@ -39,7 +39,7 @@ import orjson
 
 from graph.store import ENTITY_TYPES, Doc, StoreError
 from graph.auditlog import AuditQuery
-from graph.subjects import Concerned, ConsentGroup
+from graph.subjects import Concerned, ConsentGroup, loaded
 from registry.compliance.concerned import upstream
 from registry.compliance.facts import Facts
 from registry.compliance.rules import GDPR, Hit, Rule
@@ -182,11 +182,14 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     The subjects are read in runs of `RUN` (by id). After a change that names its subjects in the
     audit log (a consent, a disclosure, an erasure: `_changed`), only their runs are read again
     (a run's bound that names a changed subject goes, and the runs either side are read as one:
-    an erased subject's id is kept nowhere);
-    after anything else (a load), or more than `SCAN` changes of subject data (reads, tokens and
-    the registry's documents do not count), all of them. New facts (after a change of the registry, or for another day) start from the counts
-    the process last kept (`_LAST`) where their `Tally.signature` is the same: renaming a system,
-    or adding a party or a flow that brings nothing to where data is held only on consent, leaves
+    an erased subject's id is kept nowhere); after a load, the runs its range of ids overlaps (a
+    file of new customers with new, higher ids: the last); after anything else, or more than
+    `SCAN` changes of subject data (reads, tokens and the registry's documents do not count), all
+    of them.
+
+    New facts (after a change of the registry, or for another day) start from the counts the
+    process last kept (`_LAST`) where their `Tally.signature` is the same: renaming a system, or
+    adding a party or a flow that brings nothing to where data is held only on consent, leaves
     every subject's place, and the counts, alone. A new process starts from those another kept in
     the store (`_stored`; each process keeps its own there, `_keep`), so a command line's or a
     restarted server's first question reads only the runs changed since."""
@@ -212,12 +215,14 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
         kept = Kept.of(mark, tally, bounds, [tally.count(groups) for groups in runs])
     else:
         bounds, runs = list(kept.bounds), list(kept.runs)
-        for subject in changed.intersection(bounds):  # it may be erased: the runs either side become one
+        for subject in changed.subjects.intersection(bounds):  # it may be erased: the runs either side become one
             at = bounds.index(subject)
             del bounds[at]
             runs[at:at + 2] = [None]
         spans = _runs(bounds)
-        for number in sorted({bisect.bisect_left(bounds, subject) for subject in changed}
+        loaded_runs = {number for first, last in changed.ranges
+                       for number in range(bisect.bisect_left(bounds, first), bisect.bisect_left(bounds, last) + 1)}
+        for number in sorted({bisect.bisect_left(bounds, subject) for subject in changed.subjects} | loaded_runs
                              | {number for number, run in enumerate(runs) if run is None}):
             groups = store.consent_groups(kept.tally.covering, every=kept.tally.every, run=spans[number])
             runs[number] = kept.tally.count((group, group.subjects) for group in groups)
@@ -268,11 +273,22 @@ def _runs(bounds: list[str]) -> list[tuple[str | None, str | None]]:
     return list(zip([None, *bounds], [*bounds, None]))
 
 
-def _changed(store, since: int, until: int) -> set[str] | None:
-    """The subjects whose data the audit entries after `since` up to `until` changed: those a
-    consent, a disclosure or an erasure names. Reads, tokens and the registry's documents change
-    none (`_UNCHANGING`), so they are not read. None where another change comes among them (a
-    load of subjects) or there are more than `SCAN`: then all may have."""
+class Changed(NamedTuple):
+    """What changed in the subject data between two marks (`_changed`): the `subjects` a consent,
+    a disclosure or an erasure names, and the id `ranges` (first, last: inclusive) of loads."""
+
+    subjects: set[str]
+    ranges: list[tuple[str, str]]
+
+
+def _changed(store, since: int, until: int) -> Changed | None:
+    """What the audit entries after `since` up to `until` changed: the subjects a consent, a
+    disclosure or an erasure names, and the range of ids each completed load wrote (its
+    `graph.subjects.LOADED` data; the entry that a load started is followed by the one that it
+    ended). Reads, tokens and the registry's documents change none (`_UNCHANGING`), so they are
+    not read. None where a load's range is gone (an erasure of its first or last subject, or more
+    than `LOADS_KEPT` loads since), another change comes among them, or there are more than
+    `SCAN`: then all may have."""
     if until < since:
         return None
     entries = store.audit(AuditQuery(after=since, limit=SCAN, exclude_types=_UNCHANGING,
@@ -281,12 +297,20 @@ def _changed(store, since: int, until: int) -> set[str] | None:
         return None
     if not entries and not store.audit(AuditQuery(after=since, limit=1)):
         return None  # the mark moved, yet the log has nothing after it: this log cannot tell
-    changed = set()
+    changed = Changed(set(), [])
     for entry in entries:
         if entry.seq > until:
             continue
         if entry.type in ("consent", "disclosure") or (entry.type, entry.action) == ("subject", "erase"):
-            changed.add(entry.id)
+            changed.subjects.add(entry.id)
+        elif (entry.type, entry.action) == ("subject-file", "load") and isinstance(entry.after, dict):
+            if entry.after.get("state") == "started" or entry.after.get("subjects") == 0:
+                continue
+            span = store.derived(loaded(entry.seq))
+            if span is None:
+                return None
+            span = orjson.loads(span)
+            changed.ranges.append((span["first"], span["last"]))
         else:
             return None
     return changed

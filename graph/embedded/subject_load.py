@@ -160,7 +160,7 @@ class SubjectLoad:
         statements = ([s.format(ids=ids) for s in _FORGET], _SUBJECTS[ascending], index,
                       [s.format(lines=lines) for s in (_CONSENTS, disclosures.INSERT_STAGED)])
         pending = PendingLoad(source=source, subjects=total, applied=0, started=audit_time(), actor=actor)
-        done = 0
+        done, started = 0, None
         for number, bound in enumerate(bounds, 1):
             first, last = number == 1, number == len(bounds)
             if not first:
@@ -176,6 +176,7 @@ class SubjectLoad:
                     if not last:
                         self._audit([NewAuditEntry(pending.started, actor, "load", "subject-file", source,
                                                    after=encode({"subjects": total, "state": "started"}))], db)
+                        started = self._head_seq(db)
                 if checked_at is None or self._version_in(db) != checked_at:  # the registry changed since it was checked
                     self._check_named(db, source, lines, bound)  # what the batch names is still there
                 size = _apply_batch(db, statements, bound)
@@ -184,18 +185,31 @@ class SubjectLoad:
                     self._set(PENDING, None, db)
                     self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
                                                after=encode({"subjects": total}))], db)
-                    self._keep_loaded(db, ascending, total)
+                    self._keep_loaded(db, self._head_seq(db), _RANGE[ascending], (1, total) if ascending else ())
                 else:
                     self._set(PENDING, json.dumps({**pending.__dict__, "applied": done}), db)
+                    # What it has applied so far, under the entry that it started: a load killed
+                    # later, then passed over by another load's end, is still seen to have changed it.
+                    self._keep_loaded(db, started, *((_RANGE[True], (1, bound[1])) if ascending
+                                                     else ("SELECT ?1, ?2", (bounds[0][0], bound[1]))))
             if progress:
                 progress(done, total)
 
-    def _keep_loaded(self, db: sqlite3.Connection, ascending: bool, total: int) -> None:
-        """Record the load's `LOADED` range under its last audit entry (just appended, in the
-        load's last transaction), and forget all but the last `LOADS_KEPT` loads' ranges."""
-        seq = int(self._setting("audit-head", db).split()[0])
-        first, last = db.execute(_RANGE[ascending], (1, total) if ascending else ()).fetchone()
-        self._keep_derived(db, loaded(seq), json.dumps({"first": first, "last": last}).encode(), (first, last))
+    def _head_seq(self, db: sqlite3.Connection) -> int:
+        """The sequence number of the audit entry last appended (in `db`'s transaction)."""
+        return int(self._setting("audit-head", db).split()[0])
+
+    def _keep_loaded(self, db: sqlite3.Connection, seq: int, query: str, args: tuple) -> None:
+        """Record a `LOADED` range, the first and last id that `query` gives (of subjects applied
+        in this transaction or before), under the audit entry `seq` (that the load started, or
+        ended), and forget all but the last `LOADS_KEPT` loads' ranges."""
+        first, last = db.execute(query, args).fetchone()
+        name = loaded(seq)
+        db.execute("DELETE FROM derived_subject WHERE name = ?", (name,))
+        db.executemany("INSERT OR IGNORE INTO derived_subject (name, subject) VALUES (?, ?)",
+                       [(name, first), (name, last)])
+        db.execute("INSERT OR REPLACE INTO derived (name, data) VALUES (?, ?)",
+                   (name, json.dumps({"first": first, "last": last}).encode()))
         older = ("SELECT name FROM derived WHERE name >= ?1 AND name < ?2 ORDER BY name DESC LIMIT -1 OFFSET ?3")
         for table in ("derived_subject", "derived"):  # the names first, while `older` still finds them
             db.execute(f"DELETE FROM {table} WHERE name IN ({older})", (LOADED, LOADED[:-1] + "!", LOADS_KEPT))

@@ -33,7 +33,7 @@ import orjson
 
 from graph.auditlog import audit_time
 from graph.neo4j import audit, disclosures
-from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _FORGET_LOADS, _KEEP_DERIVED, _TYPES, _audit
+from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _FORGET_LOADS, _KEEP_LOADED, _TYPES, _audit
 from graph.store import IntegrityError, StoreError
 from graph.subjects import (LOADED, LOADS_KEPT, SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject, PendingLoad, Progress,
                             SubjectRow, encoded_subject, keyed, loaded, missing_message, partly_loaded)
@@ -127,17 +127,20 @@ class SubjectLoad:
             spool.seek(0)
             lines = iter(spool)
             pending = PendingLoad(source=source, subjects=count, applied=0, started=audit_time(), actor=actor)
-            done, batches = 0, max(1, -(-count // SUBJECT_BATCH))
+            done, batches, started, applied = 0, max(1, -(-count // SUBJECT_BATCH)), None, None
             prepared = preparer.submit(_prepare, list(islice(lines, SUBJECT_BATCH)))
             for number in range(1, batches + 1):
                 batch = prepared.result()
                 first, last = number == 1, number == batches
                 if not last:  # the next batch is decoded and encoded while the server applies this one
                     prepared = preparer.submit(_prepare, list(islice(lines, SUBJECT_BATCH)))
+                applied = batch.span if applied is None else (min(applied[0], batch.span[0]),
+                                                              max(applied[1], batch.span[1]))
                 try:
                     with self._errors(), self._session() as session:
-                        session.execute_write(_apply_batch, batch, dataclasses.replace(pending, applied=done),
-                                              fingerprint if first else None, batches > 1, first, last, span)
+                        started = session.execute_write(_apply_batch, batch, dataclasses.replace(pending, applied=done),
+                                                        fingerprint if first else None, batches > 1, first, last,
+                                                        span if last else applied, started)
                 except (IntegrityError, StoreError) as error:  # a refusal, a busy or failing server
                     raise partly_loaded(error, source, done, count) from None
                 done += batch.size
@@ -157,6 +160,8 @@ class _Batch(NamedTuple):
     line, each as a `SubjectRow`, in file order."""
 
     size: int
+    span: tuple[str, str] | None
+    """The least and the greatest subject id of its lines (None: no lines)."""
     named: dict[str, set[str]]
     single: list[tuple[dict, list]]
     systems: list[str]
@@ -177,7 +182,8 @@ def _prepare(lines: list[bytes]) -> _Batch:
             single.append((d, _create_row(d, systems)))
         else:
             others.append(SubjectRow(**d))
-    return _Batch(size=len(docs), named=named, single=single, systems=list(systems), others=others)
+    return _Batch(size=len(docs), span=(min(ids), max(ids)) if ids else None, named=named, single=single,
+                  systems=list(systems), others=others)
 
 
 def _create_row(d: dict, systems: dict[str, int]) -> list:
@@ -219,13 +225,17 @@ def _check_named(tx: neo4j.Transaction | neo4j.ManagedTransaction, named: dict[s
 
 
 def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad, fingerprint: str | None,
-                 batched: bool, first: bool, last: bool, span: tuple[str, str] | None = None) -> None:
+                 batched: bool, first: bool, last: bool, span: tuple[str, str] | None = None,
+                 started: int | None = None) -> int | None:
     """One batch of a load in one transaction: its subjects whole, the fingerprint claimed with the
     first, the pending-load record kept up to date while a file of several batches applies, the load
     audited when such a file starts applying and when any file ends (rerun from the start when the
     driver retries). The writers' lock comes first, so what the batch names (checked here) and
-    which of its subjects and keys the store holds cannot change before it commits. The last
-    records the file's `span` (least and greatest id) as its `LOADED` range."""
+    which of its subjects and keys the store holds cannot change before it commits. `span`: the
+    least and greatest id of the file (with the last batch) or of the batches applied so far,
+    this one included (before it), kept as the `LOADED` range of the entry that the load ended,
+    or of the one that it `started` (its seq, which the first batch returns; later batches
+    return it again): a load killed half-way is still seen to have changed what it applied."""
     audit.lock(tx)
     _check_named(tx, batch.named, load.source)
     if fingerprint is not None:
@@ -234,7 +244,8 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
             raise StoreError(f"the lookup keys in this store were hashed with another secret (fingerprint "
                              f"{recorded[:12]}, this one {fingerprint[:12]}); nothing was loaded")
     if first and batched:
-        _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects, "state": "started"})
+        started = _audit(tx, load.actor, "load", "subject-file", load.source,
+                         {"subjects": load.subjects, "state": "started"}).seq
     new, merged = _split(tx, batch)
     if new:
         for statement, rows in zip(_CREATE, _create_rows(new)):
@@ -245,14 +256,23 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
     if last:
         if batched:
             tx.run(_SET_PENDING, pending=None).consume()
-        head = _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects})
-        if span is not None:
-            tx.run(_KEEP_DERIVED, name=loaded(head.seq), data=json.dumps({"first": span[0], "last": span[1]}).encode(),
-                   subjects=sorted(set(span))).consume()
-            tx.run(_FORGET_LOADS, prefix=LOADED, kept=LOADS_KEPT).consume()
+        _keep_loaded(tx, _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects}).seq,
+                     span)
     else:
         applied = dataclasses.replace(load, applied=load.applied + batch.size)
         tx.run(_SET_PENDING, pending=json.dumps(dataclasses.asdict(applied))).consume()
+        _keep_loaded(tx, started, span)
+    return started
+
+
+def _keep_loaded(tx: neo4j.ManagedTransaction, seq: int | None, span: tuple[str, str] | None) -> None:
+    """Keep a `LOADED` range under the audit entry `seq` (that the load started, or ended);
+    forget all but the last `LOADS_KEPT` loads' ranges."""
+    if seq is None or span is None:
+        return
+    tx.run(_KEEP_LOADED, name=loaded(seq), data=json.dumps({"first": span[0], "last": span[1]}).encode(),
+           subjects=sorted(set(span))).consume()
+    tx.run(_FORGET_LOADS, prefix=LOADED, kept=LOADS_KEPT).consume()
 
 
 def _split(tx: neo4j.ManagedTransaction, batch: _Batch) -> tuple[list[list], list[SubjectRow]]:

@@ -209,6 +209,8 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     changed = None
     if kept is not None and kept.mark[1] is None and mark[1] is None:
         changed = _changed(store, kept.mark[0], mark[0])
+        if changed is not None and _loaded_runs(changed, kept.bounds) == set(range(len(kept.bounds) + 1)):
+            changed = None  # loads over every run: read in one pass, cut into runs afresh
     if changed is None:
         tally = tally or Tally(Rules(facts.purpose_tree, facts.purposes), resting, facts.as_of)
         bounds, runs = store.consent_runs(tally.covering, every=tally.every, size=RUN)
@@ -220,9 +222,8 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
             del bounds[at]
             runs[at:at + 2] = [None]
         spans = _runs(bounds)
-        loaded_runs = {number for first, last in changed.ranges
-                       for number in range(bisect.bisect_left(bounds, first), bisect.bisect_left(bounds, last) + 1)}
-        for number in sorted({bisect.bisect_left(bounds, subject) for subject in changed.subjects} | loaded_runs
+        for number in sorted({bisect.bisect_left(bounds, subject) for subject in changed.subjects}
+                             | _loaded_runs(changed, bounds)
                              | {number for number, run in enumerate(runs) if run is None}):
             groups = store.consent_groups(kept.tally.covering, every=kept.tally.every, run=spans[number])
             runs[number] = kept.tally.count((group, group.subjects) for group in groups)
@@ -231,6 +232,12 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     if mark[1] is None and kept is not stored:
         _keep(store, kept)
     return kept.totals
+
+
+def _loaded_runs(changed: Changed, bounds: list[str]) -> set[int]:
+    """The numbers of the runs (cut by `bounds`) that the id ranges of `changed`'s loads overlap."""
+    return {number for first, last in changed.ranges
+            for number in range(bisect.bisect_left(bounds, first), bisect.bisect_left(bounds, last) + 1)}
 
 
 def _keep(store, kept: Kept) -> None:
@@ -283,9 +290,10 @@ class Changed(NamedTuple):
 
 def _changed(store, since: int, until: int) -> Changed | None:
     """What the audit entries after `since` up to `until` changed: the subjects a consent, a
-    disclosure or an erasure names, and the range of ids each completed load wrote (its
-    `graph.subjects.LOADED` data; the entry that a load started is followed by the one that it
-    ended). Reads, tokens and the registry's documents change none (`_UNCHANGING`), so they are
+    disclosure or an erasure names, and the range of ids each load may have written (its
+    `graph.subjects.LOADED` data, under the entry that it started as under the one that it
+    ended: a load killed half-way has applied some of its range, and another load since may have
+    cleared the pending mark). Reads, tokens and the registry's documents change none (`_UNCHANGING`), so they are
     not read. None where a load's range is gone (an erasure of its first or last subject, or more
     than `LOADS_KEPT` loads since), another change comes among them, or there are more than
     `SCAN`: then all may have."""
@@ -304,7 +312,7 @@ def _changed(store, since: int, until: int) -> Changed | None:
         if entry.type in ("consent", "disclosure") or (entry.type, entry.action) == ("subject", "erase"):
             changed.subjects.add(entry.id)
         elif (entry.type, entry.action) == ("subject-file", "load") and isinstance(entry.after, dict):
-            if entry.after.get("state") == "started" or entry.after.get("subjects") == 0:
+            if entry.after.get("subjects") == 0:
                 continue
             span = store.derived(loaded(entry.seq))
             if span is None:

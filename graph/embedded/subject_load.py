@@ -202,14 +202,10 @@ class SubjectLoad:
     def _keep_loaded(self, db: sqlite3.Connection, seq: int, query: str, args: tuple) -> None:
         """Record a `LOADED` range, the first and last id that `query` gives (of subjects applied
         in this transaction or before), under the audit entry `seq` (that the load started, or
-        ended), and forget all but the last `LOADS_KEPT` loads' ranges."""
+        ended), as `keep_derived` keeps any derived data, and forget all but the last `LOADS_KEPT`
+        loads' ranges."""
         first, last = db.execute(query, args).fetchone()
-        name = loaded(seq)
-        db.execute("DELETE FROM derived_subject WHERE name = ?", (name,))
-        db.executemany("INSERT OR IGNORE INTO derived_subject (name, subject) VALUES (?, ?)",
-                       [(name, first), (name, last)])
-        db.execute("INSERT OR REPLACE INTO derived (name, data) VALUES (?, ?)",
-                   (name, json.dumps({"first": first, "last": last}).encode()))
+        self._keep_derived(db, loaded(seq), json.dumps({"first": first, "last": last}).encode(), (first, last))
         older = ("SELECT name FROM derived WHERE name >= ?1 AND name < ?2 ORDER BY name DESC LIMIT -1 OFFSET ?3")
         for table in ("derived_subject", "derived"):  # the names first, while `older` still finds them
             db.execute(f"DELETE FROM {table} WHERE name IN ({older})", (LOADED, LOADED[:-1] + "!", LOADS_KEPT))

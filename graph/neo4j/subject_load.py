@@ -33,7 +33,7 @@ import orjson
 
 from graph.auditlog import audit_time
 from graph.neo4j import audit, disclosures
-from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _FORGET_LOADS, _KEEP_LOADED, _TYPES, _audit
+from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _FORGET_LOADS, _KEEP_DERIVED, _TYPES, _audit
 from graph.store import IntegrityError, StoreError
 from graph.subjects import (LOADED, LOADS_KEPT, SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject, PendingLoad, Progress,
                             SubjectRow, encoded_subject, keyed, loaded, missing_message, partly_loaded)
@@ -266,11 +266,12 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
 
 
 def _keep_loaded(tx: neo4j.ManagedTransaction, seq: int | None, span: tuple[str, str] | None) -> None:
-    """Keep a `LOADED` range under the audit entry `seq` (that the load started, or ended);
+    """Keep a `LOADED` range (of subjects applied in this transaction or before) under the audit
+    entry `seq` (that the load started, or ended), as `keep_derived` keeps any derived data;
     forget all but the last `LOADS_KEPT` loads' ranges."""
     if seq is None or span is None:
         return
-    tx.run(_KEEP_LOADED, name=loaded(seq), data=json.dumps({"first": span[0], "last": span[1]}).encode(),
+    tx.run(_KEEP_DERIVED, name=loaded(seq), data=json.dumps({"first": span[0], "last": span[1]}).encode(),
            subjects=sorted(set(span))).consume()
     tx.run(_FORGET_LOADS, prefix=LOADED, kept=LOADS_KEPT).consume()
 

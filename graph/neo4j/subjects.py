@@ -159,8 +159,6 @@ CREATE (:DerivedData {name: $name, data: $data, subjects: $subjects})
 """`GraphStore.derived`: a node per name, apart from the registry's entities and the audit log,
 with the ids of the subjects it names (`graph.neo4j.erasure` drops it with any of them); where
 one of them is gone (erased since it was read), nothing is kept."""
-_KEEP_LOADED = "MERGE (d:DerivedData {name: $name}) SET d.data = $data, d.subjects = $subjects"
-"""A load's `graph.subjects.LOADED` range, kept whether or not its subjects are applied yet."""
 _FORGET_LOADS = ("MATCH (d:DerivedData) WHERE d.name STARTS WITH $prefix WITH d ORDER BY d.name DESC SKIP $kept "
                  "DELETE d")
 """All but the last `graph.subjects.LOADS_KEPT` loads' ranges (`graph.subjects.LOADED`)."""

@@ -401,12 +401,12 @@ def _resumed(backend: Backend, registry: Registry, command: list[str], size: int
              after: tuple) -> bool:
     """Whether a killed subject load left whole batches (`SUBJECT_BATCH`) recorded as pending, and
     running it again completed it."""
-    pending = registry.store.pending_load()
+    pending, *more = registry.store.pending_loads() or (None,)
     held = registry.store.count_subjects(["crm"])
-    if pending is None or held != pending.applied or held % SUBJECT_BATCH or pending.subjects != size:
+    if pending is None or more or held != pending.applied or held % SUBJECT_BATCH or pending.subjects != size:
         return False
     _finish(cli(backend, *command))
-    return registry.store.pending_load() is None and state(registry.store, sample) == after
+    return not registry.store.pending_loads() and state(registry.store, sample) == after
 
 
 def _finish(process: subprocess.Popen) -> None:

@@ -70,8 +70,8 @@ class ScratchStore(SnapshotReads):
     def last_change(self) -> int:
         return self.base.last_change() if self.base is not None else 0
 
-    def pending_load(self) -> None:
-        return None
+    def pending_loads(self) -> tuple[()]:
+        return ()
 
     def derived(self, name: str) -> bytes | None:
         return None  # its audit log is empty: what changed since the base's counts cannot be told

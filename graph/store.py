@@ -248,9 +248,9 @@ class GraphStore(Protocol):
     def last_change(self) -> int:
         """The sequence number of the last audit entry that records a change (0 before any): every
         write moves it, of documents, tokens or subject data, except a large subject load's batches
-        between its first and last entry (they move `pending_load`'s progress); an audited read of
+        between its first and last entry (they move `pending_loads`' progress); an audited read of
         subject data (`log_access`) does not. Answers about the subject data may be kept while it,
-        with `pending_load`, stays the same."""
+        with `pending_loads`, stays the same."""
 
     def derived(self, name: str) -> bytes | None:
         """What `keep_derived` last kept under `name` (None: nothing, or dropped by an erasure).
@@ -296,8 +296,9 @@ class GraphStore(Protocol):
         its index entries and consents, and `progress(done, total)` is called after each. A file
         of one batch applies whole or not at all and is audited as one entry naming `source`
         and the count. A larger one is audited when it starts applying and when it ends; until
-        it ends the store records it as a `PendingLoad` (`pending_load`), and a load killed in
-        between leaves the batches applied so far: loading the same file again completes it.
+        it ends the store records it as a `PendingLoad` (`pending_loads`), and a load killed in
+        between leaves the batches applied so far: loading the same file again completes it. A load
+        that ends clears the records of every load of its `source`, and no other's.
         Reads are never blocked by a load; another writer waits for one batch at most.
 
         Every entity the rows name (records' systems, categories and sources, consents' purposes,
@@ -312,8 +313,9 @@ class GraphStore(Protocol):
         store that records another one refuses the load with a `StoreError` and keeps nothing.
         """
 
-    def pending_load(self) -> PendingLoad | None:
-        """The subject load that started applying and has not finished, if any."""
+    def pending_loads(self) -> tuple[PendingLoad, ...]:
+        """The subject loads that started applying and have not finished (killed, or a batch
+        failed, or still applying), oldest first; one per load, whatever other loads did meanwhile."""
 
     def key_fingerprint(self) -> str | None:
         """The fingerprint of the secret the stored lookup keys were hashed with (None before any)."""

@@ -210,8 +210,8 @@ LOADED = "subject-load "
 """The derived data (`GraphStore.derived`) of a subject load: under `loaded(seq)` of the audit
 entry that it ended, JSON {"first": id, "last": id}, the least and the greatest subject id it
 wrote, and under the entry that a load of several batches started, those of the batches it has
-applied so far (a load killed half-way, whose pending mark another load may clear, is still
-seen to have changed them); naming those two subjects, so that an erasure of either drops it. A reader of
+applied so far (a load killed half-way, whose pending mark a later load of its file clears, is
+still seen to have changed them); naming those two subjects, so that an erasure of either drops it. A reader of
 the audit log learns from it which subjects a load may have changed; where it is gone (erased,
 or older than the last `LOADS_KEPT`), any. Ids are compared as text, as the stores order them."""
 LOADS_KEPT = 100

@@ -130,7 +130,7 @@ def test_subjects_whose_data_a_case_flow_carried_count_from_the_day_of_their_dis
 
 def test_the_counts_are_read_again_after_each_change_of_subject_data_and_not_after_a_dsar(
         service, registry, tmp_path, monkeypatch):
-    """The counts are kept while `last_change` and `pending_load` stay; an audited read moves the
+    """The counts are kept while `last_change` and `pending_loads` stay; an audited read moves the
     audit head but not `last_change`, so a portal's DSARs leave them kept; each write moves it."""
     store = registry.store
     reads = []

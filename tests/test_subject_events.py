@@ -69,6 +69,6 @@ def test_a_load_kept_waiting_after_some_batches_says_how_much_it_applied(tmp_pat
             loader.load(subjects, principal=DPO, applied=hold)
     finally:
         other.execute("ROLLBACK")
-    assert store.pending_load().applied == SUBJECT_BATCH == store.count_subjects(["claims"])
+    assert store.pending_loads()[0].applied == SUBJECT_BATCH == store.count_subjects(["claims"])
     assert loader.load(subjects, principal=DPO) == count
-    assert store.pending_load() is None and store.count_subjects(["claims"]) == count
+    assert store.pending_loads() == () and store.count_subjects(["claims"]) == count

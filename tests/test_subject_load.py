@@ -2,6 +2,7 @@
 batches while reads and other writes go on, resumable when stopped half-way, and a write that
 waits too long for another says so (`StoreBusy`, exit code 75)."""
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -67,7 +68,7 @@ def test_a_large_file_applies_in_batches_with_progress_and_two_audit_entries(ser
     assert applied == [(SUBJECT_BATCH, count), (2 * SUBJECT_BATCH, count), (count, count)]
     assert read[-1] == (path.stat().st_size, path.stat().st_size) and len(read) == count // 10_000 + 1
     assert loads(store, "many.jsonl") == [{"subjects": count, "state": "started"}, {"subjects": count}]
-    assert store.pending_load() is None
+    assert store.pending_loads() == ()
     assert store.count_subjects(["claims"]) == count + 1 and store.count_consenting(["marketing"]) == count + 1
     assert service.find(principal=DPO, email=f"b{count - 1}@example.org").id == f"B-{count - 1:06d}"
 
@@ -76,7 +77,7 @@ def test_a_file_of_one_batch_is_one_transaction_and_one_audit_entry(service, sto
     path = subject_file(tmp_path, 3)
     assert service.load(path, principal=DPO) == 3
     assert loads(store, "many.jsonl") == [{"subjects": 3}]
-    assert store.pending_load() is None
+    assert store.pending_loads() == ()
 
 
 def test_a_load_stopped_between_batches_is_recorded_and_loading_the_file_again_completes_it(service, store, tmp_path):
@@ -88,7 +89,7 @@ def test_a_load_stopped_between_batches_is_recorded_and_loading_the_file_again_c
 
     with pytest.raises(Stop):
         service.load(path, principal=DPO, applied=stop)
-    pending = store.pending_load()
+    [pending] = store.pending_loads()
     assert isinstance(pending, PendingLoad)
     assert (pending.source, pending.subjects, pending.applied, pending.actor) == ("many.jsonl", count, SUBJECT_BATCH, "alice")
     assert store.count_subjects(["claims"]) == SUBJECT_BATCH + 1  # each applied subject whole, with its index
@@ -96,7 +97,7 @@ def test_a_load_stopped_between_batches_is_recorded_and_loading_the_file_again_c
     assert loads(store, "many.jsonl") == [{"subjects": count, "state": "started"}]
 
     assert service.load(path, principal=DPO) == count  # a load is idempotent: again completes it
-    assert store.pending_load() is None
+    assert store.pending_loads() == ()
     assert store.count_subjects(["claims"]) == count + 1
     assert len(store.subject("B-000000").consents) == 1  # the same event once, not twice
 
@@ -111,7 +112,7 @@ def test_no_subject_is_erased_while_a_load_is_pending_for_finishing_it_would_bri
 
     with pytest.raises(Stop):
         service.load(path, principal=DPO, applied=stop)
-    pending = store.pending_load()
+    [pending] = store.pending_loads()
     for subject in ("B-000000", "C-1"):  # one the pending file holds, one it does not: the store cannot tell
         with pytest.raises(InvalidArgument) as refused:
             service.erase(principal=DPO, subject=subject)
@@ -120,12 +121,83 @@ def test_no_subject_is_erased_while_a_load_is_pending_for_finishing_it_would_bri
             f"(started {pending.started}) stopped after 10,000 of 10,010 subjects, and finishing it would re-create "
             "erased subjects; load many.jsonl again to finish it, then erase")
     assert store.subject("B-000000") is not None and store.subject("C-1") is not None  # nothing changed
-    assert store.pending_load() == pending
+    assert store.pending_loads() == (pending,)
 
     assert service.load(path, principal=DPO) == count
     _plan, done = service.erase(principal=DPO, subject="B-000000")  # once the load is finished, erasure goes on
     assert (done.systems, done.kept, done.consents, done.keys) == (("crm",), (), 1, 1)
-    assert store.subject("B-000000") is None and store.pending_load() is None
+    assert store.subject("B-000000") is None and store.pending_loads() == ()
+
+
+def test_each_load_keeps_its_own_pending_mark_and_a_load_that_ends_clears_only_those_of_its_file(
+        service, store, tmp_path, monkeypatch):
+    """One load's end cleared every pending mark: a load killed half-way was then forgotten, and an
+    erasure went ahead that loading its file again would undo (GDPR Art. 17)."""
+    for module in ("graph.embedded.subject_load", "graph.neo4j.subject_load"):
+        monkeypatch.setattr(f"{module}.SUBJECT_BATCH", 5)
+    big, small = subject_file(tmp_path, 12), subject_file(tmp_path, 3, name="small.jsonl")
+    other = subject_file(tmp_path, 8, name="other.jsonl", system="crm")
+    seen = []
+
+    def small_loaded_meanwhile(done, total):  # while the big file applies, the small one loads whole
+        assert service.load(small, principal=DPO) == 3
+        seen.append(store.pending_loads())
+        raise Stop  # then the big file's load dies
+
+    def stop(done, total):
+        raise Stop
+
+    with pytest.raises(Stop):
+        service.load(big, principal=DPO, applied=small_loaded_meanwhile)
+    [first] = seen[0]
+    assert (first.source, first.subjects, first.applied) == ("many.jsonl", 12, 5)
+    assert store.pending_loads() == (first,)
+    with pytest.raises(Stop):
+        service.load(big, principal=DPO, applied=stop)  # killed again: a second mark for the same file
+    with pytest.raises(Stop):
+        service.load(other, principal=DPO, applied=stop)
+    assert [(p.source, p.applied) for p in store.pending_loads()] == [("many.jsonl", 5), ("many.jsonl", 5),
+                                                                       ("other.jsonl", 5)]
+    with pytest.raises(InvalidArgument) as refused:
+        service.erase(principal=DPO, subject="C-1")
+    assert str(refused.value) == (
+        f"subject 'C-1' cannot be erased while a subject load is pending: the load of many.jsonl by alice (started "
+        f"{first.started}) stopped after 5 of 12 subjects (and 2 more load(s) pending), and finishing it would "
+        "re-create erased subjects; load many.jsonl again to finish it, then erase")
+
+    assert service.load(small, principal=DPO) == 3  # a near miss: a file none of them loads
+    assert len(store.pending_loads()) == 3
+    assert service.load(big, principal=DPO) == 12  # completes both loads of many.jsonl, not other.jsonl's
+    [left] = store.pending_loads()
+    assert (left.source, left.applied) == ("other.jsonl", 5)
+    with pytest.raises(InvalidArgument, match="^subject 'B-000011' cannot be erased .* the load of other.jsonl "):
+        service.erase(principal=DPO, subject="B-000011")
+    assert service.load(other, principal=DPO) == 8
+    assert store.pending_loads() == ()
+    _plan, done = service.erase(principal=DPO, subject="B-000007")  # once every load is finished
+    assert done.systems == ("crm",) and store.subject("B-000007") is None  # records replaced by other.jsonl's
+
+
+def test_a_pending_mark_kept_by_an_older_version_still_refuses_erasure_until_its_file_is_loaded(
+        service, store, tmp_path):
+    """A store written by the version that kept one mark for every load (`setting` row
+    `subject-load`; Neo4j: the meta node's `subject_load`) keeps its killed load pending."""
+    legacy = PendingLoad(source="many.jsonl", subjects=12, applied=5, started="2026-11-30T09:00:00.000000Z",
+                         actor="bob")
+    text = json.dumps(dataclasses.asdict(legacy))
+    if isinstance(store, EmbeddedStore):
+        with sqlite3.connect(store.path) as db:
+            db.execute("INSERT INTO setting (key, value) VALUES ('subject-load', ?)", (text,))
+    else:
+        with store._session() as session:
+            session.run("MATCH (m:RegistryMeta {key: 'registry'}) SET m.subject_load = $text", text=text).consume()
+    assert store.pending_loads() == (legacy,)
+    with pytest.raises(InvalidArgument, match="^subject 'C-1' cannot be erased .* the load of many.jsonl by bob "):
+        service.erase(principal=DPO, subject="C-1")
+    assert service.load(subject_file(tmp_path, 3, name="small.jsonl"), principal=DPO) == 3  # another file's
+    assert store.pending_loads() == (legacy,)
+    assert service.load(subject_file(tmp_path, 12), principal=DPO) == 12
+    assert store.pending_loads() == ()
 
 
 def test_a_batch_naming_a_system_deleted_since_the_load_began_is_refused_and_says_how_much_was_loaded(
@@ -145,7 +217,7 @@ def test_a_batch_naming_a_system_deleted_since_the_load_began_is_refused_and_say
         service.load(path, principal=DPO, applied=meanwhile)
     assert store.get_many(["archive"]) == {} and store.subject("B-Z") is None  # no record in a deleted system
     assert store.count_subjects(["claims"]) == SUBJECT_BATCH + 1
-    assert store.pending_load().applied == SUBJECT_BATCH
+    assert store.pending_loads()[0].applied == SUBJECT_BATCH
 
 
 def test_a_system_that_a_loaded_batch_records_in_cannot_be_deleted_before_the_load_ends(service, registry, store,
@@ -173,7 +245,7 @@ def test_an_invalid_line_after_many_batches_changes_nothing(service, store, tmp_
     before = store.audit(AuditQuery(limit=1000))
     with pytest.raises(SubjectsInvalid):
         service.load(path, principal=DPO, applied=lambda *a: pytest.fail("nothing may be applied"))
-    assert store.count_subjects(["claims"]) == 1 and store.pending_load() is None
+    assert store.count_subjects(["claims"]) == 1 and store.pending_loads() == ()
     assert store.audit(AuditQuery(limit=1000)) == before
 
 

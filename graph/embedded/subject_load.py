@@ -14,8 +14,8 @@ B-trees fill in key order instead of at random places (at ten million subjects, 
 between visiting each page once and once per row). Every subject is applied whole in one batch:
 its row, its index entries, its consents and disclosures. Between batches other writers get
 their turn, so they wait one batch at most. A file of one batch is one transaction; a larger one
-is recorded as pending (the `setting` row `subject-load`) from its first batch to its last, and
-audited when it starts applying and when it ends.
+is recorded as pending (a `setting` row of its own, `PENDING`) from its first batch to its last,
+and audited when it starts applying and when it ends.
 
 Ids in ascending order (as exports often are) come once each and need no sorting: a batch is a
 range of lines. Otherwise the staged lines are indexed by id and a batch is a range of ids;
@@ -50,7 +50,12 @@ _GAP = 0.02
 """Seconds a load pauses between batches, so that a waiting writer gets its turn: SQLite's busy handler
 retries a waiting `BEGIN IMMEDIATE` every few milliseconds within each `_POLL`."""
 PENDING = "subject-load"
-"""The `setting` row that records a load applying in batches (JSON of a `PendingLoad`)."""
+"""The `setting` rows that record loads applying in batches (JSON of a `PendingLoad`): one per
+load, `subject-load/` and the sequence number of the audit entry that it started, so that one
+load's end does not clear another's mark (a store of an older version has at most one, keyed
+`subject-load` alone). A load that ends clears the marks of every load of its source: it has
+applied the whole file, which completes them."""
+_PENDING_KEYS = "(key = ?1 OR (key >= ?1 || '/' AND key < ?1 || '0'))"
 
 _STAGE = """
 CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, records TEXT, keys TEXT, consents TEXT,
@@ -139,10 +144,10 @@ class SubjectLoad:
             db.close()
         return count
 
-    def pending_load(self) -> PendingLoad | None:
+    def pending_loads(self) -> tuple[PendingLoad, ...]:
         with self._reader() as db:
-            found = self._setting(PENDING, db)
-        return PendingLoad(**json.loads(found)) if found else None
+            found = db.execute(f"SELECT value FROM setting WHERE {_PENDING_KEYS}", (PENDING,)).fetchall()
+        return tuple(sorted((PendingLoad(**json.loads(value)) for value, in found), key=lambda p: p.started))
 
     def _staging_connection(self) -> sqlite3.Connection:
         db = self._connect()
@@ -181,13 +186,14 @@ class SubjectLoad:
                     self._check_named(db, source, lines, bound)  # what the batch names is still there
                 size = _apply_batch(db, statements, bound)
                 done += size
-                if last:
-                    self._set(PENDING, None, db)
+                if last:  # this file is applied whole: no load of it is pending any more
+                    db.execute(f"DELETE FROM setting WHERE {_PENDING_KEYS} AND value ->> 'source' = ?2",
+                               (PENDING, source))
                     self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
                                                after=encode({"subjects": total}))], db)
                     self._keep_loaded(db, self._head_seq(db), _RANGE[ascending], (1, total) if ascending else ())
                 else:
-                    self._set(PENDING, json.dumps({**pending.__dict__, "applied": done}), db)
+                    self._set(f"{PENDING}/{started:012d}", json.dumps({**pending.__dict__, "applied": done}), db)
                     # What it has applied so far, under the entry that it started: a load killed
                     # later, then passed over by another load's end, is still seen to have changed it.
                     self._keep_loaded(db, started, *((_RANGE[True], (1, bound[1])) if ascending

@@ -4,7 +4,7 @@ A subject file is read and validated whole first (spooled to a temporary file, i
 memory), then applied `SUBJECT_BATCH` subjects per transaction, which keeps each transaction
 well inside the server's transaction memory (`db.memory.transaction.total.max`) and lets other
 writers in between. A file of one batch applies whole or not at all; a larger one is recorded
-as pending on the meta node (`subject_load`) until its last batch, and loading the same file
+as pending (a `PendingLoad` node of its own) until its last batch, and loading the same file
 again completes one that was killed (`GraphStore.write_subjects`). Each batch takes the writers'
 lock and checks, in its transaction, that what it names is still in the registry.
 
@@ -99,11 +99,17 @@ ON CREATE SET m.version = 0, m.seq = 0
 SET m.key_fingerprint = coalesce(m.key_fingerprint, $fingerprint)
 RETURN m.key_fingerprint AS recorded
 """
-_SET_PENDING = """
-MERGE (m:RegistryMeta {key: 'registry'})
-ON CREATE SET m.version = 0, m.seq = 0
-SET m.subject_load = $pending
+_SET_PENDING = "MERGE (p:PendingLoad {entry: $entry}) SET p.source = $source, p.load = $pending"
+"""A load applying in batches, as a node of its own keyed by the audit entry that it started (`entry`),
+so that one load's end does not clear another's mark; `load` the JSON of its `PendingLoad`."""
+_END_PENDING = """
+CALL () { MATCH (p:PendingLoad {source: $source}) DELETE p }
+MATCH (m:RegistryMeta {key: 'registry'}) WHERE m.subject_load IS NOT NULL
+RETURN m.subject_load AS legacy
 """
+"""A load that ends clears the marks of every load of its source: it has applied the whole file,
+which completes them. A store of an older version kept at most one, on the meta node (`legacy`)."""
+_END_LEGACY = "MATCH (m:RegistryMeta {key: 'registry'}) REMOVE m.subject_load"
 
 _ANY_SUBJECT_CATEGORY = "RETURN EXISTS { (:DataSubjectCategory) } AS found"
 _STATEMENT_ROWS = 5_000
@@ -254,13 +260,14 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
     for part in (merged[i:i + _STATEMENT_ROWS] for i in range(0, len(merged), _STATEMENT_ROWS)):
         _merge(tx, part)
     if last:
-        if batched:
-            tx.run(_SET_PENDING, pending=None).consume()
+        legacy = tx.run(_END_PENDING, source=load.source).single()
+        if legacy and json.loads(legacy["legacy"])["source"] == load.source:
+            tx.run(_END_LEGACY).consume()
         _keep_loaded(tx, _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects}).seq,
                      span)
     else:
         applied = dataclasses.replace(load, applied=load.applied + batch.size)
-        tx.run(_SET_PENDING, pending=json.dumps(dataclasses.asdict(applied))).consume()
+        tx.run(_SET_PENDING, entry=started, source=load.source, pending=json.dumps(dataclasses.asdict(applied))).consume()
         _keep_loaded(tx, started, span)
     return started
 

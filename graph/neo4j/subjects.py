@@ -35,6 +35,7 @@ SUBJECT_SCHEMA = (
     "CREATE CONSTRAINT subject_id IF NOT EXISTS FOR (s:Subject) REQUIRE s.id IS UNIQUE",
     "CREATE CONSTRAINT subject_key_hash IF NOT EXISTS FOR (k:SubjectKey) REQUIRE k.hash IS UNIQUE",
     "CREATE CONSTRAINT derived_data_name IF NOT EXISTS FOR (d:DerivedData) REQUIRE d.name IS UNIQUE",
+    "CREATE CONSTRAINT pending_load_entry IF NOT EXISTS FOR (p:PendingLoad) REQUIRE p.entry IS UNIQUE",
 )
 
 _CONSENTS = """
@@ -146,7 +147,13 @@ _REFERENCES = {  # kind (`graph.subjects.SUBJECT_REFERENCES`) -> (row, n subject
 }
 _TYPES = "UNWIND $ids AS id MATCH (n:Entity {id: id}) WHERE n.type IS NOT NULL RETURN collect([n.id, n.type]) AS found"
 
-_PENDING = "OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) RETURN m.subject_load AS pending"
+_PENDING = """
+MATCH (p:PendingLoad) RETURN p.load AS pending
+UNION ALL
+MATCH (m:RegistryMeta {key: 'registry'}) WHERE m.subject_load IS NOT NULL RETURN m.subject_load AS pending
+"""
+"""Every load pending (`graph.neo4j.subject_load._SET_PENDING`), and the one that a store of an older
+version kept on its meta node."""
 
 _DERIVED = "OPTIONAL MATCH (d:DerivedData {name: $name}) RETURN d.data AS data"
 _KEEP_DERIVED = """
@@ -173,9 +180,9 @@ class SubjectGraph:
     _audit_head: AuditHead | None = None
     """The audit log's head as this store last saw it (`log_access` chains its entry to it)."""
 
-    def pending_load(self) -> PendingLoad | None:
-        found = self._query(_PENDING)[0]["pending"]
-        return PendingLoad(**json.loads(found)) if found else None
+    def pending_loads(self) -> tuple[PendingLoad, ...]:
+        found = (PendingLoad(**json.loads(row["pending"])) for row in self._query(_PENDING))
+        return tuple(sorted(found, key=lambda pending: pending.started))
 
     def derived(self, name: str) -> bytes | None:
         found = self._query(_DERIVED, name=name)[0]["data"]

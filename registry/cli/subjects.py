@@ -55,8 +55,7 @@ def load_subjects(ctx, files: tuple[Path, ...], workers: int | None, quiet: bool
     """
     service, principal = _service(ctx)
     progress = reporter(quiet)
-    pending = service.pending_load(principal=principal)
-    if pending is not None:
+    for pending in service.pending_loads(principal=principal):
         click.echo(f"warning: a load of {pending.source} by {pending.actor} (started {pending.started}) stopped after "
                    f"{pending.applied:,} of {pending.subjects:,} subjects; loading {pending.source} again completes it",
                    err=True)

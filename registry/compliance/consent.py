@@ -157,7 +157,7 @@ that data as it was: `graph.changes`)."""
 
 class Kept(NamedTuple):
     """The counts of `ended` on the facts' day as read at `mark` (`GraphStore.last_change`,
-    `GraphStore.pending_load`): the bounds of the runs of subjects (`GraphStore.consent_runs`)
+    `GraphStore.pending_loads`): the bounds of the runs of subjects (`GraphStore.consent_runs`)
     and each run's counts, per place of `resting_on_consent` (withdrawn, expired)."""
 
     mark: tuple
@@ -174,7 +174,7 @@ class Kept(NamedTuple):
 def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]]:
     """`ended` on the facts' day, kept with the facts until the subject data changes. Every change
     of it is audited and moves `GraphStore.last_change` (GDPR Art. 5(2)), except a load's batches
-    between its first and last entry, which move its recorded progress (`GraphStore.pending_load`):
+    between its first and last entry, which move its recorded progress (`GraphStore.pending_loads`):
     together they mark what was read. They are read before the subjects, so a change in between
     makes the next question read again. An audited read of subject data (a DSAR) moves neither,
     so a portal's DSARs between two questions leave the counts kept.
@@ -193,7 +193,7 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
     every subject's place, and the counts, alone. A new process starts from those another kept in
     the store (`_stored`; each process keeps its own there, `_keep`), so a command line's or a
     restarted server's first question reads only the runs changed since."""
-    mark = (store.last_change(), store.pending_load())
+    mark = (store.last_change(), store.pending_loads())
     kept: Kept | None = facts.kept.get(COUNTS)
     tally = stored = None
     if kept is None:
@@ -201,13 +201,13 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
         last = _LAST.get(store)
         if last is not None and last.tally.signature == tally.signature:
             kept = last
-        elif mark[1] is None:
+        elif not mark[1]:
             kept = stored = _stored(store, tally)
     if kept is not None and kept.mark == mark:
         facts.kept[COUNTS] = _LAST[store] = kept
         return kept.totals
     changed = None
-    if kept is not None and kept.mark[1] is None and mark[1] is None:
+    if kept is not None and not kept.mark[1] and not mark[1]:
         changed = _changed(store, kept.mark[0], mark[0])
         if changed is not None and _loaded_runs(changed, kept.bounds) == set(range(len(kept.bounds) + 1)):
             changed = None  # loads over every run: read in one pass, cut into runs afresh
@@ -229,7 +229,7 @@ def _counts(store, facts: Facts, resting: list[Resting]) -> list[tuple[int, int]
             runs[number] = kept.tally.count((group, group.subjects) for group in groups)
         kept = Kept.of(mark, kept.tally, bounds, runs)
     facts.kept[COUNTS] = _LAST[store] = kept
-    if mark[1] is None and kept is not stored:
+    if not mark[1] and kept is not stored:
         _keep(store, kept)
     return kept.totals
 
@@ -270,7 +270,7 @@ def _stored(store, tally: Tally) -> Kept | None:
             for number, withdrawn, expired in counted:
                 run[number] = [withdrawn, expired]
             runs.append(run)
-        return Kept.of((found["mark"], None), tally, found["bounds"], runs)
+        return Kept.of((found["mark"], ()), tally, found["bounds"], runs)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, IndexError):
         return None  # not what `_keep` writes: counted again, and kept anew
 
@@ -292,8 +292,8 @@ def _changed(store, since: int, until: int) -> Changed | None:
     """What the audit entries after `since` up to `until` changed: the subjects a consent, a
     disclosure or an erasure names, and the range of ids each load may have written (its
     `graph.subjects.LOADED` data, under the entry that it started as under the one that it
-    ended: a load killed half-way has applied some of its range, and another load since may have
-    cleared the pending mark). Reads, tokens and the registry's documents change none (`_UNCHANGING`), so they are
+    ended: a load killed half-way has applied some of its range, and a load of the same file since
+    has cleared its pending mark). Reads, tokens and the registry's documents change none (`_UNCHANGING`), so they are
     not read. None where a load's range is gone (an erasure of its first or last subject, or more
     than `LOADS_KEPT` loads since), another change comes among them, or there are more than
     `SCAN`: then all may have."""

@@ -87,10 +87,10 @@ class SubjectService:
             return False
         return True
 
-    def pending_load(self, *, principal: Principal) -> PendingLoad | None:
-        """The subject load that started applying and did not finish, if any."""
+    def pending_loads(self, *, principal: Principal) -> tuple[PendingLoad, ...]:
+        """The subject loads that started applying and did not finish, oldest first."""
         require(principal, SUBJECT_WRITE)
-        return self.store.pending_load()
+        return self.store.pending_loads()
 
     def check_key(self) -> None:
         """Raise `KeyMismatch` when a secret is configured and the store's keys were hashed with another
@@ -161,13 +161,15 @@ class SubjectService:
 
     def _refuse_while_loading(self, subject: str) -> None:
         """`InvalidArgument` while a subject load is pending: finishing it (loading its file again)
-        would write back the subjects of its file, an erased one too (Art. 17 erasure undone)."""
-        pending = self.store.pending_load()
+        would write back the subjects of its file, an erased one too (Art. 17 erasure undone). The
+        message names the oldest and how many more there are."""
+        pending, *more = self.store.pending_loads() or (None,)
         if pending is not None:
+            others = f" (and {len(more)} more load(s) pending)" if more else ""
             raise InvalidArgument(
                 f"subject {subject!r} cannot be erased while a subject load is pending: the load of {pending.source} "
                 f"by {pending.actor} (started {pending.started}) stopped after {pending.applied:,} of "
-                f"{pending.subjects:,} subjects, and finishing it would re-create erased subjects; load "
+                f"{pending.subjects:,} subjects{others}, and finishing it would re-create erased subjects; load "
                 f"{pending.source} again to finish it, then erase")
 
     def disclose(self, *, principal: Principal, subject: str, flow: str, at: datetime | None = None,

@@ -256,7 +256,7 @@ class GraphStore(Protocol):
         """What `keep_derived` last kept under `name` (None: nothing, or dropped by an erasure).
         Derived data is what a process worked out from the store and a later process may start
         from instead of reading it all again (the consent rule's counts,
-        `registry.compliance.consent`), marked by its maker with what it was made from
+        `registry.compliance.tally`), marked by its maker with what it was made from
         (`last_change`), so a stale one is known as such."""
 
     def keep_derived(self, name: str, data: bytes, subjects: Iterable[str] = ()) -> None:

@@ -191,7 +191,8 @@ def test_a_change_of_some_subjects_reads_their_runs_again_and_the_counts_stay_ex
     the subjects it names; a load reads every run. At each step the kept counts equal a count made
     afresh."""
     import registry.compliance.consent as rule
-    monkeypatch.setattr(rule, "RUN", 1)
+    import registry.compliance.tally as tally
+    monkeypatch.setattr(tally, "RUN", 1)
     store = registry.store
     groups, runs, reads = store.consent_groups, store.consent_runs, []
     monkeypatch.setattr(store, "consent_groups", lambda *a, run=(None, None), **k: reads.append(run) or groups(*a, run=run, **k))
@@ -231,9 +232,9 @@ def test_a_load_reads_again_the_runs_its_ids_fall_in_and_every_run_once_its_rang
     """A completed load keeps the least and the greatest id it wrote (`graph.subjects.LOADED`):
     the runs between them are read again, the others kept. An erasure of either subject drops the
     range, and then a later question reads every run."""
-    import registry.compliance.consent as rule
+    import registry.compliance.tally as tally
     from graph.subjects import loaded
-    monkeypatch.setattr(rule, "RUN", 1)
+    monkeypatch.setattr(tally, "RUN", 1)
     store = registry.store
     reads = spied(monkeypatch, store)
 
@@ -253,7 +254,7 @@ def test_a_load_reads_again_the_runs_its_ids_fall_in_and_every_run_once_its_rang
     assert counted() == ([("mkt", 2)], ["all"])  # bounds S-1 and S-4
     load(subject("S-2a", "mkt", "withdrawn"))  # between S-2 and S-3
     assert counted() == ([("mkt", 3)], [("S-1", "S-4")])
-    entry = store.audit(rule.AuditQuery(after=0, limit=1000, newest_first=True))[0]
+    entry = store.audit(tally.AuditQuery(after=0, limit=1000, newest_first=True))[0]
     assert json.loads(store.derived(loaded(entry.seq))) == {"first": "S-2a", "last": "S-2a"}
     load(subject("S-9", "claims"), subject("S-0", "mkt", "withdrawn"))  # out of order: the least and the greatest
     assert json.loads(store.derived(loaded(entry.seq + 1))) == {"first": "S-0", "last": "S-9"}
@@ -330,9 +331,9 @@ def spied(monkeypatch, store) -> list:
 
 def restarted(monkeypatch) -> None:
     """As in a new process: nothing of the consent rule's kept in memory, facts or counts."""
-    import registry.compliance.consent as rule
+    import registry.compliance.tally as tally
     import registry.compliance.facts as facts
-    monkeypatch.setattr(rule, "_LAST", rule.weakref.WeakKeyDictionary())
+    monkeypatch.setattr(tally, "_LAST", tally.weakref.WeakKeyDictionary())
     monkeypatch.setattr(facts, "_KEPT", facts.OrderedDict())
 
 
@@ -348,9 +349,9 @@ def test_a_load_killed_half_way_counts_what_it_applied_though_another_load_clear
     leaves the first one's applied subjects counted."""
     import graph.embedded.subject_load
     import graph.neo4j.subject_load
-    import registry.compliance.consent as rule
+    import registry.compliance.tally as tally
     from graph.store import StoreError
-    monkeypatch.setattr(rule, "RUN", 1)
+    monkeypatch.setattr(tally, "RUN", 1)
     for module in (graph.embedded.subject_load, graph.neo4j.subject_load):
         calls, apply = [], module._apply_batch
 
@@ -396,8 +397,8 @@ def test_another_process_starts_from_the_counts_kept_in_the_store_and_reads_only
     """The counts go into the store with what they were made from; a new process with the same
     places and day takes them, reading again only the runs of subjects changed since (through
     any process), and keeps its own there in turn. Every answer equals a count made afresh."""
-    import registry.compliance.consent as rule
-    monkeypatch.setattr(rule, "RUN", 1)
+    import registry.compliance.tally as tally
+    monkeypatch.setattr(tally, "RUN", 1)
     first, second = spied(monkeypatch, registry.store), spied(monkeypatch, other.store)
     assert counted_in(registry) == [("mkt", 2)] and first == ["all"]
     assert counted_in(other) == [("mkt", 2)] and second == []  # nothing read
@@ -422,8 +423,8 @@ def test_counts_kept_for_other_places_or_not_in_the_format_are_made_again(
     path.write_text(json.dumps(subject("S-6", "mkt", "withdrawn")) + "\n")
     service.load(path, principal=ADMIN)
     assert counted_in(other) == [("mkt", 3)] and reads == ["all"]  # the one run, where S-6 falls: one pass
-    for data in (b"not json", b'{"format": 0}', registry.store.derived(rule.DERIVED).replace(b'"format":1', b'"format":2')):
-        registry.store.keep_derived(rule.DERIVED, data)
+    for data in (b"not json", b'{"format": 0}', registry.store.derived(rule.COUNTS).replace(b'"format":1', b'"format":2')):
+        registry.store.keep_derived(rule.COUNTS, data)
         restarted(monkeypatch)
         reads.clear()
         assert counted_in(other) == [("mkt", 3)] and reads == ["all"]
@@ -467,15 +468,16 @@ def test_the_erasure_of_a_subject_that_derived_data_names_drops_it(service, regi
 def test_an_erased_subject_that_bounds_a_run_is_kept_nowhere_and_the_counts_stay_exact(
         service, registry, other, monkeypatch):
     import registry.compliance.consent as rule
-    monkeypatch.setattr(rule, "RUN", 1)
+    import registry.compliance.tally as tally
+    monkeypatch.setattr(tally, "RUN", 1)
     reads = spied(monkeypatch, registry.store)
     assert counted_in(registry) == [("mkt", 2)] and reads == ["all"]  # bounds S-1 and S-4
-    assert b"S-1" in registry.store.derived(rule.DERIVED)
+    assert b"S-1" in registry.store.derived(rule.COUNTS)
     service.erase(principal=ADMIN, subject="S-1")
-    assert registry.store.derived(rule.DERIVED) is None
+    assert registry.store.derived(rule.COUNTS) is None
     reads.clear()
     assert counted_in(registry) == [("mkt", 1)] and reads == [(None, "S-4")]  # two runs read as one
-    assert b"S-1" not in registry.store.derived(rule.DERIVED)
+    assert b"S-1" not in registry.store.derived(rule.COUNTS)
     restarted(monkeypatch)
     assert counted_in(other) == [("mkt", 1)]
     places, fresh = rule_ended(registry)
@@ -498,7 +500,8 @@ def test_counts_naming_a_subject_erased_while_they_were_made_are_not_kept(servic
     """An erasure through another process between the reads of a count and its keeping: the
     store keeps nothing that names the erased subject, and the answer given is the count as read."""
     import registry.compliance.consent as rule
-    monkeypatch.setattr(rule, "RUN", 1)
+    import registry.compliance.tally as tally
+    monkeypatch.setattr(tally, "RUN", 1)
     store, runs = registry.store, registry.store.consent_runs
     erasing = SubjectService(other, KeyHasher(b"secret"))
 
@@ -509,12 +512,12 @@ def test_counts_naming_a_subject_erased_while_they_were_made_are_not_kept(servic
 
     monkeypatch.setattr(store, "consent_runs", read_then_erase)
     assert counted_in(registry) == [("mkt", 2)]  # as read, before the erasure
-    assert store.derived(rule.DERIVED) is None
+    assert store.derived(rule.COUNTS) is None
     store.keep_derived("other", b"1", subjects=["S-2", "S-1"])  # any derived data
     assert store.derived("other") is None
     monkeypatch.setattr(store, "consent_runs", runs)
     assert counted_in(registry) == [("mkt", 1)]  # the erasure moved the mark: counted again
-    assert b"S-1" not in store.derived(rule.DERIVED)
+    assert b"S-1" not in store.derived(rule.COUNTS)
 
 
 def rule_ended(registry):

@@ -77,7 +77,7 @@ class Rules:
     def signature(self, purposes: Iterable[str]) -> tuple:
         """What decides consent to `purposes` under these rules, hashable: each purpose with the
         purposes whose events cover it and its `consent_validity`. Rules with equal signatures
-        decide alike on the same events (`registry.compliance.consent` keeps counts by it)."""
+        decide alike on the same events (`registry.compliance.tally` keeps counts by it)."""
         return tuple((p, self.covering(p), str(self._validity.get(p))) for p in sorted(set(purposes)))
 
     def timed(self, purposes: Iterable[str]) -> bool:

@@ -311,6 +311,19 @@ def state(store: GraphStore, sample: list[str]) -> tuple:
             [store.subject(id_) for id_ in sample])
 
 
+def _settled(store: GraphStore, sample: list[str]) -> tuple:
+    """`state` once two reads 0.2 s apart agree. A Neo4j server may still be committing the last
+    transaction of a client killed after it sent the commit, and `state` reads in several
+    transactions: one read could see part of it before and part after."""
+    now = state(store, sample)
+    while True:
+        time.sleep(0.2)
+        again = state(store, sample)
+        if again == now:
+            return now
+        now = again
+
+
 def big_bundle(flows: int) -> dict:
     """The base registry and `flows` more flows (a load that takes a while)."""
     bundle = json.loads(json.dumps(BASE))
@@ -379,7 +392,7 @@ def crashes(backend: Backend, kind: str, kills: int, *, size: int, rng: random.R
                     process.communicate()
                     ended = "finished"
                 figures.runs += 1
-                now = state(registry.store, sample)
+                now = _settled(registry.store, sample)
                 if ended == "finished":
                     figures.finished += 1
                 elif now == before:

@@ -18,7 +18,7 @@ from graph.store import ENTITY_TYPES, Doc
 __all__ = ["AUDIT_TYPES", "SUBJECT_AUDIT_TYPES", "AuditAction", "AuditEntry", "AuditHead", "AuditQuery",
            "NewAuditEntry", "audit_time"]
 
-AuditAction = Literal["create", "update", "delete", "load", "read", "revoke", "erase", "force"]
+AuditAction = Literal["create", "update", "delete", "load", "read", "revoke", "erase", "force", "abandon"]
 
 AUDIT_TYPES = ENTITY_TYPES + ("subject", "consent", "subject-file", "disclosure", "token")
 """What an audit entry can be about: the registry's entities, a data subject (a read, an erasure),

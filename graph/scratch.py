@@ -73,6 +73,9 @@ class ScratchStore(SnapshotReads):
     def pending_loads(self) -> tuple[()]:
         return ()
 
+    def abandon_loads(self, source: str, *, actor: str) -> int:
+        raise NotImplementedError("a scratch store does not load data subjects")
+
     def derived(self, name: str) -> bytes | None:
         return None  # its audit log is empty: what changed since the base's counts cannot be told
 

@@ -286,7 +286,8 @@ class GraphStore(Protocol):
 
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
-                       progress: Progress | None = None, checked_at: int | None = None) -> int:
+                       progress: Progress | None = None, checked_at: int | None = None,
+                       digest: str | None = None) -> int:
         """Upsert subjects and return how many: records and keys are replaced, consent events
         added to the history. A row may come encoded (`EncodedSubject`).
 
@@ -298,7 +299,9 @@ class GraphStore(Protocol):
         and the count. A larger one is audited when it starts applying and when it ends; until
         it ends the store records it as a `PendingLoad` (`pending_loads`), and a load killed in
         between leaves the batches applied so far: loading the same file again completes it. A load
-        that ends clears the records of every load of its `source`, and no other's.
+        that ends clears the records of the loads of the same file, and no other's: the same
+        `source` and, where both loads give one, the same `digest` (the file's SHA-256, hex); an
+        empty file clears none.
         Reads are never blocked by a load; another writer waits for one batch at most.
 
         Every entity the rows name (records' systems, categories and sources, consents' purposes,
@@ -312,6 +315,11 @@ class GraphStore(Protocol):
         names the secret they were hashed with: it is recorded if the store has none yet; a
         store that records another one refuses the load with a `StoreError` and keeps nothing.
         """
+
+    def abandon_loads(self, source: str, *, actor: str) -> int:
+        """Forget the pending loads of `source` (a file that will not be loaded again), audited
+        (action `abandon`, type `subject-file`) where there were any; how many. The subjects their
+        batches applied stay."""
 
     def pending_loads(self) -> tuple[PendingLoad, ...]:
         """The subject loads that started applying and have not finished (killed, or a batch

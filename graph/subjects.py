@@ -233,11 +233,13 @@ wait at most one batch; see `GraphStore.write_subjects`."""
 class PendingLoad:
     """A subject load that started applying and has not finished (its process was killed, or a
     batch failed): `source` the file's name, `subjects` how many it holds, `applied` how many
-    were applied, `started` when (as `audit_time` writes it) and by whom (`actor`). Loading the
-    same file again completes it: a load is idempotent."""
+    were applied, `started` when (as `audit_time` writes it) and by whom (`actor`), `digest` the
+    file's SHA-256 (hex; None where the loader gave none, or an older version recorded it).
+    Loading the same file again completes it: a load is idempotent."""
 
     source: str
     subjects: int
     applied: int
     started: str
     actor: str
+    digest: str | None = None

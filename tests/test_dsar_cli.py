@@ -143,3 +143,37 @@ def test_keys_without_a_configured_secret_are_refused(workdir):
     result = cli("subjects", "load", "subjects.jsonl", cwd=workdir)
     assert result.returncode == 2
     assert "subjects.jsonl:1: subject 'C-1': keys: lookup keys need a secret: set DSA_REGISTRY_HMAC_KEY" in result.stderr
+
+
+def test_pending_loads_are_listed_and_one_whose_file_is_gone_can_be_abandoned(workdir):
+    """A load killed half-way keeps erasure refused until its file is loaded again; where that file
+    is gone, `subjects abandon-load` forgets it (audited) and erasure goes on."""
+    from graph.embedded import EmbeddedStore
+    from graph.subjects import SUBJECT_BATCH, SubjectRow
+
+    cli("subjects", "load", "subjects.jsonl", cwd=workdir, env=ENV)
+    store = EmbeddedStore(workdir / "registry.db")
+    rows = (SubjectRow(f"B-{i:06d}", "insured", [{"system": "crm"}], [], []) for i in range(SUBJECT_BATCH + 1))
+
+    def killed(done, total):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.write_subjects(rows, actor="bulk", source="nightly.jsonl", progress=killed)
+    store.close()
+    [started] = [e["at"] for e in map(json.loads, cli("audit", "--entity", "nightly.jsonl", cwd=workdir,
+                                                          env=ENV).stdout.splitlines())]
+    assert cli("subjects", "pending", cwd=workdir, env=ENV).stdout == f"nightly.jsonl\t10000 of 10001\t{started}\tbulk\n"
+    refused = cli("subjects", "erase", "C-<script>", cwd=workdir, env=ENV)
+    assert refused.returncode == 2 and "while a subject load is pending: the load of nightly.jsonl" in refused.stderr
+    unknown = cli("subjects", "abandon-load", "daily.jsonl", cwd=workdir, env=ENV)
+    assert (unknown.returncode, unknown.stderr) == (
+        2, "error: source: no load of 'daily.jsonl' is pending (pending: nightly.jsonl)\n")
+    abandoned = cli("subjects", "abandon-load", "nightly.jsonl", cwd=workdir, env=ENV)
+    assert abandoned.stdout == "nightly.jsonl: 1 pending load(s) abandoned; the subjects they applied stay\n"
+    assert cli("subjects", "pending", cwd=workdir, env=ENV).stdout == ""
+    trail = [json.loads(line) for line in cli("audit", "--entity", "nightly.jsonl", cwd=workdir, env=ENV).stdout.splitlines()]
+    assert [(e["action"], e["after"]) for e in trail] == [("load", {"subjects": 10001, "state": "started"}),
+                                                         ("abandon", {"loads": 1})]
+    assert trail[1]["actor"].startswith("os:")  # the one who ran the command
+    assert cli("subjects", "erase", "C-<script>", cwd=workdir, env=ENV).returncode == 0

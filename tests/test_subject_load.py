@@ -3,6 +3,7 @@ batches while reads and other writes go on, resumable when stopped half-way, and
 waits too long for another says so (`StoreBusy`, exit code 75)."""
 
 import dataclasses
+import hashlib
 import json
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ from graph.embedded import EmbeddedStore
 from graph.store import StoreBusy
 from graph.subjects import SUBJECT_BATCH, PendingLoad
 from registry.auth.roles import Principal
-from registry.errors import InvalidArgument
+from registry.errors import InvalidArgument, NotFound
 from registry.service import Registry
 from registry.subjects.keys import KeyHasher
 from registry.subjects.model import SubjectsInvalid
@@ -176,6 +177,48 @@ def test_each_load_keeps_its_own_pending_mark_and_a_load_that_ends_clears_only_t
     assert store.pending_loads() == ()
     _plan, done = service.erase(principal=DPO, subject="B-000007")  # once every load is finished
     assert done.systems == ("crm",) and store.subject("B-000007") is None  # records replaced by other.jsonl's
+
+
+def test_only_the_same_file_completes_a_pending_load_and_an_abandoned_one_is_audited(
+        service, store, tmp_path, monkeypatch):
+    """A file that bears the name of a pending load's but not its content (the next day's export
+    in another folder), or holds nothing, completes nothing; the same content from anywhere does.
+    A load whose file will not come again is abandoned, audited, and erasure goes on."""
+    for module in ("graph.embedded.subject_load", "graph.neo4j.subject_load"):
+        monkeypatch.setattr(f"{module}.SUBJECT_BATCH", 5)
+    big = subject_file(tmp_path, 12)
+
+    def stop(done, total):
+        raise Stop
+
+    with pytest.raises(Stop):
+        service.load(big, principal=DPO, applied=stop)
+    [pending] = store.pending_loads()
+    assert pending.digest == hashlib.sha256(big.read_bytes()).hexdigest()
+    (tmp_path / "next").mkdir()
+    assert service.load(subject_file(tmp_path / "next", 11), principal=DPO) == 11  # many.jsonl, another content
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "many.jsonl").write_text("")
+    assert service.load(tmp_path / "empty" / "many.jsonl", principal=DPO) == 0
+    assert store.pending_loads() == (pending,)
+    (tmp_path / "copy").mkdir()
+    copy = tmp_path / "copy" / "many.jsonl"
+    copy.write_bytes(big.read_bytes())
+    assert service.load(copy, principal=DPO) == 12  # the same file, copied elsewhere
+    assert store.pending_loads() == ()
+
+    with pytest.raises(Stop):
+        service.load(big, principal=DPO, applied=stop)
+    with pytest.raises(NotFound, match=r"^source: no load of 'other.jsonl' is pending \(pending: many.jsonl\)$"):
+        service.abandon_loads("other.jsonl", principal=DPO)
+    assert service.abandon_loads("many.jsonl", principal=DPO) == 1
+    assert store.pending_loads() == ()
+    [entry] = store.audit(AuditQuery(entity="many.jsonl", limit=1, newest_first=True))
+    assert (entry.action, entry.type, entry.actor, entry.after) == ("abandon", "subject-file", "alice", {"loads": 1})
+    assert store.count_subjects(["claims"]) == 13  # what its batches applied stays (with C-1)
+    service.erase(principal=DPO, subject="B-000000")
+    with pytest.raises(NotFound):
+        service.abandon_loads("many.jsonl", principal=DPO)
 
 
 def test_a_pending_mark_kept_by_an_older_version_still_refuses_erasure_until_its_file_is_loaded(

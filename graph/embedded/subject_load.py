@@ -53,9 +53,11 @@ PENDING = "subject-load"
 """The `setting` rows that record loads applying in batches (JSON of a `PendingLoad`): one per
 load, `subject-load/` and the sequence number of the audit entry that it started, so that one
 load's end does not clear another's mark (a store of an older version has at most one, keyed
-`subject-load` alone). A load that ends clears the marks of every load of its source: it has
-applied the whole file, which completes them."""
+`subject-load` alone). A load that ends clears the marks of the loads of the same file
+(`_SAME_FILE`): it has applied it whole, which completes them."""
 _PENDING_KEYS = "(key = ?1 OR (key >= ?1 || '/' AND key < ?1 || '0'))"
+_SAME_FILE = ("value ->> 'source' = ?2 AND (?3 IS NULL OR value ->> 'digest' IS NULL OR value ->> 'digest' = ?3)")
+"""A mark of a load of the file named ?2 whose content has the SHA-256 ?3 (where either is not known: by name)."""
 
 _STAGE = """
 CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, records TEXT, keys TEXT, consents TEXT,
@@ -116,7 +118,8 @@ class SubjectLoad:
 
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
-                       progress: Progress | None = None, checked_at: int | None = None) -> int:
+                       progress: Progress | None = None, checked_at: int | None = None,
+                       digest: str | None = None) -> int:
         db = self._staging_connection()
         try:
             db.executescript(_STAGE)
@@ -138,11 +141,20 @@ class SubjectLoad:
             raise
         try:
             self._apply(db, bounds, ascending, distinct == count, actor=actor, source=source, total=count,
-                        fingerprint=fingerprint, progress=progress, checked_at=checked_at)
+                        digest=digest, fingerprint=fingerprint, progress=progress, checked_at=checked_at)
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # what `_WAL_PAGES` let grow, without waiting for readers
         finally:
             db.close()
         return count
+
+    def abandon_loads(self, source: str, *, actor: str) -> int:
+        with self._writing() as db:
+            found = db.execute(f"DELETE FROM setting WHERE {_PENDING_KEYS} AND value ->> 'source' = ?2 RETURNING key",
+                               (PENDING, source)).fetchall()
+            if found:
+                self._audit([NewAuditEntry(audit_time(), actor, "abandon", "subject-file", source,
+                                           after=encode({"loads": len(found)}))], db)
+        return len(found)
 
     def pending_loads(self) -> tuple[PendingLoad, ...]:
         with self._reader() as db:
@@ -158,13 +170,14 @@ class SubjectLoad:
         return db
 
     def _apply(self, db: sqlite3.Connection, bounds: list[tuple], ascending: bool, distinct: bool, *, actor: str,
-               source: str, total: int, fingerprint: str | None, progress: Progress | None,
+               source: str, total: int, digest: str | None, fingerprint: str | None, progress: Progress | None,
                checked_at: int | None = None) -> None:
         ids, lines = _IDS[ascending], _LINES[ascending]
         index = tuple(s.format(lines=lines, ids=ids) for s in (_INDEX_STAGED if distinct else _INDEX_STORED))
         statements = ([s.format(ids=ids) for s in _FORGET], _SUBJECTS[ascending], index,
                       [s.format(lines=lines) for s in (_CONSENTS, disclosures.INSERT_STAGED)])
-        pending = PendingLoad(source=source, subjects=total, applied=0, started=audit_time(), actor=actor)
+        pending = PendingLoad(source=source, subjects=total, applied=0, started=audit_time(), actor=actor,
+                              digest=digest)
         done, started = 0, None
         for number, bound in enumerate(bounds, 1):
             first, last = number == 1, number == len(bounds)
@@ -187,8 +200,7 @@ class SubjectLoad:
                 size = _apply_batch(db, statements, bound)
                 done += size
                 if last:  # this file is applied whole: no load of it is pending any more
-                    db.execute(f"DELETE FROM setting WHERE {_PENDING_KEYS} AND value ->> 'source' = ?2",
-                               (PENDING, source))
+                    db.execute(f"DELETE FROM setting WHERE {_PENDING_KEYS} AND {_SAME_FILE}", (PENDING, source, digest))
                     self._audit([NewAuditEntry(audit_time(), actor, "load", "subject-file", source,
                                                after=encode({"subjects": total}))], db)
                     self._keep_loaded(db, self._head_seq(db), _RANGE[ascending], (1, total) if ascending else ())

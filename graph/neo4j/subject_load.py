@@ -99,16 +99,27 @@ ON CREATE SET m.version = 0, m.seq = 0
 SET m.key_fingerprint = coalesce(m.key_fingerprint, $fingerprint)
 RETURN m.key_fingerprint AS recorded
 """
-_SET_PENDING = "MERGE (p:PendingLoad {entry: $entry}) SET p.source = $source, p.load = $pending"
+_SET_PENDING = ("MERGE (p:PendingLoad {entry: $entry}) "
+                "SET p.source = $source, p.digest = $digest, p.load = $pending")
 """A load applying in batches, as a node of its own keyed by the audit entry that it started (`entry`),
 so that one load's end does not clear another's mark; `load` the JSON of its `PendingLoad`."""
 _END_PENDING = """
-CALL () { MATCH (p:PendingLoad {source: $source}) DELETE p }
-MATCH (m:RegistryMeta {key: 'registry'}) WHERE m.subject_load IS NOT NULL
-RETURN m.subject_load AS legacy
+CALL () {
+  MATCH (p:PendingLoad {source: $source}) WHERE $digest IS NULL OR p.digest IS NULL OR p.digest = $digest
+  DELETE p
+  RETURN count(*) AS cleared
+}
+OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) WHERE m.subject_load IS NOT NULL
+RETURN cleared, m.subject_load AS legacy
 """
-"""A load that ends clears the marks of every load of its source: it has applied the whole file,
-which completes them. A store of an older version kept at most one, on the meta node (`legacy`)."""
+"""A load that ends clears the marks of the loads of the same file (by name, and by content where
+both are known): it has applied it whole, which completes them. A store of an older version kept
+at most one, on the meta node (`legacy`, with no digest). `abandon_loads` clears those of a name."""
+_ABANDON = """
+CALL () { MATCH (p:PendingLoad {source: $source}) DELETE p RETURN count(*) AS cleared }
+OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) WHERE m.subject_load IS NOT NULL
+RETURN cleared, m.subject_load AS legacy
+"""
 _END_LEGACY = "MATCH (m:RegistryMeta {key: 'registry'}) REMOVE m.subject_load"
 
 _ANY_SUBJECT_CATEGORY = "RETURN EXISTS { (:DataSubjectCategory) } AS found"
@@ -118,9 +129,14 @@ _STATEMENT_ROWS = 5_000
 class SubjectLoad:
     """The subject load of `Neo4jStore` (which provides `_session` and `_errors`)."""
 
+    def abandon_loads(self, source: str, *, actor: str) -> int:
+        with self._errors(), self._session() as session:
+            return session.execute_write(_abandon, source, actor)
+
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
-                       progress: Progress | None = None, checked_at: int | None = None) -> int:
+                       progress: Progress | None = None, checked_at: int | None = None,
+                       digest: str | None = None) -> int:
         with tempfile.TemporaryFile(prefix="dsa-subjects-") as spool, \
                 ThreadPoolExecutor(1, thread_name_prefix="subject-batch") as preparer:
             count, keys, span = 0, False, None
@@ -132,7 +148,8 @@ class SubjectLoad:
             fingerprint = key_fingerprint() if keys and key_fingerprint else None
             spool.seek(0)
             lines = iter(spool)
-            pending = PendingLoad(source=source, subjects=count, applied=0, started=audit_time(), actor=actor)
+            pending = PendingLoad(source=source, subjects=count, applied=0, started=audit_time(), actor=actor,
+                                  digest=digest)
             done, batches, started, applied = 0, max(1, -(-count // SUBJECT_BATCH)), None, None
             prepared = preparer.submit(_prepare, list(islice(lines, SUBJECT_BATCH)))
             for number in range(1, batches + 1):
@@ -260,16 +277,37 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
     for part in (merged[i:i + _STATEMENT_ROWS] for i in range(0, len(merged), _STATEMENT_ROWS)):
         _merge(tx, part)
     if last:
-        legacy = tx.run(_END_PENDING, source=load.source).single()
-        if legacy and json.loads(legacy["legacy"])["source"] == load.source:
-            tx.run(_END_LEGACY).consume()
+        if load.subjects:  # an empty file of the same name completes nothing
+            _clear_pending(tx, _END_PENDING, load.source, load.digest)
         _keep_loaded(tx, _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects}).seq,
                      span)
     else:
         applied = dataclasses.replace(load, applied=load.applied + batch.size)
-        tx.run(_SET_PENDING, entry=started, source=load.source, pending=json.dumps(dataclasses.asdict(applied))).consume()
+        tx.run(_SET_PENDING, entry=started, source=load.source, digest=load.digest,
+               pending=json.dumps(dataclasses.asdict(applied))).consume()
         _keep_loaded(tx, started, span)
     return started
+
+
+def _clear_pending(tx: neo4j.ManagedTransaction, statement: str, source: str, digest: str | None = None) -> int:
+    """Clear the pending marks that `statement` (`_END_PENDING`, `_ABANDON`) finds for the file
+    `source` (`digest`), and the one an older version kept on the meta node where it names
+    `source`; how many."""
+    found = tx.run(statement, source=source, digest=digest).single()
+    cleared = found["cleared"]
+    if found["legacy"] and json.loads(found["legacy"])["source"] == source:
+        tx.run(_END_LEGACY).consume()
+        cleared += 1
+    return cleared
+
+
+def _abandon(tx: neo4j.ManagedTransaction, source: str, actor: str) -> int:
+    """`GraphStore.abandon_loads` in one transaction, audited where it clears any."""
+    audit.lock(tx)
+    cleared = _clear_pending(tx, _ABANDON, source)
+    if cleared:
+        _audit(tx, actor, "abandon", "subject-file", source, {"loads": cleared})
+    return cleared
 
 
 def _keep_loaded(tx: neo4j.ManagedTransaction, seq: int | None, span: tuple[str, str] | None) -> None:

@@ -93,6 +93,28 @@ def _stages(progress: Reporter, path: Path) -> Iterator[tuple[Callable[[int, int
         yield on_read, on_applied
 
 
+@subjects.command("pending")
+@click.pass_context
+def pending_loads(ctx):
+    """Subject loads that started applying and did not finish, oldest first: file, subjects applied
+    of those in it, when it started and by whom. While any is pending, erasure is refused."""
+    service, principal = _service(ctx)
+    for pending in service.pending_loads(principal=principal):
+        click.echo(f"{pending.source}\t{pending.applied} of {pending.subjects}\t{pending.started}\t{pending.actor}")
+
+
+@subjects.command("abandon-load")
+@click.argument("source")
+@click.pass_context
+def abandon_load(ctx, source: str):
+    """Forget the pending loads of the file named SOURCE, which will not be loaded again (gone, or
+    replaced by another of that name); audited. The subjects their batches applied stay, and
+    erasure is no longer refused for their sake. Loading the file again is the better way out."""
+    service, principal = _service(ctx)
+    count = service.abandon_loads(source, principal=principal)
+    click.echo(f"{source}: {count} pending load(s) abandoned; the subjects they applied stay")
+
+
 @subjects.command("list")
 @click.option("--after", metavar="ID", help="Start after this subject id (the last one of the previous page).")
 @click.option("--limit", type=click.IntRange(1, MAX_PAGE), default=100, show_default=True)

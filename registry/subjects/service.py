@@ -13,6 +13,7 @@ secret its keys were hashed with, and a lookup or load with another secret is re
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -59,13 +60,16 @@ class SubjectService:
         """Load a JSON Lines or CSV subject file. The file is read and validated whole before
         anything is written: an invalid line (`SubjectsInvalid`) changes nothing. It is then applied
         in batches (`graph.store.GraphStore.write_subjects`): all of a file of one batch or none; a
-        larger one killed half-way is completed by loading it again.
+        larger one killed half-way is completed by loading it again (the same name and content:
+        its SHA-256 goes with the load).
 
         A large file is checked by `workers` processes (default: `parallel.workers_for` its size; 0
         checks it in this one). `read(bytes, file size)` and `applied(subjects, total)` report progress."""
         require(principal, SUBJECT_WRITE)
         checked_at = self.store.version()  # read first: the entities checked against are as new or newer
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
+        with path.open("rb") as file:
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
         lines = files.read_subjects(path, read)
         workers = parallel.workers_for(path.stat().st_size) if workers is None else workers
         if workers and self._readable_secret():
@@ -76,7 +80,7 @@ class SubjectService:
         with refused_as_invalid():
             return self.store.write_subjects(rows, actor=principal.name, source=path.name,
                                              key_fingerprint=lambda: self.hasher.fingerprint, progress=applied,
-                                             checked_at=checked_at)
+                                             checked_at=checked_at, digest=digest)
 
     def _readable_secret(self) -> bool:
         """Whether the lookup-key secret (if any) can be read now, to go to worker processes; when it
@@ -91,6 +95,18 @@ class SubjectService:
         """The subject loads that started applying and did not finish, oldest first."""
         require(principal, SUBJECT_WRITE)
         return self.store.pending_loads()
+
+    def abandon_loads(self, source: str, *, principal: Principal) -> int:
+        """Forget the pending loads of the file named `source` that will not be loaded again (it is
+        gone, or was replaced by another of that name); audited; how many. The subjects their
+        batches applied stay, and erasure is no longer refused for their sake. `NotFound` when
+        no load of `source` is pending."""
+        require(principal, SUBJECT_WRITE)
+        abandoned = self.store.abandon_loads(source, actor=principal.name)
+        if not abandoned:
+            pending = ", ".join(sorted({p.source for p in self.store.pending_loads()})) or "none"
+            raise NotFound(f"source: no load of {source!r} is pending (pending: {pending})")
+        return abandoned
 
     def check_key(self) -> None:
         """Raise `KeyMismatch` when a secret is configured and the store's keys were hashed with another

@@ -287,7 +287,7 @@ class GraphStore(Protocol):
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
                        progress: Progress | None = None, checked_at: int | None = None,
-                       digest: str | None = None) -> int:
+                       file_digest: Callable[[], str | None] | None = None) -> int:
         """Upsert subjects and return how many: records and keys are replaced, consent events
         added to the history. A row may come encoded (`EncodedSubject`).
 
@@ -300,8 +300,8 @@ class GraphStore(Protocol):
         it ends the store records it as a `PendingLoad` (`pending_loads`), and a load killed in
         between leaves the batches applied so far: loading the same file again completes it. A load
         that ends clears the records of the loads of the same file, and no other's: the same
-        `source` and, where both loads give one, the same `digest` (the file's SHA-256, hex); an
-        empty file clears none.
+        `source` and, where both loads give one, the same digest (`file_digest()`, called once the
+        rows are consumed: the file's SHA-256, hex); an empty file clears none.
         Reads are never blocked by a load; another writer waits for one batch at most.
 
         Every entity the rows name (records' systems, categories and sources, consents' purposes,

@@ -119,7 +119,7 @@ class SubjectLoad:
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
                        progress: Progress | None = None, checked_at: int | None = None,
-                       digest: str | None = None) -> int:
+                       file_digest: Callable[[], str | None] | None = None) -> int:
         db = self._staging_connection()
         try:
             db.executescript(_STAGE)
@@ -131,6 +131,7 @@ class SubjectLoad:
                 return 0
             distinct = count if ascending else _index_by_id(db)
             fingerprint = key_fingerprint() if key_fingerprint and keys else None
+            digest = file_digest() if file_digest else None
             bounds = _batches(db, ascending, count)
         except sqlite3.Error as error:
             db.close()

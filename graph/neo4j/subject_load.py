@@ -136,7 +136,7 @@ class SubjectLoad:
     def write_subjects(self, rows: Iterable[SubjectRow | EncodedSubject], *, actor: str, source: str,
                        key_fingerprint: Callable[[], str | None] | None = None,
                        progress: Progress | None = None, checked_at: int | None = None,
-                       digest: str | None = None) -> int:
+                       file_digest: Callable[[], str | None] | None = None) -> int:
         with tempfile.TemporaryFile(prefix="dsa-subjects-") as spool, \
                 ThreadPoolExecutor(1, thread_name_prefix="subject-batch") as preparer:
             count, keys, span = 0, False, None
@@ -146,6 +146,7 @@ class SubjectLoad:
                 keys = keys or keyed(row)
                 span = (row.id, row.id) if span is None else (min(span[0], row.id), max(span[1], row.id))
             fingerprint = key_fingerprint() if keys and key_fingerprint else None
+            digest = file_digest() if file_digest else None
             spool.seek(0)
             lines = iter(spool)
             pending = PendingLoad(source=source, subjects=count, applied=0, started=audit_time(), actor=actor,

@@ -7,8 +7,12 @@ the csv module refuses) comes as an exception in place of a subject, and reading
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from registry.sources import BundleInvalid, decode
@@ -30,6 +34,31 @@ def read_subjects(path: Path, progress: Callable[[int, int], None] | None = None
 
 
 _EVERY = 10_000
+_CHUNK = 1 << 20
+
+
+@contextmanager
+def digesting(path: Path) -> Iterator[Callable[[], str | None]]:
+    """The file's SHA-256 (hex) as a callable, worked out in a thread of its own while the file is
+    read and checked (hashing lets go of the GIL); the thread stops early when the block ends
+    before the digest was asked for."""
+    stop = threading.Event()
+
+    def sha256() -> str | None:
+        digest = hashlib.sha256()
+        with path.open("rb") as file:
+            while chunk := file.read(_CHUNK):
+                if stop.is_set():
+                    return None
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    with ThreadPoolExecutor(1, thread_name_prefix="subject-file-digest") as hasher:
+        found = hasher.submit(sha256)
+        try:
+            yield found.result
+        finally:
+            stop.set()
 
 
 def _decoded(file, source: str, progress: Callable[[int, int], None] | None = None

@@ -13,7 +13,6 @@ secret its keys were hashed with, and a lookup or load with another secret is re
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -68,8 +67,6 @@ class SubjectService:
         require(principal, SUBJECT_WRITE)
         checked_at = self.store.version()  # read first: the entities checked against are as new or newer
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
-        with path.open("rb") as file:
-            digest = hashlib.file_digest(file, "sha256").hexdigest()
         lines = files.read_subjects(path, read)
         workers = parallel.workers_for(path.stat().st_size) if workers is None else workers
         if workers and self._readable_secret():
@@ -77,10 +74,10 @@ class SubjectService:
         else:
             rows = model.rows(lines, checker)
         # the store checks again, in each batch's transaction, that what the rows name still exists
-        with refused_as_invalid():
+        with refused_as_invalid(), files.digesting(path) as digest:
             return self.store.write_subjects(rows, actor=principal.name, source=path.name,
                                              key_fingerprint=lambda: self.hasher.fingerprint, progress=applied,
-                                             checked_at=checked_at, digest=digest)
+                                             checked_at=checked_at, file_digest=digest)
 
     def _readable_secret(self) -> bool:
         """Whether the lookup-key secret (if any) can be read now, to go to worker processes; when it

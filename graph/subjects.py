@@ -203,6 +203,12 @@ def restricted(records: list[Doc], day: str) -> list[Doc]:
     return [{**r, "restricted": r.get("restricted") or day} for r in records]
 
 
+ABANDONED = ("its pending record was cleared meanwhile (subjects abandon-load, or another load of the same file "
+             "completed it): erasures may have followed, so it stops")
+"""Why a load of several batches stops before a batch: its mark is gone, and with it the refusal of
+erasure that let it write subjects back (`graph.subjects.partly_loaded` says how far it got)."""
+
+
 Progress = Callable[[int, int], None]
 """Called with (done, total) as long work advances: subjects applied of those in the file."""
 

@@ -221,6 +221,53 @@ def test_only_the_same_file_completes_a_pending_load_and_an_abandoned_one_is_aud
         service.abandon_loads("many.jsonl", principal=DPO)
 
 
+def test_a_load_whose_pending_record_is_abandoned_while_it_runs_stops_before_its_next_batch(
+        service, store, tmp_path, monkeypatch):
+    """Abandoning a load that is still applying lets erasures go ahead: its next batch would write
+    an erased subject back, so it stops, and the erased subject stays erased."""
+    for module in ("graph.embedded.subject_load", "graph.neo4j.subject_load"):
+        monkeypatch.setattr(f"{module}.SUBJECT_BATCH", 5)
+    path = subject_file(tmp_path, 12, system="crm")
+    assert service.load(path, principal=DPO) == 12  # loaded once; loaded again below
+
+    def abandoned_meanwhile(done, total):
+        if done == 5:
+            assert service.abandon_loads("many.jsonl", principal=DPO) == 1
+            service.erase(principal=DPO, subject="B-000011")  # in the file's last batch
+
+    with pytest.raises(InvalidArgument) as stopped:
+        service.load(path, principal=DPO, applied=abandoned_meanwhile)
+    assert str(stopped.value) == (
+        "5 of the 12 subjects of many.jsonl were loaded, then the rest was refused: its pending record was cleared "
+        "meanwhile (subjects abandon-load, or another load of the same file completed it): erasures may have "
+        "followed, so it stops")
+    assert store.subject("B-000011") is None and store.pending_loads() == ()
+
+
+def test_a_subject_file_read_from_a_pipe_loads_whole_and_its_digest_is_of_what_was_read(
+        service, store, tmp_path, monkeypatch):
+    """The digest is of the bytes the load read: a pipe can be read once only."""
+    import os
+    import threading
+
+    for module in ("graph.embedded.subject_load", "graph.neo4j.subject_load"):
+        monkeypatch.setattr(f"{module}.SUBJECT_BATCH", 5)
+    text = subject_file(tmp_path, 12).read_bytes()
+    fifo = tmp_path / "many.jsonl.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(text,))
+    writer.start()
+
+    def stop(done, total):
+        raise Stop
+
+    with pytest.raises(Stop):
+        service.load(fifo, principal=DPO, applied=stop)
+    writer.join()
+    [pending] = store.pending_loads()
+    assert (pending.subjects, pending.digest) == (12, hashlib.sha256(text).hexdigest())
+
+
 def test_a_pending_mark_kept_by_an_older_version_still_refuses_erasure_until_its_file_is_loaded(
         service, store, tmp_path):
     """A store written by the version that kept one mark for every load (`setting` row

@@ -36,8 +36,8 @@ from graph.auditlog import NewAuditEntry, audit_time
 from graph.changes import encode
 from graph.embedded import disclosures
 from graph.store import IntegrityError, StoreBusy, StoreError
-from graph.subjects import (LOADED, LOADS_KEPT, SUBJECT_BATCH, EncodedSubject, PendingLoad, Progress, SubjectRow,
-                            encoded_subject, keyed, loaded, partly_loaded)
+from graph.subjects import (ABANDONED, LOADED, LOADS_KEPT, SUBJECT_BATCH, EncodedSubject, PendingLoad, Progress,
+                            SubjectRow, encoded_subject, keyed, loaded, partly_loaded)
 
 _STAGING_ROWS = 20_000
 _WAL_PAGES = 25_000
@@ -190,6 +190,8 @@ class SubjectLoad:
             # batches before it durable too.
             db.execute(f"PRAGMA synchronous = {'FULL' if last else 'NORMAL'}")
             with self._failing(source, done, total), self._writing(db):
+                if not first and self._setting(f"{PENDING}/{started:012d}", db) is None:
+                    raise IntegrityError(ABANDONED)
                 if first:
                     self._claim_fingerprint(fingerprint, db)
                     if not last:

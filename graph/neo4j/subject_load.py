@@ -35,8 +35,9 @@ from graph.auditlog import audit_time
 from graph.neo4j import audit, disclosures
 from graph.neo4j.subjects import _CONSENT_FIELDS, _CONSENTS, _FORGET_LOADS, _KEEP_DERIVED, _TYPES, _audit
 from graph.store import IntegrityError, StoreError
-from graph.subjects import (LOADED, LOADS_KEPT, SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject, PendingLoad, Progress,
-                            SubjectRow, encoded_subject, keyed, loaded, missing_message, partly_loaded)
+from graph.subjects import (ABANDONED, LOADED, LOADS_KEPT, SUBJECT_BATCH, SUBJECT_REFERENCES, EncodedSubject,
+                            PendingLoad, Progress, SubjectRow, encoded_subject, keyed, loaded, missing_message,
+                            partly_loaded)
 
 _FORGET = """
 UNWIND $ids AS id
@@ -120,6 +121,7 @@ CALL () { MATCH (p:PendingLoad {source: $source}) DELETE p RETURN count(*) AS cl
 OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) WHERE m.subject_load IS NOT NULL
 RETURN cleared, m.subject_load AS legacy
 """
+_STILL_PENDING = "RETURN EXISTS { (:PendingLoad {entry: $entry}) } AS found"
 _END_LEGACY = "MATCH (m:RegistryMeta {key: 'registry'}) REMOVE m.subject_load"
 
 _ANY_SUBJECT_CATEGORY = "RETURN EXISTS { (:DataSubjectCategory) } AS found"
@@ -261,6 +263,8 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
     or of the one that it `started` (its seq, which the first batch returns; later batches
     return it again): a load killed half-way is still seen to have changed what it applied."""
     audit.lock(tx)
+    if not first and not tx.run(_STILL_PENDING, entry=started).single()["found"]:
+        raise IntegrityError(ABANDONED)
     _check_named(tx, batch.named, load.source)
     if fingerprint is not None:
         recorded = tx.run(_FINGERPRINT, fingerprint=fingerprint).single()["recorded"]

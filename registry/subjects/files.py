@@ -9,24 +9,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 from registry.sources import BundleInvalid, decode
 
 
-def read_subjects(path: Path, progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[int, object]]:
+def read_subjects(path: Path, progress: Callable[[int, int], None] | None = None,
+                  digest: FileDigest | None = None) -> Iterator[tuple[int, object]]:
     """(line number, raw subject) for every subject in a JSON Lines or CSV file, as a stream: a JSON
     line stays text (the model parses it), a CSV subject is a dict. A leading byte-order mark is
     skipped. What cannot be read (text that is not UTF-8, a CSV field over the csv module's limit
     of 128 KiB, a NUL) comes as (line number, exception), and reading stops there.
 
-    `progress(bytes read, file size)` is called every `_EVERY` lines and at the end."""
+    `progress(bytes read, file size)` is called every `_EVERY` lines and at the end; `digest`
+    hashes every byte read."""
     with path.open("rb") as file:
-        lines = _decoded(file, str(path), progress)
+        lines = _decoded(file, str(path), progress, digest)
         if path.suffix.lower() == ".csv":
             yield from _csv_subjects(lines)
         else:
@@ -37,37 +37,59 @@ _EVERY = 10_000
 _CHUNK = 1 << 20
 
 
-@contextmanager
-def digesting(path: Path) -> Iterator[Callable[[], str | None]]:
-    """The file's SHA-256 (hex) as a callable, worked out in a thread of its own while the file is
-    read and checked (hashing lets go of the GIL); the thread stops early when the block ends
-    before the digest was asked for."""
-    stop = threading.Event()
+class FileDigest:
+    """The SHA-256 (hex) of the bytes a reader read (`read_subjects`), hashed a megabyte at a time
+    in a thread of its own (hashing lets go of the GIL), so that it costs the reader next to
+    nothing. It is of what was read, once: a pipe is read once, and a file rewritten meanwhile
+    gets the digest of what was loaded. A context manager: its thread ends with the block."""
 
-    def sha256() -> str | None:
-        digest = hashlib.sha256()
-        with path.open("rb") as file:
-            while chunk := file.read(_CHUNK):
-                if stop.is_set():
-                    return None
-                digest.update(chunk)
-        return digest.hexdigest()
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="subject-file-digest")
+        self._whole = False
 
-    with ThreadPoolExecutor(1, thread_name_prefix="subject-file-digest") as hasher:
-        found = hasher.submit(sha256)
-        try:
-            yield found.result
-        finally:
-            stop.set()
+    def add(self, raw: bytes) -> None:
+        """Bytes the reader read next."""
+        self._parts.append(raw)
+        self._size += len(raw)
+        if self._size >= _CHUNK:
+            self._flush()
+
+    def end(self) -> None:
+        """The reader read the whole file."""
+        self._flush()
+        self._whole = True
+
+    def hexdigest(self) -> str | None:
+        """The digest (None unless the whole file was read); waits for the hashing to end."""
+        if not self._whole:
+            return None
+        self._hasher.shutdown(wait=True)
+        return self._sha.hexdigest()
+
+    def _flush(self) -> None:
+        if self._parts:
+            self._hasher.submit(self._sha.update, b"".join(self._parts))
+            self._parts, self._size = [], 0
+
+    def __enter__(self) -> FileDigest:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._hasher.shutdown(wait=False, cancel_futures=True)
 
 
-def _decoded(file, source: str, progress: Callable[[int, int], None] | None = None
-             ) -> Iterator[tuple[int, str | BundleInvalid]]:
+def _decoded(file, source: str, progress: Callable[[int, int], None] | None = None,
+             digest: FileDigest | None = None) -> Iterator[tuple[int, str | BundleInvalid]]:
     """(line number, text) for every line of a binary file; a line that is not UTF-8 ends the
     stream with the problem."""
     size = os.fstat(file.fileno()).st_size if progress else 0
     done = 0
     for number, raw in enumerate(file, 1):
+        if digest:
+            digest.add(raw)
         if progress:
             done += len(raw)
             if number % _EVERY == 0:
@@ -77,6 +99,8 @@ def _decoded(file, source: str, progress: Callable[[int, int], None] | None = No
         except BundleInvalid as error:
             yield number, error
             return
+    if digest:
+        digest.end()
     if progress:
         progress(size, size)
 

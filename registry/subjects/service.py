@@ -67,17 +67,18 @@ class SubjectService:
         require(principal, SUBJECT_WRITE)
         checked_at = self.store.version()  # read first: the entities checked against are as new or newer
         checker = model.Checker(str(path), self.store.types_by_id(), _Verified(self), self._case_flows())
-        lines = files.read_subjects(path, read)
         workers = parallel.workers_for(path.stat().st_size) if workers is None else workers
-        if workers and self._readable_secret():
-            rows = parallel.rows(lines, dataclasses.replace(checker, hasher=self.hasher), workers, self.check_key)
-        else:
-            rows = model.rows(lines, checker)
-        # the store checks again, in each batch's transaction, that what the rows name still exists
-        with refused_as_invalid(), files.digesting(path) as digest:
-            return self.store.write_subjects(rows, actor=principal.name, source=path.name,
-                                             key_fingerprint=lambda: self.hasher.fingerprint, progress=applied,
-                                             checked_at=checked_at, file_digest=digest)
+        with files.FileDigest() as digest:
+            lines = files.read_subjects(path, read, digest)
+            if workers and self._readable_secret():
+                rows = parallel.rows(lines, dataclasses.replace(checker, hasher=self.hasher), workers, self.check_key)
+            else:
+                rows = model.rows(lines, checker)
+            # the store checks again, in each batch's transaction, that what the rows name still exists
+            with refused_as_invalid():
+                return self.store.write_subjects(rows, actor=principal.name, source=path.name,
+                                                 key_fingerprint=lambda: self.hasher.fingerprint, progress=applied,
+                                                 checked_at=checked_at, file_digest=digest.hexdigest)
 
     def _readable_secret(self) -> bool:
         """Whether the lookup-key secret (if any) can be read now, to go to worker processes; when it

@@ -57,7 +57,8 @@ load's end does not clear another's mark (a store of an older version has at mos
 (`_SAME_FILE`): it has applied it whole, which completes them."""
 _PENDING_KEYS = "(key = ?1 OR (key >= ?1 || '/' AND key < ?1 || '0'))"
 _SAME_FILE = ("value ->> 'source' = ?2 AND (?3 IS NULL OR value ->> 'digest' IS NULL OR value ->> 'digest' = ?3)")
-"""A mark of a load of the file named ?2 whose content has the SHA-256 ?3 (where either is not known: by name)."""
+"""A mark of a load of the file named ?2 whose content has the SHA-256 ?3 (where either is not known: by name;
+`abandon_loads` gives none)."""
 
 _STAGE = """
 CREATE TEMP TABLE load_subject (seq INTEGER PRIMARY KEY, id TEXT, kind TEXT, records TEXT, keys TEXT, consents TEXT,
@@ -150,8 +151,8 @@ class SubjectLoad:
 
     def abandon_loads(self, source: str, *, actor: str) -> int:
         with self._writing() as db:
-            found = db.execute(f"DELETE FROM setting WHERE {_PENDING_KEYS} AND value ->> 'source' = ?2 RETURNING key",
-                               (PENDING, source)).fetchall()
+            found = db.execute(f"DELETE FROM setting WHERE {_PENDING_KEYS} AND {_SAME_FILE} RETURNING key",
+                               (PENDING, source, None)).fetchall()
             if found:
                 self._audit([NewAuditEntry(audit_time(), actor, "abandon", "subject-file", source,
                                            after=encode({"loads": len(found)}))], db)
@@ -179,7 +180,7 @@ class SubjectLoad:
                       [s.format(lines=lines) for s in (_CONSENTS, disclosures.INSERT_STAGED)])
         pending = PendingLoad(source=source, subjects=total, applied=0, started=audit_time(), actor=actor,
                               digest=digest)
-        done, started = 0, None
+        done, started, mark = 0, None, None
         for number, bound in enumerate(bounds, 1):
             first, last = number == 1, number == len(bounds)
             if not first:
@@ -190,7 +191,7 @@ class SubjectLoad:
             # batches before it durable too.
             db.execute(f"PRAGMA synchronous = {'FULL' if last else 'NORMAL'}")
             with self._failing(source, done, total), self._writing(db):
-                if not first and self._setting(f"{PENDING}/{started:012d}", db) is None:
+                if not first and self._setting(mark, db) is None:
                     raise IntegrityError(ABANDONED)
                 if first:
                     self._claim_fingerprint(fingerprint, db)
@@ -198,6 +199,7 @@ class SubjectLoad:
                         self._audit([NewAuditEntry(pending.started, actor, "load", "subject-file", source,
                                                    after=encode({"subjects": total, "state": "started"}))], db)
                         started = self._head_seq(db)
+                        mark = f"{PENDING}/{started:012d}"
                 if checked_at is None or self._version_in(db) != checked_at:  # the registry changed since it was checked
                     self._check_named(db, source, lines, bound)  # what the batch names is still there
                 size = _apply_batch(db, statements, bound)
@@ -208,7 +210,7 @@ class SubjectLoad:
                                                after=encode({"subjects": total}))], db)
                     self._keep_loaded(db, self._head_seq(db), _RANGE[ascending], (1, total) if ascending else ())
                 else:
-                    self._set(f"{PENDING}/{started:012d}", json.dumps({**pending.__dict__, "applied": done}), db)
+                    self._set(mark, json.dumps({**pending.__dict__, "applied": done}), db)
                     # What it has applied so far, under the entry that it started: a load killed
                     # later, then passed over by another load's end, is still seen to have changed it.
                     self._keep_loaded(db, started, *((_RANGE[True], (1, bound[1])) if ascending

@@ -115,12 +115,8 @@ RETURN cleared, m.subject_load AS legacy
 """
 """A load that ends clears the marks of the loads of the same file (by name, and by content where
 both are known): it has applied it whole, which completes them. A store of an older version kept
-at most one, on the meta node (`legacy`, with no digest). `abandon_loads` clears those of a name."""
-_ABANDON = """
-CALL () { MATCH (p:PendingLoad {source: $source}) DELETE p RETURN count(*) AS cleared }
-OPTIONAL MATCH (m:RegistryMeta {key: 'registry'}) WHERE m.subject_load IS NOT NULL
-RETURN cleared, m.subject_load AS legacy
-"""
+at most one, on the meta node (`legacy`, with no digest). `abandon_loads` clears those of a name
+(no `$digest`)."""
 _STILL_PENDING = "RETURN EXISTS { (:PendingLoad {entry: $entry}) } AS found"
 _END_LEGACY = "MATCH (m:RegistryMeta {key: 'registry'}) REMOVE m.subject_load"
 
@@ -283,7 +279,7 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
         _merge(tx, part)
     if last:
         if load.subjects:  # an empty file of the same name completes nothing
-            _clear_pending(tx, _END_PENDING, load.source, load.digest)
+            _clear_pending(tx, load.source, load.digest)
         _keep_loaded(tx, _audit(tx, load.actor, "load", "subject-file", load.source, {"subjects": load.subjects}).seq,
                      span)
     else:
@@ -294,11 +290,11 @@ def _apply_batch(tx: neo4j.ManagedTransaction, batch: _Batch, load: PendingLoad,
     return started
 
 
-def _clear_pending(tx: neo4j.ManagedTransaction, statement: str, source: str, digest: str | None = None) -> int:
-    """Clear the pending marks that `statement` (`_END_PENDING`, `_ABANDON`) finds for the file
-    `source` (`digest`), and the one an older version kept on the meta node where it names
-    `source`; how many."""
-    found = tx.run(statement, source=source, digest=digest).single()
+def _clear_pending(tx: neo4j.ManagedTransaction, source: str, digest: str | None = None) -> int:
+    """Clear the pending marks of the file `source` (`_END_PENDING`: with `digest`, those of that
+    content or of none recorded; without, all of that name), and the one an older version kept on
+    the meta node where it names `source`; how many."""
+    found = tx.run(_END_PENDING, source=source, digest=digest).single()
     cleared = found["cleared"]
     if found["legacy"] and json.loads(found["legacy"])["source"] == source:
         tx.run(_END_LEGACY).consume()
@@ -309,7 +305,7 @@ def _clear_pending(tx: neo4j.ManagedTransaction, statement: str, source: str, di
 def _abandon(tx: neo4j.ManagedTransaction, source: str, actor: str) -> int:
     """`GraphStore.abandon_loads` in one transaction, audited where it clears any."""
     audit.lock(tx)
-    cleared = _clear_pending(tx, _ABANDON, source)
+    cleared = _clear_pending(tx, source)
     if cleared:
         _audit(tx, actor, "abandon", "subject-file", source, {"loads": cleared})
     return cleared

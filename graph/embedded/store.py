@@ -16,7 +16,6 @@ someone removes them and tampers anyway. A log written before the chain existed 
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sqlite3
@@ -31,6 +30,7 @@ from graph.audit import GENESIS, last_change, link, stored
 from graph.changes import encode, forced_entries, plan
 from graph.embedded.disclosures import DisclosureTable
 from graph.embedded.erasure import ErasureTables
+from graph.embedded.rebuild import Rebuild
 from graph.embedded.subjects import SCHEMA as SUBJECT_SCHEMA
 from graph.embedded.subjects import SubjectTables, upgrade
 from graph.embedded.tokens import SCHEMA as TOKEN_SCHEMA
@@ -118,6 +118,7 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
         self._snapshot_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._snapshot_version = -1
+        self._rebuild = Rebuild()
         self._pins = Pins()
 
     def _connect(self) -> sqlite3.Connection:
@@ -206,17 +207,7 @@ class EmbeddedStore(SubjectTables, DisclosureTable, ErasureTables, TokenTable, S
                         rows = db.execute("SELECT type, doc FROM entity").fetchall()
                     finally:
                         db.execute("COMMIT")
-                entities = {}
-                for type_, text in rows:
-                    doc = json.loads(text)
-                    entities[doc["id"]] = Stored(type_, doc)
-                # The snapshot is large and never changes: keep it out of the cyclic collector's
-                # scans, which otherwise add tens of milliseconds to random requests. Unfreeze
-                # first, so that the replaced snapshot is collected.
-                gc.unfreeze()
-                self._snapshot, self._snapshot_version = Snapshot(entities), version
-                gc.collect()
-                gc.freeze()
+                self._snapshot, self._snapshot_version = self._rebuild.snapshot(rows), version
             if pin is not None:  # the scope reads this snapshot: its version is the scope's from now on
                 pin.number, pin.known = self._snapshot_version, True
             return self._snapshot

@@ -57,6 +57,7 @@ from graph.neo4j import traversal
 from graph.neo4j.answers import MISSING, Answers, Version, numbered, version_of
 from graph.neo4j.connection import Connection
 from graph.changes import forced_entries, plan
+from graph.decoded import Decoded
 from graph.pins import Pins
 from graph.neo4j.model import LABELS, properties, relationships
 from graph.neo4j.disclosures import DisclosureGraph
@@ -85,6 +86,8 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
         self._connection = connection
         self._closed = False
         self._answers = Answers()
+        self._decoded = {type_: Decoded() for type_ in cypher.LIST}
+        """Per type, its documents as `list` last read them: after a write, only changed ones are decoded."""
         self._pins = Pins()
         self.busy_timeout = busy_timeout
         """Seconds a small write (a consent, an audited read) may take, waiting for locks included,
@@ -182,12 +185,13 @@ class Neo4jStore(SubjectGraph, SubjectLoad, DisclosureGraph, ErasureGraph, Token
         """The documents as read at the registry's version, kept with it (`_answer`): a new list
         of the same document objects each time until a write, as the embedded store's snapshot
         hands them out, so that what callers derive from them (`registry.compliance.facts.Facts`)
-        is reused. Callers do not change them."""
+        is reused; after a write, the same objects again for the documents it did not change
+        (`graph.decoded`). Callers do not change them."""
         if type not in cypher.LIST:
             return []
         def read(statements, _) -> tuple[tuple[Doc, ...], Any]:
             [record] = statements.run(cypher.LIST[type])
-            return tuple(sorted((json.loads(doc) for doc in record["docs"]), key=lambda doc: doc["id"])), MISSING
+            return tuple(sorted(self._decoded[type].docs(record["docs"]), key=lambda doc: doc["id"])), MISSING
 
         return list(self._answer(("list", type), read, fixed=False))
 

@@ -112,3 +112,14 @@ def test_unknown_backends_and_questions_are_one_line_errors():
     assert result.exit_code == 2 and "unknown backend mysql; known: embedded, neo4j, falkordb" in result.output
     result = CliRunner().invoke(main, ["--questions", "holders,who"])
     assert result.exit_code == 2 and "unknown question who" in result.output
+
+
+def test_the_after_write_bench_asks_each_question_after_each_change_and_prints_every_row():
+    from bench import after_write
+
+    result = CliRunner().invoke(after_write.main, ["--scale", "tiny", "--subjects", "200", "--rounds", "2"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split(" | ")[0].lstrip("| ") for line in result.output.splitlines() if line.startswith("| ")][1:]
+    assert rows == [*(f"{q}, the first in the process" for q in after_write.ASKED), "rename (the write)",
+                    *(f"{q}, {when}" for q in after_write.ASKED for when in ("first after the change", "again"))]
+    assert "tiny with 200 subjects, embedded (2 changes per question)" in result.output

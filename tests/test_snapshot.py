@@ -141,3 +141,48 @@ def test_after_a_write_a_list_shares_the_unchanged_documents_and_holds_the_chang
     flows_after = registry.store.list("flow")
     assert [doc["id"] for doc in flows_after] == [doc["id"] for doc in flows if doc["id"] != "f2"]
     assert all(a is b for a, b in zip(flows_after, (doc for doc in flows if doc["id"] != "f2")))
+
+
+def test_answering_every_kind_of_question_changes_no_stored_document(tmp_path):
+    """Documents are shared by the snapshots of successive versions (`graph.decoded`), so one
+    changed in place by a question would stay changed: each must still equal its stored JSON."""
+    import json
+    import sqlite3
+    from datetime import date, datetime, timezone
+
+    from graph.embedded import EmbeddedStore
+    from registry import compliance, exports
+    from registry.auth.roles import Principal
+    from registry.cli import DEMO
+    from registry.compliance.settings import Settings
+    from registry.service import Registry
+    from registry.subjects.demo import load_demo_subjects
+    from registry.subjects.keys import KeyHasher
+    from registry.subjects.service import SubjectService
+
+    registry = Registry(EmbeddedStore(tmp_path / "r.db"))
+    registry.load([("demo", DEMO.read_text())], actor="test")
+    service, dpo = SubjectService(registry, KeyHasher(None)), Principal.of("test", "dpo")
+    load_demo_subjects(service, dpo)
+    day, countries = date(2026, 11, 25), Settings.packaged().countries
+    snap = registry.store.snapshot()
+    for category in snap.by_type["category"]:
+        registry.holders(category["id"], as_of=day)
+    for holder in snap.by_type["system"] + snap.by_type["party"]:
+        registry.holdings(holder["id"], as_of=day)
+        registry.lineage(holder["id"], as_of=day, include_proposed=True)
+    registry.lineage(None, as_of=day)
+    for format_ in exports.FORMATS:
+        exports.export(registry, format_, countries, as_of=day)
+    compliance.findings(registry, as_of=day)
+    compliance.ropa(registry, on=day)
+    compliance.breach_impact(registry, systems=["claims"], detected_at=datetime(2026, 11, 25, tzinfo=timezone.utc))
+    for agreement in snap.by_type["agreement"]:
+        compliance.impact(registry, agreement=agreement["id"], as_of=day)
+    report = service.report(principal=dpo, subject="C-1", as_of=day)
+    assert report.holdings
+    service.erasure_plan(principal=dpo, subject="C-1", today=day)
+    assert registry.store.snapshot() is snap
+    stored = sqlite3.connect(tmp_path / "r.db").execute("SELECT id, doc FROM entity").fetchall()
+    assert len(stored) == len(snap.entities)
+    assert all(snap.entities[id_].doc == json.loads(text) for id_, text in stored)

@@ -242,3 +242,34 @@ def test_listing_documents_at_a_new_version_reads_them_and_the_version_only(neo4
     statements.clear()
     registry.list("system")
     assert len(statements) == 1  # the version
+
+
+def _asked(name: str):
+    from datetime import datetime, timezone
+
+    from registry import compliance, exports
+    from registry.compliance.settings import Settings
+
+    countries = Settings.packaged().countries
+    return {
+        "findings": lambda registry: findings(registry),
+        "ropa": lambda registry: compliance.ropa(registry),
+        "impact": lambda registry: compliance.impact(registry, system="crm"),
+        "breach": lambda registry: compliance.breach_impact(
+            registry, systems=["crm"], detected_at=datetime(2026, 11, 25, tzinfo=timezone.utc)),
+        "export": lambda registry: exports.export(registry, "graphml", countries),
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["findings", "ropa", "impact", "breach", "export"])
+def test_a_compliance_question_or_export_asks_for_the_registry_version_once(neo4j_service, statements, name):
+    """They read the registry in one pinned scope (`registry.service.one_version`): the facts'
+    eight lists, the entities and the walks do not each ask for the version."""
+    ask = _asked(name)
+    first = ask(neo4j_service.registry)
+    statements.clear()
+    again = ask(neo4j_service.registry)
+    versions = [s for s in statements if "m.version" in s and "RegistryMeta" in s]
+    assert len(versions) == 1, statements
+    if name == "findings":
+        assert again == first and len(statements) == 1  # the rest is kept at the version

@@ -19,6 +19,7 @@ from registry.compliance.facts import Facts
 from registry.compliance.rules import RULES, Hit, Rule, Severity
 from registry.compliance.settings import Settings
 from registry.errors import InvalidArgument
+from registry.service import one_version
 
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 """Most severe first."""
@@ -134,6 +135,7 @@ def _new(**fields) -> Finding:
     return finding
 
 
+@one_version
 def findings(registry, *, as_of: date | None = None, severity: str | None = None, rule: str | None = None,
              settings: Settings | None = None, extra_rules: Iterable[Rule] = ()) -> list[Finding]:
     """Every finding on `registry` as of `as_of` (default today, UTC), at or above `severity`,

@@ -31,6 +31,7 @@ from registry.compliance.findings import Finding, evaluate, today
 from registry.compliance.rules import RULES
 from registry.compliance.settings import Settings
 from registry.errors import InvalidArgument
+from registry.service import one_version
 
 SubjectCounter = Callable[[Collection[str]], int]
 """How many distinct data subjects have a record in any of the given systems."""
@@ -116,6 +117,7 @@ class Breach:
         return sorted(self.concerned.systems)
 
 
+@one_version
 def impact(registry, *, agreement: str | None = None, party: str | None = None, system: str | None = None,
            as_of: date | None = None, settings: Settings | None = None,
            count_subjects: SubjectCounter | None = None) -> Impact:
@@ -153,6 +155,7 @@ def impact(registry, *, agreement: str | None = None, party: str | None = None, 
                   subject_count=(count_subjects or registry.store.count_subjects)(systems))
 
 
+@one_version
 def breach_impact(registry, *, systems: Iterable[str] = (), parties: Iterable[str] = (), detected_at: datetime,
                   count_subjects: ConcernedCounter | None = None, as_of: date | None = None,
                   now: datetime | None = None, settings: Settings | None = None) -> Breach:

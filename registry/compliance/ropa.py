@@ -29,6 +29,7 @@ from registry.compliance.findings import today
 from registry.compliance.output import dumps
 from registry.compliance.regimes import ADEQUACY, GDPR_FAMILY, REGIMES
 from registry.compliance.settings import Settings
+from registry.service import one_version
 
 MECHANISMS = {"scc": "standard contractual clauses", "bcr": "binding corporate rules",
               "derogation": "Art. 49 derogation", "adequacy": "adequacy decision"}
@@ -158,6 +159,7 @@ class _Gathered:
     regimes: set[str] = field(default_factory=set)
 
 
+@one_version
 def ropa(registry, *, settings: Settings | None = None, on: date | None = None) -> Ropa:
     """The record as of day `on` (default today, UTC): only flows in force that day count."""
     settings = settings or Settings.packaged()

@@ -31,8 +31,10 @@ import networkx as nx
 from graph.store import Direction, Doc, Stored, today
 from registry.categories import CategoryTree
 from registry.compliance.transfers import Countries
+from registry.service import one_version
 
 
+@one_version
 def lineage_graph(registry, countries: Countries, *, start: str | None = None, direction: Direction | None = None,
                   depth: int | None = None, categories: list[str] | None = None, as_of: date | None = None,
                   include_proposed: bool = False) -> nx.MultiDiGraph:
